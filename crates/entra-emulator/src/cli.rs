@@ -1,0 +1,157 @@
+//! `entra-emulator serve`: the command line shared by the `entra-emulator` binary and
+//! `msal emulator serve`.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::config::EmulatorConfig;
+use crate::info::ConnectionInfo;
+use crate::server::Emulator;
+
+/// Options of `serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Configuration file (TOML, or JSON when it ends in .json). Default: the ready-made tenant.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Port on 127.0.0.1 (0: any free port).
+    #[arg(long, short, default_value_t = 0)]
+    pub port: u16,
+    /// Print one JSON object with the connection info on one line, once ready.
+    #[arg(long)]
+    pub json: bool,
+    /// Serve plain HTTP instead of HTTPS (most MSAL clients refuse it).
+    #[arg(long)]
+    pub http: bool,
+    /// Serve the HTTP control API under /_control (approve sign-ins, faults, clock, request log).
+    #[arg(long)]
+    pub enable_control: bool,
+    /// Where to write the CA certificate and the certificate client's key (default: a new
+    /// directory under the system temp directory).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+/// Loads the configuration named by the options (or the ready-made tenant) and applies flags.
+pub fn load_config(args: &ServeArgs) -> anyhow::Result<EmulatorConfig> {
+    let mut config = match &args.config {
+        Some(path) => EmulatorConfig::from_file(path)?,
+        None => crate::ready_made::ready_made()?,
+    };
+    if args.http {
+        config.settings.plain_http = true;
+    }
+    if args.enable_control {
+        config.settings.control_api = true;
+    }
+    Ok(config)
+}
+
+fn state_dir(args: &ServeArgs) -> anyhow::Result<PathBuf> {
+    let dir = match &args.state_dir {
+        Some(d) => d.clone(),
+        None => std::env::temp_dir().join(format!("entra-emulator-{}", std::process::id())),
+    };
+    std::fs::create_dir_all(&dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(dir)
+}
+
+/// Starts the emulator, prints the connection info, and serves until Ctrl+C or SIGTERM.
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = load_config(&args)?;
+    let emulator = Emulator::start_on_port(config, args.port).await?;
+    let dir = state_dir(&args)?;
+    let info = emulator.connection_info(&dir)?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string(&info)?)?;
+    } else {
+        write!(out, "{}", describe(&info))?;
+    }
+    out.flush()?;
+    drop(out);
+    wait_for_shutdown().await;
+    emulator.shutdown();
+    Ok(())
+}
+
+async fn wait_for_shutdown() {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// The human-readable description `serve` prints.
+pub fn describe(info: &ConnectionInfo) -> String {
+    let mut s = String::new();
+    let mut line = |t: String| {
+        s.push_str(&t);
+        s.push('\n');
+    };
+    line("entra-emulator is running: a local Microsoft Entra ID.".into());
+    line(format!("  Authority          {}", info.authority));
+    if let Some(domain) = &info.tenant_domain {
+        line(format!("                     {}/{domain}  {}/common  {}/organizations", info.base_url, info.base_url, info.base_url));
+    }
+    line(format!("  Tenant id          {}", info.tenant_id));
+    match &info.ca_file {
+        Some(ca) => line(format!("  CA certificate     {ca}   (trust it in your client; MSAL Python: a requests.Session with verify=<this file>)")),
+        None => line("  Transport          plain HTTP (no TLS)".into()),
+    }
+    if let Some(c) = &info.control_url {
+        line(format!("  Control API        {c}"));
+    }
+    if let Some(c) = &info.public_client {
+        line(format!("  Public client      {}   scope {}", c.client_id, c.scope));
+    }
+    if let Some(c) = &info.family_client {
+        line(format!("  Family client      {}   (same FOCI family)", c.client_id));
+    }
+    if let Some(c) = &info.confidential_client {
+        line(format!("  Confidential app   {}   secret {}   scope {}", c.client_id, c.client_secret.as_deref().unwrap_or("-"), c.scope));
+    }
+    if let Some(c) = &info.certificate_client {
+        line(format!("  Certificate app    {}   scope {}", c.client_id, c.scope));
+        line(format!("                     key {}   cert {}   SHA-1 {}", c.private_key_file, c.certificate_file, c.thumbprint_sha1));
+    }
+    line("  Users".into());
+    for u in &info.users {
+        let mut notes = Vec::new();
+        if u.mfa_required {
+            notes.push("MFA required");
+        }
+        if u.guest {
+            notes.push("guest from another tenant");
+        }
+        if !u.consent_given {
+            notes.push("has not consented");
+        }
+        let notes = if notes.is_empty() { String::new() } else { format!("   ({})", notes.join(", ")) };
+        line(format!("    {:<28} password {}{notes}", u.username, u.password));
+    }
+    line(format!("  Device sign-in     {}/devicelogin", info.base_url));
+    line("Press Ctrl+C to stop.".into());
+    s
+}

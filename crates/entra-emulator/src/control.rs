@@ -1,0 +1,401 @@
+//! Test control: approve or deny sign-ins, script faults, move the clock, revoke tokens and
+//! read the request log. [`Control`] is the in-process handle; [`routes`] serves the same under
+//! `/_control` when `settings.control_api` is on.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::endpoints::authorize::{self, AuthorizationCompletion};
+use crate::endpoints::{device, token};
+use crate::faults::FaultRule;
+use crate::request_log::LoggedRequest;
+use crate::state::{AppState, SignIn};
+
+/// Why a control operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ControlError {
+    /// No pending, unexpired device code has this user code.
+    #[error("no pending device code {0:?} (it may have expired or been used)")]
+    UnknownUserCode(String),
+    /// No such user in the configuration.
+    #[error("no user {0:?} in the emulator's configuration")]
+    UnknownUser(String),
+    /// No pending authorization request (with that state).
+    #[error("no pending authorization request{0}")]
+    NoPendingAuthorization(String),
+    /// The user cannot sign in to the request's tenant.
+    #[error("{0}")]
+    NotInTenant(String),
+}
+
+/// A device code waiting for the user.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PendingDeviceCode {
+    /// The code a user types.
+    pub user_code: String,
+    /// The client that asked.
+    pub client_id: String,
+    /// The requested scopes.
+    pub scope: String,
+}
+
+/// An `/authorize` request waiting for the user.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PendingAuthorizationInfo {
+    /// The `state` parameter.
+    pub state: Option<String>,
+    /// The client.
+    pub client_id: String,
+    /// The redirect URI.
+    pub redirect_uri: String,
+    /// The `login_hint`.
+    pub login_hint: Option<String>,
+    /// The requested scopes.
+    pub scope: String,
+}
+
+/// The in-process test-control handle. Cheap to clone.
+#[derive(Clone)]
+pub struct Control {
+    state: Arc<AppState>,
+}
+
+impl std::fmt::Debug for Control {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Control").field("base_url", &self.state.base_url).finish()
+    }
+}
+
+fn scope_text(s: &crate::scopes::RequestedScopes) -> String {
+    let mut all = s.qualified();
+    all.extend(s.oidc.iter().cloned());
+    all.join(" ")
+}
+
+impl Control {
+    pub(crate) fn new(state: Arc<AppState>) -> Self {
+        Self { state }
+    }
+
+    fn sign_in_for(&self, username: &str, tenant_segment: &str) -> Result<SignIn, ControlError> {
+        let user = self
+            .state
+            .directory
+            .user(username)
+            .ok_or_else(|| ControlError::UnknownUser(username.to_string()))?;
+        let segment = self
+            .state
+            .directory
+            .tenant_segment(tenant_segment)
+            .ok_or_else(|| ControlError::NotInTenant(format!("unknown tenant {tenant_segment}")))?;
+        let tenant = token::user_tenant(&self.state, segment, user).map_err(|e| ControlError::NotInTenant(e.message))?;
+        Ok(SignIn {
+            username: user.username.clone(),
+            tenant,
+            auth_time: self.state.clock.now(),
+            mfa: true,
+        })
+    }
+
+    /// Approves a pending device code as `username` (as if they signed in, with MFA).
+    pub fn approve_device_code(&self, user_code: &str, username: &str) -> Result<(), ControlError> {
+        let (device_code, record) = device::find_pending(&self.state, user_code)
+            .ok_or_else(|| ControlError::UnknownUserCode(user_code.to_string()))?;
+        let sign_in = self.sign_in_for(username, &record.tenant_segment)?;
+        device::approve(&self.state, &device_code, sign_in);
+        Ok(())
+    }
+
+    /// Declines a pending device code.
+    pub fn deny_device_code(&self, user_code: &str) -> Result<(), ControlError> {
+        let (device_code, _) = device::find_pending(&self.state, user_code)
+            .ok_or_else(|| ControlError::UnknownUserCode(user_code.to_string()))?;
+        device::decline(&self.state, &device_code);
+        Ok(())
+    }
+
+    /// Device codes waiting for the user.
+    pub fn pending_device_codes(&self) -> Vec<PendingDeviceCode> {
+        let now = self.state.clock.now();
+        self.state
+            .runtime()
+            .device_codes
+            .values()
+            .filter(|r| r.status == crate::state::DeviceCodeStatus::Pending && r.expires_at > now)
+            .map(|r| PendingDeviceCode {
+                user_code: r.user_code.clone(),
+                client_id: r.client_id.clone(),
+                scope: scope_text(&r.scopes),
+            })
+            .collect()
+    }
+
+    /// Authorization requests waiting for the user, oldest first.
+    pub fn pending_authorizations(&self) -> Vec<PendingAuthorizationInfo> {
+        let mut list: Vec<_> = self.state.runtime().pending.values().cloned().collect();
+        list.sort_by_key(|p| p.created_at);
+        list.into_iter()
+            .map(|p| PendingAuthorizationInfo {
+                scope: scope_text(&p.scopes),
+                state: p.state,
+                client_id: p.client_id,
+                redirect_uri: p.redirect_uri,
+                login_hint: p.login_hint,
+            })
+            .collect()
+    }
+
+    fn find_pending(&self, state: Option<&str>) -> Result<crate::state::PendingAuthorization, ControlError> {
+        let runtime = self.state.runtime();
+        let found = runtime
+            .pending
+            .values()
+            .filter(|p| state.is_none() || p.state.as_deref() == state)
+            .max_by_key(|p| p.created_at)
+            .cloned();
+        found.ok_or_else(|| {
+            ControlError::NoPendingAuthorization(state.map(|s| format!(" with state {s:?}")).unwrap_or_default())
+        })
+    }
+
+    /// Approves a pending authorization request (the one with `state`, or the newest) as
+    /// `username`, skipping the pages, and returns the response to deliver to the redirect URI.
+    pub fn approve_authorization(&self, state: Option<&str>, username: &str) -> Result<AuthorizationCompletion, ControlError> {
+        let pending = self.find_pending(state)?;
+        let sign_in = self.sign_in_for(username, &pending.tenant_segment)?;
+        self.state
+            .runtime()
+            .consents
+            .insert((sign_in.username.to_ascii_lowercase(), pending.client_id.to_ascii_lowercase()));
+        Ok(authorize::complete(&self.state, &pending, sign_in))
+    }
+
+    /// Denies a pending authorization request: the app receives `access_denied`.
+    pub fn deny_authorization(&self, state: Option<&str>) -> Result<AuthorizationCompletion, ControlError> {
+        let pending = self.find_pending(state)?;
+        Ok(authorize::deny(&self.state, &pending))
+    }
+
+    /// Scripts a fault for the next `rule.count` matching requests.
+    pub fn add_fault(&self, rule: FaultRule) {
+        self.state.runtime().faults.push(rule);
+    }
+
+    /// Removes every scripted fault.
+    pub fn clear_faults(&self) {
+        self.state.runtime().faults.clear();
+    }
+
+    /// The emulator's current Unix time.
+    pub fn now(&self) -> i64 {
+        self.state.clock.now()
+    }
+
+    /// Moves the emulator's clock.
+    pub fn advance_clock(&self, seconds: i64) {
+        self.state.clock.advance(seconds);
+    }
+
+    /// Sets the emulator's clock.
+    pub fn set_clock(&self, unix_seconds: i64) {
+        self.state.clock.set(unix_seconds);
+    }
+
+    /// Revokes the refresh tokens of one user (or everyone); returns how many.
+    pub fn revoke_refresh_tokens(&self, username: Option<&str>) -> usize {
+        let mut runtime = self.state.runtime();
+        let mut count = 0;
+        for record in runtime.refresh_tokens.values_mut() {
+            if !record.revoked && username.is_none_or(|u| record.sign_in.username.eq_ignore_ascii_case(u)) {
+                record.revoked = true;
+                count += 1;
+            }
+        }
+        count
+    }
+
+    /// The request log, oldest first (control requests are not logged).
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        self.state.log.snapshot()
+    }
+
+    /// Empties the request log.
+    pub fn clear_requests(&self) {
+        self.state.log.clear();
+    }
+
+    /// Overrides the access-token lifetime (`None` restores the configured one).
+    pub fn set_access_token_lifetime(&self, seconds: Option<u64>) {
+        self.state.runtime().access_token_lifetime = seconds;
+    }
+
+    /// Overrides the device-code polling interval (`None` restores the configured one).
+    pub fn set_device_code_interval(&self, seconds: Option<u64>) {
+        self.state.runtime().device_code_interval = seconds;
+    }
+}
+
+fn control(state: &Arc<AppState>) -> Control {
+    Control::new(state.clone())
+}
+
+fn failure(status: StatusCode, message: String) -> Response {
+    (status, Json(json!({"error": message}))).into_response()
+}
+
+fn result<T: Serialize>(r: Result<T, ControlError>) -> Response {
+    match r {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => failure(StatusCode::NOT_FOUND, e.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+struct ApproveDevice {
+    user_code: String,
+    username: String,
+}
+
+#[derive(Deserialize)]
+struct UserCode {
+    user_code: String,
+}
+
+#[derive(Deserialize)]
+struct ApproveAuthorization {
+    #[serde(default)]
+    state: Option<String>,
+    username: String,
+}
+
+#[derive(Deserialize, Default)]
+struct StateSelector {
+    #[serde(default)]
+    state: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ClockChange {
+    #[serde(default)]
+    advance_seconds: Option<i64>,
+    #[serde(default)]
+    set_unix: Option<i64>,
+}
+
+#[derive(Deserialize, Default)]
+struct Revoke {
+    #[serde(default)]
+    username: Option<String>,
+}
+
+fn completion_json(c: AuthorizationCompletion) -> Value {
+    let params: serde_json::Map<String, Value> = c.params.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+    json!({"url": c.url(), "redirect_uri": c.redirect_uri, "response_mode": c.response_mode, "params": params})
+}
+
+/// The HTTP control API, nested under `/_control`.
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route(
+            "/device/approve",
+            post(|State(s): State<Arc<AppState>>, Json(b): Json<ApproveDevice>| async move {
+                result(control(&s).approve_device_code(&b.user_code, &b.username).map(|()| json!({})))
+            }),
+        )
+        .route(
+            "/device/deny",
+            post(|State(s): State<Arc<AppState>>, Json(b): Json<UserCode>| async move {
+                result(control(&s).deny_device_code(&b.user_code).map(|()| json!({})))
+            }),
+        )
+        .route(
+            "/pending",
+            get(|State(s): State<Arc<AppState>>| async move {
+                let c = control(&s);
+                Json(json!({"device_codes": c.pending_device_codes(), "authorization_requests": c.pending_authorizations()}))
+            }),
+        )
+        .route(
+            "/authorize/approve",
+            post(|State(s): State<Arc<AppState>>, Json(b): Json<ApproveAuthorization>| async move {
+                result(control(&s).approve_authorization(b.state.as_deref(), &b.username).map(completion_json))
+            }),
+        )
+        .route(
+            "/authorize/deny",
+            post(|State(s): State<Arc<AppState>>, body: Option<Json<StateSelector>>| async move {
+                let b = body.map(|Json(b)| b).unwrap_or_default();
+                result(control(&s).deny_authorization(b.state.as_deref()).map(completion_json))
+            }),
+        )
+        .route(
+            "/faults",
+            post(|State(s): State<Arc<AppState>>, Json(rule): Json<FaultRule>| async move {
+                if rule.count == 0 {
+                    return failure(StatusCode::BAD_REQUEST, "count must be at least 1".into());
+                }
+                control(&s).add_fault(rule);
+                Json(json!({})).into_response()
+            })
+            .delete(|State(s): State<Arc<AppState>>| async move {
+                control(&s).clear_faults();
+                Json(json!({}))
+            }),
+        )
+        .route(
+            "/clock",
+            get(|State(s): State<Arc<AppState>>| async move { Json(json!({"now": control(&s).now()})) }).post(
+                |State(s): State<Arc<AppState>>, Json(b): Json<ClockChange>| async move {
+                    let c = control(&s);
+                    if let Some(t) = b.set_unix {
+                        c.set_clock(t);
+                    }
+                    if let Some(d) = b.advance_seconds {
+                        c.advance_clock(d);
+                    }
+                    Json(json!({"now": c.now()}))
+                },
+            ),
+        )
+        .route(
+            "/revoke",
+            post(|State(s): State<Arc<AppState>>, body: Option<Json<Revoke>>| async move {
+                let b = body.map(|Json(b)| b).unwrap_or_default();
+                Json(json!({"revoked": control(&s).revoke_refresh_tokens(b.username.as_deref())}))
+            }),
+        )
+        .route(
+            "/requests",
+            get(|State(s): State<Arc<AppState>>| async move { Json(control(&s).requests()) }).delete(
+                |State(s): State<Arc<AppState>>| async move {
+                    control(&s).clear_requests();
+                    Json(json!({}))
+                },
+            ),
+        )
+        .route(
+            "/settings",
+            post(|State(s): State<Arc<AppState>>, Json(b): Json<serde_json::Map<String, Value>>| async move {
+                let c = control(&s);
+                for (key, value) in b {
+                    let seconds = value.as_u64();
+                    if !value.is_null() && seconds.is_none() {
+                        return failure(StatusCode::BAD_REQUEST, format!("{key} must be a number of seconds or null"));
+                    }
+                    match key.as_str() {
+                        "access_token_lifetime_seconds" => c.set_access_token_lifetime(seconds),
+                        "device_code_interval_seconds" => c.set_device_code_interval(seconds),
+                        other => return failure(StatusCode::BAD_REQUEST, format!("unknown setting {other}")),
+                    }
+                }
+                Json(json!({})).into_response()
+            }),
+        )
+}

@@ -1,0 +1,202 @@
+//! The device authorization grant: `POST /{tenant}/oauth2/v2.0/devicecode` and the
+//! `/devicelogin` pages where the user enters the code and signs in.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use serde_json::json;
+
+use super::token::{check_delegated, parse_scopes, user_tenant};
+use super::{Form, pages};
+use crate::crypto::random_token;
+use crate::errors::{self, EntraError, Trace};
+use crate::state::{AppState, DeviceCodeRecord, DeviceCodeStatus, SignIn};
+
+const USER_CODE_ALPHABET: &[u8] = b"BCDFGHJKLMNPQRSTVWXZ23456789";
+
+fn user_code() -> String {
+    use rand::Rng;
+    let mut rng = rand::rngs::OsRng;
+    (0..9)
+        .map(|_| USER_CODE_ALPHABET[rng.gen_range(0..USER_CODE_ALPHABET.len())] as char)
+        .collect()
+}
+
+/// `POST /{tenant}/oauth2/v2.0/devicecode`.
+pub async fn devicecode(
+    State(state): State<Arc<AppState>>,
+    Path(tenant): Path<String>,
+    Extension(trace): Extension<Trace>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match start(&state, &tenant, &headers, &body) {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => e.into_response_with(&trace),
+    }
+}
+
+fn start(state: &AppState, tenant: &str, headers: &HeaderMap, body: &[u8]) -> Result<serde_json::Value, EntraError> {
+    let form = Form::parse(headers, body)?;
+    super::resolve_tenant(state, tenant)?;
+    let client_id = form.require("client_id")?;
+    let client = state
+        .directory
+        .app(client_id)
+        .ok_or_else(|| EntraError::new(errors::APP_NOT_FOUND, &[client_id, tenant]))?;
+    let scopes = parse_scopes(form.require("scope")?)?;
+    check_delegated(client, &scopes)?;
+    let device_code = format!("DAQABIQEAAAB{}", random_token(48));
+    let user_code = user_code();
+    let lifetime = state.settings.device_code_lifetime_seconds;
+    let interval = state.device_code_interval();
+    state.runtime().device_codes.insert(
+        device_code.clone(),
+        DeviceCodeRecord {
+            user_code: user_code.clone(),
+            client_id: client.client_id.clone(),
+            tenant_segment: tenant.to_string(),
+            scopes,
+            expires_at: state.clock.now() + lifetime as i64,
+            status: DeviceCodeStatus::Pending,
+            sign_in: None,
+        },
+    );
+    let uri = format!("{}/devicelogin", state.base_url);
+    Ok(json!({
+        "user_code": user_code,
+        "device_code": device_code,
+        "verification_uri": uri,
+        "expires_in": lifetime,
+        "interval": interval,
+        "message": format!("To sign in, use a web browser to open the page {uri} and enter the code {user_code} to authenticate."),
+    }))
+}
+
+/// `GET /devicelogin`: the code entry page (`?otc=CODE` pre-fills and skips it).
+pub async fn page(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    match query.get("otc") {
+        Some(code) => code_entered(&state, code),
+        None => pages::device_code_entry(None),
+    }
+}
+
+/// Finds the device code a user typed: pending and not expired.
+pub fn find_pending(state: &AppState, user_code: &str) -> Option<(String, DeviceCodeRecord)> {
+    let now = state.clock.now();
+    let wanted = user_code.trim().replace('-', "");
+    state
+        .runtime()
+        .device_codes
+        .iter()
+        .find(|(_, r)| {
+            r.user_code.eq_ignore_ascii_case(&wanted)
+                && r.status == DeviceCodeStatus::Pending
+                && r.expires_at > now
+        })
+        .map(|(k, r)| (k.clone(), r.clone()))
+}
+
+fn app_name(state: &AppState, client_id: &str) -> String {
+    state
+        .directory
+        .app(client_id)
+        .and_then(|a| a.display_name.clone())
+        .unwrap_or_else(|| client_id.to_string())
+}
+
+fn code_entered(state: &AppState, user_code: &str) -> Response {
+    match find_pending(state, user_code) {
+        Some((_, record)) => pages::device_login(&record.user_code, &app_name(state, &record.client_id), None),
+        None => pages::device_code_entry(Some("That code didn't work. Check the code and try again.")),
+    }
+}
+
+/// Approves a pending device code for `sign_in`.
+pub fn approve(state: &AppState, device_code: &str, sign_in: SignIn) {
+    let mut runtime = state.runtime();
+    if let Some(record) = runtime.device_codes.get_mut(device_code) {
+        record.status = DeviceCodeStatus::Approved;
+        let consent = (sign_in.username.to_ascii_lowercase(), record.client_id.to_ascii_lowercase());
+        record.sign_in = Some(sign_in);
+        runtime.consents.insert(consent);
+    }
+}
+
+/// Marks a pending device code declined.
+pub fn decline(state: &AppState, device_code: &str) {
+    if let Some(r) = state.runtime().device_codes.get_mut(device_code) {
+        r.status = DeviceCodeStatus::Declined;
+    }
+}
+
+/// `POST /devicelogin`: code entry, sign-in, MFA, or decline.
+pub async fn submit(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+    let Ok(form) = Form::parse(&headers, &body) else {
+        return pages::device_code_entry(Some("The form could not be read."));
+    };
+    let user_code = form.get("user_code").unwrap_or("");
+    let action = form.get("action").unwrap_or("code");
+    if action == "code" {
+        return code_entered(&state, user_code);
+    }
+    let Some((device_code, record)) = find_pending(&state, user_code) else {
+        return pages::device_code_entry(Some("That code has expired or was already used."));
+    };
+    let app = app_name(&state, &record.client_id);
+    match action {
+        "decline" => {
+            decline(&state, &device_code);
+            pages::message("Sign-in canceled", "You have declined to sign in to the application on your device. You may now close this window.")
+        }
+        "mfa" => match record.sign_in.clone() {
+            Some(mut sign_in) => {
+                sign_in.mfa = true;
+                approve(&state, &device_code, sign_in);
+                done(&app)
+            }
+            None => pages::device_login(&record.user_code, &app, Some("Sign in first.")),
+        },
+        _ => {
+            let username = form.get("username").unwrap_or("");
+            let password = form.get("password").unwrap_or("");
+            let Some(user) = state.directory.user(username).filter(|u| u.password == password) else {
+                return pages::device_login(&record.user_code, &app, Some("Your account or password is incorrect."));
+            };
+            let segment = state.directory.tenant_segment(&record.tenant_segment);
+            let tenant = match segment.map(|s| user_tenant(&state, s, user)) {
+                Some(Ok(t)) => t,
+                Some(Err(e)) => return pages::device_login(&record.user_code, &app, Some(&e.message)),
+                None => return pages::device_login(&record.user_code, &app, Some("Unknown tenant.")),
+            };
+            let sign_in = SignIn {
+                username: user.username.clone(),
+                tenant,
+                auth_time: state.clock.now(),
+                mfa: false,
+            };
+            if user.mfa_required {
+                if let Some(r) = state.runtime().device_codes.get_mut(&device_code) {
+                    r.sign_in = Some(sign_in);
+                }
+                return pages::device_mfa(&record.user_code, &user.username);
+            }
+            approve(&state, &device_code, sign_in);
+            done(&app)
+        }
+    }
+}
+
+fn done(app: &str) -> Response {
+    pages::message(
+        "You're signed in",
+        &format!("You have signed in to the {app} application on your device. You may now close this window."),
+    )
+}

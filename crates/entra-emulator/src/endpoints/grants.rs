@@ -1,0 +1,237 @@
+//! One function per OAuth 2.0 grant the token endpoint accepts.
+
+use serde_json::Value;
+
+use super::token::{TokenRequest, check_consent, check_delegated, check_mfa, parse_scopes, user_tenant};
+use crate::config::ClientKind;
+use crate::crypto::pkce_s256;
+use crate::directory::TenantSegment;
+use crate::errors::{self, EntraError};
+use crate::jwt;
+use crate::scopes::{self, RequestedScopes};
+use crate::state::{DeviceCodeStatus, SignIn};
+use crate::tokens::{self, UserTokenRequest};
+
+fn issue(req: &TokenRequest<'_>, sign_in: &SignIn, scopes: &RequestedScopes, nonce: Option<&str>) -> Result<Value, EntraError> {
+    tokens::user_token_response(
+        req.state,
+        &UserTokenRequest {
+            client: req.client,
+            client_auth: req.client_auth,
+            sign_in,
+            scopes,
+            nonce,
+            client_info: req.form.get("client_info") == Some("1"),
+        },
+    )
+}
+
+/// `grant_type=authorization_code`: single use, bound to client, redirect URI and PKCE.
+pub fn authorization_code(req: &TokenRequest<'_>) -> Result<Value, EntraError> {
+    let code = req.form.require("code")?;
+    let now = req.state.clock.now();
+    let record = {
+        let mut runtime = req.state.runtime();
+        let record = runtime
+            .codes
+            .get_mut(code)
+            .ok_or_else(|| EntraError::new(errors::INVALID_GRANT, &["The provided value for the 'code' parameter is not valid."]))?;
+        if !record.client_id.eq_ignore_ascii_case(&req.client.client_id) {
+            return Err(EntraError::new(errors::INVALID_GRANT, &["The code was issued to a different client."]));
+        }
+        if record.redeemed {
+            return Err(EntraError::new(errors::AUTH_CODE_REDEEMED, &[]));
+        }
+        if record.expires_at <= now {
+            return Err(EntraError::new(errors::EXPIRED_OR_REVOKED_GRANT, &[]));
+        }
+        if req.form.get("redirect_uri") != Some(record.redirect_uri.as_str()) {
+            return Err(EntraError::new(
+                errors::INVALID_GRANT,
+                &["The redirect_uri does not match the one used to obtain the authorization code."],
+            ));
+        }
+        if let Some(challenge) = &record.code_challenge {
+            match req.form.get("code_verifier") {
+                Some(v) if &pkce_s256(v) == challenge => {}
+                _ => return Err(EntraError::new(errors::PKCE_MISMATCH, &[])),
+            }
+        }
+        record.redeemed = true;
+        record.clone()
+    };
+    issue(req, &record.sign_in, &record.scopes, record.nonce.as_deref())
+}
+
+/// `grant_type=refresh_token`: a new refresh token each time; the old one stays valid. Family
+/// (FOCI) refresh tokens work for every app of the family; any permitted resource may be asked.
+pub fn refresh_token(req: &TokenRequest<'_>) -> Result<Value, EntraError> {
+    let token = req.form.require("refresh_token")?;
+    let now = req.state.clock.now();
+    let record = req
+        .state
+        .runtime()
+        .refresh_tokens
+        .get(token)
+        .cloned()
+        .ok_or_else(|| EntraError::new(errors::INVALID_GRANT, &["The refresh token is malformed or not valid."]))?;
+    let same_client = record.client_id.eq_ignore_ascii_case(&req.client.client_id);
+    let same_family = record.family_id.is_some() && record.family_id == req.client.family_id;
+    if !same_client && !same_family {
+        return Err(EntraError::new(
+            errors::INVALID_GRANT,
+            &["The refresh token was issued to a different client and the clients are not in the same family."],
+        ));
+    }
+    if record.revoked {
+        return Err(EntraError::new(errors::EXPIRED_OR_REVOKED_GRANT, &[]));
+    }
+    if record.expires_at <= now {
+        return Err(EntraError::new(errors::REFRESH_TOKEN_INACTIVE, &[&record.sign_in.auth_time.to_string(), "a period longer than its lifetime"]));
+    }
+    let scopes = parse_scopes(req.form.get("scope").unwrap_or("openid profile offline_access"))?;
+    check_delegated(req.client, &scopes)?;
+    let user = req
+        .state
+        .directory
+        .user(&record.sign_in.username)
+        .ok_or_else(|| EntraError::new(errors::INVALID_GRANT, &["The user no longer exists."]))?;
+    check_mfa(user, record.sign_in.mfa, &scopes.resource_or_graph())?;
+    check_consent(req.state, user, req.client)?;
+    issue(req, &record.sign_in, &scopes, None)
+}
+
+/// Device-code polling under both grant spellings.
+pub fn device_code(req: &TokenRequest<'_>) -> Result<Value, EntraError> {
+    let code = req
+        .form
+        .get("device_code")
+        .or_else(|| req.form.get("code"))
+        .ok_or_else(|| EntraError::new(errors::MISSING_PARAMETER, &["device_code"]))?;
+    let now = req.state.clock.now();
+    let record = {
+        let mut runtime = req.state.runtime();
+        let record = runtime
+            .device_codes
+            .get_mut(code)
+            .filter(|r| r.client_id.eq_ignore_ascii_case(&req.client.client_id))
+            .ok_or_else(|| EntraError::new(errors::BAD_VERIFICATION_CODE, &[]))?;
+        if record.expires_at <= now && record.status != DeviceCodeStatus::Redeemed {
+            return Err(EntraError::new(errors::DEVICE_CODE_EXPIRED, &[]));
+        }
+        match record.status {
+            DeviceCodeStatus::Pending => return Err(EntraError::new(errors::AUTHORIZATION_PENDING, &[])),
+            DeviceCodeStatus::Declined => return Err(EntraError::new(errors::AUTHORIZATION_DECLINED, &[])),
+            DeviceCodeStatus::Redeemed => return Err(EntraError::new(errors::BAD_VERIFICATION_CODE, &[])),
+            DeviceCodeStatus::Approved => record.status = DeviceCodeStatus::Redeemed,
+        }
+        record.clone()
+    };
+    let sign_in = record
+        .sign_in
+        .ok_or_else(|| EntraError::new(errors::BAD_VERIFICATION_CODE, &[]))?;
+    issue(req, &sign_in, &record.scopes, None)
+}
+
+/// `grant_type=password` (ROPC).
+pub fn password(req: &TokenRequest<'_>) -> Result<Value, EntraError> {
+    let username = req.form.require("username")?;
+    let password = req.form.require("password")?;
+    let scopes = parse_scopes(req.form.require("scope")?)?;
+    check_delegated(req.client, &scopes)?;
+    let user = req.state.directory.user(username).ok_or_else(|| {
+        EntraError::new(errors::USER_NOT_FOUND, &[username, req.tenant_segment])
+    })?;
+    if user.password != password {
+        return Err(EntraError::new(errors::INVALID_CREDENTIALS, &[]));
+    }
+    let tenant = user_tenant(req.state, req.segment, user)?;
+    check_mfa(user, false, &scopes.resource_or_graph())?;
+    check_consent(req.state, user, req.client)?;
+    let sign_in = SignIn {
+        username: user.username.clone(),
+        tenant,
+        auth_time: req.state.clock.now(),
+        mfa: false,
+    };
+    issue(req, &sign_in, &scopes, None)
+}
+
+/// `grant_type=client_credentials`: exactly one `<resource>/.default` scope.
+pub fn client_credentials(req: &TokenRequest<'_>) -> Result<Value, EntraError> {
+    if req.client.kind == ClientKind::Public {
+        return Err(EntraError::new(errors::CREDENTIAL_REQUIRED, &[]));
+    }
+    let scope = req.form.require("scope")?;
+    let requested = parse_scopes(scope)?;
+    let resource = match (&requested.resource, requested.names.as_slice()) {
+        (Some(resource), [name]) if name == ".default" => resource.clone(),
+        _ => {
+            let shown = requested.qualified().join(" ");
+            return Err(EntraError::new(errors::CLIENT_CREDENTIALS_SCOPE, &[if shown.is_empty() { scope } else { &shown }]));
+        }
+    };
+    let qualified = format!("{resource}/.default");
+    if !scopes::permitted(&req.client.application_scopes, &qualified) {
+        return Err(EntraError::new(errors::INVALID_SCOPE, &[&qualified]));
+    }
+    let tenant = match req.segment {
+        TenantSegment::Tenant(id) => id,
+        _ => return Err(EntraError::new(errors::NOT_MULTI_TENANT, &[&req.client.client_id])),
+    };
+    tokens::app_token_response(req.state, req.client, req.client_auth, tenant, &resource)
+}
+
+/// On-behalf-of: `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer`,
+/// `requested_token_use=on_behalf_of`, `assertion` = a user access token for this client.
+pub fn on_behalf_of(req: &TokenRequest<'_>) -> Result<Value, EntraError> {
+    if req.client.kind == ClientKind::Public {
+        return Err(EntraError::new(errors::CREDENTIAL_REQUIRED, &[]));
+    }
+    let use_ = req.form.require("requested_token_use")?;
+    if use_ != "on_behalf_of" {
+        return Err(EntraError::new(
+            errors::MALFORMED_REQUEST,
+            &["requested_token_use must be 'on_behalf_of'."],
+        ));
+    }
+    let assertion = req.form.require("assertion")?;
+    let scopes = parse_scopes(req.form.require("scope")?)?;
+    check_delegated(req.client, &scopes)?;
+    let invalid = |why: &str| EntraError::new(errors::OBO_ASSERTION_INVALID, &[why]);
+    let jwt = jwt::decode_unverified(assertion).map_err(|e| invalid(&e.to_string()))?;
+    jwt.verify_rsa(req.state.key.public_key_der())
+        .map_err(|_| invalid("The assertion was not issued by this authority."))?;
+    let aud = jwt.claim_str("aud").unwrap_or("");
+    let audience_ok = aud.eq_ignore_ascii_case(&req.client.client_id)
+        || req.client.identifier_uris.iter().any(|u| u.eq_ignore_ascii_case(aud));
+    if !audience_ok {
+        return Err(invalid("Assertion audience does not match the Client app presenting the assertion."));
+    }
+    if jwt.claim_time("exp").is_none_or(|exp| exp <= req.state.clock.now()) {
+        return Err(EntraError::new(errors::OBO_ASSERTION_EXPIRED, &[]));
+    }
+    if jwt.claim_str("idtyp") == Some("app") || jwt.claim_str("scp").is_none() {
+        return Err(invalid("The assertion is not a delegated user token."));
+    }
+    let tenant = jwt
+        .claim_str("tid")
+        .and_then(|t| uuid::Uuid::parse_str(t).ok())
+        .ok_or_else(|| invalid("The assertion has no tenant."))?;
+    let user = jwt
+        .claim_str("oid")
+        .and_then(|oid| req.state.directory.user_by_object_id(oid, tenant))
+        .ok_or_else(|| invalid("The assertion's user does not exist."))?;
+    let mfa = jwt
+        .claims
+        .get("amr")
+        .and_then(|a| a.as_array())
+        .is_some_and(|a| a.iter().any(|v| v == "mfa"));
+    let sign_in = SignIn {
+        username: user.username.clone(),
+        tenant,
+        auth_time: req.state.clock.now(),
+        mfa,
+    };
+    issue(req, &sign_in, &scopes, None)
+}

@@ -1,0 +1,166 @@
+//! The connection info printed by `entra-emulator serve --json`: everything a client or a test
+//! script needs to talk to a running emulator.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{AppConfig, ClientKind};
+use crate::server::{Emulator, EmulatorError};
+
+/// A client of the tenant, with a scope it may request.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ClientInfo {
+    /// The client id.
+    pub client_id: String,
+    /// A scope the client may request (delegated for public clients, `/.default` for daemons).
+    pub scope: String,
+    /// The client secret (confidential clients with a secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+}
+
+/// The certificate client: key and certificate files for `private_key_jwt`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CertificateClientInfo {
+    /// The client id.
+    pub client_id: String,
+    /// A `/.default` scope it may request.
+    pub scope: String,
+    /// The private key, PEM (PKCS#8).
+    pub private_key_file: String,
+    /// The certificate, PEM.
+    pub certificate_file: String,
+    /// SHA-1 thumbprint, hex (for `x5t`).
+    pub thumbprint_sha1: String,
+    /// SHA-256 thumbprint, hex (for `x5t#S256`).
+    pub thumbprint_sha256: String,
+}
+
+/// A user who can sign in.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UserInfo {
+    /// Sign-in name.
+    pub username: String,
+    /// Password.
+    pub password: String,
+    /// Must pass MFA (non-interactive flows get AADSTS50076).
+    pub mfa_required: bool,
+    /// Signs in to the first tenant as a guest.
+    pub guest: bool,
+    /// Has consented to every app.
+    pub consent_given: bool,
+}
+
+/// Everything needed to use a running emulator.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ConnectionInfo {
+    /// `https://127.0.0.1:PORT`.
+    pub base_url: String,
+    /// `https://127.0.0.1:PORT/<tenant id>`.
+    pub authority: String,
+    /// The first tenant's id.
+    pub tenant_id: String,
+    /// The first tenant's first domain.
+    pub tenant_domain: Option<String>,
+    /// The CA certificate to trust (absent over plain HTTP).
+    pub ca_file: Option<String>,
+    /// The HTTP control API (absent unless enabled).
+    pub control_url: Option<String>,
+    /// A public client.
+    pub public_client: Option<ClientInfo>,
+    /// A second public client of the same FOCI family.
+    pub family_client: Option<ClientInfo>,
+    /// A confidential client with a secret.
+    pub confidential_client: Option<ClientInfo>,
+    /// A confidential client with a certificate.
+    pub certificate_client: Option<CertificateClientInfo>,
+    /// Users.
+    pub users: Vec<UserInfo>,
+}
+
+fn concrete(patterns: &[String]) -> Option<String> {
+    patterns.iter().find(|p| !p.contains('*')).cloned()
+}
+
+fn client(app: &AppConfig) -> ClientInfo {
+    let scope = match app.kind {
+        ClientKind::Public => concrete(&app.delegated_scopes).unwrap_or_else(|| "User.Read".into()),
+        ClientKind::Confidential => concrete(&app.application_scopes).unwrap_or_else(|| "https://graph.microsoft.com/.default".into()),
+    };
+    ClientInfo {
+        client_id: app.client_id.clone(),
+        scope,
+        client_secret: app.secrets.first().cloned(),
+    }
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> Result<PathBuf, EmulatorError> {
+    let path = dir.join(name);
+    std::fs::write(&path, text).map_err(|source| EmulatorError::Write {
+        path: path.display().to_string(),
+        source,
+    })?;
+    Ok(path)
+}
+
+pub(crate) fn connection_info(emulator: &Emulator, ca_file: Option<PathBuf>, dir: &Path) -> Result<ConnectionInfo, EmulatorError> {
+    let config = emulator.config();
+    let tenant = &config.tenants[0];
+    let public = emulator.first_client(|a| a.kind == ClientKind::Public);
+    let family = public.and_then(|p| {
+        p.family_id.as_ref().and_then(|f| {
+            emulator.first_client(|a| a.kind == ClientKind::Public && a.client_id != p.client_id && a.family_id.as_ref() == Some(f))
+        })
+    });
+    let confidential = emulator.first_client(|a| a.kind == ClientKind::Confidential && !a.secrets.is_empty());
+    let cert_app = emulator.first_client(|a| a.certificates.iter().any(|c| c.private_key_pem.is_some()));
+    let certificate_client = match cert_app {
+        Some(app) => {
+            let cert = app.certificates.iter().find(|c| c.private_key_pem.is_some());
+            match cert {
+                Some(cert) => {
+                    let key_file = write(dir, "certificate-client-key.pem", cert.private_key_pem.as_deref().unwrap_or_default())?;
+                    let cert_file = write(dir, "certificate-client-cert.pem", &cert.certificate_pem)?;
+                    let parsed = crate::crypto::parse_certificate_pem(&cert.certificate_pem)?;
+                    Some(CertificateClientInfo {
+                        client_id: app.client_id.clone(),
+                        scope: client(app).scope,
+                        private_key_file: key_file.display().to_string(),
+                        certificate_file: cert_file.display().to_string(),
+                        thumbprint_sha1: crate::crypto::hex(&parsed.sha1),
+                        thumbprint_sha256: crate::crypto::hex(&parsed.sha256),
+                    })
+                }
+                None => None,
+            }
+        }
+        None => None,
+    };
+    Ok(ConnectionInfo {
+        base_url: emulator.base_url().to_string(),
+        authority: emulator.authority(),
+        tenant_id: tenant.id.to_string(),
+        tenant_domain: tenant.domains.first().cloned(),
+        ca_file: ca_file.map(|p| p.display().to_string()),
+        control_url: config
+            .settings
+            .control_api
+            .then(|| format!("{}/_control", emulator.base_url())),
+        public_client: public.map(client),
+        family_client: family.map(client),
+        confidential_client: confidential.map(client),
+        certificate_client,
+        users: config
+            .users
+            .iter()
+            .map(|u| UserInfo {
+                username: u.username.clone(),
+                password: u.password.clone(),
+                mfa_required: u.mfa_required,
+                guest: u.home_tenant != tenant.id && u.guest_tenants.contains(&tenant.id),
+                consent_given: u.consent_given,
+            })
+            .collect(),
+    })
+}

@@ -1,0 +1,45 @@
+//! # entra-emulator
+//!
+//! A local Microsoft Entra ID (Azure AD v2.0 endpoints) that real MSAL clients accept: OIDC and
+//! instance discovery, the sign-in pages, the token endpoint with every grant MSAL uses, device
+//! code, user realm, logout, Entra-shaped AADSTS errors, and a test-control surface (approve
+//! sign-ins, script faults, move the clock, read the request log).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use entra_emulator::{Emulator, ready_made};
+//!
+//! let emulator = Emulator::start(ready_made()?).await?;
+//! println!("authority: {}", emulator.authority());
+//! let ca_pem = emulator.ca_pem().expect("HTTPS by default");
+//! # let _ = ca_pem;
+//! # Ok(()) }
+//! ```
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod control;
+pub mod crypto;
+pub mod directory;
+pub mod endpoints;
+pub mod errors;
+pub mod faults;
+pub mod info;
+pub mod jwt;
+pub mod ready_made;
+pub mod request_log;
+pub mod scopes;
+pub mod server;
+pub mod state;
+pub mod tls;
+pub mod tokens;
+
+pub use config::{AppConfig, ClientKind, EmulatorConfig, Settings, TenantConfig, UserConfig};
+pub use control::{Control, ControlError};
+pub use endpoints::authorize::AuthorizationCompletion;
+pub use faults::{FaultAction, FaultMatch, FaultRule};
+pub use info::ConnectionInfo;
+pub use ready_made::ready_made;
+pub use request_log::LoggedRequest;
+pub use server::{Emulator, EmulatorError};

@@ -1,0 +1,27 @@
+//! The `entra-emulator` binary.
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "entra-emulator", version, about = "A local Microsoft Entra ID that real MSAL clients accept")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the emulator and print how to use it.
+    Serve(entra_emulator::cli::ServeArgs),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Serve(args) => entra_emulator::cli::serve(args).await,
+    }
+}

@@ -1,0 +1,390 @@
+//! Starting and stopping the emulator: TLS, the accept loop, and the middleware every request
+//! passes (trace ids, body limit, request log, scripted faults).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::Response;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::EmulatorConfig;
+use crate::control::Control;
+use crate::crypto::{self, SigningKey};
+use crate::directory::Directory;
+use crate::errors::{self, EntraError, Trace};
+use crate::faults::{self, FaultOutcome, RequestFacts};
+use crate::info::{self, ConnectionInfo};
+use crate::request_log::LoggedRequest;
+use crate::state::AppState;
+use crate::tls::TlsMaterial;
+
+/// Why the emulator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum EmulatorError {
+    /// The configuration is inconsistent.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// Key or certificate generation failed.
+    #[error("key material: {0}")]
+    Crypto(#[from] crypto::CryptoError),
+    /// The port could not be bound.
+    #[error("cannot listen on 127.0.0.1:{port}: {source} (choose another port, or 0 for any free one)")]
+    Bind {
+        /// The port asked for.
+        port: u16,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A file could not be written.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// A running emulator on 127.0.0.1. Dropping it stops the server.
+pub struct Emulator {
+    state: Arc<AppState>,
+    ca_pem: Option<String>,
+    shutdown: watch::Sender<bool>,
+    addr: SocketAddr,
+}
+
+impl std::fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emulator")
+            .field("base_url", &self.state.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Emulator {
+    /// Starts an emulator on `127.0.0.1` and the given port (0: any free port).
+    ///
+    /// HTTPS with a freshly generated CA unless `settings.plain_http` is set.
+    pub async fn start(config: EmulatorConfig) -> Result<Self, EmulatorError> {
+        Self::start_on_port(config, 0).await
+    }
+
+    /// Like [`Emulator::start`], on a chosen port.
+    pub async fn start_on_port(config: EmulatorConfig, port: u16) -> Result<Self, EmulatorError> {
+        config.validate()?;
+        let listener = TcpListener::bind(("127.0.0.1", port))
+            .await
+            .map_err(|source| EmulatorError::Bind { port, source })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| EmulatorError::Bind { port, source })?;
+        let settings = config.settings.clone();
+        let tls = if settings.plain_http {
+            None
+        } else {
+            Some(TlsMaterial::generate()?)
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let base_url = format!("{scheme}://127.0.0.1:{}", addr.port());
+        let key_pem = match &settings.signing_key_pem {
+            Some(pem) => pem.clone(),
+            None => crypto::generate_rsa_key_pem()?,
+        };
+        let key = SigningKey::from_pem(&key_pem)?;
+        let directory = Directory::new(config)?;
+        let state = Arc::new(AppState::new(base_url, directory, key, settings));
+        let router = router(state.clone());
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let acceptor = tls
+            .as_ref()
+            .map(|t| tokio_rustls::TlsAcceptor::from(t.server_config.clone()));
+        tokio::spawn(accept_loop(listener, acceptor, router, shutdown_rx));
+        tracing::info!(base_url = %state.base_url, "entra-emulator listening");
+        Ok(Self {
+            state,
+            ca_pem: tls.map(|t| t.ca_pem),
+            shutdown,
+            addr,
+        })
+    }
+
+    /// `https://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> &str {
+        &self.state.base_url
+    }
+
+    /// The socket address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The authority of the first configured tenant, `https://127.0.0.1:PORT/<tenant id>`.
+    pub fn authority(&self) -> String {
+        let tenant = &self.state.directory.config().tenants[0];
+        format!("{}/{}", self.state.base_url, tenant.id)
+    }
+
+    /// The CA certificate (PEM) clients must trust; `None` over plain HTTP.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
+    }
+
+    /// Writes the CA certificate to `dir/ca.pem`, owner-readable, and returns the path.
+    pub fn write_ca_file(&self, dir: &Path) -> Result<Option<PathBuf>, EmulatorError> {
+        let Some(pem) = &self.ca_pem else {
+            return Ok(None);
+        };
+        let path = dir.join("ca.pem");
+        std::fs::write(&path, pem).map_err(|source| EmulatorError::Write {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Ok(Some(path))
+    }
+
+    /// The test-control handle (works whether or not the HTTP control API is on).
+    pub fn control(&self) -> Control {
+        Control::new(self.state.clone())
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &EmulatorConfig {
+        self.state.directory.config()
+    }
+
+    /// Everything a client needs, as printed by `entra-emulator serve --json`. Writes the CA and
+    /// the ready-made certificate credential into `dir`.
+    pub fn connection_info(&self, dir: &Path) -> Result<ConnectionInfo, EmulatorError> {
+        let ca_file = self.write_ca_file(dir)?;
+        info::connection_info(self, ca_file, dir)
+    }
+
+    /// Stops accepting connections.
+    pub fn shutdown(&self) {
+        let _ = self.shutdown.send(true);
+    }
+
+    pub(crate) fn first_client(&self, pick: impl Fn(&crate::config::AppConfig) -> bool) -> Option<&crate::config::AppConfig> {
+        self.config().applications.iter().find(|a| pick(a))
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+    router: Router,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = shutdown.changed() => break,
+        };
+        let Ok((stream, _)) = accepted else {
+            continue;
+        };
+        let router = router.clone();
+        let acceptor = acceptor.clone();
+        let mut conn_shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let service = hyper_util::service::TowerToHyperService::new(router);
+            let builder = hyper::server::conn::http1::Builder::new();
+            let served = async {
+                match acceptor {
+                    Some(acceptor) => {
+                        let Ok(Ok(tls)) = tokio::time::timeout(
+                            std::time::Duration::from_secs(10),
+                            acceptor.accept(stream),
+                        )
+                        .await
+                        else {
+                            return;
+                        };
+                        let io = hyper_util::rt::TokioIo::new(tls);
+                        let _ = builder.serve_connection(io, service).await;
+                    }
+                    None => {
+                        let io = hyper_util::rt::TokioIo::new(stream);
+                        let _ = builder.serve_connection(io, service).await;
+                    }
+                }
+            };
+            tokio::select! {
+                _ = served => {}
+                _ = conn_shutdown.changed() => {}
+            }
+        });
+    }
+}
+
+fn router(state: Arc<AppState>) -> Router {
+    use axum::routing::{get, post};
+
+    use crate::endpoints::{authorize, device, discovery, logout, token, userrealm};
+    Router::new()
+        .route(
+            "/{tenant}/v2.0/.well-known/openid-configuration",
+            get(discovery::openid_configuration),
+        )
+        .route("/{tenant}/discovery/instance", get(discovery::instance))
+        .route("/{tenant}/discovery/v2.0/keys", get(discovery::keys))
+        .route("/{tenant}/discovery/keys", get(discovery::keys))
+        .route(
+            "/{tenant}/oauth2/v2.0/authorize",
+            get(authorize::start).post(authorize::submit),
+        )
+        .route("/{tenant}/oauth2/v2.0/token", post(token::token))
+        .route("/{tenant}/oauth2/v2.0/devicecode", post(device::devicecode))
+        .route("/devicelogin", get(device::page).post(device::submit))
+        .route("/common/userrealm/{user}", get(userrealm::userrealm))
+        .route(
+            "/{tenant}/oauth2/v2.0/logout",
+            get(logout::logout).post(logout::logout),
+        )
+        .nest("/_control", crate::control::routes())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), entra_layer))
+        .with_state(state)
+}
+
+async fn not_found(axum::Extension(trace): axum::Extension<Trace>, request: Request) -> Response {
+    EntraError::new(errors::ENDPOINT_NOT_FOUND, &[request.uri().path()]).into_response_with(&trace)
+}
+
+async fn method_not_allowed(axum::Extension(trace): axum::Extension<Trace>, request: Request) -> Response {
+    let mut e = EntraError::new(
+        errors::MALFORMED_REQUEST,
+        &[&format!("{} is not supported on {}.", request.method(), request.uri().path())],
+    );
+    e.status = Some(405);
+    e.into_response_with(&trace)
+}
+
+fn header_map(request: &Request) -> BTreeMap<String, String> {
+    let mut headers = BTreeMap::<String, String>::new();
+    for (name, value) in request.headers() {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        headers
+            .entry(name.as_str().to_string())
+            .and_modify(|v| {
+                v.push_str(", ");
+                v.push_str(&value);
+            })
+            .or_insert(value);
+    }
+    headers
+}
+
+fn pairs(bytes: &[u8]) -> BTreeMap<String, String> {
+    let mut map = BTreeMap::new();
+    for (k, v) in serde_urlencoded::from_bytes::<Vec<(String, String)>>(bytes).unwrap_or_default() {
+        map.entry(k).or_insert(v);
+    }
+    map
+}
+
+/// Trace ids, body limit, request log and scripted faults, around every request.
+async fn entra_layer(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let correlation_id = request
+        .headers()
+        .get("client-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let trace = Trace {
+        trace_id: uuid::Uuid::new_v4().to_string(),
+        correlation_id,
+        timestamp: state.clock.timestamp(),
+    };
+    let is_control = request.uri().path().starts_with("/_control");
+    if is_control && !state.settings.control_api {
+        return with_trace_headers(
+            EntraError::new(errors::ENDPOINT_NOT_FOUND, &[request.uri().path()]).into_response_with(&trace),
+            &trace,
+        );
+    }
+    let (mut parts, body) = request.into_parts();
+    let limit = state.settings.max_body_bytes;
+    let bytes = match axum::body::to_bytes(body, limit).await {
+        Ok(b) => b,
+        Err(_) => {
+            return with_trace_headers(
+                EntraError::new(errors::BODY_TOO_LARGE, &[&limit.to_string()]).into_response_with(&trace),
+                &trace,
+            );
+        }
+    };
+    parts.extensions.insert(trace.clone());
+    let mut request = Request::from_parts(parts, Body::from(bytes.clone()));
+    if is_control {
+        return next.run(request).await;
+    }
+
+    let is_form = request
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let form = if is_form { pairs(&bytes) } else { BTreeMap::new() };
+    let query = pairs(request.uri().query().unwrap_or("").as_bytes());
+    let mut entry = LoggedRequest {
+        method: request.method().to_string(),
+        path: request.uri().path().to_string(),
+        query,
+        headers: header_map(&request),
+        form,
+        status: 0,
+    };
+
+    let facts = RequestFacts {
+        method: &entry.method,
+        path: &entry.path,
+        grant_type: entry.form.get("grant_type").map(String::as_str),
+        client_id: entry
+            .form
+            .get("client_id")
+            .or_else(|| entry.query.get("client_id"))
+            .map(String::as_str),
+    };
+    let fault = faults::take_matching(&mut state.runtime().faults, &facts);
+    let response = match fault.map(|f| faults::apply(&f, &trace)) {
+        Some(FaultOutcome::Respond(response)) => response,
+        Some(FaultOutcome::Delay(d)) => {
+            tokio::time::sleep(d).await;
+            request.extensions_mut().insert(trace.clone());
+            next.run(request).await
+        }
+        None => next.run(request).await,
+    };
+    entry.status = response.status().as_u16();
+    state.log.push(entry);
+    with_trace_headers(response, &trace)
+}
+
+fn with_trace_headers(mut response: Response, trace: &Trace) -> Response {
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&trace.correlation_id) {
+        headers.insert("client-request-id", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&trace.trace_id) {
+        headers.insert("x-ms-request-id", v);
+    }
+    headers.insert("cache-control", HeaderValue::from_static("no-store, no-cache"));
+    response
+}

@@ -1,0 +1,232 @@
+//! Everything the emulator remembers between requests: pending sign-ins, codes, refresh
+//! tokens, device codes, browser sessions and consents. Guarded by one mutex that is never held
+//! across an `.await`.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, MutexGuard};
+
+use uuid::Uuid;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::crypto::SigningKey;
+use crate::directory::Directory;
+use crate::faults::FaultRule;
+use crate::request_log::RequestLog;
+use crate::scopes::RequestedScopes;
+
+/// A user who completed sign-in: who, where, when, and whether MFA was performed.
+#[derive(Debug, Clone)]
+pub struct SignIn {
+    /// The username (key into the directory).
+    pub username: String,
+    /// The tenant the tokens are for.
+    pub tenant: Uuid,
+    /// Unix time of the authentication.
+    pub auth_time: i64,
+    /// Multi-factor authentication was performed.
+    pub mfa: bool,
+}
+
+/// An `/authorize` request waiting for the user.
+#[derive(Debug, Clone)]
+pub struct PendingAuthorization {
+    /// Id carried by the pages' forms.
+    pub id: String,
+    /// The tenant segment of the URL (`common`, a GUID, a domain).
+    pub tenant_segment: String,
+    /// Client id.
+    pub client_id: String,
+    /// The (registered) redirect URI.
+    pub redirect_uri: String,
+    /// Parsed scopes.
+    pub scopes: RequestedScopes,
+    /// `state`, echoed back.
+    pub state: Option<String>,
+    /// `nonce`, put in the id token.
+    pub nonce: Option<String>,
+    /// PKCE S256 challenge.
+    pub code_challenge: Option<String>,
+    /// `query`, `fragment` or `form_post`.
+    pub response_mode: String,
+    /// `prompt`.
+    pub prompt: Option<String>,
+    /// `login_hint`.
+    pub login_hint: Option<String>,
+    /// `domain_hint`.
+    pub domain_hint: Option<String>,
+    /// `max_age` in seconds.
+    pub max_age: Option<i64>,
+    /// `claims` request parameter.
+    pub claims: Option<String>,
+    /// `client_info=1` was sent.
+    pub client_info: bool,
+    /// The user chosen so far, waiting for MFA or consent.
+    pub sign_in: Option<SignIn>,
+    /// The user accepted the consent page during this request.
+    pub consented: bool,
+    /// Creation time.
+    pub created_at: i64,
+}
+
+/// An issued authorization code.
+#[derive(Debug, Clone)]
+pub struct AuthorizationCode {
+    /// Client the code was issued to.
+    pub client_id: String,
+    /// Redirect URI it was issued for.
+    pub redirect_uri: String,
+    /// Who signed in.
+    pub sign_in: SignIn,
+    /// Scopes granted.
+    pub scopes: RequestedScopes,
+    /// Nonce for the id token.
+    pub nonce: Option<String>,
+    /// PKCE challenge to verify.
+    pub code_challenge: Option<String>,
+    /// Expiry (unix).
+    pub expires_at: i64,
+    /// Already redeemed.
+    pub redeemed: bool,
+}
+
+/// An issued refresh token.
+#[derive(Debug, Clone)]
+pub struct RefreshTokenRecord {
+    /// Client the token was issued to.
+    pub client_id: String,
+    /// FOCI family of that client.
+    pub family_id: Option<String>,
+    /// Who signed in.
+    pub sign_in: SignIn,
+    /// Expiry (unix).
+    pub expires_at: i64,
+    /// Revoked through the control API.
+    pub revoked: bool,
+}
+
+/// Where a device code stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceCodeStatus {
+    /// Waiting for the user.
+    Pending,
+    /// Approved by the user.
+    Approved,
+    /// Declined by the user.
+    Declined,
+    /// Tokens were issued.
+    Redeemed,
+}
+
+/// An issued device code.
+#[derive(Debug, Clone)]
+pub struct DeviceCodeRecord {
+    /// The code the user types.
+    pub user_code: String,
+    /// Client id.
+    pub client_id: String,
+    /// Tenant segment of the request.
+    pub tenant_segment: String,
+    /// Requested scopes.
+    pub scopes: RequestedScopes,
+    /// Expiry (unix).
+    pub expires_at: i64,
+    /// Status.
+    pub status: DeviceCodeStatus,
+    /// The user once approved.
+    pub sign_in: Option<SignIn>,
+}
+
+/// The mutable part of the emulator.
+#[derive(Debug, Default)]
+pub struct Runtime {
+    /// Pending `/authorize` requests by id.
+    pub pending: HashMap<String, PendingAuthorization>,
+    /// Authorization codes.
+    pub codes: HashMap<String, AuthorizationCode>,
+    /// Refresh tokens.
+    pub refresh_tokens: HashMap<String, RefreshTokenRecord>,
+    /// Device codes by `device_code`.
+    pub device_codes: HashMap<String, DeviceCodeRecord>,
+    /// Browser sessions: session id → signed-in users.
+    pub sessions: HashMap<String, Vec<SignIn>>,
+    /// (username lowercased, client id lowercased) pairs consented interactively.
+    pub consents: HashSet<(String, String)>,
+    /// Scripted faults, first match wins.
+    pub faults: Vec<FaultRule>,
+    /// Access-token lifetime override.
+    pub access_token_lifetime: Option<u64>,
+    /// Device-code interval override.
+    pub device_code_interval: Option<u64>,
+}
+
+/// Shared state of one running emulator.
+#[derive(Debug)]
+pub struct AppState {
+    /// `https://127.0.0.1:PORT`.
+    pub base_url: String,
+    /// Tenants, apps, users.
+    pub directory: Directory,
+    /// Token-signing key.
+    pub key: SigningKey,
+    /// The adjustable clock.
+    pub clock: Clock,
+    /// Static settings.
+    pub settings: Settings,
+    /// Mutable state.
+    runtime: Mutex<Runtime>,
+    /// Request log.
+    pub log: RequestLog,
+}
+
+impl AppState {
+    /// Builds the shared state.
+    pub fn new(base_url: String, directory: Directory, key: SigningKey, settings: Settings) -> Self {
+        let log = RequestLog::new(settings.request_log_capacity);
+        Self {
+            base_url,
+            directory,
+            key,
+            clock: Clock::default(),
+            settings,
+            runtime: Mutex::new(Runtime::default()),
+            log,
+        }
+    }
+
+    /// Locks the runtime state. A poisoned lock is recovered: every update is a single
+    /// insertion or flag change, so the data stays consistent.
+    pub fn runtime(&self) -> MutexGuard<'_, Runtime> {
+        self.runtime.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The access-token lifetime in force.
+    pub fn access_token_lifetime(&self) -> u64 {
+        self.runtime()
+            .access_token_lifetime
+            .unwrap_or(self.settings.access_token_lifetime_seconds)
+    }
+
+    /// The device-code polling interval in force.
+    pub fn device_code_interval(&self) -> u64 {
+        self.runtime()
+            .device_code_interval
+            .unwrap_or(self.settings.device_code_interval_seconds)
+    }
+
+    /// The issuer for a tenant: `https://127.0.0.1:PORT/<tid>/v2.0`.
+    pub fn issuer(&self, tenant: &str) -> String {
+        format!("{}/{tenant}/v2.0", self.base_url)
+    }
+
+    /// Whether the user consented to the app, in configuration or interactively.
+    pub fn has_consent(&self, username: &str, client_id: &str) -> bool {
+        self.directory
+            .user(username)
+            .is_some_and(|u| u.consent_given)
+            || self.runtime().consents.contains(&(
+                username.to_ascii_lowercase(),
+                client_id.to_ascii_lowercase(),
+            ))
+    }
+}

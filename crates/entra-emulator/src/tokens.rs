@@ -1,0 +1,213 @@
+//! Minting access tokens, id tokens, refresh tokens and `client_info`, and assembling the
+//! token-endpoint success body.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::config::{AppConfig, UserConfig};
+use crate::crypto::random_token;
+use crate::directory::object_id_in;
+use crate::errors::{self, EntraError};
+use crate::jwt;
+use crate::scopes::RequestedScopes;
+use crate::state::{AppState, RefreshTokenRecord, SignIn};
+
+/// The claims challenge sent with AADSTS50076 (Conditional Access requires MFA).
+pub fn mfa_claims_challenge() -> String {
+    r#"{"access_token":{"capolids":{"essential":true,"values":["c1a4fb2b-3c0e-4b6a-9b1c-5e8f7d2a6b10"]}}}"#
+        .to_string()
+}
+
+/// How the client authenticated, for the `azpacr` claim: 0 public, 1 secret, 2 certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuthMethod {
+    /// Public client.
+    None,
+    /// Client secret.
+    Secret,
+    /// Client assertion signed with a certificate.
+    Certificate,
+}
+
+impl ClientAuthMethod {
+    fn azpacr(self) -> &'static str {
+        match self {
+            Self::None => "0",
+            Self::Secret => "1",
+            Self::Certificate => "2",
+        }
+    }
+}
+
+/// What a user token response is made of.
+pub struct UserTokenRequest<'a> {
+    /// The client.
+    pub client: &'a AppConfig,
+    /// How the client authenticated.
+    pub client_auth: ClientAuthMethod,
+    /// Who signed in, where.
+    pub sign_in: &'a SignIn,
+    /// Granted scopes.
+    pub scopes: &'a RequestedScopes,
+    /// Nonce for the id token.
+    pub nonce: Option<&'a str>,
+    /// Whether to return `client_info` (the request had `client_info=1`).
+    pub client_info: bool,
+}
+
+/// `base64url({"uid": <home oid>, "utid": <home tenant>})`.
+pub fn client_info(user: &UserConfig) -> String {
+    let json = json!({"uid": user.object_id.to_string(), "utid": user.home_tenant.to_string()});
+    URL_SAFE_NO_PAD.encode(json.to_string())
+}
+
+fn audience(state: &AppState, resource: &str) -> String {
+    state
+        .directory
+        .resource_app(resource)
+        .map(|a| a.client_id.clone())
+        .unwrap_or_else(|| resource.to_string())
+}
+
+fn lifetimes(state: &AppState, body: &mut Value) -> u64 {
+    let lifetime = state.access_token_lifetime();
+    body["expires_in"] = json!(lifetime);
+    body["ext_expires_in"] = json!(lifetime);
+    if lifetime >= 7200 {
+        body["refresh_in"] = json!(lifetime / 2);
+    }
+    lifetime
+}
+
+fn sign(state: &AppState, claims: &Value) -> Result<String, EntraError> {
+    jwt::sign(&state.key, claims)
+        .map_err(|e| EntraError::new(errors::MALFORMED_REQUEST, &[&format!("signing failed: {e}")]))
+}
+
+/// Issues tokens for a signed-in user: access token, and refresh token / id token /
+/// `client_info` / `foci` as the request calls for.
+pub fn user_token_response(state: &AppState, req: &UserTokenRequest<'_>) -> Result<Value, EntraError> {
+    let user = state
+        .directory
+        .user(&req.sign_in.username)
+        .ok_or_else(|| EntraError::new(errors::INVALID_GRANT, &["The user no longer exists."]))?;
+    let tenant = req.sign_in.tenant;
+    let oid = object_id_in(user, tenant).unwrap_or(user.object_id);
+    let now = state.clock.now();
+    let mut body = json!({"token_type": "Bearer", "scope": req.scopes.echo()});
+    let lifetime = lifetimes(state, &mut body) as i64;
+    let resource = req.scopes.resource_or_graph();
+    let scp: Vec<String> = if req.scopes.names.is_empty() {
+        vec!["User.Read".to_string()]
+    } else {
+        req.scopes.names.clone()
+    };
+    let name = user.display_name.clone().unwrap_or_else(|| user.username.clone());
+    let mut amr = vec!["pwd"];
+    if req.sign_in.mfa {
+        amr.push("mfa");
+    }
+    let access = json!({
+        "aud": audience(state, &resource),
+        "iss": state.issuer(&tenant.to_string()),
+        "iat": now, "nbf": now, "exp": now + lifetime,
+        "aio": random_token(16),
+        "amr": amr,
+        "azp": req.client.client_id,
+        "azpacr": req.client_auth.azpacr(),
+        "name": name,
+        "oid": oid.to_string(),
+        "preferred_username": user.username,
+        "rh": "0.emulator",
+        "scp": scp.join(" "),
+        "sub": pairwise_subject(oid, &req.client.client_id),
+        "tid": tenant.to_string(),
+        "uti": random_token(16),
+        "ver": "2.0",
+    });
+    body["access_token"] = json!(sign(state, &access)?);
+
+    if req.scopes.oidc.contains("openid") {
+        let mut id = json!({
+            "aud": req.client.client_id,
+            "iss": state.issuer(&tenant.to_string()),
+            "iat": now, "nbf": now, "exp": now + 3600,
+            "auth_time": req.sign_in.auth_time,
+            "name": name,
+            "oid": oid.to_string(),
+            "preferred_username": user.username,
+            "rh": "0.emulator",
+            "sub": pairwise_subject(oid, &req.client.client_id),
+            "tid": tenant.to_string(),
+            "uti": random_token(16),
+            "ver": "2.0",
+        });
+        if let Some(nonce) = req.nonce {
+            id["nonce"] = json!(nonce);
+        }
+        if req.scopes.oidc.contains("email") {
+            id["email"] = json!(user.username);
+        }
+        body["id_token"] = json!(sign(state, &id)?);
+    }
+    if req.scopes.oidc.contains("offline_access") {
+        let token = format!("1.emu.{}", random_token(48));
+        state.runtime().refresh_tokens.insert(
+            token.clone(),
+            RefreshTokenRecord {
+                client_id: req.client.client_id.clone(),
+                family_id: req.client.family_id.clone(),
+                sign_in: req.sign_in.clone(),
+                expires_at: now + state.settings.refresh_token_lifetime_seconds as i64,
+                revoked: false,
+            },
+        );
+        body["refresh_token"] = json!(token);
+    }
+    if req.client_info {
+        body["client_info"] = json!(client_info(user));
+    }
+    if let Some(family) = &req.client.family_id {
+        body["foci"] = json!(family);
+    }
+    Ok(body)
+}
+
+/// Issues an app-only access token (client credentials).
+pub fn app_token_response(
+    state: &AppState,
+    client: &AppConfig,
+    client_auth: ClientAuthMethod,
+    tenant: Uuid,
+    resource: &str,
+) -> Result<Value, EntraError> {
+    let now = state.clock.now();
+    let mut body = json!({"token_type": "Bearer"});
+    let lifetime = lifetimes(state, &mut body) as i64;
+    let sp = Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("sp:{}:{tenant}", client.client_id).as_bytes());
+    let claims = json!({
+        "aud": audience(state, resource),
+        "iss": state.issuer(&tenant.to_string()),
+        "iat": now, "nbf": now, "exp": now + lifetime,
+        "aio": random_token(16),
+        "azp": client.client_id,
+        "azpacr": client_auth.azpacr(),
+        "idtyp": "app",
+        "oid": sp.to_string(),
+        "rh": "0.emulator",
+        "roles": [],
+        "sub": sp.to_string(),
+        "tid": tenant.to_string(),
+        "uti": random_token(16),
+        "ver": "2.0",
+    });
+    body["access_token"] = json!(sign(state, &claims)?);
+    Ok(body)
+}
+
+fn pairwise_subject(oid: Uuid, client_id: &str) -> String {
+    let id = Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("sub:{oid}:{client_id}").as_bytes());
+    URL_SAFE_NO_PAD.encode(id.as_bytes())
+}
