@@ -212,12 +212,21 @@ def sign_in(driver, url, username, password, consent, budget):
                     match[0].click()
                     acted = "pick_account"
                 else:
-                    other = first(driver, "a#other-account")
+                    # The contract names a link; the emulator renders a button.
+                    other = first(driver, "#other-account")
                     if other is None:
-                        raise RuntimeError("account picker lacks %s and a#other-account" % username)
+                        raise RuntimeError("account picker lacks %s and #other-account" % username)
                     other.click()
                     acted = "other_account"
             elif login_form is not None:
+                inline_error = first(driver, "#login-error")
+                if inline_error is not None and "login" in actions:
+                    # The form came back with an inline message (e.g. a wrong
+                    # password): submitting again would loop.
+                    message = inline_error.text.strip()
+                    log("login rejected: %s", message)
+                    return finish(EXIT_ERROR_PAGE, result="login_error", message=message,
+                                  actions=actions)
                 user_box = first(driver, "#username")
                 if user_box is not None:
                     set_value(user_box, username)
@@ -250,6 +259,11 @@ def sign_in(driver, url, username, password, consent, budget):
         if acted:
             log("action: %s", acted)
             actions.append(acted)
+            if len(actions) >= 4 and len(set(actions[-4:])) == 1:
+                text = page_summary(driver)
+                log("the same page keeps coming back: %s", text)
+                return finish(EXIT_FAILURE, result="loop", url=current, page=text,
+                              actions=actions)
             stuck_since = None
             if wait_page_change(driver, root, current, budget):
                 unchanged = 0

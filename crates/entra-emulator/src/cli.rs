@@ -85,13 +85,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 async fn wait_for_shutdown() {
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
@@ -113,28 +114,50 @@ pub fn describe(info: &ConnectionInfo) -> String {
     line("entra-emulator is running: a local Microsoft Entra ID.".into());
     line(format!("  Authority          {}", info.authority));
     if let Some(domain) = &info.tenant_domain {
-        line(format!("                     {}/{domain}  {}/common  {}/organizations", info.base_url, info.base_url, info.base_url));
+        line(format!(
+            "                     {}/{domain}  {}/common  {}/organizations",
+            info.base_url, info.base_url, info.base_url
+        ));
     }
     line(format!("  Tenant id          {}", info.tenant_id));
     match &info.ca_file {
-        Some(ca) => line(format!("  CA certificate     {ca}   (trust it in your client; MSAL Python: a requests.Session with verify=<this file>)")),
+        Some(ca) => line(format!(
+            "  CA certificate     {ca}   (trust it in your client; MSAL Python: a requests.Session with verify=<this file>)"
+        )),
         None => line("  Transport          plain HTTP (no TLS)".into()),
     }
     if let Some(c) = &info.control_url {
         line(format!("  Control API        {c}"));
     }
     if let Some(c) = &info.public_client {
-        line(format!("  Public client      {}   scope {}", c.client_id, c.scope));
+        line(format!(
+            "  Public client      {}   scope {}",
+            c.client_id, c.scope
+        ));
     }
     if let Some(c) = &info.family_client {
-        line(format!("  Family client      {}   (same FOCI family)", c.client_id));
+        line(format!(
+            "  Family client      {}   (same FOCI family)",
+            c.client_id
+        ));
     }
     if let Some(c) = &info.confidential_client {
-        line(format!("  Confidential app   {}   secret {}   scope {}", c.client_id, c.client_secret.as_deref().unwrap_or("-"), c.scope));
+        line(format!(
+            "  Confidential app   {}   secret {}   scope {}",
+            c.client_id,
+            c.client_secret.as_deref().unwrap_or("-"),
+            c.scope
+        ));
     }
     if let Some(c) = &info.certificate_client {
-        line(format!("  Certificate app    {}   scope {}", c.client_id, c.scope));
-        line(format!("                     key {}   cert {}   SHA-1 {}", c.private_key_file, c.certificate_file, c.thumbprint_sha1));
+        line(format!(
+            "  Certificate app    {}   scope {}",
+            c.client_id, c.scope
+        ));
+        line(format!(
+            "                     key {}   cert {}   SHA-1 {}",
+            c.private_key_file, c.certificate_file, c.thumbprint_sha1
+        ));
     }
     line("  Users".into());
     for u in &info.users {
@@ -148,10 +171,20 @@ pub fn describe(info: &ConnectionInfo) -> String {
         if !u.consent_given {
             notes.push("has not consented");
         }
-        let notes = if notes.is_empty() { String::new() } else { format!("   ({})", notes.join(", ")) };
-        line(format!("    {:<28} password {}{notes}", u.username, u.password));
+        let notes = if notes.is_empty() {
+            String::new()
+        } else {
+            format!("   ({})", notes.join(", "))
+        };
+        line(format!(
+            "    {:<28} password {}{notes}",
+            u.username, u.password
+        ));
     }
-    line(format!("  Device sign-in     {}/devicelogin", info.base_url));
+    line(format!(
+        "  Device sign-in     {}/devicelogin",
+        info.base_url
+    ));
     line("Press Ctrl+C to stop.".into());
     s
 }

@@ -30,10 +30,10 @@ impl Clock {
 
     /// Entra's timestamp format, `YYYY-MM-DD HH:MM:SSZ`.
     pub fn timestamp(&self) -> String {
-        let t = OffsetDateTime::from_unix_timestamp(self.now()).unwrap_or(OffsetDateTime::UNIX_EPOCH);
-        let fmt = time::macros::format_description!(
-            "[year]-[month]-[day] [hour]:[minute]:[second]Z"
-        );
+        let t =
+            OffsetDateTime::from_unix_timestamp(self.now()).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let fmt =
+            time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]Z");
         t.format(&fmt).unwrap_or_default()
     }
 }

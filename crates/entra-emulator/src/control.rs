@@ -69,7 +69,9 @@ pub struct Control {
 
 impl std::fmt::Debug for Control {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Control").field("base_url", &self.state.base_url).finish()
+        f.debug_struct("Control")
+            .field("base_url", &self.state.base_url)
+            .finish()
     }
 }
 
@@ -95,7 +97,8 @@ impl Control {
             .directory
             .tenant_segment(tenant_segment)
             .ok_or_else(|| ControlError::NotInTenant(format!("unknown tenant {tenant_segment}")))?;
-        let tenant = token::user_tenant(&self.state, segment, user).map_err(|e| ControlError::NotInTenant(e.message))?;
+        let tenant = token::user_tenant(&self.state, segment, user)
+            .map_err(|e| ControlError::NotInTenant(e.message))?;
         Ok(SignIn {
             username: user.username.clone(),
             tenant,
@@ -152,7 +155,10 @@ impl Control {
             .collect()
     }
 
-    fn find_pending(&self, state: Option<&str>) -> Result<crate::state::PendingAuthorization, ControlError> {
+    fn find_pending(
+        &self,
+        state: Option<&str>,
+    ) -> Result<crate::state::PendingAuthorization, ControlError> {
         let runtime = self.state.runtime();
         let found = runtime
             .pending
@@ -161,24 +167,35 @@ impl Control {
             .max_by_key(|p| p.created_at)
             .cloned();
         found.ok_or_else(|| {
-            ControlError::NoPendingAuthorization(state.map(|s| format!(" with state {s:?}")).unwrap_or_default())
+            ControlError::NoPendingAuthorization(
+                state
+                    .map(|s| format!(" with state {s:?}"))
+                    .unwrap_or_default(),
+            )
         })
     }
 
     /// Approves a pending authorization request (the one with `state`, or the newest) as
     /// `username`, skipping the pages, and returns the response to deliver to the redirect URI.
-    pub fn approve_authorization(&self, state: Option<&str>, username: &str) -> Result<AuthorizationCompletion, ControlError> {
+    pub fn approve_authorization(
+        &self,
+        state: Option<&str>,
+        username: &str,
+    ) -> Result<AuthorizationCompletion, ControlError> {
         let pending = self.find_pending(state)?;
         let sign_in = self.sign_in_for(username, &pending.tenant_segment)?;
-        self.state
-            .runtime()
-            .consents
-            .insert((sign_in.username.to_ascii_lowercase(), pending.client_id.to_ascii_lowercase()));
+        self.state.runtime().consents.insert((
+            sign_in.username.to_ascii_lowercase(),
+            pending.client_id.to_ascii_lowercase(),
+        ));
         Ok(authorize::complete(&self.state, &pending, sign_in))
     }
 
     /// Denies a pending authorization request: the app receives `access_denied`.
-    pub fn deny_authorization(&self, state: Option<&str>) -> Result<AuthorizationCompletion, ControlError> {
+    pub fn deny_authorization(
+        &self,
+        state: Option<&str>,
+    ) -> Result<AuthorizationCompletion, ControlError> {
         let pending = self.find_pending(state)?;
         Ok(authorize::deny(&self.state, &pending))
     }
@@ -213,7 +230,9 @@ impl Control {
         let mut runtime = self.state.runtime();
         let mut count = 0;
         for record in runtime.refresh_tokens.values_mut() {
-            if !record.revoked && username.is_none_or(|u| record.sign_in.username.eq_ignore_ascii_case(u)) {
+            if !record.revoked
+                && username.is_none_or(|u| record.sign_in.username.eq_ignore_ascii_case(u))
+            {
                 record.revoked = true;
                 count += 1;
             }
@@ -296,7 +315,11 @@ struct Revoke {
 }
 
 fn completion_json(c: AuthorizationCompletion) -> Value {
-    let params: serde_json::Map<String, Value> = c.params.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+    let params: serde_json::Map<String, Value> = c
+        .params
+        .iter()
+        .map(|(k, v)| (k.clone(), json!(v)))
+        .collect();
     json!({"url": c.url(), "redirect_uri": c.redirect_uri, "response_mode": c.response_mode, "params": params})
 }
 

@@ -70,9 +70,7 @@ impl SigningKey {
         let key_pair = RsaKeyPair::from_pkcs8(&der)
             .map_err(|e| CryptoError::Parse(format!("ring rejected the RSA key: {e}")))?;
         let public = key_pair.public_key();
-        let n = URL_SAFE_NO_PAD.encode(trim_leading_zeros(
-            public.modulus_len_bytes_be(),
-        ));
+        let n = URL_SAFE_NO_PAD.encode(trim_leading_zeros(public.modulus_len_bytes_be()));
         let e = URL_SAFE_NO_PAD.encode(trim_leading_zeros(public.exponent_be()));
         let cert_der = self_signed_rsa_certificate(pem, "entra-emulator token signing")?;
         let x5t = URL_SAFE_NO_PAD.encode(Sha1::digest(&cert_der));
@@ -128,7 +126,10 @@ fn trim_leading_zeros(bytes: Vec<u8>) -> Vec<u8> {
 }
 
 /// Issues a self-signed certificate for an RSA key (PEM), returning its DER.
-pub fn self_signed_rsa_certificate(key_pem: &str, common_name: &str) -> Result<Vec<u8>, CryptoError> {
+pub fn self_signed_rsa_certificate(
+    key_pem: &str,
+    common_name: &str,
+) -> Result<Vec<u8>, CryptoError> {
     let der = rsa_pem_to_pkcs8_der(key_pem)?;
     let pkcs8 = rustls::pki_types::PrivatePkcs8KeyDer::from(der);
     let key = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&pkcs8, &rcgen::PKCS_RSA_SHA256)
@@ -158,8 +159,9 @@ pub struct ParsedCertificate {
 /// Parses a PEM certificate holding an RSA key.
 pub fn parse_certificate_pem(pem: &str) -> Result<ParsedCertificate, CryptoError> {
     use rustls::pki_types::pem::PemObject as _;
-    let der = rustls::pki_types::CertificateDer::from_pem_slice(pem.as_bytes())
-        .map_err(|e| CryptoError::Parse(format!("no readable CERTIFICATE block in the PEM: {e:?}")))?;
+    let der = rustls::pki_types::CertificateDer::from_pem_slice(pem.as_bytes()).map_err(|e| {
+        CryptoError::Parse(format!("no readable CERTIFICATE block in the PEM: {e:?}"))
+    })?;
     parse_certificate_der(der.as_ref())
 }
 

@@ -78,7 +78,10 @@ impl Directory {
     pub fn tenant(&self, id_or_domain: &str) -> Option<&TenantConfig> {
         let as_id = Uuid::parse_str(id_or_domain).ok();
         self.config.tenants.iter().find(|t| {
-            Some(t.id) == as_id || t.domains.iter().any(|d| d.eq_ignore_ascii_case(id_or_domain))
+            Some(t.id) == as_id
+                || t.domains
+                    .iter()
+                    .any(|d| d.eq_ignore_ascii_case(id_or_domain))
         })
     }
 

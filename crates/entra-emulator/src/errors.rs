@@ -200,7 +200,9 @@ mod tests {
             "AADSTS70011: The provided value for the input parameter 'scope' isn't valid. The scope x isn't valid.\r\nTrace ID: t\r\nCorrelation ID: c\r\nTimestamp: 2026-01-01 00:00:00Z"
         );
         assert_eq!(body["error_codes"], json!([70011]));
-        let mfa = EntraError::new(MFA_REQUIRED, &["r"]).with_claims("{}".into()).body(&trace);
+        let mfa = EntraError::new(MFA_REQUIRED, &["r"])
+            .with_claims("{}".into())
+            .body(&trace);
         assert_eq!(mfa["suberror"], "basic_action");
         assert_eq!(mfa["claims"], "{}");
     }

@@ -168,7 +168,10 @@ pub fn apply(action: &FaultAction, trace: &Trace) -> FaultOutcome {
         }
         FaultAction::Aadsts { code } => {
             let aadsts = errors::by_code(*code).unwrap_or(errors::INVALID_GRANT);
-            let mut e = EntraError::new(aadsts, &["(scripted fault)", "(scripted fault)", "(scripted fault)"]);
+            let mut e = EntraError::new(
+                aadsts,
+                &["(scripted fault)", "(scripted fault)", "(scripted fault)"],
+            );
             if *code == errors::MFA_REQUIRED.code {
                 e = e.with_claims(crate::tokens::mfa_claims_challenge());
             }
@@ -202,7 +205,8 @@ pub fn apply(action: &FaultAction, trace: &Trace) -> FaultOutcome {
                 .into_response(),
         ),
         FaultAction::TruncatedBody => {
-            let partial: Result<Bytes, std::io::Error> = Ok(Bytes::from_static(b"{\"token_type\":\"Bea"));
+            let partial: Result<Bytes, std::io::Error> =
+                Ok(Bytes::from_static(b"{\"token_type\":\"Bea"));
             let stream = futures_util::stream::iter(vec![
                 partial,
                 Err(std::io::Error::other("truncated by fault injection")),
@@ -262,6 +266,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(rule.count, 3);
-        assert_eq!(rule.fault, FaultAction::Throttle { retry_after: Some(7) });
+        assert_eq!(
+            rule.fault,
+            FaultAction::Throttle {
+                retry_after: Some(7)
+            }
+        );
     }
 }

@@ -86,7 +86,8 @@ fn concrete(patterns: &[String]) -> Option<String> {
 fn client(app: &AppConfig) -> ClientInfo {
     let scope = match app.kind {
         ClientKind::Public => concrete(&app.delegated_scopes).unwrap_or_else(|| "User.Read".into()),
-        ClientKind::Confidential => concrete(&app.application_scopes).unwrap_or_else(|| "https://graph.microsoft.com/.default".into()),
+        ClientKind::Confidential => concrete(&app.application_scopes)
+            .unwrap_or_else(|| "https://graph.microsoft.com/.default".into()),
     };
     ClientInfo {
         client_id: app.client_id.clone(),
@@ -104,24 +105,42 @@ fn write(dir: &Path, name: &str, text: &str) -> Result<PathBuf, EmulatorError> {
     Ok(path)
 }
 
-pub(crate) fn connection_info(emulator: &Emulator, ca_file: Option<PathBuf>, dir: &Path) -> Result<ConnectionInfo, EmulatorError> {
+pub(crate) fn connection_info(
+    emulator: &Emulator,
+    ca_file: Option<PathBuf>,
+    dir: &Path,
+) -> Result<ConnectionInfo, EmulatorError> {
     let config = emulator.config();
     let tenant = &config.tenants[0];
     let public = emulator.first_client(|a| a.kind == ClientKind::Public);
     let family = public.and_then(|p| {
         p.family_id.as_ref().and_then(|f| {
-            emulator.first_client(|a| a.kind == ClientKind::Public && a.client_id != p.client_id && a.family_id.as_ref() == Some(f))
+            emulator.first_client(|a| {
+                a.kind == ClientKind::Public
+                    && a.client_id != p.client_id
+                    && a.family_id.as_ref() == Some(f)
+            })
         })
     });
-    let confidential = emulator.first_client(|a| a.kind == ClientKind::Confidential && !a.secrets.is_empty());
-    let cert_app = emulator.first_client(|a| a.certificates.iter().any(|c| c.private_key_pem.is_some()));
+    let confidential =
+        emulator.first_client(|a| a.kind == ClientKind::Confidential && !a.secrets.is_empty());
+    let cert_app =
+        emulator.first_client(|a| a.certificates.iter().any(|c| c.private_key_pem.is_some()));
     let certificate_client = match cert_app {
         Some(app) => {
-            let cert = app.certificates.iter().find(|c| c.private_key_pem.is_some());
+            let cert = app
+                .certificates
+                .iter()
+                .find(|c| c.private_key_pem.is_some());
             match cert {
                 Some(cert) => {
-                    let key_file = write(dir, "certificate-client-key.pem", cert.private_key_pem.as_deref().unwrap_or_default())?;
-                    let cert_file = write(dir, "certificate-client-cert.pem", &cert.certificate_pem)?;
+                    let key_file = write(
+                        dir,
+                        "certificate-client-key.pem",
+                        cert.private_key_pem.as_deref().unwrap_or_default(),
+                    )?;
+                    let cert_file =
+                        write(dir, "certificate-client-cert.pem", &cert.certificate_pem)?;
                     let parsed = crate::crypto::parse_certificate_pem(&cert.certificate_pem)?;
                     Some(CertificateClientInfo {
                         client_id: app.client_id.clone(),

@@ -63,7 +63,8 @@ pub fn decode_unverified(token: &str) -> Result<UnverifiedJwt, JwtError> {
         return Err(JwtError::Malformed("longer than 64 KiB"));
     }
     let mut parts = token.split('.');
-    let (Some(h), Some(c), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(h), Some(c), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(JwtError::Malformed("not three dot-separated parts"));
     };

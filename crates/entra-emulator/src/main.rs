@@ -3,7 +3,11 @@
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "entra-emulator", version, about = "A local Microsoft Entra ID that real MSAL clients accept")]
+#[command(
+    name = "entra-emulator",
+    version,
+    about = "A local Microsoft Entra ID that real MSAL clients accept"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

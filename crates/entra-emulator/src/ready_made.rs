@@ -2,7 +2,10 @@
 
 use uuid::{Uuid, uuid};
 
-use crate::config::{AppConfig, CertificateCredential, ClientKind, EmulatorConfig, Settings, TenantConfig, UserConfig};
+use crate::config::{
+    AppConfig, CertificateCredential, ClientKind, EmulatorConfig, Settings, TenantConfig,
+    UserConfig,
+};
 use crate::crypto::{self, CryptoError};
 
 /// The home tenant (`contoso.example`).
@@ -27,7 +30,8 @@ fn password() -> String {
 /// Builds the ready-made tenant: fresh secrets, passwords and certificate on every call.
 pub fn ready_made() -> Result<EmulatorConfig, CryptoError> {
     let cert_key = crypto::generate_rsa_key_pem()?;
-    let cert_der = crypto::self_signed_rsa_certificate(&cert_key, "entra-emulator certificate client")?;
+    let cert_der =
+        crypto::self_signed_rsa_certificate(&cert_key, "entra-emulator certificate client")?;
     let cert_pem = pem_encode("CERTIFICATE", &cert_der);
     let delegated = vec![
         format!("{API}/access_as_user"),
@@ -93,7 +97,10 @@ pub fn ready_made() -> Result<EmulatorConfig, CryptoError> {
                 kind: ClientKind::Confidential,
                 secrets: vec![format!("secret-{}", crypto::random_token(24))],
                 certificates: vec![],
-                redirect_uris: vec!["http://localhost".into(), "https://localhost/auth/callback".into()],
+                redirect_uris: vec![
+                    "http://localhost".into(),
+                    "https://localhost/auth/callback".into(),
+                ],
                 family_id: None,
                 delegated_scopes: delegated.clone(),
                 application_scopes: app_scopes.clone(),

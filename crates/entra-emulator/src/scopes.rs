@@ -59,7 +59,10 @@ impl RequestedScopes {
         let Some(resource) = &self.resource else {
             return Vec::new();
         };
-        self.names.iter().map(|n| format!("{resource}/{n}")).collect()
+        self.names
+            .iter()
+            .map(|n| format!("{resource}/{n}"))
+            .collect()
     }
 
     /// Whether `.default` was requested.
@@ -94,9 +97,10 @@ impl RequestedScopes {
 /// Splits `api://x/read` into (`api://x`, `read`); a short name belongs to Graph.
 pub fn split_scope(scope: &str) -> (String, &str) {
     match scope.rfind('/') {
-        Some(i) if scope.contains("://") || looks_like_guid_prefix(scope) => {
-            (scope[..i].trim_end_matches('/').to_string(), &scope[i + 1..])
-        }
+        Some(i) if scope.contains("://") || looks_like_guid_prefix(scope) => (
+            scope[..i].trim_end_matches('/').to_string(),
+            &scope[i + 1..],
+        ),
         _ => (GRAPH.to_string(), scope),
     }
 }
@@ -152,8 +156,9 @@ mod tests {
 
     #[test]
     fn parses_resource_and_oidc_scopes() {
-        let s = RequestedScopes::parse("openid profile offline_access api://app/read api://app/write")
-            .unwrap();
+        let s =
+            RequestedScopes::parse("openid profile offline_access api://app/read api://app/write")
+                .unwrap();
         assert_eq!(s.resource.as_deref(), Some("api://app"));
         assert_eq!(s.names, ["read", "write"]);
         assert_eq!(s.echo(), "api://app/read api://app/write profile openid");
@@ -172,11 +177,17 @@ mod tests {
 
     #[test]
     fn wildcards() {
-        assert!(glob_match("api://load-*/.default", "api://load-17/.default"));
+        assert!(glob_match(
+            "api://load-*/.default",
+            "api://load-17/.default"
+        ));
         assert!(!glob_match("api://load-*/.default", "api://other/.default"));
         assert!(glob_match("*", ""));
         assert!(glob_match("a*b*c", "aXXbYYc"));
         assert!(!glob_match("a*b*c", "aXXbYY"));
-        assert!(permitted(&["User.Read".into()], "https://graph.microsoft.com/User.Read"));
+        assert!(permitted(
+            &["User.Read".into()],
+            "https://graph.microsoft.com/User.Read"
+        ));
     }
 }

@@ -36,7 +36,9 @@ pub enum EmulatorError {
     #[error("key material: {0}")]
     Crypto(#[from] crypto::CryptoError),
     /// The port could not be bound.
-    #[error("cannot listen on 127.0.0.1:{port}: {source} (choose another port, or 0 for any free one)")]
+    #[error(
+        "cannot listen on 127.0.0.1:{port}: {source} (choose another port, or 0 for any free one)"
+    )]
     Bind {
         /// The port asked for.
         port: u16,
@@ -172,7 +174,10 @@ impl Emulator {
         let _ = self.shutdown.send(true);
     }
 
-    pub(crate) fn first_client(&self, pick: impl Fn(&crate::config::AppConfig) -> bool) -> Option<&crate::config::AppConfig> {
+    pub(crate) fn first_client(
+        &self,
+        pick: impl Fn(&crate::config::AppConfig) -> bool,
+    ) -> Option<&crate::config::AppConfig> {
         self.config().applications.iter().find(|a| pick(a))
     }
 }
@@ -258,7 +263,10 @@ fn router(state: Arc<AppState>) -> Router {
         .nest("/_control", crate::control::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), entra_layer))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            entra_layer,
+        ))
         .with_state(state)
 }
 
@@ -266,10 +274,17 @@ async fn not_found(axum::Extension(trace): axum::Extension<Trace>, request: Requ
     EntraError::new(errors::ENDPOINT_NOT_FOUND, &[request.uri().path()]).into_response_with(&trace)
 }
 
-async fn method_not_allowed(axum::Extension(trace): axum::Extension<Trace>, request: Request) -> Response {
+async fn method_not_allowed(
+    axum::Extension(trace): axum::Extension<Trace>,
+    request: Request,
+) -> Response {
     let mut e = EntraError::new(
         errors::MALFORMED_REQUEST,
-        &[&format!("{} is not supported on {}.", request.method(), request.uri().path())],
+        &[&format!(
+            "{} is not supported on {}.",
+            request.method(),
+            request.uri().path()
+        )],
     );
     e.status = Some(405);
     e.into_response_with(&trace)
@@ -315,7 +330,8 @@ async fn entra_layer(State(state): State<Arc<AppState>>, request: Request, next:
     let is_control = request.uri().path().starts_with("/_control");
     if is_control && !state.settings.control_api {
         return with_trace_headers(
-            EntraError::new(errors::ENDPOINT_NOT_FOUND, &[request.uri().path()]).into_response_with(&trace),
+            EntraError::new(errors::ENDPOINT_NOT_FOUND, &[request.uri().path()])
+                .into_response_with(&trace),
             &trace,
         );
     }
@@ -325,7 +341,8 @@ async fn entra_layer(State(state): State<Arc<AppState>>, request: Request, next:
         Ok(b) => b,
         Err(_) => {
             return with_trace_headers(
-                EntraError::new(errors::BODY_TOO_LARGE, &[&limit.to_string()]).into_response_with(&trace),
+                EntraError::new(errors::BODY_TOO_LARGE, &[&limit.to_string()])
+                    .into_response_with(&trace),
                 &trace,
             );
         }
@@ -341,7 +358,11 @@ async fn entra_layer(State(state): State<Arc<AppState>>, request: Request, next:
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    let form = if is_form { pairs(&bytes) } else { BTreeMap::new() };
+    let form = if is_form {
+        pairs(&bytes)
+    } else {
+        BTreeMap::new()
+    };
     let query = pairs(request.uri().query().unwrap_or("").as_bytes());
     let mut entry = LoggedRequest {
         method: request.method().to_string(),
@@ -385,6 +406,9 @@ fn with_trace_headers(mut response: Response, trace: &Trace) -> Response {
     if let Ok(v) = HeaderValue::from_str(&trace.trace_id) {
         headers.insert("x-ms-request-id", v);
     }
-    headers.insert("cache-control", HeaderValue::from_static("no-store, no-cache"));
+    headers.insert(
+        "cache-control",
+        HeaderValue::from_static("no-store, no-cache"),
+    );
     response
 }

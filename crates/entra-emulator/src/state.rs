@@ -181,7 +181,12 @@ pub struct AppState {
 
 impl AppState {
     /// Builds the shared state.
-    pub fn new(base_url: String, directory: Directory, key: SigningKey, settings: Settings) -> Self {
+    pub fn new(
+        base_url: String,
+        directory: Directory,
+        key: SigningKey,
+        settings: Settings,
+    ) -> Self {
         let log = RequestLog::new(settings.request_log_capacity);
         Self {
             base_url,

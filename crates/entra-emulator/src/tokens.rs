@@ -82,13 +82,20 @@ fn lifetimes(state: &AppState, body: &mut Value) -> u64 {
 }
 
 fn sign(state: &AppState, claims: &Value) -> Result<String, EntraError> {
-    jwt::sign(&state.key, claims)
-        .map_err(|e| EntraError::new(errors::MALFORMED_REQUEST, &[&format!("signing failed: {e}")]))
+    jwt::sign(&state.key, claims).map_err(|e| {
+        EntraError::new(
+            errors::MALFORMED_REQUEST,
+            &[&format!("signing failed: {e}")],
+        )
+    })
 }
 
 /// Issues tokens for a signed-in user: access token, and refresh token / id token /
 /// `client_info` / `foci` as the request calls for.
-pub fn user_token_response(state: &AppState, req: &UserTokenRequest<'_>) -> Result<Value, EntraError> {
+pub fn user_token_response(
+    state: &AppState,
+    req: &UserTokenRequest<'_>,
+) -> Result<Value, EntraError> {
     let user = state
         .directory
         .user(&req.sign_in.username)
@@ -104,7 +111,10 @@ pub fn user_token_response(state: &AppState, req: &UserTokenRequest<'_>) -> Resu
     } else {
         req.scopes.names.clone()
     };
-    let name = user.display_name.clone().unwrap_or_else(|| user.username.clone());
+    let name = user
+        .display_name
+        .clone()
+        .unwrap_or_else(|| user.username.clone());
     let mut amr = vec!["pwd"];
     if req.sign_in.mfa {
         amr.push("mfa");
@@ -186,7 +196,10 @@ pub fn app_token_response(
     let now = state.clock.now();
     let mut body = json!({"token_type": "Bearer"});
     let lifetime = lifetimes(state, &mut body) as i64;
-    let sp = Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("sp:{}:{tenant}", client.client_id).as_bytes());
+    let sp = Uuid::new_v5(
+        &Uuid::NAMESPACE_OID,
+        format!("sp:{}:{tenant}", client.client_id).as_bytes(),
+    );
     let claims = json!({
         "aud": audience(state, resource),
         "iss": state.issuer(&tenant.to_string()),
@@ -208,6 +221,9 @@ pub fn app_token_response(
 }
 
 fn pairwise_subject(oid: Uuid, client_id: &str) -> String {
-    let id = Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("sub:{oid}:{client_id}").as_bytes());
+    let id = Uuid::new_v5(
+        &Uuid::NAMESPACE_OID,
+        format!("sub:{oid}:{client_id}").as_bytes(),
+    );
     URL_SAFE_NO_PAD.encode(id.as_bytes())
 }

@@ -46,12 +46,29 @@ async fn toml_configuration_over_plain_http() {
     assert!(t.emulator.ca_pem().is_none());
     let url = t.url("/example.test/oauth2/v2.0/token");
     let (status, body) = t
-        .post_form(&url, &[("grant_type", "client_credentials"), ("client_id", "aaaaaaaa-0000-4000-8000-000000000001"), ("client_secret", "s3cret"), ("scope", "api://svc-1/.default")])
+        .post_form(
+            &url,
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", "aaaaaaaa-0000-4000-8000-000000000001"),
+                ("client_secret", "s3cret"),
+                ("scope", "api://svc-1/.default"),
+            ],
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["expires_in"], 600);
     let (status, body) = t
-        .post_form(&url, &[("grant_type", "password"), ("client_id", "aaaaaaaa-0000-4000-8000-000000000002"), ("username", "erin@example.test"), ("password", "pw"), ("scope", "User.Read openid")])
+        .post_form(
+            &url,
+            &[
+                ("grant_type", "password"),
+                ("client_id", "aaaaaaaa-0000-4000-8000-000000000002"),
+                ("username", "erin@example.test"),
+                ("password", "pw"),
+                ("scope", "User.Read openid"),
+            ],
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["scope"], "User.Read openid");
@@ -78,11 +95,25 @@ fn invalid_configurations_are_explained() {
         assert!(err.contains(needle), "{err:?} should mention {needle:?}");
     };
     check("tenants = []", "at least one tenant");
-    check(&TOML.replace("secrets = [\"s3cret\"]", ""), "needs a secret or a certificate");
-    check(&TOML.replace("home_tenant = \"11111111-2222-4333-8444-555555555555\"", "home_tenant = \"11111111-2222-4333-8444-000000000000\""), "is not configured");
-    check(&TOML.replace("kind = \"public\"", "kind = \"weird\""), "invalid emulator configuration");
+    check(
+        &TOML.replace("secrets = [\"s3cret\"]", ""),
+        "needs a secret or a certificate",
+    );
+    check(
+        &TOML.replace(
+            "home_tenant = \"11111111-2222-4333-8444-555555555555\"",
+            "home_tenant = \"11111111-2222-4333-8444-000000000000\"",
+        ),
+        "is not configured",
+    );
+    check(
+        &TOML.replace("kind = \"public\"", "kind = \"weird\""),
+        "invalid emulator configuration",
+    );
     check(&format!("{TOML}\nunknown_key = 1"), "unknown");
-    let missing = EmulatorConfig::from_file(&dir.path().join("absent.toml")).unwrap_err().to_string();
+    let missing = EmulatorConfig::from_file(&dir.path().join("absent.toml"))
+        .unwrap_err()
+        .to_string();
     assert!(missing.contains("cannot read"), "{missing}");
 }
 
@@ -97,15 +128,29 @@ fn serve_json_prints_connection_info_once_ready() {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     let info: ConnectionInfo = serde_json::from_str(&line).expect("one JSON line");
     let raw: serde_json::Value = serde_json::from_str(&line).unwrap();
-    for field in ["authority", "tenant_id", "ca_file", "control_url", "public_client", "confidential_client", "users"] {
+    for field in [
+        "authority",
+        "tenant_id",
+        "ca_file",
+        "control_url",
+        "public_client",
+        "confidential_client",
+        "users",
+    ] {
         assert!(!raw[field].is_null(), "{field} missing from {line}");
     }
     assert!(info.authority.starts_with("https://127.0.0.1:"));
     assert!(info.authority.ends_with(&info.tenant_id));
-    assert!(std::fs::read_to_string(info.ca_file.as_ref().unwrap()).unwrap().contains("BEGIN CERTIFICATE"));
+    assert!(
+        std::fs::read_to_string(info.ca_file.as_ref().unwrap())
+            .unwrap()
+            .contains("BEGIN CERTIFICATE")
+    );
     assert!(info.confidential_client.unwrap().client_secret.is_some());
     assert_eq!(info.users.len(), 4);
     assert!(info.users.iter().any(|u| u.mfa_required));

@@ -9,14 +9,22 @@ const SCOPE: &str = "api://emulator-api/access_as_user openid profile offline_ac
 
 async fn start_flow(t: &common::TestEmulator) -> Value {
     let url = t.url(&format!("/{}/oauth2/v2.0/devicecode", t.tenant()));
-    let (status, flow) = t.post_form(&url, &[("client_id", t.public_id()), ("scope", SCOPE)]).await;
+    let (status, flow) = t
+        .post_form(&url, &[("client_id", t.public_id()), ("scope", SCOPE)])
+        .await;
     assert_eq!(status, 200, "{flow}");
     flow
 }
 
 async fn poll(t: &common::TestEmulator, flow: &Value, grant: &str) -> (reqwest::StatusCode, Value) {
     let code = flow["device_code"].as_str().unwrap();
-    t.token(&[("grant_type", grant), ("client_id", t.public_id()), ("device_code", code), ("client_info", "1")]).await
+    t.token(&[
+        ("grant_type", grant),
+        ("client_id", t.public_id()),
+        ("device_code", code),
+        ("client_info", "1"),
+    ])
+    .await
 }
 
 const URN: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -32,7 +40,10 @@ async fn device_authorization_response_shape() {
     assert_eq!(flow["interval"], 5);
     assert!(flow.get("verification_uri_complete").is_none());
     assert!(flow["message"].as_str().unwrap().contains(user_code));
-    assert_eq!(t.emulator.control().pending_device_codes()[0].user_code, user_code);
+    assert_eq!(
+        t.emulator.control().pending_device_codes()[0].user_code,
+        user_code
+    );
 }
 
 #[tokio::test]
@@ -48,7 +59,10 @@ async fn approve_through_control_under_both_grant_spellings() {
             .unwrap();
         let (status, body) = poll(&t, &flow, grant).await;
         assert_eq!(status, 200, "{body}");
-        assert_eq!(claims(body["id_token"].as_str().unwrap())["preferred_username"], "alice@contoso.example");
+        assert_eq!(
+            claims(body["id_token"].as_str().unwrap())["preferred_username"],
+            "alice@contoso.example"
+        );
         // The code is single use.
         let (status, body) = poll(&t, &flow, grant).await;
         assert_entra_error(status, &body, 400, "bad_verification_code", 70018);
@@ -59,7 +73,10 @@ async fn approve_through_control_under_both_grant_spellings() {
 async fn decline_expiry_and_unknown_codes() {
     let t = common::start().await;
     let flow = start_flow(&t).await;
-    t.emulator.control().deny_device_code(flow["user_code"].as_str().unwrap()).unwrap();
+    t.emulator
+        .control()
+        .deny_device_code(flow["user_code"].as_str().unwrap())
+        .unwrap();
     let (status, body) = poll(&t, &flow, URN).await;
     assert_entra_error(status, &body, 400, "authorization_declined", 70020);
 
@@ -67,11 +84,24 @@ async fn decline_expiry_and_unknown_codes() {
     t.emulator.control().advance_clock(901);
     let (status, body) = poll(&t, &flow, URN).await;
     assert_entra_error(status, &body, 400, "expired_token", 70019);
-    assert!(t.emulator.control().approve_device_code(flow["user_code"].as_str().unwrap(), "alice@contoso.example").is_err());
+    assert!(
+        t.emulator
+            .control()
+            .approve_device_code(flow["user_code"].as_str().unwrap(), "alice@contoso.example")
+            .is_err()
+    );
 
-    let (status, body) = t.token(&[("grant_type", URN), ("client_id", t.public_id()), ("device_code", "nope")]).await;
+    let (status, body) = t
+        .token(&[
+            ("grant_type", URN),
+            ("client_id", t.public_id()),
+            ("device_code", "nope"),
+        ])
+        .await;
     assert_entra_error(status, &body, 400, "bad_verification_code", 70018);
-    let (status, body) = t.token(&[("grant_type", URN), ("client_id", t.public_id())]).await;
+    let (status, body) = t
+        .token(&[("grant_type", URN), ("client_id", t.public_id())])
+        .await;
     assert_entra_error(status, &body, 400, "invalid_request", 900144);
 }
 
@@ -79,9 +109,16 @@ async fn decline_expiry_and_unknown_codes() {
 async fn devicecode_endpoint_errors() {
     let t = common::start().await;
     let url = t.url(&format!("/{}/oauth2/v2.0/devicecode", t.tenant()));
-    let (status, body) = t.post_form(&url, &[("client_id", "nobody"), ("scope", SCOPE)]).await;
+    let (status, body) = t
+        .post_form(&url, &[("client_id", "nobody"), ("scope", SCOPE)])
+        .await;
     assert_entra_error(status, &body, 400, "unauthorized_client", 700016);
-    let (status, body) = t.post_form(&url, &[("client_id", t.public_id()), ("scope", "api://nope/x")]).await;
+    let (status, body) = t
+        .post_form(
+            &url,
+            &[("client_id", t.public_id()), ("scope", "api://nope/x")],
+        )
+        .await;
     assert_entra_error(status, &body, 400, "invalid_scope", 70011);
     let (status, body) = t.post_form(&url, &[("client_id", t.public_id())]).await;
     assert_entra_error(status, &body, 400, "invalid_request", 900144);
@@ -98,21 +135,59 @@ async fn sign_in_through_the_pages_with_mfa() {
     let t = common::start().await;
     let flow = start_flow(&t).await;
     let user_code = flow["user_code"].as_str().unwrap().to_lowercase();
-    let page = t.http.get(t.url("/devicelogin")).send().await.unwrap().text().await.unwrap();
+    let page = t
+        .http
+        .get(t.url("/devicelogin"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains("id=\"code\""));
     let submit = |form: Vec<(&'static str, String)>| {
         let t = &t;
-        async move { t.http.post(t.url("/devicelogin")).form(&form).send().await.unwrap().text().await.unwrap() }
+        async move {
+            t.http
+                .post(t.url("/devicelogin"))
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
     };
-    let bad = submit(vec![("action", "code".into()), ("user_code", "WRONGCODE".into())]).await;
+    let bad = submit(vec![
+        ("action", "code".into()),
+        ("user_code", "WRONGCODE".into()),
+    ])
+    .await;
     assert!(bad.contains("id=\"code-error\""), "{bad}");
-    let login = submit(vec![("action", "code".into()), ("user_code", user_code.clone())]).await;
+    let login = submit(vec![
+        ("action", "code".into()),
+        ("user_code", user_code.clone()),
+    ])
+    .await;
     assert!(login.contains("id=\"password\""), "{login}");
     let code_field = hidden(&login, "user_code").unwrap();
     let bob = t.user("bob").clone();
-    let wrong = submit(vec![("action", "login".into()), ("user_code", code_field.clone()), ("username", bob.username.clone()), ("password", "x".into())]).await;
+    let wrong = submit(vec![
+        ("action", "login".into()),
+        ("user_code", code_field.clone()),
+        ("username", bob.username.clone()),
+        ("password", "x".into()),
+    ])
+    .await;
     assert!(wrong.contains("incorrect"));
-    let mfa = submit(vec![("action", "login".into()), ("user_code", code_field.clone()), ("username", bob.username.clone()), ("password", bob.password.clone())]).await;
+    let mfa = submit(vec![
+        ("action", "login".into()),
+        ("user_code", code_field.clone()),
+        ("username", bob.username.clone()),
+        ("password", bob.password.clone()),
+    ])
+    .await;
     assert!(mfa.contains("id=\"mfa-approve\""), "{mfa}");
     let (status, body) = poll(&t, &flow, URN).await;
     assert_entra_error(status, &body, 400, "authorization_pending", 70016);
@@ -150,7 +225,10 @@ async fn slow_down_is_a_test_knob() {
     let t = common::start().await;
     let flow = start_flow(&t).await;
     t.emulator.control().add_fault(entra_emulator::FaultRule {
-        matcher: entra_emulator::FaultMatch { grant_type: Some("device_code".into()), ..Default::default() },
+        matcher: entra_emulator::FaultMatch {
+            grant_type: Some("device_code".into()),
+            ..Default::default()
+        },
         fault: entra_emulator::FaultAction::SlowDown,
         count: 1,
     });

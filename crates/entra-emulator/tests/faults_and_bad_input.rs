@@ -9,14 +9,26 @@ use entra_emulator::{FaultAction, FaultMatch, FaultRule};
 use serde_json::{Value, json};
 
 fn token_fault(fault: FaultAction, count: u32) -> FaultRule {
-    FaultRule { matcher: FaultMatch { path_contains: Some("/oauth2/v2.0/token".into()), ..Default::default() }, fault, count }
+    FaultRule {
+        matcher: FaultMatch {
+            path_contains: Some("/oauth2/v2.0/token".into()),
+            ..Default::default()
+        },
+        fault,
+        count,
+    }
 }
 
 async fn client_credentials(t: &common::TestEmulator) -> Result<reqwest::Response, reqwest::Error> {
     let (id, secret) = t.confidential();
     t.http
         .post(t.token_url())
-        .form(&[("grant_type", "client_credentials"), ("client_id", id), ("client_secret", secret), ("scope", "api://emulator-api/.default")])
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", id),
+            ("client_secret", secret),
+            ("scope", "api://emulator-api/.default"),
+        ])
         .send()
         .await
 }
@@ -25,7 +37,12 @@ async fn client_credentials(t: &common::TestEmulator) -> Result<reqwest::Respons
 async fn throttling_and_server_errors() {
     let t = common::start().await;
     let control = t.emulator.control();
-    control.add_fault(token_fault(FaultAction::Throttle { retry_after: Some(7) }, 2));
+    control.add_fault(token_fault(
+        FaultAction::Throttle {
+            retry_after: Some(7),
+        },
+        2,
+    ));
     for _ in 0..2 {
         let r = client_credentials(&t).await.unwrap();
         assert_eq!(r.status(), 429);
@@ -33,7 +50,11 @@ async fn throttling_and_server_errors() {
         let body: Value = r.json().await.unwrap();
         assert_eq!(body["error"], "temporarily_unavailable");
     }
-    assert_eq!(client_credentials(&t).await.unwrap().status(), 200, "the fault is used up");
+    assert_eq!(
+        client_credentials(&t).await.unwrap().status(),
+        200,
+        "the fault is used up"
+    );
 
     control.add_fault(token_fault(FaultAction::Throttle { retry_after: None }, 1));
     let r = client_credentials(&t).await.unwrap();
@@ -41,11 +62,22 @@ async fn throttling_and_server_errors() {
     assert!(r.headers().get("retry-after").is_none());
 
     for status in [500u16, 503] {
-        control.add_fault(token_fault(FaultAction::Status { status, retry_after: None }, 1));
+        control.add_fault(token_fault(
+            FaultAction::Status {
+                status,
+                retry_after: None,
+            },
+            1,
+        ));
         let r = client_credentials(&t).await.unwrap();
         assert_eq!(r.status().as_u16(), status);
         let body: Value = r.json().await.unwrap();
-        assert!(body["error_description"].as_str().unwrap().starts_with("AADSTS"));
+        assert!(
+            body["error_description"]
+                .as_str()
+                .unwrap()
+                .starts_with("AADSTS")
+        );
     }
 }
 
@@ -53,7 +85,9 @@ async fn throttling_and_server_errors() {
 async fn scripted_aadsts_errors() {
     let t = common::start().await;
     for code in [50076u64, 70008, 65001, 50126, 700016, 7000215] {
-        t.emulator.control().add_fault(token_fault(FaultAction::Aadsts { code: code as u32 }, 1));
+        t.emulator
+            .control()
+            .add_fault(token_fault(FaultAction::Aadsts { code: code as u32 }, 1));
         let r = client_credentials(&t).await.unwrap();
         let status = r.status();
         let body: Value = r.json().await.unwrap();
@@ -77,7 +111,12 @@ async fn broken_transport_faults() {
 
     control.add_fault(token_fault(FaultAction::WrongContentType, 1));
     let r = client_credentials(&t).await.unwrap();
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
 
     control.add_fault(token_fault(FaultAction::TruncatedBody, 1));
     let body = match client_credentials(&t).await {
@@ -99,7 +138,12 @@ async fn broken_transport_faults() {
         .http
         .post(t.token_url())
         .timeout(Duration::from_millis(300))
-        .form(&[("grant_type", "client_credentials"), ("client_id", id), ("client_secret", secret), ("scope", "api://emulator-api/.default")])
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", id),
+            ("client_secret", secret),
+            ("scope", "api://emulator-api/.default"),
+        ])
         .send()
         .await;
     assert!(impatient.unwrap_err().is_timeout());
@@ -111,11 +155,21 @@ async fn broken_transport_faults() {
 async fn faults_match_on_grant_type_and_client() {
     let t = common::start().await;
     t.emulator.control().add_fault(FaultRule {
-        matcher: FaultMatch { grant_type: Some("password".into()), ..Default::default() },
-        fault: FaultAction::Status { status: 500, retry_after: None },
+        matcher: FaultMatch {
+            grant_type: Some("password".into()),
+            ..Default::default()
+        },
+        fault: FaultAction::Status {
+            status: 500,
+            retry_after: None,
+        },
         count: 1,
     });
-    assert_eq!(client_credentials(&t).await.unwrap().status(), 200, "other grants are unaffected");
+    assert_eq!(
+        client_credentials(&t).await.unwrap().status(),
+        200,
+        "other grants are unaffected"
+    );
     let (status, _) = t.password_tokens("alice", "openid").await;
     assert_eq!(status, 500);
     let (status, _) = t.password_tokens("alice", "openid").await;
@@ -138,7 +192,11 @@ async fn http_control_api() {
     assert!(r.status().is_client_error());
 
     let before = t.emulator.control().now();
-    let r: Value = post("/clock", json!({"advance_seconds": 3600})).await.json().await.unwrap();
+    let r: Value = post("/clock", json!({"advance_seconds": 3600}))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(r["now"].as_i64().unwrap() >= before + 3600);
 
     let r = post("/settings", json!({"access_token_lifetime_seconds": 60})).await;
@@ -148,22 +206,57 @@ async fn http_control_api() {
     post("/settings", json!({"access_token_lifetime_seconds": null})).await;
     let (_, body) = t.password_tokens("alice", "openid offline_access").await;
     assert_eq!(body["expires_in"], 3599);
-    assert_eq!(post("/settings", json!({"nonsense": 1})).await.status(), 400);
+    assert_eq!(
+        post("/settings", json!({"nonsense": 1})).await.status(),
+        400
+    );
 
-    let r: Value = post("/revoke", json!({"username": "alice@contoso.example"})).await.json().await.unwrap();
+    let r: Value = post("/revoke", json!({"username": "alice@contoso.example"}))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(r["revoked"], 2);
 
-    let log: Value = t.http.get(format!("{control}/requests")).send().await.unwrap().json().await.unwrap();
+    let log: Value = t
+        .http
+        .get(format!("{control}/requests"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let entries = log.as_array().unwrap();
-    assert!(entries.iter().all(|e| !e["path"].as_str().unwrap().starts_with("/_control")));
-    let ropc = entries.iter().find(|e| e["form"]["grant_type"] == "password").unwrap();
+    assert!(
+        entries
+            .iter()
+            .all(|e| !e["path"].as_str().unwrap().starts_with("/_control"))
+    );
+    let ropc = entries
+        .iter()
+        .find(|e| e["form"]["grant_type"] == "password")
+        .unwrap();
     assert_eq!(ropc["method"], "POST");
     assert_eq!(ropc["status"], 200);
-    assert!(ropc["headers"]["content-type"].as_str().unwrap().starts_with("application/x-www-form-urlencoded"));
-    t.http.delete(format!("{control}/requests")).send().await.unwrap();
+    assert!(
+        ropc["headers"]["content-type"]
+            .as_str()
+            .unwrap()
+            .starts_with("application/x-www-form-urlencoded")
+    );
+    t.http
+        .delete(format!("{control}/requests"))
+        .send()
+        .await
+        .unwrap();
     assert!(t.emulator.control().requests().is_empty());
 
-    let r = post("/device/approve", json!({"user_code": "NOPE", "username": "alice@contoso.example"})).await;
+    let r = post(
+        "/device/approve",
+        json!({"user_code": "NOPE", "username": "alice@contoso.example"}),
+    )
+    .await;
     assert_eq!(r.status(), 404);
 }
 
@@ -172,7 +265,12 @@ async fn control_api_is_off_unless_enabled() {
     let mut config = common::config();
     config.settings.control_api = false;
     let t = common::start_with(config).await;
-    let r = t.http.get(t.url("/_control/requests")).send().await.unwrap();
+    let r = t
+        .http
+        .get(t.url("/_control/requests"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
     // The in-process handle still works.
     assert!(t.emulator.control().requests().is_empty());
@@ -181,13 +279,30 @@ async fn control_api_is_off_unless_enabled() {
 #[tokio::test]
 async fn wrong_content_type_and_methods() {
     let t = common::start().await;
-    let r = t.http.post(t.token_url()).json(&json!({"grant_type": "client_credentials"})).send().await.unwrap();
+    let r = t
+        .http
+        .post(t.token_url())
+        .json(&json!({"grant_type": "client_credentials"}))
+        .send()
+        .await
+        .unwrap();
     let status = r.status();
-    assert_entra_error(status, &r.json().await.unwrap(), 400, "invalid_request", 900561);
+    assert_entra_error(
+        status,
+        &r.json().await.unwrap(),
+        400,
+        "invalid_request",
+        900561,
+    );
     let r = t.http.get(t.token_url()).send().await.unwrap();
     assert_eq!(r.status(), 405);
     assert!(r.json::<Value>().await.unwrap()["error"].is_string());
-    let r = t.http.get(t.url("/no/such/endpoint/at/all")).send().await.unwrap();
+    let r = t
+        .http
+        .get(t.url("/no/such/endpoint/at/all"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_request");
 }
@@ -224,12 +339,29 @@ async fn garbage_never_panics_or_hangs() {
         t.url(&format!("/{}/oauth2/v2.0/authorize", t.tenant())),
         t.url("/devicelogin"),
     ];
-    let types = ["application/x-www-form-urlencoded", "application/json", "text/plain", ""];
+    let types = [
+        "application/x-www-form-urlencoded",
+        "application/json",
+        "text/plain",
+        "",
+    ];
     for i in 0..300 {
         let len = rng.gen_range(0..400);
         let mut body: Vec<u8> = (0..len).map(|_| rng.r#gen::<u8>()).collect();
         if i % 3 == 0 {
-            body = format!("grant_type={}&client_id={}&scope=%{:02X}&code=&assertion=a.b.c", ["password", "refresh_token", "authorization_code", "client_credentials", "urn:ietf:params:oauth:grant-type:jwt-bearer"][i % 5], t.public_id(), rng.r#gen::<u8>()).into_bytes();
+            body = format!(
+                "grant_type={}&client_id={}&scope=%{:02X}&code=&assertion=a.b.c",
+                [
+                    "password",
+                    "refresh_token",
+                    "authorization_code",
+                    "client_credentials",
+                    "urn:ietf:params:oauth:grant-type:jwt-bearer"
+                ][i % 5],
+                t.public_id(),
+                rng.r#gen::<u8>()
+            )
+            .into_bytes();
         }
         let mut request = t.http.post(&paths[i % paths.len()]).body(body);
         let ct = types[i % types.len()];

@@ -8,7 +8,7 @@ use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::token::{check_delegated, parse_scopes, user_tenant};
@@ -47,7 +47,8 @@ pub fn redirect_uri_registered(app: &AppConfig, requested: &str) -> bool {
             return false;
         };
         let loopback = |u: &url::Url| {
-            u.scheme() == "http" && matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"))
+            u.scheme() == "http"
+                && matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"))
         };
         loopback(&reg)
             && loopback(&req)
@@ -83,18 +84,35 @@ impl AuthorizationCompletion {
 
     /// A parameter's value.
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     fn into_response(self) -> Response {
         match self.response_mode.as_str() {
             "form_post" => pages::form_post(&self.redirect_uri, &self.params),
-            _ => Redirect::to(&self.url()).into_response(),
+            _ => found(&self.url()),
         }
     }
 }
 
-fn completion_error(state: &AppState, pending: &PendingAuthorization, error: &str, e: &EntraError) -> AuthorizationCompletion {
+/// A `302 Found` redirect, as Entra sends (axum's `Redirect::to` would send 303).
+pub fn found(location: &str) -> Response {
+    let mut response = axum::http::StatusCode::FOUND.into_response();
+    if let Ok(v) = HeaderValue::from_str(location) {
+        response.headers_mut().insert("location", v);
+    }
+    response
+}
+
+fn completion_error(
+    state: &AppState,
+    pending: &PendingAuthorization,
+    error: &str,
+    e: &EntraError,
+) -> AuthorizationCompletion {
     let trace = Trace {
         trace_id: uuid::Uuid::new_v4().to_string(),
         correlation_id: uuid::Uuid::new_v4().to_string(),
@@ -103,7 +121,13 @@ fn completion_error(state: &AppState, pending: &PendingAuthorization, error: &st
     let mut params = vec![
         ("error".to_string(), error.to_string()),
         ("error_description".to_string(), e.description(&trace)),
-        ("error_uri".to_string(), format!("https://login.microsoftonline.com/error?code={}", e.aadsts.code)),
+        (
+            "error_uri".to_string(),
+            format!(
+                "https://login.microsoftonline.com/error?code={}",
+                e.aadsts.code
+            ),
+        ),
     ];
     if let Some(s) = &pending.state {
         params.push(("state".to_string(), s.clone()));
@@ -116,7 +140,11 @@ fn completion_error(state: &AppState, pending: &PendingAuthorization, error: &st
 }
 
 /// Issues the code for a finished sign-in.
-pub fn complete(state: &AppState, pending: &PendingAuthorization, sign_in: SignIn) -> AuthorizationCompletion {
+pub fn complete(
+    state: &AppState,
+    pending: &PendingAuthorization,
+    sign_in: SignIn,
+) -> AuthorizationCompletion {
     let code = format!("1.emu.{}", random_token(64));
     let mut runtime = state.runtime();
     runtime.pending.remove(&pending.id);
@@ -129,7 +157,8 @@ pub fn complete(state: &AppState, pending: &PendingAuthorization, sign_in: SignI
             scopes: pending.scopes.clone(),
             nonce: pending.nonce.clone(),
             code_challenge: pending.code_challenge.clone(),
-            expires_at: state.clock.now() + state.settings.authorization_code_lifetime_seconds as i64,
+            expires_at: state.clock.now()
+                + state.settings.authorization_code_lifetime_seconds as i64,
             redeemed: false,
         },
     );
@@ -143,7 +172,10 @@ pub fn complete(state: &AppState, pending: &PendingAuthorization, sign_in: SignI
     {
         params.push(("client_info".to_string(), crate::tokens::client_info(user)));
     }
-    params.push(("session_state".to_string(), uuid::Uuid::new_v4().to_string()));
+    params.push((
+        "session_state".to_string(),
+        uuid::Uuid::new_v4().to_string(),
+    ));
     AuthorizationCompletion {
         redirect_uri: pending.redirect_uri.clone(),
         response_mode: pending.response_mode.clone(),
@@ -154,7 +186,12 @@ pub fn complete(state: &AppState, pending: &PendingAuthorization, sign_in: SignI
 /// Ends a pending request with `access_denied` (the user cancelled).
 pub fn deny(state: &AppState, pending: &PendingAuthorization) -> AuthorizationCompletion {
     state.runtime().pending.remove(&pending.id);
-    completion_error(state, pending, "access_denied", &EntraError::new(errors::CONSENT_DECLINED, &[]))
+    completion_error(
+        state,
+        pending,
+        "access_denied",
+        &EntraError::new(errors::CONSENT_DECLINED, &[]),
+    )
 }
 
 fn action_url(pending: &PendingAuthorization) -> String {
@@ -195,7 +232,10 @@ pub async fn start(
         Err(Invalid::Page(e)) => pages::error(&e, &trace),
         Err(Invalid::Redirect(completion)) => completion.into_response(),
         Ok(pending) => {
-            state.runtime().pending.insert(pending.id.clone(), pending.clone());
+            state
+                .runtime()
+                .pending
+                .insert(pending.id.clone(), pending.clone());
             route_signed_in(&state, pending, session_id(&headers))
         }
     }
@@ -206,17 +246,25 @@ enum Invalid {
     Redirect(AuthorizationCompletion),
 }
 
-fn validate(state: &AppState, tenant: &str, params: &HashMap<String, String>) -> Result<PendingAuthorization, Invalid> {
+fn validate(
+    state: &AppState,
+    tenant: &str,
+    params: &HashMap<String, String>,
+) -> Result<PendingAuthorization, Invalid> {
     let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
     super::resolve_tenant(state, tenant).map_err(Invalid::Page)?;
-    let client_id = get("client_id").ok_or_else(|| Invalid::Page(EntraError::new(errors::MISSING_PARAMETER, &["client_id"])))?;
-    let app = state
-        .directory
-        .app(client_id)
-        .ok_or_else(|| Invalid::Page(EntraError::new(errors::APP_NOT_FOUND, &[client_id, tenant])))?;
-    let redirect_uri = get("redirect_uri").ok_or_else(|| Invalid::Page(EntraError::new(errors::NO_REPLY_ADDRESS, &[])))?;
+    let client_id = get("client_id")
+        .ok_or_else(|| Invalid::Page(EntraError::new(errors::MISSING_PARAMETER, &["client_id"])))?;
+    let app = state.directory.app(client_id).ok_or_else(|| {
+        Invalid::Page(EntraError::new(errors::APP_NOT_FOUND, &[client_id, tenant]))
+    })?;
+    let redirect_uri = get("redirect_uri")
+        .ok_or_else(|| Invalid::Page(EntraError::new(errors::NO_REPLY_ADDRESS, &[])))?;
     if !redirect_uri_registered(app, redirect_uri) {
-        return Err(Invalid::Page(EntraError::new(errors::REDIRECT_URI_MISMATCH, &[redirect_uri, &app.client_id])));
+        return Err(Invalid::Page(EntraError::new(
+            errors::REDIRECT_URI_MISMATCH,
+            &[redirect_uri, &app.client_id],
+        )));
     }
     let response_mode = get("response_mode").unwrap_or("query").to_string();
     let mut pending = PendingAuthorization {
@@ -228,7 +276,11 @@ fn validate(state: &AppState, tenant: &str, params: &HashMap<String, String>) ->
         state: get("state").map(str::to_string),
         nonce: get("nonce").map(str::to_string),
         code_challenge: get("code_challenge").map(str::to_string),
-        response_mode: if matches!(response_mode.as_str(), "query" | "fragment" | "form_post") { response_mode.clone() } else { "query".into() },
+        response_mode: if matches!(response_mode.as_str(), "query" | "fragment" | "form_post") {
+            response_mode.clone()
+        } else {
+            "query".into()
+        },
         prompt: get("prompt").map(str::to_string),
         login_hint: get("login_hint").map(str::to_string),
         domain_hint: get("domain_hint").map(str::to_string),
@@ -239,33 +291,85 @@ fn validate(state: &AppState, tenant: &str, params: &HashMap<String, String>) ->
         consented: false,
         created_at: state.clock.now(),
     };
-    let fail = |pending: &PendingAuthorization, error: &str, e: EntraError| Invalid::Redirect(completion_error(state, pending, error, &e));
+    let fail = |pending: &PendingAuthorization, error: &str, e: EntraError| {
+        Invalid::Redirect(completion_error(state, pending, error, &e))
+    };
     if pending.response_mode != response_mode {
-        return Err(fail(&pending, "invalid_request", EntraError::new(errors::MALFORMED_REQUEST, &[&format!("response_mode '{response_mode}' is not supported.")])));
+        return Err(fail(
+            &pending,
+            "invalid_request",
+            EntraError::new(
+                errors::MALFORMED_REQUEST,
+                &[&format!(
+                    "response_mode '{response_mode}' is not supported."
+                )],
+            ),
+        ));
     }
     let response_type = get("response_type").unwrap_or("");
     if response_type != "code" {
-        return Err(fail(&pending, "unsupported_response_type", EntraError::new(errors::RESPONSE_TYPE_UNSUPPORTED, &[response_type])));
+        return Err(fail(
+            &pending,
+            "unsupported_response_type",
+            EntraError::new(errors::RESPONSE_TYPE_UNSUPPORTED, &[response_type]),
+        ));
     }
-    let scope = get("scope").ok_or_else(|| fail(&pending, "invalid_request", EntraError::new(errors::MISSING_PARAMETER, &["scope"])))?;
+    let scope = get("scope").ok_or_else(|| {
+        fail(
+            &pending,
+            "invalid_request",
+            EntraError::new(errors::MISSING_PARAMETER, &["scope"]),
+        )
+    })?;
     let scopes = parse_scopes(scope).map_err(|e| fail(&pending, "invalid_scope", e))?;
     check_delegated(app, &scopes).map_err(|e| fail(&pending, "invalid_scope", e))?;
     pending.scopes = scopes;
     if pending.code_challenge.is_some() && get("code_challenge_method") != Some("S256") {
-        return Err(fail(&pending, "invalid_request", EntraError::new(errors::MALFORMED_REQUEST, &["The code_challenge_method must be 'S256'; 'plain' is not supported."])));
+        return Err(fail(
+            &pending,
+            "invalid_request",
+            EntraError::new(
+                errors::MALFORMED_REQUEST,
+                &["The code_challenge_method must be 'S256'; 'plain' is not supported."],
+            ),
+        ));
     }
     if params.contains_key("max_age") && pending.max_age.is_none() {
-        return Err(fail(&pending, "invalid_request", EntraError::new(errors::MALFORMED_REQUEST, &["max_age must be a number of seconds."])));
+        return Err(fail(
+            &pending,
+            "invalid_request",
+            EntraError::new(
+                errors::MALFORMED_REQUEST,
+                &["max_age must be a number of seconds."],
+            ),
+        ));
     }
     if let Some(p) = &pending.prompt
-        && !matches!(p.as_str(), "none" | "login" | "consent" | "select_account" | "create")
+        && !matches!(
+            p.as_str(),
+            "none" | "login" | "consent" | "select_account" | "create"
+        )
     {
-        return Err(fail(&pending, "invalid_request", EntraError::new(errors::MALFORMED_REQUEST, &[&format!("prompt '{p}' is not supported.")])));
+        return Err(fail(
+            &pending,
+            "invalid_request",
+            EntraError::new(
+                errors::MALFORMED_REQUEST,
+                &[&format!("prompt '{p}' is not supported.")],
+            ),
+        ));
     }
     if let Some(claims) = &pending.claims
         && serde_json::from_str::<serde_json::Value>(claims).is_err()
     {
-        return Err(fail(&pending, "invalid_request", EntraError::new(errors::MALFORMED_REQUEST, &["The claims parameter is not valid JSON."])));
+        return Err(fail(
+            &pending,
+            "invalid_request",
+            EntraError::new(
+                errors::MALFORMED_REQUEST,
+                &["The claims parameter is not valid JSON."],
+            ),
+        ));
     }
     Ok(pending)
 }
@@ -283,26 +387,59 @@ fn fresh_enough(state: &AppState, pending: &PendingAuthorization, sign_in: &Sign
 }
 
 /// Decides the first page from the prompt, the login hint and the browser session.
-fn route_signed_in(state: &AppState, pending: PendingAuthorization, session: Option<String>) -> Response {
+fn route_signed_in(
+    state: &AppState,
+    pending: PendingAuthorization,
+    session: Option<String>,
+) -> Response {
     let users = session_users(state, session.as_deref());
     let hinted = pending
         .login_hint
         .as_deref()
         .and_then(|h| users.iter().find(|u| u.username.eq_ignore_ascii_case(h)));
-    let candidate = hinted
-        .or(if pending.login_hint.is_none() && users.len() == 1 { users.first() } else { None })
-        .filter(|s| fresh_enough(state, &pending, s))
+    let matched = hinted
+        .or(if pending.login_hint.is_none() && users.len() == 1 {
+            users.first()
+        } else {
+            None
+        })
         .cloned();
+    // A known user whose sign-in is older than max_age must enter the password again.
+    if let Some(stale) = matched
+        .as_ref()
+        .filter(|s| !fresh_enough(state, &pending, s))
+        && pending.prompt.as_deref() != Some("none")
+    {
+        let mut pending = pending;
+        pending.login_hint = Some(stale.username.clone());
+        state
+            .runtime()
+            .pending
+            .insert(pending.id.clone(), pending.clone());
+        return login_page(state, &pending, None);
+    }
+    let candidate = matched.filter(|s| fresh_enough(state, &pending, s));
     match pending.prompt.as_deref() {
         Some("none") => {
             let Some(sign_in) = candidate else {
-                return deny_with(state, &pending, "login_required", EntraError::new(errors::LOGIN_REQUIRED, &[]));
+                return deny_with(
+                    state,
+                    &pending,
+                    "login_required",
+                    EntraError::new(errors::LOGIN_REQUIRED, &[]),
+                );
             };
             let Some(user) = state.directory.user(&sign_in.username) else {
-                return deny_with(state, &pending, "login_required", EntraError::new(errors::LOGIN_REQUIRED, &[]));
+                return deny_with(
+                    state,
+                    &pending,
+                    "login_required",
+                    EntraError::new(errors::LOGIN_REQUIRED, &[]),
+                );
             };
             if user.mfa_required && !sign_in.mfa {
-                let e = EntraError::new(errors::MFA_REQUIRED, &[&pending.scopes.resource_or_graph()]);
+                let e =
+                    EntraError::new(errors::MFA_REQUIRED, &[&pending.scopes.resource_or_graph()]);
                 return deny_with(state, &pending, "interaction_required", e);
             }
             if !state.has_consent(&user.username, &pending.client_id) {
@@ -330,32 +467,59 @@ fn usernames(users: &[SignIn]) -> Vec<String> {
     users.iter().map(|u| u.username.clone()).collect()
 }
 
-fn deny_with(state: &AppState, pending: &PendingAuthorization, error: &str, e: EntraError) -> Response {
+fn deny_with(
+    state: &AppState,
+    pending: &PendingAuthorization,
+    error: &str,
+    e: EntraError,
+) -> Response {
     state.runtime().pending.remove(&pending.id);
     completion_error(state, pending, error, &e).into_response()
 }
 
 /// After the user is known: MFA, then consent, then the code.
-fn proceed(state: &AppState, mut pending: PendingAuthorization, sign_in: SignIn, session: Option<String>) -> Response {
+fn proceed(
+    state: &AppState,
+    mut pending: PendingAuthorization,
+    sign_in: SignIn,
+    session: Option<String>,
+) -> Response {
     let Some(user) = state.directory.user(&sign_in.username) else {
         return login_page(state, &pending, Some("This account no longer exists."));
     };
     if user.mfa_required && !sign_in.mfa {
         pending.sign_in = Some(sign_in.clone());
-        state.runtime().pending.insert(pending.id.clone(), pending.clone());
+        state
+            .runtime()
+            .pending
+            .insert(pending.id.clone(), pending.clone());
         return pages::mfa(&action_url(&pending), &pending.id, &sign_in.username);
     }
-    let consent_needed = !state.has_consent(&user.username, &pending.client_id) || pending.prompt.as_deref() == Some("consent");
+    let consent_needed = !state.has_consent(&user.username, &pending.client_id)
+        || pending.prompt.as_deref() == Some("consent");
     if consent_needed && !pending.consented {
         pending.sign_in = Some(sign_in);
-        state.runtime().pending.insert(pending.id.clone(), pending.clone());
-        return pages::consent(&action_url(&pending), &pending.id, &app_name(state, &pending.client_id), &pending.scopes.qualified());
+        state
+            .runtime()
+            .pending
+            .insert(pending.id.clone(), pending.clone());
+        return pages::consent(
+            &action_url(&pending),
+            &pending.id,
+            &app_name(state, &pending.client_id),
+            &pending.scopes.qualified(),
+        );
     }
     finish(state, &pending, sign_in, session)
 }
 
 /// Records the sign-in in the browser session, then redirects with the code.
-fn finish(state: &AppState, pending: &PendingAuthorization, sign_in: SignIn, session: Option<String>) -> Response {
+fn finish(
+    state: &AppState,
+    pending: &PendingAuthorization,
+    sign_in: SignIn,
+    session: Option<String>,
+) -> Response {
     let session = session.unwrap_or_else(|| random_token(24));
     {
         let mut runtime = state.runtime();
@@ -364,8 +528,14 @@ fn finish(state: &AppState, pending: &PendingAuthorization, sign_in: SignIn, ses
         users.push(sign_in.clone());
     }
     let mut response = complete(state, pending, sign_in).into_response();
-    let secure = if state.base_url.starts_with("https") { "; Secure" } else { "" };
-    if let Ok(v) = HeaderValue::from_str(&format!("{SESSION_COOKIE}={session}; Path=/; HttpOnly; SameSite=None{secure}")) {
+    let secure = if state.base_url.starts_with("https") {
+        "; Secure"
+    } else {
+        ""
+    };
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={session}; Path=/; HttpOnly; SameSite=None{secure}"
+    )) {
         response.headers_mut().append("set-cookie", v);
     }
     response
@@ -387,7 +557,12 @@ pub async fn submit(
         .get("request_id")
         .and_then(|id| state.runtime().pending.get(id).cloned());
     let Some(mut pending) = pending else {
-        let e = EntraError::new(errors::INVALID_GRANT, &["The sign-in request has expired or was already completed. Start the sign-in again from the application."]);
+        let e = EntraError::new(
+            errors::INVALID_GRANT,
+            &[
+                "The sign-in request has expired or was already completed. Start the sign-in again from the application.",
+            ],
+        );
         return pages::error(&e, &trace);
     };
     let session = session_id(&headers);
@@ -400,7 +575,9 @@ pub async fn submit(
                 .into_iter()
                 .find(|u| u.username.eq_ignore_ascii_case(picked));
             match found {
-                Some(sign_in) if fresh_enough(&state, &pending, &sign_in) => proceed(&state, pending, sign_in, session),
+                Some(sign_in) if fresh_enough(&state, &pending, &sign_in) => {
+                    proceed(&state, pending, sign_in, session)
+                }
                 _ => {
                     pending.login_hint = Some(picked.to_string());
                     login_page(&state, &pending, None)
@@ -416,7 +593,10 @@ pub async fn submit(
         },
         "consent" => match pending.sign_in.clone() {
             Some(sign_in) => {
-                state.runtime().consents.insert((sign_in.username.to_ascii_lowercase(), pending.client_id.to_ascii_lowercase()));
+                state.runtime().consents.insert((
+                    sign_in.username.to_ascii_lowercase(),
+                    pending.client_id.to_ascii_lowercase(),
+                ));
                 pending.consented = true;
                 proceed(&state, pending, sign_in, session)
             }
@@ -425,10 +605,20 @@ pub async fn submit(
         _ => {
             let username = form.get("username").unwrap_or("");
             let Some(user) = state.directory.user(username) else {
-                return login_page(&state, &pending, Some("This username may be incorrect. Make sure you typed it correctly (AADSTS50034)."));
+                return login_page(
+                    &state,
+                    &pending,
+                    Some(
+                        "This username may be incorrect. Make sure you typed it correctly (AADSTS50034).",
+                    ),
+                );
             };
             if user.password != form.get("password").unwrap_or("") {
-                return login_page(&state, &pending, Some("Your account or password is incorrect (AADSTS50126)."));
+                return login_page(
+                    &state,
+                    &pending,
+                    Some("Your account or password is incorrect (AADSTS50126)."),
+                );
             }
             let segment = state.directory.tenant_segment(&pending.tenant_segment);
             let tenant = match segment.map(|s| user_tenant(&state, s, user)) {

@@ -40,7 +40,10 @@ pub fn authenticate<'s>(
         (None, None) => return Err(EntraError::new(errors::MISSING_PARAMETER, &["client_id"])),
     };
     let app = state.directory.app(&client_id).ok_or_else(|| {
-        EntraError::new(errors::APP_NOT_FOUND, &[&client_id, endpoint.tenant_segment])
+        EntraError::new(
+            errors::APP_NOT_FOUND,
+            &[&client_id, endpoint.tenant_segment],
+        )
     })?;
     let secret = basic
         .as_ref()
@@ -54,16 +57,25 @@ pub fn authenticate<'s>(
         return Ok((app, ClientAuthMethod::None));
     }
     if let Some(secret) = secret {
-        if app.secrets.iter().any(|s| constant_time_eq(s.as_bytes(), secret.as_bytes())) {
+        if app
+            .secrets
+            .iter()
+            .any(|s| constant_time_eq(s.as_bytes(), secret.as_bytes()))
+        {
             return Ok((app, ClientAuthMethod::Secret));
         }
-        return Err(EntraError::new(errors::INVALID_CLIENT_SECRET, &[&app.client_id]));
+        return Err(EntraError::new(
+            errors::INVALID_CLIENT_SECRET,
+            &[&app.client_id],
+        ));
     }
     if let Some(assertion) = assertion {
         if form.get("client_assertion_type") != Some(JWT_BEARER_ASSERTION) {
             return Err(EntraError::new(
                 errors::MALFORMED_REQUEST,
-                &[&format!("client_assertion_type must be '{JWT_BEARER_ASSERTION}'.")],
+                &[&format!(
+                    "client_assertion_type must be '{JWT_BEARER_ASSERTION}'."
+                )],
             ));
         }
         verify_assertion(state, app, assertion, endpoint)?;
@@ -76,10 +88,18 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, En
     let Some(value) = headers.get("authorization").and_then(|v| v.to_str().ok()) else {
         return Ok(None);
     };
-    let Some(encoded) = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic ")) else {
+    let Some(encoded) = value
+        .strip_prefix("Basic ")
+        .or_else(|| value.strip_prefix("basic "))
+    else {
         return Ok(None);
     };
-    let malformed = || EntraError::new(errors::MALFORMED_REQUEST, &["The Authorization header is not valid Basic credentials."]);
+    let malformed = || {
+        EntraError::new(
+            errors::MALFORMED_REQUEST,
+            &["The Authorization header is not valid Basic credentials."],
+        )
+    };
     let decoded = STANDARD.decode(encoded.trim()).map_err(|_| malformed())?;
     let text = String::from_utf8(decoded).map_err(|_| malformed())?;
     let (id, secret) = text.split_once(':').ok_or_else(malformed)?;
@@ -124,7 +144,12 @@ fn verify_assertion(
 ) -> Result<(), EntraError> {
     let jwt = jwt::decode_unverified(assertion)
         .map_err(|e| EntraError::new(errors::ASSERTION_SIGNATURE, &[&e.to_string()]))?;
-    let thumbprint = |name: &str| jwt.header.get(name).and_then(|v| v.as_str()).and_then(jwt::decode_b64url);
+    let thumbprint = |name: &str| {
+        jwt.header
+            .get(name)
+            .and_then(|v| v.as_str())
+            .and_then(jwt::decode_b64url)
+    };
     let (sha1, sha256) = (thumbprint("x5t"), thumbprint("x5t#S256"));
     let certificates = state.directory.certificates(&app.client_id);
     let candidates: Vec<_> = certificates
@@ -144,10 +169,14 @@ fn verify_assertion(
             )],
         ));
     }
-    let verified = candidates.iter().any(|c| jwt.verify_rsa(&c.rsa_public_key).is_ok());
+    let verified = candidates
+        .iter()
+        .any(|c| jwt.verify_rsa(&c.rsa_public_key).is_ok());
     if !verified {
         let detail = match jwt.verify_rsa(&candidates[0].rsa_public_key) {
-            Err(jwt::JwtError::UnsupportedAlgorithm(a)) => format!("The algorithm '{a}' is not supported; use RS256 or PS256."),
+            Err(jwt::JwtError::UnsupportedAlgorithm(a)) => {
+                format!("The algorithm '{a}' is not supported; use RS256 or PS256.")
+            }
             _ => "The signature does not match the registered certificate.".to_string(),
         };
         return Err(EntraError::new(errors::ASSERTION_SIGNATURE, &[&detail]));
@@ -159,14 +188,21 @@ fn verify_assertion(
         {
             return Err(EntraError::new(
                 errors::ASSERTION_SUBJECT_MISMATCH,
-                &[&format!("Claim '{claim}' must be the client id '{}'.", app.client_id)],
+                &[&format!(
+                    "Claim '{claim}' must be the client id '{}'.",
+                    app.client_id
+                )],
             ));
         }
     }
     let aud_ok = match jwt.claims.get("aud") {
-        Some(serde_json::Value::String(a)) => accepted_audiences(state, endpoint).iter().any(|x| x.eq_ignore_ascii_case(a)),
+        Some(serde_json::Value::String(a)) => accepted_audiences(state, endpoint)
+            .iter()
+            .any(|x| x.eq_ignore_ascii_case(a)),
         Some(serde_json::Value::Array(list)) => list.iter().filter_map(|v| v.as_str()).any(|a| {
-            accepted_audiences(state, endpoint).iter().any(|x| x.eq_ignore_ascii_case(a))
+            accepted_audiences(state, endpoint)
+                .iter()
+                .any(|x| x.eq_ignore_ascii_case(a))
         }),
         _ => false,
     };
@@ -176,16 +212,23 @@ fn verify_assertion(
             &[&format!(
                 "Expected the token endpoint '{}/{}/oauth2/v2.0/token'.",
                 state.base_url,
-                endpoint.tenant_id.map(|t| t.to_string()).unwrap_or_else(|| endpoint.tenant_segment.to_string())
+                endpoint
+                    .tenant_id
+                    .map(|t| t.to_string())
+                    .unwrap_or_else(|| endpoint.tenant_segment.to_string())
             )],
         ));
     }
     let now = state.clock.now();
     let exp = jwt.claim_time("exp");
     let nbf = jwt.claim_time("nbf").or_else(|| jwt.claim_time("iat"));
-    let in_range = exp.is_some_and(|e| now < e + SKEW_SECONDS) && nbf.is_none_or(|n| n <= now + SKEW_SECONDS);
+    let in_range =
+        exp.is_some_and(|e| now < e + SKEW_SECONDS) && nbf.is_none_or(|n| n <= now + SKEW_SECONDS);
     if !in_range {
-        let show = |t: Option<i64>| t.map(|t| t.to_string()).unwrap_or_else(|| "(missing)".into());
+        let show = |t: Option<i64>| {
+            t.map(|t| t.to_string())
+                .unwrap_or_else(|| "(missing)".into())
+        };
         return Err(EntraError::new(
             errors::ASSERTION_TIME,
             &[&now.to_string(), &show(nbf), &show(exp)],

@@ -40,7 +40,12 @@ pub async fn devicecode(
     }
 }
 
-fn start(state: &AppState, tenant: &str, headers: &HeaderMap, body: &[u8]) -> Result<serde_json::Value, EntraError> {
+fn start(
+    state: &AppState,
+    tenant: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<serde_json::Value, EntraError> {
     let form = Form::parse(headers, body)?;
     super::resolve_tenant(state, tenant)?;
     let client_id = form.require("client_id")?;
@@ -114,8 +119,12 @@ fn app_name(state: &AppState, client_id: &str) -> String {
 
 fn code_entered(state: &AppState, user_code: &str) -> Response {
     match find_pending(state, user_code) {
-        Some((_, record)) => pages::device_login(&record.user_code, &app_name(state, &record.client_id), None),
-        None => pages::device_code_entry(Some("That code didn't work. Check the code and try again.")),
+        Some((_, record)) => {
+            pages::device_login(&record.user_code, &app_name(state, &record.client_id), None)
+        }
+        None => {
+            pages::device_code_entry(Some("That code didn't work. Check the code and try again."))
+        }
     }
 }
 
@@ -124,7 +133,10 @@ pub fn approve(state: &AppState, device_code: &str, sign_in: SignIn) {
     let mut runtime = state.runtime();
     if let Some(record) = runtime.device_codes.get_mut(device_code) {
         record.status = DeviceCodeStatus::Approved;
-        let consent = (sign_in.username.to_ascii_lowercase(), record.client_id.to_ascii_lowercase());
+        let consent = (
+            sign_in.username.to_ascii_lowercase(),
+            record.client_id.to_ascii_lowercase(),
+        );
         record.sign_in = Some(sign_in);
         runtime.consents.insert(consent);
     }
@@ -138,7 +150,11 @@ pub fn decline(state: &AppState, device_code: &str) {
 }
 
 /// `POST /devicelogin`: code entry, sign-in, MFA, or decline.
-pub async fn submit(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn submit(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let Ok(form) = Form::parse(&headers, &body) else {
         return pages::device_code_entry(Some("The form could not be read."));
     };
@@ -154,7 +170,10 @@ pub async fn submit(State(state): State<Arc<AppState>>, headers: HeaderMap, body
     match action {
         "decline" => {
             decline(&state, &device_code);
-            pages::message("Sign-in canceled", "You have declined to sign in to the application on your device. You may now close this window.")
+            pages::message(
+                "Sign-in canceled",
+                "You have declined to sign in to the application on your device. You may now close this window.",
+            )
         }
         "mfa" => match record.sign_in.clone() {
             Some(mut sign_in) => {
@@ -167,14 +186,26 @@ pub async fn submit(State(state): State<Arc<AppState>>, headers: HeaderMap, body
         _ => {
             let username = form.get("username").unwrap_or("");
             let password = form.get("password").unwrap_or("");
-            let Some(user) = state.directory.user(username).filter(|u| u.password == password) else {
-                return pages::device_login(&record.user_code, &app, Some("Your account or password is incorrect."));
+            let Some(user) = state
+                .directory
+                .user(username)
+                .filter(|u| u.password == password)
+            else {
+                return pages::device_login(
+                    &record.user_code,
+                    &app,
+                    Some("Your account or password is incorrect."),
+                );
             };
             let segment = state.directory.tenant_segment(&record.tenant_segment);
             let tenant = match segment.map(|s| user_tenant(&state, s, user)) {
                 Some(Ok(t)) => t,
-                Some(Err(e)) => return pages::device_login(&record.user_code, &app, Some(&e.message)),
-                None => return pages::device_login(&record.user_code, &app, Some("Unknown tenant.")),
+                Some(Err(e)) => {
+                    return pages::device_login(&record.user_code, &app, Some(&e.message));
+                }
+                None => {
+                    return pages::device_login(&record.user_code, &app, Some("Unknown tenant."));
+                }
             };
             let sign_in = SignIn {
                 username: user.username.clone(),
@@ -197,6 +228,8 @@ pub async fn submit(State(state): State<Arc<AppState>>, headers: HeaderMap, body
 fn done(app: &str) -> Response {
     pages::message(
         "You're signed in",
-        &format!("You have signed in to the {app} application on your device. You may now close this window."),
+        &format!(
+            "You have signed in to the {app} application on your device. You may now close this window."
+        ),
     )
 }

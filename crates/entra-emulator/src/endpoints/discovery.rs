@@ -31,7 +31,12 @@ pub async fn openid_configuration(
         TenantSegment::Common => ("common".to_string(), "{tenantid}".to_string()),
         TenantSegment::Organizations => ("organizations".to_string(), "{tenantid}".to_string()),
     };
-    Json(openid_document(&state.base_url, &path_tenant, &issuer_tenant)).into_response()
+    Json(openid_document(
+        &state.base_url,
+        &path_tenant,
+        &issuer_tenant,
+    ))
+    .into_response()
 }
 
 /// The discovery document for a tenant path segment and issuer tenant.
@@ -65,11 +70,36 @@ pub fn openid_document(base: &str, tenant: &str, issuer_tenant: &str) -> Value {
 
 /// The public clouds' alias groups, as the real instance-discovery endpoint returns them.
 const CLOUDS: &[(&str, &str, &[&str])] = &[
-    ("login.microsoftonline.com", "login.windows.net", &["login.microsoftonline.com", "login.windows.net", "login.microsoft.com", "sts.windows.net"]),
-    ("login.partner.microsoftonline.cn", "login.partner.microsoftonline.cn", &["login.partner.microsoftonline.cn", "login.chinacloudapi.cn"]),
-    ("login.microsoftonline.de", "login.microsoftonline.de", &["login.microsoftonline.de"]),
-    ("login.microsoftonline.us", "login.microsoftonline.us", &["login.microsoftonline.us", "login.usgovcloudapi.net"]),
-    ("login-us.microsoftonline.com", "login-us.microsoftonline.com", &["login-us.microsoftonline.com"]),
+    (
+        "login.microsoftonline.com",
+        "login.windows.net",
+        &[
+            "login.microsoftonline.com",
+            "login.windows.net",
+            "login.microsoft.com",
+            "sts.windows.net",
+        ],
+    ),
+    (
+        "login.partner.microsoftonline.cn",
+        "login.partner.microsoftonline.cn",
+        &["login.partner.microsoftonline.cn", "login.chinacloudapi.cn"],
+    ),
+    (
+        "login.microsoftonline.de",
+        "login.microsoftonline.de",
+        &["login.microsoftonline.de"],
+    ),
+    (
+        "login.microsoftonline.us",
+        "login.microsoftonline.us",
+        &["login.microsoftonline.us", "login.usgovcloudapi.net"],
+    ),
+    (
+        "login-us.microsoftonline.com",
+        "login-us.microsoftonline.com",
+        &["login-us.microsoftonline.com"],
+    ),
 ];
 
 /// `GET /common/discovery/instance?api-version=1.1&authorization_endpoint=...`.
@@ -84,20 +114,26 @@ pub async fn instance(
     }
 }
 
-fn instance_document(state: &AppState, query: &HashMap<String, String>) -> Result<Value, EntraError> {
+fn instance_document(
+    state: &AppState,
+    query: &HashMap<String, String>,
+) -> Result<Value, EntraError> {
     let version = query
         .get("api-version")
         .ok_or_else(|| EntraError::new(errors::MISSING_PARAMETER, &["api-version"]))?;
     if version != "1.0" && version != "1.1" {
         return Err(EntraError::new(
             errors::MALFORMED_REQUEST,
-            &[&format!("api-version '{version}' is not supported; use 1.0 or 1.1.")],
+            &[&format!(
+                "api-version '{version}' is not supported; use 1.0 or 1.1."
+            )],
         ));
     }
     let endpoint = query
         .get("authorization_endpoint")
         .ok_or_else(|| EntraError::new(errors::MISSING_PARAMETER, &["authorization_endpoint"]))?;
-    let url = url::Url::parse(endpoint).map_err(|_| EntraError::new(errors::UNKNOWN_INSTANCE, &[]))?;
+    let url =
+        url::Url::parse(endpoint).map_err(|_| EntraError::new(errors::UNKNOWN_INSTANCE, &[]))?;
     let host = url.host_str().unwrap_or("").to_ascii_lowercase();
     let tenant = url
         .path_segments()
@@ -121,7 +157,10 @@ fn instance_document(state: &AppState, query: &HashMap<String, String>) -> Resul
             }],
         }));
     }
-    if CLOUDS.iter().any(|(_, _, aliases)| aliases.contains(&host.as_str())) {
+    if CLOUDS
+        .iter()
+        .any(|(_, _, aliases)| aliases.contains(&host.as_str()))
+    {
         let metadata: Vec<Value> = CLOUDS
             .iter()
             .map(|(network, cache, aliases)| {

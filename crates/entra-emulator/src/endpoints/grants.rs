@@ -2,7 +2,9 @@
 
 use serde_json::Value;
 
-use super::token::{TokenRequest, check_consent, check_delegated, check_mfa, parse_scopes, user_tenant};
+use super::token::{
+    TokenRequest, check_consent, check_delegated, check_mfa, parse_scopes, user_tenant,
+};
 use crate::config::ClientKind;
 use crate::crypto::pkce_s256;
 use crate::directory::TenantSegment;
@@ -12,7 +14,12 @@ use crate::scopes::{self, RequestedScopes};
 use crate::state::{DeviceCodeStatus, SignIn};
 use crate::tokens::{self, UserTokenRequest};
 
-fn issue(req: &TokenRequest<'_>, sign_in: &SignIn, scopes: &RequestedScopes, nonce: Option<&str>) -> Result<Value, EntraError> {
+fn issue(
+    req: &TokenRequest<'_>,
+    sign_in: &SignIn,
+    scopes: &RequestedScopes,
+    nonce: Option<&str>,
+) -> Result<Value, EntraError> {
     tokens::user_token_response(
         req.state,
         &UserTokenRequest {
@@ -32,12 +39,17 @@ pub fn authorization_code(req: &TokenRequest<'_>) -> Result<Value, EntraError> {
     let now = req.state.clock.now();
     let record = {
         let mut runtime = req.state.runtime();
-        let record = runtime
-            .codes
-            .get_mut(code)
-            .ok_or_else(|| EntraError::new(errors::INVALID_GRANT, &["The provided value for the 'code' parameter is not valid."]))?;
+        let record = runtime.codes.get_mut(code).ok_or_else(|| {
+            EntraError::new(
+                errors::INVALID_GRANT,
+                &["The provided value for the 'code' parameter is not valid."],
+            )
+        })?;
         if !record.client_id.eq_ignore_ascii_case(&req.client.client_id) {
-            return Err(EntraError::new(errors::INVALID_GRANT, &["The code was issued to a different client."]));
+            return Err(EntraError::new(
+                errors::INVALID_GRANT,
+                &["The code was issued to a different client."],
+            ));
         }
         if record.redeemed {
             return Err(EntraError::new(errors::AUTH_CODE_REDEEMED, &[]));
@@ -60,7 +72,12 @@ pub fn authorization_code(req: &TokenRequest<'_>) -> Result<Value, EntraError> {
         record.redeemed = true;
         record.clone()
     };
-    issue(req, &record.sign_in, &record.scopes, record.nonce.as_deref())
+    issue(
+        req,
+        &record.sign_in,
+        &record.scopes,
+        record.nonce.as_deref(),
+    )
 }
 
 /// `grant_type=refresh_token`: a new refresh token each time; the old one stays valid. Family
@@ -74,22 +91,39 @@ pub fn refresh_token(req: &TokenRequest<'_>) -> Result<Value, EntraError> {
         .refresh_tokens
         .get(token)
         .cloned()
-        .ok_or_else(|| EntraError::new(errors::INVALID_GRANT, &["The refresh token is malformed or not valid."]))?;
+        .ok_or_else(|| {
+            EntraError::new(
+                errors::INVALID_GRANT,
+                &["The refresh token is malformed or not valid."],
+            )
+        })?;
     let same_client = record.client_id.eq_ignore_ascii_case(&req.client.client_id);
     let same_family = record.family_id.is_some() && record.family_id == req.client.family_id;
     if !same_client && !same_family {
         return Err(EntraError::new(
             errors::INVALID_GRANT,
-            &["The refresh token was issued to a different client and the clients are not in the same family."],
+            &[
+                "The refresh token was issued to a different client and the clients are not in the same family.",
+            ],
         ));
     }
     if record.revoked {
         return Err(EntraError::new(errors::EXPIRED_OR_REVOKED_GRANT, &[]));
     }
     if record.expires_at <= now {
-        return Err(EntraError::new(errors::REFRESH_TOKEN_INACTIVE, &[&record.sign_in.auth_time.to_string(), "a period longer than its lifetime"]));
+        return Err(EntraError::new(
+            errors::REFRESH_TOKEN_INACTIVE,
+            &[
+                &record.sign_in.auth_time.to_string(),
+                "a period longer than its lifetime",
+            ],
+        ));
     }
-    let scopes = parse_scopes(req.form.get("scope").unwrap_or("openid profile offline_access"))?;
+    let scopes = parse_scopes(
+        req.form
+            .get("scope")
+            .unwrap_or("openid profile offline_access"),
+    )?;
     check_delegated(req.client, &scopes)?;
     let user = req
         .state
@@ -120,9 +154,15 @@ pub fn device_code(req: &TokenRequest<'_>) -> Result<Value, EntraError> {
             return Err(EntraError::new(errors::DEVICE_CODE_EXPIRED, &[]));
         }
         match record.status {
-            DeviceCodeStatus::Pending => return Err(EntraError::new(errors::AUTHORIZATION_PENDING, &[])),
-            DeviceCodeStatus::Declined => return Err(EntraError::new(errors::AUTHORIZATION_DECLINED, &[])),
-            DeviceCodeStatus::Redeemed => return Err(EntraError::new(errors::BAD_VERIFICATION_CODE, &[])),
+            DeviceCodeStatus::Pending => {
+                return Err(EntraError::new(errors::AUTHORIZATION_PENDING, &[]));
+            }
+            DeviceCodeStatus::Declined => {
+                return Err(EntraError::new(errors::AUTHORIZATION_DECLINED, &[]));
+            }
+            DeviceCodeStatus::Redeemed => {
+                return Err(EntraError::new(errors::BAD_VERIFICATION_CODE, &[]));
+            }
             DeviceCodeStatus::Approved => record.status = DeviceCodeStatus::Redeemed,
         }
         record.clone()
@@ -139,9 +179,10 @@ pub fn password(req: &TokenRequest<'_>) -> Result<Value, EntraError> {
     let password = req.form.require("password")?;
     let scopes = parse_scopes(req.form.require("scope")?)?;
     check_delegated(req.client, &scopes)?;
-    let user = req.state.directory.user(username).ok_or_else(|| {
-        EntraError::new(errors::USER_NOT_FOUND, &[username, req.tenant_segment])
-    })?;
+    let user =
+        req.state.directory.user(username).ok_or_else(|| {
+            EntraError::new(errors::USER_NOT_FOUND, &[username, req.tenant_segment])
+        })?;
     if user.password != password {
         return Err(EntraError::new(errors::INVALID_CREDENTIALS, &[]));
     }
@@ -168,7 +209,10 @@ pub fn client_credentials(req: &TokenRequest<'_>) -> Result<Value, EntraError> {
         (Some(resource), [name]) if name == ".default" => resource.clone(),
         _ => {
             let shown = requested.qualified().join(" ");
-            return Err(EntraError::new(errors::CLIENT_CREDENTIALS_SCOPE, &[if shown.is_empty() { scope } else { &shown }]));
+            return Err(EntraError::new(
+                errors::CLIENT_CREDENTIALS_SCOPE,
+                &[if shown.is_empty() { scope } else { &shown }],
+            ));
         }
     };
     let qualified = format!("{resource}/.default");
@@ -177,7 +221,12 @@ pub fn client_credentials(req: &TokenRequest<'_>) -> Result<Value, EntraError> {
     }
     let tenant = match req.segment {
         TenantSegment::Tenant(id) => id,
-        _ => return Err(EntraError::new(errors::NOT_MULTI_TENANT, &[&req.client.client_id])),
+        _ => {
+            return Err(EntraError::new(
+                errors::NOT_MULTI_TENANT,
+                &[&req.client.client_id],
+            ));
+        }
     };
     tokens::app_token_response(req.state, req.client, req.client_auth, tenant, &resource)
 }
@@ -204,11 +253,20 @@ pub fn on_behalf_of(req: &TokenRequest<'_>) -> Result<Value, EntraError> {
         .map_err(|_| invalid("The assertion was not issued by this authority."))?;
     let aud = jwt.claim_str("aud").unwrap_or("");
     let audience_ok = aud.eq_ignore_ascii_case(&req.client.client_id)
-        || req.client.identifier_uris.iter().any(|u| u.eq_ignore_ascii_case(aud));
+        || req
+            .client
+            .identifier_uris
+            .iter()
+            .any(|u| u.eq_ignore_ascii_case(aud));
     if !audience_ok {
-        return Err(invalid("Assertion audience does not match the Client app presenting the assertion."));
+        return Err(invalid(
+            "Assertion audience does not match the Client app presenting the assertion.",
+        ));
     }
-    if jwt.claim_time("exp").is_none_or(|exp| exp <= req.state.clock.now()) {
+    if jwt
+        .claim_time("exp")
+        .is_none_or(|exp| exp <= req.state.clock.now())
+    {
         return Err(EntraError::new(errors::OBO_ASSERTION_EXPIRED, &[]));
     }
     if jwt.claim_str("idtyp") == Some("app") || jwt.claim_str("scp").is_none() {

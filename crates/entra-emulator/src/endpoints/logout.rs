@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 
 use super::authorize::{SESSION_COOKIE, session_id};
 use super::pages;
@@ -40,11 +40,14 @@ pub async fn logout(
             .any(|a| a.redirect_uris.iter().any(|r| r == uri))
     };
     let mut response = match query.get("post_logout_redirect_uri") {
-        Some(uri) if registered(uri) => Redirect::to(uri).into_response(),
-        _ => pages::message("You signed out of your account", "It's a good idea to close all browser windows."),
+        Some(uri) if registered(uri) => super::authorize::found(uri),
+        _ => pages::message(
+            "You signed out of your account",
+            "It's a good idea to close all browser windows.",
+        ),
     };
-    if query.get("logout_hint").is_none()
-        && let Ok(v) = format!("{SESSION_COOKIE}=; Path=/; Max-Age=0; Secure; HttpOnly").parse()
+    if !query.contains_key("logout_hint")
+        && let Ok(v) = format!("{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly").parse()
     {
         response.headers_mut().insert("set-cookie", v);
     }

@@ -32,11 +32,18 @@ impl Form {
         if !content_type.starts_with("application/x-www-form-urlencoded") {
             return Err(EntraError::new(
                 errors::WRONG_CONTENT_TYPE,
-                &[if content_type.is_empty() { "(none)" } else { content_type }],
+                &[if content_type.is_empty() {
+                    "(none)"
+                } else {
+                    content_type
+                }],
             ));
         }
         let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).map_err(|e| {
-            EntraError::new(errors::MALFORMED_REQUEST, &[&format!("The body is not a valid form: {e}")])
+            EntraError::new(
+                errors::MALFORMED_REQUEST,
+                &[&format!("The body is not a valid form: {e}")],
+            )
         })?;
         let mut map = BTreeMap::new();
         for (k, v) in pairs {
@@ -47,7 +54,10 @@ impl Form {
 
     /// A non-empty value.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str).filter(|v| !v.is_empty())
+        self.0
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 
     /// A required value, or AADSTS900144.

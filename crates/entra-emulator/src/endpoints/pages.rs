@@ -52,7 +52,13 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
 }
 
 /// The username and password form.
-pub fn login(action: &str, request_id: &str, app: &str, login_hint: Option<&str>, error: Option<&str>) -> Response {
+pub fn login(
+    action: &str,
+    request_id: &str,
+    app: &str,
+    login_hint: Option<&str>,
+    error: Option<&str>,
+) -> Response {
     let error = error
         .map(|e| format!(r#"<p class="error" id="login-error">{}</p>"#, escape(e)))
         .unwrap_or_default();
@@ -150,7 +156,13 @@ pub fn error(e: &EntraError, trace: &Trace) -> Response {
 pub fn form_post(redirect_uri: &str, params: &[(String, String)]) -> Response {
     let inputs: String = params
         .iter()
-        .map(|(k, v)| format!(r#"<input type="hidden" name="{}" value="{}">"#, escape(k), escape(v)))
+        .map(|(k, v)| {
+            format!(
+                r#"<input type="hidden" name="{}" value="{}">"#,
+                escape(k),
+                escape(v)
+            )
+        })
         .collect();
     let html = format!(
         r#"<!DOCTYPE html><html><head><meta charset="utf-8"><title>Working...</title></head>
@@ -207,6 +219,10 @@ pub fn device_mfa(user_code: &str, username: &str) -> Response {
 
 /// A plain message page (device sign-in done, signed out, ...).
 pub fn message(title: &str, text: &str) -> Response {
-    let body = format!(r#"<h1 id="title">{}</h1><p id="message">{}</p>"#, escape(title), escape(text));
+    let body = format!(
+        r#"<h1 id="title">{}</h1><p id="message">{}</p>"#,
+        escape(title),
+        escape(text)
+    );
     page(StatusCode::OK, title, &body)
 }

@@ -49,7 +49,12 @@ pub async fn token(
     }
 }
 
-fn handle(state: &AppState, tenant: &str, headers: &HeaderMap, body: &[u8]) -> Result<serde_json::Value, EntraError> {
+fn handle(
+    state: &AppState,
+    tenant: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<serde_json::Value, EntraError> {
     let form = Form::parse(headers, body)?;
     let segment = super::resolve_tenant(state, tenant)?;
     let grant_type = form.require("grant_type")?;
@@ -69,7 +74,9 @@ fn handle(state: &AppState, tenant: &str, headers: &HeaderMap, body: &[u8]) -> R
     match grant_type {
         "authorization_code" => grants::authorization_code(&request),
         "refresh_token" => grants::refresh_token(&request),
-        "urn:ietf:params:oauth:grant-type:device_code" | "device_code" => grants::device_code(&request),
+        "urn:ietf:params:oauth:grant-type:device_code" | "device_code" => {
+            grants::device_code(&request)
+        }
         "password" => grants::password(&request),
         "client_credentials" => grants::client_credentials(&request),
         "urn:ietf:params:oauth:grant-type:jwt-bearer" => grants::on_behalf_of(&request),
@@ -95,10 +102,11 @@ pub fn check_delegated(client: &AppConfig, requested: &RequestedScopes) -> Resul
         let qualified = format!("{resource}/{name}");
         let ok = if name == ".default" {
             let prefix = format!("{}/", resource.to_ascii_lowercase());
-            client
-                .delegated_scopes
-                .iter()
-                .any(|p| scopes::qualify_pattern(p).to_ascii_lowercase().starts_with(&prefix))
+            client.delegated_scopes.iter().any(|p| {
+                scopes::qualify_pattern(p)
+                    .to_ascii_lowercase()
+                    .starts_with(&prefix)
+            })
         } else {
             scopes::permitted(&client.delegated_scopes, &qualified)
         };
@@ -111,7 +119,11 @@ pub fn check_delegated(client: &AppConfig, requested: &RequestedScopes) -> Resul
 
 /// The tenant a user's tokens are for: the named tenant (member or guest), or the home tenant
 /// for `common` / `organizations`.
-pub fn user_tenant(state: &AppState, segment: TenantSegment, user: &UserConfig) -> Result<Uuid, EntraError> {
+pub fn user_tenant(
+    state: &AppState,
+    segment: TenantSegment,
+    user: &UserConfig,
+) -> Result<Uuid, EntraError> {
     match segment {
         TenantSegment::Common | TenantSegment::Organizations => Ok(user.home_tenant),
         other => {
@@ -119,27 +131,38 @@ pub fn user_tenant(state: &AppState, segment: TenantSegment, user: &UserConfig) 
             if state.directory.is_member(user, id) {
                 Ok(id)
             } else {
-                Err(EntraError::new(errors::USER_NOT_IN_TENANT, &[&user.username, &id.to_string()]))
+                Err(EntraError::new(
+                    errors::USER_NOT_IN_TENANT,
+                    &[&user.username, &id.to_string()],
+                ))
             }
         }
     }
 }
 
 /// AADSTS65001 unless the user consented to the client.
-pub fn check_consent(state: &AppState, user: &UserConfig, client: &AppConfig) -> Result<(), EntraError> {
+pub fn check_consent(
+    state: &AppState,
+    user: &UserConfig,
+    client: &AppConfig,
+) -> Result<(), EntraError> {
     if state.has_consent(&user.username, &client.client_id) {
         return Ok(());
     }
     Err(EntraError::new(
         errors::CONSENT_REQUIRED,
-        &[&client.client_id, client.display_name.as_deref().unwrap_or(&client.client_id)],
+        &[
+            &client.client_id,
+            client.display_name.as_deref().unwrap_or(&client.client_id),
+        ],
     ))
 }
 
 /// AADSTS50076 with a claims challenge when the user needs MFA that was not performed.
 pub fn check_mfa(user: &UserConfig, mfa_done: bool, resource: &str) -> Result<(), EntraError> {
     if user.mfa_required && !mfa_done {
-        return Err(EntraError::new(errors::MFA_REQUIRED, &[resource]).with_claims(crate::tokens::mfa_claims_challenge()));
+        return Err(EntraError::new(errors::MFA_REQUIRED, &[resource])
+            .with_claims(crate::tokens::mfa_claims_challenge()));
     }
     Ok(())
 }

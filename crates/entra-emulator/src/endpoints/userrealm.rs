@@ -11,11 +11,17 @@ use crate::state::AppState;
 
 /// Reports whether the user's domain is managed by a tenant, federated, or unknown.
 pub async fn userrealm(State(state): State<Arc<AppState>>, Path(user): Path<String>) -> Response {
-    let domain = user.rsplit_once('@').map(|(_, d)| d).unwrap_or("").to_ascii_lowercase();
+    let domain = user
+        .rsplit_once('@')
+        .map(|(_, d)| d)
+        .unwrap_or("")
+        .to_ascii_lowercase();
     let tenants = &state.directory.config().tenants;
-    let federated = tenants
-        .iter()
-        .any(|t| t.federated_domains.iter().any(|d| d.eq_ignore_ascii_case(&domain)));
+    let federated = tenants.iter().any(|t| {
+        t.federated_domains
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(&domain))
+    });
     let managed = tenants
         .iter()
         .any(|t| t.domains.iter().any(|d| d.eq_ignore_ascii_case(&domain)));
@@ -28,8 +34,12 @@ pub async fn userrealm(State(state): State<Arc<AppState>>, Path(user): Path<Stri
     });
     if federated {
         body["federation_protocol"] = json!("WSTrust");
-        body["federation_metadata_url"] = json!(format!("{}/adfs/services/trust/mex", state.base_url));
-        body["federation_active_auth_url"] = json!(format!("{}/adfs/services/trust/2005/usernamemixed", state.base_url));
+        body["federation_metadata_url"] =
+            json!(format!("{}/adfs/services/trust/mex", state.base_url));
+        body["federation_active_auth_url"] = json!(format!(
+            "{}/adfs/services/trust/2005/usernamemixed",
+            state.base_url
+        ));
     }
     Json(body).into_response()
 }

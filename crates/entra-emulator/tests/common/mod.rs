@@ -17,7 +17,8 @@ pub fn config() -> EmulatorConfig {
     CONFIG
         .get_or_init(|| {
             let mut c = entra_emulator::ready_made().expect("ready-made tenant");
-            c.settings.signing_key_pem = Some(entra_emulator::crypto::generate_rsa_key_pem().expect("key"));
+            c.settings.signing_key_pem =
+                Some(entra_emulator::crypto::generate_rsa_key_pem().expect("key"));
             c.settings.control_api = true;
             c
         })
@@ -39,9 +40,16 @@ pub async fn start() -> TestEmulator {
 pub async fn start_with(config: EmulatorConfig) -> TestEmulator {
     let emulator = Emulator::start(config).await.expect("emulator starts");
     let dir = tempfile::tempdir().expect("tempdir");
-    let info = emulator.connection_info(dir.path()).expect("connection info");
+    let info = emulator
+        .connection_info(dir.path())
+        .expect("connection info");
     let http = client_for(&emulator);
-    TestEmulator { emulator, info, http, dir }
+    TestEmulator {
+        emulator,
+        info,
+        http,
+        dir,
+    }
 }
 
 /// An HTTP client trusting only the emulator's CA, with redirects off and a cookie store off.
@@ -50,9 +58,9 @@ pub fn client_for(emulator: &Emulator) -> reqwest::Client {
         .redirect(reqwest::redirect::Policy::none())
         .timeout(std::time::Duration::from_secs(30));
     if let Some(pem) = emulator.ca_pem() {
-        builder = builder
-            .tls_built_in_root_certs(false)
-            .add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes()).expect("CA parses"));
+        builder = builder.tls_built_in_root_certs(false).add_root_certificate(
+            reqwest::Certificate::from_pem(pem.as_bytes()).expect("CA parses"),
+        );
     }
     builder.build().expect("client")
 }
@@ -88,12 +96,22 @@ impl TestEmulator {
     }
 
     pub fn user(&self, prefix: &str) -> &UserInfo {
-        self.info.users.iter().find(|u| u.username.starts_with(prefix)).expect("user")
+        self.info
+            .users
+            .iter()
+            .find(|u| u.username.starts_with(prefix))
+            .expect("user")
     }
 
     /// POSTs a form and returns the status and JSON body.
     pub async fn post_form(&self, url: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
-        let response = self.http.post(url).form(form).send().await.expect("request");
+        let response = self
+            .http
+            .post(url)
+            .form(form)
+            .send()
+            .await
+            .expect("request");
         let status = response.status();
         let body = response.json::<Value>().await.unwrap_or(Value::Null);
         (status, body)
@@ -134,14 +152,28 @@ pub fn claims(jwt: &str) -> Value {
 }
 
 /// Asserts an Entra-shaped error with the given status, `error` and AADSTS code.
-pub fn assert_entra_error(status: StatusCode, body: &Value, want_status: u16, error: &str, code: u64) {
+pub fn assert_entra_error(
+    status: StatusCode,
+    body: &Value,
+    want_status: u16,
+    error: &str,
+    code: u64,
+) {
     assert_eq!(status.as_u16(), want_status, "status; body: {body}");
     assert_eq!(body["error"], error, "error; body: {body}");
     assert_eq!(body["error_codes"][0], code, "code; body: {body}");
-    let description = body["error_description"].as_str().expect("error_description");
-    assert!(description.starts_with(&format!("AADSTS{code}: ")), "{description}");
+    let description = body["error_description"]
+        .as_str()
+        .expect("error_description");
+    assert!(
+        description.starts_with(&format!("AADSTS{code}: ")),
+        "{description}"
+    );
     assert!(description.contains("\r\nTrace ID: "), "{description}");
-    assert!(description.contains("\r\nCorrelation ID: "), "{description}");
+    assert!(
+        description.contains("\r\nCorrelation ID: "),
+        "{description}"
+    );
     assert!(description.contains("\r\nTimestamp: "), "{description}");
     for field in ["timestamp", "trace_id", "correlation_id", "error_uri"] {
         assert!(body[field].is_string(), "{field} missing: {body}");

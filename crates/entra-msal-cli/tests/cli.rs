@@ -1,0 +1,60 @@
+//! The `msal` binary: the README's demo and the emulator subcommand.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+#[test]
+fn demo_runs_unattended_to_the_end() {
+    let output = Command::new(env!("CARGO_BIN_EXE_msal"))
+        .arg("demo")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "stdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for expected in [
+        "authorization_pending",
+        "signed in    Alice Example (alice@contoso.example)",
+        "a new refresh token too: true",
+        "idtyp \"app\"",
+        "error_codes=[7000215]",
+        "All 9 steps finished",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "missing {expected:?} in:\n{stdout}"
+        );
+    }
+}
+
+#[test]
+fn emulator_serve_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_msal"))
+        .args(["emulator", "serve", "--json", "--state-dir"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let info: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert!(
+        info["authority"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://127.0.0.1:")
+    );
+    assert!(
+        info["control_url"].is_null(),
+        "the control API is off unless enabled"
+    );
+}
