@@ -71,9 +71,7 @@ catalogue! {
     OBO_ASSERTION_EXPIRED = 500133, "invalid_grant", 400, None, "Assertion is not within its valid time range. Ensure that the access token is not expired before using it for user assertion, or request a new token.";
     THROTTLED = 50196, "temporarily_unavailable", 429, None, "The server terminated an operation because it encountered a client request loop. Please retry later.";
     SERVICE_UNAVAILABLE = 90033, "temporarily_unavailable", 503, None, "A transient error has occurred. Please try again.";
-    BODY_TOO_LARGE = 90056, "invalid_request", 413, None, "The request body is larger than {0} bytes.";
     WRONG_CONTENT_TYPE = 900561, "invalid_request", 400, None, "The endpoint only accepts POST requests with Content-Type application/x-www-form-urlencoded. Received: {0}";
-    ENDPOINT_NOT_FOUND = 90056404, "invalid_request", 404, None, "The endpoint '{0}' does not exist.";
 }
 
 /// Looks up a code of the catalogue.
@@ -110,6 +108,12 @@ impl EntraError {
             status: None,
             retry_after: None,
         }
+    }
+
+    /// Sends the error with another HTTP status than the catalogue's.
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.status = Some(status);
+        self
     }
 
     /// Adds a claims challenge.

@@ -271,7 +271,7 @@ fn router(state: Arc<AppState>) -> Router {
 }
 
 async fn not_found(axum::Extension(trace): axum::Extension<Trace>, request: Request) -> Response {
-    EntraError::new(errors::ENDPOINT_NOT_FOUND, &[request.uri().path()]).into_response_with(&trace)
+    not_found_error(request.uri().path()).into_response_with(&trace)
 }
 
 async fn method_not_allowed(
@@ -288,6 +288,14 @@ async fn method_not_allowed(
     );
     e.status = Some(405);
     e.into_response_with(&trace)
+}
+
+fn not_found_error(path: &str) -> EntraError {
+    EntraError::new(
+        errors::MALFORMED_REQUEST,
+        &[&format!("The endpoint '{path}' does not exist.")],
+    )
+    .with_status(404)
 }
 
 fn header_map(request: &Request) -> BTreeMap<String, String> {
@@ -330,8 +338,7 @@ async fn entra_layer(State(state): State<Arc<AppState>>, request: Request, next:
     let is_control = request.uri().path().starts_with("/_control");
     if is_control && !state.settings.control_api {
         return with_trace_headers(
-            EntraError::new(errors::ENDPOINT_NOT_FOUND, &[request.uri().path()])
-                .into_response_with(&trace),
+            not_found_error(request.uri().path()).into_response_with(&trace),
             &trace,
         );
     }
@@ -341,8 +348,12 @@ async fn entra_layer(State(state): State<Arc<AppState>>, request: Request, next:
         Ok(b) => b,
         Err(_) => {
             return with_trace_headers(
-                EntraError::new(errors::BODY_TOO_LARGE, &[&limit.to_string()])
-                    .into_response_with(&trace),
+                EntraError::new(
+                    errors::MALFORMED_REQUEST,
+                    &[&format!("The request body is larger than {limit} bytes.")],
+                )
+                .with_status(413)
+                .into_response_with(&trace),
                 &trace,
             );
         }
