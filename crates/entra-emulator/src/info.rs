@@ -96,12 +96,23 @@ fn client(app: &AppConfig) -> ClientInfo {
     }
 }
 
-fn write(dir: &Path, name: &str, text: &str) -> Result<PathBuf, EmulatorError> {
+/// Writes a file readable by the owner only (it may hold a private key).
+pub(crate) fn write_private(dir: &Path, name: &str, text: &str) -> Result<PathBuf, EmulatorError> {
+    use std::io::Write as _;
     let path = dir.join(name);
-    std::fs::write(&path, text).map_err(|source| EmulatorError::Write {
+    let failed = |source| EmulatorError::Write {
         path: path.display().to_string(),
         source,
-    })?;
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options.open(&path).map_err(failed)?;
+    file.write_all(text.as_bytes()).map_err(failed)?;
     Ok(path)
 }
 
@@ -134,7 +145,7 @@ pub(crate) fn connection_info(
                 .find(|c| c.private_key_pem.is_some());
             match cert {
                 Some(cert) => {
-                    let key_file = write(
+                    let key_file = write_private(
                         dir,
                         "certificate-client-key.pem",
                         cert.private_key_pem.as_deref().unwrap_or_default(),

@@ -207,7 +207,11 @@ async fn accept_loop(
         let mut conn_shutdown = shutdown.clone();
         tokio::spawn(async move {
             let service = hyper_util::service::TowerToHyperService::new(router);
-            let builder = hyper::server::conn::http1::Builder::new();
+            // A client that stops sending headers does not hold a connection forever.
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(std::time::Duration::from_secs(30));
             let served = async {
                 match acceptor {
                     Some(acceptor) => {

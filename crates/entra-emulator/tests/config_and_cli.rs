@@ -152,6 +152,13 @@ fn serve_json_prints_connection_info_once_ready() {
             .contains("BEGIN CERTIFICATE")
     );
     assert!(info.confidential_client.unwrap().client_secret.is_some());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let key = info.certificate_client.as_ref().unwrap().private_key_file.clone();
+        let mode = std::fs::metadata(key).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the private key is owner-only");
+    }
     assert_eq!(info.users.len(), 4);
     assert!(info.users.iter().any(|u| u.mfa_required));
     assert!(info.users.iter().any(|u| u.guest));

@@ -1,12 +1,18 @@
 //! # entra-msal
 //!
 //! The Microsoft Authentication Library (MSAL) for Rust, with authentication-broker support.
+//! Behaviour follows MSAL Python 1.39 where applications depend on it (wire protocol, token-cache
+//! JSON, silent-flow rules) and improves on it where it is weak (typed errors, async, an indexed
+//! cache, lazy discovery, request coalescing).
 //!
-//! This crate is being built issue by issue; this release contains no API yet. The planned
-//! surface, modelled on MSAL Python 1.39, is `PublicClientApplication` (interactive sign-in
-//! through the system browser or a broker, device code, username/password, silent),
-//! `ConfidentialClientApplication` (client credentials, on-behalf-of, auth code),
-//! `ManagedIdentityClient`, and a token cache whose JSON is interchangeable with MSAL Python's.
-//!
-//! Everything is tested against [`entra-emulator`](../entra_emulator/index.html), a local
-//! Microsoft Entra ID in the same workspace.
+//! Everything is tested end to end against `entra-emulator`, a local Microsoft Entra ID in the
+//! same workspace.
+
+pub mod app;
+pub mod authority;
+pub mod cache;
+pub mod error;
+pub mod http;
+pub mod oauth;
+
+pub use error::{Classification, Error, Result, ServiceError};

@@ -1,0 +1,1 @@
+//! Applications: builders, request options, results and the silent-flow algorithm.

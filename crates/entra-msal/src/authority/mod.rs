@@ -1,0 +1,1 @@
+//! Authorities: parsing and classification, tenant and instance discovery, aliases, regional hosts.

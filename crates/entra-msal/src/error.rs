@@ -1,0 +1,227 @@
+//! The one public error type.
+
+use std::time::Duration;
+
+/// MSAL's classification of a service error's `suberror`, as MSAL Python reports it in
+/// `classification` (`bad_token`, `token_expired`, `protection_policy_required`,
+/// `client_mismatch` and `device_authentication_failed` are internal and map to `None`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Classification {
+    /// No classification.
+    None,
+    /// `basic_action`: the user must complete a simple step, such as MFA (Conditional Access).
+    BasicAction,
+    /// `additional_action`: the user must take an extra step in the interactive UI.
+    AdditionalAction,
+    /// `message_only`: show the message; interaction does not help.
+    MessageOnly,
+    /// `consent_required`: the user or an admin must consent.
+    ConsentRequired,
+    /// `user_password_expired`.
+    UserPasswordExpired,
+    /// Any other value Entra sends.
+    Other(String),
+}
+
+impl Classification {
+    /// Maps a `suberror` value.
+    pub fn from_suberror(suberror: Option<&str>) -> Self {
+        match suberror {
+            None | Some("") => Self::None,
+            Some(
+                "bad_token"
+                | "token_expired"
+                | "protection_policy_required"
+                | "client_mismatch"
+                | "device_authentication_failed",
+            ) => Self::None,
+            Some("basic_action") => Self::BasicAction,
+            Some("additional_action") => Self::AdditionalAction,
+            Some("message_only") => Self::MessageOnly,
+            Some("consent_required") => Self::ConsentRequired,
+            Some("user_password_expired") => Self::UserPasswordExpired,
+            Some(other) => Self::Other(other.to_string()),
+        }
+    }
+}
+
+/// An error answer from the identity provider (Entra's JSON error body).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceError {
+    /// The OAuth 2.0 `error` code, e.g. `invalid_grant`.
+    pub error: String,
+    /// `error_description`, including Entra's `AADSTSnnnnn:` prefix and trace lines.
+    pub error_description: String,
+    /// The AADSTS numbers from `error_codes`.
+    pub error_codes: Vec<u32>,
+    /// `suberror`, when Entra sent one.
+    pub suberror: Option<String>,
+    /// The claims challenge to pass to the next interactive or silent call.
+    pub claims: Option<String>,
+    /// The correlation id (`correlation_id` in the body, else the request's).
+    pub correlation_id: Option<String>,
+    /// Entra's trace id.
+    pub trace_id: Option<String>,
+    /// The HTTP status.
+    pub http_status: u16,
+    /// MSAL's classification of `suberror`.
+    pub classification: Classification,
+}
+
+impl ServiceError {
+    /// The first AADSTS code, if any.
+    pub fn aadsts(&self) -> Option<u32> {
+        self.error_codes.first().copied()
+    }
+
+    /// Whether MSAL treats this error as requiring user interaction: `interaction_required`,
+    /// `consent_required`, `login_required` or `bad_token` as the error or inside the description,
+    /// or a suberror in MSAL's interaction list.
+    pub fn requires_interaction(&self) -> bool {
+        const CODES: [&str; 4] = ["interaction_required", "consent_required", "login_required", "bad_token"];
+        const SUBERRORS: [&str; 6] = [
+            "message_only",
+            "additional_action",
+            "basic_action",
+            "user_password_expired",
+            "consent_required",
+            "bad_token",
+        ];
+        CODES.contains(&self.error.as_str())
+            || CODES.iter().any(|c| self.error_description.contains(c))
+            || self.suberror.as_deref().is_some_and(|s| SUBERRORS.contains(&s))
+    }
+
+    /// The first line of the description (`AADSTSnnnnn: message`).
+    pub fn summary(&self) -> &str {
+        self.error_description.lines().next().unwrap_or(&self.error)
+    }
+}
+
+impl std::fmt::Display for ServiceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (HTTP {}): {}", self.error, self.http_status, self.summary())?;
+        if let Some(c) = &self.correlation_id {
+            write!(f, " [correlation id {c}]")?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything that can go wrong. Match on the variant to decide what to do next.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The identity provider refused the request. Read `error`, the AADSTS codes and the
+    /// description; the `claims` challenge, if any, goes into the next request.
+    #[error("the identity provider refused the request: {0}")]
+    Service(Box<ServiceError>),
+    /// The user must interact (sign in, consent, pass MFA): call an interactive method, passing
+    /// the `claims` challenge when there is one.
+    #[error("user interaction is required: {0}")]
+    UiRequired(Box<ServiceError>),
+    /// The identity provider asked to slow down; retry after `retry_after`.
+    #[error("throttled by {url}: retry after {retry_after:?}")]
+    Throttled {
+        /// The endpoint.
+        url: String,
+        /// How long to wait.
+        retry_after: Duration,
+        /// The HTTP status (429 or 5xx).
+        status: u16,
+    },
+    /// The request did not complete: DNS, connect, TLS, timeout or a dropped connection.
+    #[error("network error talking to {url}: {message}{hint}", hint = if *timeout { " (timed out; check connectivity or raise the timeout)" } else { "" })]
+    Network {
+        /// The URL.
+        url: String,
+        /// What failed.
+        message: String,
+        /// Whether it was a timeout.
+        timeout: bool,
+    },
+    /// The server answered something that is not a valid response (wrong content type,
+    /// malformed JSON, missing fields).
+    #[error("invalid response from {url} (HTTP {status}): {message}")]
+    InvalidResponse {
+        /// The URL.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// What was wrong.
+        message: String,
+    },
+    /// The application is configured wrongly (authority, credential, scopes...).
+    #[error("configuration error: {0}")]
+    Configuration(String),
+    /// The token cache could not be read or written.
+    #[error("token cache error: {0}")]
+    Cache(String),
+    /// An authorization response did not match its request (state, nonce, auth_time).
+    #[error("the authorization response is not valid: {0}")]
+    Validation(String),
+}
+
+impl Error {
+    /// The service error, for `Service` and `UiRequired`.
+    pub fn service_error(&self) -> Option<&ServiceError> {
+        match self {
+            Self::Service(e) | Self::UiRequired(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Whether the user must interact.
+    pub fn is_ui_required(&self) -> bool {
+        matches!(self, Self::UiRequired(_))
+    }
+
+    /// Whether retrying later may succeed (network failures, throttling).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Network { .. } | Self::Throttled { .. })
+    }
+
+    /// Wraps a service error, choosing `UiRequired` when the user must act: MSAL's interaction
+    /// errors and, as in MSAL.NET, every `invalid_grant` (an expired, revoked or
+    /// policy-blocked grant can only be replaced by signing in again).
+    pub fn from_service(e: ServiceError) -> Self {
+        if e.requires_interaction() || e.error == "invalid_grant" {
+            Self::UiRequired(Box::new(e))
+        } else {
+            Self::Service(Box::new(e))
+        }
+    }
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service(error: &str, suberror: Option<&str>) -> ServiceError {
+        ServiceError {
+            error: error.into(),
+            error_description: "AADSTS1: x".into(),
+            error_codes: vec![1],
+            suberror: suberror.map(Into::into),
+            claims: None,
+            correlation_id: None,
+            trace_id: None,
+            http_status: 400,
+            classification: Classification::from_suberror(suberror),
+        }
+    }
+
+    #[test]
+    fn interaction_classification_follows_msal() {
+        assert!(Error::from_service(service("interaction_required", None)).is_ui_required());
+        assert!(Error::from_service(service("invalid_grant", Some("basic_action"))).is_ui_required());
+        assert!(Error::from_service(service("invalid_grant", None)).is_ui_required());
+        assert!(!Error::from_service(service("invalid_client", None)).is_ui_required());
+        assert_eq!(Classification::from_suberror(Some("client_mismatch")), Classification::None);
+        assert_eq!(Classification::from_suberror(Some("basic_action")), Classification::BasicAction);
+    }
+}

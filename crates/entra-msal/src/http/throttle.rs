@@ -1,0 +1,1 @@
+//! MSAL's throttling and HTTP response cache.
