@@ -151,7 +151,7 @@ pub(crate) fn connection_info(
                         cert.private_key_pem.as_deref().unwrap_or_default(),
                     )?;
                     let cert_file =
-                        write(dir, "certificate-client-cert.pem", &cert.certificate_pem)?;
+                        write_private(dir, "certificate-client-cert.pem", &cert.certificate_pem)?;
                     let parsed = crate::crypto::parse_certificate_pem(&cert.certificate_pem)?;
                     Some(CertificateClientInfo {
                         client_id: app.client_id.clone(),

@@ -1,1 +1,19 @@
-//! Applications: builders, request options, results and the silent-flow algorithm.
+//! Applications: builders, request options, results, and the silent-flow algorithm shared by
+//! public and confidential clients.
+
+mod auth_code;
+mod claims;
+mod clock;
+mod coalesce;
+mod confidential;
+mod core;
+mod result;
+mod scopes;
+mod silent;
+
+pub use auth_code::{AuthCodeFlow, AuthCodeFlowOptions};
+pub use clock::{Clock, SystemClock};
+pub use confidential::{ConfidentialClientApplication, ConfidentialClientBuilder, ForClientOptions};
+pub use result::{Account, AuthenticationResult, SecretToken, TokenSource};
+pub use scopes::RESERVED_SCOPES;
+pub use silent::SilentOptions;

@@ -1,1 +1,42 @@
 //! Authorities: parsing and classification, tenant and instance discovery, aliases, regional hosts.
+//!
+//! An [`Authority`] is parsed without I/O. Its [`Endpoints`] are discovered on first use with
+//! [`resolve_endpoints`] and kept 24 h in a process-wide cache shared by every application, so
+//! concurrent first calls make one request. [`aliases`] reads the other host names of the
+//! authority's cloud for cache lookups, and [`regional_token_endpoint`] builds an ESTS-R token
+//! endpoint.
+//!
+//! The rules follow MSAL Python 1.39 (`msal/authority.py`), with these improvements: the port is
+//! kept in every URL built from the authority (MSAL drops it from instance discovery), discovery is
+//! lazy, concurrent discoveries are coalesced, and failures are typed [`Error`](crate::Error)s.
+//!
+//! ```
+//! use entra_msal::authority::{Authority, AuthorityType};
+//!
+//! let authority = Authority::parse("https://login.microsoftonline.com/contoso.onmicrosoft.com/", false)?;
+//! assert_eq!(authority.authority_type(), AuthorityType::Aad);
+//! assert_eq!(authority.tenant(), "contoso.onmicrosoft.com");
+//! assert_eq!(
+//!     authority.discovery_url(),
+//!     "https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0/.well-known/openid-configuration"
+//! );
+//! # Ok::<(), entra_msal::Error>(())
+//! ```
+//!
+//! Testing against a local authority: pass `instance_discovery: false` (as with MSAL Python), or
+//! route `login.microsoftonline.com` to the local server in your
+//! [`HttpClient`](crate::http::HttpClient); the library itself always asks Microsoft's real hosts.
+
+mod discovery;
+mod hosts;
+mod instance;
+mod issuer;
+mod memo;
+mod parse;
+mod region;
+mod wire;
+
+pub use discovery::{DiscoveryOptions, Endpoints, resolve_endpoints};
+pub use instance::aliases;
+pub use parse::{Authority, AuthorityType};
+pub use region::{is_valid_region, regional_token_endpoint};

@@ -9,7 +9,7 @@ use futures_util::future::BoxFuture;
 
 pub use headers::{ClientIdentity, msal_headers};
 pub use reqwest_client::{HttpOptions, ReqwestHttpClient};
-// pub use throttle::ThrottledHttp;
+pub use throttle::ThrottledHttp;
 
 /// A request as the library builds it: method, URL, headers, and a (possibly empty) body.
 pub type HttpRequest = http::Request<Vec<u8>>;

@@ -1,1 +1,13 @@
-//! The OAuth 2.0 wire protocol: one file per grant, PKCE, client assertions, responses and errors.
+//! The OAuth 2.0 wire protocol: one file per grant, PKCE, client credentials and assertions,
+//! token-response parsing and Entra error bodies. Nothing here touches the token cache.
+
+pub mod assertion;
+pub mod credential;
+pub mod grants;
+pub mod pkce;
+pub mod response;
+pub mod transport;
+
+pub use assertion::CertificateCredential;
+pub use credential::{ClientCredential, ClientSecret};
+pub use response::TokenResponse;

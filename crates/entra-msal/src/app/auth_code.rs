@@ -1,0 +1,238 @@
+//! The authorization-code flow with PKCE, state and nonce, for web apps
+//! (`initiate_auth_code_flow` / `acquire_token_by_auth_code_flow`) and for the interactive
+//! public-client flow.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+
+use crate::error::{Classification, Error, ServiceError};
+use crate::oauth::pkce::{self, Pkce};
+
+/// Seconds of clock skew tolerated when checking `auth_time` against `max_age`.
+const MAX_AGE_SKEW: i64 = 120;
+
+/// Options of [`AuthCodeFlow`].
+#[derive(Debug, Clone, Default)]
+pub struct AuthCodeFlowOptions {
+    /// Where the authorization response goes (registered for the app).
+    pub redirect_uri: String,
+    /// `state`; a random one when `None`.
+    pub state: Option<String>,
+    /// `prompt`: `none`, `login`, `consent`, `select_account`, `create`.
+    pub prompt: Option<String>,
+    /// `login_hint`.
+    pub login_hint: Option<String>,
+    /// `domain_hint`.
+    pub domain_hint: Option<String>,
+    /// A claims challenge from a previous error.
+    pub claims_challenge: Option<String>,
+    /// `max_age` in seconds: the user must have signed in that recently.
+    pub max_age: Option<u64>,
+    /// `query` or `form_post` (default `form_post`, as MSAL recommends).
+    pub response_mode: Option<String>,
+    /// Scopes of other resources to consent to up front.
+    pub extra_scopes_to_consent: Vec<String>,
+}
+
+/// A started authorization-code flow: send the user to `auth_uri`, then hand the
+/// authorization response to `acquire_token_by_auth_code_flow`. Keep it server-side: it holds
+/// the PKCE verifier.
+#[derive(Clone)]
+pub struct AuthCodeFlow {
+    /// The URL to send the user's browser to.
+    pub auth_uri: String,
+    /// The `state` sent.
+    pub state: String,
+    /// The redirect URI.
+    pub redirect_uri: String,
+    /// The scopes asked for (undecorated).
+    pub scopes: Vec<String>,
+    /// The claims sent, if any.
+    pub claims: Option<String>,
+    /// `max_age`, if any.
+    pub max_age: Option<u64>,
+    pub(crate) code_verifier: String,
+    pub(crate) nonce: String,
+}
+
+impl std::fmt::Debug for AuthCodeFlow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthCodeFlow")
+            .field("auth_uri", &self.auth_uri)
+            .field("state", &self.state)
+            .field("redirect_uri", &self.redirect_uri)
+            .field("scopes", &self.scopes)
+            .field("code_verifier", &"[redacted]")
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuthCodeFlow {
+    /// Builds the authorization URL (pure; no I/O).
+    pub(crate) fn build(
+        authorization_endpoint: &str,
+        client_id: &str,
+        scopes: Vec<String>,
+        decorated: &[String],
+        claims: Option<String>,
+        options: &AuthCodeFlowOptions,
+    ) -> Result<Self, Error> {
+        if options.redirect_uri.is_empty() {
+            return Err(Error::Configuration("the auth-code flow needs a redirect URI registered for the app".into()));
+        }
+        let pkce = Pkce::generate();
+        let raw_nonce = pkce::random_urlsafe(16);
+        let nonce = pkce::nonce_parameter(&raw_nonce);
+        let state = options.state.clone().unwrap_or_else(|| pkce::random_urlsafe(16));
+        let mut all_scopes: Vec<String> = decorated.to_vec();
+        all_scopes.extend(options.extra_scopes_to_consent.iter().cloned());
+        all_scopes.sort_unstable();
+        all_scopes.dedup();
+        let mut url = url::Url::parse(authorization_endpoint)
+            .map_err(|e| Error::Configuration(format!("the authorization endpoint {authorization_endpoint:?} is not a URL: {e}")))?;
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("client_id", client_id)
+                .append_pair("response_type", "code")
+                .append_pair("redirect_uri", &options.redirect_uri)
+                .append_pair("scope", &all_scopes.join(" "))
+                .append_pair("state", &state)
+                .append_pair("nonce", &nonce)
+                .append_pair("code_challenge", &pkce.challenge)
+                .append_pair("code_challenge_method", Pkce::METHOD)
+                .append_pair("response_mode", options.response_mode.as_deref().unwrap_or("form_post"))
+                .append_pair("client_info", "1");
+            for (name, value) in [("prompt", &options.prompt), ("login_hint", &options.login_hint), ("domain_hint", &options.domain_hint)] {
+                if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
+                    q.append_pair(name, v);
+                }
+            }
+            if let Some(hint) = options.login_hint.as_deref().filter(|v| !v.is_empty()) {
+                q.append_pair("X-AnchorMailbox", &format!("UPN:{hint}"));
+            }
+            if let Some(max_age) = options.max_age {
+                q.append_pair("max_age", &max_age.to_string());
+            }
+            if let Some(c) = &claims {
+                q.append_pair("claims", c);
+            }
+        }
+        Ok(Self {
+            auth_uri: url.into(),
+            state,
+            redirect_uri: options.redirect_uri.clone(),
+            scopes,
+            claims,
+            max_age: options.max_age,
+            code_verifier: pkce.verifier,
+            nonce,
+        })
+    }
+
+    /// Checks the authorization response against this flow and returns the code.
+    pub(crate) fn code_from_response(&self, response: &HashMap<String, String>) -> Result<String, Error> {
+        if response.get("state").map(String::as_str) != Some(self.state.as_str()) {
+            return Err(Error::Validation(
+                "the state in the authorization response does not match the flow's state (a stale or forged response)".into(),
+            ));
+        }
+        if let Some(error) = response.get("error") {
+            let description = response.get("error_description").cloned().unwrap_or_default();
+            let code = description
+                .strip_prefix("AADSTS")
+                .and_then(|d| d.split(':').next())
+                .and_then(|n| n.parse().ok());
+            let suberror = response.get("suberror").cloned();
+            return Err(Error::from_service(ServiceError {
+                error: error.clone(),
+                error_description: description,
+                error_codes: code.into_iter().collect(),
+                classification: Classification::from_suberror(suberror.as_deref()),
+                suberror,
+                claims: response.get("claims").cloned(),
+                correlation_id: response.get("correlation_id").cloned(),
+                trace_id: response.get("trace_id").cloned(),
+                http_status: 0,
+            }));
+        }
+        response
+            .get("code")
+            .filter(|c| !c.is_empty())
+            .cloned()
+            .ok_or_else(|| Error::Validation("the authorization response has neither a code nor an error".into()))
+    }
+
+    /// Checks the id token's `nonce` and, with `max_age`, its `auth_time`.
+    pub(crate) fn check_id_token(&self, claims: Option<&Map<String, Value>>, now: i64) -> Result<(), Error> {
+        let Some(claims) = claims else {
+            return Ok(());
+        };
+        if claims.get("nonce").and_then(Value::as_str) != Some(self.nonce.as_str()) {
+            return Err(Error::Validation("the id token's nonce does not match the one sent (possible token replay)".into()));
+        }
+        if let Some(max_age) = self.max_age {
+            let auth_time = claims.get("auth_time").and_then(Value::as_i64).ok_or_else(|| {
+                Error::Validation("max_age was requested but the id token has no auth_time".into())
+            })?;
+            if now > auth_time + max_age as i64 + MAX_AGE_SKEW {
+                return Err(Error::Validation(format!(
+                    "the user signed in {} s ago, longer than max_age {max_age} s",
+                    now - auth_time
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flow() -> AuthCodeFlow {
+        let options = AuthCodeFlowOptions {
+            redirect_uri: "http://localhost:8400".into(),
+            login_hint: Some("a@b.c".into()),
+            max_age: Some(60),
+            ..Default::default()
+        };
+        AuthCodeFlow::build("https://h/t/oauth2/v2.0/authorize", "cid", vec!["x".into()], &["x".into(), "openid".into()], None, &options).unwrap()
+    }
+
+    #[test]
+    fn url_has_pkce_state_nonce_and_hints() {
+        let f = flow();
+        let url = url::Url::parse(&f.auth_uri).unwrap();
+        let q: HashMap<String, String> = url.query_pairs().into_owned().collect();
+        assert_eq!(q["code_challenge_method"], "S256");
+        assert_eq!(q["code_challenge"], Pkce::from_verifier(f.code_verifier.clone()).challenge);
+        assert_eq!(q["state"], f.state);
+        assert_eq!(q["nonce"].len(), 64);
+        assert_eq!(q["response_mode"], "form_post");
+        assert_eq!(q["scope"], "openid x");
+        assert_eq!(q["X-AnchorMailbox"], "UPN:a@b.c");
+        assert_eq!(q["client_info"], "1");
+        assert!(!format!("{f:?}").contains(&f.code_verifier));
+    }
+
+    #[test]
+    fn response_checks() {
+        let f = flow();
+        let mut r = HashMap::from([("state".to_string(), "other".to_string()), ("code".to_string(), "c".to_string())]);
+        assert!(matches!(f.code_from_response(&r), Err(Error::Validation(_))));
+        r.insert("state".into(), f.state.clone());
+        assert_eq!(f.code_from_response(&r).unwrap(), "c");
+        r.insert("error".into(), "access_denied".into());
+        r.insert("error_description".into(), "AADSTS65004: declined".into());
+        let e = f.code_from_response(&r).unwrap_err();
+        assert_eq!(e.service_error().unwrap().aadsts(), Some(65004));
+        let mut claims = Map::new();
+        claims.insert("nonce".into(), Value::from(f.nonce.clone()));
+        claims.insert("auth_time".into(), Value::from(1000));
+        assert!(f.check_id_token(Some(&claims), 1100).is_ok());
+        assert!(f.check_id_token(Some(&claims), 1000 + 60 + 121).is_err());
+        claims.insert("nonce".into(), Value::from("x"));
+        assert!(f.check_id_token(Some(&claims), 1000).is_err());
+    }
+}

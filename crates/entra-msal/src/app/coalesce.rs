@@ -1,0 +1,41 @@
+//! Single flight: concurrent requests for the same token wait for one network request.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Per-key async locks. A caller takes the lock for its key, re-checks the cache, and only
+/// then goes to the network, so N concurrent misses cost one request.
+#[derive(Debug, Default)]
+pub struct Coalescer {
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Coalescer {
+    /// Waits for the key's lock.
+    pub async fn lock(&self, key: &str) -> CoalesceGuard<'_> {
+        let lock = {
+            let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+            locks.entry(key.to_string()).or_default().clone()
+        };
+        let guard = lock.clone().lock_owned().await;
+        CoalesceGuard { owner: self, key: key.to_string(), lock, _guard: guard }
+    }
+}
+
+/// Held while a request for the key is in flight; releasing it drops the idle entry.
+pub struct CoalesceGuard<'a> {
+    owner: &'a Coalescer,
+    key: String,
+    lock: Arc<tokio::sync::Mutex<()>>,
+    _guard: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl Drop for CoalesceGuard<'_> {
+    fn drop(&mut self) {
+        let mut locks = self.owner.locks.lock().unwrap_or_else(|p| p.into_inner());
+        // Two references: the map's and ours. Anyone else waiting holds a third.
+        if Arc::strong_count(&self.lock) <= 2 {
+            locks.remove(&self.key);
+        }
+    }
+}

@@ -1,0 +1,556 @@
+//! `ConfidentialClientApplication`: daemons, web apps and web APIs that can hold a credential.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+
+use super::auth_code::{AuthCodeFlow, AuthCodeFlowOptions};
+use super::clock::{Clock, SystemClock};
+use super::coalesce::Coalescer;
+use super::core::{CacheAccess, ClientCore, EXPIRY_MARGIN, Store, home_account_id};
+use super::result::{Account, AuthenticationResult};
+use super::silent::{self, SilentOptions};
+use super::{claims, scopes};
+use crate::authority::{self, Authority, DiscoveryOptions};
+use crate::cache::{self, AccessTokenQuery, TokenCache};
+use crate::error::Error;
+use crate::http::{ClientIdentity, HttpClient, HttpOptions, ReqwestHttpClient, ThrottledHttp};
+use crate::oauth::assertion::AssertionCache;
+use crate::oauth::credential::{AssertionCallback, AssertionRequest};
+use crate::oauth::{CertificateCredential, ClientCredential, ClientSecret, grants};
+
+/// Confidential clients replay a throttled response for 5 s by default (MSAL Python).
+const DEFAULT_THROTTLE: Duration = Duration::from_secs(5);
+
+/// Options of [`ConfidentialClientApplication::acquire_token_for_client_with`].
+#[derive(Debug, Clone, Default)]
+pub struct ForClientOptions {
+    /// Skip the cache and get a new token.
+    pub force_refresh: bool,
+    /// A claims challenge from a resource; skips the cache.
+    pub claims_challenge: Option<String>,
+    /// `fmi_path` (federated managed identity path); keys its own cache entry.
+    pub fmi_path: Option<String>,
+    /// Extra body parameters; each keys the cache entry (`ext_cache_key`).
+    pub extra_parameters: BTreeMap<String, String>,
+}
+
+enum CredentialSpec {
+    Secret(ClientSecret),
+    Certificate { key_pem: String, cert_pem: String },
+    Thumbprint { key_pem: String, sha1_hex: String },
+    Pkcs12 { pfx: Vec<u8>, password: String },
+    Assertion(AssertionCallback),
+}
+
+/// Builds a [`ConfidentialClientApplication`]. Building does no network I/O.
+pub struct ConfidentialClientBuilder {
+    client_id: String,
+    authority: Option<String>,
+    oidc_authority: Option<String>,
+    credential: Option<CredentialSpec>,
+    send_x5c: bool,
+    client_claims: serde_json::Map<String, serde_json::Value>,
+    cache: Option<TokenCache>,
+    http_client: Option<Arc<dyn HttpClient>>,
+    http_options: HttpOptions,
+    region: Option<String>,
+    capabilities: Vec<String>,
+    instance_discovery: bool,
+    validate_authority: bool,
+    allow_http_loopback: bool,
+    identity: ClientIdentity,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for ConfidentialClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConfidentialClientBuilder")
+            .field("client_id", &self.client_id)
+            .field("authority", &self.authority)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConfidentialClientBuilder {
+    /// The authority, e.g. `https://login.microsoftonline.com/<tenant>` (default `.../common`).
+    pub fn authority(mut self, url: impl Into<String>) -> Self {
+        self.authority = Some(url.into());
+        self
+    }
+
+    /// A generic OIDC issuer instead of an Entra authority.
+    pub fn oidc_authority(mut self, url: impl Into<String>) -> Self {
+        self.oidc_authority = Some(url.into());
+        self
+    }
+
+    /// Authenticates with a client secret.
+    pub fn client_secret(mut self, secret: impl Into<String>) -> Self {
+        self.credential = Some(CredentialSpec::Secret(ClientSecret::new(secret)));
+        self
+    }
+
+    /// Authenticates with a certificate: the RSA private key (PKCS#8 or PKCS#1 PEM) and the
+    /// certificate (PEM). Assertions are PS256 with `x5t#S256` (RS256 with `x5t` on ADFS).
+    pub fn certificate(mut self, key_pem: impl Into<String>, cert_pem: impl Into<String>) -> Self {
+        self.credential = Some(CredentialSpec::Certificate { key_pem: key_pem.into(), cert_pem: cert_pem.into() });
+        self
+    }
+
+    /// Authenticates with a private key and the certificate's SHA-1 thumbprint (RS256, `x5t`).
+    pub fn certificate_thumbprint(mut self, key_pem: impl Into<String>, sha1_hex: impl Into<String>) -> Self {
+        self.credential = Some(CredentialSpec::Thumbprint { key_pem: key_pem.into(), sha1_hex: sha1_hex.into() });
+        self
+    }
+
+    /// Authenticates with a PKCS#12 (PFX) file's bytes and password.
+    pub fn certificate_pkcs12(mut self, pfx: Vec<u8>, password: impl Into<String>) -> Self {
+        self.credential = Some(CredentialSpec::Pkcs12 { pfx, password: password.into() });
+        self
+    }
+
+    /// Sends the certificate in `x5c` (subject name / issuer authentication).
+    pub fn send_x5c(mut self, send: bool) -> Self {
+        self.send_x5c = send;
+        self
+    }
+
+    /// Extra claims signed into certificate assertions.
+    pub fn client_claims(mut self, claims: serde_json::Map<String, serde_json::Value>) -> Self {
+        self.client_claims = claims;
+        self
+    }
+
+    /// Authenticates with an assertion the callback produces (e.g. a federated credential).
+    pub fn client_assertion(mut self, callback: impl Fn(&AssertionRequest) -> Result<String, Error> + Send + Sync + 'static) -> Self {
+        self.credential = Some(CredentialSpec::Assertion(Arc::new(callback)));
+        self
+    }
+
+    /// Shares a token cache (default: a new in-memory one).
+    pub fn token_cache(mut self, cache: TokenCache) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
+    /// Uses your own transport.
+    pub fn http_client(mut self, client: Arc<dyn HttpClient>) -> Self {
+        self.http_client = Some(client);
+        self
+    }
+
+    /// Timeout of each HTTP request of the default transport (default 30 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.http_options.timeout = timeout;
+        self
+    }
+
+    /// A proxy for the default transport.
+    pub fn proxy(mut self, url: impl Into<String>) -> Self {
+        self.http_options.proxy = Some(url.into());
+        self
+    }
+
+    /// Trusts a CA certificate (PEM) for a private authority such as `entra-emulator`; only
+    /// those CAs are trusted when any is given.
+    pub fn trusted_ca(mut self, pem: impl Into<String>) -> Self {
+        self.http_options.trusted_ca_pems.push(pem.into());
+        self.http_options.only_trusted_cas = true;
+        self
+    }
+
+    /// Allows an `http://` authority on 127.0.0.1/localhost (never for other hosts).
+    pub fn allow_http_loopback_authority(mut self, allow: bool) -> Self {
+        self.allow_http_loopback = allow;
+        self
+    }
+
+    /// Uses the regional endpoint (ESTS-R) for client credentials: a region name such as
+    /// `westus2`, or `"auto"` to read `REGION_NAME`.
+    pub fn azure_region(mut self, region: impl Into<String>) -> Self {
+        self.region = Some(region.into());
+        self
+    }
+
+    /// Client capabilities (e.g. `CP1` for Continuous Access Evaluation), sent as `xms_cc`.
+    pub fn client_capabilities<I: IntoIterator<Item = S>, S: Into<String>>(mut self, capabilities: I) -> Self {
+        self.capabilities = capabilities.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Validates unknown hosts through instance discovery (default true).
+    pub fn instance_discovery(mut self, enabled: bool) -> Self {
+        self.instance_discovery = enabled;
+        self
+    }
+
+    /// Validates the authority (default true); false skips instance discovery.
+    pub fn validate_authority(mut self, enabled: bool) -> Self {
+        self.validate_authority = enabled;
+        self
+    }
+
+    /// `x-app-name` / `x-app-ver` headers.
+    pub fn app_name_and_version(mut self, name: impl Into<String>, version: impl Into<String>) -> Self {
+        self.identity = ClientIdentity { app_name: Some(name.into()), app_version: Some(version.into()) };
+        self
+    }
+
+    /// The time source (tests).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Builds the application. Fails on a missing or unreadable credential or a bad authority.
+    pub fn build(self) -> Result<ConfidentialClientApplication, Error> {
+        if self.client_id.trim().is_empty() {
+            return Err(Error::Configuration("the client id is empty".into()));
+        }
+        let authority = match (&self.authority, &self.oidc_authority) {
+            (Some(_), Some(_)) => return Err(Error::Configuration("set either authority or oidc_authority, not both".into())),
+            (_, Some(oidc)) => Authority::parse_oidc(oidc, self.allow_http_loopback)?,
+            (Some(a), None) => Authority::parse(a, self.allow_http_loopback)?,
+            (None, None) => Authority::parse("https://login.microsoftonline.com/common", false)?,
+        };
+        let is_adfs = authority.authority_type() == authority::AuthorityType::Adfs;
+        let spec = self.credential.ok_or_else(|| {
+            Error::Configuration("a confidential client needs a credential: client_secret, certificate or client_assertion".into())
+        })?;
+        let credential = build_credential(spec, is_adfs, self.send_x5c, self.client_claims)?;
+        let region = match self.region.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some("auto") | Some("true") => std::env::var("REGION_NAME").ok().filter(|r| !r.trim().is_empty()),
+            Some(r) => Some(r.to_string()),
+        };
+        let transport: Arc<dyn HttpClient> = match self.http_client {
+            Some(c) => c,
+            None => Arc::new(ReqwestHttpClient::new(&self.http_options)?),
+        };
+        let discovery = DiscoveryOptions {
+            instance_discovery: self.instance_discovery,
+            validate_authority: self.validate_authority,
+        };
+        if let Some(region) = &region {
+            // Validates the region name now rather than on the first request.
+            let probe = authority::Endpoints {
+                authorization_endpoint: String::new(),
+                token_endpoint: format!("{}/oauth2/v2.0/token", authority.url()),
+                device_authorization_endpoint: None,
+                end_session_endpoint: None,
+                issuer: None,
+                jwks_uri: None,
+                realm: authority.tenant().to_string(),
+            };
+            authority::regional_token_endpoint(&authority, &probe, region)?;
+        }
+        Ok(ConfidentialClientApplication {
+            core: Arc::new(ClientCore {
+                client_id: self.client_id,
+                authority,
+                discovery,
+                http: ThrottledHttp::new(transport, DEFAULT_THROTTLE),
+                cache: self.cache.unwrap_or_default(),
+                identity: self.identity,
+                capabilities: self.capabilities,
+                exclude_scopes: Vec::new(),
+                credential: Some(credential),
+                clock: self.clock,
+                coalescer: Coalescer::default(),
+            }),
+            region,
+            obo_accounts: Mutex::new(HashMap::new()),
+        })
+    }
+}
+
+fn build_credential(
+    spec: CredentialSpec,
+    is_adfs: bool,
+    send_x5c: bool,
+    client_claims: serde_json::Map<String, serde_json::Value>,
+) -> Result<ClientCredential, Error> {
+    let mut cert = match spec {
+        CredentialSpec::Secret(secret) => return Ok(ClientCredential::Secret(secret)),
+        CredentialSpec::Assertion(callback) => return Ok(ClientCredential::Assertion(callback)),
+        CredentialSpec::Certificate { key_pem, cert_pem } => CertificateCredential::from_pem(&key_pem, &cert_pem)?,
+        CredentialSpec::Thumbprint { key_pem, sha1_hex } => CertificateCredential::from_pem_and_thumbprint(&key_pem, &sha1_hex)?,
+        CredentialSpec::Pkcs12 { pfx, password } => CertificateCredential::from_pkcs12(&pfx, &password)?,
+    };
+    cert.send_x5c = send_x5c;
+    cert.force_rs256 = is_adfs;
+    cert.client_claims = client_claims;
+    Ok(ClientCredential::Certificate(Arc::new(cert), Arc::new(AssertionCache::default())))
+}
+
+/// A confidential client: client credentials, on-behalf-of, the web-app auth-code flow, and
+/// silent token acquisition for signed-in accounts.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), entra_msal::Error> {
+/// use entra_msal::app::ConfidentialClientApplication;
+///
+/// let app = ConfidentialClientApplication::builder("00000000-0000-0000-0000-000000000001")
+///     .authority("https://login.microsoftonline.com/contoso.onmicrosoft.com")
+///     .client_secret("...")
+///     .build()?;
+/// let token = app.acquire_token_for_client(&["https://graph.microsoft.com/.default"]).await?;
+/// println!("expires on {}", token.expires_on);
+/// # Ok(()) }
+/// ```
+pub struct ConfidentialClientApplication {
+    core: Arc<ClientCore>,
+    region: Option<String>,
+    /// user-assertion hash → home account id, so repeated on-behalf-of calls hit the cache.
+    obo_accounts: Mutex<HashMap<String, String>>,
+}
+
+impl std::fmt::Debug for ConfidentialClientApplication {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConfidentialClientApplication").field("core", &self.core).field("region", &self.region).finish()
+    }
+}
+
+impl ConfidentialClientApplication {
+    /// Starts building an application for `client_id`.
+    pub fn builder(client_id: impl Into<String>) -> ConfidentialClientBuilder {
+        ConfidentialClientBuilder {
+            client_id: client_id.into(),
+            authority: None,
+            oidc_authority: None,
+            credential: None,
+            send_x5c: false,
+            client_claims: serde_json::Map::new(),
+            cache: None,
+            http_client: None,
+            http_options: HttpOptions::default(),
+            region: None,
+            capabilities: Vec::new(),
+            instance_discovery: true,
+            validate_authority: true,
+            allow_http_loopback: false,
+            identity: ClientIdentity::default(),
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// The client id.
+    pub fn client_id(&self) -> &str {
+        &self.core.client_id
+    }
+
+    /// The token cache (serialize it, share it, attach persistence).
+    pub fn token_cache(&self) -> &TokenCache {
+        &self.core.cache
+    }
+
+    /// An app-only token (client credentials): from the cache when one is valid.
+    pub async fn acquire_token_for_client(&self, scopes: &[&str]) -> Result<AuthenticationResult, Error> {
+        self.acquire_token_for_client_with(scopes, &ForClientOptions::default()).await
+    }
+
+    /// [`acquire_token_for_client`](Self::acquire_token_for_client) with options.
+    pub async fn acquire_token_for_client_with(&self, scopes: &[&str], options: &ForClientOptions) -> Result<AuthenticationResult, Error> {
+        let core = &self.core;
+        let _access = CacheAccess::begin(&core.cache);
+        let scopes = scopes::validate(scopes)?;
+        let correlation_id = uuid::Uuid::new_v4().to_string();
+        let endpoints = core.endpoints().await?;
+        let mut extra = options.extra_parameters.clone();
+        if let Some(fmi) = &options.fmi_path {
+            extra.insert("fmi_path".into(), fmi.clone());
+        }
+        let ext_key = cache::ext_cache_key(&extra);
+        let claims = claims::merged(&core.capabilities, options.claims_challenge.as_deref())?;
+        let use_cache = !options.force_refresh && options.claims_challenge.is_none();
+        let lookup = || {
+            let now = core.now();
+            core.cache
+                .find_access_token(&AccessTokenQuery {
+                    client_id: &core.client_id,
+                    environment: core.environment(),
+                    realm: &endpoints.realm,
+                    home_account_id: None,
+                    scopes: &scopes,
+                    ext_cache_key: ext_key.as_deref(),
+                    now,
+                })
+                .filter(|at| at.expires_on() - now >= EXPIRY_MARGIN)
+        };
+        let mut aging = None;
+        if use_cache && let Some(at) = lookup() {
+            if at.refresh_on().is_none_or(|r| r > core.now()) {
+                return Ok(core.result_from_cache(&at, None, &correlation_id));
+            }
+            aging = Some(at);
+        }
+        let key = format!("client|{}|{}|{}", endpoints.realm, scopes.join(" ").to_lowercase(), ext_key.as_deref().unwrap_or(""));
+        let _flight = core.coalescer.lock(&key).await;
+        if use_cache && let Some(at) = lookup().filter(|at| at.refresh_on().is_none_or(|r| r > core.now())) {
+            return Ok(core.result_from_cache(&at, None, &correlation_id));
+        }
+        let token_endpoint = match &self.region {
+            Some(region) => authority::regional_token_endpoint(&core.authority, &endpoints, region)?,
+            None => endpoints.token_endpoint.clone(),
+        };
+        let mut form = grants::client_credentials(&core.client_id, &scopes, claims.as_deref());
+        form.extend(extra);
+        let outcome = core.redeem(&token_endpoint, form, &correlation_id, Vec::new()).await;
+        let response = match (outcome, aging) {
+            (Ok(r), _) => r,
+            (Err(e), Some(at)) => {
+                tracing::warn!(correlation_id, error = %e, "proactive refresh failed; using the cached access token");
+                return Ok(core.result_from_cache(&at, None, &correlation_id));
+            }
+            (Err(e), None) => return Err(e),
+        };
+        core.store(&Store {
+            endpoints: &endpoints,
+            response: &response,
+            requested_scopes: &scopes,
+            grant_type: "client_credentials",
+            username: None,
+            ext_cache_key: ext_key.as_deref(),
+            skip_account_creation: true,
+            now: core.now(),
+            correlation_id: &correlation_id,
+        })
+    }
+
+    /// Exchanges a user's access token for one to call a downstream API (on-behalf-of).
+    /// Repeated calls with the same assertion are answered from the cache.
+    pub async fn acquire_token_on_behalf_of(&self, user_assertion: &str, scopes: &[&str]) -> Result<AuthenticationResult, Error> {
+        let core = &self.core;
+        let _access = CacheAccess::begin(&core.cache);
+        let scopes = scopes::validate(scopes)?;
+        let assertion_hash = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(user_assertion.as_bytes()));
+        let known = self.obo_accounts.lock().unwrap_or_else(|p| p.into_inner()).get(&assertion_hash).cloned();
+        let correlation_id = uuid::Uuid::new_v4().to_string();
+        let endpoints = core.endpoints().await?;
+        if let Some(hid) = &known {
+            let now = core.now();
+            let hit = core
+                .cache
+                .find_access_token(&AccessTokenQuery {
+                    client_id: &core.client_id,
+                    environment: core.environment(),
+                    realm: &endpoints.realm,
+                    home_account_id: Some(hid),
+                    scopes: &scopes,
+                    ext_cache_key: None,
+                    now,
+                })
+                .filter(|at| at.expires_on() - now >= EXPIRY_MARGIN);
+            if let Some(at) = hit {
+                let account = self.accounts().into_iter().find(|a| &a.home_account_id == hid);
+                return Ok(core.result_from_cache(&at, account, &correlation_id));
+            }
+        }
+        let decorated = scopes::decorate(&scopes, &core.exclude_scopes);
+        let claims = claims::merged(&core.capabilities, None)?;
+        let form = grants::on_behalf_of(&core.client_id, user_assertion, &decorated, claims.as_deref());
+        let response = core.redeem(&endpoints.token_endpoint, form, &correlation_id, Vec::new()).await?;
+        if let Some(hid) = response.client_info().and_then(home_account_id) {
+            self.obo_accounts.lock().unwrap_or_else(|p| p.into_inner()).insert(assertion_hash, hid);
+        }
+        core.store(&Store {
+            endpoints: &endpoints,
+            response: &response,
+            requested_scopes: &decorated,
+            grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer",
+            username: None,
+            ext_cache_key: None,
+            skip_account_creation: false,
+            now: core.now(),
+            correlation_id: &correlation_id,
+        })
+    }
+
+    /// Starts the web-app auth-code flow: redirect the user to the returned `auth_uri`.
+    pub async fn initiate_auth_code_flow(&self, scopes: &[&str], options: &AuthCodeFlowOptions) -> Result<AuthCodeFlow, Error> {
+        let core = &self.core;
+        let scopes = scopes::validate(scopes)?;
+        let endpoints = core.endpoints().await?;
+        let decorated = scopes::decorate(&scopes, &core.exclude_scopes);
+        let claims = claims::merged(&core.capabilities, options.claims_challenge.as_deref())?;
+        AuthCodeFlow::build(&endpoints.authorization_endpoint, &core.client_id, scopes, &decorated, claims, options)
+    }
+
+    /// Completes the auth-code flow with the authorization response's parameters (the query or
+    /// form your redirect URI received): checks state, redeems the code with PKCE, checks nonce.
+    pub async fn acquire_token_by_auth_code_flow(&self, flow: &AuthCodeFlow, response: &HashMap<String, String>) -> Result<AuthenticationResult, Error> {
+        let core = &self.core;
+        let _access = CacheAccess::begin(&core.cache);
+        let code = flow.code_from_response(response)?;
+        let endpoints = core.endpoints().await?;
+        let decorated = scopes::decorate(&flow.scopes, &core.exclude_scopes);
+        let correlation_id = uuid::Uuid::new_v4().to_string();
+        let form = grants::authorization_code(&core.client_id, &code, &flow.redirect_uri, &flow.code_verifier, &decorated, flow.claims.as_deref());
+        let anchor = response
+            .get("client_info")
+            .and_then(|ci| home_account_id(ci))
+            .and_then(|hid| hid.split_once('.').map(|(u, t)| vec![("X-AnchorMailbox".to_string(), format!("Oid:{u}@{t}"))]))
+            .unwrap_or_default();
+        let token = core.redeem(&endpoints.token_endpoint, form, &correlation_id, anchor).await?;
+        let claims = token.id_token().and_then(super::result::jwt_claims);
+        flow.check_id_token(claims.as_ref(), core.now())?;
+        core.store(&Store {
+            endpoints: &endpoints,
+            response: &token,
+            requested_scopes: &decorated,
+            grant_type: "authorization_code",
+            username: None,
+            ext_cache_key: None,
+            skip_account_creation: false,
+            now: core.now(),
+            correlation_id: &correlation_id,
+        })
+    }
+
+    /// A token for a signed-in account, from the cache or by refresh (MSAL's silent flow).
+    pub async fn acquire_token_silent(&self, scopes: &[&str], account: &Account, options: &SilentOptions) -> Result<AuthenticationResult, Error> {
+        let scopes = scopes::validate(scopes)?;
+        let _access = CacheAccess::begin(&self.core.cache);
+        silent::acquire(&self.core, scopes, account, options).await
+    }
+
+    /// The accounts in the cache for this authority's environment (grouped by home account).
+    pub fn accounts(&self) -> Vec<Account> {
+        let env = self.core.environment();
+        let mut out: Vec<Account> = Vec::new();
+        for a in self.core.cache.accounts() {
+            if a.environment.eq_ignore_ascii_case(env)
+                && matches!(a.authority_type.as_str(), "MSSTS" | "ADFS")
+                && !out.iter().any(|o| o.home_account_id == a.home_account_id)
+            {
+                out.push(Account::from(&a));
+            }
+        }
+        out
+    }
+
+    /// Forgets an account: its refresh tokens (this app's and its family's), access tokens,
+    /// id tokens and account entries.
+    pub fn remove_account(&self, account: &Account) {
+        let core = &self.core;
+        let _access = CacheAccess::begin(&core.cache);
+        let family = core
+            .cache
+            .app_metadata(core.environment(), &core.client_id)
+            .and_then(|m| m.family_id);
+        for a in core.cache.accounts().iter().filter(|a| a.home_account_id == account.home_account_id) {
+            core.cache.remove_account(a, &core.client_id, family.as_deref());
+        }
+    }
+
+    /// Removes this app's app-only tokens (client credentials) from the cache.
+    pub fn remove_tokens_for_client(&self) {
+        let _access = CacheAccess::begin(&self.core.cache);
+        let envs = vec![self.core.environment().to_string()];
+        self.core.cache.remove_app_tokens(&self.core.client_id, &envs);
+    }
+}

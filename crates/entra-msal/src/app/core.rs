@@ -1,0 +1,226 @@
+//! What every application has: client id, authority, transport, cache, clock; and the steps
+//! every flow shares (discovery, one token request, storing and shaping the result).
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use super::clock::Clock;
+use super::coalesce::Coalescer;
+use super::result::{self, Account, AuthenticationResult, SecretToken, TokenSource};
+use crate::authority::{self, Authority, DiscoveryOptions, Endpoints};
+use crate::cache::{self, TokenCache, TokenEvent};
+use crate::error::Error;
+use crate::http::{ClientIdentity, ThrottledHttp};
+use crate::oauth::response::TokenResponse;
+use crate::oauth::transport::FormPost;
+use crate::oauth::ClientCredential;
+
+/// Brackets one token operation for the cache's listener (persistence): `before_access` now,
+/// `after_access` (with whether anything changed) when dropped, on success or failure alike.
+pub(crate) struct CacheAccess<'a>(&'a TokenCache);
+
+impl<'a> CacheAccess<'a> {
+    pub fn begin(cache: &'a TokenCache) -> Self {
+        cache.before_access();
+        Self(cache)
+    }
+}
+
+impl Drop for CacheAccess<'_> {
+    fn drop(&mut self) {
+        self.0.after_access();
+    }
+}
+
+/// Seconds before expiry at which a cached access token stops being used (MSAL: 300).
+pub(crate) const EXPIRY_MARGIN: i64 = 300;
+
+/// The shared state of an application.
+pub(crate) struct ClientCore {
+    pub client_id: String,
+    pub authority: Authority,
+    pub discovery: DiscoveryOptions,
+    pub http: ThrottledHttp,
+    pub cache: TokenCache,
+    pub identity: ClientIdentity,
+    pub capabilities: Vec<String>,
+    pub exclude_scopes: Vec<String>,
+    pub credential: Option<ClientCredential>,
+    pub clock: Arc<dyn Clock>,
+    pub coalescer: Coalescer,
+}
+
+impl std::fmt::Debug for ClientCore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientCore")
+            .field("client_id", &self.client_id)
+            .field("authority", &self.authority.url())
+            .field("credential", &self.credential)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What to store after a successful token response.
+pub(crate) struct Store<'a> {
+    pub endpoints: &'a Endpoints,
+    pub response: &'a TokenResponse,
+    pub requested_scopes: &'a [String],
+    pub grant_type: &'a str,
+    pub username: Option<&'a str>,
+    pub ext_cache_key: Option<&'a str>,
+    pub skip_account_creation: bool,
+    pub now: i64,
+    pub correlation_id: &'a str,
+}
+
+impl ClientCore {
+    /// Now, from the injected clock.
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// The cache `environment`: the authority host, lowercase, without port.
+    pub fn environment(&self) -> &str {
+        self.authority.host()
+    }
+
+    /// Tenant and endpoints (lazy, cached process-wide).
+    pub async fn endpoints(&self) -> Result<Arc<Endpoints>, Error> {
+        authority::resolve_endpoints(&self.http, &self.authority, self.discovery).await
+    }
+
+    /// Sends one token request: adds the client's credential, MSAL's headers, and parses.
+    pub async fn redeem(
+        &self,
+        token_endpoint: &str,
+        mut form: Vec<(String, String)>,
+        correlation_id: &str,
+        extra_headers: Vec<(String, String)>,
+    ) -> Result<TokenResponse, Error> {
+        if let Some(credential) = &self.credential {
+            form.extend(credential.form_fields(&self.client_id, token_endpoint, self.now())?);
+        }
+        let post = FormPost {
+            url: token_endpoint,
+            form,
+            correlation_id,
+            identity: &self.identity,
+            extra_headers,
+        };
+        let span = tracing::debug_span!("token_request", correlation_id, endpoint = token_endpoint);
+        let _enter = span.enter();
+        post.send_for_token(&self.http).await
+    }
+
+    /// Writes the response into the cache and shapes the result.
+    pub fn store(&self, s: &Store<'_>) -> Result<AuthenticationResult, Error> {
+        let json = Value::Object(s.response.json.clone());
+        self.cache.add(&TokenEvent {
+            client_id: &self.client_id,
+            environment: self.environment(),
+            realm: &s.endpoints.realm,
+            requested_scopes: s.requested_scopes,
+            response: &json,
+            grant_type: s.grant_type,
+            username: s.username,
+            ext_cache_key: s.ext_cache_key,
+            skip_account_creation: s.skip_account_creation,
+            now: s.now,
+        })?;
+        Ok(self.result_from_response(s))
+    }
+
+    fn result_from_response(&self, s: &Store<'_>) -> AuthenticationResult {
+        let r = s.response;
+        let expires_in = r.expires_in().unwrap_or(600);
+        let id_token_claims = r.id_token().and_then(result::jwt_claims);
+        let scopes = r.scopes().unwrap_or_else(|| s.requested_scopes.to_vec());
+        let account = r.client_info().and_then(|ci| {
+            account_from_tokens(ci, id_token_claims.as_ref(), self.environment(), &s.endpoints.realm, s.username, s.grant_type)
+        });
+        AuthenticationResult {
+            access_token: SecretToken::new(r.access_token().unwrap_or_default()),
+            token_type: r.token_type().to_string(),
+            expires_on: result::at(s.now + expires_in),
+            extended_expires_on: Some(result::at(s.now + r.ext_expires_in().unwrap_or(expires_in))),
+            refresh_on: r.refresh_in().map(|ri| result::at(s.now + ri)),
+            scopes,
+            id_token: r.id_token().map(SecretToken::new),
+            id_token_claims,
+            account,
+            token_source: TokenSource::IdentityProvider,
+            correlation_id: s.correlation_id.to_string(),
+        }
+    }
+
+    /// A result from a cached access token (and the account's id token, when there is one).
+    pub fn result_from_cache(&self, at: &cache::AccessToken, account: Option<Account>, correlation_id: &str) -> AuthenticationResult {
+        let id_token = account.as_ref().and_then(|a| {
+            self.cache.id_token(&a.home_account_id, &a.environment, &a.realm, &self.client_id)
+        });
+        AuthenticationResult {
+            access_token: SecretToken::new(at.secret.clone()),
+            token_type: at.token_type.clone().unwrap_or_else(|| "Bearer".into()),
+            expires_on: result::at(at.expires_on()),
+            extended_expires_on: at.extended_expires_on().map(result::at),
+            refresh_on: at.refresh_on().map(result::at),
+            scopes: at.target.split_whitespace().map(str::to_string).collect(),
+            id_token_claims: id_token.as_ref().and_then(|t| result::jwt_claims(&t.secret)),
+            id_token: id_token.map(|t| SecretToken::new(t.secret)),
+            account,
+            token_source: TokenSource::Cache,
+            correlation_id: correlation_id.to_string(),
+        }
+    }
+}
+
+/// `uid.utid` from a base64url `client_info` (padding tolerated).
+pub(crate) fn home_account_id(client_info: &str) -> Option<String> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(client_info.trim_end_matches('='))
+        .ok()?;
+    let json: Map<String, Value> = serde_json::from_slice(&bytes).ok()?;
+    let uid = json.get("uid")?.as_str()?;
+    let utid = json.get("utid")?.as_str()?;
+    Some(format!("{uid}.{utid}"))
+}
+
+fn account_from_tokens(
+    client_info: &str,
+    claims: Option<&Map<String, Value>>,
+    environment: &str,
+    realm: &str,
+    username: Option<&str>,
+    grant_type: &str,
+) -> Option<Account> {
+    let claim = |k: &str| claims.and_then(|c| c.get(k)).and_then(Value::as_str);
+    Some(Account {
+        home_account_id: home_account_id(client_info)?,
+        environment: environment.to_string(),
+        realm: realm.to_string(),
+        username: claim("preferred_username").or(claim("upn")).or(username).unwrap_or("").to_string(),
+        local_account_id: claim("oid").or(claim("sub")).unwrap_or("").to_string(),
+        authority_type: if realm.eq_ignore_ascii_case("adfs") { "ADFS" } else { "MSSTS" }.to_string(),
+        account_source: matches!(
+            grant_type,
+            "authorization_code" | "password" | "urn:ietf:params:oauth:grant-type:device_code" | "broker" | "user_fic"
+        )
+        .then(|| grant_type.to_string()),
+    })
+}
+
+impl From<&cache::Account> for Account {
+    fn from(a: &cache::Account) -> Self {
+        Self {
+            home_account_id: a.home_account_id.clone(),
+            environment: a.environment.clone(),
+            realm: a.realm.clone(),
+            username: a.username.clone(),
+            local_account_id: a.local_account_id.clone(),
+            authority_type: a.authority_type.clone(),
+            account_source: a.account_source.clone(),
+        }
+    }
+}

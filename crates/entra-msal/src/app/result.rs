@@ -1,0 +1,99 @@
+//! What a token acquisition returns: the token, its lifetimes, the account, and where it came
+//! from.
+
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+/// A token (access or id token). `Debug` prints `[redacted]`; use [`SecretToken::expose`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretToken(String);
+
+impl SecretToken {
+    /// Wraps a token.
+    pub fn new(token: impl Into<String>) -> Self {
+        Self(token.into())
+    }
+
+    /// The token itself, e.g. for an `Authorization: Bearer` header.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Where a token came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenSource {
+    /// Fresh from the identity provider.
+    IdentityProvider,
+    /// From the token cache.
+    Cache,
+    /// From an authentication broker.
+    Broker,
+}
+
+/// A signed-in account, as MSAL Python's `get_accounts` returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// `<uid>.<utid>`: the account's id across tenants.
+    pub home_account_id: String,
+    /// The authority host the account was signed in through.
+    pub environment: String,
+    /// The tenant (realm) of the sign-in.
+    pub realm: String,
+    /// The sign-in name (`preferred_username`).
+    pub username: String,
+    /// The object id in that tenant.
+    pub local_account_id: String,
+    /// `MSSTS` or `ADFS`.
+    pub authority_type: String,
+    /// How the account was added (`authorization_code`, `password`, device code, `broker`).
+    pub account_source: Option<String>,
+}
+
+/// The result of a successful token acquisition.
+#[derive(Debug, Clone)]
+pub struct AuthenticationResult {
+    /// The access token.
+    pub access_token: SecretToken,
+    /// Usually `Bearer`.
+    pub token_type: String,
+    /// When the access token expires.
+    pub expires_on: OffsetDateTime,
+    /// How long the token may be used while the identity provider is unavailable.
+    pub extended_expires_on: Option<OffsetDateTime>,
+    /// When the library refreshes the token proactively.
+    pub refresh_on: Option<OffsetDateTime>,
+    /// The scopes the token was granted for.
+    pub scopes: Vec<String>,
+    /// The id token, for user flows.
+    pub id_token: Option<SecretToken>,
+    /// The id token's claims (decoded, not validated, as MSAL Python 1.38+).
+    pub id_token_claims: Option<Map<String, Value>>,
+    /// The account, for user flows.
+    pub account: Option<Account>,
+    /// Identity provider, cache, or broker.
+    pub token_source: TokenSource,
+    /// The correlation id of the request (`client-request-id`).
+    pub correlation_id: String,
+}
+
+/// Converts epoch seconds.
+pub(crate) fn at(epoch: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(epoch).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// Decodes the claims of a JWT without validating it.
+pub(crate) fn jwt_claims(jwt: &str) -> Option<Map<String, Value>> {
+    use base64::Engine as _;
+    let payload = jwt.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    serde_json::from_slice(&bytes).ok()
+}

@@ -1,0 +1,161 @@
+//! The silent flow for a signed-in account, as MSAL does it: a cached access token with at
+//! least 300 s left; a proactive refresh after `refresh_on` that falls back to the cached token
+//! when the identity provider fails; otherwise a refresh token, in MSAL's FOCI order (family
+//! tokens first when this app's family is unknown or known, then the app's own), newest first.
+//! A refresh token is never deleted on `invalid_grant`.
+
+use super::claims;
+use super::core::{ClientCore, EXPIRY_MARGIN, Store};
+use super::result::{Account, AuthenticationResult};
+use super::scopes;
+use crate::authority::Endpoints;
+use crate::cache::{AccessTokenQuery, RefreshToken, RefreshTokenQuery};
+use crate::error::{Classification, Error, ServiceError};
+use crate::oauth::grants;
+
+/// Options of a silent request.
+#[derive(Debug, Clone, Default)]
+pub struct SilentOptions {
+    /// Skip the cached access token and use a refresh token.
+    pub force_refresh: bool,
+    /// A claims challenge from a resource (skips the cached access token).
+    pub claims_challenge: Option<String>,
+}
+
+/// The family MSAL tries when an app's family is unknown.
+const DEFAULT_FAMILY: &str = "1";
+
+fn no_tokens(account: &Account) -> Error {
+    Error::UiRequired(Box::new(ServiceError {
+        error: "no_tokens_found".into(),
+        error_description: format!(
+            "No refresh token for {} is in the cache; sign the user in interactively.",
+            if account.username.is_empty() { &account.home_account_id } else { &account.username }
+        ),
+        error_codes: Vec::new(),
+        suberror: None,
+        claims: None,
+        correlation_id: None,
+        trace_id: None,
+        http_status: 0,
+        classification: Classification::None,
+    }))
+}
+
+/// Runs the silent flow for `account`.
+pub(crate) async fn acquire(core: &ClientCore, scopes: Vec<String>, account: &Account, options: &SilentOptions) -> Result<AuthenticationResult, Error> {
+    let correlation_id = uuid::Uuid::new_v4().to_string();
+    let endpoints = core.endpoints().await?;
+    let claims = claims::merged(&core.capabilities, options.claims_challenge.as_deref())?;
+    let use_cache = !options.force_refresh && options.claims_challenge.is_none();
+    let lookup = |now: i64| {
+        core.cache.find_access_token(&AccessTokenQuery {
+            client_id: &core.client_id,
+            environment: core.environment(),
+            realm: &endpoints.realm,
+            home_account_id: Some(&account.home_account_id),
+            scopes: &scopes,
+            ext_cache_key: None,
+            now,
+        })
+    };
+    if use_cache
+        && let Some(at) = lookup(core.now()).filter(|at| at.expires_on() - core.now() >= EXPIRY_MARGIN)
+    {
+        let now = core.now();
+        if at.refresh_on().is_none_or(|r| r > now) {
+            return Ok(core.result_from_cache(&at, Some(account.clone()), &correlation_id));
+        }
+        // Aging: refresh proactively, but keep the cached token if the identity provider fails.
+        return match refresh(core, &endpoints, &scopes, account, claims.as_deref(), &correlation_id).await {
+            Ok(fresh) => Ok(fresh),
+            Err(e) => {
+                tracing::warn!(correlation_id, error = %e, "proactive refresh failed; using the cached access token");
+                Ok(core.result_from_cache(&at, Some(account.clone()), &correlation_id))
+            }
+        };
+    }
+    let key = format!("silent|{}|{}|{}", account.home_account_id, endpoints.realm, scopes.join(" ").to_lowercase());
+    let _flight = core.coalescer.lock(&key).await;
+    if use_cache
+        && let Some(at) = lookup(core.now()).filter(|at| at.expires_on() - core.now() >= EXPIRY_MARGIN)
+    {
+        return Ok(core.result_from_cache(&at, Some(account.clone()), &correlation_id));
+    }
+    refresh(core, &endpoints, &scopes, account, claims.as_deref(), &correlation_id).await
+}
+
+/// The refresh tokens to try, in MSAL's order, without duplicates.
+fn candidates(core: &ClientCore, account: &Account) -> Vec<RefreshToken> {
+    let query = |client_id: Option<&str>, family_id: Option<&str>| {
+        core.cache.find_refresh_tokens(&RefreshTokenQuery {
+            environment: core.environment(),
+            home_account_id: &account.home_account_id,
+            client_id,
+            family_id,
+        })
+    };
+    let mut out: Vec<RefreshToken> = Vec::new();
+    match core.cache.app_metadata(core.environment(), &core.client_id) {
+        None => out.extend(query(None, Some(DEFAULT_FAMILY))),
+        Some(meta) => {
+            if let Some(family) = meta.family_id.as_deref().filter(|f| !f.is_empty()) {
+                out.extend(query(None, Some(family)));
+            }
+        }
+    }
+    for rt in query(Some(&core.client_id), None) {
+        if !out.iter().any(|o| o.secret == rt.secret) {
+            out.push(rt);
+        }
+    }
+    out
+}
+
+async fn refresh(
+    core: &ClientCore,
+    endpoints: &Endpoints,
+    scopes: &[String],
+    account: &Account,
+    claims: Option<&str>,
+    correlation_id: &str,
+) -> Result<AuthenticationResult, Error> {
+    let decorated = scopes::decorate(scopes, &core.exclude_scopes);
+    let anchor = account
+        .home_account_id
+        .split_once('.')
+        .map(|(uid, utid)| vec![("X-AnchorMailbox".to_string(), format!("Oid:{uid}@{utid}"))])
+        .unwrap_or_default();
+    let mut last_error = None;
+    for rt in candidates(core, account) {
+        let form = grants::refresh_token(&core.client_id, &rt.secret, &decorated, claims);
+        match core.redeem(&endpoints.token_endpoint, form, correlation_id, anchor.clone()).await {
+            Ok(response) => {
+                let now = core.now();
+                if let Some(new_rt) = response.refresh_token() {
+                    core.cache.update_refresh_token(&rt, new_rt, now);
+                }
+                let mut result = core.store(&Store {
+                    endpoints,
+                    response: &response,
+                    requested_scopes: &decorated,
+                    grant_type: "refresh_token",
+                    username: None,
+                    ext_cache_key: None,
+                    skip_account_creation: true,
+                    now,
+                    correlation_id,
+                })?;
+                result.account = Some(account.clone());
+                return Ok(result);
+            }
+            // Another app's family token rejected for this client: try the next one.
+            Err(e) if e.service_error().is_some_and(|s| s.suberror.as_deref() == Some("client_mismatch")) => {
+                last_error = Some(e);
+            }
+            Err(e @ (Error::Network { .. } | Error::Throttled { .. } | Error::InvalidResponse { .. })) => return Err(e),
+            Err(e) => last_error = Some(e),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| no_tokens(account)))
+}

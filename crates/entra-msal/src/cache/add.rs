@@ -1,0 +1,452 @@
+//! Turning a token response into cache entities (MSAL Python's `TokenCache.__add`).
+
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+use super::claims::{claim_text, decode_json_object, jwt_claims};
+use super::schema::{
+    AUTHORITY_TYPE_ADFS, AUTHORITY_TYPE_MSSTS, AccessToken, Account, AppMetadata, IdToken,
+    RefreshToken,
+};
+use crate::error::Error;
+
+/// Grants after which the account records where it came from (`account_source`).
+const ACCOUNT_SOURCE_GRANTS: [&str; 5] = [
+    "broker",
+    "authorization_code",
+    "password",
+    "urn:ietf:params:oauth:grant-type:device_code",
+    "user_fic",
+];
+
+/// The lifetime MSAL assumes when the server sends neither `expires_in` nor `expires_on`
+/// (RFC 6749 §5.1 leaves it to the client).
+pub const DEFAULT_EXPIRES_IN: i64 = 600;
+
+/// A successful token response, with what the cache needs to file it.
+#[derive(Clone, Copy)]
+pub struct TokenEvent<'a> {
+    /// The application (client) id.
+    pub client_id: &'a str,
+    /// The authority host, lowercase, without port.
+    pub environment: &'a str,
+    /// The first path segment of the token endpoint (`common`, a domain, a GUID, `adfs`).
+    pub realm: &'a str,
+    /// The (decorated) scopes sent; the target when the response has no `scope`.
+    pub requested_scopes: &'a [String],
+    /// The token endpoint's JSON answer. Numbers may be strings. For a refresh-token grant, the
+    /// caller removes `refresh_token` first and calls
+    /// [`TokenCache::update_refresh_token`](super::TokenCache::update_refresh_token) instead,
+    /// as MSAL does.
+    pub response: &'a Value,
+    /// The grant type of the request.
+    pub grant_type: &'a str,
+    /// The username sent with ROPC, used when the ID token has none.
+    pub username: Option<&'a str>,
+    /// The request's extended cache key (see [`ext_cache_key`](super::ext_cache_key)).
+    pub ext_cache_key: Option<&'a str>,
+    /// Do not create an Account (silent refresh: honours a concurrent `remove_account`).
+    pub skip_account_creation: bool,
+    /// The current time, epoch seconds.
+    pub now: i64,
+}
+
+impl fmt::Debug for TokenEvent<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenEvent")
+            .field("client_id", &self.client_id)
+            .field("environment", &self.environment)
+            .field("realm", &self.realm)
+            .field("requested_scopes", &self.requested_scopes)
+            .field("response", &"[redacted]")
+            .field("grant_type", &self.grant_type)
+            .field("username", &self.username.map(|_| "[redacted]"))
+            .field("ext_cache_key", &self.ext_cache_key)
+            .field("skip_account_creation", &self.skip_account_creation)
+            .field("now", &self.now)
+            .finish()
+    }
+}
+
+/// What one event writes.
+#[derive(Debug)]
+pub(crate) struct Entities {
+    pub(crate) access_token: Option<AccessToken>,
+    pub(crate) account: Option<Account>,
+    pub(crate) id_token: Option<IdToken>,
+    pub(crate) refresh_token: Option<RefreshToken>,
+    pub(crate) app_metadata: AppMetadata,
+}
+
+fn invalid(what: &str) -> Error {
+    Error::Cache(format!(
+        "the token response cannot be cached: {what}; nothing was written (check the \
+         identity provider's answer)"
+    ))
+}
+
+/// An integer that may be written as a JSON number or a decimal string.
+fn integer(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n.as_i64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.is_finite() && f.abs() < 9.0e18)
+                .map(|f| f.trunc() as i64)
+        }),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn present(response: &Map<String, Value>, name: &str) -> Option<Value> {
+    response.get(name).filter(|v| !v.is_null()).cloned()
+}
+
+fn required_integer(response: &Map<String, Value>, name: &str) -> Result<Option<i64>, Error> {
+    match response.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => integer(v)
+            .map(Some)
+            .ok_or_else(|| invalid(&format!("`{name}` is not an integer"))),
+    }
+}
+
+fn secret(response: &Map<String, Value>, name: &str) -> Result<Option<String>, Error> {
+    match response.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(invalid(&format!("`{name}` is not a string"))),
+    }
+}
+
+fn as_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// `target`: the response's `scope` (space-separated) when present, else the requested scopes;
+/// sorted and space-joined.
+fn target(event: &TokenEvent<'_>, response: &Map<String, Value>) -> String {
+    let mut scopes: Vec<&str> = match response.get("scope") {
+        Some(Value::String(s)) => s.split_whitespace().collect(),
+        Some(Value::Array(items)) if items.iter().all(Value::is_string) => {
+            items.iter().filter_map(Value::as_str).collect()
+        }
+        _ => event.requested_scopes.iter().map(String::as_str).collect(),
+    };
+    scopes.sort_unstable();
+    scopes.join(" ")
+}
+
+/// `home_account_id`, and whether an account can be created: `{uid}.{utid}` from `client_info`,
+/// else the ID token's `sub`, else none.
+fn home_account_id(
+    response: &Map<String, Value>,
+    id_claims: &Map<String, Value>,
+) -> Result<Option<String>, Error> {
+    if let Some(raw) = response.get("client_info") {
+        let info = raw
+            .as_str()
+            .and_then(decode_json_object)
+            .ok_or_else(|| invalid("`client_info` is not base64url-encoded JSON"))?;
+        if let (Some(uid), Some(utid)) = (claim_text(&info, "uid"), claim_text(&info, "utid")) {
+            return Ok(Some(format!("{uid}.{utid}")));
+        }
+    }
+    if !id_claims.is_empty() {
+        return Ok(claim_text(id_claims, "sub"));
+    }
+    Ok(None)
+}
+
+fn non_empty_claim(claims: &Map<String, Value>, name: &str) -> Option<String> {
+    claim_text(claims, name).filter(|s| !s.is_empty())
+}
+
+/// Builds the entities one successful token response produces. Nothing is written when the
+/// response is malformed (a non-numeric `expires_in`, undecodable `client_info` or ID token).
+pub(crate) fn entities_from_event(event: &TokenEvent<'_>) -> Result<Entities, Error> {
+    let response = event
+        .response
+        .as_object()
+        .ok_or_else(|| invalid("the response is not a JSON object"))?;
+    let now = event.now;
+
+    let id_token = secret(response, "id_token")?;
+    let id_claims = match response.get("id_token_claims") {
+        // A broker hands the claims over already decoded.
+        Some(Value::Object(claims)) if !claims.is_empty() => claims.clone(),
+        _ => match &id_token {
+            Some(jwt) => {
+                jwt_claims(jwt).ok_or_else(|| invalid("`id_token` is not a decodable JWT"))?
+            }
+            None => Map::new(),
+        },
+    };
+    let home_account_id = home_account_id(response, &id_claims)?;
+    let target = target(event, response);
+    let environment = event.environment.to_string();
+    let realm = event.realm.to_string();
+    let client_id = event.client_id.to_string();
+    let family_id = present(response, "foci").as_ref().and_then(as_text);
+
+    let access_token = match secret(response, "access_token")? {
+        Some(secret) => {
+            let expires_in = match required_integer(response, "expires_in")? {
+                Some(v) => v,
+                None => match present(response, "expires_on").as_ref() {
+                    Some(v) => {
+                        integer(v).ok_or_else(|| invalid("`expires_on` is not an integer"))? - now
+                    }
+                    None => DEFAULT_EXPIRES_IN,
+                },
+            };
+            let ext_expires_in =
+                required_integer(response, "ext_expires_in")?.unwrap_or(expires_in);
+            let refresh_on =
+                required_integer(response, "refresh_in")?.map(|r| now.saturating_add(r));
+            Some(AccessToken {
+                secret,
+                home_account_id: home_account_id.clone(),
+                environment: environment.clone(),
+                client_id: client_id.clone(),
+                target: target.clone(),
+                realm: realm.clone(),
+                token_type: Some(
+                    response
+                        .get("token_type")
+                        .and_then(Value::as_str)
+                        .unwrap_or("Bearer")
+                        .to_string(),
+                ),
+                cached_at: Some(now),
+                expires_on: now.saturating_add(expires_in),
+                extended_expires_on: Some(now.saturating_add(ext_expires_in)),
+                refresh_on,
+                key_id: None,
+                ext_cache_key: event
+                    .ext_cache_key
+                    .filter(|k| !k.is_empty())
+                    .map(str::to_string),
+                extra: Map::new(),
+            })
+        }
+        None => None,
+    };
+
+    let account = match &home_account_id {
+        Some(hid) if !event.skip_account_creation => Some(Account {
+            home_account_id: hid.clone(),
+            environment: environment.clone(),
+            realm: realm.clone(),
+            local_account_id: claim_text(&id_claims, "oid")
+                .or_else(|| claim_text(&id_claims, "sub"))
+                .unwrap_or_default(),
+            username: non_empty_claim(&id_claims, "preferred_username")
+                .or_else(|| non_empty_claim(&id_claims, "upn"))
+                .or_else(|| event.username.map(str::to_string))
+                .unwrap_or_default(),
+            authority_type: if realm.eq_ignore_ascii_case("adfs") {
+                AUTHORITY_TYPE_ADFS
+            } else {
+                AUTHORITY_TYPE_MSSTS
+            }
+            .to_string(),
+            account_source: ACCOUNT_SOURCE_GRANTS
+                .contains(&event.grant_type)
+                .then(|| event.grant_type.to_string()),
+            extra: Map::new(),
+        }),
+        _ => None,
+    };
+
+    let id_token = id_token.map(|secret| IdToken {
+        secret,
+        home_account_id: home_account_id.clone(),
+        environment: environment.clone(),
+        realm: realm.clone(),
+        client_id: client_id.clone(),
+        extra: Map::new(),
+    });
+
+    let refresh_token = secret(response, "refresh_token")?.map(|secret| RefreshToken {
+        secret,
+        home_account_id: home_account_id.clone(),
+        environment: environment.clone(),
+        client_id: client_id.clone(),
+        target: Some(target.clone()),
+        last_modification_time: Some(now),
+        family_id: family_id.clone(),
+        extra: Map::new(),
+    });
+
+    Ok(Entities {
+        access_token,
+        account,
+        id_token,
+        refresh_token,
+        app_metadata: AppMetadata {
+            client_id,
+            environment,
+            family_id,
+            extra: Map::new(),
+        },
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    use serde_json::json;
+
+    /// An unsigned JWT whose payload is standard base64 with padding, like MSAL Python's tests.
+    pub(crate) fn id_token(claims: Value) -> String {
+        format!("header.{}.signature", STANDARD.encode(claims.to_string()))
+    }
+
+    pub(crate) fn client_info(uid: &str, utid: &str) -> String {
+        URL_SAFE_NO_PAD.encode(json!({"uid": uid, "utid": utid}).to_string())
+    }
+
+    pub(crate) fn event<'a>(response: &'a Value, scopes: &'a [String]) -> TokenEvent<'a> {
+        TokenEvent {
+            client_id: "my_client_id",
+            environment: "login.example.com",
+            realm: "contoso",
+            requested_scopes: scopes,
+            response,
+            grant_type: "authorization_code",
+            username: None,
+            ext_cache_key: None,
+            skip_account_creation: false,
+            now: 1000,
+        }
+    }
+
+    fn scopes() -> Vec<String> {
+        vec!["s2".into(), "s1".into(), "s3".into()]
+    }
+
+    #[test]
+    fn expiry_fields() {
+        let s = scopes();
+        let r = json!({"access_token": "at", "expires_in": "3600", "ext_expires_in": 7200,
+            "refresh_in": 1800});
+        let at = entities_from_event(&event(&r, &s))
+            .unwrap()
+            .access_token
+            .unwrap();
+        assert_eq!(
+            (at.expires_on, at.extended_expires_on, at.refresh_on),
+            (4600, Some(8200), Some(2800))
+        );
+        assert_eq!(at.token_type.as_deref(), Some("Bearer"));
+
+        let r = json!({"access_token": "at", "expires_on": "2000"});
+        let at = entities_from_event(&event(&r, &s))
+            .unwrap()
+            .access_token
+            .unwrap();
+        assert_eq!(
+            (at.expires_on, at.extended_expires_on, at.refresh_on),
+            (2000, Some(2000), None)
+        );
+
+        let r = json!({"access_token": "at"});
+        let at = entities_from_event(&event(&r, &s))
+            .unwrap()
+            .access_token
+            .unwrap();
+        assert_eq!(at.expires_on, 1000 + DEFAULT_EXPIRES_IN);
+    }
+
+    #[test]
+    fn target_prefers_the_response_scope() {
+        let s = scopes();
+        let r = json!({"access_token": "at", "scope": "b A c"});
+        let e = entities_from_event(&event(&r, &s)).unwrap();
+        assert_eq!(e.access_token.unwrap().target, "A b c");
+        let r = json!({"access_token": "at"});
+        let e = entities_from_event(&event(&r, &s)).unwrap();
+        assert_eq!(e.access_token.unwrap().target, "s1 s2 s3");
+    }
+
+    #[test]
+    fn identity_derivation() {
+        let s = scopes();
+        // client_info without utid falls back to sub.
+        let r = json!({"access_token": "at",
+            "client_info": URL_SAFE_NO_PAD.encode(b"{\"uid\":\"u\"}"),
+            "id_token": id_token(json!({"sub": "the-sub", "upn": "u@adfs"}))});
+        let e = entities_from_event(&event(&r, &s)).unwrap();
+        let account = e.account.unwrap();
+        assert_eq!(account.home_account_id, "the-sub");
+        assert_eq!(account.local_account_id, "the-sub");
+        assert_eq!(account.username, "u@adfs");
+        assert_eq!(
+            account.account_source.as_deref(),
+            Some("authorization_code")
+        );
+
+        // ROPC username fallback; grants outside the list record no source.
+        let r = json!({"access_token": "at", "client_info": client_info("u", "t")});
+        let mut ev = event(&r, &s);
+        ev.username = Some("ropc@contoso.com");
+        ev.grant_type = "refresh_token";
+        let account = entities_from_event(&ev).unwrap().account.unwrap();
+        assert_eq!(account.home_account_id, "u.t");
+        assert_eq!(account.username, "ropc@contoso.com");
+        assert_eq!(account.local_account_id, "");
+        assert_eq!(account.account_source, None);
+
+        // Silent refresh creates no account.
+        ev.skip_account_creation = true;
+        assert!(entities_from_event(&ev).unwrap().account.is_none());
+
+        // Client credentials: no identity at all.
+        let r = json!({"access_token": "at", "token_type": "bearer"});
+        let e = entities_from_event(&event(&r, &s)).unwrap();
+        assert!(e.account.is_none() && e.id_token.is_none() && e.refresh_token.is_none());
+        assert_eq!(e.access_token.unwrap().home_account_id, None);
+    }
+
+    #[test]
+    fn foci_sets_the_family_of_rt_and_app_metadata() {
+        let s = scopes();
+        let r = json!({"access_token": "at", "refresh_token": "rt", "foci": "1",
+            "client_info": client_info("u", "t")});
+        let e = entities_from_event(&event(&r, &s)).unwrap();
+        assert_eq!(e.refresh_token.unwrap().family_id.as_deref(), Some("1"));
+        assert_eq!(e.app_metadata.family_id.as_deref(), Some("1"));
+    }
+
+    #[test]
+    fn malformed_responses_are_errors() {
+        let s = scopes();
+        for r in [
+            json!("not an object"),
+            json!({"access_token": "at", "expires_in": "soon"}),
+            json!({"access_token": "at", "client_info": "%%%"}),
+            json!({"access_token": "at", "id_token": "no-payload"}),
+            json!({"access_token": 42}),
+            json!({"access_token": "at", "refresh_in": [1]}),
+        ] {
+            let err = entities_from_event(&event(&r, &s)).unwrap_err();
+            assert!(matches!(err, Error::Cache(_)), "{r}");
+        }
+    }
+
+    #[test]
+    fn debug_redacts_the_response() {
+        let s = scopes();
+        let r = json!({"access_token": "very-secret"});
+        assert!(!format!("{:?}", event(&r, &s)).contains("very-secret"));
+    }
+}

@@ -1,0 +1,768 @@
+//! The indexed in-memory cache.
+//!
+//! Entries are kept under the key they were read or written with, so a round trip never renames
+//! anything. Lookups do not depend on keys, though: they go through indexes.
+//!
+//! - Access tokens are grouped into *partitions* (client id, environment, realm, home account id,
+//!   extended cache key; all compared lowercased). Each partition has an inverted index from
+//!   scope to tokens, so a lookup reads one partition and, in it, only the tokens that hold the
+//!   requested scope with the fewest holders. A hit and a miss both cost O(1) in the number of
+//!   tokens in the cache (O(k) in the number of tokens sharing every requested scope).
+//! - Refresh tokens, ID tokens and accounts are indexed by account (environment, home account
+//!   id), so FOCI lookups and `remove_account` read one account's entries only.
+//! - Entries that do not fit the schema are kept verbatim (`raw`) and are never returned.
+
+use std::collections::hash_map::Entry;
+
+use serde_json::{Map, Value};
+
+use super::add::Entities;
+use super::hash::{FastMap, FastSet};
+use super::keys;
+use super::query::{AccessTokenQuery, RefreshTokenQuery};
+use super::schema::{
+    ACCESS_TOKEN, ACCOUNT, APP_METADATA, AccessToken, Account, AppMetadata, ID_TOKEN, IdToken,
+    REFRESH_TOKEN, RefreshToken,
+};
+use super::scopes::{is_subset, lower, normalize};
+
+/// Separates the parts of an index key; it cannot appear in a host name or a client id.
+const SEP: char = '\u{1f}';
+
+fn push_lower(key: &mut String, part: &str) {
+    if part.is_ascii() {
+        let start = key.len();
+        key.push_str(part);
+        if let Some(added) = key.get_mut(start..) {
+            added.make_ascii_lowercase();
+        }
+    } else {
+        key.push_str(&part.to_lowercase());
+    }
+}
+
+fn index_key(parts: &[&str]) -> String {
+    let mut key = String::with_capacity(parts.iter().map(|p| p.len() + 1).sum());
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            key.push(SEP);
+        }
+        push_lower(&mut key, part);
+    }
+    key
+}
+
+/// The account an entry belongs to, as an index key.
+fn account_slot(environment: &str, home_account_id: Option<&str>) -> String {
+    index_key(&[environment, home_account_id.unwrap_or("")])
+}
+
+fn partition_key(
+    client_id: &str,
+    environment: &str,
+    realm: &str,
+    home_account_id: Option<&str>,
+    ext_cache_key: Option<&str>,
+) -> String {
+    index_key(&[
+        client_id,
+        environment,
+        realm,
+        home_account_id.unwrap_or(""),
+        ext_cache_key.unwrap_or(""),
+    ])
+}
+
+fn partition_of(at: &AccessToken) -> String {
+    partition_key(
+        &at.client_id,
+        &at.environment,
+        &at.realm,
+        at.home_account_id.as_deref(),
+        at.ext_cache_key.as_deref(),
+    )
+}
+
+/// Case-insensitive equality, as the keys make it.
+pub(crate) fn eq_ci(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        a.eq_ignore_ascii_case(b)
+    } else {
+        lower(a) == lower(b)
+    }
+}
+
+fn opt_eq_ci(a: Option<&str>, b: Option<&str>) -> bool {
+    eq_ci(a.unwrap_or(""), b.unwrap_or(""))
+}
+
+/// An entity filed under an account.
+pub(crate) trait Indexed {
+    /// The account index key, if the entity belongs to an account.
+    fn account_slot(&self) -> Option<String>;
+}
+
+impl Indexed for RefreshToken {
+    fn account_slot(&self) -> Option<String> {
+        Some(account_slot(
+            &self.environment,
+            self.home_account_id.as_deref(),
+        ))
+    }
+}
+
+impl Indexed for IdToken {
+    fn account_slot(&self) -> Option<String> {
+        Some(account_slot(
+            &self.environment,
+            self.home_account_id.as_deref(),
+        ))
+    }
+}
+
+impl Indexed for Account {
+    fn account_slot(&self) -> Option<String> {
+        Some(account_slot(&self.environment, Some(&self.home_account_id)))
+    }
+}
+
+impl Indexed for AppMetadata {
+    fn account_slot(&self) -> Option<String> {
+        None
+    }
+}
+
+/// A typed entry or one kept verbatim.
+pub(crate) enum EntryRef<'a, T> {
+    Typed(&'a T),
+    Raw(&'a Value),
+}
+
+/// One top-level map (RefreshToken, IdToken, Account or AppMetadata).
+pub(crate) struct Section<T> {
+    entries: FastMap<String, T>,
+    raw: FastMap<String, Value>,
+    by_account: FastMap<String, FastSet<String>>,
+}
+
+impl<T> Default for Section<T> {
+    fn default() -> Self {
+        Self {
+            entries: FastMap::default(),
+            raw: FastMap::default(),
+            by_account: FastMap::default(),
+        }
+    }
+}
+
+impl<T: Indexed> Section<T> {
+    /// Files `entry` under `key`, replacing whatever was there.
+    pub(crate) fn insert(&mut self, key: String, entry: T) {
+        if !self.raw.is_empty() {
+            self.raw.remove(&key);
+        }
+        let slot = entry.account_slot();
+        match self.entries.entry(key) {
+            Entry::Occupied(mut occupied) => {
+                let old_slot = occupied.get().account_slot();
+                if old_slot != slot {
+                    let key = occupied.key().clone();
+                    if let Some(old) = old_slot
+                        && let Some(keys) = self.by_account.get_mut(&old)
+                    {
+                        keys.remove(&key);
+                        if keys.is_empty() {
+                            self.by_account.remove(&old);
+                        }
+                    }
+                    if let Some(new) = slot {
+                        self.by_account.entry(new).or_default().insert(key);
+                    }
+                }
+                occupied.insert(entry);
+            }
+            Entry::Vacant(vacant) => {
+                if let Some(new) = slot {
+                    self.by_account
+                        .entry(new)
+                        .or_default()
+                        .insert(vacant.key().clone());
+                }
+                vacant.insert(entry);
+            }
+        }
+    }
+
+    /// Keeps an entry of unknown shape under `key`.
+    pub(crate) fn insert_raw(&mut self, key: String, value: Value) {
+        self.remove(&key);
+        self.raw.insert(key, value);
+    }
+
+    fn remove(&mut self, key: &str) -> Option<T> {
+        let entry = self.entries.remove(key)?;
+        if let Some(slot) = entry.account_slot()
+            && let Some(keys) = self.by_account.get_mut(&slot)
+        {
+            keys.remove(key);
+            if keys.is_empty() {
+                self.by_account.remove(&slot);
+            }
+        }
+        Some(entry)
+    }
+
+    fn get(&self, key: &str) -> Option<&T> {
+        self.entries.get(key)
+    }
+
+    fn of_account<'a>(&'a self, slot: &str) -> impl Iterator<Item = (&'a String, &'a T)> + 'a {
+        self.by_account
+            .get(slot)
+            .into_iter()
+            .flatten()
+            .filter_map(|k| self.entries.get_key_value(k))
+    }
+
+    fn keys_of_account(&self, slot: &str, mut keep: impl FnMut(&T) -> bool) -> Vec<String> {
+        self.of_account(slot)
+            .filter(|(_, e)| keep(e))
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    /// The number of typed entries.
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// All entries, typed and verbatim, sorted by key.
+    pub(crate) fn sorted(&self) -> Vec<(&String, EntryRef<'_, T>)> {
+        let mut all: Vec<_> = self
+            .entries
+            .iter()
+            .map(|(k, v)| (k, EntryRef::Typed(v)))
+            .chain(self.raw.iter().map(|(k, v)| (k, EntryRef::Raw(v))))
+            .collect();
+        all.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        all
+    }
+
+    fn is_empty(&self) -> bool {
+        self.entries.is_empty() && self.raw.is_empty()
+    }
+}
+
+struct Slot {
+    key: String,
+    token: AccessToken,
+    /// The normalized scopes of `token.target`.
+    scopes: Vec<String>,
+}
+
+struct Partition {
+    /// Lowercased client id (for `remove_app_tokens`).
+    client_id: String,
+    members: FastSet<usize>,
+    by_scope: FastMap<String, Vec<usize>>,
+}
+
+/// The AccessToken map with its partition and scope indexes.
+#[derive(Default)]
+pub(crate) struct AccessTokens {
+    slots: Vec<Option<Slot>>,
+    free: Vec<usize>,
+    by_key: FastMap<String, usize>,
+    partitions: FastMap<String, Partition>,
+    /// Account slot → the partitions holding that account's tokens.
+    by_account: FastMap<String, FastSet<String>>,
+    raw: FastMap<String, Value>,
+}
+
+impl AccessTokens {
+    /// Files `token` under `key`, replacing whatever was there.
+    pub(crate) fn insert(&mut self, key: String, token: AccessToken) {
+        if let Some(&id) = self.by_key.get(&key) {
+            self.remove_id(id);
+        }
+        if !self.raw.is_empty() {
+            self.raw.remove(&key);
+        }
+        let scopes = normalize(token.scopes());
+        let pk = partition_of(&token);
+        let slot = account_slot(&token.environment, token.home_account_id.as_deref());
+        let id = match self.free.pop() {
+            Some(id) => id,
+            None => {
+                self.slots.push(None);
+                self.slots.len() - 1
+            }
+        };
+        let by_account = &mut self.by_account;
+        let part = self.partitions.entry(pk).or_insert_with_key(|pk| {
+            by_account.entry(slot).or_default().insert(pk.clone());
+            Partition {
+                client_id: lower(&token.client_id),
+                members: FastSet::default(),
+                by_scope: FastMap::default(),
+            }
+        });
+        part.members.insert(id);
+        for scope in &scopes {
+            match part.by_scope.get_mut(scope) {
+                Some(holders) => holders.push(id),
+                None => {
+                    part.by_scope.insert(scope.clone(), vec![id]);
+                }
+            }
+        }
+        self.by_key.insert(key.clone(), id);
+        if let Some(cell) = self.slots.get_mut(id) {
+            *cell = Some(Slot { key, token, scopes });
+        }
+    }
+
+    /// Keeps an entry of unknown shape under `key`.
+    pub(crate) fn insert_raw(&mut self, key: String, value: Value) {
+        if let Some(&id) = self.by_key.get(&key) {
+            self.remove_id(id);
+        }
+        self.raw.insert(key, value);
+    }
+
+    fn remove_id(&mut self, id: usize) -> Option<AccessToken> {
+        let slot = self.slots.get_mut(id)?.take()?;
+        self.free.push(id);
+        self.by_key.remove(&slot.key);
+        let pk = partition_of(&slot.token);
+        let Some(part) = self.partitions.get_mut(&pk) else {
+            return Some(slot.token);
+        };
+        part.members.remove(&id);
+        for scope in &slot.scopes {
+            let now_empty = match part.by_scope.get_mut(scope) {
+                Some(holders) => {
+                    if let Some(pos) = holders.iter().position(|h| *h == id) {
+                        holders.swap_remove(pos);
+                    }
+                    holders.is_empty()
+                }
+                None => false,
+            };
+            if now_empty {
+                part.by_scope.remove(scope);
+            }
+        }
+        if part.members.is_empty() {
+            self.partitions.remove(&pk);
+            let acct = account_slot(
+                &slot.token.environment,
+                slot.token.home_account_id.as_deref(),
+            );
+            if let Some(parts) = self.by_account.get_mut(&acct) {
+                parts.remove(&pk);
+                if parts.is_empty() {
+                    self.by_account.remove(&acct);
+                }
+            }
+        }
+        Some(slot.token)
+    }
+
+    fn token(&self, id: usize) -> Option<&Slot> {
+        self.slots.get(id).and_then(Option::as_ref)
+    }
+
+    /// The best unexpired token of the query's partition whose target holds every requested
+    /// scope: one whose scopes equal the requested ones if any, else the one that expires last.
+    pub(crate) fn find(&self, q: &AccessTokenQuery<'_>) -> Option<&AccessToken> {
+        let pk = partition_key(
+            q.client_id,
+            q.environment,
+            q.realm,
+            q.home_account_id,
+            q.ext_cache_key.filter(|e| !e.is_empty()),
+        );
+        let part = self.partitions.get(&pk)?;
+        let wanted = normalize(q.scopes.iter().map(String::as_str));
+        if wanted.is_empty() {
+            return self.best_of(part.members.iter().copied(), &wanted, q.now);
+        }
+        let mut rarest: Option<&Vec<usize>> = None;
+        for scope in &wanted {
+            let holders = part.by_scope.get(scope)?;
+            if rarest.is_none_or(|r| holders.len() < r.len()) {
+                rarest = Some(holders);
+            }
+        }
+        self.best_of(rarest.into_iter().flatten().copied(), &wanted, q.now)
+    }
+
+    fn best_of(
+        &self,
+        candidates: impl Iterator<Item = usize>,
+        wanted: &[String],
+        now: i64,
+    ) -> Option<&AccessToken> {
+        let mut best: Option<&Slot> = None;
+        for id in candidates {
+            let Some(slot) = self.token(id) else { continue };
+            if slot.token.expires_on <= now || !is_subset(wanted, &slot.scopes) {
+                continue;
+            }
+            if slot.scopes.len() == wanted.len() {
+                return Some(&slot.token);
+            }
+            // Deterministic: the latest expiry, then the smallest key.
+            if best.is_none_or(|b| {
+                (slot.token.expires_on, std::cmp::Reverse(&slot.key))
+                    > (b.token.expires_on, std::cmp::Reverse(&b.key))
+            }) {
+                best = Some(slot);
+            }
+        }
+        best.map(|slot| &slot.token)
+    }
+
+    /// Removes every token of the partitions selected by `keep`, among those of one account
+    /// slot. Returns how many were removed.
+    fn remove_partitions(&mut self, slot: &str, keep: impl Fn(&Partition) -> bool) -> usize {
+        let Some(pks) = self.by_account.get(slot) else {
+            return 0;
+        };
+        let ids: Vec<usize> = pks
+            .iter()
+            .filter_map(|pk| self.partitions.get(pk))
+            .filter(|p| keep(p))
+            .flat_map(|p| p.members.iter().copied())
+            .collect();
+        ids.iter()
+            .filter(|id| self.remove_id(**id).is_some())
+            .count()
+    }
+
+    /// The number of typed tokens.
+    pub(crate) fn len(&self) -> usize {
+        self.by_key.len()
+    }
+
+    /// All entries, typed and verbatim, sorted by key.
+    pub(crate) fn sorted(&self) -> Vec<(&String, EntryRef<'_, AccessToken>)> {
+        let mut all: Vec<_> = self
+            .by_key
+            .iter()
+            .filter_map(|(k, id)| Some((k, EntryRef::Typed(&self.token(*id)?.token))))
+            .chain(self.raw.iter().map(|(k, v)| (k, EntryRef::Raw(v))))
+            .collect();
+        all.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        all
+    }
+
+    fn is_empty(&self) -> bool {
+        self.by_key.is_empty() && self.raw.is_empty()
+    }
+}
+
+/// The whole cache.
+#[derive(Default)]
+pub(crate) struct Store {
+    pub(crate) access_tokens: AccessTokens,
+    pub(crate) refresh_tokens: Section<RefreshToken>,
+    pub(crate) id_tokens: Section<IdToken>,
+    pub(crate) accounts: Section<Account>,
+    pub(crate) app_metadata: Section<AppMetadata>,
+    /// Unknown top-level keys, and known ones whose value is not an object.
+    pub(crate) extra: Map<String, Value>,
+}
+
+impl Store {
+    /// Writes the entities of one token response, each under its MSAL key.
+    pub(crate) fn apply(&mut self, e: Entities) {
+        if let Some(at) = e.access_token {
+            self.extra.remove(ACCESS_TOKEN);
+            self.access_tokens.insert(at.key(), at);
+        }
+        if let Some(account) = e.account {
+            self.extra.remove(ACCOUNT);
+            self.accounts.insert(account.key(), account);
+        }
+        if let Some(idt) = e.id_token {
+            self.extra.remove(ID_TOKEN);
+            self.id_tokens.insert(idt.key(), idt);
+        }
+        if let Some(rt) = e.refresh_token {
+            self.extra.remove(REFRESH_TOKEN);
+            self.refresh_tokens.insert(rt.key(), rt);
+        }
+        self.extra.remove(APP_METADATA);
+        self.app_metadata
+            .insert(e.app_metadata.key(), e.app_metadata);
+    }
+
+    /// See [`TokenCache::find_access_token`](super::TokenCache::find_access_token).
+    pub(crate) fn find_access_token(&self, q: &AccessTokenQuery<'_>) -> Option<&AccessToken> {
+        self.access_tokens.find(q)
+    }
+
+    /// See [`TokenCache::find_refresh_tokens`](super::TokenCache::find_refresh_tokens).
+    pub(crate) fn find_refresh_tokens(&self, q: &RefreshTokenQuery<'_>) -> Vec<RefreshToken> {
+        let slot = account_slot(q.environment, Some(q.home_account_id));
+        let mut found: Vec<(&String, &RefreshToken)> = self
+            .refresh_tokens
+            .of_account(&slot)
+            .filter(|(_, rt)| {
+                q.client_id.is_none_or(|c| eq_ci(&rt.client_id, c))
+                    && q.family_id
+                        .is_none_or(|f| rt.family_id.as_deref() == Some(f))
+            })
+            .collect();
+        found.sort_unstable_by(|a, b| {
+            b.1.last_modification_time
+                .unwrap_or(i64::MIN)
+                .cmp(&a.1.last_modification_time.unwrap_or(i64::MIN))
+                .then_with(|| a.0.cmp(b.0))
+        });
+        found.into_iter().map(|(_, rt)| rt.clone()).collect()
+    }
+
+    /// Writes `new_secret` into every entry holding `old`'s secret for the same account and app
+    /// (normally exactly one); when there is none, files `old` with the new secret under its
+    /// MSAL key, as MSAL Python's `update_rt` does.
+    pub(crate) fn update_refresh_token(&mut self, old: &RefreshToken, new_secret: &str, now: i64) {
+        let slot = account_slot(&old.environment, old.home_account_id.as_deref());
+        let keys = self.refresh_tokens.keys_of_account(&slot, |rt| {
+            rt.secret == old.secret && eq_ci(&rt.client_id, &old.client_id)
+        });
+        if keys.is_empty() {
+            let mut rt = old.clone();
+            rt.secret = new_secret.to_string();
+            rt.last_modification_time = Some(now);
+            self.extra.remove(REFRESH_TOKEN);
+            self.refresh_tokens.insert(rt.key(), rt);
+            return;
+        }
+        for key in keys {
+            if let Some(rt) = self.refresh_tokens.entries.get_mut(&key) {
+                rt.secret = new_secret.to_string();
+                rt.last_modification_time = Some(now);
+            }
+        }
+    }
+
+    /// See [`TokenCache::app_metadata`](super::TokenCache::app_metadata).
+    pub(crate) fn app_metadata(&self, environment: &str, client_id: &str) -> Option<&AppMetadata> {
+        let matches =
+            |m: &AppMetadata| eq_ci(&m.environment, environment) && eq_ci(&m.client_id, client_id);
+        self.app_metadata
+            .get(&keys::app_metadata_key(environment, client_id))
+            .filter(|m| matches(m))
+            .or_else(|| {
+                let mut all: Vec<_> = self
+                    .app_metadata
+                    .entries
+                    .iter()
+                    .filter(|(_, m)| matches(m))
+                    .collect();
+                all.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                all.first().map(|(_, m)| *m)
+            })
+    }
+
+    /// See [`TokenCache::accounts`](super::TokenCache::accounts).
+    pub(crate) fn accounts(&self) -> Vec<Account> {
+        self.accounts
+            .sorted()
+            .into_iter()
+            .filter_map(|(_, e)| match e {
+                EntryRef::Typed(a) => Some(a.clone()),
+                EntryRef::Raw(_) => None,
+            })
+            .collect()
+    }
+
+    /// See [`TokenCache::id_token`](super::TokenCache::id_token).
+    pub(crate) fn id_token(
+        &self,
+        home_account_id: &str,
+        environment: &str,
+        realm: &str,
+        client_id: &str,
+    ) -> Option<&IdToken> {
+        let matches = |t: &IdToken| {
+            eq_ci(&t.realm, realm)
+                && eq_ci(&t.client_id, client_id)
+                && eq_ci(&t.environment, environment)
+                && opt_eq_ci(t.home_account_id.as_deref(), Some(home_account_id))
+        };
+        let key = keys::id_token_key(Some(home_account_id), environment, client_id, realm);
+        if let Some(t) = self.id_tokens.get(&key).filter(|t| matches(t)) {
+            return Some(t);
+        }
+        let slot = account_slot(environment, Some(home_account_id));
+        let mut found: Vec<_> = self
+            .id_tokens
+            .of_account(&slot)
+            .filter(|(_, t)| matches(t))
+            .collect();
+        found.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        found.first().map(|(_, t)| *t)
+    }
+
+    /// See [`TokenCache::remove_account`](super::TokenCache::remove_account). Returns whether
+    /// anything was removed.
+    pub(crate) fn remove_account(
+        &mut self,
+        account: &Account,
+        client_id: &str,
+        family_id: Option<&str>,
+    ) -> bool {
+        let slot = account_slot(&account.environment, Some(&account.home_account_id));
+        let rts = self.refresh_tokens.keys_of_account(&slot, |rt| {
+            eq_ci(&rt.client_id, client_id)
+                || family_id.is_some_and(|f| rt.family_id.as_deref() == Some(f))
+        });
+        let mut removed = 0;
+        for key in rts {
+            removed += usize::from(self.refresh_tokens.remove(&key).is_some());
+        }
+        removed += self.access_tokens.remove_partitions(&slot, |_| true);
+        for key in self.id_tokens.keys_of_account(&slot, |_| true) {
+            removed += usize::from(self.id_tokens.remove(&key).is_some());
+        }
+        for key in self.accounts.keys_of_account(&slot, |_| true) {
+            removed += usize::from(self.accounts.remove(&key).is_some());
+        }
+        removed > 0
+    }
+
+    /// See [`TokenCache::remove_app_tokens`](super::TokenCache::remove_app_tokens). Returns
+    /// whether anything was removed.
+    pub(crate) fn remove_app_tokens(&mut self, client_id: &str, environments: &[String]) -> bool {
+        let client = lower(client_id);
+        let mut removed = 0;
+        for env in environments {
+            let slot = account_slot(env, None);
+            removed += self
+                .access_tokens
+                .remove_partitions(&slot, |p| p.client_id == client);
+        }
+        removed > 0
+    }
+
+    /// Whether a known top-level map holds nothing.
+    pub(crate) fn section_is_empty(&self, name: &str) -> bool {
+        match name {
+            ACCESS_TOKEN => self.access_tokens.is_empty(),
+            REFRESH_TOKEN => self.refresh_tokens.is_empty(),
+            ID_TOKEN => self.id_tokens.is_empty(),
+            ACCOUNT => self.accounts.is_empty(),
+            APP_METADATA => self.app_metadata.is_empty(),
+            _ => true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(target: &str, hid: Option<&str>, ext: Option<&str>, expires_on: i64) -> AccessToken {
+        AccessToken {
+            secret: format!("secret for {target}"),
+            home_account_id: hid.map(Into::into),
+            environment: "login.example.com".into(),
+            client_id: "cid".into(),
+            target: target.into(),
+            realm: "contoso".into(),
+            token_type: Some("Bearer".into()),
+            cached_at: Some(0),
+            expires_on,
+            extended_expires_on: Some(expires_on),
+            refresh_on: None,
+            key_id: None,
+            ext_cache_key: ext.map(Into::into),
+            extra: Map::new(),
+        }
+    }
+
+    fn query<'a>(scopes: &'a [String], hid: Option<&'a str>) -> AccessTokenQuery<'a> {
+        AccessTokenQuery {
+            client_id: "CID",
+            environment: "Login.Example.com",
+            realm: "Contoso",
+            home_account_id: hid,
+            scopes,
+            ext_cache_key: None,
+            now: 100,
+        }
+    }
+
+    fn s(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn finds_by_subset_prefers_exact_and_skips_expired() {
+        let mut ats = AccessTokens::default();
+        for t in [
+            at("a b c", Some("h"), None, 500),
+            at("a b", Some("h"), None, 400),
+            at("a", Some("h"), None, 50),
+        ] {
+            ats.insert(t.key(), t);
+        }
+        let find = |scopes: &[&str]| {
+            ats.find(&query(&s(scopes), Some("H")))
+                .map(|t| t.target.clone())
+        };
+        assert_eq!(find(&["b", "a"]).as_deref(), Some("a b"));
+        assert_eq!(find(&["C"]).as_deref(), Some("a b c"));
+        // The exact "a" token has expired: the one expiring last wins.
+        assert_eq!(find(&["a"]).as_deref(), Some("a b c"));
+        assert_eq!(find(&[]).as_deref(), Some("a b c"));
+        assert_eq!(find(&["d"]), None);
+        assert_eq!(
+            ats.find(&query(&s(&["a"]), None)).map(|t| t.target.clone()),
+            None
+        );
+    }
+
+    #[test]
+    fn replacing_and_removing_keeps_indexes_consistent() {
+        let mut ats = AccessTokens::default();
+        let mut t = at("x y", None, None, 500);
+        ats.insert(t.key(), t.clone());
+        t.secret = "new".into();
+        ats.insert(t.key(), t.clone());
+        assert_eq!(ats.len(), 1);
+        assert_eq!(ats.find(&query(&s(&["y"]), None)).unwrap().secret, "new");
+        assert_eq!(
+            ats.remove_partitions(&account_slot("LOGIN.example.com", None), |_| true),
+            1
+        );
+        assert_eq!(ats.len(), 0);
+        assert!(ats.partitions.is_empty() && ats.by_account.is_empty());
+        assert_eq!(ats.find(&query(&s(&["y"]), None)), None);
+        // Slots are reused.
+        ats.insert(t.key(), t);
+        assert_eq!(ats.slots.len(), 1);
+    }
+
+    #[test]
+    fn ext_cache_key_partitions_are_isolated() {
+        let mut ats = AccessTokens::default();
+        let t = at("s1", None, Some("hash"), 500);
+        ats.insert(t.key(), t);
+        let scopes = s(&["s1"]);
+        assert_eq!(ats.find(&query(&scopes, None)), None);
+        let mut q = query(&scopes, None);
+        q.ext_cache_key = Some("other");
+        assert_eq!(ats.find(&q), None);
+        q.ext_cache_key = Some("hash");
+        assert!(ats.find(&q).is_some());
+        let plain = at("s1", None, None, 500);
+        ats.insert(plain.key(), plain);
+        assert_eq!(ats.find(&query(&scopes, None)).unwrap().ext_cache_key, None);
+        assert_eq!(ats.len(), 2);
+    }
+}

@@ -1,0 +1,250 @@
+//! Client assertions (RFC 7523 `private_key_jwt`) signed with a certificate's key: PS256 with
+//! `x5t#S256` by default, RS256 with `x5t` for ADFS or when only a SHA-1 thumbprint is known,
+//! optional `x5c`, extra `client_claims`, and reuse of one assertion for at most 540 s.
+
+use std::sync::Mutex;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use ring::signature::{KeyPair as _, RSA_PKCS1_SHA256, RSA_PSS_SHA256, RsaKeyPair};
+use rsa::pkcs1::DecodeRsaPrivateKey as _;
+use rsa::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _};
+use serde_json::{Map, Value, json};
+use sha1::Sha1;
+use sha2::{Digest, Sha256};
+
+use crate::error::Error;
+
+/// An assertion is regenerated after this many seconds (its lifetime is 600 s).
+pub const REUSE_SECONDS: i64 = 540;
+/// Lifetime of a signed assertion.
+pub const LIFETIME_SECONDS: i64 = 600;
+
+/// Which JWS algorithm and thumbprint header to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssertionAlgorithm {
+    /// RSASSA-PSS SHA-256 with `x5t#S256` (MSAL's default when the certificate is known).
+    Ps256,
+    /// RSASSA-PKCS1-v1_5 SHA-256 with `x5t` (ADFS, or only a SHA-1 thumbprint known).
+    Rs256,
+}
+
+/// A certificate credential: the RSA private key and the certificate (or its SHA-1 thumbprint).
+pub struct CertificateCredential {
+    key: RsaKeyPair,
+    certificate_der: Option<Vec<u8>>,
+    sha1: Vec<u8>,
+    sha256: Option<Vec<u8>>,
+    /// Send the certificate in `x5c` (subject name / issuer authentication).
+    pub send_x5c: bool,
+    /// Force RS256 with `x5t` (ADFS).
+    pub force_rs256: bool,
+    /// Extra claims signed into every assertion; they may override the standard ones.
+    pub client_claims: Map<String, Value>,
+}
+
+impl std::fmt::Debug for CertificateCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CertificateCredential")
+            .field("key", &"[redacted]")
+            .field("x5t", &URL_SAFE_NO_PAD.encode(&self.sha1))
+            .field("send_x5c", &self.send_x5c)
+            .finish_non_exhaustive()
+    }
+}
+
+fn bad(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::Configuration(format!("{what}: {e}"))
+}
+
+fn pkcs8_from_pem(key_pem: &str) -> Result<Vec<u8>, Error> {
+    let key = rsa::RsaPrivateKey::from_pkcs8_pem(key_pem)
+        .or_else(|_| rsa::RsaPrivateKey::from_pkcs1_pem(key_pem))
+        .map_err(|e| bad("the private key is not an unencrypted RSA key in PKCS#8 or PKCS#1 PEM", e))?;
+    Ok(key.to_pkcs8_der().map_err(|e| bad("cannot re-encode the private key", e))?.as_bytes().to_vec())
+}
+
+fn cert_der_from_pem(cert_pem: &str) -> Result<Vec<u8>, Error> {
+    use rustls::pki_types::pem::PemObject as _;
+    rustls::pki_types::CertificateDer::from_pem_slice(cert_pem.as_bytes())
+        .map(|c| c.as_ref().to_vec())
+        .map_err(|e| bad("the certificate is not PEM (-----BEGIN CERTIFICATE-----)", format!("{e:?}")))
+}
+
+impl CertificateCredential {
+    fn build(pkcs8: &[u8], certificate_der: Option<Vec<u8>>, sha1: Option<Vec<u8>>) -> Result<Self, Error> {
+        let key = RsaKeyPair::from_pkcs8(pkcs8).map_err(|e| bad("the private key is not a usable RSA key (2048 bits or more)", e))?;
+        if let Some(der) = &certificate_der {
+            let (_, cert) = x509_parser::parse_x509_certificate(der).map_err(|e| bad("the certificate does not parse", e))?;
+            let public = cert.public_key().subject_public_key.data.as_ref();
+            if public != key.public_key().as_ref() {
+                return Err(Error::Configuration("the certificate does not belong to the private key".into()));
+            }
+        }
+        let sha1 = match (sha1, &certificate_der) {
+            (Some(t), _) => t,
+            (None, Some(der)) => Sha1::digest(der).to_vec(),
+            (None, None) => return Err(Error::Configuration("a certificate or its thumbprint is required".into())),
+        };
+        let sha256 = certificate_der.as_ref().map(|der| Sha256::digest(der).to_vec());
+        Ok(Self {
+            key,
+            certificate_der,
+            sha1,
+            sha256,
+            send_x5c: false,
+            force_rs256: false,
+            client_claims: Map::new(),
+        })
+    }
+
+    /// From a private key (PKCS#8 or PKCS#1 PEM) and its certificate (PEM).
+    pub fn from_pem(key_pem: &str, certificate_pem: &str) -> Result<Self, Error> {
+        Self::build(&pkcs8_from_pem(key_pem)?, Some(cert_der_from_pem(certificate_pem)?), None)
+    }
+
+    /// From a private key and the certificate's SHA-1 thumbprint in hex (RS256 with `x5t`).
+    pub fn from_pem_and_thumbprint(key_pem: &str, sha1_hex: &str) -> Result<Self, Error> {
+        let hex = sha1_hex.trim().replace(':', "");
+        if hex.len() != 40 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(Error::Configuration("the thumbprint must be 40 hexadecimal characters (SHA-1)".into()));
+        }
+        let sha1 = (0..40).step_by(2).filter_map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok()).collect();
+        Self::build(&pkcs8_from_pem(key_pem)?, None, Some(sha1))
+    }
+
+    /// From a PKCS#12 (PFX) file's bytes and its password.
+    pub fn from_pkcs12(pfx: &[u8], password: &str) -> Result<Self, Error> {
+        let store = p12_keystore::KeyStore::from_pkcs12(pfx, password, p12_keystore::Pkcs12ImportPolicy::Relaxed)
+            .map_err(|e| bad("the PKCS#12 file cannot be opened (wrong password or unsupported format)", e))?;
+        let chain = store
+            .entries()
+            .find_map(|(_, entry)| match entry {
+                p12_keystore::KeyStoreEntry::PrivateKeyChain(chain) => Some(chain.clone()),
+                _ => None,
+            })
+            .ok_or_else(|| Error::Configuration("the PKCS#12 file holds no private key".into()))?;
+        let certificate = chain
+            .certs()
+            .first()
+            .map(|c| c.as_der().to_vec())
+            .ok_or_else(|| Error::Configuration("the PKCS#12 file holds no certificate for its key".into()))?;
+        Self::build(chain.key().as_der(), Some(certificate), None)
+    }
+
+    /// The algorithm assertions will use.
+    pub fn algorithm(&self) -> AssertionAlgorithm {
+        if self.force_rs256 || self.sha256.is_none() {
+            AssertionAlgorithm::Rs256
+        } else {
+            AssertionAlgorithm::Ps256
+        }
+    }
+
+    /// Signs a new assertion for `client_id` at `token_endpoint`.
+    pub fn sign(&self, client_id: &str, token_endpoint: &str, now: i64) -> Result<String, Error> {
+        let algorithm = self.algorithm();
+        let mut header = match (algorithm, &self.sha256) {
+            (AssertionAlgorithm::Ps256, Some(sha256)) => json!({"alg": "PS256", "typ": "JWT", "x5t#S256": URL_SAFE_NO_PAD.encode(sha256)}),
+            _ => json!({"alg": "RS256", "typ": "JWT", "x5t": URL_SAFE_NO_PAD.encode(&self.sha1)}),
+        };
+        if self.send_x5c
+            && let Some(der) = &self.certificate_der
+        {
+            header["x5c"] = json!([STANDARD.encode(der)]);
+        }
+        let mut claims = json!({
+            "aud": token_endpoint,
+            "iss": client_id,
+            "sub": client_id,
+            "iat": now,
+            "nbf": now,
+            "exp": now + LIFETIME_SECONDS,
+            "jti": uuid::Uuid::new_v4().to_string(),
+        });
+        for (k, v) in &self.client_claims {
+            claims[k] = v.clone();
+        }
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let padding: &dyn ring::signature::RsaEncoding = match algorithm {
+            AssertionAlgorithm::Ps256 => &RSA_PSS_SHA256,
+            AssertionAlgorithm::Rs256 => &RSA_PKCS1_SHA256,
+        };
+        let mut signature = vec![0u8; self.key.public().modulus_len()];
+        self.key
+            .sign(padding, &ring::rand::SystemRandom::new(), input.as_bytes(), &mut signature)
+            .map_err(|_| Error::Configuration("signing the client assertion failed".into()))?;
+        Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature)))
+    }
+}
+
+/// Remembers the last assertion so it is reused for at most [`REUSE_SECONDS`].
+#[derive(Debug, Default)]
+pub struct AssertionCache {
+    last: Mutex<Option<(String, String, i64)>>,
+}
+
+impl AssertionCache {
+    /// The cached assertion for this endpoint if younger than 540 s, else a new one.
+    pub fn get_or_sign(&self, cert: &CertificateCredential, client_id: &str, token_endpoint: &str, now: i64) -> Result<String, Error> {
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((endpoint, assertion, at)) = last.as_ref()
+            && endpoint == token_endpoint
+            && now - at < REUSE_SECONDS
+            && now >= *at
+        {
+            return Ok(assertion.clone());
+        }
+        let assertion = cert.sign(client_id, token_endpoint, now)?;
+        *last = Some((token_endpoint.to_string(), assertion.clone(), now));
+        Ok(assertion)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key_pem() -> String {
+        use rsa::pkcs8::EncodePrivateKey as _;
+        let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).unwrap();
+        key.to_pkcs8_pem(rsa::pkcs8::LineEnding::LF).unwrap().to_string()
+    }
+
+    fn claims(jwt: &str) -> (Value, Value) {
+        let mut parts = jwt.split('.');
+        let decode = |p: &str| serde_json::from_slice::<Value>(&URL_SAFE_NO_PAD.decode(p).unwrap()).unwrap();
+        (decode(parts.next().unwrap()), decode(parts.next().unwrap()))
+    }
+
+    #[test]
+    fn thumbprint_only_means_rs256_and_reuse_window() {
+        let pem = key_pem();
+        let cert = CertificateCredential::from_pem_and_thumbprint(&pem, &"ab".repeat(20)).unwrap();
+        assert_eq!(cert.algorithm(), AssertionAlgorithm::Rs256);
+        let jwt = cert.sign("cid", "https://h/t/oauth2/v2.0/token", 1000).unwrap();
+        let (header, body) = claims(&jwt);
+        assert_eq!(header["alg"], "RS256");
+        assert_eq!(header["x5t"], URL_SAFE_NO_PAD.encode([0xab; 20]));
+        assert_eq!(body["aud"], "https://h/t/oauth2/v2.0/token");
+        assert_eq!(body["iss"], "cid");
+        assert_eq!(body["exp"], 1600);
+        let cache = AssertionCache::default();
+        let a = cache.get_or_sign(&cert, "cid", "https://e", 1000).unwrap();
+        assert_eq!(cache.get_or_sign(&cert, "cid", "https://e", 1539).unwrap(), a);
+        assert_ne!(cache.get_or_sign(&cert, "cid", "https://e", 1540).unwrap(), a);
+        assert!(format!("{cert:?}").contains("[redacted]"));
+    }
+
+    #[test]
+    fn bad_inputs_are_configuration_errors() {
+        assert!(matches!(CertificateCredential::from_pem("nope", "nope"), Err(Error::Configuration(_))));
+        let pem = key_pem();
+        assert!(CertificateCredential::from_pem_and_thumbprint(&pem, "xyz").is_err());
+        assert!(CertificateCredential::from_pkcs12(b"garbage", "pw").is_err());
+    }
+}

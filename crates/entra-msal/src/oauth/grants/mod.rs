@@ -1,0 +1,56 @@
+//! The form of each grant, one file per grant. Scopes go on the wire sorted and space-joined;
+//! `claims` only when non-empty.
+
+mod authorization_code;
+mod client_credentials;
+mod on_behalf_of;
+mod refresh_token;
+
+pub use authorization_code::authorization_code;
+pub use client_credentials::client_credentials;
+pub use on_behalf_of::on_behalf_of;
+pub use refresh_token::refresh_token;
+
+/// Fields every token request carries.
+pub(crate) fn base(client_id: &str, grant_type: &str, scopes: &[String], claims: Option<&str>) -> Vec<(String, String)> {
+    let mut sorted: Vec<&str> = scopes.iter().map(String::as_str).collect();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut form = vec![
+        ("client_id".to_string(), client_id.to_string()),
+        ("grant_type".to_string(), grant_type.to_string()),
+        ("scope".to_string(), sorted.join(" ")),
+    ];
+    if let Some(claims) = claims.filter(|c| !c.is_empty()) {
+        form.push(("claims".to_string(), claims.to_string()));
+    }
+    form
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get<'a>(form: &'a [(String, String)], k: &str) -> Option<&'a str> {
+        form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn exact_forms() {
+        let scopes = vec!["b".to_string(), "a".to_string(), "b".to_string()];
+        let f = client_credentials("cid", &scopes, None);
+        assert_eq!(f, vec![("client_id".into(), "cid".into()), ("grant_type".into(), "client_credentials".into()), ("scope".into(), "a b".into())]);
+        let f = refresh_token("cid", "rt", &scopes, Some("{}"));
+        assert_eq!(get(&f, "grant_type"), Some("refresh_token"));
+        assert_eq!(get(&f, "refresh_token"), Some("rt"));
+        assert_eq!(get(&f, "client_info"), Some("1"));
+        assert_eq!(get(&f, "claims"), Some("{}"));
+        let f = on_behalf_of("cid", "user-at", &scopes, None);
+        assert_eq!(get(&f, "grant_type"), Some("urn:ietf:params:oauth:grant-type:jwt-bearer"));
+        assert_eq!(get(&f, "requested_token_use"), Some("on_behalf_of"));
+        assert_eq!(get(&f, "assertion"), Some("user-at"));
+        let f = authorization_code("cid", "code", "http://localhost:1", "verifier", &scopes, None);
+        assert_eq!(get(&f, "code_verifier"), Some("verifier"));
+        assert_eq!(get(&f, "redirect_uri"), Some("http://localhost:1"));
+    }
+}

@@ -1,0 +1,54 @@
+//! Sending a form to a token endpoint with MSAL's headers, through the throttling layer.
+
+use crate::error::Error;
+use crate::http::{ClientIdentity, HttpRequest, ThrottledHttp, msal_headers};
+
+use super::response::{TokenResponse, parse_token_response};
+
+/// One POST to a token (or device-authorization) endpoint.
+#[derive(Debug, Clone)]
+pub struct FormPost<'a> {
+    /// The endpoint.
+    pub url: &'a str,
+    /// Form fields; empty values are dropped, as MSAL does.
+    pub form: Vec<(String, String)>,
+    /// The correlation id (`client-request-id`).
+    pub correlation_id: &'a str,
+    /// App name and version headers.
+    pub identity: &'a ClientIdentity,
+    /// Extra headers (`X-AnchorMailbox`, ...).
+    pub extra_headers: Vec<(String, String)>,
+}
+
+impl FormPost<'_> {
+    fn request(&self) -> Result<HttpRequest, Error> {
+        let fields: Vec<&(String, String)> = self.form.iter().filter(|(_, v)| !v.is_empty()).collect();
+        let body = serde_urlencoded::to_string(fields).map_err(|e| Error::Configuration(format!("cannot encode the request: {e}")))?;
+        let mut builder = http::Request::post(self.url).header("content-type", "application/x-www-form-urlencoded");
+        for (name, value) in msal_headers(self.correlation_id, self.identity) {
+            builder = builder.header(name, value);
+        }
+        for (name, value) in &self.extra_headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        builder
+            .body(body.into_bytes())
+            .map_err(|e| Error::Configuration(format!("cannot build a request to {}: {e}", self.url)))
+    }
+
+    /// Sends the form and returns the raw response.
+    pub async fn send(&self, http: &ThrottledHttp) -> Result<crate::http::HttpResponse, Error> {
+        let request = self.request()?;
+        http.send(request).await.map_err(|e| Error::Network {
+            url: self.url.to_string(),
+            message: e.message,
+            timeout: e.timeout,
+        })
+    }
+
+    /// Sends the form and parses a token response.
+    pub async fn send_for_token(&self, http: &ThrottledHttp) -> Result<TokenResponse, Error> {
+        let response = self.send(http).await?;
+        parse_token_response(self.url, &response, self.correlation_id)
+    }
+}
