@@ -155,7 +155,12 @@ fn serve_json_prints_connection_info_once_ready() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        let key = info.certificate_client.as_ref().unwrap().private_key_file.clone();
+        let key = info
+            .certificate_client
+            .as_ref()
+            .unwrap()
+            .private_key_file
+            .clone();
         let mode = std::fs::metadata(key).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600, "the private key is owner-only");
     }

@@ -27,7 +27,12 @@ impl HttpClient for Stub {
     fn send(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, HttpError>> {
         let uri = request.uri().to_string();
         let body = if request.method() == http::Method::GET {
-            let tenant = uri.trim_start_matches("https://login.microsoftonline.com/").split('/').next().unwrap_or("t").to_string();
+            let tenant = uri
+                .trim_start_matches("https://login.microsoftonline.com/")
+                .split('/')
+                .next()
+                .unwrap_or("t")
+                .to_string();
             json!({
                 "authorization_endpoint": format!("https://login.microsoftonline.com/{tenant}/oauth2/v2.0/authorize"),
                 "token_endpoint": format!("https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"),
@@ -52,7 +57,8 @@ struct Scenario {
 
 fn prefill(cache: &TokenCache, tenant: &str, scopes: impl Iterator<Item = String>) {
     for scope in scopes {
-        let response = json!({"access_token": "cached", "token_type": "Bearer", "expires_in": 3600});
+        let response =
+            json!({"access_token": "cached", "token_type": "Bearer", "expires_in": 3600});
         cache
             .add(&TokenEvent {
                 client_id: "bench-client",
@@ -70,13 +76,22 @@ fn prefill(cache: &TokenCache, tenant: &str, scopes: impl Iterator<Item = String
     }
 }
 
-fn scenario(rt: &tokio::runtime::Runtime, tenants: usize, tokens_per_tenant: usize, hit: bool) -> Scenario {
+fn scenario(
+    rt: &tokio::runtime::Runtime,
+    tenants: usize,
+    tokens_per_tenant: usize,
+    hit: bool,
+) -> Scenario {
     let cache = TokenCache::new();
     let http: Arc<dyn HttpClient> = Arc::new(Stub);
     let mut apps = Vec::new();
     for t in 0..tenants {
         let tenant = format!("tenant_{t}");
-        prefill(&cache, &tenant, (0..tokens_per_tenant).map(|i| format!("scope_{i}")));
+        prefill(
+            &cache,
+            &tenant,
+            (0..tokens_per_tenant).map(|i| format!("scope_{i}")),
+        );
         if hit {
             prefill(&cache, &tenant, std::iter::once("scope".to_string()));
         }
@@ -88,32 +103,94 @@ fn scenario(rt: &tokio::runtime::Runtime, tenants: usize, tokens_per_tenant: usi
             .build()
             .unwrap();
         // Discovery happens once per authority, before measuring.
-        rt.block_on(app.acquire_token_for_client(&["warm-up"])).unwrap();
+        rt.block_on(app.acquire_token_for_client(&["warm-up"]))
+            .unwrap();
         apps.push(app);
     }
-    Scenario { apps, next: AtomicUsize::new(0) }
+    Scenario {
+        apps,
+        next: AtomicUsize::new(0),
+    }
 }
 
-fn run(c: &mut Criterion, rt: &tokio::runtime::Runtime, name: &str, tenants: usize, tokens: usize, hit: bool) {
+fn run(
+    c: &mut Criterion,
+    rt: &tokio::runtime::Runtime,
+    name: &str,
+    tenants: usize,
+    tokens: usize,
+    hit: bool,
+) {
     let s = scenario(rt, tenants, tokens, hit);
     c.bench_function(name, |b| {
         b.to_async(rt).iter(|| async {
             // A cheap pseudo-random walk over the apps.
             let i = s.next.fetch_add(7919, Ordering::Relaxed) % s.apps.len();
-            let result = s.apps[i].acquire_token_for_client(&["scope"]).await.unwrap();
-            assert_eq!(result.token_source == entra_msal::app::TokenSource::Cache, hit);
+            let result = s.apps[i]
+                .acquire_token_for_client(&["scope"])
+                .await
+                .unwrap();
+            assert_eq!(
+                result.token_source == entra_msal::app::TokenSource::Cache,
+                hit
+            );
         })
     });
 }
 
 fn benches(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    run(c, &rt, "cca 1 tenant, 10 tokens per tenant, cache hit", 1, 10, true);
-    run(c, &rt, "cca 1000 tenants, 10 tokens per tenant, cache hit", 1000, 10, true);
-    run(c, &rt, "cca 1 tenant, 10 tokens per tenant, cache miss", 1, 10, false);
-    run(c, &rt, "cca 1000 tenants, 10 tokens per tenant, cache miss", 1000, 10, false);
-    run(c, &rt, "cca 1 tenant, 10000 tokens, cache miss", 1, 10_000, false);
-    run(c, &rt, "cca 1 tenant, 100000 tokens, cache miss", 1, 100_000, false);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    run(
+        c,
+        &rt,
+        "cca 1 tenant, 10 tokens per tenant, cache hit",
+        1,
+        10,
+        true,
+    );
+    run(
+        c,
+        &rt,
+        "cca 1000 tenants, 10 tokens per tenant, cache hit",
+        1000,
+        10,
+        true,
+    );
+    run(
+        c,
+        &rt,
+        "cca 1 tenant, 10 tokens per tenant, cache miss",
+        1,
+        10,
+        false,
+    );
+    run(
+        c,
+        &rt,
+        "cca 1000 tenants, 10 tokens per tenant, cache miss",
+        1000,
+        10,
+        false,
+    );
+    run(
+        c,
+        &rt,
+        "cca 1 tenant, 10000 tokens, cache miss",
+        1,
+        10_000,
+        false,
+    );
+    run(
+        c,
+        &rt,
+        "cca 1 tenant, 100000 tokens, cache miss",
+        1,
+        100_000,
+        false,
+    );
 }
 
 criterion_group! {

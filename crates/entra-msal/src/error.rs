@@ -79,7 +79,12 @@ impl ServiceError {
     /// `consent_required`, `login_required` or `bad_token` as the error or inside the description,
     /// or a suberror in MSAL's interaction list.
     pub fn requires_interaction(&self) -> bool {
-        const CODES: [&str; 4] = ["interaction_required", "consent_required", "login_required", "bad_token"];
+        const CODES: [&str; 4] = [
+            "interaction_required",
+            "consent_required",
+            "login_required",
+            "bad_token",
+        ];
         const SUBERRORS: [&str; 6] = [
             "message_only",
             "additional_action",
@@ -90,7 +95,10 @@ impl ServiceError {
         ];
         CODES.contains(&self.error.as_str())
             || CODES.iter().any(|c| self.error_description.contains(c))
-            || self.suberror.as_deref().is_some_and(|s| SUBERRORS.contains(&s))
+            || self
+                .suberror
+                .as_deref()
+                .is_some_and(|s| SUBERRORS.contains(&s))
     }
 
     /// The first line of the description (`AADSTSnnnnn: message`).
@@ -101,7 +109,13 @@ impl ServiceError {
 
 impl std::fmt::Display for ServiceError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} (HTTP {}): {}", self.error, self.http_status, self.summary())?;
+        write!(
+            f,
+            "{} (HTTP {}): {}",
+            self.error,
+            self.http_status,
+            self.summary()
+        )?;
         if let Some(c) = &self.correlation_id {
             write!(f, " [correlation id {c}]")?;
         }
@@ -218,10 +232,18 @@ mod tests {
     #[test]
     fn interaction_classification_follows_msal() {
         assert!(Error::from_service(service("interaction_required", None)).is_ui_required());
-        assert!(Error::from_service(service("invalid_grant", Some("basic_action"))).is_ui_required());
+        assert!(
+            Error::from_service(service("invalid_grant", Some("basic_action"))).is_ui_required()
+        );
         assert!(Error::from_service(service("invalid_grant", None)).is_ui_required());
         assert!(!Error::from_service(service("invalid_client", None)).is_ui_required());
-        assert_eq!(Classification::from_suberror(Some("client_mismatch")), Classification::None);
-        assert_eq!(Classification::from_suberror(Some("basic_action")), Classification::BasicAction);
+        assert_eq!(
+            Classification::from_suberror(Some("client_mismatch")),
+            Classification::None
+        );
+        assert_eq!(
+            Classification::from_suberror(Some("basic_action")),
+            Classification::BasicAction
+        );
     }
 }

@@ -5,8 +5,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use entra_emulator::{Emulator, FaultAction, FaultMatch, FaultRule};
-use entra_msal::app::{AuthCodeFlowOptions, ConfidentialClientApplication, ConfidentialClientBuilder, ForClientOptions, SilentOptions, TokenSource};
 use entra_msal::Error;
+use entra_msal::app::{
+    AuthCodeFlowOptions, ConfidentialClientApplication, ConfidentialClientBuilder,
+    ForClientOptions, SilentOptions, TokenSource,
+};
 
 struct Env {
     emulator: Emulator,
@@ -15,10 +18,16 @@ struct Env {
 }
 
 async fn env() -> Env {
-    let emulator = Emulator::start(entra_emulator::ready_made().unwrap()).await.unwrap();
+    let emulator = Emulator::start(entra_emulator::ready_made().unwrap())
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let info = emulator.connection_info(dir.path()).unwrap();
-    Env { emulator, info, _dir: dir }
+    Env {
+        emulator,
+        info,
+        _dir: dir,
+    }
 }
 
 impl Env {
@@ -31,16 +40,27 @@ impl Env {
 
     fn secret_app(&self) -> ConfidentialClientApplication {
         let c = self.info.confidential_client.as_ref().unwrap();
-        self.builder(&c.client_id).client_secret(c.client_secret.clone().unwrap()).build().unwrap()
+        self.builder(&c.client_id)
+            .client_secret(c.client_secret.clone().unwrap())
+            .build()
+            .unwrap()
     }
 
     fn token_requests(&self) -> Vec<entra_emulator::LoggedRequest> {
-        self.emulator.control().requests().into_iter().filter(|r| r.path.ends_with("/oauth2/v2.0/token")).collect()
+        self.emulator
+            .control()
+            .requests()
+            .into_iter()
+            .filter(|r| r.path.ends_with("/oauth2/v2.0/token"))
+            .collect()
     }
 
     fn fault(&self, fault: FaultAction, count: u32) {
         self.emulator.control().add_fault(FaultRule {
-            matcher: FaultMatch { path_contains: Some("/oauth2/v2.0/token".into()), ..Default::default() },
+            matcher: FaultMatch {
+                path_contains: Some("/oauth2/v2.0/token".into()),
+                ..Default::default()
+            },
             fault,
             count,
         });
@@ -71,7 +91,17 @@ async fn client_credentials_then_cache() {
     assert!(request.form.contains_key("client_secret"));
     // Debug never shows secrets or tokens.
     let shown = format!("{app:?} {first:?}");
-    assert!(!shown.contains(e.info.confidential_client.as_ref().unwrap().client_secret.as_deref().unwrap()));
+    assert!(
+        !shown.contains(
+            e.info
+                .confidential_client
+                .as_ref()
+                .unwrap()
+                .client_secret
+                .as_deref()
+                .unwrap()
+        )
+    );
     assert!(!shown.contains(first.access_token.expose()));
 }
 
@@ -79,13 +109,33 @@ async fn client_credentials_then_cache() {
 async fn force_refresh_claims_and_capabilities_bypass_the_cache() {
     let e = env().await;
     let c = e.info.confidential_client.as_ref().unwrap();
-    let app = e.builder(&c.client_id).client_secret(c.client_secret.clone().unwrap()).client_capabilities(["CP1"]).build().unwrap();
+    let app = e
+        .builder(&c.client_id)
+        .client_secret(c.client_secret.clone().unwrap())
+        .client_capabilities(["CP1"])
+        .build()
+        .unwrap();
     app.acquire_token_for_client(&[SCOPE]).await.unwrap();
-    let forced = app.acquire_token_for_client_with(&[SCOPE], &ForClientOptions { force_refresh: true, ..Default::default() }).await.unwrap();
+    let forced = app
+        .acquire_token_for_client_with(
+            &[SCOPE],
+            &ForClientOptions {
+                force_refresh: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
     assert_eq!(forced.token_source, TokenSource::IdentityProvider);
     let challenge = r#"{"access_token":{"nbf":{"essential":true,"value":"1700000000"}}}"#;
     let claimed = app
-        .acquire_token_for_client_with(&[SCOPE], &ForClientOptions { claims_challenge: Some(challenge.into()), ..Default::default() })
+        .acquire_token_for_client_with(
+            &[SCOPE],
+            &ForClientOptions {
+                claims_challenge: Some(challenge.into()),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert_eq!(claimed.token_source, TokenSource::IdentityProvider);
@@ -101,11 +151,23 @@ async fn fmi_path_has_its_own_cache_entry() {
     let e = env().await;
     let app = e.secret_app();
     let plain = app.acquire_token_for_client(&[SCOPE]).await.unwrap();
-    let options = ForClientOptions { fmi_path: Some("agent-app-id".into()), ..Default::default() };
-    let fmi = app.acquire_token_for_client_with(&[SCOPE], &options).await.unwrap();
+    let options = ForClientOptions {
+        fmi_path: Some("agent-app-id".into()),
+        ..Default::default()
+    };
+    let fmi = app
+        .acquire_token_for_client_with(&[SCOPE], &options)
+        .await
+        .unwrap();
     assert_eq!(fmi.token_source, TokenSource::IdentityProvider);
     assert_ne!(fmi.access_token, plain.access_token);
-    assert_eq!(app.acquire_token_for_client_with(&[SCOPE], &options).await.unwrap().token_source, TokenSource::Cache);
+    assert_eq!(
+        app.acquire_token_for_client_with(&[SCOPE], &options)
+            .await
+            .unwrap()
+            .token_source,
+        TokenSource::Cache
+    );
     assert_eq!(e.token_requests()[1].form["fmi_path"], "agent-app-id");
     assert!(app.token_cache().serialize().contains("-atext-"));
 }
@@ -116,9 +178,18 @@ async fn certificate_credentials() {
     let cert = e.info.certificate_client.as_ref().unwrap();
     let key = std::fs::read_to_string(&cert.private_key_file).unwrap();
     let pem = std::fs::read_to_string(&cert.certificate_file).unwrap();
-    let ps256 = e.builder(&cert.client_id).certificate(key.clone(), pem.clone()).send_x5c(true).build().unwrap();
+    let ps256 = e
+        .builder(&cert.client_id)
+        .certificate(key.clone(), pem.clone())
+        .send_x5c(true)
+        .build()
+        .unwrap();
     ps256.acquire_token_for_client(&[SCOPE]).await.unwrap();
-    let rs256 = e.builder(&cert.client_id).certificate_thumbprint(key.clone(), cert.thumbprint_sha1.clone()).build().unwrap();
+    let rs256 = e
+        .builder(&cert.client_id)
+        .certificate_thumbprint(key.clone(), cert.thumbprint_sha1.clone())
+        .build()
+        .unwrap();
     rs256.acquire_token_for_client(&[SCOPE]).await.unwrap();
     let requests = e.token_requests();
     let header = |i: usize| {
@@ -129,11 +200,18 @@ async fn certificate_credentials() {
     assert!(header(0).contains_key("x5t#S256") && header(0).contains_key("x5c"));
     assert_eq!(header(1)["alg"], "RS256");
     assert!(header(1).contains_key("x5t"));
-    assert_eq!(requests[0].form["client_assertion_type"], "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
+    assert_eq!(
+        requests[0].form["client_assertion_type"],
+        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+    );
 
     // A certificate that does not match the key is refused at build time.
     let other = entra_emulator::crypto::generate_rsa_key_pem().unwrap();
-    let err = e.builder(&cert.client_id).certificate(other, pem.clone()).build().unwrap_err();
+    let err = e
+        .builder(&cert.client_id)
+        .certificate(other, pem.clone())
+        .build()
+        .unwrap_err();
     assert!(matches!(err, Error::Configuration(_)), "{err}");
 }
 
@@ -144,9 +222,17 @@ async fn pkcs12_and_assertion_callback() {
     let key_pem = std::fs::read_to_string(&cert.private_key_file).unwrap();
     let cert_pem = std::fs::read_to_string(&cert.certificate_file).unwrap();
     let pfx = make_pfx(&key_pem, &cert_pem, "pfx-pass");
-    let app = e.builder(&cert.client_id).certificate_pkcs12(pfx.clone(), "pfx-pass").build().unwrap();
+    let app = e
+        .builder(&cert.client_id)
+        .certificate_pkcs12(pfx.clone(), "pfx-pass")
+        .build()
+        .unwrap();
     app.acquire_token_for_client(&[SCOPE]).await.unwrap();
-    let wrong = e.builder(&cert.client_id).certificate_pkcs12(pfx, "nope").build().unwrap_err();
+    let wrong = e
+        .builder(&cert.client_id)
+        .certificate_pkcs12(pfx, "nope")
+        .build()
+        .unwrap_err();
     assert!(matches!(wrong, Error::Configuration(_)));
 
     let signer = entra_msal::oauth::CertificateCredential::from_pem(&key_pem, &cert_pem).unwrap();
@@ -156,7 +242,11 @@ async fn pkcs12_and_assertion_callback() {
         .builder(&cert.client_id)
         .client_assertion(move |req| {
             counter.fetch_add(1, Ordering::SeqCst);
-            signer.sign(&req.client_id, &req.token_endpoint, time::OffsetDateTime::now_utc().unix_timestamp())
+            signer.sign(
+                &req.client_id,
+                &req.token_endpoint,
+                time::OffsetDateTime::now_utc().unix_timestamp(),
+            )
         })
         .build()
         .unwrap();
@@ -172,7 +262,10 @@ fn make_pfx(key_pem: &str, cert_pem: &str, password: &str) -> Vec<u8> {
     let cert = p12_keystore::Certificate::from_der(cert_der.as_ref()).unwrap();
     let chain = p12_keystore::PrivateKeyChain::new(vec![1u8; 20], key, vec![cert]);
     let mut store = p12_keystore::KeyStore::new();
-    store.add_entry("client", p12_keystore::KeyStoreEntry::PrivateKeyChain(chain));
+    store.add_entry(
+        "client",
+        p12_keystore::KeyStoreEntry::PrivateKeyChain(chain),
+    );
     store.writer(password).write().unwrap()
 }
 
@@ -180,7 +273,11 @@ fn make_pfx(key_pem: &str, cert_pem: &str, password: &str) -> Vec<u8> {
 async fn service_errors_are_typed() {
     let e = env().await;
     let c = e.info.confidential_client.as_ref().unwrap();
-    let wrong = e.builder(&c.client_id).client_secret("wrong").build().unwrap();
+    let wrong = e
+        .builder(&c.client_id)
+        .client_secret("wrong")
+        .build()
+        .unwrap();
     let err = wrong.acquire_token_for_client(&[SCOPE]).await.unwrap_err();
     let service = err.service_error().expect("a service error");
     assert_eq!(service.error, "invalid_client");
@@ -190,44 +287,96 @@ async fn service_errors_are_typed() {
     assert!(!err.is_ui_required());
 
     let app = e.secret_app();
-    let err = app.acquire_token_for_client(&["api://unknown/.default"]).await.unwrap_err();
+    let err = app
+        .acquire_token_for_client(&["api://unknown/.default"])
+        .await
+        .unwrap_err();
     assert_eq!(err.service_error().unwrap().aadsts(), Some(70011));
     let err = app.acquire_token_for_client(&["openid"]).await.unwrap_err();
     assert!(matches!(err, Error::Configuration(_)));
-    assert!(ConfidentialClientApplication::builder("x").authority(e.emulator.authority()).build().is_err(), "no credential");
-    assert!(ConfidentialClientApplication::builder("x").authority("http://login.example.com/t").client_secret("s").build().is_err(), "http refused");
+    assert!(
+        ConfidentialClientApplication::builder("x")
+            .authority(e.emulator.authority())
+            .build()
+            .is_err(),
+        "no credential"
+    );
+    assert!(
+        ConfidentialClientApplication::builder("x")
+            .authority("http://login.example.com/t")
+            .client_secret("s")
+            .build()
+            .is_err(),
+        "http refused"
+    );
 }
 
 #[tokio::test]
 async fn transport_faults_are_typed_and_nothing_is_cached() {
     let e = env().await;
     let app = e.secret_app();
-    e.fault(FaultAction::Throttle { retry_after: Some(30) }, 1);
+    e.fault(
+        FaultAction::Throttle {
+            retry_after: Some(30),
+        },
+        1,
+    );
     match app.acquire_token_for_client(&[SCOPE]).await {
-        Err(Error::Throttled { retry_after, status, .. }) => {
+        Err(Error::Throttled {
+            retry_after,
+            status,
+            ..
+        }) => {
             assert_eq!(retry_after.as_secs(), 30);
             assert_eq!(status, 429);
         }
         other => panic!("{other:?}"),
     }
     // The throttled response is replayed without reaching the emulator.
-    assert!(matches!(app.acquire_token_for_client(&[SCOPE]).await, Err(Error::Throttled { .. })));
+    assert!(matches!(
+        app.acquire_token_for_client(&[SCOPE]).await,
+        Err(Error::Throttled { .. })
+    ));
     assert_eq!(e.token_requests().len(), 1);
 
     let app = e.secret_app();
     e.fault(FaultAction::MalformedJson, 1);
-    assert!(matches!(app.acquire_token_for_client(&[SCOPE]).await, Err(Error::InvalidResponse { .. })));
+    assert!(matches!(
+        app.acquire_token_for_client(&[SCOPE]).await,
+        Err(Error::InvalidResponse { .. })
+    ));
     e.fault(FaultAction::WrongContentType, 1);
-    assert!(matches!(app.acquire_token_for_client(&[SCOPE]).await, Err(Error::InvalidResponse { .. })));
+    assert!(matches!(
+        app.acquire_token_for_client(&[SCOPE]).await,
+        Err(Error::InvalidResponse { .. })
+    ));
     e.fault(FaultAction::DropConnection, 1);
-    assert!(matches!(app.acquire_token_for_client(&[SCOPE]).await, Err(Error::Network { .. })));
+    assert!(matches!(
+        app.acquire_token_for_client(&[SCOPE]).await,
+        Err(Error::Network { .. })
+    ));
     e.fault(FaultAction::TruncatedBody, 1);
-    assert!(matches!(app.acquire_token_for_client(&[SCOPE]).await, Err(Error::Network { .. })));
-    assert_eq!(app.token_cache().len_access_tokens(), 0, "nothing cached from failed responses");
+    assert!(matches!(
+        app.acquire_token_for_client(&[SCOPE]).await,
+        Err(Error::Network { .. })
+    ));
+    assert_eq!(
+        app.token_cache().len_access_tokens(),
+        0,
+        "nothing cached from failed responses"
+    );
 
     let c = e.info.confidential_client.as_ref().unwrap();
-    let impatient = e.builder(&c.client_id).client_secret(c.client_secret.clone().unwrap()).timeout(std::time::Duration::from_millis(500)).build().unwrap();
-    impatient.acquire_token_for_client(&["api://load-warmup/.default"]).await.unwrap();
+    let impatient = e
+        .builder(&c.client_id)
+        .client_secret(c.client_secret.clone().unwrap())
+        .timeout(std::time::Duration::from_millis(500))
+        .build()
+        .unwrap();
+    impatient
+        .acquire_token_for_client(&["api://load-warmup/.default"])
+        .await
+        .unwrap();
     e.fault(FaultAction::Delay { ms: 3000 }, 1);
     match impatient.acquire_token_for_client(&[SCOPE]).await {
         Err(Error::Network { timeout, .. }) => assert!(timeout),
@@ -244,7 +393,10 @@ async fn concurrent_requests_coalesce() {
     let tasks: Vec<_> = (0..20)
         .map(|_| {
             let app = app.clone();
-            tokio::spawn(async move { app.acquire_token_for_client(&["api://load-1/.default"]).await })
+            tokio::spawn(async move {
+                app.acquire_token_for_client(&["api://load-1/.default"])
+                    .await
+            })
         })
         .collect();
     let mut tokens = Vec::new();
@@ -252,20 +404,29 @@ async fn concurrent_requests_coalesce() {
         tokens.push(t.await.unwrap().unwrap().access_token);
     }
     assert!(tokens.iter().all(|t| t == &tokens[0]));
-    assert_eq!(e.token_requests().len(), 1, "20 concurrent misses cost one request");
+    assert_eq!(
+        e.token_requests().len(),
+        1,
+        "20 concurrent misses cost one request"
+    );
 }
 
 async fn user_token(e: &Env) -> String {
     let alice = &e.info.users[0];
     let http = reqwest::Client::builder()
-        .add_root_certificate(reqwest::Certificate::from_pem(e.emulator.ca_pem().unwrap().as_bytes()).unwrap())
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(e.emulator.ca_pem().unwrap().as_bytes()).unwrap(),
+        )
         .build()
         .unwrap();
     let body: serde_json::Value = http
         .post(format!("{}/oauth2/v2.0/token", e.emulator.authority()))
         .form(&[
             ("grant_type", "password"),
-            ("client_id", e.info.public_client.as_ref().unwrap().client_id.as_str()),
+            (
+                "client_id",
+                e.info.public_client.as_ref().unwrap().client_id.as_str(),
+            ),
             ("username", alice.username.as_str()),
             ("password", alice.password.as_str()),
             ("scope", "api://emulator-api/access_as_user"),
@@ -284,21 +445,44 @@ async fn on_behalf_of_is_cached_per_assertion() {
     let e = env().await;
     let app = e.secret_app();
     let assertion = user_token(&e).await;
-    let first = app.acquire_token_on_behalf_of(&assertion, &["https://graph.microsoft.com/User.Read"]).await.unwrap();
+    let first = app
+        .acquire_token_on_behalf_of(&assertion, &["https://graph.microsoft.com/User.Read"])
+        .await
+        .unwrap();
     assert_eq!(first.token_source, TokenSource::IdentityProvider);
-    assert_eq!(first.account.as_ref().unwrap().username, "alice@contoso.example");
-    let second = app.acquire_token_on_behalf_of(&assertion, &["https://graph.microsoft.com/User.Read"]).await.unwrap();
+    assert_eq!(
+        first.account.as_ref().unwrap().username,
+        "alice@contoso.example"
+    );
+    let second = app
+        .acquire_token_on_behalf_of(&assertion, &["https://graph.microsoft.com/User.Read"])
+        .await
+        .unwrap();
     assert_eq!(second.token_source, TokenSource::Cache);
-    let form = &e.token_requests()[0].form;
+    let requests = e.token_requests();
+    let obo: Vec<_> = requests
+        .iter()
+        .filter(|r| r.form.contains_key("requested_token_use"))
+        .collect();
+    assert_eq!(obo.len(), 1, "the second call was answered from the cache");
+    let form = &obo[0].form;
     assert_eq!(form["requested_token_use"], "on_behalf_of");
-    assert_eq!(form["scope"], "https://graph.microsoft.com/User.Read offline_access openid profile");
-    let err = app.acquire_token_on_behalf_of("not-a-jwt", &["https://graph.microsoft.com/User.Read"]).await.unwrap_err();
+    assert_eq!(
+        form["scope"],
+        "https://graph.microsoft.com/User.Read offline_access openid profile"
+    );
+    let err = app
+        .acquire_token_on_behalf_of("not-a-jwt", &["https://graph.microsoft.com/User.Read"])
+        .await
+        .unwrap_err();
     assert_eq!(err.service_error().unwrap().aadsts(), Some(50013));
 }
 
 /// A clock the test moves.
 fn test_clock() -> (Arc<AtomicI64>, Arc<dyn entra_msal::app::Clock>) {
-    let now = Arc::new(AtomicI64::new(time::OffsetDateTime::now_utc().unix_timestamp()));
+    let now = Arc::new(AtomicI64::new(
+        time::OffsetDateTime::now_utc().unix_timestamp(),
+    ));
     let reader = now.clone();
     (now, Arc::new(move || reader.load(Ordering::SeqCst)))
 }
@@ -308,51 +492,108 @@ async fn web_app_auth_code_flow_then_silent() {
     let e = env().await;
     let (now, clock) = test_clock();
     let c = e.info.confidential_client.as_ref().unwrap();
-    let app = e.builder(&c.client_id).client_secret(c.client_secret.clone().unwrap()).clock(clock).build().unwrap();
-    let options = AuthCodeFlowOptions { redirect_uri: "https://localhost/auth/callback".into(), ..Default::default() };
-    let flow = app.initiate_auth_code_flow(&["api://emulator-api/access_as_user"], &options).await.unwrap();
+    let app = e
+        .builder(&c.client_id)
+        .client_secret(c.client_secret.clone().unwrap())
+        .clock(clock)
+        .build()
+        .unwrap();
+    let options = AuthCodeFlowOptions {
+        redirect_uri: "https://localhost/auth/callback".into(),
+        ..Default::default()
+    };
+    let flow = app
+        .initiate_auth_code_flow(&["api://emulator-api/access_as_user"], &options)
+        .await
+        .unwrap();
     assert!(flow.auth_uri.contains("code_challenge_method=S256"));
     // The user signs in (the emulator's control API stands in for the browser).
     let _ = reqwest::Client::builder()
-        .add_root_certificate(reqwest::Certificate::from_pem(e.emulator.ca_pem().unwrap().as_bytes()).unwrap())
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(e.emulator.ca_pem().unwrap().as_bytes()).unwrap(),
+        )
         .build()
         .unwrap()
         .get(&flow.auth_uri)
         .send()
         .await
         .unwrap();
-    let completion = e.emulator.control().approve_authorization(Some(&flow.state), "alice@contoso.example").unwrap();
+    let completion = e
+        .emulator
+        .control()
+        .approve_authorization(Some(&flow.state), "alice@contoso.example")
+        .unwrap();
     let response: HashMap<String, String> = completion.params.iter().cloned().collect();
 
     let mut forged = response.clone();
     forged.insert("state".into(), "forged".into());
-    assert!(matches!(app.acquire_token_by_auth_code_flow(&flow, &forged).await, Err(Error::Validation(_))));
+    assert!(matches!(
+        app.acquire_token_by_auth_code_flow(&flow, &forged).await,
+        Err(Error::Validation(_))
+    ));
 
-    let result = app.acquire_token_by_auth_code_flow(&flow, &response).await.unwrap();
+    let result = app
+        .acquire_token_by_auth_code_flow(&flow, &response)
+        .await
+        .unwrap();
     let account = result.account.clone().unwrap();
     assert_eq!(account.username, "alice@contoso.example");
-    assert_eq!(account.account_source.as_deref(), Some("authorization_code"));
-    assert_eq!(result.id_token_claims.as_ref().unwrap()["preferred_username"], "alice@contoso.example");
+    assert_eq!(
+        account.account_source.as_deref(),
+        Some("authorization_code")
+    );
+    assert_eq!(
+        result.id_token_claims.as_ref().unwrap()["preferred_username"],
+        "alice@contoso.example"
+    );
     assert_eq!(app.accounts(), vec![account.clone()]);
 
-    let cached = app.acquire_token_silent(&["api://emulator-api/access_as_user"], &account, &SilentOptions::default()).await.unwrap();
+    let cached = app
+        .acquire_token_silent(
+            &["api://emulator-api/access_as_user"],
+            &account,
+            &SilentOptions::default(),
+        )
+        .await
+        .unwrap();
     assert_eq!(cached.token_source, TokenSource::Cache);
     assert!(cached.id_token.is_some());
     // Within 300 s of expiry the cached token is not used: the refresh token is.
     now.fetch_add(3599 - 299, Ordering::SeqCst);
-    let refreshed = app.acquire_token_silent(&["api://emulator-api/access_as_user"], &account, &SilentOptions::default()).await.unwrap();
+    let refreshed = app
+        .acquire_token_silent(
+            &["api://emulator-api/access_as_user"],
+            &account,
+            &SilentOptions::default(),
+        )
+        .await
+        .unwrap();
     assert_eq!(refreshed.token_source, TokenSource::IdentityProvider);
     let last = e.token_requests().pop().unwrap();
     assert_eq!(last.form["grant_type"], "refresh_token");
     assert!(last.headers["x-anchormailbox"].starts_with("Oid:"));
     // Another resource with the same refresh token.
-    let graph = app.acquire_token_silent(&["https://graph.microsoft.com/User.Read"], &account, &SilentOptions::default()).await.unwrap();
+    let graph = app
+        .acquire_token_silent(
+            &["https://graph.microsoft.com/User.Read"],
+            &account,
+            &SilentOptions::default(),
+        )
+        .await
+        .unwrap();
     assert_eq!(graph.token_source, TokenSource::IdentityProvider);
 
     // Revoked: the user must sign in again; the refresh token stays in the cache.
     e.emulator.control().revoke_refresh_tokens(None);
     let err = app
-        .acquire_token_silent(&["api://emulator-api/access_as_user"], &account, &SilentOptions { force_refresh: true, ..Default::default() })
+        .acquire_token_silent(
+            &["api://emulator-api/access_as_user"],
+            &account,
+            &SilentOptions {
+                force_refresh: true,
+                ..Default::default()
+            },
+        )
         .await
         .unwrap_err();
     assert!(err.is_ui_required(), "{err}");
@@ -361,24 +602,42 @@ async fn web_app_auth_code_flow_then_silent() {
 
     app.remove_account(&account);
     assert!(app.accounts().is_empty());
-    let err = app.acquire_token_silent(&["api://emulator-api/access_as_user"], &account, &SilentOptions::default()).await.unwrap_err();
+    let err = app
+        .acquire_token_silent(
+            &["api://emulator-api/access_as_user"],
+            &account,
+            &SilentOptions::default(),
+        )
+        .await
+        .unwrap_err();
     assert!(err.is_ui_required());
 }
 
 #[tokio::test]
 async fn proactive_refresh_falls_back_to_the_cached_token() {
     let e = env().await;
-    e.emulator.control().set_access_token_lifetime(Some(4 * 3600));
+    e.emulator
+        .control()
+        .set_access_token_lifetime(Some(4 * 3600));
     let (now, clock) = test_clock();
     let c = e.info.confidential_client.as_ref().unwrap();
-    let app = e.builder(&c.client_id).client_secret(c.client_secret.clone().unwrap()).clock(clock).build().unwrap();
+    let app = e
+        .builder(&c.client_id)
+        .client_secret(c.client_secret.clone().unwrap())
+        .clock(clock)
+        .build()
+        .unwrap();
     let first = app.acquire_token_for_client(&[SCOPE]).await.unwrap();
     assert!(first.refresh_on.is_some());
     now.fetch_add(2 * 3600 + 10, Ordering::SeqCst);
     // A dropped connection (a 5xx would be replayed by the throttling layer for 5 s).
     e.fault(FaultAction::DropConnection, 1);
     let aging = app.acquire_token_for_client(&[SCOPE]).await.unwrap();
-    assert_eq!(aging.token_source, TokenSource::Cache, "the identity provider failed: keep the old token");
+    assert_eq!(
+        aging.token_source,
+        TokenSource::Cache,
+        "the identity provider failed: keep the old token"
+    );
     let fresh = app.acquire_token_for_client(&[SCOPE]).await.unwrap();
     assert_eq!(fresh.token_source, TokenSource::IdentityProvider);
     assert_ne!(fresh.access_token, first.access_token);
@@ -390,5 +649,11 @@ async fn remove_tokens_for_client() {
     let app = e.secret_app();
     app.acquire_token_for_client(&[SCOPE]).await.unwrap();
     app.remove_tokens_for_client();
-    assert_eq!(app.acquire_token_for_client(&[SCOPE]).await.unwrap().token_source, TokenSource::IdentityProvider);
+    assert_eq!(
+        app.acquire_token_for_client(&[SCOPE])
+            .await
+            .unwrap()
+            .token_source,
+        TokenSource::IdentityProvider
+    );
 }

@@ -79,18 +79,26 @@ impl AuthCodeFlow {
         options: &AuthCodeFlowOptions,
     ) -> Result<Self, Error> {
         if options.redirect_uri.is_empty() {
-            return Err(Error::Configuration("the auth-code flow needs a redirect URI registered for the app".into()));
+            return Err(Error::Configuration(
+                "the auth-code flow needs a redirect URI registered for the app".into(),
+            ));
         }
         let pkce = Pkce::generate();
         let raw_nonce = pkce::random_urlsafe(16);
         let nonce = pkce::nonce_parameter(&raw_nonce);
-        let state = options.state.clone().unwrap_or_else(|| pkce::random_urlsafe(16));
+        let state = options
+            .state
+            .clone()
+            .unwrap_or_else(|| pkce::random_urlsafe(16));
         let mut all_scopes: Vec<String> = decorated.to_vec();
         all_scopes.extend(options.extra_scopes_to_consent.iter().cloned());
         all_scopes.sort_unstable();
         all_scopes.dedup();
-        let mut url = url::Url::parse(authorization_endpoint)
-            .map_err(|e| Error::Configuration(format!("the authorization endpoint {authorization_endpoint:?} is not a URL: {e}")))?;
+        let mut url = url::Url::parse(authorization_endpoint).map_err(|e| {
+            Error::Configuration(format!(
+                "the authorization endpoint {authorization_endpoint:?} is not a URL: {e}"
+            ))
+        })?;
         {
             let mut q = url.query_pairs_mut();
             q.append_pair("client_id", client_id)
@@ -101,9 +109,16 @@ impl AuthCodeFlow {
                 .append_pair("nonce", &nonce)
                 .append_pair("code_challenge", &pkce.challenge)
                 .append_pair("code_challenge_method", Pkce::METHOD)
-                .append_pair("response_mode", options.response_mode.as_deref().unwrap_or("form_post"))
+                .append_pair(
+                    "response_mode",
+                    options.response_mode.as_deref().unwrap_or("form_post"),
+                )
                 .append_pair("client_info", "1");
-            for (name, value) in [("prompt", &options.prompt), ("login_hint", &options.login_hint), ("domain_hint", &options.domain_hint)] {
+            for (name, value) in [
+                ("prompt", &options.prompt),
+                ("login_hint", &options.login_hint),
+                ("domain_hint", &options.domain_hint),
+            ] {
                 if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
                     q.append_pair(name, v);
                 }
@@ -131,14 +146,20 @@ impl AuthCodeFlow {
     }
 
     /// Checks the authorization response against this flow and returns the code.
-    pub(crate) fn code_from_response(&self, response: &HashMap<String, String>) -> Result<String, Error> {
+    pub(crate) fn code_from_response(
+        &self,
+        response: &HashMap<String, String>,
+    ) -> Result<String, Error> {
         if response.get("state").map(String::as_str) != Some(self.state.as_str()) {
             return Err(Error::Validation(
                 "the state in the authorization response does not match the flow's state (a stale or forged response)".into(),
             ));
         }
         if let Some(error) = response.get("error") {
-            let description = response.get("error_description").cloned().unwrap_or_default();
+            let description = response
+                .get("error_description")
+                .cloned()
+                .unwrap_or_default();
             let code = description
                 .strip_prefix("AADSTS")
                 .and_then(|d| d.split(':').next())
@@ -160,21 +181,36 @@ impl AuthCodeFlow {
             .get("code")
             .filter(|c| !c.is_empty())
             .cloned()
-            .ok_or_else(|| Error::Validation("the authorization response has neither a code nor an error".into()))
+            .ok_or_else(|| {
+                Error::Validation(
+                    "the authorization response has neither a code nor an error".into(),
+                )
+            })
     }
 
     /// Checks the id token's `nonce` and, with `max_age`, its `auth_time`.
-    pub(crate) fn check_id_token(&self, claims: Option<&Map<String, Value>>, now: i64) -> Result<(), Error> {
+    pub(crate) fn check_id_token(
+        &self,
+        claims: Option<&Map<String, Value>>,
+        now: i64,
+    ) -> Result<(), Error> {
         let Some(claims) = claims else {
             return Ok(());
         };
         if claims.get("nonce").and_then(Value::as_str) != Some(self.nonce.as_str()) {
-            return Err(Error::Validation("the id token's nonce does not match the one sent (possible token replay)".into()));
+            return Err(Error::Validation(
+                "the id token's nonce does not match the one sent (possible token replay)".into(),
+            ));
         }
         if let Some(max_age) = self.max_age {
-            let auth_time = claims.get("auth_time").and_then(Value::as_i64).ok_or_else(|| {
-                Error::Validation("max_age was requested but the id token has no auth_time".into())
-            })?;
+            let auth_time = claims
+                .get("auth_time")
+                .and_then(Value::as_i64)
+                .ok_or_else(|| {
+                    Error::Validation(
+                        "max_age was requested but the id token has no auth_time".into(),
+                    )
+                })?;
             if now > auth_time + max_age as i64 + MAX_AGE_SKEW {
                 return Err(Error::Validation(format!(
                     "the user signed in {} s ago, longer than max_age {max_age} s",
@@ -197,7 +233,15 @@ mod tests {
             max_age: Some(60),
             ..Default::default()
         };
-        AuthCodeFlow::build("https://h/t/oauth2/v2.0/authorize", "cid", vec!["x".into()], &["x".into(), "openid".into()], None, &options).unwrap()
+        AuthCodeFlow::build(
+            "https://h/t/oauth2/v2.0/authorize",
+            "cid",
+            vec!["x".into()],
+            &["x".into(), "openid".into()],
+            None,
+            &options,
+        )
+        .unwrap()
     }
 
     #[test]
@@ -206,7 +250,10 @@ mod tests {
         let url = url::Url::parse(&f.auth_uri).unwrap();
         let q: HashMap<String, String> = url.query_pairs().into_owned().collect();
         assert_eq!(q["code_challenge_method"], "S256");
-        assert_eq!(q["code_challenge"], Pkce::from_verifier(f.code_verifier.clone()).challenge);
+        assert_eq!(
+            q["code_challenge"],
+            Pkce::from_verifier(f.code_verifier.clone()).challenge
+        );
         assert_eq!(q["state"], f.state);
         assert_eq!(q["nonce"].len(), 64);
         assert_eq!(q["response_mode"], "form_post");
@@ -219,8 +266,14 @@ mod tests {
     #[test]
     fn response_checks() {
         let f = flow();
-        let mut r = HashMap::from([("state".to_string(), "other".to_string()), ("code".to_string(), "c".to_string())]);
-        assert!(matches!(f.code_from_response(&r), Err(Error::Validation(_))));
+        let mut r = HashMap::from([
+            ("state".to_string(), "other".to_string()),
+            ("code".to_string(), "c".to_string()),
+        ]);
+        assert!(matches!(
+            f.code_from_response(&r),
+            Err(Error::Validation(_))
+        ));
         r.insert("state".into(), f.state.clone());
         assert_eq!(f.code_from_response(&r).unwrap(), "c");
         r.insert("error".into(), "access_denied".into());

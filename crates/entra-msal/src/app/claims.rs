@@ -27,8 +27,9 @@ pub fn merged(capabilities: &[String], challenge: Option<&str>) -> Result<Option
             .unwrap_or_default();
     }
     if let Some(challenge) = challenge.filter(|c| !c.trim().is_empty()) {
-        let parsed: Map<String, Value> = serde_json::from_str(challenge)
-            .map_err(|e| Error::Configuration(format!("the claims challenge is not a JSON object: {e}")))?;
+        let parsed: Map<String, Value> = serde_json::from_str(challenge).map_err(|e| {
+            Error::Configuration(format!("the claims challenge is not a JSON object: {e}"))
+        })?;
         merge(&mut out, &parsed);
     }
     Ok((!out.is_empty()).then(|| Value::Object(out).to_string()))
@@ -41,8 +42,16 @@ mod tests {
     #[test]
     fn capabilities_and_challenge_merge() {
         assert_eq!(merged(&[], None).unwrap(), None);
-        assert_eq!(merged(&["CP1".into()], None).unwrap().unwrap(), r#"{"access_token":{"xms_cc":{"values":["CP1"]}}}"#);
-        let m = merged(&["CP1".into()], Some(r#"{"access_token":{"nbf":{"essential":true,"value":"1"}}}"#)).unwrap().unwrap();
+        assert_eq!(
+            merged(&["CP1".into()], None).unwrap().unwrap(),
+            r#"{"access_token":{"xms_cc":{"values":["CP1"]}}}"#
+        );
+        let m = merged(
+            &["CP1".into()],
+            Some(r#"{"access_token":{"nbf":{"essential":true,"value":"1"}}}"#),
+        )
+        .unwrap()
+        .unwrap();
         let v: Value = serde_json::from_str(&m).unwrap();
         assert_eq!(v["access_token"]["xms_cc"]["values"][0], "CP1");
         assert_eq!(v["access_token"]["nbf"]["value"], "1");

@@ -18,7 +18,12 @@ impl Coalescer {
             locks.entry(key.to_string()).or_default().clone()
         };
         let guard = lock.clone().lock_owned().await;
-        CoalesceGuard { owner: self, key: key.to_string(), lock, _guard: guard }
+        CoalesceGuard {
+            owner: self,
+            key: key.to_string(),
+            lock,
+            _guard: guard,
+        }
     }
 }
 

@@ -97,19 +97,32 @@ impl ConfidentialClientBuilder {
     /// Authenticates with a certificate: the RSA private key (PKCS#8 or PKCS#1 PEM) and the
     /// certificate (PEM). Assertions are PS256 with `x5t#S256` (RS256 with `x5t` on ADFS).
     pub fn certificate(mut self, key_pem: impl Into<String>, cert_pem: impl Into<String>) -> Self {
-        self.credential = Some(CredentialSpec::Certificate { key_pem: key_pem.into(), cert_pem: cert_pem.into() });
+        self.credential = Some(CredentialSpec::Certificate {
+            key_pem: key_pem.into(),
+            cert_pem: cert_pem.into(),
+        });
         self
     }
 
     /// Authenticates with a private key and the certificate's SHA-1 thumbprint (RS256, `x5t`).
-    pub fn certificate_thumbprint(mut self, key_pem: impl Into<String>, sha1_hex: impl Into<String>) -> Self {
-        self.credential = Some(CredentialSpec::Thumbprint { key_pem: key_pem.into(), sha1_hex: sha1_hex.into() });
+    pub fn certificate_thumbprint(
+        mut self,
+        key_pem: impl Into<String>,
+        sha1_hex: impl Into<String>,
+    ) -> Self {
+        self.credential = Some(CredentialSpec::Thumbprint {
+            key_pem: key_pem.into(),
+            sha1_hex: sha1_hex.into(),
+        });
         self
     }
 
     /// Authenticates with a PKCS#12 (PFX) file's bytes and password.
     pub fn certificate_pkcs12(mut self, pfx: Vec<u8>, password: impl Into<String>) -> Self {
-        self.credential = Some(CredentialSpec::Pkcs12 { pfx, password: password.into() });
+        self.credential = Some(CredentialSpec::Pkcs12 {
+            pfx,
+            password: password.into(),
+        });
         self
     }
 
@@ -126,7 +139,10 @@ impl ConfidentialClientBuilder {
     }
 
     /// Authenticates with an assertion the callback produces (e.g. a federated credential).
-    pub fn client_assertion(mut self, callback: impl Fn(&AssertionRequest) -> Result<String, Error> + Send + Sync + 'static) -> Self {
+    pub fn client_assertion(
+        mut self,
+        callback: impl Fn(&AssertionRequest) -> Result<String, Error> + Send + Sync + 'static,
+    ) -> Self {
         self.credential = Some(CredentialSpec::Assertion(Arc::new(callback)));
         self
     }
@@ -177,7 +193,10 @@ impl ConfidentialClientBuilder {
     }
 
     /// Client capabilities (e.g. `CP1` for Continuous Access Evaluation), sent as `xms_cc`.
-    pub fn client_capabilities<I: IntoIterator<Item = S>, S: Into<String>>(mut self, capabilities: I) -> Self {
+    pub fn client_capabilities<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        capabilities: I,
+    ) -> Self {
         self.capabilities = capabilities.into_iter().map(Into::into).collect();
         self
     }
@@ -195,8 +214,15 @@ impl ConfidentialClientBuilder {
     }
 
     /// `x-app-name` / `x-app-ver` headers.
-    pub fn app_name_and_version(mut self, name: impl Into<String>, version: impl Into<String>) -> Self {
-        self.identity = ClientIdentity { app_name: Some(name.into()), app_version: Some(version.into()) };
+    pub fn app_name_and_version(
+        mut self,
+        name: impl Into<String>,
+        version: impl Into<String>,
+    ) -> Self {
+        self.identity = ClientIdentity {
+            app_name: Some(name.into()),
+            app_version: Some(version.into()),
+        };
         self
     }
 
@@ -212,7 +238,11 @@ impl ConfidentialClientBuilder {
             return Err(Error::Configuration("the client id is empty".into()));
         }
         let authority = match (&self.authority, &self.oidc_authority) {
-            (Some(_), Some(_)) => return Err(Error::Configuration("set either authority or oidc_authority, not both".into())),
+            (Some(_), Some(_)) => {
+                return Err(Error::Configuration(
+                    "set either authority or oidc_authority, not both".into(),
+                ));
+            }
             (_, Some(oidc)) => Authority::parse_oidc(oidc, self.allow_http_loopback)?,
             (Some(a), None) => Authority::parse(a, self.allow_http_loopback)?,
             (None, None) => Authority::parse("https://login.microsoftonline.com/common", false)?,
@@ -224,7 +254,9 @@ impl ConfidentialClientBuilder {
         let credential = build_credential(spec, is_adfs, self.send_x5c, self.client_claims)?;
         let region = match self.region.as_deref().map(str::trim) {
             None | Some("") => None,
-            Some("auto") | Some("true") => std::env::var("REGION_NAME").ok().filter(|r| !r.trim().is_empty()),
+            Some("auto") | Some("true") => std::env::var("REGION_NAME")
+                .ok()
+                .filter(|r| !r.trim().is_empty()),
             Some(r) => Some(r.to_string()),
         };
         let transport: Arc<dyn HttpClient> = match self.http_client {
@@ -277,14 +309,23 @@ fn build_credential(
     let mut cert = match spec {
         CredentialSpec::Secret(secret) => return Ok(ClientCredential::Secret(secret)),
         CredentialSpec::Assertion(callback) => return Ok(ClientCredential::Assertion(callback)),
-        CredentialSpec::Certificate { key_pem, cert_pem } => CertificateCredential::from_pem(&key_pem, &cert_pem)?,
-        CredentialSpec::Thumbprint { key_pem, sha1_hex } => CertificateCredential::from_pem_and_thumbprint(&key_pem, &sha1_hex)?,
-        CredentialSpec::Pkcs12 { pfx, password } => CertificateCredential::from_pkcs12(&pfx, &password)?,
+        CredentialSpec::Certificate { key_pem, cert_pem } => {
+            CertificateCredential::from_pem(&key_pem, &cert_pem)?
+        }
+        CredentialSpec::Thumbprint { key_pem, sha1_hex } => {
+            CertificateCredential::from_pem_and_thumbprint(&key_pem, &sha1_hex)?
+        }
+        CredentialSpec::Pkcs12 { pfx, password } => {
+            CertificateCredential::from_pkcs12(&pfx, &password)?
+        }
     };
     cert.send_x5c = send_x5c;
     cert.force_rs256 = is_adfs;
     cert.client_claims = client_claims;
-    Ok(ClientCredential::Certificate(Arc::new(cert), Arc::new(AssertionCache::default())))
+    Ok(ClientCredential::Certificate(
+        Arc::new(cert),
+        Arc::new(AssertionCache::default()),
+    ))
 }
 
 /// A confidential client: client credentials, on-behalf-of, the web-app auth-code flow, and
@@ -311,7 +352,10 @@ pub struct ConfidentialClientApplication {
 
 impl std::fmt::Debug for ConfidentialClientApplication {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ConfidentialClientApplication").field("core", &self.core).field("region", &self.region).finish()
+        f.debug_struct("ConfidentialClientApplication")
+            .field("core", &self.core)
+            .field("region", &self.region)
+            .finish()
     }
 }
 
@@ -349,12 +393,20 @@ impl ConfidentialClientApplication {
     }
 
     /// An app-only token (client credentials): from the cache when one is valid.
-    pub async fn acquire_token_for_client(&self, scopes: &[&str]) -> Result<AuthenticationResult, Error> {
-        self.acquire_token_for_client_with(scopes, &ForClientOptions::default()).await
+    pub async fn acquire_token_for_client(
+        &self,
+        scopes: &[&str],
+    ) -> Result<AuthenticationResult, Error> {
+        self.acquire_token_for_client_with(scopes, &ForClientOptions::default())
+            .await
     }
 
     /// [`acquire_token_for_client`](Self::acquire_token_for_client) with options.
-    pub async fn acquire_token_for_client_with(&self, scopes: &[&str], options: &ForClientOptions) -> Result<AuthenticationResult, Error> {
+    pub async fn acquire_token_for_client_with(
+        &self,
+        scopes: &[&str],
+        options: &ForClientOptions,
+    ) -> Result<AuthenticationResult, Error> {
         let core = &self.core;
         let _access = CacheAccess::begin(&core.cache);
         let scopes = scopes::validate(scopes)?;
@@ -388,18 +440,29 @@ impl ConfidentialClientApplication {
             }
             aging = Some(at);
         }
-        let key = format!("client|{}|{}|{}", endpoints.realm, scopes.join(" ").to_lowercase(), ext_key.as_deref().unwrap_or(""));
+        let key = format!(
+            "client|{}|{}|{}",
+            endpoints.realm,
+            scopes.join(" ").to_lowercase(),
+            ext_key.as_deref().unwrap_or("")
+        );
         let _flight = core.coalescer.lock(&key).await;
-        if use_cache && let Some(at) = lookup().filter(|at| at.refresh_on().is_none_or(|r| r > core.now())) {
+        if use_cache
+            && let Some(at) = lookup().filter(|at| at.refresh_on().is_none_or(|r| r > core.now()))
+        {
             return Ok(core.result_from_cache(&at, None, &correlation_id));
         }
         let token_endpoint = match &self.region {
-            Some(region) => authority::regional_token_endpoint(&core.authority, &endpoints, region)?,
+            Some(region) => {
+                authority::regional_token_endpoint(&core.authority, &endpoints, region)?
+            }
             None => endpoints.token_endpoint.clone(),
         };
         let mut form = grants::client_credentials(&core.client_id, &scopes, claims.as_deref());
         form.extend(extra);
-        let outcome = core.redeem(&token_endpoint, form, &correlation_id, Vec::new()).await;
+        let outcome = core
+            .redeem(&token_endpoint, form, &correlation_id, Vec::new())
+            .await;
         let response = match (outcome, aging) {
             (Ok(r), _) => r,
             (Err(e), Some(at)) => {
@@ -423,12 +486,22 @@ impl ConfidentialClientApplication {
 
     /// Exchanges a user's access token for one to call a downstream API (on-behalf-of).
     /// Repeated calls with the same assertion are answered from the cache.
-    pub async fn acquire_token_on_behalf_of(&self, user_assertion: &str, scopes: &[&str]) -> Result<AuthenticationResult, Error> {
+    pub async fn acquire_token_on_behalf_of(
+        &self,
+        user_assertion: &str,
+        scopes: &[&str],
+    ) -> Result<AuthenticationResult, Error> {
         let core = &self.core;
         let _access = CacheAccess::begin(&core.cache);
         let scopes = scopes::validate(scopes)?;
-        let assertion_hash = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(user_assertion.as_bytes()));
-        let known = self.obo_accounts.lock().unwrap_or_else(|p| p.into_inner()).get(&assertion_hash).cloned();
+        let assertion_hash = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(Sha256::digest(user_assertion.as_bytes()));
+        let known = self
+            .obo_accounts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&assertion_hash)
+            .cloned();
         let correlation_id = uuid::Uuid::new_v4().to_string();
         let endpoints = core.endpoints().await?;
         if let Some(hid) = &known {
@@ -446,16 +519,29 @@ impl ConfidentialClientApplication {
                 })
                 .filter(|at| at.expires_on() - now >= EXPIRY_MARGIN);
             if let Some(at) = hit {
-                let account = self.accounts().into_iter().find(|a| &a.home_account_id == hid);
+                let account = self
+                    .accounts()
+                    .into_iter()
+                    .find(|a| &a.home_account_id == hid);
                 return Ok(core.result_from_cache(&at, account, &correlation_id));
             }
         }
         let decorated = scopes::decorate(&scopes, &core.exclude_scopes);
         let claims = claims::merged(&core.capabilities, None)?;
-        let form = grants::on_behalf_of(&core.client_id, user_assertion, &decorated, claims.as_deref());
-        let response = core.redeem(&endpoints.token_endpoint, form, &correlation_id, Vec::new()).await?;
+        let form = grants::on_behalf_of(
+            &core.client_id,
+            user_assertion,
+            &decorated,
+            claims.as_deref(),
+        );
+        let response = core
+            .redeem(&endpoints.token_endpoint, form, &correlation_id, Vec::new())
+            .await?;
         if let Some(hid) = response.client_info().and_then(home_account_id) {
-            self.obo_accounts.lock().unwrap_or_else(|p| p.into_inner()).insert(assertion_hash, hid);
+            self.obo_accounts
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(assertion_hash, hid);
         }
         core.store(&Store {
             endpoints: &endpoints,
@@ -471,31 +557,58 @@ impl ConfidentialClientApplication {
     }
 
     /// Starts the web-app auth-code flow: redirect the user to the returned `auth_uri`.
-    pub async fn initiate_auth_code_flow(&self, scopes: &[&str], options: &AuthCodeFlowOptions) -> Result<AuthCodeFlow, Error> {
+    pub async fn initiate_auth_code_flow(
+        &self,
+        scopes: &[&str],
+        options: &AuthCodeFlowOptions,
+    ) -> Result<AuthCodeFlow, Error> {
         let core = &self.core;
         let scopes = scopes::validate(scopes)?;
         let endpoints = core.endpoints().await?;
         let decorated = scopes::decorate(&scopes, &core.exclude_scopes);
         let claims = claims::merged(&core.capabilities, options.claims_challenge.as_deref())?;
-        AuthCodeFlow::build(&endpoints.authorization_endpoint, &core.client_id, scopes, &decorated, claims, options)
+        AuthCodeFlow::build(
+            &endpoints.authorization_endpoint,
+            &core.client_id,
+            scopes,
+            &decorated,
+            claims,
+            options,
+        )
     }
 
     /// Completes the auth-code flow with the authorization response's parameters (the query or
     /// form your redirect URI received): checks state, redeems the code with PKCE, checks nonce.
-    pub async fn acquire_token_by_auth_code_flow(&self, flow: &AuthCodeFlow, response: &HashMap<String, String>) -> Result<AuthenticationResult, Error> {
+    pub async fn acquire_token_by_auth_code_flow(
+        &self,
+        flow: &AuthCodeFlow,
+        response: &HashMap<String, String>,
+    ) -> Result<AuthenticationResult, Error> {
         let core = &self.core;
         let _access = CacheAccess::begin(&core.cache);
         let code = flow.code_from_response(response)?;
         let endpoints = core.endpoints().await?;
         let decorated = scopes::decorate(&flow.scopes, &core.exclude_scopes);
         let correlation_id = uuid::Uuid::new_v4().to_string();
-        let form = grants::authorization_code(&core.client_id, &code, &flow.redirect_uri, &flow.code_verifier, &decorated, flow.claims.as_deref());
+        let form = grants::authorization_code(
+            &core.client_id,
+            &code,
+            &flow.redirect_uri,
+            &flow.code_verifier,
+            &decorated,
+            flow.claims.as_deref(),
+        );
         let anchor = response
             .get("client_info")
             .and_then(|ci| home_account_id(ci))
-            .and_then(|hid| hid.split_once('.').map(|(u, t)| vec![("X-AnchorMailbox".to_string(), format!("Oid:{u}@{t}"))]))
+            .and_then(|hid| {
+                hid.split_once('.')
+                    .map(|(u, t)| vec![("X-AnchorMailbox".to_string(), format!("Oid:{u}@{t}"))])
+            })
             .unwrap_or_default();
-        let token = core.redeem(&endpoints.token_endpoint, form, &correlation_id, anchor).await?;
+        let token = core
+            .redeem(&endpoints.token_endpoint, form, &correlation_id, anchor)
+            .await?;
         let claims = token.id_token().and_then(super::result::jwt_claims);
         flow.check_id_token(claims.as_ref(), core.now())?;
         core.store(&Store {
@@ -512,7 +625,12 @@ impl ConfidentialClientApplication {
     }
 
     /// A token for a signed-in account, from the cache or by refresh (MSAL's silent flow).
-    pub async fn acquire_token_silent(&self, scopes: &[&str], account: &Account, options: &SilentOptions) -> Result<AuthenticationResult, Error> {
+    pub async fn acquire_token_silent(
+        &self,
+        scopes: &[&str],
+        account: &Account,
+        options: &SilentOptions,
+    ) -> Result<AuthenticationResult, Error> {
         let scopes = scopes::validate(scopes)?;
         let _access = CacheAccess::begin(&self.core.cache);
         silent::acquire(&self.core, scopes, account, options).await
@@ -542,8 +660,14 @@ impl ConfidentialClientApplication {
             .cache
             .app_metadata(core.environment(), &core.client_id)
             .and_then(|m| m.family_id);
-        for a in core.cache.accounts().iter().filter(|a| a.home_account_id == account.home_account_id) {
-            core.cache.remove_account(a, &core.client_id, family.as_deref());
+        for a in core
+            .cache
+            .accounts()
+            .iter()
+            .filter(|a| a.home_account_id == account.home_account_id)
+        {
+            core.cache
+                .remove_account(a, &core.client_id, family.as_deref());
         }
     }
 
@@ -551,6 +675,8 @@ impl ConfidentialClientApplication {
     pub fn remove_tokens_for_client(&self) {
         let _access = CacheAccess::begin(&self.core.cache);
         let envs = vec![self.core.environment().to_string()];
-        self.core.cache.remove_app_tokens(&self.core.client_id, &envs);
+        self.core
+            .cache
+            .remove_app_tokens(&self.core.client_id, &envs);
     }
 }

@@ -12,9 +12,9 @@ use crate::authority::{self, Authority, DiscoveryOptions, Endpoints};
 use crate::cache::{self, TokenCache, TokenEvent};
 use crate::error::Error;
 use crate::http::{ClientIdentity, ThrottledHttp};
+use crate::oauth::ClientCredential;
 use crate::oauth::response::TokenResponse;
 use crate::oauth::transport::FormPost;
-use crate::oauth::ClientCredential;
 
 /// Brackets one token operation for the cache's listener (persistence): `before_access` now,
 /// `after_access` (with whether anything changed) when dropped, on success or failure alike.
@@ -137,7 +137,14 @@ impl ClientCore {
         let id_token_claims = r.id_token().and_then(result::jwt_claims);
         let scopes = r.scopes().unwrap_or_else(|| s.requested_scopes.to_vec());
         let account = r.client_info().and_then(|ci| {
-            account_from_tokens(ci, id_token_claims.as_ref(), self.environment(), &s.endpoints.realm, s.username, s.grant_type)
+            account_from_tokens(
+                ci,
+                id_token_claims.as_ref(),
+                self.environment(),
+                &s.endpoints.realm,
+                s.username,
+                s.grant_type,
+            )
         });
         AuthenticationResult {
             access_token: SecretToken::new(r.access_token().unwrap_or_default()),
@@ -155,9 +162,19 @@ impl ClientCore {
     }
 
     /// A result from a cached access token (and the account's id token, when there is one).
-    pub fn result_from_cache(&self, at: &cache::AccessToken, account: Option<Account>, correlation_id: &str) -> AuthenticationResult {
+    pub fn result_from_cache(
+        &self,
+        at: &cache::AccessToken,
+        account: Option<Account>,
+        correlation_id: &str,
+    ) -> AuthenticationResult {
         let id_token = account.as_ref().and_then(|a| {
-            self.cache.id_token(&a.home_account_id, &a.environment, &a.realm, &self.client_id)
+            self.cache.id_token(
+                &a.home_account_id,
+                &a.environment,
+                &a.realm,
+                &self.client_id,
+            )
         });
         AuthenticationResult {
             access_token: SecretToken::new(at.secret.clone()),
@@ -166,7 +183,9 @@ impl ClientCore {
             extended_expires_on: at.extended_expires_on().map(result::at),
             refresh_on: at.refresh_on().map(result::at),
             scopes: at.target.split_whitespace().map(str::to_string).collect(),
-            id_token_claims: id_token.as_ref().and_then(|t| result::jwt_claims(&t.secret)),
+            id_token_claims: id_token
+                .as_ref()
+                .and_then(|t| result::jwt_claims(&t.secret)),
             id_token: id_token.map(|t| SecretToken::new(t.secret)),
             account,
             token_source: TokenSource::Cache,
@@ -200,12 +219,25 @@ fn account_from_tokens(
         home_account_id: home_account_id(client_info)?,
         environment: environment.to_string(),
         realm: realm.to_string(),
-        username: claim("preferred_username").or(claim("upn")).or(username).unwrap_or("").to_string(),
+        username: claim("preferred_username")
+            .or(claim("upn"))
+            .or(username)
+            .unwrap_or("")
+            .to_string(),
         local_account_id: claim("oid").or(claim("sub")).unwrap_or("").to_string(),
-        authority_type: if realm.eq_ignore_ascii_case("adfs") { "ADFS" } else { "MSSTS" }.to_string(),
+        authority_type: if realm.eq_ignore_ascii_case("adfs") {
+            "ADFS"
+        } else {
+            "MSSTS"
+        }
+        .to_string(),
         account_source: matches!(
             grant_type,
-            "authorization_code" | "password" | "urn:ietf:params:oauth:grant-type:device_code" | "broker" | "user_fic"
+            "authorization_code"
+                | "password"
+                | "urn:ietf:params:oauth:grant-type:device_code"
+                | "broker"
+                | "user_fic"
         )
         .then(|| grant_type.to_string()),
     })

@@ -13,7 +13,9 @@ mod silent;
 
 pub use auth_code::{AuthCodeFlow, AuthCodeFlowOptions};
 pub use clock::{Clock, SystemClock};
-pub use confidential::{ConfidentialClientApplication, ConfidentialClientBuilder, ForClientOptions};
+pub use confidential::{
+    ConfidentialClientApplication, ConfidentialClientBuilder, ForClientOptions,
+};
 pub use result::{Account, AuthenticationResult, SecretToken, TokenSource};
 pub use scopes::RESERVED_SCOPES;
 pub use silent::SilentOptions;

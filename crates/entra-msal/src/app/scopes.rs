@@ -20,7 +20,10 @@ pub fn validate(scopes: &[&str]) -> Result<Vec<String>, Error> {
         }
     }
     if out.is_empty() {
-        return Err(Error::Configuration("at least one scope is required, e.g. \"User.Read\" or \"api://my-api/.default\"".into()));
+        return Err(Error::Configuration(
+            "at least one scope is required, e.g. \"User.Read\" or \"api://my-api/.default\""
+                .into(),
+        ));
     }
     Ok(out)
 }

@@ -30,7 +30,11 @@ fn no_tokens(account: &Account) -> Error {
         error: "no_tokens_found".into(),
         error_description: format!(
             "No refresh token for {} is in the cache; sign the user in interactively.",
-            if account.username.is_empty() { &account.home_account_id } else { &account.username }
+            if account.username.is_empty() {
+                &account.home_account_id
+            } else {
+                &account.username
+            }
         ),
         error_codes: Vec::new(),
         suberror: None,
@@ -43,7 +47,12 @@ fn no_tokens(account: &Account) -> Error {
 }
 
 /// Runs the silent flow for `account`.
-pub(crate) async fn acquire(core: &ClientCore, scopes: Vec<String>, account: &Account, options: &SilentOptions) -> Result<AuthenticationResult, Error> {
+pub(crate) async fn acquire(
+    core: &ClientCore,
+    scopes: Vec<String>,
+    account: &Account,
+    options: &SilentOptions,
+) -> Result<AuthenticationResult, Error> {
     let correlation_id = uuid::Uuid::new_v4().to_string();
     let endpoints = core.endpoints().await?;
     let claims = claims::merged(&core.capabilities, options.claims_challenge.as_deref())?;
@@ -60,14 +69,24 @@ pub(crate) async fn acquire(core: &ClientCore, scopes: Vec<String>, account: &Ac
         })
     };
     if use_cache
-        && let Some(at) = lookup(core.now()).filter(|at| at.expires_on() - core.now() >= EXPIRY_MARGIN)
+        && let Some(at) =
+            lookup(core.now()).filter(|at| at.expires_on() - core.now() >= EXPIRY_MARGIN)
     {
         let now = core.now();
         if at.refresh_on().is_none_or(|r| r > now) {
             return Ok(core.result_from_cache(&at, Some(account.clone()), &correlation_id));
         }
         // Aging: refresh proactively, but keep the cached token if the identity provider fails.
-        return match refresh(core, &endpoints, &scopes, account, claims.as_deref(), &correlation_id).await {
+        return match refresh(
+            core,
+            &endpoints,
+            &scopes,
+            account,
+            claims.as_deref(),
+            &correlation_id,
+        )
+        .await
+        {
             Ok(fresh) => Ok(fresh),
             Err(e) => {
                 tracing::warn!(correlation_id, error = %e, "proactive refresh failed; using the cached access token");
@@ -75,14 +94,28 @@ pub(crate) async fn acquire(core: &ClientCore, scopes: Vec<String>, account: &Ac
             }
         };
     }
-    let key = format!("silent|{}|{}|{}", account.home_account_id, endpoints.realm, scopes.join(" ").to_lowercase());
+    let key = format!(
+        "silent|{}|{}|{}",
+        account.home_account_id,
+        endpoints.realm,
+        scopes.join(" ").to_lowercase()
+    );
     let _flight = core.coalescer.lock(&key).await;
     if use_cache
-        && let Some(at) = lookup(core.now()).filter(|at| at.expires_on() - core.now() >= EXPIRY_MARGIN)
+        && let Some(at) =
+            lookup(core.now()).filter(|at| at.expires_on() - core.now() >= EXPIRY_MARGIN)
     {
         return Ok(core.result_from_cache(&at, Some(account.clone()), &correlation_id));
     }
-    refresh(core, &endpoints, &scopes, account, claims.as_deref(), &correlation_id).await
+    refresh(
+        core,
+        &endpoints,
+        &scopes,
+        account,
+        claims.as_deref(),
+        &correlation_id,
+    )
+    .await
 }
 
 /// The refresh tokens to try, in MSAL's order, without duplicates.
@@ -129,7 +162,15 @@ async fn refresh(
     let mut last_error = None;
     for rt in candidates(core, account) {
         let form = grants::refresh_token(&core.client_id, &rt.secret, &decorated, claims);
-        match core.redeem(&endpoints.token_endpoint, form, correlation_id, anchor.clone()).await {
+        match core
+            .redeem(
+                &endpoints.token_endpoint,
+                form,
+                correlation_id,
+                anchor.clone(),
+            )
+            .await
+        {
             Ok(response) => {
                 let now = core.now();
                 if let Some(new_rt) = response.refresh_token() {
@@ -150,10 +191,17 @@ async fn refresh(
                 return Ok(result);
             }
             // Another app's family token rejected for this client: try the next one.
-            Err(e) if e.service_error().is_some_and(|s| s.suberror.as_deref() == Some("client_mismatch")) => {
+            Err(e)
+                if e.service_error()
+                    .is_some_and(|s| s.suberror.as_deref() == Some("client_mismatch")) =>
+            {
                 last_error = Some(e);
             }
-            Err(e @ (Error::Network { .. } | Error::Throttled { .. } | Error::InvalidResponse { .. })) => return Err(e),
+            Err(
+                e @ (Error::Network { .. }
+                | Error::Throttled { .. }
+                | Error::InvalidResponse { .. }),
+            ) => return Err(e),
             Err(e) => last_error = Some(e),
         }
     }

@@ -200,9 +200,9 @@ pub(crate) fn entities_from_event(event: &TokenEvent<'_>) -> Result<Entities, Er
             let expires_in = match required_integer(response, "expires_in")? {
                 Some(v) => v,
                 None => match present(response, "expires_on").as_ref() {
-                    Some(v) => {
-                        integer(v).ok_or_else(|| invalid("`expires_on` is not an integer"))? - now
-                    }
+                    Some(v) => integer(v)
+                        .ok_or_else(|| invalid("`expires_on` is not an integer"))?
+                        .saturating_sub(now),
                     None => DEFAULT_EXPIRES_IN,
                 },
             };
@@ -365,6 +365,18 @@ pub(crate) mod tests {
             .access_token
             .unwrap();
         assert_eq!(at.expires_on, 1000 + DEFAULT_EXPIRES_IN);
+
+        // Absurd values saturate instead of overflowing.
+        let r = json!({"access_token": "at", "expires_on": i64::MIN, "refresh_in": i64::MAX,
+            "ext_expires_in": i64::MAX});
+        let at = entities_from_event(&event(&r, &s))
+            .unwrap()
+            .access_token
+            .unwrap();
+        assert_eq!(
+            (at.refresh_on, at.extended_expires_on),
+            (Some(i64::MAX), Some(i64::MAX))
+        );
     }
 
     #[test]

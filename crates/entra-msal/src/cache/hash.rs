@@ -106,9 +106,21 @@ mod tests {
     #[test]
     fn distinguishes_close_keys() {
         let state = FastState::default();
-        let keys = ["", "a", "ab", "ab\0", "ba", "abcdefgh", "abcdefgh\0", "abcdefghi"];
+        let keys = [
+            "",
+            "a",
+            "ab",
+            "ab\0",
+            "ba",
+            "abcdefgh",
+            "abcdefgh\0",
+            "abcdefghi",
+        ];
         let hashes: FastSet<u64> = keys.iter().map(|k| state.hash_one(k)).collect();
         assert_eq!(hashes.len(), keys.len());
-        assert_eq!(state.hash_one("same"), FastState::default().hash_one("same"));
+        assert_eq!(
+            state.hash_one("same"),
+            FastState::default().hash_one("same")
+        );
     }
 }

@@ -25,6 +25,11 @@
 //! regard to case, everywhere** (lookups, the scope-subset test, refresh-token and ID-token
 //! queries, removals). Family ids are compared exactly.
 //!
+//! Scopes of Microsoft Graph match in their short and qualified forms (`User.Read` and
+//! `https://graph.microsoft.com/User.Read`): Entra echoes Graph scopes in short form, so
+//! MSAL Python, which caches the echo, misses every time an application asks again with the
+//! qualified form.
+//!
 //! # Performance
 //!
 //! Access tokens are partitioned by (client id, environment, realm, home account id, extended

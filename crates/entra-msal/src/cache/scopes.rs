@@ -1,4 +1,27 @@
-//! Scope sets as the cache compares them: whitespace-split, lowercased, deduplicated, sorted.
+//! Scope sets as the cache compares them: whitespace-split, lowercased, with Microsoft Graph's
+//! resource prefix removed, deduplicated, sorted.
+//!
+//! In Microsoft Entra ID v2 an unqualified scope (`User.Read`) belongs to Microsoft Graph, and
+//! Entra echoes Graph scopes in that short form even when they were requested fully qualified
+//! (`https://graph.microsoft.com/User.Read`). MSAL Python caches the echo and then misses when
+//! the application asks again with the qualified form; here both forms are the same scope.
+
+/// Prefixes that name Microsoft Graph (by URI and by application id), lowercased.
+const GRAPH_PREFIXES: [&str; 2] = [
+    "https://graph.microsoft.com/",
+    "00000003-0000-0000-c000-000000000000/",
+];
+
+/// A lowercased scope without Microsoft Graph's resource prefix.
+fn canonical(scope: &str) -> String {
+    let mut scope = lower(scope);
+    if let Some(prefix) = GRAPH_PREFIXES.iter().find(|p| {
+        scope.len() > p.len() && scope.starts_with(*p) && !scope[p.len()..].starts_with('/')
+    }) {
+        scope.drain(..prefix.len());
+    }
+    scope
+}
 
 /// Lowercases one scope or identifier, without allocating twice for ASCII.
 pub(crate) fn lower(s: &str) -> String {
@@ -14,7 +37,7 @@ pub(crate) fn normalize<'a>(scopes: impl IntoIterator<Item = &'a str>) -> Vec<St
     let mut set: Vec<String> = scopes
         .into_iter()
         .flat_map(str::split_whitespace)
-        .map(lower)
+        .map(canonical)
         .collect();
     set.sort_unstable();
     set.dedup();
@@ -48,5 +71,26 @@ mod tests {
         assert!(is_subset(&[], &big));
         assert!(!is_subset(&normalize(["profile"]), &big));
         assert!(!is_subset(&big, &normalize(["openid"])));
+    }
+
+    #[test]
+    fn graph_scopes_match_in_short_and_qualified_form() {
+        assert_eq!(
+            normalize([
+                "https://graph.microsoft.com/User.Read",
+                "00000003-0000-0000-c000-000000000000/Mail.Read",
+                "HTTPS://GRAPH.MICROSOFT.COM/.default",
+            ]),
+            [".default", "mail.read", "user.read"]
+        );
+        // Other resources keep their prefix; a bare or odd prefix is left alone.
+        assert_eq!(
+            normalize(["api://x/User.Read", "https://graph.microsoft.com/"]),
+            ["api://x/user.read", "https://graph.microsoft.com/"]
+        );
+        assert_eq!(
+            normalize(["https://graph.microsoft.com//User.Read"]),
+            ["https://graph.microsoft.com//user.read"]
+        );
     }
 }

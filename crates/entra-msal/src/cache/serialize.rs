@@ -273,11 +273,15 @@ impl ObjectOr for Top {
 
 /// Where the entries of one section go.
 trait Sink<T> {
+    fn reserve(&mut self, additional: usize);
     fn put(&mut self, key: String, entry: T);
     fn put_raw(&mut self, key: String, value: Value);
 }
 
 impl Sink<AccessToken> for AccessTokens {
+    fn reserve(&mut self, additional: usize) {
+        AccessTokens::reserve(self, additional);
+    }
     fn put(&mut self, key: String, entry: AccessToken) {
         self.insert(key, entry);
     }
@@ -287,6 +291,9 @@ impl Sink<AccessToken> for AccessTokens {
 }
 
 impl<T: Indexed> Sink<T> for StoreSection<T> {
+    fn reserve(&mut self, additional: usize) {
+        StoreSection::reserve(self, additional);
+    }
     fn put(&mut self, key: String, entry: T) {
         self.insert(key, entry);
     }
@@ -309,6 +316,7 @@ fn fill<T>(
             extra.insert(name.to_string(), value);
         }
         Some(Section::Entries(entries)) => {
+            sink.reserve(entries.len());
             for (key, entry) in entries {
                 match entry {
                     Entry::Typed(t) => sink.put(key, t),
@@ -407,6 +415,48 @@ mod tests {
         let out: Value = serde_json::from_str(&to_json(&store, 0)).unwrap();
         assert_eq!(out["RefreshToken"], json!({"k": {"bar": 2}}));
         assert_eq!(out["x"], 2);
+    }
+
+    #[test]
+    fn corrupted_input_never_panics() {
+        let doc = json!({
+            "AccessToken": {"k": {"credential_type": "AccessToken", "secret": "s",
+                "home_account_id": null, "environment": "e", "client_id": "c",
+                "target": "a b", "realm": "r", "expires_on": "99", "refresh_on": 5}},
+            "RefreshToken": {"r": {"secret": "s", "home_account_id": "h", "environment": "e",
+                "client_id": "c", "family_id": "1", "last_modification_time": "7"}},
+            "Account": {"a": {"home_account_id": "h", "environment": "e", "realm": "r",
+                "local_account_id": "l", "username": "u", "authority_type": "MSSTS"}},
+            "IdToken": {"i": {"secret": "x.y.z", "home_account_id": "h", "environment": "e",
+                "realm": "r", "client_id": "c"}},
+            "AppMetadata": {"m": {"client_id": "c", "environment": "e"}},
+            "other": [1, -2.5e300, "é😀 \\ \" \n", {"n": null}]
+        })
+        .to_string();
+        let bytes = doc.as_bytes();
+        for end in 0..bytes.len() {
+            if let Ok(prefix) = std::str::from_utf8(&bytes[..end]) {
+                let _ = from_json(prefix);
+            }
+        }
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..2000 {
+            let mut mutated = bytes.to_vec();
+            for _ in 0..3 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let at = (state % mutated.len() as u64) as usize;
+                mutated[at] = b"{}[]\",:0-e\"nul x"[(state >> 40) as usize % 16];
+            }
+            if let Ok(text) = std::str::from_utf8(&mutated)
+                && let Ok(store) = from_json(text)
+            {
+                // Whatever was accepted can be written and read again.
+                let again = to_json(&store, 0);
+                assert!(from_json(&again).is_ok());
+            }
+        }
     }
 
     #[test]

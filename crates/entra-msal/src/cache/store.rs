@@ -193,6 +193,11 @@ impl<T: Indexed> Section<T> {
         }
     }
 
+    /// Makes room for `additional` entries.
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        self.entries.reserve(additional);
+    }
+
     /// Keeps an entry of unknown shape under `key`.
     pub(crate) fn insert_raw(&mut self, key: String, value: Value) {
         self.remove(&key);
@@ -320,6 +325,12 @@ impl AccessTokens {
         if let Some(cell) = self.slots.get_mut(id) {
             *cell = Some(Slot { key, token, scopes });
         }
+    }
+
+    /// Makes room for `additional` tokens.
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        self.by_key.reserve(additional);
+        self.slots.reserve(additional);
     }
 
     /// Keeps an entry of unknown shape under `key`.

@@ -52,13 +52,15 @@ impl ReqwestHttpClient {
             builder = builder.tls_built_in_root_certs(false);
         }
         for pem in &options.trusted_ca_pems {
-            let cert = reqwest::Certificate::from_pem(pem.as_bytes())
-                .map_err(|e| Error::Configuration(format!("a trusted CA certificate is not valid PEM: {e}")))?;
+            let cert = reqwest::Certificate::from_pem(pem.as_bytes()).map_err(|e| {
+                Error::Configuration(format!("a trusted CA certificate is not valid PEM: {e}"))
+            })?;
             builder = builder.add_root_certificate(cert);
         }
         if let Some(proxy) = &options.proxy {
-            let proxy = reqwest::Proxy::all(proxy)
-                .map_err(|e| Error::Configuration(format!("the proxy URL {proxy:?} is not valid: {e}")))?;
+            let proxy = reqwest::Proxy::all(proxy).map_err(|e| {
+                Error::Configuration(format!("the proxy URL {proxy:?} is not valid: {e}"))
+            })?;
             builder = builder.proxy(proxy);
         }
         let client = builder
@@ -76,7 +78,10 @@ fn transport_error(e: &reqwest::Error) -> HttpError {
         message.push_str(&s.to_string());
         source = s.source();
     }
-    HttpError { message, timeout: e.is_timeout() }
+    HttpError {
+        message,
+        timeout: e.is_timeout(),
+    }
 }
 
 impl HttpClient for ReqwestHttpClient {
@@ -84,15 +89,20 @@ impl HttpClient for ReqwestHttpClient {
         Box::pin(async move {
             let request = reqwest::Request::try_from(request.map(reqwest::Body::from))
                 .map_err(|e| transport_error(&e))?;
-            let response = self.client.execute(request).await.map_err(|e| transport_error(&e))?;
+            let response = self
+                .client
+                .execute(request)
+                .await
+                .map_err(|e| transport_error(&e))?;
             let mut builder = http::Response::builder().status(response.status());
             for (name, value) in response.headers() {
                 builder = builder.header(name, value);
             }
             let body = response.bytes().await.map_err(|e| transport_error(&e))?;
-            builder
-                .body(body.to_vec())
-                .map_err(|e| HttpError { message: e.to_string(), timeout: false })
+            builder.body(body.to_vec()).map_err(|e| HttpError {
+                message: e.to_string(),
+                timeout: false,
+            })
         })
     }
 }

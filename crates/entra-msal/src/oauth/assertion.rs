@@ -60,33 +60,65 @@ fn bad(what: &str, e: impl std::fmt::Display) -> Error {
 fn pkcs8_from_pem(key_pem: &str) -> Result<Vec<u8>, Error> {
     let key = rsa::RsaPrivateKey::from_pkcs8_pem(key_pem)
         .or_else(|_| rsa::RsaPrivateKey::from_pkcs1_pem(key_pem))
-        .map_err(|e| bad("the private key is not an unencrypted RSA key in PKCS#8 or PKCS#1 PEM", e))?;
-    Ok(key.to_pkcs8_der().map_err(|e| bad("cannot re-encode the private key", e))?.as_bytes().to_vec())
+        .map_err(|e| {
+            bad(
+                "the private key is not an unencrypted RSA key in PKCS#8 or PKCS#1 PEM",
+                e,
+            )
+        })?;
+    Ok(key
+        .to_pkcs8_der()
+        .map_err(|e| bad("cannot re-encode the private key", e))?
+        .as_bytes()
+        .to_vec())
 }
 
 fn cert_der_from_pem(cert_pem: &str) -> Result<Vec<u8>, Error> {
     use rustls::pki_types::pem::PemObject as _;
     rustls::pki_types::CertificateDer::from_pem_slice(cert_pem.as_bytes())
         .map(|c| c.as_ref().to_vec())
-        .map_err(|e| bad("the certificate is not PEM (-----BEGIN CERTIFICATE-----)", format!("{e:?}")))
+        .map_err(|e| {
+            bad(
+                "the certificate is not PEM (-----BEGIN CERTIFICATE-----)",
+                format!("{e:?}"),
+            )
+        })
 }
 
 impl CertificateCredential {
-    fn build(pkcs8: &[u8], certificate_der: Option<Vec<u8>>, sha1: Option<Vec<u8>>) -> Result<Self, Error> {
-        let key = RsaKeyPair::from_pkcs8(pkcs8).map_err(|e| bad("the private key is not a usable RSA key (2048 bits or more)", e))?;
+    fn build(
+        pkcs8: &[u8],
+        certificate_der: Option<Vec<u8>>,
+        sha1: Option<Vec<u8>>,
+    ) -> Result<Self, Error> {
+        let key = RsaKeyPair::from_pkcs8(pkcs8).map_err(|e| {
+            bad(
+                "the private key is not a usable RSA key (2048 bits or more)",
+                e,
+            )
+        })?;
         if let Some(der) = &certificate_der {
-            let (_, cert) = x509_parser::parse_x509_certificate(der).map_err(|e| bad("the certificate does not parse", e))?;
+            let (_, cert) = x509_parser::parse_x509_certificate(der)
+                .map_err(|e| bad("the certificate does not parse", e))?;
             let public = cert.public_key().subject_public_key.data.as_ref();
             if public != key.public_key().as_ref() {
-                return Err(Error::Configuration("the certificate does not belong to the private key".into()));
+                return Err(Error::Configuration(
+                    "the certificate does not belong to the private key".into(),
+                ));
             }
         }
         let sha1 = match (sha1, &certificate_der) {
             (Some(t), _) => t,
             (None, Some(der)) => Sha1::digest(der).to_vec(),
-            (None, None) => return Err(Error::Configuration("a certificate or its thumbprint is required".into())),
+            (None, None) => {
+                return Err(Error::Configuration(
+                    "a certificate or its thumbprint is required".into(),
+                ));
+            }
         };
-        let sha256 = certificate_der.as_ref().map(|der| Sha256::digest(der).to_vec());
+        let sha256 = certificate_der
+            .as_ref()
+            .map(|der| Sha256::digest(der).to_vec());
         Ok(Self {
             key,
             certificate_der,
@@ -100,23 +132,41 @@ impl CertificateCredential {
 
     /// From a private key (PKCS#8 or PKCS#1 PEM) and its certificate (PEM).
     pub fn from_pem(key_pem: &str, certificate_pem: &str) -> Result<Self, Error> {
-        Self::build(&pkcs8_from_pem(key_pem)?, Some(cert_der_from_pem(certificate_pem)?), None)
+        Self::build(
+            &pkcs8_from_pem(key_pem)?,
+            Some(cert_der_from_pem(certificate_pem)?),
+            None,
+        )
     }
 
     /// From a private key and the certificate's SHA-1 thumbprint in hex (RS256 with `x5t`).
     pub fn from_pem_and_thumbprint(key_pem: &str, sha1_hex: &str) -> Result<Self, Error> {
         let hex = sha1_hex.trim().replace(':', "");
         if hex.len() != 40 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(Error::Configuration("the thumbprint must be 40 hexadecimal characters (SHA-1)".into()));
+            return Err(Error::Configuration(
+                "the thumbprint must be 40 hexadecimal characters (SHA-1)".into(),
+            ));
         }
-        let sha1 = (0..40).step_by(2).filter_map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok()).collect();
+        let sha1 = (0..40)
+            .step_by(2)
+            .filter_map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok())
+            .collect();
         Self::build(&pkcs8_from_pem(key_pem)?, None, Some(sha1))
     }
 
     /// From a PKCS#12 (PFX) file's bytes and its password.
     pub fn from_pkcs12(pfx: &[u8], password: &str) -> Result<Self, Error> {
-        let store = p12_keystore::KeyStore::from_pkcs12(pfx, password, p12_keystore::Pkcs12ImportPolicy::Relaxed)
-            .map_err(|e| bad("the PKCS#12 file cannot be opened (wrong password or unsupported format)", e))?;
+        let store = p12_keystore::KeyStore::from_pkcs12(
+            pfx,
+            password,
+            p12_keystore::Pkcs12ImportPolicy::Relaxed,
+        )
+        .map_err(|e| {
+            bad(
+                "the PKCS#12 file cannot be opened (wrong password or unsupported format)",
+                e,
+            )
+        })?;
         let chain = store
             .entries()
             .find_map(|(_, entry)| match entry {
@@ -128,7 +178,9 @@ impl CertificateCredential {
             .certs()
             .first()
             .map(|c| c.as_der().to_vec())
-            .ok_or_else(|| Error::Configuration("the PKCS#12 file holds no certificate for its key".into()))?;
+            .ok_or_else(|| {
+                Error::Configuration("the PKCS#12 file holds no certificate for its key".into())
+            })?;
         Self::build(chain.key().as_der(), Some(certificate), None)
     }
 
@@ -145,7 +197,9 @@ impl CertificateCredential {
     pub fn sign(&self, client_id: &str, token_endpoint: &str, now: i64) -> Result<String, Error> {
         let algorithm = self.algorithm();
         let mut header = match (algorithm, &self.sha256) {
-            (AssertionAlgorithm::Ps256, Some(sha256)) => json!({"alg": "PS256", "typ": "JWT", "x5t#S256": URL_SAFE_NO_PAD.encode(sha256)}),
+            (AssertionAlgorithm::Ps256, Some(sha256)) => {
+                json!({"alg": "PS256", "typ": "JWT", "x5t#S256": URL_SAFE_NO_PAD.encode(sha256)})
+            }
             _ => json!({"alg": "RS256", "typ": "JWT", "x5t": URL_SAFE_NO_PAD.encode(&self.sha1)}),
         };
         if self.send_x5c
@@ -176,7 +230,12 @@ impl CertificateCredential {
         };
         let mut signature = vec![0u8; self.key.public().modulus_len()];
         self.key
-            .sign(padding, &ring::rand::SystemRandom::new(), input.as_bytes(), &mut signature)
+            .sign(
+                padding,
+                &ring::rand::SystemRandom::new(),
+                input.as_bytes(),
+                &mut signature,
+            )
             .map_err(|_| Error::Configuration("signing the client assertion failed".into()))?;
         Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature)))
     }
@@ -190,7 +249,13 @@ pub struct AssertionCache {
 
 impl AssertionCache {
     /// The cached assertion for this endpoint if younger than 540 s, else a new one.
-    pub fn get_or_sign(&self, cert: &CertificateCredential, client_id: &str, token_endpoint: &str, now: i64) -> Result<String, Error> {
+    pub fn get_or_sign(
+        &self,
+        cert: &CertificateCredential,
+        client_id: &str,
+        token_endpoint: &str,
+        now: i64,
+    ) -> Result<String, Error> {
         let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((endpoint, assertion, at)) = last.as_ref()
             && endpoint == token_endpoint
@@ -212,12 +277,15 @@ mod tests {
     fn key_pem() -> String {
         use rsa::pkcs8::EncodePrivateKey as _;
         let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).unwrap();
-        key.to_pkcs8_pem(rsa::pkcs8::LineEnding::LF).unwrap().to_string()
+        key.to_pkcs8_pem(rsa::pkcs8::LineEnding::LF)
+            .unwrap()
+            .to_string()
     }
 
     fn claims(jwt: &str) -> (Value, Value) {
         let mut parts = jwt.split('.');
-        let decode = |p: &str| serde_json::from_slice::<Value>(&URL_SAFE_NO_PAD.decode(p).unwrap()).unwrap();
+        let decode =
+            |p: &str| serde_json::from_slice::<Value>(&URL_SAFE_NO_PAD.decode(p).unwrap()).unwrap();
         (decode(parts.next().unwrap()), decode(parts.next().unwrap()))
     }
 
@@ -226,7 +294,9 @@ mod tests {
         let pem = key_pem();
         let cert = CertificateCredential::from_pem_and_thumbprint(&pem, &"ab".repeat(20)).unwrap();
         assert_eq!(cert.algorithm(), AssertionAlgorithm::Rs256);
-        let jwt = cert.sign("cid", "https://h/t/oauth2/v2.0/token", 1000).unwrap();
+        let jwt = cert
+            .sign("cid", "https://h/t/oauth2/v2.0/token", 1000)
+            .unwrap();
         let (header, body) = claims(&jwt);
         assert_eq!(header["alg"], "RS256");
         assert_eq!(header["x5t"], URL_SAFE_NO_PAD.encode([0xab; 20]));
@@ -235,14 +305,23 @@ mod tests {
         assert_eq!(body["exp"], 1600);
         let cache = AssertionCache::default();
         let a = cache.get_or_sign(&cert, "cid", "https://e", 1000).unwrap();
-        assert_eq!(cache.get_or_sign(&cert, "cid", "https://e", 1539).unwrap(), a);
-        assert_ne!(cache.get_or_sign(&cert, "cid", "https://e", 1540).unwrap(), a);
+        assert_eq!(
+            cache.get_or_sign(&cert, "cid", "https://e", 1539).unwrap(),
+            a
+        );
+        assert_ne!(
+            cache.get_or_sign(&cert, "cid", "https://e", 1540).unwrap(),
+            a
+        );
         assert!(format!("{cert:?}").contains("[redacted]"));
     }
 
     #[test]
     fn bad_inputs_are_configuration_errors() {
-        assert!(matches!(CertificateCredential::from_pem("nope", "nope"), Err(Error::Configuration(_))));
+        assert!(matches!(
+            CertificateCredential::from_pem("nope", "nope"),
+            Err(Error::Configuration(_))
+        ));
         let pem = key_pem();
         assert!(CertificateCredential::from_pem_and_thumbprint(&pem, "xyz").is_err());
         assert!(CertificateCredential::from_pkcs12(b"garbage", "pw").is_err());

@@ -63,11 +63,20 @@ impl std::fmt::Debug for ClientCredential {
 
 impl ClientCredential {
     /// The form fields that authenticate the client for `token_endpoint`.
-    pub fn form_fields(&self, client_id: &str, token_endpoint: &str, now: i64) -> Result<Vec<(String, String)>, Error> {
+    pub fn form_fields(
+        &self,
+        client_id: &str,
+        token_endpoint: &str,
+        now: i64,
+    ) -> Result<Vec<(String, String)>, Error> {
         const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
         let assertion = match self {
-            Self::Secret(secret) => return Ok(vec![("client_secret".into(), secret.expose().to_string())]),
-            Self::Certificate(cert, cache) => cache.get_or_sign(cert, client_id, token_endpoint, now)?,
+            Self::Secret(secret) => {
+                return Ok(vec![("client_secret".into(), secret.expose().to_string())]);
+            }
+            Self::Certificate(cert, cache) => {
+                cache.get_or_sign(cert, client_id, token_endpoint, now)?
+            }
             Self::Assertion(callback) => callback(&AssertionRequest {
                 client_id: client_id.to_string(),
                 token_endpoint: token_endpoint.to_string(),

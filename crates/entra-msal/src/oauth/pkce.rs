@@ -16,7 +16,10 @@ pub struct Pkce {
 
 impl std::fmt::Debug for Pkce {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pkce").field("verifier", &"[redacted]").field("challenge", &self.challenge).finish()
+        f.debug_struct("Pkce")
+            .field("verifier", &"[redacted]")
+            .field("challenge", &self.challenge)
+            .finish()
     }
 }
 
@@ -29,7 +32,10 @@ impl Pkce {
     /// The challenge for a given verifier.
     pub fn from_verifier(verifier: String) -> Self {
         let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-        Self { verifier, challenge }
+        Self {
+            verifier,
+            challenge,
+        }
     }
 
     /// Always `S256`; `plain` is never used.
@@ -45,7 +51,10 @@ pub fn random_urlsafe(bytes: usize) -> String {
 
 /// The value MSAL puts in the `nonce` parameter: the SHA-256 hex of the raw nonce it keeps.
 pub fn nonce_parameter(raw_nonce: &str) -> String {
-    Sha256::digest(raw_nonce.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(raw_nonce.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]
@@ -61,6 +70,9 @@ mod tests {
 
     #[test]
     fn nonce_is_sha256_hex() {
-        assert_eq!(nonce_parameter("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            nonce_parameter("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 }

@@ -22,18 +22,21 @@ pub struct FormPost<'a> {
 
 impl FormPost<'_> {
     fn request(&self) -> Result<HttpRequest, Error> {
-        let fields: Vec<&(String, String)> = self.form.iter().filter(|(_, v)| !v.is_empty()).collect();
-        let body = serde_urlencoded::to_string(fields).map_err(|e| Error::Configuration(format!("cannot encode the request: {e}")))?;
-        let mut builder = http::Request::post(self.url).header("content-type", "application/x-www-form-urlencoded");
+        let fields: Vec<&(String, String)> =
+            self.form.iter().filter(|(_, v)| !v.is_empty()).collect();
+        let body = serde_urlencoded::to_string(fields)
+            .map_err(|e| Error::Configuration(format!("cannot encode the request: {e}")))?;
+        let mut builder = http::Request::post(self.url)
+            .header("content-type", "application/x-www-form-urlencoded");
         for (name, value) in msal_headers(self.correlation_id, self.identity) {
             builder = builder.header(name, value);
         }
         for (name, value) in &self.extra_headers {
             builder = builder.header(name.as_str(), value.as_str());
         }
-        builder
-            .body(body.into_bytes())
-            .map_err(|e| Error::Configuration(format!("cannot build a request to {}: {e}", self.url)))
+        builder.body(body.into_bytes()).map_err(|e| {
+            Error::Configuration(format!("cannot build a request to {}: {e}", self.url))
+        })
     }
 
     /// Sends the form and returns the raw response.

@@ -1,6 +1,10 @@
 //! `grant_type=client_credentials` (no `client_info`, no scope decoration).
 
 /// The form of a client-credentials request; the client authentication is added by the caller.
-pub fn client_credentials(client_id: &str, scopes: &[String], claims: Option<&str>) -> Vec<(String, String)> {
+pub fn client_credentials(
+    client_id: &str,
+    scopes: &[String],
+    claims: Option<&str>,
+) -> Vec<(String, String)> {
     super::base(client_id, "client_credentials", scopes, claims)
 }

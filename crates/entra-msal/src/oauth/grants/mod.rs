@@ -12,7 +12,12 @@ pub use on_behalf_of::on_behalf_of;
 pub use refresh_token::refresh_token;
 
 /// Fields every token request carries.
-pub(crate) fn base(client_id: &str, grant_type: &str, scopes: &[String], claims: Option<&str>) -> Vec<(String, String)> {
+pub(crate) fn base(
+    client_id: &str,
+    grant_type: &str,
+    scopes: &[String],
+    claims: Option<&str>,
+) -> Vec<(String, String)> {
     let mut sorted: Vec<&str> = scopes.iter().map(String::as_str).collect();
     sorted.sort_unstable();
     sorted.dedup();
@@ -39,17 +44,34 @@ mod tests {
     fn exact_forms() {
         let scopes = vec!["b".to_string(), "a".to_string(), "b".to_string()];
         let f = client_credentials("cid", &scopes, None);
-        assert_eq!(f, vec![("client_id".into(), "cid".into()), ("grant_type".into(), "client_credentials".into()), ("scope".into(), "a b".into())]);
+        assert_eq!(
+            f,
+            vec![
+                ("client_id".into(), "cid".into()),
+                ("grant_type".into(), "client_credentials".into()),
+                ("scope".into(), "a b".into())
+            ]
+        );
         let f = refresh_token("cid", "rt", &scopes, Some("{}"));
         assert_eq!(get(&f, "grant_type"), Some("refresh_token"));
         assert_eq!(get(&f, "refresh_token"), Some("rt"));
         assert_eq!(get(&f, "client_info"), Some("1"));
         assert_eq!(get(&f, "claims"), Some("{}"));
         let f = on_behalf_of("cid", "user-at", &scopes, None);
-        assert_eq!(get(&f, "grant_type"), Some("urn:ietf:params:oauth:grant-type:jwt-bearer"));
+        assert_eq!(
+            get(&f, "grant_type"),
+            Some("urn:ietf:params:oauth:grant-type:jwt-bearer")
+        );
         assert_eq!(get(&f, "requested_token_use"), Some("on_behalf_of"));
         assert_eq!(get(&f, "assertion"), Some("user-at"));
-        let f = authorization_code("cid", "code", "http://localhost:1", "verifier", &scopes, None);
+        let f = authorization_code(
+            "cid",
+            "code",
+            "http://localhost:1",
+            "verifier",
+            &scopes,
+            None,
+        );
         assert_eq!(get(&f, "code_verifier"), Some("verifier"));
         assert_eq!(get(&f, "redirect_uri"), Some("http://localhost:1"));
     }
