@@ -657,3 +657,170 @@ async fn remove_tokens_for_client() {
         TokenSource::IdentityProvider
     );
 }
+
+#[tokio::test]
+async fn every_aadsts_error_becomes_the_right_typed_error() {
+    let e = env().await;
+    for aadsts in entra_emulator::errors::ALL {
+        // A fresh app each time: HTTP 400 answers are replayed for 60 s by design.
+        let app = e.secret_app();
+        e.fault(FaultAction::Aadsts { code: aadsts.code }, 1);
+        let err = app.acquire_token_for_client(&[SCOPE]).await.unwrap_err();
+        match aadsts.status {
+            429 | 503 => assert!(
+                matches!(err, Error::Throttled { .. }),
+                "{}: {err:?}",
+                aadsts.code
+            ),
+            status => {
+                let service = err
+                    .service_error()
+                    .unwrap_or_else(|| panic!("{}: {err:?}", aadsts.code));
+                assert_eq!(service.aadsts(), Some(aadsts.code));
+                assert_eq!(service.error, aadsts.error);
+                assert_eq!(service.http_status, status);
+                assert_eq!(service.suberror.as_deref(), aadsts.suberror);
+                let interactive = matches!(
+                    aadsts.error,
+                    "invalid_grant"
+                        | "interaction_required"
+                        | "login_required"
+                        | "consent_required"
+                );
+                assert_eq!(err.is_ui_required(), interactive, "{}: {err}", aadsts.code);
+                if aadsts.code == 50076 {
+                    assert!(service.claims.is_some(), "the MFA claims challenge is kept");
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn generic_oidc_authority() {
+    let e = env().await;
+    let c = e.info.confidential_client.as_ref().unwrap();
+    let app = ConfidentialClientApplication::builder(&c.client_id)
+        .oidc_authority(format!("{}/v2.0", e.emulator.authority()))
+        .client_secret(c.client_secret.clone().unwrap())
+        .trusted_ca(e.emulator.ca_pem().unwrap())
+        .build()
+        .unwrap();
+    let result = app.acquire_token_for_client(&[SCOPE]).await.unwrap();
+    assert_eq!(result.token_source, TokenSource::IdentityProvider);
+    let discovery = e
+        .emulator
+        .control()
+        .requests()
+        .into_iter()
+        .find(|r| r.path.ends_with("openid-configuration"))
+        .unwrap();
+    assert_eq!(
+        discovery.path,
+        format!(
+            "/{}/v2.0/.well-known/openid-configuration",
+            e.info.tenant_id
+        )
+    );
+    // A domain in the authority path: the issuer carries the GUID but the same host, which
+    // MSAL's issuer rules accept (issuer mismatches are covered by the authority unit tests).
+    let by_domain = ConfidentialClientApplication::builder(&c.client_id)
+        .oidc_authority(format!("{}/contoso.example/v2.0", e.emulator.base_url()))
+        .client_secret(c.client_secret.clone().unwrap())
+        .trusted_ca(e.emulator.ca_pem().unwrap())
+        .build()
+        .unwrap();
+    assert!(by_domain.acquire_token_for_client(&[SCOPE]).await.is_ok());
+}
+
+#[tokio::test]
+async fn unknown_tenant_is_a_typed_discovery_error() {
+    let e = env().await;
+    let c = e.info.confidential_client.as_ref().unwrap();
+    let app = ConfidentialClientApplication::builder(&c.client_id)
+        .authority(format!("{}/no-such-tenant.example", e.emulator.base_url()))
+        .client_secret("x")
+        .trusted_ca(e.emulator.ca_pem().unwrap())
+        .instance_discovery(false)
+        .build()
+        .unwrap();
+    let err = app.acquire_token_for_client(&[SCOPE]).await.unwrap_err();
+    assert_eq!(
+        err.service_error().map(|s| s.aadsts()),
+        Some(Some(90002)),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn silent_tries_family_tokens_first_then_its_own() {
+    let e = env().await;
+    let (now, clock) = test_clock();
+    let c = e.info.confidential_client.as_ref().unwrap();
+    let app = e.builder(&c.client_id).client_secret(c.client_secret.clone().unwrap()).clock(clock).build().unwrap();
+    // The app's own sign-in (auth code) ...
+    let options = AuthCodeFlowOptions { redirect_uri: "https://localhost/auth/callback".into(), ..Default::default() };
+    let flow = app.initiate_auth_code_flow(&["api://emulator-api/access_as_user"], &options).await.unwrap();
+    reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(e.emulator.ca_pem().unwrap().as_bytes()).unwrap())
+        .build()
+        .unwrap()
+        .get(&flow.auth_uri)
+        .send()
+        .await
+        .unwrap();
+    let completion = e.emulator.control().approve_authorization(Some(&flow.state), "alice@contoso.example").unwrap();
+    let response: HashMap<String, String> = completion.params.into_iter().collect();
+    let account = app.acquire_token_by_auth_code_flow(&flow, &response).await.unwrap().account.unwrap();
+    // ... and a family refresh token of a public app for the same user, in the same cache, with
+    // no app metadata for this app (as after a migration): MSAL tries the family token first.
+    let alice = &e.info.users[0];
+    let http = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(e.emulator.ca_pem().unwrap().as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let family: serde_json::Value = http
+        .post(format!("{}/oauth2/v2.0/token", e.emulator.authority()))
+        .form(&[
+            ("grant_type", "password"),
+            ("client_id", e.info.public_client.as_ref().unwrap().client_id.as_str()),
+            ("username", alice.username.as_str()),
+            ("password", alice.password.as_str()),
+            ("scope", "api://emulator-api/access_as_user openid profile offline_access"),
+            ("client_info", "1"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut cache: serde_json::Value = serde_json::from_str(&app.token_cache().serialize()).unwrap();
+    cache["AppMetadata"] = serde_json::json!({});
+    app.token_cache().deserialize(&cache.to_string()).unwrap();
+    app.token_cache()
+        .add(&entra_msal::cache::TokenEvent {
+            client_id: &e.info.public_client.as_ref().unwrap().client_id,
+            environment: "127.0.0.1",
+            realm: &e.info.tenant_id,
+            requested_scopes: &[],
+            response: &family,
+            grant_type: "password",
+            username: None,
+            ext_cache_key: None,
+            skip_account_creation: false,
+            now: now.load(Ordering::SeqCst),
+        })
+        .unwrap();
+    e.emulator.control().clear_requests();
+    let refreshed = app
+        .acquire_token_silent(&["api://emulator-api/access_as_user"], &account, &SilentOptions { force_refresh: true, ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(refreshed.token_source, TokenSource::IdentityProvider);
+    let attempts = e.token_requests();
+    assert_eq!(attempts.len(), 2, "the family token first (refused: this app is not in the family), then its own");
+    assert_eq!(attempts[0].form["refresh_token"], family["refresh_token"].as_str().unwrap());
+    assert_eq!(attempts[0].status, 400);
+    assert_eq!(attempts[1].status, 200);
+}

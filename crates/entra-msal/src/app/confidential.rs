@@ -64,6 +64,7 @@ pub struct ConfidentialClientBuilder {
     allow_http_loopback: bool,
     identity: ClientIdentity,
     clock: Arc<dyn Clock>,
+    pii_logging: bool,
 }
 
 impl std::fmt::Debug for ConfidentialClientBuilder {
@@ -232,6 +233,12 @@ impl ConfidentialClientBuilder {
         self
     }
 
+    /// Lets logs name accounts (usernames). Tokens and secrets are never logged. Default off.
+    pub fn enable_pii_log(mut self, enabled: bool) -> Self {
+        self.pii_logging = enabled;
+        self
+    }
+
     /// Builds the application. Fails on a missing or unreadable credential or a bad authority.
     pub fn build(self) -> Result<ConfidentialClientApplication, Error> {
         if self.client_id.trim().is_empty() {
@@ -293,6 +300,7 @@ impl ConfidentialClientBuilder {
                 credential: Some(credential),
                 clock: self.clock,
                 coalescer: Coalescer::default(),
+                pii_logging: self.pii_logging,
             }),
             region,
             obo_accounts: Mutex::new(HashMap::new()),
@@ -379,6 +387,7 @@ impl ConfidentialClientApplication {
             allow_http_loopback: false,
             identity: ClientIdentity::default(),
             clock: Arc::new(SystemClock),
+            pii_logging: false,
         }
     }
 

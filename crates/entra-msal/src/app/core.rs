@@ -49,6 +49,8 @@ pub(crate) struct ClientCore {
     pub credential: Option<ClientCredential>,
     pub clock: Arc<dyn Clock>,
     pub coalescer: Coalescer,
+    /// Log usernames and account ids (never tokens or secrets).
+    pub pii_logging: bool,
 }
 
 impl std::fmt::Debug for ClientCore {
@@ -109,8 +111,7 @@ impl ClientCore {
             extra_headers,
         };
         let span = tracing::debug_span!("token_request", correlation_id, endpoint = token_endpoint);
-        let _enter = span.enter();
-        post.send_for_token(&self.http).await
+        tracing::Instrument::instrument(post.send_for_token(&self.http), span).await
     }
 
     /// Writes the response into the cache and shapes the result.
@@ -128,7 +129,28 @@ impl ClientCore {
             skip_account_creation: s.skip_account_creation,
             now: s.now,
         })?;
-        Ok(self.result_from_response(s))
+        let result = self.result_from_response(s);
+        let account = result
+            .account
+            .as_ref()
+            .map(|a| a.username.as_str())
+            .unwrap_or("");
+        tracing::debug!(
+            correlation_id = s.correlation_id,
+            grant_type = s.grant_type,
+            account = self.pii(account),
+            "token acquired from the identity provider"
+        );
+        Ok(result)
+    }
+
+    /// `value` when PII logging is on, `[redacted]` otherwise.
+    pub fn pii<'v>(&self, value: &'v str) -> &'v str {
+        if self.pii_logging || value.is_empty() {
+            value
+        } else {
+            "[redacted]"
+        }
     }
 
     fn result_from_response(&self, s: &Store<'_>) -> AuthenticationResult {
@@ -168,6 +190,11 @@ impl ClientCore {
         account: Option<Account>,
         correlation_id: &str,
     ) -> AuthenticationResult {
+        tracing::debug!(
+            correlation_id,
+            account = self.pii(account.as_ref().map(|a| a.username.as_str()).unwrap_or("")),
+            "token found in the cache"
+        );
         let id_token = account.as_ref().and_then(|a| {
             self.cache.id_token(
                 &a.home_account_id,
