@@ -12,8 +12,10 @@
 //! root (`scripts/test` creates it). Without it the tests fail when `CI=true` and are skipped
 //! with a notice otherwise.
 
+mod support;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use base64::Engine as _;
@@ -34,30 +36,7 @@ const APP_SCOPE: &str = "https://graph.microsoft.com/.default";
 const FMI_SCOPE: &str = "api://AzureFMITokenExchange/.default";
 const FMI_PATH: &str = "agent-app-id";
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("repository root")
-}
-
-fn python() -> Option<PathBuf> {
-    let candidate = std::env::var_os("ENTRA_INTEROP_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join(".venv-interop/bin/python"));
-    if candidate.exists() {
-        return Some(candidate);
-    }
-    let message = format!(
-        "MSAL Python cache interop: no interpreter at {} (run scripts/test, or set ENTRA_INTEROP_PYTHON)",
-        candidate.display()
-    );
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{message}");
-    }
-    eprintln!("SKIPPED: {message}");
-    None
-}
+use support::{python, repo_root};
 
 /// Runs the script and returns its verdict (the last JSON line of stdout).
 fn run_script(python: &Path, args: &[&Path], mode: &str) -> Value {

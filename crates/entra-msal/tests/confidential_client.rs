@@ -1,71 +1,18 @@
 //! ConfidentialClientApplication end to end against the in-process emulator.
 
-use std::collections::HashMap;
+mod support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use entra_emulator::{Emulator, FaultAction, FaultMatch, FaultRule};
+use entra_emulator::FaultAction;
 use entra_msal::Error;
 use entra_msal::app::{
-    AuthCodeFlowOptions, ConfidentialClientApplication, ConfidentialClientBuilder,
-    ForClientOptions, SilentOptions, TokenSource,
+    AuthCodeFlowOptions, ConfidentialClientApplication, ForClientOptions, SilentOptions,
+    TokenSource,
 };
 
-struct Env {
-    emulator: Emulator,
-    info: entra_emulator::ConnectionInfo,
-    _dir: tempfile::TempDir,
-}
-
-async fn env() -> Env {
-    let emulator = Emulator::start(entra_emulator::ready_made().unwrap())
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let info = emulator.connection_info(dir.path()).unwrap();
-    Env {
-        emulator,
-        info,
-        _dir: dir,
-    }
-}
-
-impl Env {
-    fn builder(&self, client_id: &str) -> ConfidentialClientBuilder {
-        ConfidentialClientApplication::builder(client_id)
-            .authority(self.emulator.authority())
-            .trusted_ca(self.emulator.ca_pem().unwrap())
-            .instance_discovery(false)
-    }
-
-    fn secret_app(&self) -> ConfidentialClientApplication {
-        let c = self.info.confidential_client.as_ref().unwrap();
-        self.builder(&c.client_id)
-            .client_secret(c.client_secret.clone().unwrap())
-            .build()
-            .unwrap()
-    }
-
-    fn token_requests(&self) -> Vec<entra_emulator::LoggedRequest> {
-        self.emulator
-            .control()
-            .requests()
-            .into_iter()
-            .filter(|r| r.path.ends_with("/oauth2/v2.0/token"))
-            .collect()
-    }
-
-    fn fault(&self, fault: FaultAction, count: u32) {
-        self.emulator.control().add_fault(FaultRule {
-            matcher: FaultMatch {
-                path_contains: Some("/oauth2/v2.0/token".into()),
-                ..Default::default()
-            },
-            fault,
-            count,
-        });
-    }
-}
+use support::{Env, env};
 
 const SCOPE: &str = "api://emulator-api/.default";
 
@@ -412,32 +359,10 @@ async fn concurrent_requests_coalesce() {
 }
 
 async fn user_token(e: &Env) -> String {
-    let alice = &e.info.users[0];
-    let http = reqwest::Client::builder()
-        .add_root_certificate(
-            reqwest::Certificate::from_pem(e.emulator.ca_pem().unwrap().as_bytes()).unwrap(),
-        )
-        .build()
-        .unwrap();
-    let body: serde_json::Value = http
-        .post(format!("{}/oauth2/v2.0/token", e.emulator.authority()))
-        .form(&[
-            ("grant_type", "password"),
-            (
-                "client_id",
-                e.info.public_client.as_ref().unwrap().client_id.as_str(),
-            ),
-            ("username", alice.username.as_str()),
-            ("password", alice.password.as_str()),
-            ("scope", "api://emulator-api/access_as_user"),
-        ])
-        .send()
-        .await
+    e.ropc("api://emulator-api/access_as_user").await["access_token"]
+        .as_str()
         .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["access_token"].as_str().unwrap().to_string()
+        .to_string()
 }
 
 #[tokio::test]
@@ -508,22 +433,9 @@ async fn web_app_auth_code_flow_then_silent() {
         .unwrap();
     assert!(flow.auth_uri.contains("code_challenge_method=S256"));
     // The user signs in (the emulator's control API stands in for the browser).
-    let _ = reqwest::Client::builder()
-        .add_root_certificate(
-            reqwest::Certificate::from_pem(e.emulator.ca_pem().unwrap().as_bytes()).unwrap(),
-        )
-        .build()
-        .unwrap()
-        .get(&flow.auth_uri)
-        .send()
-        .await
-        .unwrap();
-    let completion = e
-        .emulator
-        .control()
-        .approve_authorization(Some(&flow.state), "alice@contoso.example")
-        .unwrap();
-    let response: HashMap<String, String> = completion.params.iter().cloned().collect();
+    let response = e
+        .sign_in(&flow.auth_uri, &flow.state, "alice@contoso.example")
+        .await;
 
     let mut forged = response.clone();
     forged.insert("state".into(), "forged".into());
@@ -757,45 +669,37 @@ async fn silent_tries_family_tokens_first_then_its_own() {
     let e = env().await;
     let (now, clock) = test_clock();
     let c = e.info.confidential_client.as_ref().unwrap();
-    let app = e.builder(&c.client_id).client_secret(c.client_secret.clone().unwrap()).clock(clock).build().unwrap();
-    // The app's own sign-in (auth code) ...
-    let options = AuthCodeFlowOptions { redirect_uri: "https://localhost/auth/callback".into(), ..Default::default() };
-    let flow = app.initiate_auth_code_flow(&["api://emulator-api/access_as_user"], &options).await.unwrap();
-    reqwest::Client::builder()
-        .add_root_certificate(reqwest::Certificate::from_pem(e.emulator.ca_pem().unwrap().as_bytes()).unwrap())
+    let app = e
+        .builder(&c.client_id)
+        .client_secret(c.client_secret.clone().unwrap())
+        .clock(clock)
         .build()
-        .unwrap()
-        .get(&flow.auth_uri)
-        .send()
+        .unwrap();
+    // The app's own sign-in (auth code) ...
+    let options = AuthCodeFlowOptions {
+        redirect_uri: "https://localhost/auth/callback".into(),
+        ..Default::default()
+    };
+    let flow = app
+        .initiate_auth_code_flow(&["api://emulator-api/access_as_user"], &options)
         .await
         .unwrap();
-    let completion = e.emulator.control().approve_authorization(Some(&flow.state), "alice@contoso.example").unwrap();
-    let response: HashMap<String, String> = completion.params.into_iter().collect();
-    let account = app.acquire_token_by_auth_code_flow(&flow, &response).await.unwrap().account.unwrap();
+    let response = e
+        .sign_in(&flow.auth_uri, &flow.state, "alice@contoso.example")
+        .await;
+    let account = app
+        .acquire_token_by_auth_code_flow(&flow, &response)
+        .await
+        .unwrap()
+        .account
+        .unwrap();
     // ... and a family refresh token of a public app for the same user, in the same cache, with
     // no app metadata for this app (as after a migration): MSAL tries the family token first.
-    let alice = &e.info.users[0];
-    let http = reqwest::Client::builder()
-        .add_root_certificate(reqwest::Certificate::from_pem(e.emulator.ca_pem().unwrap().as_bytes()).unwrap())
-        .build()
-        .unwrap();
-    let family: serde_json::Value = http
-        .post(format!("{}/oauth2/v2.0/token", e.emulator.authority()))
-        .form(&[
-            ("grant_type", "password"),
-            ("client_id", e.info.public_client.as_ref().unwrap().client_id.as_str()),
-            ("username", alice.username.as_str()),
-            ("password", alice.password.as_str()),
-            ("scope", "api://emulator-api/access_as_user openid profile offline_access"),
-            ("client_info", "1"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let mut cache: serde_json::Value = serde_json::from_str(&app.token_cache().serialize()).unwrap();
+    let family = e
+        .ropc("api://emulator-api/access_as_user openid profile offline_access")
+        .await;
+    let mut cache: serde_json::Value =
+        serde_json::from_str(&app.token_cache().serialize()).unwrap();
     cache["AppMetadata"] = serde_json::json!({});
     app.token_cache().deserialize(&cache.to_string()).unwrap();
     app.token_cache()
@@ -814,13 +718,27 @@ async fn silent_tries_family_tokens_first_then_its_own() {
         .unwrap();
     e.emulator.control().clear_requests();
     let refreshed = app
-        .acquire_token_silent(&["api://emulator-api/access_as_user"], &account, &SilentOptions { force_refresh: true, ..Default::default() })
+        .acquire_token_silent(
+            &["api://emulator-api/access_as_user"],
+            &account,
+            &SilentOptions {
+                force_refresh: true,
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert_eq!(refreshed.token_source, TokenSource::IdentityProvider);
     let attempts = e.token_requests();
-    assert_eq!(attempts.len(), 2, "the family token first (refused: this app is not in the family), then its own");
-    assert_eq!(attempts[0].form["refresh_token"], family["refresh_token"].as_str().unwrap());
+    assert_eq!(
+        attempts.len(),
+        2,
+        "the family token first (refused: this app is not in the family), then its own"
+    );
+    assert_eq!(
+        attempts[0].form["refresh_token"],
+        family["refresh_token"].as_str().unwrap()
+    );
     assert_eq!(attempts[0].status, 400);
     assert_eq!(attempts[1].status, 200);
 }

@@ -5,77 +5,42 @@
 //! root (`scripts/test` creates it). Without it the tests fail when `CI=true` and are skipped
 //! with a notice otherwise.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+mod support;
 
-use entra_emulator::Emulator;
+use std::path::PathBuf;
+
 use entra_msal::app::{
     AuthCodeFlowOptions, ConfidentialClientApplication, SilentOptions, TokenSource,
 };
 use sha2::{Digest, Sha256};
+use support::{python, repo_root};
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn python() -> Option<PathBuf> {
-    let candidate = std::env::var_os("ENTRA_INTEROP_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join(".venv-interop/bin/python"));
-    if candidate.exists() {
-        return Some(candidate);
-    }
-    let message = format!(
-        "MSAL Python interop: no interpreter at {} (run scripts/test)",
-        candidate.display()
-    );
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{message}");
-    }
-    eprintln!("SKIPPED: {message}");
-    None
-}
-
-struct Env {
-    emulator: Emulator,
-    info: entra_emulator::ConnectionInfo,
-    dir: tempfile::TempDir,
+struct Interop {
+    env: support::Env,
     python: PathBuf,
 }
 
-async fn env() -> Option<Env> {
+async fn interop() -> Option<Interop> {
     let python = python()?;
-    let mut config = entra_emulator::ready_made().unwrap();
-    config.settings.control_api = true;
-    let emulator = Emulator::start(config).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let info = emulator.connection_info(dir.path()).unwrap();
+    let env = support::env().await;
     std::fs::write(
-        dir.path().join("info.json"),
-        serde_json::to_string(&info).unwrap(),
+        env.dir.path().join("info.json"),
+        serde_json::to_string(&env.info).unwrap(),
     )
     .unwrap();
-    Some(Env {
-        emulator,
-        info,
-        dir,
-        python,
-    })
+    Some(Interop { env, python })
 }
 
-impl Env {
+impl Interop {
     fn cache_file(&self) -> PathBuf {
-        self.dir.path().join("msal_cache.json")
+        self.env.dir.path().join("msal_cache.json")
     }
 
     async fn python_step(&self, step: &str) -> serde_json::Value {
         let output = tokio::process::Command::new(&self.python)
             .arg(repo_root().join("interop/msal_python_shared_cache.py"))
             .arg("--info")
-            .arg(self.dir.path().join("info.json"))
+            .arg(self.env.dir.path().join("info.json"))
             .arg("--cache")
             .arg(self.cache_file())
             .arg("--step")
@@ -86,9 +51,8 @@ impl Env {
             .await
             .unwrap();
         let stdout = String::from_utf8_lossy(&output.stdout);
-        let last = stdout.lines().last().unwrap_or("");
-        let report: serde_json::Value =
-            serde_json::from_str(last).unwrap_or(serde_json::Value::Null);
+        let report: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or(""))
+            .unwrap_or(serde_json::Value::Null);
         assert!(
             output.status.success(),
             "python step {step} failed: {stdout}\n{}",
@@ -98,14 +62,17 @@ impl Env {
     }
 
     fn app(&self) -> ConfidentialClientApplication {
-        let c = self.info.confidential_client.as_ref().unwrap();
-        ConfidentialClientApplication::builder(&c.client_id)
-            .authority(self.emulator.authority())
-            .client_secret(c.client_secret.clone().unwrap())
-            .trusted_ca(self.emulator.ca_pem().unwrap())
-            .instance_discovery(false)
-            .build()
+        self.env.secret_app()
+    }
+
+    fn scope(&self) -> String {
+        self.env
+            .info
+            .confidential_client
+            .as_ref()
             .unwrap()
+            .scope
+            .clone()
     }
 }
 
@@ -118,14 +85,14 @@ fn sha256(token: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn app_token_written_by_msal_python_is_used_by_rust() {
-    let Some(e) = env().await else { return };
+    let Some(e) = interop().await else { return };
     let written = e.python_step("write-app-token").await;
     let app = e.app();
     app.token_cache()
         .deserialize(&std::fs::read_to_string(e.cache_file()).unwrap())
         .unwrap();
     let result = app
-        .acquire_token_for_client(&[e.info.confidential_client.as_ref().unwrap().scope.as_str()])
+        .acquire_token_for_client(&[e.scope().as_str()])
         .await
         .unwrap();
     assert_eq!(result.token_source, TokenSource::Cache);
@@ -137,10 +104,10 @@ async fn app_token_written_by_msal_python_is_used_by_rust() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn app_token_written_by_rust_is_used_by_msal_python() {
-    let Some(e) = env().await else { return };
+    let Some(e) = interop().await else { return };
     let app = e.app();
     let result = app
-        .acquire_token_for_client(&[e.info.confidential_client.as_ref().unwrap().scope.as_str()])
+        .acquire_token_for_client(&[e.scope().as_str()])
         .await
         .unwrap();
     std::fs::write(e.cache_file(), app.token_cache().serialize()).unwrap();
@@ -154,7 +121,7 @@ async fn app_token_written_by_rust_is_used_by_msal_python() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_tokens_written_by_msal_python_are_used_by_rust() {
-    let Some(e) = env().await else { return };
+    let Some(e) = interop().await else { return };
     let written = e.python_step("write-user-token").await;
     let app = e.app();
     app.token_cache()
@@ -196,7 +163,7 @@ async fn user_tokens_written_by_msal_python_are_used_by_rust() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_tokens_written_by_rust_are_used_by_msal_python() {
-    let Some(e) = env().await else { return };
+    let Some(e) = interop().await else { return };
     let app = e.app();
     let options = AuthCodeFlowOptions {
         redirect_uri: "https://localhost/auth/callback".into(),
@@ -206,22 +173,10 @@ async fn user_tokens_written_by_rust_are_used_by_msal_python() {
         .initiate_auth_code_flow(&["api://emulator-api/access_as_user"], &options)
         .await
         .unwrap();
-    reqwest::Client::builder()
-        .add_root_certificate(
-            reqwest::Certificate::from_pem(e.emulator.ca_pem().unwrap().as_bytes()).unwrap(),
-        )
-        .build()
-        .unwrap()
-        .get(&flow.auth_uri)
-        .send()
-        .await
-        .unwrap();
-    let completion = e
-        .emulator
-        .control()
-        .approve_authorization(Some(&flow.state), "alice@contoso.example")
-        .unwrap();
-    let response: HashMap<String, String> = completion.params.into_iter().collect();
+    let response = e
+        .env
+        .sign_in(&flow.auth_uri, &flow.state, "alice@contoso.example")
+        .await;
     let result = app
         .acquire_token_by_auth_code_flow(&flow, &response)
         .await

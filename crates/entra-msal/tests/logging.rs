@@ -1,12 +1,12 @@
 //! Logs carry correlation ids but never tokens or secrets, and name accounts only when PII
 //! logging is on.
 
-use std::collections::HashMap;
+mod support;
+
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use entra_emulator::Emulator;
-use entra_msal::app::{AuthCodeFlowOptions, ConfidentialClientApplication, SilentOptions};
+use entra_msal::app::{AuthCodeFlowOptions, SilentOptions};
 
 #[derive(Clone, Default)]
 struct Buffer(Arc<Mutex<Vec<u8>>>);
@@ -24,12 +24,8 @@ impl Write for Buffer {
 /// Runs an auth-code sign-in, a silent call and a client-credentials call; returns the logs and
 /// every secret value that must not appear in them.
 async fn run(pii: bool) -> (String, Vec<String>) {
-    let emulator = Emulator::start(entra_emulator::ready_made().unwrap())
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let info = emulator.connection_info(dir.path()).unwrap();
-    let c = info.confidential_client.clone().unwrap();
+    let e = support::env().await;
+    let c = e.info.confidential_client.clone().unwrap();
     let secret = c.client_secret.clone().unwrap();
     let buffer = Buffer::default();
     let writer = buffer.clone();
@@ -40,14 +36,7 @@ async fn run(pii: bool) -> (String, Vec<String>) {
         .finish();
     let _default = tracing::subscriber::set_default(subscriber);
 
-    let app = ConfidentialClientApplication::builder(&c.client_id)
-        .authority(emulator.authority())
-        .client_secret(secret.clone())
-        .trusted_ca(emulator.ca_pem().unwrap())
-        .instance_discovery(false)
-        .enable_pii_log(pii)
-        .build()
-        .unwrap();
+    let app = e.secret_builder().enable_pii_log(pii).build().unwrap();
     let options = AuthCodeFlowOptions {
         redirect_uri: "https://localhost/auth/callback".into(),
         ..Default::default()
@@ -56,21 +45,9 @@ async fn run(pii: bool) -> (String, Vec<String>) {
         .initiate_auth_code_flow(&["api://emulator-api/access_as_user"], &options)
         .await
         .unwrap();
-    reqwest::Client::builder()
-        .add_root_certificate(
-            reqwest::Certificate::from_pem(emulator.ca_pem().unwrap().as_bytes()).unwrap(),
-        )
-        .build()
-        .unwrap()
-        .get(&flow.auth_uri)
-        .send()
-        .await
-        .unwrap();
-    let completion = emulator
-        .control()
-        .approve_authorization(Some(&flow.state), "alice@contoso.example")
-        .unwrap();
-    let response: HashMap<String, String> = completion.params.into_iter().collect();
+    let response = e
+        .sign_in(&flow.auth_uri, &flow.state, "alice@contoso.example")
+        .await;
     let signed_in = app
         .acquire_token_by_auth_code_flow(&flow, &response)
         .await

@@ -10,12 +10,12 @@ use sha2::{Digest, Sha256};
 use super::auth_code::{AuthCodeFlow, AuthCodeFlowOptions};
 use super::clock::{Clock, SystemClock};
 use super::coalesce::Coalescer;
-use super::core::{CacheAccess, ClientCore, EXPIRY_MARGIN, Store, home_account_id};
+use super::core::{CacheAccess, ClientCore, Store, home_account_id};
 use super::result::{Account, AuthenticationResult};
 use super::silent::{self, SilentOptions};
 use super::{claims, scopes};
 use crate::authority::{self, Authority, DiscoveryOptions};
-use crate::cache::{self, AccessTokenQuery, TokenCache};
+use crate::cache::{self, TokenCache};
 use crate::error::Error;
 use crate::http::{ClientIdentity, HttpClient, HttpOptions, ReqwestHttpClient, ThrottledHttp};
 use crate::oauth::assertion::AssertionCache;
@@ -428,20 +428,7 @@ impl ConfidentialClientApplication {
         let ext_key = cache::ext_cache_key(&extra);
         let claims = claims::merged(&core.capabilities, options.claims_challenge.as_deref())?;
         let use_cache = !options.force_refresh && options.claims_challenge.is_none();
-        let lookup = || {
-            let now = core.now();
-            core.cache
-                .find_access_token(&AccessTokenQuery {
-                    client_id: &core.client_id,
-                    environment: core.environment(),
-                    realm: &endpoints.realm,
-                    home_account_id: None,
-                    scopes: &scopes,
-                    ext_cache_key: ext_key.as_deref(),
-                    now,
-                })
-                .filter(|at| at.expires_on() - now >= EXPIRY_MARGIN)
-        };
+        let lookup = || core.cached_token(&endpoints.realm, None, &scopes, ext_key.as_deref());
         let mut aging = None;
         if use_cache && let Some(at) = lookup() {
             if at.refresh_on().is_none_or(|r| r > core.now()) {
@@ -514,19 +501,7 @@ impl ConfidentialClientApplication {
         let correlation_id = uuid::Uuid::new_v4().to_string();
         let endpoints = core.endpoints().await?;
         if let Some(hid) = &known {
-            let now = core.now();
-            let hit = core
-                .cache
-                .find_access_token(&AccessTokenQuery {
-                    client_id: &core.client_id,
-                    environment: core.environment(),
-                    realm: &endpoints.realm,
-                    home_account_id: Some(hid),
-                    scopes: &scopes,
-                    ext_cache_key: None,
-                    now,
-                })
-                .filter(|at| at.expires_on() - now >= EXPIRY_MARGIN);
+            let hit = core.cached_token(&endpoints.realm, Some(hid), &scopes, None);
             if let Some(at) = hit {
                 let account = self
                     .accounts()

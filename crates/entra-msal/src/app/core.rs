@@ -87,6 +87,28 @@ impl ClientCore {
         self.authority.host()
     }
 
+    /// A cached access token with at least [`EXPIRY_MARGIN`] seconds left.
+    pub fn cached_token(
+        &self,
+        realm: &str,
+        home_account_id: Option<&str>,
+        scopes: &[String],
+        ext_cache_key: Option<&str>,
+    ) -> Option<cache::AccessToken> {
+        let now = self.now();
+        self.cache
+            .find_access_token(&cache::AccessTokenQuery {
+                client_id: &self.client_id,
+                environment: self.environment(),
+                realm,
+                home_account_id,
+                scopes,
+                ext_cache_key,
+                now,
+            })
+            .filter(|at| at.expires_on() - now >= EXPIRY_MARGIN)
+    }
+
     /// Tenant and endpoints (lazy, cached process-wide).
     pub async fn endpoints(&self) -> Result<Arc<Endpoints>, Error> {
         authority::resolve_endpoints(&self.http, &self.authority, self.discovery).await

@@ -5,11 +5,11 @@
 //! A refresh token is never deleted on `invalid_grant`.
 
 use super::claims;
-use super::core::{ClientCore, EXPIRY_MARGIN, Store};
+use super::core::{ClientCore, Store};
 use super::result::{Account, AuthenticationResult};
 use super::scopes;
 use crate::authority::Endpoints;
-use crate::cache::{AccessTokenQuery, RefreshToken, RefreshTokenQuery};
+use crate::cache::{RefreshToken, RefreshTokenQuery};
 use crate::error::{Classification, Error, ServiceError};
 use crate::oauth::grants;
 
@@ -57,21 +57,15 @@ pub(crate) async fn acquire(
     let endpoints = core.endpoints().await?;
     let claims = claims::merged(&core.capabilities, options.claims_challenge.as_deref())?;
     let use_cache = !options.force_refresh && options.claims_challenge.is_none();
-    let lookup = |now: i64| {
-        core.cache.find_access_token(&AccessTokenQuery {
-            client_id: &core.client_id,
-            environment: core.environment(),
-            realm: &endpoints.realm,
-            home_account_id: Some(&account.home_account_id),
-            scopes: &scopes,
-            ext_cache_key: None,
-            now,
-        })
+    let lookup = || {
+        core.cached_token(
+            &endpoints.realm,
+            Some(&account.home_account_id),
+            &scopes,
+            None,
+        )
     };
-    if use_cache
-        && let Some(at) =
-            lookup(core.now()).filter(|at| at.expires_on() - core.now() >= EXPIRY_MARGIN)
-    {
+    if use_cache && let Some(at) = lookup() {
         let now = core.now();
         if at.refresh_on().is_none_or(|r| r > now) {
             return Ok(core.result_from_cache(&at, Some(account.clone()), &correlation_id));
@@ -101,10 +95,7 @@ pub(crate) async fn acquire(
         scopes.join(" ").to_lowercase()
     );
     let _flight = core.coalescer.lock(&key).await;
-    if use_cache
-        && let Some(at) =
-            lookup(core.now()).filter(|at| at.expires_on() - core.now() >= EXPIRY_MARGIN)
-    {
+    if use_cache && let Some(at) = lookup() {
         return Ok(core.result_from_cache(&at, Some(account.clone()), &correlation_id));
     }
     refresh(

@@ -1,0 +1,151 @@
+//! Shared helpers for the library's integration tests: the in-process emulator with the
+//! ready-made tenant, an HTTP client that trusts it, sign-in through its control API, and the
+//! MSAL Python interpreter for interop tests.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use entra_emulator::{Emulator, FaultAction, FaultMatch, FaultRule};
+use entra_msal::app::{ConfidentialClientApplication, ConfidentialClientBuilder};
+
+/// A running emulator (control API on) and its connection info.
+pub struct Env {
+    pub emulator: Emulator,
+    pub info: entra_emulator::ConnectionInfo,
+    pub dir: tempfile::TempDir,
+}
+
+pub async fn env() -> Env {
+    let mut config = entra_emulator::ready_made().unwrap();
+    config.settings.control_api = true;
+    let emulator = Emulator::start(config).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let info = emulator.connection_info(dir.path()).unwrap();
+    Env {
+        emulator,
+        info,
+        dir,
+    }
+}
+
+impl Env {
+    /// A confidential-client builder for the emulator's authority, trusting its CA.
+    pub fn builder(&self, client_id: &str) -> ConfidentialClientBuilder {
+        ConfidentialClientApplication::builder(client_id)
+            .authority(self.emulator.authority())
+            .trusted_ca(self.emulator.ca_pem().unwrap())
+            .instance_discovery(false)
+    }
+
+    /// The ready-made confidential client with its secret.
+    pub fn secret_builder(&self) -> ConfidentialClientBuilder {
+        let c = self.info.confidential_client.as_ref().unwrap();
+        self.builder(&c.client_id)
+            .client_secret(c.client_secret.clone().unwrap())
+    }
+
+    pub fn secret_app(&self) -> ConfidentialClientApplication {
+        self.secret_builder().build().unwrap()
+    }
+
+    /// A plain HTTP client that trusts the emulator.
+    pub fn http(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .add_root_certificate(
+                reqwest::Certificate::from_pem(self.emulator.ca_pem().unwrap().as_bytes()).unwrap(),
+            )
+            .build()
+            .unwrap()
+    }
+
+    /// Opens `auth_uri` (registering the sign-in), approves it as `username` through the control
+    /// API, and returns the authorization response's parameters.
+    pub async fn sign_in(
+        &self,
+        auth_uri: &str,
+        state: &str,
+        username: &str,
+    ) -> HashMap<String, String> {
+        self.http().get(auth_uri).send().await.unwrap();
+        let completion = self
+            .emulator
+            .control()
+            .approve_authorization(Some(state), username)
+            .unwrap();
+        completion.params.into_iter().collect()
+    }
+
+    /// A username/password token response for the ready-made public client.
+    pub async fn ropc(&self, scope: &str) -> serde_json::Value {
+        let alice = &self.info.users[0];
+        self.http()
+            .post(format!("{}/oauth2/v2.0/token", self.emulator.authority()))
+            .form(&[
+                ("grant_type", "password"),
+                (
+                    "client_id",
+                    self.info.public_client.as_ref().unwrap().client_id.as_str(),
+                ),
+                ("username", alice.username.as_str()),
+                ("password", alice.password.as_str()),
+                ("scope", scope),
+                ("client_info", "1"),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Requests the emulator received at its token endpoint.
+    pub fn token_requests(&self) -> Vec<entra_emulator::LoggedRequest> {
+        self.emulator
+            .control()
+            .requests()
+            .into_iter()
+            .filter(|r| r.path.ends_with("/oauth2/v2.0/token"))
+            .collect()
+    }
+
+    /// Scripts a fault for the next `count` token requests.
+    pub fn fault(&self, fault: FaultAction, count: u32) {
+        self.emulator.control().add_fault(FaultRule {
+            matcher: FaultMatch {
+                path_contains: Some("/oauth2/v2.0/token".into()),
+                ..Default::default()
+            },
+            fault,
+            count,
+        });
+    }
+}
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// The MSAL Python interpreter: `$ENTRA_INTEROP_PYTHON`, else `.venv-interop/bin/python`.
+/// Missing: a failure when `CI=true`, a skip with a notice otherwise.
+pub fn python() -> Option<PathBuf> {
+    let candidate = std::env::var_os("ENTRA_INTEROP_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".venv-interop/bin/python"));
+    if candidate.exists() {
+        return Some(candidate);
+    }
+    let message = format!(
+        "MSAL Python interop: no interpreter at {} (run scripts/test, or set ENTRA_INTEROP_PYTHON)",
+        candidate.display()
+    );
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{message}");
+    }
+    eprintln!("SKIPPED: {message}");
+    None
+}
