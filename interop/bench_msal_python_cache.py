@@ -20,8 +20,10 @@ Two measurements per scenario:
   built with the same token sizes as the Rust benchmark.
 
 Timings are the median over ``repeat`` runs of the mean time per call. When Criterion results
-of ``cargo bench -p entra-msal --bench cache`` exist (``target/criterion``, or
-``--criterion-dir``), the table adds the Rust means and the ratios.
+of ``cargo bench -p entra-msal --bench cache`` and ``--bench client_credentials`` exist
+(``target/criterion``, or ``--criterion-dir``), the table adds the Rust means and the ratios,
+side by side: the app scenarios against ``acquire_token_for_client``, the cache ones against
+the Rust cache.
 
 Usage::
 
@@ -241,10 +243,21 @@ def main():
     n = lambda count: max(1, int(count * q))  # noqa: E731
     random.seed(7)
 
-    rows = []  # (scenario, rust bench name, app seconds, cache seconds)
+    rows = []  # (scenario, rust cache bench, app seconds, cache seconds, rust app bench)
+
+    # Criterion names of `cargo bench -p entra-msal --bench client_credentials` (the same
+    # scenarios through ConfidentialClientApplication::acquire_token_for_client).
+    app_bench = {
+        "hit, 1 tenant x 10 tokens": "cca 1 tenant, 10 tokens per tenant, cache hit",
+        "hit, 1000 tenants x 10 tokens": "cca 1000 tenants, 10 tokens per tenant, cache hit",
+        "miss, 1 tenant x 10 tokens": "cca 1 tenant, 10 tokens per tenant, cache miss",
+        "miss, 1000 tenants x 10 tokens": "cca 1000 tenants, 10 tokens per tenant, cache miss",
+        "miss, 1 tenant x 10,000 tokens": "cca 1 tenant, 10000 tokens, cache miss",
+        "miss, 1 tenant x 100,000 tokens": "cca 1 tenant, 100000 tokens, cache miss",
+    }
 
     def row(label, rust_name, app=None, cache=None):
-        rows.append((label, rust_name, app, cache))
+        rows.append((label, rust_name, app, cache, app_bench.get(label)))
         print("  {:<34} app {:>10}  cache {:>10}".format(label, fmt(app), fmt(cache)),
               file=sys.stderr)
 
@@ -280,19 +293,29 @@ def main():
             cache=measure(lambda: msal.SerializableTokenCache().deserialize(state), 1, 3))
 
     have_rust = any(rust_mean_seconds(args.criterion_dir, r[1]) for r in rows)
+    have_app = any(r[4] and rust_mean_seconds(args.criterion_dir, r[4]) for r in rows)
     header = "| scenario | MSAL Python app | MSAL Python cache |"
     rule = "|---|---:|---:|"
+    if have_app:
+        header += " entra-msal app | speed-up vs app |"
+        rule += "---:|---:|"
     if have_rust:
         header += " entra-msal cache | speed-up vs cache |"
         rule += "---:|---:|"
     print(header)
     print(rule)
-    for label, rust_name, app, cache in rows:
+
+    def ratio(python, rust):
+        return "{:,.0f}x".format(python / rust) if rust and python else "-"
+
+    for label, rust_name, app, cache, rust_app_name in rows:
         line = "| {} | {} | {} |".format(label, fmt(app), fmt(cache))
+        if have_app:
+            rust_app = rust_mean_seconds(args.criterion_dir, rust_app_name) if rust_app_name else None
+            line += " {} | {} |".format(fmt(rust_app), ratio(app, rust_app))
         if have_rust:
             rust = rust_mean_seconds(args.criterion_dir, rust_name)
-            ratio = "{:,.0f}x".format(cache / rust) if rust and cache else "-"
-            line += " {} | {} |".format(fmt(rust), ratio)
+            line += " {} | {} |".format(fmt(rust), ratio(cache, rust))
         print(line)
     return 0
 
