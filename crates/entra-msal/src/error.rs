@@ -175,6 +175,23 @@ pub enum Error {
     /// An authorization response did not match its request (state, nonce, auth_time).
     #[error("the authorization response is not valid: {0}")]
     Validation(String),
+    /// The user did not finish signing in within the allowed time.
+    #[error("the sign-in did not complete within {waited:?}; start it again, or allow more time")]
+    InteractionTimeout {
+        /// How long the library waited.
+        waited: Duration,
+    },
+    /// No browser could be opened. The URL is included so it can be opened by hand.
+    #[error("no browser could be opened ({message}); open this URL yourself: {url}")]
+    NoBrowser {
+        /// The sign-in URL.
+        url: String,
+        /// What was tried.
+        message: String,
+    },
+    /// The caller cancelled the operation.
+    #[error("cancelled: {0}")]
+    Cancelled(String),
 }
 
 impl Error {

@@ -13,6 +13,7 @@ pub mod authority;
 pub mod cache;
 pub mod error;
 pub mod http;
+pub mod interactive;
 pub mod oauth;
 
 pub use error::{Classification, Error, Result, ServiceError};
