@@ -13,6 +13,9 @@ Steps:
   read-app-token     load FILE, acquire_token_for_client must come from the cache
   read-user-token    load FILE, get_accounts must list alice, acquire_token_silent must come from
                      the cache, and a forced refresh must work with the refresh token in FILE
+  write-public-user  a PublicClientApplication signs alice in with the device flow (approved
+                     through the control API), then writes the cache to FILE
+  read-public-user   load FILE into a PublicClientApplication: as read-user-token
 The last stdout line is one JSON object; "token_sha256" is the SHA-256 of the access token
 (tokens are never printed). Exit status 0 when "ok" is true.
 """
@@ -91,9 +94,34 @@ def read_app_token(info, path):
             "token_sha256": digest(result), "error": result.get("error")}
 
 
-def read_user_token(info, path):
+def public_app(info, cache):
+    return msal.PublicClientApplication(
+        info["public_client"]["client_id"], authority=info["authority"],
+        instance_discovery=False, http_client=session(info), token_cache=cache)
+
+
+def write_public_user(info, path):
+    cache = msal.SerializableTokenCache()
+    a = public_app(info, cache)
+    flow = a.initiate_device_flow([USER_SCOPE])
+    if "user_code" not in flow:
+        return {"ok": False, "error": flow}
+    approved = session(info).post(info["control_url"] + "/device/approve",
+                                  json={"user_code": flow["user_code"], "username": info["users"][0]["username"]})
+    approved.raise_for_status()
+    result = a.acquire_token_by_device_flow(flow)
+    save(cache, path)
+    return {"ok": "access_token" in result, "token_sha256": digest(result), "error": result.get("error"),
+            "home_account_id": (a.get_accounts() or [{}])[0].get("home_account_id")}
+
+
+def read_public_user(info, path):
+    return read_user_token(info, path, public_app)
+
+
+def read_user_token(info, path, make_app=app):
     cache = load(path)
-    a = app(info, cache)
+    a = make_app(info, cache)
     accounts = a.get_accounts(username=info["users"][0]["username"])
     if not accounts:
         return {"ok": False, "error": "get_accounts found no account", "accounts": a.get_accounts()}
@@ -114,6 +142,8 @@ STEPS = {
     "write-user-token": write_user_token,
     "read-app-token": read_app_token,
     "read-user-token": read_user_token,
+    "write-public-user": write_public_user,
+    "read-public-user": read_public_user,
 }
 
 

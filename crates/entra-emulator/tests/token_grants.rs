@@ -591,3 +591,30 @@ async fn on_behalf_of_exchanges_a_user_token() {
     let (status, body) = t.token(&obo).await;
     assert_entra_error(status, &body, 400, "invalid_grant", 500133);
 }
+
+#[tokio::test]
+async fn refresh_tokens_work_across_the_users_tenants() {
+    let t = common::start().await;
+    let (_, carol) = t.password_tokens("carol", API_USER).await;
+    let rt = carol["refresh_token"].as_str().unwrap();
+    let home = entra_emulator::ready_made::GUEST_HOME_TENANT_ID.to_string();
+    let url = t.url(&format!("/{home}/oauth2/v2.0/token"));
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("client_id", t.public_id()),
+        ("refresh_token", rt),
+        ("scope", API_USER),
+    ];
+    let (status, body) = t.post_form(&url, &form).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(claims(body["id_token"].as_str().unwrap())["tid"], home);
+    let (_, alice) = t.password_tokens("alice", API_USER).await;
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("client_id", t.public_id()),
+        ("refresh_token", alice["refresh_token"].as_str().unwrap()),
+        ("scope", API_USER),
+    ];
+    let (status, body) = t.post_form(&url, &form).await;
+    assert_entra_error(status, &body, 400, "invalid_grant", 50020);
+}

@@ -458,7 +458,7 @@ async fn web_app_auth_code_flow_then_silent() {
         result.id_token_claims.as_ref().unwrap()["preferred_username"],
         "alice@contoso.example"
     );
-    assert_eq!(app.accounts(), vec![account.clone()]);
+    assert_eq!(app.accounts(None), vec![account.clone()]);
 
     let cached = app
         .acquire_token_silent(
@@ -513,7 +513,7 @@ async fn web_app_auth_code_flow_then_silent() {
     assert!(app.token_cache().serialize().contains("refreshtoken"));
 
     app.remove_account(&account);
-    assert!(app.accounts().is_empty());
+    assert!(app.accounts(None).is_empty());
     let err = app
         .acquire_token_silent(
             &["api://emulator-api/access_as_user"],

@@ -127,7 +127,7 @@ async fn user_tokens_written_by_msal_python_are_used_by_rust() {
     app.token_cache()
         .deserialize(&std::fs::read_to_string(e.cache_file()).unwrap())
         .unwrap();
-    let accounts = app.accounts();
+    let accounts = app.accounts(None);
     assert_eq!(accounts.len(), 1, "{accounts:?}");
     assert_eq!(
         Some(accounts[0].home_account_id.as_str()),
@@ -193,4 +193,65 @@ async fn user_tokens_written_by_rust_are_used_by_msal_python() {
         read["home_account_id"].as_str(),
         Some(result.account.unwrap().home_account_id.as_str())
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn public_client_user_written_by_msal_python_is_used_by_rust() {
+    let Some(e) = interop().await else { return };
+    let written = e.python_step("write-public-user").await;
+    let app = e.env.public_app();
+    app.token_cache()
+        .deserialize(&std::fs::read_to_string(e.cache_file()).unwrap())
+        .unwrap();
+    let accounts = app.accounts(None);
+    assert_eq!(accounts.len(), 1, "{accounts:?}");
+    assert_eq!(
+        Some(accounts[0].home_account_id.as_str()),
+        written["home_account_id"].as_str()
+    );
+    let scopes = ["api://emulator-api/access_as_user"];
+    let cached = app
+        .acquire_token_silent(&scopes, &accounts[0], &SilentOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(cached.token_source, TokenSource::Cache);
+    assert_eq!(
+        Some(sha256(cached.access_token.expose())).as_deref(),
+        written["token_sha256"].as_str()
+    );
+    let refreshed = app
+        .acquire_token_silent(
+            &scopes,
+            &accounts[0],
+            &SilentOptions {
+                force_refresh: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(refreshed.token_source, TokenSource::IdentityProvider);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn public_client_user_written_by_rust_is_used_by_msal_python() {
+    let Some(e) = interop().await else { return };
+    let app = e.env.public_app();
+    let alice = e.env.user("alice");
+    let result = app
+        .acquire_token_by_username_password(
+            &alice.username,
+            &alice.password,
+            &["api://emulator-api/access_as_user"],
+        )
+        .await
+        .unwrap();
+    std::fs::write(e.cache_file(), app.token_cache().serialize()).unwrap();
+    let read = e.python_step("read-public-user").await;
+    assert_eq!(read["cached_source"], "cache", "{read}");
+    assert_eq!(
+        read["token_sha256"].as_str(),
+        Some(sha256(result.access_token.expose()).as_str())
+    );
+    assert_eq!(read["refreshed_source"], "identity_provider", "{read}");
 }

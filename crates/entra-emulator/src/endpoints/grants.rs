@@ -132,7 +132,13 @@ pub fn refresh_token(req: &TokenRequest<'_>) -> Result<Value, EntraError> {
         .ok_or_else(|| EntraError::new(errors::INVALID_GRANT, &["The user no longer exists."]))?;
     check_mfa(user, record.sign_in.mfa, &scopes.resource_or_graph())?;
     check_consent(req.state, user, req.client)?;
-    issue(req, &record.sign_in, &scopes, None)
+    // Refresh tokens are multi-tenant: redeemed at another tenant's endpoint (a guest tenant of
+    // the user), they give tokens for that tenant.
+    let mut sign_in = record.sign_in.clone();
+    if let TenantSegment::Tenant(_) = req.segment {
+        sign_in.tenant = user_tenant(req.state, req.segment, user)?;
+    }
+    issue(req, &sign_in, &scopes, None)
 }
 
 /// Device-code polling under both grant spellings.

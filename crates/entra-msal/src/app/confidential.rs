@@ -8,16 +8,14 @@ use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
 use super::auth_code::{AuthCodeFlow, AuthCodeFlowOptions};
-use super::clock::{Clock, SystemClock};
-use super::coalesce::Coalescer;
+use super::builder::{CommonOptions, common_builder_methods};
 use super::core::{CacheAccess, ClientCore, Store, home_account_id};
 use super::result::{Account, AuthenticationResult};
 use super::silent::{self, SilentOptions};
 use super::{claims, scopes};
-use crate::authority::{self, Authority, DiscoveryOptions};
+use crate::authority;
 use crate::cache::{self, TokenCache};
 use crate::error::Error;
-use crate::http::{ClientIdentity, HttpClient, HttpOptions, ReqwestHttpClient, ThrottledHttp};
 use crate::oauth::assertion::AssertionCache;
 use crate::oauth::credential::{AssertionCallback, AssertionRequest};
 use crate::oauth::{CertificateCredential, ClientCredential, ClientSecret, grants};
@@ -48,46 +46,24 @@ enum CredentialSpec {
 
 /// Builds a [`ConfidentialClientApplication`]. Building does no network I/O.
 pub struct ConfidentialClientBuilder {
-    client_id: String,
-    authority: Option<String>,
-    oidc_authority: Option<String>,
+    common: CommonOptions,
     credential: Option<CredentialSpec>,
     send_x5c: bool,
     client_claims: serde_json::Map<String, serde_json::Value>,
-    cache: Option<TokenCache>,
-    http_client: Option<Arc<dyn HttpClient>>,
-    http_options: HttpOptions,
     region: Option<String>,
-    capabilities: Vec<String>,
-    instance_discovery: bool,
-    validate_authority: bool,
-    allow_http_loopback: bool,
-    identity: ClientIdentity,
-    clock: Arc<dyn Clock>,
-    pii_logging: bool,
 }
 
 impl std::fmt::Debug for ConfidentialClientBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ConfidentialClientBuilder")
-            .field("client_id", &self.client_id)
-            .field("authority", &self.authority)
+            .field("common", &self.common)
+            .field("region", &self.region)
             .finish_non_exhaustive()
     }
 }
 
 impl ConfidentialClientBuilder {
-    /// The authority, e.g. `https://login.microsoftonline.com/<tenant>` (default `.../common`).
-    pub fn authority(mut self, url: impl Into<String>) -> Self {
-        self.authority = Some(url.into());
-        self
-    }
-
-    /// A generic OIDC issuer instead of an Entra authority.
-    pub fn oidc_authority(mut self, url: impl Into<String>) -> Self {
-        self.oidc_authority = Some(url.into());
-        self
-    }
+    common_builder_methods!();
 
     /// Authenticates with a client secret.
     pub fn client_secret(mut self, secret: impl Into<String>) -> Self {
@@ -148,44 +124,6 @@ impl ConfidentialClientBuilder {
         self
     }
 
-    /// Shares a token cache (default: a new in-memory one).
-    pub fn token_cache(mut self, cache: TokenCache) -> Self {
-        self.cache = Some(cache);
-        self
-    }
-
-    /// Uses your own transport.
-    pub fn http_client(mut self, client: Arc<dyn HttpClient>) -> Self {
-        self.http_client = Some(client);
-        self
-    }
-
-    /// Timeout of each HTTP request of the default transport (default 30 s).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.http_options.timeout = timeout;
-        self
-    }
-
-    /// A proxy for the default transport.
-    pub fn proxy(mut self, url: impl Into<String>) -> Self {
-        self.http_options.proxy = Some(url.into());
-        self
-    }
-
-    /// Trusts a CA certificate (PEM) for a private authority such as `entra-emulator`; only
-    /// those CAs are trusted when any is given.
-    pub fn trusted_ca(mut self, pem: impl Into<String>) -> Self {
-        self.http_options.trusted_ca_pems.push(pem.into());
-        self.http_options.only_trusted_cas = true;
-        self
-    }
-
-    /// Allows an `http://` authority on 127.0.0.1/localhost (never for other hosts).
-    pub fn allow_http_loopback_authority(mut self, allow: bool) -> Self {
-        self.allow_http_loopback = allow;
-        self
-    }
-
     /// Uses the regional endpoint (ESTS-R) for client credentials: a region name such as
     /// `westus2`, or `"auto"` to read `REGION_NAME`.
     pub fn azure_region(mut self, region: impl Into<String>) -> Self {
@@ -193,70 +131,14 @@ impl ConfidentialClientBuilder {
         self
     }
 
-    /// Client capabilities (e.g. `CP1` for Continuous Access Evaluation), sent as `xms_cc`.
-    pub fn client_capabilities<I: IntoIterator<Item = S>, S: Into<String>>(
-        mut self,
-        capabilities: I,
-    ) -> Self {
-        self.capabilities = capabilities.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// Validates unknown hosts through instance discovery (default true).
-    pub fn instance_discovery(mut self, enabled: bool) -> Self {
-        self.instance_discovery = enabled;
-        self
-    }
-
-    /// Validates the authority (default true); false skips instance discovery.
-    pub fn validate_authority(mut self, enabled: bool) -> Self {
-        self.validate_authority = enabled;
-        self
-    }
-
-    /// `x-app-name` / `x-app-ver` headers.
-    pub fn app_name_and_version(
-        mut self,
-        name: impl Into<String>,
-        version: impl Into<String>,
-    ) -> Self {
-        self.identity = ClientIdentity {
-            app_name: Some(name.into()),
-            app_version: Some(version.into()),
-        };
-        self
-    }
-
-    /// The time source (tests).
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
-        self
-    }
-
-    /// Lets logs name accounts (usernames). Tokens and secrets are never logged. Default off.
-    pub fn enable_pii_log(mut self, enabled: bool) -> Self {
-        self.pii_logging = enabled;
-        self
-    }
-
     /// Builds the application. Fails on a missing or unreadable credential or a bad authority.
     pub fn build(self) -> Result<ConfidentialClientApplication, Error> {
-        if self.client_id.trim().is_empty() {
-            return Err(Error::Configuration("the client id is empty".into()));
-        }
-        let authority = match (&self.authority, &self.oidc_authority) {
-            (Some(_), Some(_)) => {
-                return Err(Error::Configuration(
-                    "set either authority or oidc_authority, not both".into(),
-                ));
-            }
-            (_, Some(oidc)) => Authority::parse_oidc(oidc, self.allow_http_loopback)?,
-            (Some(a), None) => Authority::parse(a, self.allow_http_loopback)?,
-            (None, None) => Authority::parse("https://login.microsoftonline.com/common", false)?,
-        };
+        let authority = self.common.parse_authority()?;
         let is_adfs = authority.authority_type() == authority::AuthorityType::Adfs;
         let spec = self.credential.ok_or_else(|| {
-            Error::Configuration("a confidential client needs a credential: client_secret, certificate or client_assertion".into())
+            Error::Configuration(
+                "a confidential client needs a credential: client_secret, certificate or client_assertion".into(),
+            )
         })?;
         let credential = build_credential(spec, is_adfs, self.send_x5c, self.client_claims)?;
         let region = match self.region.as_deref().map(str::trim) {
@@ -265,14 +147,6 @@ impl ConfidentialClientBuilder {
                 .ok()
                 .filter(|r| !r.trim().is_empty()),
             Some(r) => Some(r.to_string()),
-        };
-        let transport: Arc<dyn HttpClient> = match self.http_client {
-            Some(c) => c,
-            None => Arc::new(ReqwestHttpClient::new(&self.http_options)?),
-        };
-        let discovery = DiscoveryOptions {
-            instance_discovery: self.instance_discovery,
-            validate_authority: self.validate_authority,
         };
         if let Some(region) = &region {
             // Validates the region name now rather than on the first request.
@@ -287,21 +161,11 @@ impl ConfidentialClientBuilder {
             };
             authority::regional_token_endpoint(&authority, &probe, region)?;
         }
+        let core = self
+            .common
+            .into_core(authority, Some(credential), DEFAULT_THROTTLE)?;
         Ok(ConfidentialClientApplication {
-            core: Arc::new(ClientCore {
-                client_id: self.client_id,
-                authority,
-                discovery,
-                http: ThrottledHttp::new(transport, DEFAULT_THROTTLE),
-                cache: self.cache.unwrap_or_default(),
-                identity: self.identity,
-                capabilities: self.capabilities,
-                exclude_scopes: Vec::new(),
-                credential: Some(credential),
-                clock: self.clock,
-                coalescer: Coalescer::default(),
-                pii_logging: self.pii_logging,
-            }),
+            core: Arc::new(core),
             region,
             obo_accounts: Mutex::new(HashMap::new()),
         })
@@ -371,23 +235,11 @@ impl ConfidentialClientApplication {
     /// Starts building an application for `client_id`.
     pub fn builder(client_id: impl Into<String>) -> ConfidentialClientBuilder {
         ConfidentialClientBuilder {
-            client_id: client_id.into(),
-            authority: None,
-            oidc_authority: None,
+            common: CommonOptions::new(client_id.into()),
             credential: None,
             send_x5c: false,
             client_claims: serde_json::Map::new(),
-            cache: None,
-            http_client: None,
-            http_options: HttpOptions::default(),
             region: None,
-            capabilities: Vec::new(),
-            instance_discovery: true,
-            validate_authority: true,
-            allow_http_loopback: false,
-            identity: ClientIdentity::default(),
-            clock: Arc::new(SystemClock),
-            pii_logging: false,
         }
     }
 
@@ -504,7 +356,7 @@ impl ConfidentialClientApplication {
             let hit = core.cached_token(&endpoints.realm, Some(hid), &scopes, None);
             if let Some(at) = hit {
                 let account = self
-                    .accounts()
+                    .accounts(None)
                     .into_iter()
                     .find(|a| &a.home_account_id == hid);
                 return Ok(core.result_from_cache(&at, account, &correlation_id));
@@ -620,39 +472,15 @@ impl ConfidentialClientApplication {
         silent::acquire(&self.core, scopes, account, options).await
     }
 
-    /// The accounts in the cache for this authority's environment (grouped by home account).
-    pub fn accounts(&self) -> Vec<Account> {
-        let env = self.core.environment();
-        let mut out: Vec<Account> = Vec::new();
-        for a in self.core.cache.accounts() {
-            if a.environment.eq_ignore_ascii_case(env)
-                && matches!(a.authority_type.as_str(), "MSSTS" | "ADFS")
-                && !out.iter().any(|o| o.home_account_id == a.home_account_id)
-            {
-                out.push(Account::from(&a));
-            }
-        }
-        out
+    /// The accounts in the cache (one per home account), optionally only those with `username`.
+    pub fn accounts(&self, username: Option<&str>) -> Vec<Account> {
+        self.core.accounts(username)
     }
 
     /// Forgets an account: its refresh tokens (this app's and its family's), access tokens,
     /// id tokens and account entries.
     pub fn remove_account(&self, account: &Account) {
-        let core = &self.core;
-        let _access = CacheAccess::begin(&core.cache);
-        let family = core
-            .cache
-            .app_metadata(core.environment(), &core.client_id)
-            .and_then(|m| m.family_id);
-        for a in core
-            .cache
-            .accounts()
-            .iter()
-            .filter(|a| a.home_account_id == account.home_account_id)
-        {
-            core.cache
-                .remove_account(a, &core.client_id, family.as_deref());
-        }
+        self.core.remove_account(account);
     }
 
     /// Removes this app's app-only tokens (client credentials) from the cache.

@@ -87,6 +87,42 @@ impl ClientCore {
         self.authority.host()
     }
 
+    /// Accounts in the cache for this authority's environment (`MSSTS` and `ADFS`), one per
+    /// home account, optionally only those with `username` (case-insensitive).
+    pub fn accounts(&self, username: Option<&str>) -> Vec<Account> {
+        let env = self.environment();
+        let mut out: Vec<Account> = Vec::new();
+        for a in self.cache.accounts() {
+            if a.environment.eq_ignore_ascii_case(env)
+                && matches!(a.authority_type.as_str(), "MSSTS" | "ADFS")
+                && username.is_none_or(|u| a.username.eq_ignore_ascii_case(u))
+                && !out.iter().any(|o| o.home_account_id == a.home_account_id)
+            {
+                out.push(Account::from(&a));
+            }
+        }
+        out
+    }
+
+    /// Forgets an account as MSAL does: its refresh tokens (this app's and its family's), all its
+    /// access tokens in this environment, its id tokens and account entries (every tenant).
+    pub fn remove_account(&self, account: &Account) {
+        let _access = CacheAccess::begin(&self.cache);
+        let family = self
+            .cache
+            .app_metadata(self.environment(), &self.client_id)
+            .and_then(|m| m.family_id);
+        for a in self
+            .cache
+            .accounts()
+            .iter()
+            .filter(|a| a.home_account_id == account.home_account_id)
+        {
+            self.cache
+                .remove_account(a, &self.client_id, family.as_deref());
+        }
+    }
+
     /// A cached access token with at least [`EXPIRY_MARGIN`] seconds left.
     pub fn cached_token(
         &self,

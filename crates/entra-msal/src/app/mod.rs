@@ -2,11 +2,14 @@
 //! public and confidential clients.
 
 mod auth_code;
+mod builder;
 mod claims;
 mod clock;
 mod coalesce;
 mod confidential;
 mod core;
+mod device_flow;
+mod public;
 mod result;
 mod scopes;
 mod silent;
@@ -15,6 +18,10 @@ pub use auth_code::{AuthCodeFlow, AuthCodeFlowOptions};
 pub use clock::{Clock, SystemClock};
 pub use confidential::{
     ConfidentialClientApplication, ConfidentialClientBuilder, ForClientOptions,
+};
+pub use device_flow::DeviceFlow;
+pub use public::{
+    BeforeUiCallback, InteractiveOptions, PublicClientApplication, PublicClientBuilder,
 };
 pub use result::{Account, AuthenticationResult, SecretToken, TokenSource};
 pub use scopes::RESERVED_SCOPES;

@@ -20,6 +20,8 @@ pub struct SilentOptions {
     pub force_refresh: bool,
     /// A claims challenge from a resource (skips the cached access token).
     pub claims_challenge: Option<String>,
+    /// Another tenant than the application's authority (e.g. a guest tenant of the account).
+    pub tenant: Option<String>,
 }
 
 /// The family MSAL tries when an app's family is unknown.
@@ -54,7 +56,13 @@ pub(crate) async fn acquire(
     options: &SilentOptions,
 ) -> Result<AuthenticationResult, Error> {
     let correlation_id = uuid::Uuid::new_v4().to_string();
-    let endpoints = core.endpoints().await?;
+    let endpoints = match &options.tenant {
+        Some(tenant) => {
+            let authority = core.authority.with_tenant(tenant)?;
+            crate::authority::resolve_endpoints(&core.http, &authority, core.discovery).await?
+        }
+        None => core.endpoints().await?,
+    };
     let claims = claims::merged(&core.capabilities, options.claims_challenge.as_deref())?;
     let use_cache = !options.force_refresh && options.claims_challenge.is_none();
     let lookup = || {
@@ -109,18 +117,39 @@ pub(crate) async fn acquire(
     .await
 }
 
-/// The refresh tokens to try, in MSAL's order, without duplicates.
-fn candidates(core: &ClientCore, account: &Account) -> Vec<RefreshToken> {
+/// The refresh tokens to try, in MSAL's order, without duplicates: under the authority's host,
+/// else under each of its cloud's aliases (a cache written through another host name).
+async fn candidates(core: &ClientCore, account: &Account) -> Vec<RefreshToken> {
+    let found = candidates_in(core, account, core.environment());
+    if !found.is_empty() {
+        return found;
+    }
+    let aliases = crate::authority::aliases(&core.http, &core.authority, core.discovery)
+        .await
+        .unwrap_or_default();
+    for alias in aliases
+        .iter()
+        .filter(|a| !a.eq_ignore_ascii_case(core.environment()))
+    {
+        let found = candidates_in(core, account, alias);
+        if !found.is_empty() {
+            return found;
+        }
+    }
+    Vec::new()
+}
+
+fn candidates_in(core: &ClientCore, account: &Account, environment: &str) -> Vec<RefreshToken> {
     let query = |client_id: Option<&str>, family_id: Option<&str>| {
         core.cache.find_refresh_tokens(&RefreshTokenQuery {
-            environment: core.environment(),
+            environment,
             home_account_id: &account.home_account_id,
             client_id,
             family_id,
         })
     };
     let mut out: Vec<RefreshToken> = Vec::new();
-    match core.cache.app_metadata(core.environment(), &core.client_id) {
+    match core.cache.app_metadata(environment, &core.client_id) {
         None => out.extend(query(None, Some(DEFAULT_FAMILY))),
         Some(meta) => {
             if let Some(family) = meta.family_id.as_deref().filter(|f| !f.is_empty()) {
@@ -151,7 +180,7 @@ async fn refresh(
         .map(|(uid, utid)| vec![("X-AnchorMailbox".to_string(), format!("Oid:{uid}@{utid}"))])
         .unwrap_or_default();
     let mut last_error = None;
-    for rt in candidates(core, account) {
+    for rt in candidates(core, account).await {
         let form = grants::refresh_token(&core.client_id, &rt.secret, &decorated, claims);
         match core
             .redeem(

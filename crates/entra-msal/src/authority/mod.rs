@@ -34,9 +34,11 @@ mod issuer;
 mod memo;
 mod parse;
 mod region;
+mod user_realm;
 mod wire;
 
 pub use discovery::{DiscoveryOptions, Endpoints, resolve_endpoints};
 pub use instance::aliases;
 pub use parse::{Authority, AuthorityType};
 pub use region::{is_valid_region, regional_token_endpoint};
+pub use user_realm::{UserRealm, parse_user_realm, user_realm};

@@ -38,6 +38,31 @@ impl Env {
             .instance_discovery(false)
     }
 
+    /// A public-client builder for the emulator's authority, trusting its CA.
+    pub fn public_builder(&self, client_id: &str) -> entra_msal::app::PublicClientBuilder {
+        entra_msal::app::PublicClientApplication::builder(client_id)
+            .authority(self.emulator.authority())
+            .trusted_ca(self.emulator.ca_pem().unwrap())
+            .instance_discovery(false)
+    }
+
+    /// The ready-made public client.
+    pub fn public_app(&self) -> entra_msal::app::PublicClientApplication {
+        self.public_builder(&self.info.public_client.as_ref().unwrap().client_id)
+            .build()
+            .unwrap()
+    }
+
+    /// A user of the ready-made tenant by name prefix (`alice`, `bob`, `carol`, `dave`).
+    pub fn user(&self, prefix: &str) -> entra_emulator::info::UserInfo {
+        self.info
+            .users
+            .iter()
+            .find(|u| u.username.starts_with(prefix))
+            .unwrap()
+            .clone()
+    }
+
     /// The ready-made confidential client with its secret.
     pub fn secret_builder(&self) -> ConfidentialClientBuilder {
         let c = self.info.confidential_client.as_ref().unwrap();

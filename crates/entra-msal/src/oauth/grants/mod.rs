@@ -3,12 +3,16 @@
 
 mod authorization_code;
 mod client_credentials;
+mod device_code;
 mod on_behalf_of;
+mod password;
 mod refresh_token;
 
 pub use authorization_code::authorization_code;
 pub use client_credentials::client_credentials;
+pub use device_code::{DEVICE_CODE_GRANT, device_authorization, device_code};
 pub use on_behalf_of::on_behalf_of;
+pub use password::password;
 pub use refresh_token::refresh_token;
 
 /// Fields every token request carries.
@@ -64,6 +68,19 @@ mod tests {
         );
         assert_eq!(get(&f, "requested_token_use"), Some("on_behalf_of"));
         assert_eq!(get(&f, "assertion"), Some("user-at"));
+        let f = device_code("cid", "dc", None);
+        assert_eq!(get(&f, "grant_type"), Some(DEVICE_CODE_GRANT));
+        assert_eq!(get(&f, "device_code"), Some("dc"));
+        assert_eq!(get(&f, "code"), Some("dc"));
+        assert_eq!(get(&f, "scope"), None);
+        let f = device_authorization("cid", &scopes, None);
+        assert_eq!(get(&f, "grant_type"), None);
+        assert_eq!(get(&f, "scope"), Some("a b"));
+        let f = password("cid", "u@x", "pw", &scopes, None);
+        assert_eq!(
+            (get(&f, "username"), get(&f, "password")),
+            (Some("u@x"), Some("pw"))
+        );
         let f = authorization_code(
             "cid",
             "code",

@@ -1,0 +1,289 @@
+//! The device-code flow: start it, show the message, poll until the user signs in elsewhere.
+
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+use super::core::{ClientCore, Store};
+use super::result::{self, AuthenticationResult};
+use crate::error::{Classification, Error, ServiceError};
+use crate::oauth::grants;
+use crate::oauth::response::{number, service_error};
+use crate::oauth::transport::FormPost;
+
+/// What `slow_down` adds to the polling interval (RFC 8628).
+const SLOW_DOWN: Duration = Duration::from_secs(5);
+
+/// A started device-code flow: show [`DeviceFlow::message`] to the user, then call
+/// `acquire_token_by_device_flow`.
+#[derive(Clone)]
+pub struct DeviceFlow {
+    /// The code the user types.
+    pub user_code: String,
+    /// Where the user types it.
+    pub verification_uri: String,
+    /// The text to show the user (from the identity provider).
+    pub message: String,
+    /// When the code expires.
+    pub expires_at: OffsetDateTime,
+    /// How long to wait between polls.
+    pub interval: Duration,
+    /// The correlation id of the flow's requests.
+    pub correlation_id: String,
+    pub(crate) device_code: String,
+    pub(crate) scopes: Vec<String>,
+    pub(crate) claims: Option<String>,
+}
+
+impl std::fmt::Debug for DeviceFlow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceFlow")
+            .field("user_code", &self.user_code)
+            .field("verification_uri", &self.verification_uri)
+            .field("expires_at", &self.expires_at)
+            .field("interval", &self.interval)
+            .field("device_code", &"[redacted]")
+            .finish_non_exhaustive()
+    }
+}
+
+/// What to do after a polling error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum NextPoll {
+    /// Poll again after this interval.
+    After(Duration),
+    /// Stop with the error.
+    Stop,
+}
+
+/// `authorization_pending` keeps the interval, `slow_down` adds 5 s, anything else stops.
+pub(crate) fn next_poll(error: &Error, interval: Duration) -> NextPoll {
+    match error.service_error().map(|s| s.error.as_str()) {
+        Some("authorization_pending") => NextPoll::After(interval),
+        Some("slow_down") => NextPoll::After(interval + SLOW_DOWN),
+        _ => NextPoll::Stop,
+    }
+}
+
+fn expired(flow: &DeviceFlow) -> Error {
+    Error::Service(Box::new(ServiceError {
+        error: "expired_token".into(),
+        error_description: format!(
+            "The device code {} expired before the user signed in; start a new device flow.",
+            flow.user_code
+        ),
+        error_codes: Vec::new(),
+        suberror: None,
+        claims: None,
+        correlation_id: Some(flow.correlation_id.clone()),
+        trace_id: None,
+        http_status: 0,
+        classification: Classification::None,
+    }))
+}
+
+/// Parses the device authorization response.
+pub(crate) fn parse_flow(
+    url: &str,
+    status: u16,
+    body: &[u8],
+    correlation_id: &str,
+) -> Result<(String, Map<String, Value>), Error> {
+    if !(200..300).contains(&status) {
+        return Err(match service_error(body, status, correlation_id) {
+            Some(e) => Error::from_service(e),
+            None => Error::InvalidResponse {
+                url: url.into(),
+                status,
+                message: "no device code and no OAuth error".into(),
+            },
+        });
+    }
+    let json: Map<String, Value> =
+        serde_json::from_slice(body).map_err(|e| Error::InvalidResponse {
+            url: url.into(),
+            status,
+            message: format!("not a JSON object: {e}"),
+        })?;
+    let device_code = json
+        .get("device_code")
+        .and_then(Value::as_str)
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| Error::InvalidResponse {
+            url: url.into(),
+            status,
+            message: "no device_code".into(),
+        })?
+        .to_string();
+    Ok((device_code, json))
+}
+
+impl ClientCore {
+    /// Starts a device-code flow.
+    pub(crate) async fn initiate_device_flow(
+        &self,
+        scopes: &[String],
+        claims: Option<String>,
+    ) -> Result<DeviceFlow, Error> {
+        let endpoints = self.endpoints().await?;
+        let url = endpoints
+            .device_authorization_endpoint
+            .clone()
+            .unwrap_or_else(|| endpoints.token_endpoint.replace("/token", "/devicecode"));
+        let correlation_id = uuid::Uuid::new_v4().to_string();
+        let post = FormPost {
+            url: &url,
+            form: grants::device_authorization(&self.client_id, scopes, claims.as_deref()),
+            correlation_id: &correlation_id,
+            identity: &self.identity,
+            extra_headers: Vec::new(),
+        };
+        let response = post.send(&self.http).await?;
+        let now = self.now();
+        let (device_code, json) = parse_flow(
+            &url,
+            response.status().as_u16(),
+            response.body(),
+            &correlation_id,
+        )?;
+        let text = |k: &str| {
+            json.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        let expires_in = number(json.get("expires_in")).unwrap_or(900).max(0);
+        let interval = number(json.get("interval")).unwrap_or(5).max(0) as u64;
+        let verification_uri = match text("verification_uri") {
+            v if v.is_empty() => text("verification_url"),
+            v => v,
+        };
+        let user_code = text("user_code");
+        let message = match text("message") {
+            m if m.is_empty() => {
+                format!("To sign in, open {verification_uri} and enter the code {user_code}.")
+            }
+            m => m,
+        };
+        Ok(DeviceFlow {
+            user_code,
+            verification_uri,
+            message,
+            expires_at: result::at(now + expires_in),
+            interval: Duration::from_secs(interval),
+            correlation_id,
+            device_code,
+            scopes: scopes.to_vec(),
+            claims,
+        })
+    }
+
+    /// Polls until the user signs in, declines, or the code expires.
+    pub(crate) async fn poll_device_flow(
+        &self,
+        flow: &DeviceFlow,
+    ) -> Result<AuthenticationResult, Error> {
+        let endpoints = self.endpoints().await?;
+        let mut interval = flow.interval;
+        loop {
+            if self.now() >= flow.expires_at.unix_timestamp() {
+                return Err(expired(flow));
+            }
+            let form =
+                grants::device_code(&self.client_id, &flow.device_code, flow.claims.as_deref());
+            match self
+                .redeem(
+                    &endpoints.token_endpoint,
+                    form,
+                    &flow.correlation_id,
+                    Vec::new(),
+                )
+                .await
+            {
+                Ok(response) => {
+                    return self.store(&Store {
+                        endpoints: &endpoints,
+                        response: &response,
+                        requested_scopes: &flow.scopes,
+                        grant_type: grants::DEVICE_CODE_GRANT,
+                        username: None,
+                        ext_cache_key: None,
+                        skip_account_creation: false,
+                        now: self.now(),
+                        correlation_id: &flow.correlation_id,
+                    });
+                }
+                Err(e) => match next_poll(&e, interval) {
+                    NextPoll::After(next) => {
+                        interval = next;
+                        tokio::time::sleep(interval).await;
+                    }
+                    NextPoll::Stop => return Err(e),
+                },
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service(error: &str) -> Error {
+        Error::from_service(ServiceError {
+            error: error.into(),
+            error_description: String::new(),
+            error_codes: vec![],
+            suberror: None,
+            claims: None,
+            correlation_id: None,
+            trace_id: None,
+            http_status: 400,
+            classification: Classification::None,
+        })
+    }
+
+    #[test]
+    fn polling_rules() {
+        let five = Duration::from_secs(5);
+        assert_eq!(
+            next_poll(&service("authorization_pending"), five),
+            NextPoll::After(five)
+        );
+        assert_eq!(
+            next_poll(&service("slow_down"), five),
+            NextPoll::After(Duration::from_secs(10))
+        );
+        assert_eq!(
+            next_poll(&service("authorization_declined"), five),
+            NextPoll::Stop
+        );
+        assert_eq!(next_poll(&service("expired_token"), five), NextPoll::Stop);
+        assert_eq!(
+            next_poll(&Error::Cancelled("x".into()), five),
+            NextPoll::Stop
+        );
+    }
+
+    #[test]
+    fn device_authorization_responses() {
+        assert!(parse_flow("u", 200, br#"{"device_code":"d","user_code":"U"}"#, "c").is_ok());
+        assert!(matches!(
+            parse_flow("u", 200, b"{}", "c"),
+            Err(Error::InvalidResponse { .. })
+        ));
+        assert!(matches!(
+            parse_flow("u", 200, b"<html>", "c"),
+            Err(Error::InvalidResponse { .. })
+        ));
+        let e = parse_flow(
+            "u",
+            400,
+            br#"{"error":"invalid_scope","error_codes":[70011]}"#,
+            "c",
+        )
+        .unwrap_err();
+        assert_eq!(e.service_error().unwrap().aadsts(), Some(70011));
+    }
+}

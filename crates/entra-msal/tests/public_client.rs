@@ -1,0 +1,534 @@
+//! PublicClientApplication end to end against the in-process emulator.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use entra_emulator::FaultAction;
+use entra_msal::Error;
+use entra_msal::app::{InteractiveOptions, SilentOptions, TokenSource};
+use entra_msal::interactive::UrlOpener;
+use support::{Env, env};
+
+const SCOPE: &str = "api://emulator-api/access_as_user";
+
+fn test_clock() -> (Arc<AtomicI64>, Arc<dyn entra_msal::app::Clock>) {
+    let now = Arc::new(AtomicI64::new(
+        time::OffsetDateTime::now_utc().unix_timestamp(),
+    ));
+    let reader = now.clone();
+    (now, Arc::new(move || reader.load(Ordering::SeqCst)))
+}
+
+#[tokio::test]
+async fn device_code_flow() {
+    let e = env().await;
+    let app = e.public_app();
+    let flow = app.initiate_device_flow(&[SCOPE]).await.unwrap();
+    assert_eq!(flow.user_code.len(), 9);
+    assert!(flow.message.contains(&flow.user_code));
+    assert!(flow.verification_uri.ends_with("/devicelogin"));
+    assert!(
+        !format!("{flow:?}").contains("DAQAB"),
+        "the device code is redacted"
+    );
+    e.emulator
+        .control()
+        .approve_device_code(&flow.user_code, "alice@contoso.example")
+        .unwrap();
+    let result = app.acquire_token_by_device_flow(&flow).await.unwrap();
+    let account = result.account.clone().unwrap();
+    assert_eq!(account.username, "alice@contoso.example");
+    assert_eq!(
+        account.account_source.as_deref(),
+        Some("urn:ietf:params:oauth:grant-type:device_code")
+    );
+    assert_eq!(app.accounts(None), vec![account.clone()]);
+    let poll = e.token_requests().pop().unwrap();
+    assert_eq!(
+        poll.form["grant_type"],
+        "urn:ietf:params:oauth:grant-type:device_code"
+    );
+    assert_eq!(poll.form["device_code"], poll.form["code"]);
+    let silent = app
+        .acquire_token_silent(&[SCOPE], &account, &SilentOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(silent.token_source, TokenSource::Cache);
+}
+
+#[tokio::test]
+async fn device_code_polls_until_approved() {
+    let e = env().await;
+    e.emulator.control().set_device_code_interval(Some(1));
+    let app = e.public_app();
+    let flow = app.initiate_device_flow(&[SCOPE]).await.unwrap();
+    assert_eq!(flow.interval, Duration::from_secs(1));
+    let control = e.emulator.control();
+    let code = flow.user_code.clone();
+    let approver = tokio::spawn(async move {
+        // Approve once the client has polled and heard "pending".
+        loop {
+            if control.requests().iter().any(|r| {
+                r.status == 400
+                    && r.form
+                        .get("grant_type")
+                        .is_some_and(|g| g.ends_with("device_code"))
+            }) {
+                control
+                    .approve_device_code(&code, "alice@contoso.example")
+                    .unwrap();
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    let result = app.acquire_token_by_device_flow(&flow).await.unwrap();
+    approver.await.unwrap();
+    assert_eq!(result.token_source, TokenSource::IdentityProvider);
+    let polls = e.token_requests().len();
+    assert!(
+        polls >= 2,
+        "pending at least once, then tokens ({polls} polls)"
+    );
+}
+
+#[tokio::test]
+async fn device_code_declined_expired_and_cancelled() {
+    let e = env().await;
+    let app = e.public_app();
+    let flow = app.initiate_device_flow(&[SCOPE]).await.unwrap();
+    e.emulator
+        .control()
+        .deny_device_code(&flow.user_code)
+        .unwrap();
+    let err = app.acquire_token_by_device_flow(&flow).await.unwrap_err();
+    assert_eq!(err.service_error().unwrap().error, "authorization_declined");
+
+    let flow = app.initiate_device_flow(&[SCOPE]).await.unwrap();
+    e.emulator.control().advance_clock(901);
+    let err = app.acquire_token_by_device_flow(&flow).await.unwrap_err();
+    assert_eq!(err.service_error().unwrap().error, "expired_token");
+
+    e.emulator.control().set_device_code_interval(Some(1));
+    let flow = app.initiate_device_flow(&[SCOPE]).await.unwrap();
+    let err = app
+        .acquire_token_by_device_flow_until(&flow, tokio::time::sleep(Duration::from_millis(300)))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Cancelled(_)), "{err}");
+}
+
+#[tokio::test]
+async fn username_password() {
+    let e = env().await;
+    let app = e.public_app();
+    let alice = e.user("alice");
+    let result = app
+        .acquire_token_by_username_password(&alice.username, &alice.password, &[SCOPE])
+        .await
+        .unwrap();
+    assert_eq!(
+        result.account.as_ref().unwrap().account_source.as_deref(),
+        Some("password")
+    );
+    let request = e.token_requests().pop().unwrap();
+    assert_eq!(
+        request.headers["x-anchormailbox"],
+        format!("UPN:{}", alice.username)
+    );
+    assert_eq!(
+        request.form["scope"],
+        format!("{SCOPE} offline_access openid profile")
+    );
+    // User-realm discovery ran first, on the authority's host and port.
+    assert!(
+        e.emulator
+            .control()
+            .requests()
+            .iter()
+            .any(|r| r.path.starts_with("/common/userrealm/"))
+    );
+
+    let bob = e.user("bob");
+    let err = app
+        .acquire_token_by_username_password(&bob.username, &bob.password, &[SCOPE])
+        .await
+        .unwrap_err();
+    assert!(err.is_ui_required());
+    let service = err.service_error().unwrap();
+    assert_eq!(service.aadsts(), Some(50076));
+    assert!(service.claims.is_some());
+    assert_eq!(
+        service.classification,
+        entra_msal::Classification::BasicAction
+    );
+
+    let err = app
+        .acquire_token_by_username_password(&alice.username, "wrong", &[SCOPE])
+        .await
+        .unwrap_err();
+    assert_eq!(err.service_error().unwrap().aadsts(), Some(50126));
+
+    let err = app
+        .acquire_token_by_username_password("eve@federated.fabrikam.example", "x", &[SCOPE])
+        .await
+        .unwrap_err();
+    match err {
+        Error::Configuration(message) => assert!(
+            message.contains("federated") && message.contains("device-code"),
+            "{message}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        app.acquire_token_by_username_password(&alice.username, "x", &["openid"])
+            .await,
+        Err(Error::Configuration(_))
+    ));
+}
+
+#[tokio::test]
+async fn refresh_token_migration() {
+    let e = env().await;
+    let raw = e
+        .ropc("api://emulator-api/access_as_user openid profile offline_access")
+        .await;
+    let app = e.public_app();
+    let result = app
+        .acquire_token_by_refresh_token(raw["refresh_token"].as_str().unwrap(), &[SCOPE])
+        .await
+        .unwrap();
+    let account = result.account.unwrap();
+    assert_eq!(account.username, "alice@contoso.example");
+    let silent = app
+        .acquire_token_silent(&[SCOPE], &account, &SilentOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(silent.token_source, TokenSource::Cache);
+}
+
+/// MSAL Python's `TestApplicationForRefreshInBehaviors`: fresh, aging with the identity
+/// provider up, aging with it down, expired.
+#[tokio::test]
+async fn silent_refresh_in_matrix() {
+    let e = env().await;
+    e.emulator
+        .control()
+        .set_access_token_lifetime(Some(4 * 3600));
+    let (now, clock) = test_clock();
+    let client_id = e.info.public_client.as_ref().unwrap().client_id.clone();
+    let app = e.public_builder(&client_id).clock(clock).build().unwrap();
+    let alice = e.user("alice");
+    let first = app
+        .acquire_token_by_username_password(&alice.username, &alice.password, &[SCOPE])
+        .await
+        .unwrap();
+    let account = first.account.clone().unwrap();
+    assert_eq!(
+        first.refresh_on.unwrap().unix_timestamp() - first.expires_on.unix_timestamp(),
+        -7200
+    );
+    let defaults = SilentOptions::default();
+    let silent = || app.acquire_token_silent(&[SCOPE], &account, &defaults);
+
+    // Fresh.
+    assert_eq!(silent().await.unwrap().token_source, TokenSource::Cache);
+    // Aging, identity provider down: the cached token.
+    now.fetch_add(2 * 3600 + 60, Ordering::SeqCst);
+    e.fault(FaultAction::DropConnection, 1);
+    let aging_down = silent().await.unwrap();
+    assert_eq!(aging_down.token_source, TokenSource::Cache);
+    assert_eq!(aging_down.access_token, first.access_token);
+    // Aging, identity provider up: a new token.
+    let aging_up = silent().await.unwrap();
+    assert_eq!(aging_up.token_source, TokenSource::IdentityProvider);
+    // Expired: a new token, or the error when the identity provider is down.
+    now.fetch_add(5 * 3600, Ordering::SeqCst);
+    let expired = silent().await.unwrap();
+    assert_eq!(expired.token_source, TokenSource::IdentityProvider);
+    now.fetch_add(5 * 3600, Ordering::SeqCst);
+    e.fault(FaultAction::DropConnection, 1);
+    assert!(matches!(silent().await, Err(Error::Network { .. })));
+}
+
+#[tokio::test]
+async fn family_app_uses_the_family_refresh_token() {
+    let e = env().await;
+    let cache = entra_msal::cache::TokenCache::new();
+    let first = e
+        .public_builder(&e.info.public_client.as_ref().unwrap().client_id)
+        .token_cache(cache.clone())
+        .build()
+        .unwrap();
+    let family = e
+        .public_builder(&e.info.family_client.as_ref().unwrap().client_id)
+        .token_cache(cache.clone())
+        .build()
+        .unwrap();
+    let alice = e.user("alice");
+    let signed_in = first
+        .acquire_token_by_username_password(&alice.username, &alice.password, &[SCOPE])
+        .await
+        .unwrap();
+    let account = family
+        .accounts(None)
+        .pop()
+        .expect("the family app sees the account");
+    assert_eq!(account, signed_in.account.unwrap());
+    let result = family
+        .acquire_token_silent(&[SCOPE], &account, &SilentOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(result.token_source, TokenSource::IdentityProvider);
+    let refresh = e.token_requests().pop().unwrap();
+    assert_eq!(
+        refresh.form["client_id"],
+        e.info.family_client.as_ref().unwrap().client_id
+    );
+    assert_eq!(refresh.form["grant_type"], "refresh_token");
+    assert_eq!(refresh.status, 200);
+}
+
+#[tokio::test]
+async fn guest_account_and_tenant_override() {
+    let e = env().await;
+    let app = e.public_app();
+    let carol = e.user("carol");
+    let signed_in = app
+        .acquire_token_by_username_password(&carol.username, &carol.password, &[SCOPE])
+        .await
+        .unwrap();
+    assert_eq!(
+        signed_in.id_token_claims.as_ref().unwrap()["tid"],
+        e.info.tenant_id.as_str()
+    );
+    let accounts = app.accounts(Some("CAROL@fabrikam.example"));
+    assert_eq!(accounts.len(), 1, "username filter is case-insensitive");
+    let home = entra_emulator::ready_made::GUEST_HOME_TENANT_ID.to_string();
+    assert!(accounts[0].home_account_id.ends_with(&home));
+    let options = SilentOptions {
+        tenant: Some(home.clone()),
+        ..Default::default()
+    };
+    let at_home = app
+        .acquire_token_silent(&[SCOPE], &accounts[0], &options)
+        .await
+        .unwrap();
+    assert_eq!(at_home.token_source, TokenSource::IdentityProvider);
+    assert_eq!(
+        at_home.id_token_claims.as_ref().unwrap()["tid"],
+        home.as_str()
+    );
+    assert!(app.accounts(Some("nobody@contoso.example")).is_empty());
+}
+
+#[tokio::test]
+async fn remove_account_then_ui_required() {
+    let e = env().await;
+    let app = e.public_app();
+    let alice = e.user("alice");
+    let account = app
+        .acquire_token_by_username_password(&alice.username, &alice.password, &[SCOPE])
+        .await
+        .unwrap()
+        .account
+        .unwrap();
+    app.remove_account(&account);
+    assert!(app.accounts(None).is_empty());
+    let err = app
+        .acquire_token_silent(&[SCOPE], &account, &SilentOptions::default())
+        .await
+        .unwrap_err();
+    assert!(err.is_ui_required());
+    let cache: serde_json::Value = serde_json::from_str(&app.token_cache().serialize()).unwrap();
+    for section in ["AccessToken", "RefreshToken", "IdToken", "Account"] {
+        assert!(
+            cache[section].as_object().unwrap().is_empty(),
+            "{section} left behind"
+        );
+    }
+}
+
+/// Plays the browser: opens the authorize URL, approves it through the control API, and posts
+/// the response to the loopback listener, as the emulator's form_post page would.
+struct ApprovingBrowser {
+    emulator_ca: String,
+    control: entra_emulator::Control,
+    username: Option<String>,
+}
+
+impl UrlOpener for ApprovingBrowser {
+    fn open(&self, url: &str) -> Result<(), Error> {
+        let url = url::Url::parse(url).unwrap();
+        let state = url
+            .query_pairs()
+            .find(|(k, _)| k == "state")
+            .map(|(_, v)| v.into_owned())
+            .unwrap();
+        let http = reqwest::Client::builder()
+            .add_root_certificate(
+                reqwest::Certificate::from_pem(self.emulator_ca.as_bytes()).unwrap(),
+            )
+            .build()
+            .unwrap();
+        let control = self.control.clone();
+        let username = self.username.clone();
+        tokio::spawn(async move {
+            http.get(url.as_str()).send().await.unwrap();
+            let completion = match username {
+                Some(u) => control.approve_authorization(Some(&state), &u).unwrap(),
+                None => control.deny_authorization(Some(&state)).unwrap(),
+            };
+            let page = reqwest::Client::new()
+                .post(&completion.redirect_uri)
+                .form(&completion.params)
+                .send()
+                .await
+                .unwrap();
+            assert!(page.status().is_success());
+        });
+        Ok(())
+    }
+}
+
+fn browser(e: &Env, username: Option<&str>) -> Arc<dyn UrlOpener> {
+    Arc::new(ApprovingBrowser {
+        emulator_ca: e.emulator.ca_pem().unwrap().to_string(),
+        control: e.emulator.control(),
+        username: username.map(str::to_string),
+    })
+}
+
+#[tokio::test]
+async fn interactive_with_a_custom_url_opener() {
+    let e = env().await;
+    let app = e.public_app();
+    let launched = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = launched.clone();
+    let options = InteractiveOptions {
+        login_hint: Some("alice@contoso.example".into()),
+        url_opener: Some(browser(&e, Some("alice@contoso.example"))),
+        on_before_launching_ui: Some(Arc::new(move |ui: &str| {
+            seen.lock().unwrap().push(ui.to_string())
+        })),
+        timeout: Some(Duration::from_secs(30)),
+        ..Default::default()
+    };
+    let result = app
+        .acquire_token_interactive(&[SCOPE], &options)
+        .await
+        .unwrap();
+    assert_eq!(
+        result.account.as_ref().unwrap().username,
+        "alice@contoso.example"
+    );
+    assert_eq!(*launched.lock().unwrap(), vec!["browser".to_string()]);
+    let authorize = e
+        .emulator
+        .control()
+        .requests()
+        .into_iter()
+        .find(|r| r.path.ends_with("/authorize"))
+        .unwrap();
+    assert_eq!(authorize.query["response_mode"], "form_post");
+    assert_eq!(authorize.query["code_challenge_method"], "S256");
+    assert!(authorize.query["redirect_uri"].starts_with("http://localhost:"));
+    assert_eq!(authorize.query["login_hint"], "alice@contoso.example");
+    let redeem = e.token_requests().pop().unwrap();
+    assert_eq!(redeem.form["grant_type"], "authorization_code");
+    assert!(redeem.headers["x-anchormailbox"].starts_with("Oid:"));
+}
+
+#[tokio::test]
+async fn interactive_denied_and_timeout() {
+    let e = env().await;
+    let app = e.public_app();
+    let denied = InteractiveOptions {
+        url_opener: Some(browser(&e, None)),
+        timeout: Some(Duration::from_secs(30)),
+        ..Default::default()
+    };
+    let err = app
+        .acquire_token_interactive(&[SCOPE], &denied)
+        .await
+        .unwrap_err();
+    assert_eq!(err.service_error().unwrap().error, "access_denied");
+
+    struct Nothing;
+    impl UrlOpener for Nothing {
+        fn open(&self, _: &str) -> Result<(), Error> {
+            Ok(())
+        }
+    }
+    let options = InteractiveOptions {
+        url_opener: Some(Arc::new(Nothing)),
+        timeout: Some(Duration::from_millis(300)),
+        port: Some(0),
+        ..Default::default()
+    };
+    assert!(matches!(
+        app.acquire_token_interactive(&[SCOPE], &options).await,
+        Err(Error::InteractionTimeout { .. })
+    ));
+}
+
+/// Debian's headless Chromium, driven through chromedriver by `interop/browser_signin.py`, signs
+/// in on the emulator's pages and completes the loopback redirect to the library.
+struct ChromiumSignIn {
+    python: std::path::PathBuf,
+    username: String,
+    password: String,
+}
+
+impl UrlOpener for ChromiumSignIn {
+    fn open(&self, url: &str) -> Result<(), Error> {
+        std::process::Command::new(&self.python)
+            .arg(support::repo_root().join("interop/browser_signin.py"))
+            .arg(url)
+            .env("INTEROP_USERNAME", &self.username)
+            .env("INTEROP_PASSWORD", &self.password)
+            .env("INTEROP_TIMEOUT", "90")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .map(|_| ())
+            .map_err(|e| Error::NoBrowser {
+                url: url.to_string(),
+                message: e.to_string(),
+            })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interactive_in_headless_chromium() {
+    let Some(python) = support::python() else {
+        return;
+    };
+    if !std::path::Path::new("/usr/bin/chromium").exists() {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("CI=true but /usr/bin/chromium is missing (scripts/test installs it)");
+        }
+        eprintln!("SKIPPED: no /usr/bin/chromium");
+        return;
+    }
+    let e = env().await;
+    let app = e.public_app();
+    let alice = e.user("alice");
+    let options = InteractiveOptions {
+        url_opener: Some(Arc::new(ChromiumSignIn {
+            python,
+            username: alice.username.clone(),
+            password: alice.password.clone(),
+        })),
+        timeout: Some(Duration::from_secs(120)),
+        ..Default::default()
+    };
+    let result = app
+        .acquire_token_interactive(&[SCOPE], &options)
+        .await
+        .unwrap();
+    assert_eq!(result.token_source, TokenSource::IdentityProvider);
+    assert_eq!(result.account.unwrap().username, alice.username);
+}
