@@ -1,28 +1,23 @@
-//! `msal demo`: the emulator in-process, a device-code sign-in, a refresh, and a
-//! client-credentials token, each step printed with its timing.
+//! `msal demo`: the emulator in-process, then the library: a device-code sign-in, a silent
+//! token from the cache, a refresh, a client-credentials token, and sign-out, each step printed
+//! with its timing. No network and no account needed.
 //!
-//! The steps use plain HTTP so that every request of the protocol is visible; the sign-in that a
-//! person would do in a browser is done by the demo through the emulator's own device-login pages.
+//! The sign-in a person would do in a browser is done by the demo on the emulator's own
+//! device-login page, with plain HTTP.
 
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use base64::Engine as _;
 use clap::Args;
-use serde_json::Value;
+use entra_msal::app::{ConfidentialClientApplication, PublicClientApplication, SilentOptions};
 
 /// Options of `msal demo`.
 #[derive(Debug, Args)]
-pub struct DemoArgs {
-    /// Print the full tokens instead of shortening them.
-    #[arg(long)]
-    pub show_tokens: bool,
-}
+pub struct DemoArgs {}
 
 struct Steps {
     started: Instant,
     step: usize,
-    show_tokens: bool,
 }
 
 impl Steps {
@@ -35,40 +30,10 @@ impl Steps {
     fn done(&self, since: Instant) {
         println!("    done in {}", ms(since.elapsed()));
     }
-
-    fn token(&self, token: &str) -> String {
-        if self.show_tokens || token.len() <= 40 {
-            token.to_string()
-        } else {
-            format!(
-                "{}...{} ({} chars)",
-                &token[..24],
-                &token[token.len() - 8..],
-                token.len()
-            )
-        }
-    }
 }
 
 fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
-}
-
-fn claims(jwt: &str) -> anyhow::Result<Value> {
-    let payload = jwt.split('.').nth(1).context("not a JWT")?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload)?;
-    Ok(serde_json::from_slice(&bytes)?)
-}
-
-async fn form(
-    http: &reqwest::Client,
-    url: &str,
-    fields: &[(&str, &str)],
-) -> anyhow::Result<(u16, Value)> {
-    let response = http.post(url).form(fields).send().await?;
-    let status = response.status().as_u16();
-    let body = response.json().await.context("the response is not JSON")?;
-    Ok((status, body))
 }
 
 fn hidden_value(html: &str, name: &str) -> Option<String> {
@@ -78,15 +43,50 @@ fn hidden_value(html: &str, name: &str) -> Option<String> {
     Some(html[start..start + end].to_string())
 }
 
+/// Plays the user: enters the code and the password on the emulator's device-login page.
+async fn sign_in_on_device_page(
+    http: &reqwest::Client,
+    base_url: &str,
+    user_code: &str,
+    username: &str,
+    password: &str,
+) -> anyhow::Result<()> {
+    let url = format!("{base_url}/devicelogin");
+    let page = http
+        .post(&url)
+        .form(&[("action", "code"), ("user_code", user_code)])
+        .send()
+        .await?
+        .text()
+        .await?;
+    let code = hidden_value(&page, "user_code")
+        .context("the device-login page did not accept the code")?;
+    let page = http
+        .post(&url)
+        .form(&[
+            ("action", "login"),
+            ("user_code", &code),
+            ("username", username),
+            ("password", password),
+        ])
+        .send()
+        .await?
+        .text()
+        .await?;
+    if !page.contains("You have signed in") {
+        bail!("the device-login page did not finish the sign-in");
+    }
+    Ok(())
+}
+
 /// Runs the demo.
-pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+pub async fn run(_args: DemoArgs) -> anyhow::Result<()> {
     let mut steps = Steps {
         started: Instant::now(),
         step: 0,
-        show_tokens: args.show_tokens,
     };
     println!(
-        "entra-msal demo: a local Microsoft Entra ID, a device-code sign-in and an app token."
+        "entra-msal demo: a local Microsoft Entra ID, and the library signing a user and an app in."
     );
 
     let t = steps
@@ -96,13 +96,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let emulator = entra_emulator::Emulator::start(config).await?;
     let dir = tempfile::tempdir()?;
     let info = emulator.connection_info(dir.path())?;
-    let ca = emulator.ca_pem().context("the emulator serves HTTPS")?;
-    let http = reqwest::Client::builder()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(reqwest::Certificate::from_pem(ca.as_bytes())?)
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(30))
-        .build()?;
+    let ca = emulator
+        .ca_pem()
+        .context("the emulator serves HTTPS")?
+        .to_string();
     println!("    authority    {}", info.authority);
     println!(
         "    CA file      {}",
@@ -110,141 +107,86 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     );
     steps.done(t);
 
-    let t = steps.begin("Discover the tenant's endpoints (OpenID Connect discovery)");
-    let discovery_url = format!("{}/v2.0/.well-known/openid-configuration", info.authority);
-    let doc: Value = http.get(&discovery_url).send().await?.json().await?;
-    let token_endpoint = doc["token_endpoint"]
-        .as_str()
-        .context("token_endpoint")?
-        .to_string();
-    let device_endpoint = doc["device_authorization_endpoint"]
-        .as_str()
-        .context("device endpoint")?
-        .to_string();
-    println!("    GET {discovery_url}");
-    println!("    issuer       {}", doc["issuer"].as_str().unwrap_or("-"));
-    println!("    token        {token_endpoint}");
-    steps.done(t);
-
     let public = info.public_client.clone().context("a public client")?;
-    let scope = format!("{} openid profile offline_access", public.scope);
-    let t = steps.begin("Start a device-code sign-in (POST .../oauth2/v2.0/devicecode)");
-    let (status, flow) = form(
-        &http,
-        &device_endpoint,
-        &[("client_id", &public.client_id), ("scope", &scope)],
-    )
-    .await?;
-    if status != 200 {
-        bail!("device authorization failed: {flow}");
-    }
-    let user_code = flow["user_code"].as_str().context("user_code")?.to_string();
-    let device_code = flow["device_code"]
-        .as_str()
-        .context("device_code")?
-        .to_string();
-    let interval = flow["interval"].as_u64().unwrap_or(5);
-    println!("    {}", flow["message"].as_str().unwrap_or("-"));
+    let t = steps.begin("Build a PublicClientApplication (no network I/O: discovery is lazy)");
+    let app = PublicClientApplication::builder(&public.client_id)
+        .authority(&info.authority)
+        .trusted_ca(ca.clone())
+        .instance_discovery(false)
+        .build()?;
+    println!("    client id    {}", public.client_id);
     steps.done(t);
 
-    let poll = [
-        ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
-        ("client_id", public.client_id.as_str()),
-        ("device_code", device_code.as_str()),
-        ("client_info", "1"),
-    ];
-    let t = steps.begin("Poll the token endpoint before the user has signed in");
-    let (status, pending) = form(&http, &token_endpoint, &poll).await?;
-    println!(
-        "    HTTP {status}: error={} ({})",
-        pending["error"].as_str().unwrap_or("-"),
-        first_line(&pending)
-    );
+    let scopes = [public.scope.as_str()];
+    let t = steps.begin("Start a device-code sign-in: discovery, then POST .../devicecode");
+    let flow = app.initiate_device_flow(&scopes).await?;
+    println!("    {}", flow.message);
     steps.done(t);
 
-    let alice = info.users.first().context("a user")?.clone();
+    let user = info.users.first().context("a user")?.clone();
     let t = steps.begin(&format!(
         "The user signs in on the device-login page as {} (done by the demo)",
-        alice.username
+        user.username
     ));
-    let login_url = format!("{}/devicelogin", info.base_url);
-    let page = http
-        .post(&login_url)
-        .form(&[("action", "code"), ("user_code", &user_code)])
-        .send()
-        .await?
-        .text()
-        .await?;
-    let code_field = hidden_value(&page, "user_code").context("the code was not accepted")?;
-    let page = http
-        .post(&login_url)
-        .form(&[
-            ("action", "login"),
-            ("user_code", &code_field),
-            ("username", &alice.username),
-            ("password", &alice.password),
-        ])
-        .send()
-        .await?
-        .text()
-        .await?;
-    if !page.contains("You have signed in") {
-        bail!("the device sign-in page did not complete");
-    }
-    println!(
-        "    entered code {user_code}, username and password; the page says the device is signed in"
-    );
-    steps.done(t);
-
-    let t = steps.begin(&format!(
-        "Poll again after the {interval} s interval: tokens arrive"
-    ));
-    tokio::time::sleep(Duration::from_secs(interval)).await;
-    let (status, tokens) = form(&http, &token_endpoint, &poll).await?;
-    if status != 200 {
-        bail!("device-code redemption failed: {tokens}");
-    }
-    let id = claims(tokens["id_token"].as_str().context("id_token")?)?;
-    let at = claims(tokens["access_token"].as_str().context("access_token")?)?;
-    println!(
-        "    signed in    {} ({}), tenant {}",
-        id["name"].as_str().unwrap_or("-"),
-        id["preferred_username"].as_str().unwrap_or("-"),
-        id["tid"].as_str().unwrap_or("-")
-    );
-    println!(
-        "    access token {}  scope '{}', expires in {} s",
-        steps.token(tokens["access_token"].as_str().unwrap_or("")),
-        at["scp"].as_str().unwrap_or("-"),
-        tokens["expires_in"]
-    );
-    println!(
-        "    refresh token {}",
-        steps.token(tokens["refresh_token"].as_str().unwrap_or(""))
-    );
-    steps.done(t);
-
-    let t = steps.begin("Renew silently with the refresh token (grant_type=refresh_token)");
-    let rt = tokens["refresh_token"].as_str().context("refresh_token")?;
-    let (status, renewed) = form(
+    let http = reqwest::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(ca.as_bytes())?)
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    sign_in_on_device_page(
         &http,
-        &token_endpoint,
-        &[
-            ("grant_type", "refresh_token"),
-            ("client_id", &public.client_id),
-            ("refresh_token", rt),
-            ("scope", &scope),
-            ("client_info", "1"),
-        ],
+        &info.base_url,
+        &flow.user_code,
+        &user.username,
+        &user.password,
     )
     .await?;
-    if status != 200 {
-        bail!("refresh failed: {renewed}");
-    }
     println!(
-        "    new access token {}; a new refresh token too: {}",
-        steps.token(renewed["access_token"].as_str().unwrap_or("")),
-        renewed["refresh_token"] != tokens["refresh_token"]
+        "    entered code {} and the password; the page says the device is signed in",
+        flow.user_code
+    );
+    steps.done(t);
+
+    let t = steps.begin("acquire_token_by_device_flow: poll until the tokens arrive");
+    let signed_in = app.acquire_token_by_device_flow(&flow).await?;
+    let account = signed_in.account.clone().context("an account")?;
+    println!(
+        "    signed in    {} (home account {})",
+        account.username, account.home_account_id
+    );
+    println!(
+        "    token        from {:?}, scopes {:?}, expires {}",
+        signed_in.token_source, signed_in.scopes, signed_in.expires_on
+    );
+    steps.done(t);
+
+    let t = steps.begin("acquire_token_silent: the same token, from the cache");
+    let cached = app
+        .acquire_token_silent(&scopes, &account, &SilentOptions::default())
+        .await?;
+    println!(
+        "    token        from {:?}; same token: {}",
+        cached.token_source,
+        cached.access_token == signed_in.access_token
+    );
+    steps.done(t);
+
+    let t =
+        steps.begin("acquire_token_silent with force_refresh: a new token with the refresh token");
+    let refreshed = app
+        .acquire_token_silent(
+            &scopes,
+            &account,
+            &SilentOptions {
+                force_refresh: true,
+                ..Default::default()
+            },
+        )
+        .await?;
+    println!(
+        "    token        from {:?}; new token: {}",
+        refreshed.token_source,
+        refreshed.access_token != signed_in.access_token
     );
     steps.done(t);
 
@@ -253,51 +195,59 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         .clone()
         .context("a confidential client")?;
     let t =
-        steps.begin("A daemon gets an app token with its secret (grant_type=client_credentials)");
-    let (status, app) = form(
-        &http,
-        &token_endpoint,
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", &daemon.client_id),
-            (
-                "client_secret",
-                daemon.client_secret.as_deref().unwrap_or(""),
-            ),
-            ("scope", &daemon.scope),
-        ],
-    )
-    .await?;
-    if status != 200 {
-        bail!("client credentials failed: {app}");
-    }
-    let app_claims = claims(app["access_token"].as_str().context("access_token")?)?;
+        steps.begin("A daemon: ConfidentialClientApplication with a secret, client credentials");
+    let cca = ConfidentialClientApplication::builder(&daemon.client_id)
+        .authority(&info.authority)
+        .client_secret(daemon.client_secret.clone().unwrap_or_default())
+        .trusted_ca(ca.clone())
+        .instance_discovery(false)
+        .build()?;
+    let first = cca
+        .acquire_token_for_client(&[daemon.scope.as_str()])
+        .await?;
+    let second = cca
+        .acquire_token_for_client(&[daemon.scope.as_str()])
+        .await?;
     println!(
-        "    access token {}  aud {}, idtyp {}",
-        steps.token(app["access_token"].as_str().unwrap_or("")),
-        app_claims["aud"],
-        app_claims["idtyp"]
+        "    first from {:?}, second from {:?}",
+        first.token_source, second.token_source
     );
     steps.done(t);
 
-    let t = steps.begin("A wrong secret gets Entra's exact error");
-    let (status, err) = form(
-        &http,
-        &token_endpoint,
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", &daemon.client_id),
-            ("client_secret", "not-the-secret"),
-            ("scope", &daemon.scope),
-        ],
-    )
-    .await?;
-    println!(
-        "    HTTP {status}: error={} error_codes={}",
-        err["error"].as_str().unwrap_or("-"),
-        err["error_codes"]
-    );
-    println!("    {}", first_line(&err));
+    let t = steps.begin("A wrong secret gets Entra's exact error, typed");
+    let wrong = ConfidentialClientApplication::builder(&daemon.client_id)
+        .authority(&info.authority)
+        .client_secret("not-the-secret")
+        .trusted_ca(ca.clone())
+        .instance_discovery(false)
+        .build()?;
+    match wrong
+        .acquire_token_for_client(&[daemon.scope.as_str()])
+        .await
+    {
+        Err(e) => {
+            let service = e.service_error().context("a service error")?;
+            println!(
+                "    {} (HTTP {}), AADSTS{}",
+                service.error,
+                service.http_status,
+                service.aadsts().unwrap_or(0)
+            );
+            println!("    {}", service.summary());
+        }
+        Ok(_) => bail!("a wrong secret was accepted"),
+    }
+    steps.done(t);
+
+    let t = steps.begin("Sign out: remove_account, then silent needs the user again");
+    app.remove_account(&account);
+    match app
+        .acquire_token_silent(&scopes, &account, &SilentOptions::default())
+        .await
+    {
+        Err(e) if e.is_ui_required() => println!("    UiRequired, as expected: {e}"),
+        other => bail!("expected UiRequired after sign-out, got {other:?}"),
+    }
     steps.done(t);
 
     emulator.shutdown();
@@ -307,12 +257,4 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         ms(steps.started.elapsed())
     );
     Ok(())
-}
-
-fn first_line(body: &Value) -> String {
-    body["error_description"]
-        .as_str()
-        .and_then(|d| d.lines().next())
-        .unwrap_or("-")
-        .to_string()
 }

@@ -16,12 +16,14 @@ fn demo_runs_unattended_to_the_end() {
         String::from_utf8_lossy(&output.stderr)
     );
     for expected in [
-        "authorization_pending",
-        "signed in    Alice Example (alice@contoso.example)",
-        "a new refresh token too: true",
-        "idtyp \"app\"",
-        "error_codes=[7000215]",
-        "All 9 steps finished",
+        "signed in    alice@contoso.example",
+        "token        from IdentityProvider",
+        "from Cache; same token: true",
+        "from IdentityProvider; new token: true",
+        "first from IdentityProvider, second from Cache",
+        "invalid_client (HTTP 401), AADSTS7000215",
+        "UiRequired, as expected",
+        "All 10 steps finished",
     ] {
         assert!(
             stdout.contains(expected),
