@@ -109,13 +109,17 @@ impl ServiceError {
 
 impl std::fmt::Display for ServiceError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} (HTTP {}): {}",
-            self.error,
-            self.http_status,
-            self.summary()
-        )?;
+        if self.http_status == 0 {
+            write!(f, "{}: {}", self.error, self.summary())?;
+        } else {
+            write!(
+                f,
+                "{} (HTTP {}): {}",
+                self.error,
+                self.http_status,
+                self.summary()
+            )?;
+        }
         if let Some(c) = &self.correlation_id {
             write!(f, " [correlation id {c}]")?;
         }
