@@ -132,12 +132,12 @@ async fn broken_transport_faults() {
     };
     assert!(dropped.is_err(), "a dropped connection must fail");
 
-    control.add_fault(token_fault(FaultAction::Delay { ms: 3000 }, 1));
+    control.add_fault(token_fault(FaultAction::Delay { ms: 15000 }, 1));
     let (id, secret) = t.confidential();
     let impatient = t
         .http
         .post(t.token_url())
-        .timeout(Duration::from_millis(300))
+        .timeout(Duration::from_secs(3))
         .form(&[
             ("grant_type", "client_credentials"),
             ("client_id", id),

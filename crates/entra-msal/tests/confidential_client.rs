@@ -317,14 +317,14 @@ async fn transport_faults_are_typed_and_nothing_is_cached() {
     let impatient = e
         .builder(&c.client_id)
         .client_secret(c.client_secret.clone().unwrap())
-        .timeout(std::time::Duration::from_millis(500))
+        .timeout(std::time::Duration::from_secs(3))
         .build()
         .unwrap();
     impatient
         .acquire_token_for_client(&["api://load-warmup/.default"])
         .await
         .unwrap();
-    e.fault(FaultAction::Delay { ms: 3000 }, 1);
+    e.fault(FaultAction::Delay { ms: 15000 }, 1);
     match impatient.acquire_token_for_client(&[SCOPE]).await {
         Err(Error::Network { timeout, .. }) => assert!(timeout),
         other => panic!("{other:?}"),
