@@ -6,7 +6,11 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
+use super::core::{ClientCore, Store, home_account_id, oid_anchor};
+use super::result::{self, AuthenticationResult};
+use super::scopes;
 use crate::error::{Classification, Error, ServiceError};
+use crate::oauth::grants;
 use crate::oauth::pkce::{self, Pkce};
 
 /// Seconds of clock skew tolerated when checking `auth_time` against `max_age`.
@@ -219,6 +223,50 @@ impl AuthCodeFlow {
             }
         }
         Ok(())
+    }
+}
+
+impl ClientCore {
+    /// Completes an auth-code flow: checks the response against the flow, redeems the code with
+    /// the PKCE verifier, checks the id token's nonce, and caches the tokens.
+    pub(crate) async fn redeem_auth_code(
+        &self,
+        flow: &AuthCodeFlow,
+        response: &HashMap<String, String>,
+    ) -> Result<AuthenticationResult, Error> {
+        let code = flow.code_from_response(response)?;
+        let endpoints = self.endpoints().await?;
+        let decorated = scopes::decorate(&flow.scopes, &self.exclude_scopes);
+        let correlation_id = uuid::Uuid::new_v4().to_string();
+        let form = grants::authorization_code(
+            &self.client_id,
+            &code,
+            &flow.redirect_uri,
+            &flow.code_verifier,
+            &decorated,
+            flow.claims.as_deref(),
+        );
+        let anchor = response
+            .get("client_info")
+            .and_then(|ci| home_account_id(ci))
+            .map(|hid| oid_anchor(&hid))
+            .unwrap_or_default();
+        let token = self
+            .redeem(&endpoints.token_endpoint, form, &correlation_id, anchor)
+            .await?;
+        let claims = token.id_token().and_then(result::jwt_claims);
+        flow.check_id_token(claims.as_ref(), self.now())?;
+        self.store(&Store {
+            endpoints: &endpoints,
+            response: &token,
+            requested_scopes: &decorated,
+            grant_type: "authorization_code",
+            username: None,
+            ext_cache_key: None,
+            skip_account_creation: false,
+            now: self.now(),
+            correlation_id: &correlation_id,
+        })
     }
 }
 

@@ -420,44 +420,8 @@ impl ConfidentialClientApplication {
         flow: &AuthCodeFlow,
         response: &HashMap<String, String>,
     ) -> Result<AuthenticationResult, Error> {
-        let core = &self.core;
-        let _access = CacheAccess::begin(&core.cache);
-        let code = flow.code_from_response(response)?;
-        let endpoints = core.endpoints().await?;
-        let decorated = scopes::decorate(&flow.scopes, &core.exclude_scopes);
-        let correlation_id = uuid::Uuid::new_v4().to_string();
-        let form = grants::authorization_code(
-            &core.client_id,
-            &code,
-            &flow.redirect_uri,
-            &flow.code_verifier,
-            &decorated,
-            flow.claims.as_deref(),
-        );
-        let anchor = response
-            .get("client_info")
-            .and_then(|ci| home_account_id(ci))
-            .and_then(|hid| {
-                hid.split_once('.')
-                    .map(|(u, t)| vec![("X-AnchorMailbox".to_string(), format!("Oid:{u}@{t}"))])
-            })
-            .unwrap_or_default();
-        let token = core
-            .redeem(&endpoints.token_endpoint, form, &correlation_id, anchor)
-            .await?;
-        let claims = token.id_token().and_then(super::result::jwt_claims);
-        flow.check_id_token(claims.as_ref(), core.now())?;
-        core.store(&Store {
-            endpoints: &endpoints,
-            response: &token,
-            requested_scopes: &decorated,
-            grant_type: "authorization_code",
-            username: None,
-            ext_cache_key: None,
-            skip_account_creation: false,
-            now: core.now(),
-            correlation_id: &correlation_id,
-        })
+        let _access = CacheAccess::begin(&self.core.cache);
+        self.core.redeem_auth_code(flow, response).await
     }
 
     /// A token for a signed-in account, from the cache or by refresh (MSAL's silent flow).

@@ -279,6 +279,14 @@ impl ClientCore {
     }
 }
 
+/// The `X-AnchorMailbox: Oid:<uid>@<utid>` header MSAL sends for a known account.
+pub(crate) fn oid_anchor(home_account_id: &str) -> Vec<(String, String)> {
+    home_account_id
+        .split_once('.')
+        .map(|(uid, utid)| vec![("X-AnchorMailbox".to_string(), format!("Oid:{uid}@{utid}"))])
+        .unwrap_or_default()
+}
+
 /// `uid.utid` from a base64url `client_info` (padding tolerated).
 pub(crate) fn home_account_id(client_info: &str) -> Option<String> {
     use base64::Engine as _;

@@ -1,12 +1,11 @@
 //! `PublicClientApplication`: desktop apps and command-line tools that sign users in.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::auth_code::{AuthCodeFlow, AuthCodeFlowOptions};
 use super::builder::{CommonOptions, common_builder_methods};
-use super::core::{CacheAccess, ClientCore, Store, home_account_id};
+use super::core::{CacheAccess, ClientCore, Store};
 use super::device_flow::DeviceFlow;
 use super::result::{Account, AuthenticationResult};
 use super::silent::{self, SilentOptions};
@@ -198,51 +197,7 @@ impl PublicClientApplication {
         let response = listener
             .wait_for_response(Some(&flow.state), options.timeout, &pages)
             .await?;
-        self.redeem_auth_code(&flow, &response).await
-    }
-
-    async fn redeem_auth_code(
-        &self,
-        flow: &AuthCodeFlow,
-        response: &HashMap<String, String>,
-    ) -> Result<AuthenticationResult, Error> {
-        let core = &self.core;
-        let code = flow.code_from_response(response)?;
-        let endpoints = core.endpoints().await?;
-        let decorated = scopes::decorate(&flow.scopes, &core.exclude_scopes);
-        let correlation_id = uuid::Uuid::new_v4().to_string();
-        let form = grants::authorization_code(
-            &core.client_id,
-            &code,
-            &flow.redirect_uri,
-            &flow.code_verifier,
-            &decorated,
-            flow.claims.as_deref(),
-        );
-        let anchor = response
-            .get("client_info")
-            .and_then(|ci| home_account_id(ci))
-            .and_then(|hid| {
-                hid.split_once('.')
-                    .map(|(u, t)| vec![("X-AnchorMailbox".to_string(), format!("Oid:{u}@{t}"))])
-            })
-            .unwrap_or_default();
-        let token = core
-            .redeem(&endpoints.token_endpoint, form, &correlation_id, anchor)
-            .await?;
-        let id_claims = token.id_token().and_then(super::result::jwt_claims);
-        flow.check_id_token(id_claims.as_ref(), core.now())?;
-        core.store(&Store {
-            endpoints: &endpoints,
-            response: &token,
-            requested_scopes: &decorated,
-            grant_type: "authorization_code",
-            username: None,
-            ext_cache_key: None,
-            skip_account_creation: false,
-            now: core.now(),
-            correlation_id: &correlation_id,
-        })
+        core.redeem_auth_code(&flow, &response).await
     }
 
     /// Starts a device-code flow: show `flow.message`, then call

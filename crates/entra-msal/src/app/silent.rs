@@ -5,7 +5,7 @@
 //! A refresh token is never deleted on `invalid_grant`.
 
 use super::claims;
-use super::core::{ClientCore, Store};
+use super::core::{ClientCore, Store, oid_anchor};
 use super::result::{Account, AuthenticationResult};
 use super::scopes;
 use crate::authority::Endpoints;
@@ -174,11 +174,7 @@ async fn refresh(
     correlation_id: &str,
 ) -> Result<AuthenticationResult, Error> {
     let decorated = scopes::decorate(scopes, &core.exclude_scopes);
-    let anchor = account
-        .home_account_id
-        .split_once('.')
-        .map(|(uid, utid)| vec![("X-AnchorMailbox".to_string(), format!("Oid:{uid}@{utid}"))])
-        .unwrap_or_default();
+    let anchor = oid_anchor(&account.home_account_id);
     let mut last_error = None;
     for rt in candidates(core, account).await {
         let form = grants::refresh_token(&core.client_id, &rt.secret, &decorated, claims);
