@@ -22,7 +22,7 @@ pub struct Aadsts {
 macro_rules! catalogue {
     ($($name:ident = $code:literal, $error:literal, $status:literal, $sub:expr, $msg:literal;)*) => {
         $(
-            #[doc = concat!("AADSTS", stringify!($code), ": ", $msg)]
+            #[doc = concat!("AADSTS", stringify!($code), ": `", $msg, "`")]
             pub const $name: Aadsts = Aadsts { code: $code, error: $error, status: $status, message: $msg, suberror: $sub };
         )*
         /// Every code the emulator knows, for fault scripting by number.

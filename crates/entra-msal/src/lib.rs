@@ -15,5 +15,6 @@ pub mod error;
 pub mod http;
 pub mod interactive;
 pub mod oauth;
+pub mod persistence;
 
 pub use error::{Classification, Error, Result, ServiceError};

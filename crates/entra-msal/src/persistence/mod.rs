@@ -1,0 +1,145 @@
+//! Durable token caches: a [`TokenCache`](crate::cache::TokenCache) kept in a file that several
+//! processes (and MSAL Python with msal-extensions) share.
+//!
+//! Two pieces:
+//!
+//! - a [`Persistence`] stores the serialized cache somewhere, tells cheaply whether it changed
+//!   ([`Persistence::version`]) and offers a cross-process lock ([`Persistence::lock`]).
+//!   [`FilePersistence`] is the plaintext file that msal-extensions' `FilePersistence` writes;
+//! - [`PersistentTokenCache`] is the [`CacheListener`](crate::cache::CacheListener) that ties a
+//!   cache to a persistence: at the start of every token operation it takes the lock and reloads
+//!   the file if it changed; at the end it writes the file once if the operation changed the
+//!   cache, then releases the lock.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use entra_msal::cache::TokenCache;
+//! use entra_msal::persistence::{FilePersistence, PersistentTokenCache};
+//!
+//! let cache = TokenCache::new();
+//! let persistence = Arc::new(FilePersistence::new("/home/me/.cache/my-app/msal_cache.json"));
+//! let listener = PersistentTokenCache::attach(&cache, persistence)?;
+//! // ... build applications with `.token_cache(cache.clone())` and acquire tokens ...
+//! if let Some(error) = listener.take_last_error() {
+//!     eprintln!("the token cache file could not be used: {error}");
+//! }
+//! # Ok::<(), entra_msal::Error>(())
+//! ```
+//!
+//! # Differences from msal-extensions
+//!
+//! - **One locked read and at most one write per token operation.** msal-extensions locks and
+//!   rewrites the whole file for every entity it adds (two rewrites for client credentials, up to
+//!   five for a user sign-in); here the lock is taken once per acquisition and held until its end,
+//!   so two processes never lose each other's tokens, and the file is written once.
+//! - **Atomic writes.** The file is replaced by rename (temporary file in the same directory,
+//!   `fsync`, rename, `fsync` of the directory): a reader, or a crash, never sees half a file.
+//!   msal-extensions truncates and writes in place.
+//! - **Locks die with their process.** The lock is an OS file lock (`flock`) on `<file>.lockfile`,
+//!   msal-extensions' lock file name, so a process killed while holding it blocks nobody.
+//!   msal-extensions with `portalocker` uses the same kind of lock on the same file, so both
+//!   exclude each other; msal-extensions without `portalocker` only creates and deletes the lock
+//!   file, which this library deletes when it releases the lock, so Python waits for us, but we
+//!   cannot see Python's lock (install `portalocker` when both write the file at the same time).
+//! - **Change detection** compares device, inode, size, modification and change times (one
+//!   `stat`), not just the modification time.
+//!
+//! # Errors
+//!
+//! [`CacheListener`](crate::cache::CacheListener) hooks cannot fail, so the listener never fails
+//! an acquisition: it logs problems through `tracing` and keeps the latest one for
+//! [`PersistentTokenCache::take_last_error`]. In particular:
+//!
+//! - a missing or empty file is an empty cache;
+//! - a file that is not a valid cache (corrupt, or cut short by another tool) is an error: the
+//!   in-memory cache stays as it was and **the file is not overwritten** until it is repaired or
+//!   deleted, so nothing is destroyed silently;
+//! - a lock that cannot be taken within the timeout (10 s by default) is an error; the operation
+//!   goes on with what is in memory and its changes are not written (they are written by the next
+//!   operation that gets the lock, unless the file changed in between).
+//!
+//! # Threads and processes
+//!
+//! Share one `TokenCache` (it is cheap to clone) per file in a process: concurrent operations on
+//! it share the lock. Two separate `TokenCache`s attached to one file in one process exclude
+//! each other like two processes do, which blocks a thread while the other one's operation runs.
+
+mod file;
+mod listener;
+
+use std::any::Any;
+use std::fmt;
+
+pub use file::{DEFAULT_LOCK_TIMEOUT, FilePersistence};
+pub use listener::PersistentTokenCache;
+
+use crate::error::Error;
+
+/// Where a serialized token cache lives, with change detection and a cross-process lock.
+///
+/// Implementations must be cheap to call [`version`](Self::version) on: the listener calls it at
+/// the start of every token operation.
+pub trait Persistence: Send + Sync + fmt::Debug {
+    /// The stored text, `None` when nothing is stored yet.
+    ///
+    /// # Errors
+    /// [`Error::Cache`] when the storage cannot be read.
+    fn load(&self) -> Result<Option<String>, Error>;
+
+    /// Replaces the stored text, atomically where the storage allows it.
+    ///
+    /// # Errors
+    /// [`Error::Cache`] when the storage cannot be written; the previous text is then intact.
+    fn save(&self, data: &str) -> Result<(), Error>;
+
+    /// A cheap fingerprint of what is stored: it differs after every [`save`](Self::save), by this
+    /// process or another one. `None` when nothing is stored.
+    ///
+    /// # Errors
+    /// [`Error::Cache`] when the storage cannot be inspected.
+    fn version(&self) -> Result<Option<Version>, Error>;
+
+    /// Takes the cross-process lock, waiting a bounded time; it is released when the returned
+    /// guard is dropped (or when the process dies).
+    ///
+    /// # Errors
+    /// [`Error::Cache`] when the lock is still held by another process when the wait ends, or
+    /// when the lock cannot be created.
+    fn lock(&self) -> Result<PersistenceLock, Error>;
+
+    /// A description of the location for messages (a path, a keychain item).
+    fn location(&self) -> String;
+}
+
+/// A fingerprint of stored data, from [`Persistence::version`]: equal versions mean unchanged
+/// data (for files: device, inode, size, modification and change times).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Version(Vec<u64>);
+
+impl Version {
+    /// A version from any numbers that change when the data changes.
+    pub fn from_parts(parts: impl IntoIterator<Item = u64>) -> Self {
+        Self(parts.into_iter().collect())
+    }
+}
+
+/// A held cross-process lock, from [`Persistence::lock`]; dropping it releases the lock.
+#[must_use = "the lock is released when this guard is dropped"]
+pub struct PersistenceLock {
+    _guard: Box<dyn Any + Send>,
+}
+
+impl PersistenceLock {
+    /// Wraps whatever releases the lock when dropped.
+    pub fn new(guard: impl Any + Send) -> Self {
+        Self {
+            _guard: Box::new(guard),
+        }
+    }
+}
+
+impl fmt::Debug for PersistenceLock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PersistenceLock")
+    }
+}

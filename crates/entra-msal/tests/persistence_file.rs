@@ -1,0 +1,363 @@
+//! The file-backed token cache against the emulator: permissions and atomic writes, two caches
+//! in one process, many processes writing one file while some are killed, a lock left by a
+//! killed process, and a file shared with MSAL Python's msal-extensions.
+
+mod support;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use entra_msal::app::TokenSource;
+use entra_msal::cache::TokenCache;
+use entra_msal::persistence::{FilePersistence, Persistence, PersistentTokenCache};
+use sha2::{Digest, Sha256};
+use support::{Env, python, repo_root};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+const LIMIT: Duration = Duration::from_secs(120);
+
+/// The examples, built once as programs (as `tests/examples.rs` does).
+fn example(name: &str) -> PathBuf {
+    static BUILT: OnceLock<HashMap<String, PathBuf>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        let output = std::process::Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "-p",
+                "entra-msal",
+                "--examples",
+                "--message-format=json-render-diagnostics",
+            ])
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("cargo runs");
+        assert!(output.status.success(), "building the examples failed");
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["kind"][0] == "example")
+            .filter_map(|m| {
+                Some((
+                    m["target"]["name"].as_str()?.to_string(),
+                    PathBuf::from(m["executable"].as_str()?),
+                ))
+            })
+            .collect()
+    });
+    built
+        .get(name)
+        .cloned()
+        .unwrap_or_else(|| panic!("no example named {name}"))
+}
+
+/// A `cache_writer` process for the ready-made secret client and `cache`.
+fn writer(e: &Env, cache: &Path) -> tokio::process::Command {
+    let client = e.info.confidential_client.as_ref().unwrap();
+    let mut command = tokio::process::Command::new(example("cache_writer"));
+    command
+        .env("ENTRA_AUTHORITY", e.emulator.authority())
+        .env("ENTRA_CLIENT_ID", &client.client_id)
+        .env(
+            "ENTRA_CLIENT_SECRET",
+            client.client_secret.as_ref().unwrap(),
+        )
+        .env("ENTRA_CA_FILE", e.info.ca_file.as_ref().unwrap())
+        .env("CACHE_PATH", cache)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    command
+}
+
+/// A cache attached to the file at `path`.
+fn persisted(path: &Path) -> (TokenCache, Arc<PersistentTokenCache>) {
+    let cache = TokenCache::new();
+    let listener =
+        PersistentTokenCache::attach(&cache, Arc::new(FilePersistence::new(path))).unwrap();
+    (cache, listener)
+}
+
+/// The lowercased targets of the access tokens in the cache file.
+fn targets(path: &Path) -> HashSet<String> {
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).expect("valid JSON");
+    doc["AccessToken"]
+        .as_object()
+        .map(|ats| {
+            ats.values()
+                .map(|at| at["target"].as_str().unwrap().to_lowercase())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn sha256(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owner_only_atomic_and_round_trip() {
+    let e = support::env().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested/msal_cache.json");
+    let (cache, listener) = persisted(&path);
+    let app = e
+        .secret_builder()
+        .token_cache(cache.clone())
+        .build()
+        .unwrap();
+    let first = app
+        .acquire_token_for_client(&["api://load-1/.default"])
+        .await
+        .unwrap();
+    #[cfg(unix)]
+    {
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(path.parent().unwrap()), 0o700);
+    }
+    app.acquire_token_for_client(&["api://load-2/.default"])
+        .await
+        .unwrap();
+    #[cfg(unix)]
+    assert_eq!(mode(&path), 0o600, "after a rewrite");
+    assert!(listener.take_last_error().is_none());
+    let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        ["msal_cache.json"],
+        "no temporary or lock file is left"
+    );
+
+    // The file is exactly what `serialize` writes, and reads back into an equal cache.
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(text, cache.serialize());
+    let (again, _) = persisted(&path);
+    assert_eq!(again.serialize(), text);
+    let hit = e
+        .secret_builder()
+        .token_cache(again)
+        .build()
+        .unwrap()
+        .acquire_token_for_client(&["api://load-1/.default"])
+        .await
+        .unwrap();
+    assert_eq!(hit.token_source, TokenSource::Cache);
+    assert_eq!(hit.access_token.expose(), first.access_token.expose());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_apps_in_one_process_share_the_file() {
+    let e = support::env().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("msal_cache.json");
+    let (cache_a, listener_a) = persisted(&path);
+    let (cache_b, listener_b) = persisted(&path);
+    let a = e.secret_builder().token_cache(cache_a).build().unwrap();
+    let b = e.secret_builder().token_cache(cache_b).build().unwrap();
+    let scope = ["api://load-7/.default"];
+    let from_a = a.acquire_token_for_client(&scope).await.unwrap();
+    assert_eq!(from_a.token_source, TokenSource::IdentityProvider);
+    let from_b = b.acquire_token_for_client(&scope).await.unwrap();
+    assert_eq!(from_b.token_source, TokenSource::Cache);
+    assert_eq!(from_b.access_token.expose(), from_a.access_token.expose());
+
+    // And back: B's new token reaches A.
+    let scope = ["api://load-8/.default"];
+    let from_b = b.acquire_token_for_client(&scope).await.unwrap();
+    assert_eq!(from_b.token_source, TokenSource::IdentityProvider);
+    let from_a = a.acquire_token_for_client(&scope).await.unwrap();
+    assert_eq!(from_a.token_source, TokenSource::Cache);
+    assert!(listener_a.take_last_error().is_none());
+    assert!(listener_b.take_last_error().is_none());
+    assert_eq!(e.token_requests().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_processes_one_file_some_killed() {
+    const PROCESSES: u32 = 8;
+    const TOKENS: u32 = 6;
+    let e = support::env().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("msal_cache.json");
+    let mut children = Vec::new();
+    for p in 0..PROCESSES {
+        let mut child = writer(&e, &path)
+            .args(["acquire", &(p * 100).to_string(), &TOKENS.to_string()])
+            .spawn()
+            .unwrap();
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        children.push((p, child, lines));
+    }
+    let mut completed = Vec::new();
+    let mut killed = 0;
+    for (p, mut child, mut lines) in children {
+        // Every third process is killed after its first token, in the middle of its run.
+        let victim = p % 3 == 1;
+        let run = async {
+            let mut done = Vec::new();
+            while let Some(line) = lines.next_line().await.unwrap() {
+                if let Some(rest) = line.strip_prefix("done ") {
+                    done.push(rest.split(' ').next().unwrap().to_lowercase());
+                    if victim {
+                        child.kill().await.unwrap();
+                        return (done, None);
+                    }
+                }
+            }
+            (done, Some(child.wait().await.unwrap()))
+        };
+        let (done, status) = tokio::time::timeout(LIMIT, run).await.expect("bounded");
+        match status {
+            None => killed += 1,
+            Some(status) => {
+                let mut stderr = String::new();
+                if !status.success() {
+                    child_stderr(&mut stderr, &mut child).await;
+                }
+                assert!(status.success(), "writer {p} failed: {stderr}");
+                assert_eq!(done.len(), TOKENS as usize, "writer {p}");
+            }
+        }
+        completed.extend(done);
+    }
+    assert!(killed >= 2);
+    let in_file = targets(&path);
+    for scope in &completed {
+        assert!(in_file.contains(scope), "{scope} is missing from the file");
+    }
+    // The file is a valid cache that a fresh process can use.
+    let (cache, listener) = persisted(&path);
+    let hit = e
+        .secret_builder()
+        .token_cache(cache)
+        .build()
+        .unwrap()
+        .acquire_token_for_client(&[completed[0].as_str()])
+        .await
+        .unwrap();
+    assert_eq!(hit.token_source, TokenSource::Cache);
+    assert!(listener.take_last_error().is_none());
+}
+
+async fn child_stderr(out: &mut String, child: &mut tokio::process::Child) {
+    use tokio::io::AsyncReadExt;
+    if let Some(mut stderr) = child.stderr.take() {
+        let _ = stderr.read_to_string(out).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lock_held_by_a_killed_process_does_not_block() {
+    let e = support::env().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("msal_cache.json");
+    let mut holder = writer(&e, &path).arg("hold-lock").spawn().unwrap();
+    let mut lines = BufReader::new(holder.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(LIMIT, lines.next_line())
+        .await
+        .expect("bounded")
+        .unwrap();
+    assert_eq!(first.as_deref(), Some("locked"));
+    let persistence = FilePersistence::new(&path).with_lock_timeout(Duration::from_millis(100));
+    assert!(persistence.lock().is_err(), "the child holds the lock");
+
+    holder.kill().await.unwrap();
+    assert!(
+        persistence.lock_path().exists(),
+        "the lock file is left behind"
+    );
+    let (cache, listener) = persisted(&path);
+    let result = e
+        .secret_builder()
+        .token_cache(cache)
+        .build()
+        .unwrap()
+        .acquire_token_for_client(&["api://load-3/.default"])
+        .await
+        .unwrap();
+    assert_eq!(result.token_source, TokenSource::IdentityProvider);
+    assert!(listener.take_last_error().is_none());
+    assert!(targets(&path).contains("api://load-3/.default"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_with_msal_extensions_both_ways() {
+    let Some(python) = python() else { return };
+    let e = support::env().await;
+    let info = e.dir.path().join("info.json");
+    std::fs::write(&info, serde_json::to_string(&e.info).unwrap()).unwrap();
+    let path = e.dir.path().join("shared_cache.json");
+    let run_python = |scope: &'static str| {
+        let mut command = tokio::process::Command::new(&python);
+        command
+            .arg(repo_root().join("interop/msal_extensions_cache.py"))
+            .arg("--info")
+            .arg(&info)
+            .arg("--cache")
+            .arg(&path)
+            .arg("--scope")
+            .arg(scope)
+            .env_remove("REQUESTS_CA_BUNDLE")
+            .kill_on_drop(true);
+        async move {
+            let output = tokio::time::timeout(LIMIT, command.output())
+                .await
+                .expect("bounded")
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            assert!(
+                output.status.success(),
+                "msal-extensions step failed: {stdout}\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            serde_json::from_str::<serde_json::Value>(stdout.lines().last().unwrap()).unwrap()
+        }
+    };
+
+    // Python writes, Rust reads.
+    let written = run_python("api://load-21/.default").await;
+    assert_eq!(written["token_source"], "identity_provider");
+    let (cache, listener) = persisted(&path);
+    let app = e.secret_builder().token_cache(cache).build().unwrap();
+    let hit = app
+        .acquire_token_for_client(&["api://load-21/.default"])
+        .await
+        .unwrap();
+    assert_eq!(hit.token_source, TokenSource::Cache);
+    assert_eq!(
+        written["token_sha256"].as_str(),
+        Some(sha256(hit.access_token.expose()).as_str())
+    );
+
+    // Rust writes, Python reads.
+    let fresh = app
+        .acquire_token_for_client(&["api://load-22/.default"])
+        .await
+        .unwrap();
+    assert_eq!(fresh.token_source, TokenSource::IdentityProvider);
+    assert!(listener.take_last_error().is_none());
+    let read = run_python("api://load-22/.default").await;
+    assert_eq!(read["token_source"], "cache");
+    assert_eq!(
+        read["token_sha256"].as_str(),
+        Some(sha256(fresh.access_token.expose()).as_str())
+    );
+    // And Python's first token is still there for both.
+    let again = run_python("api://load-21/.default").await;
+    assert_eq!(again["token_source"], "cache");
+}
