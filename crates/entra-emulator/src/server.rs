@@ -348,18 +348,27 @@ async fn entra_layer(State(state): State<Arc<AppState>>, request: Request, next:
     }
     let (mut parts, body) = request.into_parts();
     let limit = state.settings.max_body_bytes;
-    let bytes = match axum::body::to_bytes(body, limit).await {
-        Ok(b) => b,
-        Err(_) => {
-            return with_trace_headers(
-                EntraError::new(
-                    errors::MALFORMED_REQUEST,
-                    &[&format!("The request body is larger than {limit} bytes.")],
-                )
-                .with_status(413)
-                .into_response_with(&trace),
-                &trace,
+    // A client that stops sending its body does not hold the request forever.
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        axum::body::to_bytes(body, limit),
+    )
+    .await;
+    let bytes = match read {
+        Ok(Ok(b)) => b,
+        Ok(Err(_)) => {
+            let e = EntraError::new(
+                errors::MALFORMED_REQUEST,
+                &[&format!("The request body is larger than {limit} bytes.")],
             );
+            return with_trace_headers(e.with_status(413).into_response_with(&trace), &trace);
+        }
+        Err(_) => {
+            let e = EntraError::new(
+                errors::MALFORMED_REQUEST,
+                &["The request body was not received within 30 seconds."],
+            );
+            return with_trace_headers(e.with_status(408).into_response_with(&trace), &trace);
         }
     };
     parts.extensions.insert(trace.clone());
