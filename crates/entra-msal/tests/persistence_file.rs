@@ -194,41 +194,43 @@ async fn many_processes_one_file_some_killed() {
     let e = support::env().await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("msal_cache.json");
-    let mut children = Vec::new();
+    // All run at once; every third one is killed right after its first token, in the middle
+    // of its run (most likely while it holds the lock for its next acquisition).
+    let mut runs = Vec::new();
     for p in 0..PROCESSES {
         let mut child = writer(&e, &path)
             .args(["acquire", &(p * 100).to_string(), &TOKENS.to_string()])
             .spawn()
             .unwrap();
-        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        children.push((p, child, lines));
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let victim = p % 3 == 1;
+        runs.push(tokio::spawn(async move {
+            let run = async {
+                let mut done = Vec::new();
+                while let Some(line) = lines.next_line().await.unwrap() {
+                    if let Some(rest) = line.strip_prefix("done ") {
+                        done.push(rest.split(' ').next().unwrap().to_lowercase());
+                        if victim {
+                            child.kill().await.unwrap();
+                            return (done, None);
+                        }
+                    }
+                }
+                let status = child.wait().await.unwrap();
+                let mut stderr = String::new();
+                child_stderr(&mut stderr, &mut child).await;
+                (done, Some((status, stderr)))
+            };
+            (p, tokio::time::timeout(LIMIT, run).await.expect("bounded"))
+        }));
     }
     let mut completed = Vec::new();
     let mut killed = 0;
-    for (p, mut child, mut lines) in children {
-        // Every third process is killed after its first token, in the middle of its run.
-        let victim = p % 3 == 1;
-        let run = async {
-            let mut done = Vec::new();
-            while let Some(line) = lines.next_line().await.unwrap() {
-                if let Some(rest) = line.strip_prefix("done ") {
-                    done.push(rest.split(' ').next().unwrap().to_lowercase());
-                    if victim {
-                        child.kill().await.unwrap();
-                        return (done, None);
-                    }
-                }
-            }
-            (done, Some(child.wait().await.unwrap()))
-        };
-        let (done, status) = tokio::time::timeout(LIMIT, run).await.expect("bounded");
-        match status {
+    for run in runs {
+        let (p, (done, outcome)) = run.await.unwrap();
+        match outcome {
             None => killed += 1,
-            Some(status) => {
-                let mut stderr = String::new();
-                if !status.success() {
-                    child_stderr(&mut stderr, &mut child).await;
-                }
+            Some((status, stderr)) => {
                 assert!(status.success(), "writer {p} failed: {stderr}");
                 assert_eq!(done.len(), TOKENS as usize, "writer {p}");
             }
