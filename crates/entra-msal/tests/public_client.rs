@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use entra_emulator::FaultAction;
 use entra_msal::Error;
-use entra_msal::app::{InteractiveOptions, SilentOptions, TokenSource};
+use entra_msal::app::{InteractiveOptions, PublicClientApplication, SilentOptions, TokenSource};
 use entra_msal::interactive::UrlOpener;
 use support::{Env, env};
 
@@ -531,4 +531,33 @@ async fn interactive_in_headless_chromium() {
         .unwrap();
     assert_eq!(result.token_source, TokenSource::IdentityProvider);
     assert_eq!(result.account.unwrap().username, alice.username);
+}
+
+#[test]
+fn broker_switches_for_this_platform_fail_the_build_with_a_clear_error() {
+    let builder = || PublicClientApplication::builder("0c4a2e6f-8b1d-4f3a-9e5c-7d2b1a0f9e11");
+    // Switches for other platforms are ignored, as in MSAL Python.
+    if cfg!(target_os = "linux") {
+        assert!(
+            builder()
+                .enable_broker_on_mac(true)
+                .enable_broker_on_windows(true)
+                .build()
+                .is_ok()
+        );
+        let wsl = std::fs::read_to_string("/proc/version")
+            .is_ok_and(|v| v.to_lowercase().contains("microsoft"));
+        let err = if wsl {
+            builder().enable_broker_on_wsl(true).build()
+        } else {
+            builder().enable_broker_on_linux(true).build()
+        }
+        .unwrap_err();
+        match err {
+            Error::Configuration(message) => {
+                assert!(message.contains("system browser"), "{message}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }

@@ -21,7 +21,8 @@ pub use confidential::{
 };
 pub use device_flow::DeviceFlow;
 pub use public::{
-    BeforeUiCallback, InteractiveOptions, PublicClientApplication, PublicClientBuilder,
+    BeforeUiCallback, InteractiveOptions, ParentWindow, PublicClientApplication,
+    PublicClientBuilder,
 };
 pub use result::{Account, AuthenticationResult, SecretToken, TokenSource};
 pub use scopes::RESERVED_SCOPES;

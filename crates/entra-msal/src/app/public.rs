@@ -19,6 +19,56 @@ use crate::oauth::grants;
 /// Public clients replay a throttled response for 60 s by default (MSAL Python).
 const DEFAULT_THROTTLE: Duration = Duration::from_secs(60);
 
+/// The window that owns the sign-in UI. Only brokers use it (the system browser opens its own
+/// window, as in MSAL Python); console apps pass
+/// [`PublicClientApplication::CONSOLE_WINDOW_HANDLE`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ParentWindow {
+    /// The console (terminal) the program runs in.
+    Console,
+    /// A native window handle as an integer: an `HWND` on Windows, an `NSWindow` pointer on
+    /// macOS, an X11 window id on Linux.
+    Native(u64),
+}
+
+/// Which authentication broker each platform may use (`enable_broker_on_*`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct BrokerSwitches {
+    mac: bool,
+    windows: bool,
+    linux: bool,
+    wsl: bool,
+}
+
+impl BrokerSwitches {
+    /// The switch that applies to the machine the program runs on, by name.
+    fn for_this_platform(self, is_wsl: bool) -> Option<&'static str> {
+        if cfg!(target_os = "macos") && self.mac {
+            Some("enable_broker_on_mac")
+        } else if cfg!(windows) && self.windows {
+            Some("enable_broker_on_windows")
+        } else if cfg!(target_os = "linux") && is_wsl && self.wsl {
+            Some("enable_broker_on_wsl")
+        } else if cfg!(target_os = "linux") && !is_wsl && self.linux {
+            Some("enable_broker_on_linux")
+        } else {
+            None
+        }
+    }
+}
+
+fn running_on_wsl() -> bool {
+    ["/proc/sys/kernel/osrelease", "/proc/version"]
+        .iter()
+        .any(|p| {
+            std::fs::read_to_string(p).is_ok_and(|v| {
+                let v = v.to_ascii_lowercase();
+                v.contains("microsoft") || v.contains("wsl")
+            })
+        })
+}
+
 /// Called just before the browser (or broker) UI appears, with `"browser"` or `"broker"`.
 pub type BeforeUiCallback = Arc<dyn Fn(&str) + Send + Sync>;
 
@@ -47,6 +97,8 @@ pub struct InteractiveOptions {
     pub url_opener: Option<Arc<dyn UrlOpener>>,
     /// The pages shown after the redirect (default: the library's).
     pub pages: Option<ResultPages>,
+    /// The window that owns the sign-in UI (used by brokers; the browser ignores it).
+    pub parent_window: Option<ParentWindow>,
 }
 
 impl std::fmt::Debug for InteractiveOptions {
@@ -63,6 +115,7 @@ impl std::fmt::Debug for InteractiveOptions {
 /// Builds a [`PublicClientApplication`]. Building does no network I/O.
 pub struct PublicClientBuilder {
     common: CommonOptions,
+    brokers: BrokerSwitches,
 }
 
 impl std::fmt::Debug for PublicClientBuilder {
@@ -76,8 +129,40 @@ impl std::fmt::Debug for PublicClientBuilder {
 impl PublicClientBuilder {
     common_builder_methods!();
 
-    /// Builds the application.
+    /// Uses the macOS broker (Company Portal / Enterprise SSO) on macOS.
+    pub fn enable_broker_on_mac(mut self, enabled: bool) -> Self {
+        self.brokers.mac = enabled;
+        self
+    }
+
+    /// Uses the Windows broker (WAM) on Windows.
+    pub fn enable_broker_on_windows(mut self, enabled: bool) -> Self {
+        self.brokers.windows = enabled;
+        self
+    }
+
+    /// Uses the Microsoft identity broker on Linux.
+    pub fn enable_broker_on_linux(mut self, enabled: bool) -> Self {
+        self.brokers.linux = enabled;
+        self
+    }
+
+    /// Uses the Windows broker from WSL.
+    pub fn enable_broker_on_wsl(mut self, enabled: bool) -> Self {
+        self.brokers.wsl = enabled;
+        self
+    }
+
+    /// Builds the application. A broker switch for the platform the program runs on fails the
+    /// build: this version of the library has no broker support yet (switches for other
+    /// platforms are ignored, as in MSAL Python).
     pub fn build(self) -> Result<PublicClientApplication, Error> {
+        if let Some(switch) = self.brokers.for_this_platform(running_on_wsl()) {
+            return Err(Error::Configuration(format!(
+                "{switch}(true): this build of entra-msal has no authentication-broker support yet; \
+                 leave {switch} off to sign in through the system browser"
+            )));
+        }
         let authority = self.common.parse_authority()?;
         let core = self.common.into_core(authority, None, DEFAULT_THROTTLE)?;
         Ok(PublicClientApplication {
@@ -121,10 +206,14 @@ impl std::fmt::Debug for PublicClientApplication {
 }
 
 impl PublicClientApplication {
+    /// The parent window of console apps (MSAL Python's `CONSOLE_WINDOW_HANDLE`).
+    pub const CONSOLE_WINDOW_HANDLE: ParentWindow = ParentWindow::Console;
+
     /// Starts building an application for `client_id`.
     pub fn builder(client_id: impl Into<String>) -> PublicClientBuilder {
         PublicClientBuilder {
             common: CommonOptions::new(client_id.into()),
+            brokers: BrokerSwitches::default(),
         }
     }
 
@@ -345,5 +434,44 @@ impl PublicClientApplication {
     /// id tokens and account entries.
     pub fn remove_account(&self, account: &Account) {
         self.core.remove_account(account);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broker_switches_apply_to_the_current_platform_only() {
+        let on = |mac, windows, linux, wsl| BrokerSwitches {
+            mac,
+            windows,
+            linux,
+            wsl,
+        };
+        assert_eq!(
+            on(false, false, false, false).for_this_platform(false),
+            None
+        );
+        if cfg!(target_os = "linux") {
+            assert_eq!(
+                on(true, true, false, false).for_this_platform(false),
+                None,
+                "other platforms' switches are ignored"
+            );
+            assert_eq!(
+                on(false, false, true, false).for_this_platform(false),
+                Some("enable_broker_on_linux")
+            );
+            assert_eq!(
+                on(false, false, true, false).for_this_platform(true),
+                None,
+                "WSL has its own switch"
+            );
+            assert_eq!(
+                on(false, false, false, true).for_this_platform(true),
+                Some("enable_broker_on_wsl")
+            );
+        }
     }
 }
