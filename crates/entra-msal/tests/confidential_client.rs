@@ -12,7 +12,7 @@ use entra_msal::app::{
     TokenSource,
 };
 
-use support::{Env, env};
+use support::{Env, env, test_clock};
 
 const SCOPE: &str = "api://emulator-api/.default";
 
@@ -403,26 +403,11 @@ async fn on_behalf_of_is_cached_per_assertion() {
     assert_eq!(err.service_error().unwrap().aadsts(), Some(50013));
 }
 
-/// A clock the test moves.
-fn test_clock() -> (Arc<AtomicI64>, Arc<dyn entra_msal::app::Clock>) {
-    let now = Arc::new(AtomicI64::new(
-        time::OffsetDateTime::now_utc().unix_timestamp(),
-    ));
-    let reader = now.clone();
-    (now, Arc::new(move || reader.load(Ordering::SeqCst)))
-}
-
 #[tokio::test]
 async fn web_app_auth_code_flow_then_silent() {
     let e = env().await;
     let (now, clock) = test_clock();
-    let c = e.info.confidential_client.as_ref().unwrap();
-    let app = e
-        .builder(&c.client_id)
-        .client_secret(c.client_secret.clone().unwrap())
-        .clock(clock)
-        .build()
-        .unwrap();
+    let app = e.secret_builder().clock(clock).build().unwrap();
     let options = AuthCodeFlowOptions {
         redirect_uri: "https://localhost/auth/callback".into(),
         ..Default::default()
@@ -532,13 +517,7 @@ async fn proactive_refresh_falls_back_to_the_cached_token() {
         .control()
         .set_access_token_lifetime(Some(4 * 3600));
     let (now, clock) = test_clock();
-    let c = e.info.confidential_client.as_ref().unwrap();
-    let app = e
-        .builder(&c.client_id)
-        .client_secret(c.client_secret.clone().unwrap())
-        .clock(clock)
-        .build()
-        .unwrap();
+    let app = e.secret_builder().clock(clock).build().unwrap();
     let first = app.acquire_token_for_client(&[SCOPE]).await.unwrap();
     assert!(first.refresh_on.is_some());
     now.fetch_add(2 * 3600 + 10, Ordering::SeqCst);
@@ -668,13 +647,7 @@ async fn unknown_tenant_is_a_typed_discovery_error() {
 async fn silent_tries_family_tokens_first_then_its_own() {
     let e = env().await;
     let (now, clock) = test_clock();
-    let c = e.info.confidential_client.as_ref().unwrap();
-    let app = e
-        .builder(&c.client_id)
-        .client_secret(c.client_secret.clone().unwrap())
-        .clock(clock)
-        .build()
-        .unwrap();
+    let app = e.secret_builder().clock(clock).build().unwrap();
     // The app's own sign-in (auth code) ...
     let options = AuthCodeFlowOptions {
         redirect_uri: "https://localhost/auth/callback".into(),

@@ -2,47 +2,10 @@
 
 mod support;
 
-use std::collections::HashMap;
-use std::path::PathBuf;
 use std::process::Stdio;
-use std::sync::OnceLock;
 
-use support::{Env, env};
+use support::{Env, env, example};
 use tokio::io::{AsyncBufReadExt, BufReader};
-
-/// Builds the examples once (as programs, not test harnesses) and returns their paths.
-fn example(name: &str) -> PathBuf {
-    static BUILT: OnceLock<HashMap<String, PathBuf>> = OnceLock::new();
-    let built = BUILT.get_or_init(|| {
-        let output = std::process::Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "-p",
-                "entra-msal",
-                "--examples",
-                "--message-format=json-render-diagnostics",
-            ])
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("cargo runs");
-        assert!(output.status.success(), "building the examples failed");
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-            .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["kind"][0] == "example")
-            .filter_map(|m| {
-                Some((
-                    m["target"]["name"].as_str()?.to_string(),
-                    PathBuf::from(m["executable"].as_str()?),
-                ))
-            })
-            .collect()
-    });
-    built
-        .get(name)
-        .cloned()
-        .unwrap_or_else(|| panic!("no example named {name}"))
-}
 
 fn command(e: &Env, name: &str, client_id: &str, scope: &str) -> tokio::process::Command {
     let mut command = tokio::process::Command::new(example(name));

@@ -4,54 +4,20 @@
 
 mod support;
 
-use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::collections::HashSet;
+use std::path::Path;
 use std::process::Stdio;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use entra_msal::app::TokenSource;
 use entra_msal::cache::TokenCache;
 use entra_msal::persistence::{FilePersistence, Persistence, PersistentTokenCache};
 use sha2::{Digest, Sha256};
-use support::{Env, python, repo_root};
+use support::{Env, example, python, repo_root};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 const LIMIT: Duration = Duration::from_secs(120);
-
-/// The examples, built once as programs (as `tests/examples.rs` does).
-fn example(name: &str) -> PathBuf {
-    static BUILT: OnceLock<HashMap<String, PathBuf>> = OnceLock::new();
-    let built = BUILT.get_or_init(|| {
-        let output = std::process::Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "-p",
-                "entra-msal",
-                "--examples",
-                "--message-format=json-render-diagnostics",
-            ])
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("cargo runs");
-        assert!(output.status.success(), "building the examples failed");
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-            .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["kind"][0] == "example")
-            .filter_map(|m| {
-                Some((
-                    m["target"]["name"].as_str()?.to_string(),
-                    PathBuf::from(m["executable"].as_str()?),
-                ))
-            })
-            .collect()
-    });
-    built
-        .get(name)
-        .cloned()
-        .unwrap_or_else(|| panic!("no example named {name}"))
-}
 
 /// A `cache_writer` process for the ready-made secret client and `cache`.
 fn writer(e: &Env, cache: &Path) -> tokio::process::Command {

@@ -3,24 +3,16 @@
 mod support;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use entra_emulator::FaultAction;
 use entra_msal::Error;
 use entra_msal::app::{InteractiveOptions, PublicClientApplication, SilentOptions, TokenSource};
 use entra_msal::interactive::UrlOpener;
-use support::{Env, env};
+use support::{Env, env, test_clock};
 
 const SCOPE: &str = "api://emulator-api/access_as_user";
-
-fn test_clock() -> (Arc<AtomicI64>, Arc<dyn entra_msal::app::Clock>) {
-    let now = Arc::new(AtomicI64::new(
-        time::OffsetDateTime::now_utc().unix_timestamp(),
-    ));
-    let reader = now.clone();
-    (now, Arc::new(move || reader.load(Ordering::SeqCst)))
-}
 
 #[tokio::test]
 async fn device_code_flow() {

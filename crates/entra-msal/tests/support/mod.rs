@@ -5,6 +5,9 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use entra_emulator::{Emulator, FaultAction, FaultMatch, FaultRule};
 use entra_msal::app::{ConfidentialClientApplication, ConfidentialClientBuilder};
@@ -173,4 +176,48 @@ pub fn python() -> Option<PathBuf> {
     }
     eprintln!("SKIPPED: {message}");
     None
+}
+
+/// A clock the test moves: the handle to move it, and the clock to give the application.
+pub fn test_clock() -> (Arc<AtomicI64>, Arc<dyn entra_msal::app::Clock>) {
+    let now = Arc::new(AtomicI64::new(
+        time::OffsetDateTime::now_utc().unix_timestamp(),
+    ));
+    let reader = now.clone();
+    (now, Arc::new(move || reader.load(Ordering::SeqCst)))
+}
+
+/// An example program of this crate, built once per test binary as a program (a plain
+/// `cargo test --all-targets` builds examples as test harnesses, which is not what tests run).
+pub fn example(name: &str) -> PathBuf {
+    static BUILT: OnceLock<HashMap<String, PathBuf>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        let output = std::process::Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "-p",
+                "entra-msal",
+                "--examples",
+                "--message-format=json-render-diagnostics",
+            ])
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("cargo runs");
+        assert!(output.status.success(), "building the examples failed");
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["kind"][0] == "example")
+            .filter_map(|m| {
+                Some((
+                    m["target"]["name"].as_str()?.to_string(),
+                    PathBuf::from(m["executable"].as_str()?),
+                ))
+            })
+            .collect()
+    });
+    built
+        .get(name)
+        .cloned()
+        .unwrap_or_else(|| panic!("no example named {name}"))
 }
