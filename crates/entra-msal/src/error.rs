@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::broker::{BrokerError, BrokerPlatform};
+
 /// MSAL's classification of a service error's `suberror`, as MSAL Python reports it in
 /// `classification` (`bad_token`, `token_expired`, `protection_policy_required`,
 /// `client_mismatch` and `device_authentication_failed` are internal and map to `None`).
@@ -196,6 +198,34 @@ pub enum Error {
     /// The caller cancelled the operation.
     #[error("cancelled: {0}")]
     Cancelled(String),
+    /// An authentication broker reported an error. It keeps the broker's status, error code,
+    /// tag and context, and displays as MSAL Python's `broker_error` does.
+    #[error("the authentication broker failed: {0}")]
+    Broker(Box<BrokerError>),
+    /// The app registration lacks the redirect URI the broker uses (`AADSTS50011`,
+    /// `AADSTS7000218`, or macOS `invalid_client` -51411). Add it in the Entra portal.
+    #[error(
+        "the app registration of {client_id} lacks the {platform} broker's redirect URI: in the Entra portal, \
+         open App registrations > {client_id} > Authentication, add the platform \"Mobile and desktop \
+         applications\" and the redirect URI {redirect_uri} (broker said: {source})"
+    )]
+    BrokerRedirectUriNotRegistered {
+        /// The application (client) id.
+        client_id: String,
+        /// The platform whose broker needs it.
+        platform: BrokerPlatform,
+        /// The exact redirect URI to register.
+        redirect_uri: String,
+        /// What the broker reported.
+        source: Box<BrokerError>,
+    },
+    /// Interactive sign-in through a broker needs the window that owns its UI.
+    #[error(
+        "parent_window is required when the broker is enabled: pass \
+         PublicClientApplication::CONSOLE_WINDOW_HANDLE in a console app, or your window's handle \
+         (ParentWindow::try_from(raw_window_handle)) in a GUI app"
+    )]
+    ParentWindowRequired,
 }
 
 impl Error {
@@ -212,9 +242,22 @@ impl Error {
         matches!(self, Self::UiRequired(_))
     }
 
-    /// Whether retrying later may succeed (network failures, throttling).
+    /// Whether retrying later may succeed (network failures, throttling, a broker's transient
+    /// errors).
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Network { .. } | Self::Throttled { .. })
+        match self {
+            Self::Network { .. } | Self::Throttled { .. } => true,
+            Self::Broker(e) => e.status.is_transient(),
+            _ => false,
+        }
+    }
+
+    /// The broker's error, for `Broker` and `BrokerRedirectUriNotRegistered`.
+    pub fn broker_error(&self) -> Option<&BrokerError> {
+        match self {
+            Self::Broker(e) | Self::BrokerRedirectUriNotRegistered { source: e, .. } => Some(e),
+            _ => None,
+        }
     }
 
     /// Wraps a service error, choosing `UiRequired` when the user must act: MSAL's interaction

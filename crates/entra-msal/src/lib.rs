@@ -10,6 +10,7 @@
 
 pub mod app;
 pub mod authority;
+pub mod broker;
 pub mod cache;
 pub mod error;
 pub mod http;

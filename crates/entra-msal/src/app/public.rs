@@ -11,6 +11,7 @@ use super::result::{Account, AuthenticationResult};
 use super::silent::{self, SilentOptions};
 use super::{claims, scopes};
 use crate::authority::{self, UserRealm};
+pub use crate::broker::ParentWindow;
 use crate::cache::TokenCache;
 use crate::error::Error;
 use crate::interactive::{LoopbackListener, ResultPages, SystemBrowser, UrlOpener};
@@ -18,19 +19,6 @@ use crate::oauth::grants;
 
 /// Public clients replay a throttled response for 60 s by default (MSAL Python).
 const DEFAULT_THROTTLE: Duration = Duration::from_secs(60);
-
-/// The window that owns the sign-in UI. Only brokers use it (the system browser opens its own
-/// window, as in MSAL Python); console apps pass
-/// [`PublicClientApplication::CONSOLE_WINDOW_HANDLE`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ParentWindow {
-    /// The console (terminal) the program runs in.
-    Console,
-    /// A native window handle as an integer: an `HWND` on Windows, an `NSWindow` pointer on
-    /// macOS, an X11 window id on Linux.
-    Native(u64),
-}
 
 /// Which authentication broker each platform may use (`enable_broker_on_*`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -1,0 +1,2 @@
+//! The macOS broker: the Microsoft Enterprise SSO extension (Company Portal) through
+//! AuthenticationServices.

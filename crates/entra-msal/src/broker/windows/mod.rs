@@ -1,0 +1,1 @@
+//! The Windows broker: the Web Account Manager (WAM) through WinRT.
