@@ -240,7 +240,7 @@ pub async fn run(_args: DemoArgs) -> anyhow::Result<()> {
     steps.done(t);
 
     let t = steps.begin("Sign out: remove_account, then silent needs the user again");
-    app.remove_account(&account);
+    app.remove_account(&account).await;
     match app
         .acquire_token_silent(&scopes, &account, &SilentOptions::default())
         .await

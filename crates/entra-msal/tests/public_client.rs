@@ -10,7 +10,7 @@ use entra_emulator::FaultAction;
 use entra_msal::Error;
 use entra_msal::app::{InteractiveOptions, PublicClientApplication, SilentOptions, TokenSource};
 use entra_msal::interactive::UrlOpener;
-use support::{Env, env, test_clock};
+use support::{Env, browser, env, test_clock};
 
 const SCOPE: &str = "api://emulator-api/access_as_user";
 
@@ -342,56 +342,6 @@ async fn remove_account_then_ui_required() {
             "{section} left behind"
         );
     }
-}
-
-/// Plays the browser: opens the authorize URL, approves it through the control API, and posts
-/// the response to the loopback listener, as the emulator's form_post page would.
-struct ApprovingBrowser {
-    emulator_ca: String,
-    control: entra_emulator::Control,
-    username: Option<String>,
-}
-
-impl UrlOpener for ApprovingBrowser {
-    fn open(&self, url: &str) -> Result<(), Error> {
-        let url = url::Url::parse(url).unwrap();
-        let state = url
-            .query_pairs()
-            .find(|(k, _)| k == "state")
-            .map(|(_, v)| v.into_owned())
-            .unwrap();
-        let http = reqwest::Client::builder()
-            .add_root_certificate(
-                reqwest::Certificate::from_pem(self.emulator_ca.as_bytes()).unwrap(),
-            )
-            .build()
-            .unwrap();
-        let control = self.control.clone();
-        let username = self.username.clone();
-        tokio::spawn(async move {
-            http.get(url.as_str()).send().await.unwrap();
-            let completion = match username {
-                Some(u) => control.approve_authorization(Some(&state), &u).unwrap(),
-                None => control.deny_authorization(Some(&state)).unwrap(),
-            };
-            let page = reqwest::Client::new()
-                .post(&completion.redirect_uri)
-                .form(&completion.params)
-                .send()
-                .await
-                .unwrap();
-            assert!(page.status().is_success());
-        });
-        Ok(())
-    }
-}
-
-fn browser(e: &Env, username: Option<&str>) -> Arc<dyn UrlOpener> {
-    Arc::new(ApprovingBrowser {
-        emulator_ca: e.emulator.ca_pem().unwrap().to_string(),
-        control: e.emulator.control(),
-        username: username.map(str::to_string),
-    })
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 //! public and confidential clients.
 
 mod auth_code;
+mod brokered;
 mod builder;
 mod claims;
 mod clock;
@@ -21,8 +22,8 @@ pub use confidential::{
 };
 pub use device_flow::DeviceFlow;
 pub use public::{
-    BeforeUiCallback, InteractiveOptions, ParentWindow, PublicClientApplication,
-    PublicClientBuilder,
+    BeforeUiCallback, BrokerAvailability, InteractiveOptions, ParentWindow,
+    PublicClientApplication, PublicClientBuilder,
 };
 pub use result::{Account, AuthenticationResult, SecretToken, TokenSource};
 pub use scopes::RESERVED_SCOPES;

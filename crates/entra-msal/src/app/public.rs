@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::auth_code::{AuthCodeFlow, AuthCodeFlowOptions};
+use super::brokered::{self, BrokerRoute};
 use super::builder::{CommonOptions, common_builder_methods};
 use super::core::{CacheAccess, ClientCore, Store};
 use super::device_flow::DeviceFlow;
@@ -12,6 +13,9 @@ use super::silent::{self, SilentOptions};
 use super::{claims, scopes};
 use crate::authority::{self, UserRealm};
 pub use crate::broker::ParentWindow;
+use crate::broker::connect::BrokerSettings;
+use crate::broker::routing::{self, BrokerSwitches, Decision};
+use crate::broker::{BrokerBackend, BrokerPlatform, PopParams, RequiredRedirectUri};
 use crate::cache::TokenCache;
 use crate::error::Error;
 use crate::interactive::{LoopbackListener, ResultPages, SystemBrowser, UrlOpener};
@@ -19,43 +23,6 @@ use crate::oauth::grants;
 
 /// Public clients replay a throttled response for 60 s by default (MSAL Python).
 const DEFAULT_THROTTLE: Duration = Duration::from_secs(60);
-
-/// Which authentication broker each platform may use (`enable_broker_on_*`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct BrokerSwitches {
-    mac: bool,
-    windows: bool,
-    linux: bool,
-    wsl: bool,
-}
-
-impl BrokerSwitches {
-    /// The switch that applies to the machine the program runs on, by name.
-    fn for_this_platform(self, is_wsl: bool) -> Option<&'static str> {
-        if cfg!(target_os = "macos") && self.mac {
-            Some("enable_broker_on_mac")
-        } else if cfg!(windows) && self.windows {
-            Some("enable_broker_on_windows")
-        } else if cfg!(target_os = "linux") && is_wsl && self.wsl {
-            Some("enable_broker_on_wsl")
-        } else if cfg!(target_os = "linux") && !is_wsl && self.linux {
-            Some("enable_broker_on_linux")
-        } else {
-            None
-        }
-    }
-}
-
-fn running_on_wsl() -> bool {
-    ["/proc/sys/kernel/osrelease", "/proc/version"]
-        .iter()
-        .any(|p| {
-            std::fs::read_to_string(p).is_ok_and(|v| {
-                let v = v.to_ascii_lowercase();
-                v.contains("microsoft") || v.contains("wsl")
-            })
-        })
-}
 
 /// Called just before the browser (or broker) UI appears, with `"browser"` or `"broker"`.
 pub type BeforeUiCallback = Arc<dyn Fn(&str) + Send + Sync>;
@@ -85,8 +52,11 @@ pub struct InteractiveOptions {
     pub url_opener: Option<Arc<dyn UrlOpener>>,
     /// The pages shown after the redirect (default: the library's).
     pub pages: Option<ResultPages>,
-    /// The window that owns the sign-in UI (used by brokers; the browser ignores it).
+    /// The window that owns the sign-in UI. Required when a broker is enabled for this platform
+    /// ([`Error::ParentWindowRequired`] otherwise); the browser ignores it.
     pub parent_window: Option<ParentWindow>,
+    /// Requests a proof-of-possession token bound to one HTTP request (brokers only).
+    pub pop: Option<PopParams>,
 }
 
 impl std::fmt::Debug for InteractiveOptions {
@@ -104,6 +74,7 @@ impl std::fmt::Debug for InteractiveOptions {
 pub struct PublicClientBuilder {
     common: CommonOptions,
     brokers: BrokerSwitches,
+    broker_settings: BrokerSettings,
 }
 
 impl std::fmt::Debug for PublicClientBuilder {
@@ -141,20 +112,81 @@ impl PublicClientBuilder {
         self
     }
 
-    /// Builds the application. A broker switch for the platform the program runs on fails the
-    /// build: this version of the library has no broker support yet (switches for other
-    /// platforms are ignored, as in MSAL Python).
+    /// Linux: talks to the broker on this D-Bus address instead of the session bus (a private
+    /// bus, e.g. the emulator's broker service in tests).
+    pub fn broker_bus_address(mut self, address: impl Into<String>) -> Self {
+        self.broker_settings.bus_address = Some(address.into());
+        self
+    }
+
+    /// macOS: the app's bundle id, for the redirect URI `msauth.<bundle id>://auth` (default:
+    /// detected from the running app; unsigned programs use
+    /// `msauth.com.msauth.unsignedapp://auth`).
+    pub fn broker_bundle_id(mut self, bundle_id: impl Into<String>) -> Self {
+        self.broker_settings.bundle_id = Some(bundle_id.into());
+        self
+    }
+
+    /// WSL: the path of the Windows broker helper (default: `entra-broker-wsl-helper.exe` on
+    /// `PATH`).
+    pub fn broker_wsl_helper(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.broker_settings.wsl_helper = Some(path.into());
+        self
+    }
+
+    /// Uses this broker implementation instead of the platform's (custom brokers, tests). The
+    /// routing rules still apply: the switch for the running platform must be on.
+    pub fn broker_backend(mut self, backend: Arc<dyn BrokerBackend>) -> Self {
+        self.broker_settings.backend = Some(backend);
+        self
+    }
+
+    /// Builds the application. No network or IPC: a broker is reached on first use.
+    ///
+    /// Fails when a broker switch for the running platform is on but this build lacks the
+    /// `broker` feature (the error says how to enable it). Switches for other platforms are
+    /// ignored, and so are all switches for non-Entra authorities (ADFS, B2C, CIAM, OIDC), as in
+    /// MSAL Python.
     pub fn build(self) -> Result<PublicClientApplication, Error> {
-        if let Some(switch) = self.brokers.for_this_platform(running_on_wsl()) {
-            return Err(Error::Configuration(format!(
-                "{switch}(true): this build of entra-msal has no authentication-broker support yet; \
-                 leave {switch} off to sign in through the system browser"
-            )));
-        }
         let authority = self.common.parse_authority()?;
+        let decision = routing::decide(
+            self.brokers,
+            BrokerPlatform::current(),
+            authority.authority_type(),
+            std::env::consts::ARCH,
+            routing::BUILT_IN || self.broker_settings.backend.is_some(),
+        );
+        let broker = match &decision {
+            Decision::NotBuiltIn(platform) => {
+                return Err(Error::Configuration(routing::not_built_in_message(
+                    *platform,
+                )));
+            }
+            Decision::Use(platform) => Some(Arc::new(BrokerRoute::new(
+                *platform,
+                self.broker_settings.clone(),
+            ))),
+            Decision::Unsupported { reason, .. } => {
+                tracing::warn!("{reason}");
+                None
+            }
+            Decision::NotForAuthority(kind) => {
+                tracing::info!(authority = ?kind, "the broker serves Microsoft Entra ID authorities only; not used");
+                None
+            }
+            Decision::Off => None,
+        };
+        let broker_switch_on = BrokerPlatform::current()
+            .is_some_and(|p| self.brokers.enabled_for(p))
+            && broker.is_some();
         let core = self.common.into_core(authority, None, DEFAULT_THROTTLE)?;
         Ok(PublicClientApplication {
             core: Arc::new(core),
+            broker,
+            broker_switch_on,
+            enabled_platforms: self.brokers.enabled(),
+            bundle_id: self.broker_settings.bundle_id,
+            decision,
         })
     }
 }
@@ -183,12 +215,38 @@ impl PublicClientBuilder {
 /// ```
 pub struct PublicClientApplication {
     core: Arc<ClientCore>,
+    broker: Option<Arc<BrokerRoute>>,
+    broker_switch_on: bool,
+    enabled_platforms: Vec<BrokerPlatform>,
+    bundle_id: Option<String>,
+    decision: Decision,
+}
+
+/// Whether the broker serves an application, and why (see
+/// [`PublicClientApplication::broker_availability`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BrokerAvailability {
+    /// No broker switch for this platform is on (or the OS has no broker).
+    NotEnabled,
+    /// The switch is on but the broker is not used, for the reason given (a non-Entra authority,
+    /// an unsupported machine, or the broker could not be reached: the app signs in through the
+    /// browser).
+    Unavailable {
+        /// The platform.
+        platform: Option<BrokerPlatform>,
+        /// Why, in words.
+        reason: String,
+    },
+    /// The broker answers and will be used.
+    Available(BrokerPlatform),
 }
 
 impl std::fmt::Debug for PublicClientApplication {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PublicClientApplication")
             .field("core", &self.core)
+            .field("broker", &self.broker)
             .finish()
     }
 }
@@ -202,6 +260,7 @@ impl PublicClientApplication {
         PublicClientBuilder {
             common: CommonOptions::new(client_id.into()),
             brokers: BrokerSwitches::default(),
+            broker_settings: BrokerSettings::default(),
         }
     }
 
@@ -225,6 +284,24 @@ impl PublicClientApplication {
         let core = &self.core;
         let scopes = scopes::validate(scopes)?;
         let _access = CacheAccess::begin(&core.cache);
+        if let Some(route) = &self.broker {
+            // As MSAL Python: the parent window is required whenever the broker is enabled.
+            let window = options.parent_window.ok_or(Error::ParentWindowRequired)?;
+            if let Some(backend) = route.backend().await {
+                return brokered::interactive(
+                    core,
+                    route,
+                    backend.as_ref(),
+                    &scopes,
+                    options,
+                    window,
+                )
+                .await;
+            }
+        }
+        if options.pop.is_some() {
+            return Err(pop_needs_broker());
+        }
         let endpoints = core.endpoints().await?;
         let listener = LoopbackListener::bind(options.port).await?;
         let decorated = scopes::decorate(&scopes, &core.exclude_scopes);
@@ -329,6 +406,24 @@ impl PublicClientApplication {
         let core = &self.core;
         let scopes = scopes::validate(scopes)?;
         let _access = CacheAccess::begin(&core.cache);
+        // Through the broker on macOS and Windows only (MSAL Python 1.39).
+        if let Some(route) = self.broker.as_ref().filter(|r| {
+            matches!(
+                r.platform(),
+                BrokerPlatform::MacOs | BrokerPlatform::Windows
+            )
+        }) && let Some(backend) = route.backend().await
+        {
+            return brokered::username_password(
+                core,
+                route,
+                backend.as_ref(),
+                &scopes,
+                username,
+                password,
+            )
+            .await;
+        }
         if let UserRealm::Federated { protocol } =
             authority::user_realm(&core.http, &core.authority, username).await
         {
@@ -410,6 +505,34 @@ impl PublicClientApplication {
     ) -> Result<AuthenticationResult, Error> {
         let scopes = scopes::validate(scopes)?;
         let _access = CacheAccess::begin(&self.core.cache);
+        if let Some(route) = &self.broker
+            && brokered::serves(account)
+            && let Some(backend) = route.backend().await
+        {
+            match brokered::silent(
+                &self.core,
+                route,
+                backend.as_ref(),
+                &scopes,
+                account,
+                options,
+            )
+            .await
+            {
+                Ok(brokered::Silent::Token(result)) => return Ok(*result),
+                Ok(brokered::Silent::NotInBroker) => {
+                    tracing::debug!("the broker does not know the account; using refresh tokens");
+                }
+                // An account of unknown origin may have refresh tokens of its own.
+                Err(e) if account.account_source.is_none() => {
+                    tracing::debug!(error = %e, "the broker failed for an account of unknown origin; using refresh tokens");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if options.pop.is_some() {
+            return Err(pop_needs_broker());
+        }
         silent::acquire(&self.core, scopes, account, options).await
     }
 
@@ -418,48 +541,64 @@ impl PublicClientApplication {
         self.core.accounts(username)
     }
 
-    /// Forgets an account: its refresh tokens (this app's and its family's), access tokens,
-    /// id tokens and account entries.
-    pub fn remove_account(&self, account: &Account) {
+    /// Signs an account out: through the broker first when the broker created it (a broker
+    /// failure is logged, not returned, as in MSAL Python), then forgets it locally: its refresh
+    /// tokens (this app's and its family's), access tokens, id tokens and account entries.
+    pub async fn remove_account(&self, account: &Account) {
+        if let Some(route) = &self.broker
+            && brokered::serves(account)
+            && let Some(backend) = route.backend().await
+        {
+            brokered::sign_out(&self.core, backend.as_ref(), account).await;
+        }
         self.core.remove_account(account);
+    }
+
+    /// Whether the broker serves this application on this machine, and if not, why. Connects
+    /// to the broker the first time (the answer is kept).
+    pub async fn broker_availability(&self) -> BrokerAvailability {
+        match (&self.broker, &self.decision) {
+            (Some(route), _) => match route.connection().await {
+                Ok(_) => BrokerAvailability::Available(route.platform()),
+                Err(e) => BrokerAvailability::Unavailable {
+                    platform: Some(route.platform()),
+                    reason: e.context.clone(),
+                },
+            },
+            (None, Decision::Unsupported { platform, reason }) => BrokerAvailability::Unavailable {
+                platform: Some(*platform),
+                reason: reason.clone(),
+            },
+            (None, Decision::NotForAuthority(kind)) => BrokerAvailability::Unavailable {
+                platform: BrokerPlatform::current(),
+                reason: format!(
+                    "the broker serves Microsoft Entra ID authorities only, not {kind:?}"
+                ),
+            },
+            (None, _) => BrokerAvailability::NotEnabled,
+        }
+    }
+
+    /// The redirect URIs this app's registration must contain for the brokers it enabled
+    /// (every platform whose switch is on, not only the running one).
+    pub fn broker_redirect_uris(&self) -> Vec<RequiredRedirectUri> {
+        crate::broker::required_redirect_uris(
+            &self.core.client_id,
+            &self.enabled_platforms,
+            self.bundle_id.as_deref(),
+        )
+    }
+
+    /// Whether a broker switch for the running platform is on and applies to this authority.
+    pub fn is_broker_enabled(&self) -> bool {
+        self.broker_switch_on
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn broker_switches_apply_to_the_current_platform_only() {
-        let on = |mac, windows, linux, wsl| BrokerSwitches {
-            mac,
-            windows,
-            linux,
-            wsl,
-        };
-        assert_eq!(
-            on(false, false, false, false).for_this_platform(false),
-            None
-        );
-        if cfg!(target_os = "linux") {
-            assert_eq!(
-                on(true, true, false, false).for_this_platform(false),
-                None,
-                "other platforms' switches are ignored"
-            );
-            assert_eq!(
-                on(false, false, true, false).for_this_platform(false),
-                Some("enable_broker_on_linux")
-            );
-            assert_eq!(
-                on(false, false, true, false).for_this_platform(true),
-                None,
-                "WSL has its own switch"
-            );
-            assert_eq!(
-                on(false, false, false, true).for_this_platform(true),
-                Some("enable_broker_on_wsl")
-            );
-        }
-    }
+fn pop_needs_broker() -> Error {
+    Error::Configuration(
+        "proof-of-possession tokens are available through an authentication broker only: enable \
+         the broker for this platform, or request a bearer token"
+            .into(),
+    )
 }

@@ -22,6 +22,8 @@ pub struct SilentOptions {
     pub claims_challenge: Option<String>,
     /// Another tenant than the application's authority (e.g. a guest tenant of the account).
     pub tenant: Option<String>,
+    /// Requests a proof-of-possession token bound to one HTTP request (brokers only).
+    pub pop: Option<crate::broker::PopParams>,
 }
 
 /// The family MSAL tries when an app's family is unknown.

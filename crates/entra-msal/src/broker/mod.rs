@@ -20,10 +20,12 @@
 #![cfg_attr(not(feature = "broker"), allow(dead_code))]
 
 mod backend;
+pub(crate) mod connect;
 mod error;
 pub mod linux;
 pub mod macos;
 mod platform;
+pub(crate) mod routing;
 mod types;
 mod window;
 pub mod windows;

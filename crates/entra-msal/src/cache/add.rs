@@ -244,7 +244,13 @@ pub(crate) fn entities_from_event(event: &TokenEvent<'_>) -> Result<Entities, Er
             home_account_id: hid.clone(),
             environment: environment.clone(),
             realm: realm.clone(),
-            local_account_id: claim_text(&id_claims, "oid")
+            // A broker's own account id (MSAL Python's `_account_id`), else the object id.
+            local_account_id: response
+                .get("_account_id")
+                .and_then(Value::as_str)
+                .filter(|id| !id.is_empty())
+                .map(str::to_string)
+                .or_else(|| claim_text(&id_claims, "oid"))
                 .or_else(|| claim_text(&id_claims, "sub"))
                 .unwrap_or_default(),
             username: non_empty_claim(&id_claims, "preferred_username")

@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use entra_emulator::{Emulator, FaultAction, FaultMatch, FaultRule};
+use entra_msal::Error;
 use entra_msal::app::{ConfidentialClientApplication, ConfidentialClientBuilder};
+use entra_msal::interactive::UrlOpener;
 
 /// A running emulator (control API on) and its connection info.
 pub struct Env {
@@ -220,4 +222,59 @@ pub fn example(name: &str) -> PathBuf {
         .get(name)
         .cloned()
         .unwrap_or_else(|| panic!("no example named {name}"))
+}
+
+/// Plays the browser: opens the authorize URL, approves it through the control API, and posts
+/// the response to the loopback listener, as the emulator's form_post page would.
+struct ApprovingBrowser {
+    emulator_ca: String,
+    control: entra_emulator::Control,
+    username: Option<String>,
+}
+
+impl UrlOpener for ApprovingBrowser {
+    fn open(&self, url: &str) -> Result<(), Error> {
+        let url = url::Url::parse(url).unwrap();
+        let state = url
+            .query_pairs()
+            .find(|(k, _)| k == "state")
+            .map(|(_, v)| v.into_owned())
+            .unwrap();
+        let http = reqwest::Client::builder()
+            .add_root_certificate(
+                reqwest::Certificate::from_pem(self.emulator_ca.as_bytes()).unwrap(),
+            )
+            .build()
+            .unwrap();
+        let control = self.control.clone();
+        let username = self.username.clone();
+        tokio::spawn(async move {
+            http.get(url.as_str()).send().await.unwrap();
+            let completion = match username {
+                Some(u) => control.approve_authorization(Some(&state), &u).unwrap(),
+                None => control.deny_authorization(Some(&state)).unwrap(),
+            };
+            let page = reqwest::Client::new()
+                .post(&completion.redirect_uri)
+                .form(&completion.params)
+                .send()
+                .await
+                .unwrap();
+            assert!(page.status().is_success());
+        });
+        Ok(())
+    }
+}
+
+pub fn browser(e: &Env, username: Option<&str>) -> Arc<dyn UrlOpener> {
+    browser_on(&e.emulator, username)
+}
+
+/// [`browser`] for any emulator.
+pub fn browser_on(emulator: &Emulator, username: Option<&str>) -> Arc<dyn UrlOpener> {
+    Arc::new(ApprovingBrowser {
+        emulator_ca: emulator.ca_pem().unwrap().to_string(),
+        control: emulator.control(),
+        username: username.map(str::to_string),
+    })
 }

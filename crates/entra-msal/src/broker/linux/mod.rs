@@ -1,2 +1,10 @@
 //! The Linux broker: the Microsoft identity broker (`com.microsoft.identity.broker1`) on the
-//! session D-Bus.
+//! session D-Bus. [`codec`] builds and reads the JSON exactly as Microsoft's own client does;
+//! `dbus` (feature `broker`, Linux only) moves it over the bus with zbus, without libdbus.
+
+pub mod codec;
+#[cfg(all(feature = "broker", target_os = "linux"))]
+mod dbus;
+
+#[cfg(all(feature = "broker", target_os = "linux"))]
+pub use dbus::{BUS_NAME, INTERFACE, LinuxBroker, OBJECT_PATH};

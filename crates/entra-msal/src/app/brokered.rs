@@ -1,0 +1,435 @@
+//! Token acquisition through an authentication broker, routed as MSAL Python 1.39 routes it:
+//! interactive sign-in tries the broker silently first; silent requests go to the broker for
+//! accounts it created; results are cached as broker accounts with no refresh token (the broker
+//! keeps it); proof-of-possession tokens are cached apart from bearer tokens.
+
+use std::sync::Arc;
+
+use serde_json::Map;
+use sha2::{Digest, Sha256};
+use tokio::sync::OnceCell;
+
+use super::claims;
+use super::core::{ClientCore, Store};
+use super::public::InteractiveOptions;
+use super::result::{Account, AuthenticationResult, TokenSource};
+use super::silent::SilentOptions;
+use crate::broker::connect::{self, BrokerSettings};
+use crate::broker::{
+    BrokerAccount, BrokerBackend, BrokerError, BrokerPlatform, BrokerTokenRequest,
+    BrokerTokenResponse, ParentWindow, PopParams,
+};
+use crate::error::{Classification, Error, ServiceError};
+use crate::oauth::TokenResponse;
+
+/// The broker an application uses, connected on first use.
+pub(crate) struct BrokerRoute {
+    platform: BrokerPlatform,
+    settings: BrokerSettings,
+    backend: OnceCell<Result<Arc<dyn BrokerBackend>, BrokerError>>,
+}
+
+impl std::fmt::Debug for BrokerRoute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BrokerRoute")
+            .field("platform", &self.platform)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BrokerRoute {
+    pub fn new(platform: BrokerPlatform, settings: BrokerSettings) -> Self {
+        Self {
+            platform,
+            settings,
+            backend: OnceCell::new(),
+        }
+    }
+
+    pub fn platform(&self) -> BrokerPlatform {
+        self.platform
+    }
+
+    /// The broker, or `None` (after one warning) when it cannot be reached: the app then uses
+    /// the browser and refresh tokens, as MSAL Python falls back when the broker is unavailable.
+    /// The answer is kept for the life of the application.
+    pub async fn backend(&self) -> Option<Arc<dyn BrokerBackend>> {
+        self.connection().await.as_ref().ok().cloned()
+    }
+
+    /// The connection attempt's outcome (connects on first use).
+    pub async fn connection(&self) -> &Result<Arc<dyn BrokerBackend>, BrokerError> {
+        self.backend
+            .get_or_init(|| async {
+                let connected = connect::connect(self.platform, &self.settings).await;
+                if let Err(e) = &connected {
+                    tracing::warn!(
+                        platform = %self.platform,
+                        error = %e,
+                        "the authentication broker is unavailable; falling back to the browser"
+                    );
+                }
+                connected
+            })
+            .await
+    }
+
+    /// The redirect URI this platform's broker sends for `client_id`.
+    pub fn redirect_uri(&self, client_id: &str) -> String {
+        self.platform
+            .redirect_uri(client_id, self.settings.bundle_id.as_deref())
+    }
+
+    /// Turns a broker error into the library's error: a missing redirect URI becomes a
+    /// dedicated error that names the URI to register.
+    pub fn error(&self, client_id: &str, e: BrokerError) -> Error {
+        if e.is_redirect_uri_mismatch() {
+            Error::BrokerRedirectUriNotRegistered {
+                client_id: client_id.to_string(),
+                platform: self.platform,
+                redirect_uri: self.redirect_uri(client_id),
+                source: Box::new(e),
+            }
+        } else {
+            Error::Broker(Box::new(e))
+        }
+    }
+
+    /// A silent request's error: the app's usual `UiRequired` when the user must interact.
+    fn silent_error(&self, client_id: &str, e: BrokerError) -> Error {
+        if e.status.requires_interaction() {
+            Error::UiRequired(Box::new(ServiceError {
+                error: "interaction_required".into(),
+                error_description: e.to_string(),
+                error_codes: Vec::new(),
+                suberror: None,
+                claims: None,
+                correlation_id: None,
+                trace_id: None,
+                http_status: 0,
+                classification: Classification::None,
+            }))
+        } else {
+            self.error(client_id, e)
+        }
+    }
+}
+
+/// Everything a broker request needs besides the account.
+struct Ask<'a> {
+    core: &'a ClientCore,
+    route: &'a BrokerRoute,
+    scopes: &'a [String],
+    claims: Option<String>,
+    pop: Option<&'a PopParams>,
+    correlation_id: String,
+}
+
+impl Ask<'_> {
+    fn request(&self, account: Option<BrokerAccount>) -> BrokerTokenRequest {
+        let core = self.core;
+        let mut extra_parameters = std::collections::BTreeMap::new();
+        if !core.discovery.validate_authority || !core.discovery.instance_discovery {
+            extra_parameters.insert("validateAuthority".into(), "no".into());
+        }
+        BrokerTokenRequest {
+            client_id: core.client_id.to_ascii_lowercase(),
+            authority: format!(
+                "https://{}/{}",
+                core.authority.host_with_port(),
+                core.authority.tenant()
+            ),
+            scopes: self.scopes.to_vec(),
+            redirect_uri: self.route.redirect_uri(&core.client_id),
+            correlation_id: self.correlation_id.clone(),
+            claims: self.claims.clone(),
+            account,
+            login_hint: None,
+            prompt: None,
+            pop: self.pop.cloned(),
+            username_password: None,
+            extra_parameters,
+            validate_authority: core.discovery.validate_authority,
+        }
+    }
+
+    /// Caches a broker result (no refresh token) and returns it.
+    async fn store(&self, token: BrokerTokenResponse) -> Result<AuthenticationResult, Error> {
+        let core = self.core;
+        let endpoints = core.endpoints().await?;
+        let now = core.now();
+        let mut json = Map::new();
+        json.insert("access_token".into(), token.access_token.clone().into());
+        json.insert("token_type".into(), token.token_type.as_str().into());
+        json.insert("expires_in".into(), (token.expires_on - now).max(0).into());
+        if let Some(ext) = token.ext_expires_on {
+            json.insert("ext_expires_in".into(), (ext - now).max(0).into());
+        }
+        if let Some(id_token) = &token.id_token {
+            json.insert("id_token".into(), id_token.clone().into());
+        }
+        if let Some(client_info) = &token.client_info {
+            json.insert("client_info".into(), client_info.clone().into());
+        }
+        json.insert("scope".into(), token.granted_scopes.join(" ").into());
+        if let Some(account) = &token.account {
+            json.insert("_account_id".into(), account.account_id.clone().into());
+        }
+        let response = TokenResponse { json };
+        let pop_key = self.pop.map(pop_cache_key);
+        let mut result = core.store(&Store {
+            endpoints: &endpoints,
+            response: &response,
+            requested_scopes: self.scopes,
+            grant_type: "broker",
+            username: token.account.as_ref().map(|a| a.username.as_str()),
+            ext_cache_key: pop_key.as_deref(),
+            skip_account_creation: false,
+            now,
+            correlation_id: &self.correlation_id,
+        })?;
+        result.token_source = TokenSource::Broker;
+        Ok(result)
+    }
+}
+
+/// PoP tokens are cached under an extended key of their own, so a bearer lookup never returns
+/// one (MSAL Python mixes them up) and a PoP lookup finds only a token for the same request.
+pub(crate) fn pop_cache_key(pop: &PopParams) -> String {
+    let digest = Sha256::digest(
+        format!(
+            "{} {}{}",
+            pop.http_method.to_ascii_uppercase(),
+            pop.uri_host.to_ascii_lowercase(),
+            pop.uri_path
+        )
+        .as_bytes(),
+    );
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("pop-{hex}")
+}
+
+/// The broker's record of a cached account (by home account id, else by its own id).
+async fn find_account(
+    backend: &dyn BrokerBackend,
+    client_id: &str,
+    account: &Account,
+    correlation_id: &str,
+) -> Result<Option<BrokerAccount>, BrokerError> {
+    let accounts = backend.accounts(client_id, correlation_id).await?;
+    Ok(accounts
+        .iter()
+        .find(|a| {
+            a.home_account_id
+                .eq_ignore_ascii_case(&account.home_account_id)
+        })
+        .or_else(|| {
+            accounts
+                .iter()
+                .find(|a| !a.account_id.is_empty() && a.account_id == account.local_account_id)
+        })
+        .cloned())
+}
+
+/// `acquire_token_interactive` through the broker (MSAL Python's
+/// `_acquire_token_interactive_via_broker`): a silent attempt for a `login_hint` that matches
+/// one cached account; then, with no `prompt` or `prompt=none`, a silent sign-in of the
+/// device's account; then the broker's UI, only when that said interaction is required.
+pub(crate) async fn interactive(
+    core: &ClientCore,
+    route: &BrokerRoute,
+    backend: &dyn BrokerBackend,
+    scopes: &[String],
+    options: &InteractiveOptions,
+    window: ParentWindow,
+) -> Result<AuthenticationResult, Error> {
+    if !options.extra_scopes_to_consent.is_empty() {
+        tracing::warn!("extra_scopes_to_consent is ignored when the broker is used");
+    }
+    let mut ask = Ask {
+        core,
+        route,
+        scopes,
+        claims: claims::merged(&core.capabilities, options.claims_challenge.as_deref())?,
+        pop: options.pop.as_ref(),
+        correlation_id: uuid::Uuid::new_v4().to_string(),
+    };
+    let prompt = options.prompt.as_deref();
+    let hint = options.login_hint.as_deref();
+    if let Some(hint) = hint
+        && prompt != Some("select_account")
+        && let [account] = core.accounts(Some(hint)).as_slice()
+        && let Ok(Some(found)) =
+            find_account(backend, &core.client_id, account, &ask.correlation_id).await
+        && let Ok(token) = backend
+            .acquire_token_silently(&ask.request(Some(found)))
+            .await
+    {
+        return ask.store(token).await;
+    }
+    if prompt.is_none() || prompt == Some("none") {
+        let mut request = ask.request(None);
+        request.login_hint = hint.map(str::to_string);
+        match backend.acquire_token_silently(&request).await {
+            Ok(token) => {
+                let wrong_account = hint.is_some_and(|h| {
+                    token
+                        .account
+                        .as_ref()
+                        .is_some_and(|a| !a.username.eq_ignore_ascii_case(h))
+                });
+                if !wrong_account {
+                    return ask.store(token).await;
+                }
+                if prompt == Some("none") {
+                    return Err(Error::UiRequired(Box::new(ServiceError {
+                        error: "broker_error".into(),
+                        error_description: format!(
+                            "prompt=\"none\" will not work for login_hint={:?}: the broker's signed-in account is another one",
+                            hint.unwrap_or_default()
+                        ),
+                        error_codes: Vec::new(),
+                        suberror: None,
+                        claims: None,
+                        correlation_id: Some(ask.correlation_id.clone()),
+                        trace_id: None,
+                        http_status: 0,
+                        classification: Classification::None,
+                    })));
+                }
+            }
+            Err(e) if prompt == Some("none") => return Err(route.silent_error(&core.client_id, e)),
+            Err(e) if e.status.requires_interaction() => {
+                tracing::debug!(error = %e, "silent broker sign-in needs interaction");
+            }
+            Err(e) => return Err(route.error(&core.client_id, e)),
+        }
+    }
+    if let Some(callback) = &options.on_before_launching_ui {
+        callback("broker");
+    }
+    ask.correlation_id = uuid::Uuid::new_v4().to_string();
+    let mut request = ask.request(None);
+    request.login_hint = hint.map(str::to_string);
+    request.prompt = options.prompt.clone();
+    if let Some(max_age) = options.max_age {
+        request
+            .extra_parameters
+            .insert("max_age".into(), max_age.to_string());
+    }
+    let token = backend
+        .acquire_token_interactively(&request, window)
+        .await
+        .map_err(|e| route.error(&core.client_id, e))?;
+    ask.store(token).await
+}
+
+/// What the broker said about a silent request for a cached account.
+pub(crate) enum Silent {
+    /// A token.
+    Token(Box<AuthenticationResult>),
+    /// The broker does not know the account: use refresh tokens.
+    NotInBroker,
+}
+
+/// `acquire_token_silent` through the broker, after the access-token cache.
+pub(crate) async fn silent(
+    core: &ClientCore,
+    route: &BrokerRoute,
+    backend: &dyn BrokerBackend,
+    scopes: &[String],
+    account: &Account,
+    options: &SilentOptions,
+) -> Result<Silent, Error> {
+    let ask = Ask {
+        core,
+        route,
+        scopes,
+        claims: claims::merged(&core.capabilities, options.claims_challenge.as_deref())?,
+        pop: options.pop.as_ref(),
+        correlation_id: uuid::Uuid::new_v4().to_string(),
+    };
+    let use_cache = !options.force_refresh && options.claims_challenge.is_none();
+    if use_cache {
+        let endpoints = core.endpoints().await?;
+        let pop_key = ask.pop.map(pop_cache_key);
+        if let Some(at) = core.cached_token(
+            &endpoints.realm,
+            Some(&account.home_account_id),
+            scopes,
+            pop_key.as_deref(),
+        ) {
+            return Ok(Silent::Token(Box::new(core.result_from_cache(
+                &at,
+                Some(account.clone()),
+                &ask.correlation_id,
+            ))));
+        }
+    }
+    let found = find_account(backend, &core.client_id, account, &ask.correlation_id)
+        .await
+        .map_err(|e| route.silent_error(&core.client_id, e))?;
+    let Some(found) = found else {
+        return Ok(Silent::NotInBroker);
+    };
+    let token = backend
+        .acquire_token_silently(&ask.request(Some(found)))
+        .await
+        .map_err(|e| route.silent_error(&core.client_id, e))?;
+    let mut result = ask.store(token).await?;
+    result.account = Some(account.clone());
+    Ok(Silent::Token(Box::new(result)))
+}
+
+/// Username and password through the broker (macOS and Windows only, as MSAL Python).
+pub(crate) async fn username_password(
+    core: &ClientCore,
+    route: &BrokerRoute,
+    backend: &dyn BrokerBackend,
+    scopes: &[String],
+    username: &str,
+    password: &str,
+) -> Result<AuthenticationResult, Error> {
+    let ask = Ask {
+        core,
+        route,
+        scopes,
+        claims: claims::merged(&core.capabilities, None)?,
+        pop: None,
+        correlation_id: uuid::Uuid::new_v4().to_string(),
+    };
+    let mut request = ask.request(None);
+    request.username_password = Some((
+        username.to_string(),
+        crate::broker::BrokerPassword(password.to_string()),
+    ));
+    let token = backend
+        .acquire_token_silently(&request)
+        .await
+        .map_err(|e| route.silent_error(&core.client_id, e))?;
+    ask.store(token).await
+}
+
+/// Signs the account out of the broker (errors are logged, as MSAL Python does).
+pub(crate) async fn sign_out(core: &ClientCore, backend: &dyn BrokerBackend, account: &Account) {
+    let correlation_id = uuid::Uuid::new_v4().to_string();
+    match find_account(backend, &core.client_id, account, &correlation_id).await {
+        Ok(Some(found)) => {
+            if let Err(e) = backend
+                .sign_out(&core.client_id, &found, &correlation_id)
+                .await
+            {
+                tracing::warn!(error = %e, "the broker could not sign the account out");
+            }
+        }
+        Ok(None) => tracing::debug!("the broker does not know the account; nothing to sign out"),
+        Err(e) => tracing::warn!(error = %e, "the broker's accounts could not be read"),
+    }
+}
+
+/// Whether a silent request for `account` goes to the broker: accounts the broker created, and
+/// accounts of unknown origin (older caches).
+pub(crate) fn serves(account: &Account) -> bool {
+    matches!(account.account_source.as_deref(), None | Some("broker"))
+}
