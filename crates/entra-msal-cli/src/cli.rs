@@ -26,8 +26,8 @@ file (TOML; `msal doctor` prints its path), e.g.:
 ";
 
 /// `msal`: sign in to Microsoft Entra ID, get tokens for scripts, kubectl and curl, manage the
-/// signed-in accounts, and run a local Entra ID emulator.
-#[derive(Debug, Parser)]
+/// signed-in accounts, and run a local Entra ID emulator. (No `Debug`: it may hold a secret.)
+#[derive(Parser)]
 #[command(
     name = "msal",
     version,
@@ -79,7 +79,7 @@ pub struct GlobalArgs {
 }
 
 /// The commands.
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 pub enum Command {
     /// Sign a user in and keep the tokens in the cache.
     #[command(after_help = LOGIN_EXAMPLES)]
@@ -226,8 +226,8 @@ pub struct LoginArgs {
     pub output: ListOutput,
 }
 
-/// `msal token`.
-#[derive(Debug, Args)]
+/// `msal token`. (No `Debug`: `client_secret` may hold a secret.)
+#[derive(Args)]
 pub struct TokenArgs {
     /// A scope (repeatable), e.g. User.Read or api://my-api/.default (default: the config
     /// file's `scopes`).

@@ -1,7 +1,7 @@
 //! `msal doctor`: what a person debugging sign-in needs, one section per concern.
 //!
-//! Every section is a function in [`SECTIONS`]' order (see [`sections`]); a new check (e.g.
-//! broker availability and the broker's redirect URIs) is one more function added there.
+//! Every section is a function, called in order by [`sections`]; a new check (e.g. broker
+//! availability and the broker's redirect URIs) is one more function added to that list.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
