@@ -46,8 +46,8 @@ pub struct Cli {
 /// Options every command understands.
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
-    /// Authority URL, e.g. https://login.microsoftonline.com/contoso.onmicrosoft.com
-    /// (default: https://login.microsoftonline.com/<tenant>, or .../common without --tenant).
+    /// Authority URL, e.g. `https://login.microsoftonline.com/contoso.onmicrosoft.com`
+    /// (default: `https://login.microsoftonline.com/TENANT`, or `.../common` without --tenant).
     #[arg(long, global = true, env = "MSAL_AUTHORITY", value_name = "URL")]
     pub authority: Option<String>,
     /// A generic OpenID Connect issuer instead of an Entra authority.

@@ -882,3 +882,42 @@ fn python() -> Option<PathBuf> {
     eprintln!("SKIPPED: {message}");
     None
 }
+
+/// A revoked refresh token: the silent refresh gets `invalid_grant`, which means the user must
+/// sign in again (exit code 4 without interaction).
+#[test]
+fn a_revoked_refresh_token_means_interaction_required() {
+    let f = fixture();
+    f.login_alice();
+    assert!(
+        f.emulator
+            .control()
+            .revoke_refresh_tokens(Some("alice@contoso.example"))
+            > 0
+    );
+    let cached = stdout_json(&run(f.msal().args([
+        "token",
+        "-s",
+        USER_SCOPE,
+        "--no-interactive",
+    ])));
+    assert_eq!(
+        cached["source"], "cache",
+        "the cached access token is still good"
+    );
+    let out = run(f.msal().args([
+        "token",
+        "-s",
+        USER_SCOPE,
+        "--no-interactive",
+        "--force-refresh",
+    ]));
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("invalid_grant"), "{err}");
+    assert!(
+        err.contains("next: sign in again with `msal login`"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+}
