@@ -82,24 +82,24 @@ pub struct GlobalArgs {
 #[derive(Subcommand)]
 pub enum Command {
     /// Sign a user in and keep the tokens in the cache.
-    #[command(after_help = LOGIN_EXAMPLES)]
+    #[command(after_help = format!("{LOGIN_EXAMPLES}\n\n{EXIT_CODES_HELP}"))]
     Login(LoginArgs),
     /// Print an access token: for the signed-in user (from the cache when possible), or for an
     /// application with --client-secret or --certificate.
-    #[command(after_help = TOKEN_EXAMPLES)]
+    #[command(after_help = format!("{TOKEN_EXAMPLES}\n\n{EXIT_CODES_HELP}"))]
     Token(TokenArgs),
     /// List the accounts signed in for this client id.
-    #[command(after_help = ACCOUNTS_EXAMPLES)]
+    #[command(after_help = format!("{ACCOUNTS_EXAMPLES}\n\n{EXIT_CODES_HELP}"))]
     Accounts(AccountsArgs),
     /// Sign an account out: remove its tokens from the cache.
-    #[command(after_help = LOGOUT_EXAMPLES)]
+    #[command(after_help = format!("{LOGOUT_EXAMPLES}\n\n{EXIT_CODES_HELP}"))]
     Logout(LogoutArgs),
     /// Show a JWT's header and claims, with its times in local time (the signature is not
     /// checked).
     #[command(after_help = DECODE_EXAMPLES)]
     Decode(DecodeArgs),
     /// Check the configuration, the token cache and the authority, and print what sign-in needs.
-    #[command(after_help = DOCTOR_EXAMPLES)]
+    #[command(after_help = format!("{DOCTOR_EXAMPLES}\n\n{EXIT_CODES_HELP}"))]
     Doctor(DoctorArgs),
     /// Walk through a device-code sign-in and a client-credentials token against an embedded
     /// emulator, step by step. Needs no network and no account.

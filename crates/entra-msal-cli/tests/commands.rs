@@ -921,3 +921,39 @@ fn a_revoked_refresh_token_means_interaction_required() {
     );
     assert!(out.stdout.is_empty());
 }
+
+/// Ctrl+C (SIGINT) while waiting for a device-code sign-in: exit code 5.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_cancels_a_device_code_sign_in() {
+    let f = fixture();
+    let mut cmd = StdCommand::new(env!("CARGO_BIN_EXE_msal"));
+    for (k, v) in f.envs() {
+        cmd.env(k, v);
+    }
+    let child = cmd
+        .args(["login", "--device-code", "--scope", USER_SCOPE])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let control = f.emulator.control();
+    let mut started = false;
+    for _ in 0..600 {
+        if !control.pending_device_codes().is_empty() {
+            started = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(started, "the CLI never started a device-code flow");
+    let killed = StdCommand::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(5), "{}", stderr(&output));
+    assert!(stderr(&output).contains("cancelled"), "{}", stderr(&output));
+}
