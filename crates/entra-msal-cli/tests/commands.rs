@@ -423,13 +423,12 @@ fn device_code_login_prints_the_message_and_waits_for_approval() {
     assert_eq!(json["source"], "cache");
 }
 
-/// `MSAL_BROWSER` is a script that hands the URL to the test, which plays the browser: it opens
-/// the page, approves the sign-in through the control API and posts the answer to the CLI's
-/// loopback listener.
-#[test]
-fn browser_login_through_msal_browser() {
-    let f = fixture();
+/// Runs `msal ARGS` with `MSAL_BROWSER` set to a script that hands the URL to the test, which
+/// plays the browser: it opens the page, approves the sign-in as `user` (or denies it) through
+/// the control API, and posts the answer to the CLI's loopback listener.
+fn with_browser(f: &Fixture, args: &[&str], user: Option<&str>) -> std::process::Output {
     let url_file = f.dir.path().join("url.txt");
+    let _ = std::fs::remove_file(&url_file);
     let script = f.dir.path().join("browser.sh");
     std::fs::write(
         &script,
@@ -450,15 +449,8 @@ fn browser_login_through_msal_browser() {
     }
     let child = cmd
         .env("MSAL_BROWSER", &script)
-        .args([
-            "token",
-            "--scope",
-            USER_SCOPE,
-            "--timeout",
-            "60",
-            "-o",
-            "json",
-        ])
+        .args(args)
+        .args(["--timeout", "60"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -479,24 +471,54 @@ fn browser_login_through_msal_browser() {
             .build()
             .unwrap();
         http.get(&url).send().await.unwrap();
-        let completion = control
-            .approve_authorization(Some(&state), "alice@contoso.example")
-            .unwrap();
+        let completion = match user {
+            Some(u) => control.approve_authorization(Some(&state), u).unwrap(),
+            None => control.deny_authorization(Some(&state)).unwrap(),
+        };
         assert!(completion.redirect_uri.starts_with("http://localhost:"));
-        let page = reqwest::Client::new()
+        reqwest::Client::new()
             .post(&completion.redirect_uri)
             .form(&completion.params)
             .send()
             .await
             .unwrap();
-        assert!(page.status().is_success());
     });
-    let output = child.wait_with_output().unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn browser_sign_in_through_msal_browser() {
+    let f = fixture();
+    let output = with_browser(
+        &f,
+        &["token", "--scope", USER_SCOPE, "-o", "json"],
+        Some("alice@contoso.example"),
+    );
     assert!(output.status.success(), "{}", stderr(&output));
     let json = stdout_json(&output);
     assert_eq!(json["source"], "identity_provider");
     assert_eq!(json["account"]["username"], "alice@contoso.example");
     assert!(stderr(&output).contains("/authorize?"), "the URL is shown");
+    let again = stdout_json(&run(f.msal().args([
+        "token",
+        "-s",
+        USER_SCOPE,
+        "--no-interactive",
+    ])));
+    assert_eq!(again["source"], "cache");
+}
+
+#[test]
+fn a_declined_browser_sign_in_is_a_user_cancel() {
+    let f = fixture();
+    let output = with_browser(&f, &["login", "--scope", USER_SCOPE], None);
+    assert_eq!(output.status.code(), Some(5), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("access_denied"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(stderr(&output).contains("next:"), "{}", stderr(&output));
 }
 
 fn wait_for_file(path: &Path) -> String {
