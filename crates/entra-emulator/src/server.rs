@@ -202,6 +202,9 @@ async fn accept_loop(
         let Ok((stream, _)) = accepted else {
             continue;
         };
+        // Responses go out at once: with Nagle's algorithm on, a response written after the TLS
+        // handshake's last small record waits for the client's delayed ACK (up to 40 ms).
+        let _ = stream.set_nodelay(true);
         let router = router.clone();
         let acceptor = acceptor.clone();
         let mut conn_shutdown = shutdown.clone();

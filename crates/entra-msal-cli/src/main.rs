@@ -1,48 +1,103 @@
-//! `msal`: sign in, get tokens, and run the Entra emulator from the command line.
+//! `msal`: sign in to Microsoft Entra ID, get tokens for scripts, kubectl and curl, manage the
+//! signed-in accounts, and run the Entra emulator, from the command line.
+//!
+//! Startup is kept short for `msal token --output token` answered from the cache: a
+//! current-thread runtime, no tracing subscriber unless asked for, and no work a command does
+//! not need.
 
+mod cli;
+mod client;
+mod commands;
 mod demo;
+mod failure;
+mod jwt;
+mod localtime;
+mod output;
+mod settings;
+mod signin;
 
-use clap::{Parser, Subcommand};
+use std::process::ExitCode;
 
-#[derive(Parser)]
-#[command(
-    name = "msal",
-    version,
-    about = "Microsoft Authentication Library for Rust: command-line tool"
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
+use clap::{CommandFactory as _, FromArgMatches as _};
 
-#[derive(Subcommand)]
-enum Command {
-    /// Walk through a device-code sign-in and a client-credentials token against an embedded
-    /// emulator, step by step. Needs no network and no account.
-    Demo(demo::DemoArgs),
-    /// Run the local Entra ID emulator.
-    Emulator {
-        #[command(subcommand)]
-        command: EmulatorCommand,
-    },
-}
+use cli::{Cli, Command, EmulatorCommand};
+use failure::Failure;
+use settings::Settings;
 
-#[derive(Subcommand)]
-enum EmulatorCommand {
-    /// Start the emulator and print how to use it.
-    Serve(entra_emulator::cli::ServeArgs),
-}
-
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn init_tracing(verbose: u8) {
+    let from_env = std::env::var_os("RUST_LOG").is_some();
+    if verbose == 0 && !from_env {
+        return;
+    }
+    let filter = if from_env {
+        tracing_subscriber::EnvFilter::from_default_env()
+    } else if verbose == 1 {
+        tracing_subscriber::EnvFilter::new("entra_msal=debug,msal=debug")
+    } else {
+        tracing_subscriber::EnvFilter::new("debug")
+    };
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
-    match Cli::parse().command {
-        Command::Demo(args) => demo::run(args).await,
+}
+
+fn runtime(multi_thread: bool) -> Result<tokio::runtime::Runtime, Failure> {
+    let mut builder = if multi_thread {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    builder
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::other(format!("cannot start the async runtime: {e}")))
+}
+
+fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), Failure> {
+    match cli.command {
+        Command::Demo(args) => return Ok(runtime(true)?.block_on(demo::run(args))?),
         Command::Emulator {
             command: EmulatorCommand::Serve(args),
-        } => entra_emulator::cli::serve(args).await,
+        } => return Ok(runtime(true)?.block_on(entra_emulator::cli::serve(args))?),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "msal", &mut std::io::stdout());
+            return Ok(());
+        }
+        Command::Decode(args) => return commands::decode::run(&args),
+        _ => {}
+    }
+    let settings = Settings::resolve(&cli.global, matches)?;
+    match cli.command {
+        Command::Accounts(args) => commands::accounts::list(&settings, &args),
+        Command::Logout(args) => {
+            runtime(false)?.block_on(commands::accounts::logout(&settings, &args))
+        }
+        Command::Login(args) => runtime(false)?.block_on(commands::login::run(&settings, &args)),
+        Command::Token(args) => runtime(false)?.block_on(commands::token::run(&settings, &args)),
+        Command::Doctor(args) => runtime(false)?.block_on(commands::doctor::run(&settings, &args)),
+        Command::Demo(_)
+        | Command::Emulator { .. }
+        | Command::Completions { .. }
+        | Command::Decode(_) => Ok(()),
+    }
+}
+
+fn main() -> ExitCode {
+    // First, while the process has one thread: the local time zone.
+    localtime::init();
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    let verbose = cli.global.verbose;
+    init_tracing(verbose);
+    match run(cli, &matches) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            failure.print(verbose > 0);
+            failure.exit_code()
+        }
     }
 }

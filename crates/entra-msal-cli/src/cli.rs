@@ -1,0 +1,329 @@
+//! The command line: every command, flag and help text (with examples).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::failure::EXIT_CODES_HELP;
+
+const TOP_EXAMPLES: &str = "\
+Examples:
+  msal login --client-id 11111111-2222-3333-4444-555555555555 --tenant contoso.onmicrosoft.com --scope User.Read
+  msal token --scope User.Read --output token
+  curl -H \"Authorization: Bearer $(msal token --scope User.Read --output token)\" https://graph.microsoft.com/v1.0/me
+  msal token --client-secret --scope https://graph.microsoft.com/.default < secret.txt
+  msal accounts
+  msal decode \"$(msal token --scope User.Read --output token)\"
+  msal doctor
+  msal demo
+
+Configuration: flags, then environment variables (MSAL_CLIENT_ID, MSAL_AUTHORITY,
+MSAL_OIDC_AUTHORITY, MSAL_TENANT, MSAL_CA_FILE, MSAL_CACHE_FILE, MSAL_CONFIG), then the config
+file (TOML; `msal doctor` prints its path), e.g.:
+  client_id = \"11111111-2222-3333-4444-555555555555\"
+  tenant = \"contoso.onmicrosoft.com\"
+  scopes = [\"User.Read\"]
+";
+
+/// `msal`: sign in to Microsoft Entra ID, get tokens for scripts, kubectl and curl, manage the
+/// signed-in accounts, and run a local Entra ID emulator. (No `Debug`: it may hold a secret.)
+#[derive(Parser)]
+#[command(
+    name = "msal",
+    version,
+    about = "Microsoft Authentication Library for Rust: sign in, get tokens, run the Entra emulator",
+    after_help = format!("{TOP_EXAMPLES}\n{EXIT_CODES_HELP}"),
+)]
+pub struct Cli {
+    /// Options every command understands.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command understands.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Authority URL, e.g. `https://login.microsoftonline.com/contoso.onmicrosoft.com`
+    /// (default: `https://login.microsoftonline.com/TENANT`, or `.../common` without --tenant).
+    #[arg(long, global = true, env = "MSAL_AUTHORITY", value_name = "URL")]
+    pub authority: Option<String>,
+    /// A generic OpenID Connect issuer instead of an Entra authority.
+    #[arg(long, global = true, env = "MSAL_OIDC_AUTHORITY", value_name = "URL")]
+    pub oidc_authority: Option<String>,
+    /// The application (client) id registered in Entra ID.
+    #[arg(long, global = true, env = "MSAL_CLIENT_ID", value_name = "ID")]
+    pub client_id: Option<String>,
+    /// The tenant (GUID, domain, organizations, common); replaces the authority's tenant.
+    #[arg(long, global = true, env = "MSAL_TENANT", value_name = "TENANT")]
+    pub tenant: Option<String>,
+    /// A CA certificate (PEM) to trust instead of the system's, for a private authority such as
+    /// `msal emulator serve` (also turns instance discovery off).
+    #[arg(long, global = true, env = "MSAL_CA_FILE", value_name = "PATH")]
+    pub ca_file: Option<PathBuf>,
+    /// The token cache file (MSAL JSON, shared with MSAL Python and msal-extensions).
+    #[arg(long, global = true, env = "MSAL_CACHE_FILE", value_name = "PATH")]
+    pub cache_file: Option<PathBuf>,
+    /// The config file (TOML) to read instead of the default one.
+    #[arg(long, global = true, env = "MSAL_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Do not validate the authority's host through instance discovery at
+    /// login.microsoftonline.com (private clouds, emulators).
+    #[arg(long, global = true)]
+    pub no_instance_discovery: bool,
+    /// Print a trace of what happens (to standard error; tokens and secrets never appear).
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// The commands.
+#[derive(Subcommand)]
+pub enum Command {
+    /// Sign a user in and keep the tokens in the cache.
+    #[command(after_help = format!("{LOGIN_EXAMPLES}\n\n{EXIT_CODES_HELP}"))]
+    Login(LoginArgs),
+    /// Print an access token: for the signed-in user (from the cache when possible), or for an
+    /// application with --client-secret or --certificate.
+    #[command(after_help = format!("{TOKEN_EXAMPLES}\n\n{EXIT_CODES_HELP}"))]
+    Token(TokenArgs),
+    /// List the accounts signed in for this client id.
+    #[command(after_help = format!("{ACCOUNTS_EXAMPLES}\n\n{EXIT_CODES_HELP}"))]
+    Accounts(AccountsArgs),
+    /// Sign an account out: remove its tokens from the cache.
+    #[command(after_help = format!("{LOGOUT_EXAMPLES}\n\n{EXIT_CODES_HELP}"))]
+    Logout(LogoutArgs),
+    /// Show a JWT's header and claims, with its times in local time (the signature is not
+    /// checked).
+    #[command(after_help = DECODE_EXAMPLES)]
+    Decode(DecodeArgs),
+    /// Check the configuration, the token cache and the authority, and print what sign-in needs.
+    #[command(after_help = format!("{DOCTOR_EXAMPLES}\n\n{EXIT_CODES_HELP}"))]
+    Doctor(DoctorArgs),
+    /// Walk through a device-code sign-in and a client-credentials token against an embedded
+    /// emulator, step by step. Needs no network and no account.
+    #[command(after_help = "Example:\n  msal demo")]
+    Demo(crate::demo::DemoArgs),
+    /// Run the local Entra ID emulator.
+    #[command(after_help = "Example:\n  msal emulator serve --json --enable-control")]
+    Emulator {
+        /// The emulator command.
+        #[command(subcommand)]
+        command: EmulatorCommand,
+    },
+    /// Print a shell completion script.
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// The emulator's commands.
+#[derive(Debug, Subcommand)]
+pub enum EmulatorCommand {
+    /// Start the emulator and print how to use it.
+    #[command(
+        after_help = "Examples:\n  msal emulator serve\n  msal emulator serve --json --enable-control --port 8443\n  msal emulator serve --config tenant.toml"
+    )]
+    Serve(entra_emulator::cli::ServeArgs),
+}
+
+const LOGIN_EXAMPLES: &str = "\
+Examples:
+  msal login --scope User.Read                         # system browser (or $MSAL_BROWSER)
+  msal login --device-code --scope User.Read           # sign in on another device
+  msal login --username alice@contoso.com --scope User.Read < password.txt
+  MSAL_PASSWORD=... msal login --username alice@contoso.com --scope User.Read
+  msal login --broker --scope User.Read                # the OS authentication broker
+
+MSAL_BROWSER=/path/to/program opens the sign-in URL with that program (the URL is its last
+argument, or replaces %s); otherwise $BROWSER, then the platform's opener.";
+
+const TOKEN_EXAMPLES: &str = "\
+Examples:
+  msal token --scope User.Read
+  msal token --scope User.Read --output token
+  msal token --scope User.Read --no-interactive || echo \"run msal login first\"
+  msal token --scope https://management.azure.com/.default --output az
+  msal token --client-secret --scope https://graph.microsoft.com/.default    # secret from MSAL_CLIENT_SECRET or stdin
+  msal token --certificate key.pem --certificate-cert cert.pem --scope api://my-api/.default
+
+As a kubectl credential plugin (kubeconfig `users[].user.exec`):
+  apiVersion: client.authentication.k8s.io/v1
+  command: msal
+  args: [token, --output, exec-credential, --scope, 6dae42f8-4368-4678-94ff-3960e28e3630/.default]
+  interactiveMode: IfAvailable
+
+Outputs: json (default: token, type, expiry, scopes, account, source), token (the bare token),
+az (`az account get-access-token`), exec-credential (Kubernetes ExecCredential; honours
+KUBERNETES_EXEC_INFO's spec.interactive).";
+
+const ACCOUNTS_EXAMPLES: &str = "\
+Examples:
+  msal accounts
+  msal accounts --output json";
+
+const LOGOUT_EXAMPLES: &str = "\
+Examples:
+  msal logout                           # the only signed-in account
+  msal logout --account alice@contoso.com
+  msal logout --all";
+
+const DECODE_EXAMPLES: &str = "\
+Examples:
+  msal decode eyJ0eXAiOiJKV1Qi...
+  msal token --scope User.Read --output token | msal decode
+  msal decode --output json \"$TOKEN\"";
+
+const DOCTOR_EXAMPLES: &str = "\
+Examples:
+  msal doctor
+  msal doctor --client-id 11111111-2222-3333-4444-555555555555 --tenant contoso.onmicrosoft.com
+  msal doctor --output json";
+
+const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  msal completions bash > ~/.local/share/bash-completion/completions/msal
+  msal completions zsh > \"${fpath[1]}/_msal\"
+  msal completions fish > ~/.config/fish/completions/msal.fish
+  msal completions powershell >> $PROFILE";
+
+/// How a user signs in (`login`, and `token` when it must sign in).
+#[derive(Debug, Clone, Args)]
+pub struct SignInArgs {
+    /// Sign in with a code on another device instead of the browser.
+    #[arg(long, conflicts_with_all = ["broker", "username"])]
+    pub device_code: bool,
+    /// Sign in through the operating system's authentication broker.
+    #[arg(long, conflicts_with = "username")]
+    pub broker: bool,
+    /// Sign in with a username and password (password from MSAL_PASSWORD or standard input).
+    /// Not for MFA or federated accounts.
+    #[arg(long, value_name = "USERNAME")]
+    pub username: Option<String>,
+    /// The loopback port for the browser's redirect (default: any free port).
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
+    /// Give up an interactive sign-in after this many seconds (default: no limit).
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+}
+
+/// `msal login`.
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// A scope to consent to while signing in (repeatable; default: the config file's
+    /// `scopes`, else User.Read).
+    #[arg(long = "scope", short = 's', value_name = "SCOPE")]
+    pub scopes: Vec<String>,
+    /// How to sign in.
+    #[command(flatten)]
+    pub sign_in: SignInArgs,
+    /// What to print.
+    #[arg(long, short, value_enum, default_value_t = ListOutput::Text)]
+    pub output: ListOutput,
+}
+
+/// `msal token`. (No `Debug`: `client_secret` may hold a secret.)
+#[derive(Args)]
+pub struct TokenArgs {
+    /// A scope (repeatable), e.g. User.Read or api://my-api/.default (default: the config
+    /// file's `scopes`).
+    #[arg(long = "scope", short = 's', value_name = "SCOPE")]
+    pub scopes: Vec<String>,
+    /// The account to use when several are signed in (username).
+    #[arg(long, value_name = "USERNAME")]
+    pub account: Option<String>,
+    /// Never prompt: fail with exit code 4 when the user must sign in.
+    #[arg(long)]
+    pub no_interactive: bool,
+    /// Skip the cached access token and get a new one.
+    #[arg(long)]
+    pub force_refresh: bool,
+    /// An app token with a client secret: from the value, else MSAL_CLIENT_SECRET, else one
+    /// line of standard input (`-` forces standard input). Prefer the environment or stdin: a
+    /// value on the command line is visible to other users of the machine.
+    #[arg(
+        long,
+        value_name = "SECRET",
+        num_args = 0..=1,
+        default_missing_value = "",
+        hide_default_value = true,
+        conflicts_with_all = ["certificate", "device_code", "broker", "username"],
+    )]
+    pub client_secret: Option<String>,
+    /// An app token with a certificate: the private key (PEM; may also hold the certificate).
+    #[arg(long, value_name = "KEY.pem",
+          conflicts_with_all = ["device_code", "broker", "username"])]
+    pub certificate: Option<PathBuf>,
+    /// The certificate (PEM) that goes with --certificate.
+    #[arg(long, value_name = "CERT.pem", requires = "certificate")]
+    pub certificate_cert: Option<PathBuf>,
+    /// How to sign in when the user must.
+    #[command(flatten)]
+    pub sign_in: SignInArgs,
+    /// What to print.
+    #[arg(long, short, value_enum, default_value_t = TokenOutput::Json)]
+    pub output: TokenOutput,
+}
+
+/// What `msal token` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TokenOutput {
+    /// Our JSON: token, type, expiry, scopes, account, source.
+    Json,
+    /// The bare access token, for `$(...)`.
+    Token,
+    /// The Azure CLI's `az account get-access-token` JSON.
+    Az,
+    /// A Kubernetes `ExecCredential` (client.authentication.k8s.io/v1).
+    ExecCredential,
+}
+
+/// Text or JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListOutput {
+    /// For people.
+    Text,
+    /// For programs.
+    Json,
+}
+
+/// `msal accounts`.
+#[derive(Debug, Args)]
+pub struct AccountsArgs {
+    /// What to print.
+    #[arg(long, short, value_enum, default_value_t = ListOutput::Text)]
+    pub output: ListOutput,
+}
+
+/// `msal logout`.
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    /// The account to sign out (username or home account id).
+    #[arg(long, value_name = "ACCOUNT", conflicts_with = "all")]
+    pub account: Option<String>,
+    /// Sign every account of this client id out.
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// `msal decode`.
+#[derive(Debug, Args)]
+pub struct DecodeArgs {
+    /// The token (JWT); `-` or nothing reads it from standard input.
+    pub token: Option<String>,
+    /// What to print.
+    #[arg(long, short, value_enum, default_value_t = ListOutput::Text)]
+    pub output: ListOutput,
+}
+
+/// `msal doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// What to print.
+    #[arg(long, short, value_enum, default_value_t = ListOutput::Text)]
+    pub output: ListOutput,
+}

@@ -1,0 +1,109 @@
+//! `msal accounts` and `msal logout`.
+
+use entra_msal::app::Account;
+
+use crate::cli::{AccountsArgs, ListOutput, LogoutArgs};
+use crate::client::{self, Cache};
+use crate::failure::Failure;
+use crate::output::account_json;
+use crate::settings::Settings;
+
+/// Lists the signed-in accounts.
+pub fn list(settings: &Settings, args: &AccountsArgs) -> Result<(), Failure> {
+    let cache = Cache::open(&settings.cache_file.value)?;
+    let app = client::public_app(settings, &cache, false)?;
+    let accounts = app.accounts(None);
+    match args.output {
+        ListOutput::Json => {
+            let list: Vec<_> = accounts.iter().map(account_json).collect();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&list).unwrap_or_default()
+            );
+        }
+        ListOutput::Text if accounts.is_empty() => {
+            eprintln!(
+                "No account is signed in for client id {} in {}. Sign in with `msal login`.",
+                app.client_id(),
+                cache.path.display()
+            );
+        }
+        ListOutput::Text => {
+            for a in &accounts {
+                println!(
+                    "{}\ttenant {}\thome account {}",
+                    if a.username.is_empty() {
+                        "(no username)"
+                    } else {
+                        &a.username
+                    },
+                    a.realm,
+                    a.home_account_id
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Finds `wanted` (username or home account id) among `accounts`.
+pub fn find<'a>(accounts: &'a [Account], wanted: &str) -> Result<&'a Account, Failure> {
+    accounts
+        .iter()
+        .find(|a| a.username.eq_ignore_ascii_case(wanted) || a.home_account_id == wanted)
+        .ok_or_else(|| {
+            Failure::new(
+                crate::failure::Kind::InteractionRequired,
+                format!("{wanted} is not signed in"),
+            )
+            .next(format!(
+                "sign in with `msal login`; signed in now: {}",
+                names(accounts)
+            ))
+        })
+}
+
+/// The usernames, for messages.
+pub fn names(accounts: &[Account]) -> String {
+    if accounts.is_empty() {
+        return "nobody".into();
+    }
+    accounts
+        .iter()
+        .map(|a| a.username.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Signs accounts out.
+pub async fn logout(settings: &Settings, args: &LogoutArgs) -> Result<(), Failure> {
+    let cache = Cache::open(&settings.cache_file.value)?;
+    let app = client::public_app(settings, &cache, false)?;
+    let accounts = app.accounts(None);
+    let chosen: Vec<Account> = if args.all {
+        accounts.clone()
+    } else if let Some(wanted) = &args.account {
+        vec![find(&accounts, wanted)?.clone()]
+    } else {
+        match accounts.as_slice() {
+            [] => Vec::new(),
+            [one] => vec![one.clone()],
+            _ => {
+                return Err(Failure::config(format!(
+                    "several accounts are signed in: {}",
+                    names(&accounts)
+                ))
+                .next("choose one with --account USERNAME, or sign every one out with --all"));
+            }
+        }
+    };
+    if chosen.is_empty() {
+        eprintln!("No account is signed in; nothing to do.");
+    }
+    for a in &chosen {
+        app.remove_account(a).await;
+        println!("Signed out {}.", a.username);
+    }
+    cache.finish();
+    Ok(())
+}

@@ -1,0 +1,40 @@
+//! `msal login`.
+
+use entra_msal::app::AuthenticationResult;
+
+use crate::cli::{ListOutput, LoginArgs};
+use crate::client::{self, Cache};
+use crate::failure::Failure;
+use crate::output::account_json;
+use crate::settings::Settings;
+use crate::signin::{self, Method};
+
+/// The scope `login` asks for when none is configured.
+pub const DEFAULT_LOGIN_SCOPE: &str = "User.Read";
+
+/// Signs the user in and prints who.
+pub async fn run(settings: &Settings, args: &LoginArgs) -> Result<(), Failure> {
+    let scopes = settings.scopes(&args.scopes, Some(DEFAULT_LOGIN_SCOPE))?;
+    let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
+    let cache = Cache::open(&settings.cache_file.value)?;
+    let app = client::public_app(settings, &cache, args.sign_in.broker)?;
+    let result = signin::sign_in(&app, &Method::from_args(&args.sign_in), &scopes, None).await;
+    cache.finish();
+    print_signed_in(&result?, args.output);
+    Ok(())
+}
+
+fn print_signed_in(result: &AuthenticationResult, output: ListOutput) {
+    match (output, &result.account) {
+        (ListOutput::Json, Some(a)) => println!(
+            "{}",
+            serde_json::to_string_pretty(&account_json(a)).unwrap_or_default()
+        ),
+        (ListOutput::Json, None) => println!("null"),
+        (ListOutput::Text, Some(a)) => println!(
+            "Signed in as {} (tenant {}, home account {}).",
+            a.username, a.realm, a.home_account_id
+        ),
+        (ListOutput::Text, None) => println!("Signed in."),
+    }
+}

@@ -1,0 +1,174 @@
+//! `msal token`: a user token (cache first, then sign-in unless forbidden) or an app token.
+
+use std::io::Write as _;
+use std::path::Path;
+
+use entra_msal::app::{AuthenticationResult, SilentOptions};
+
+use crate::cli::{TokenArgs, TokenOutput};
+use crate::client::{self, AppCredential, Cache};
+use crate::commands::accounts;
+use crate::failure::{Failure, Kind};
+use crate::output::{self, ExecInfo};
+use crate::settings::Settings;
+use crate::signin::{self, Method};
+
+/// Whose token `msal token` gets. Every credential is chosen here, in [`Credential::select`]
+/// (managed identity joins as one more variant).
+#[derive(Debug)]
+pub enum Credential {
+    /// The signed-in user (public client).
+    User,
+    /// The application itself (confidential client).
+    App(AppCredential),
+}
+
+fn read_file(path: &Path, what: &str) -> Result<String, Failure> {
+    std::fs::read_to_string(path).map_err(|e| {
+        Failure::config(format!("cannot read the {what} {}: {e}", path.display()))
+            .next(format!("pass a readable PEM file as the {what}"))
+    })
+}
+
+impl Credential {
+    /// The credential the flags (and `MSAL_CLIENT_SECRET` / standard input) give.
+    pub fn select(args: &TokenArgs) -> Result<Self, Failure> {
+        if let Some(value) = &args.client_secret {
+            let secret = match value.as_str() {
+                "" => match std::env::var("MSAL_CLIENT_SECRET") {
+                    Ok(s) if !s.is_empty() => s,
+                    _ => signin::read_stdin_line()?,
+                },
+                "-" => signin::read_stdin_line()?,
+                v => v.to_string(),
+            };
+            if secret.trim().is_empty() {
+                return Err(Failure::config("--client-secret: no secret given")
+                    .next("set MSAL_CLIENT_SECRET, or write the secret to standard input"));
+            }
+            return Ok(Self::App(AppCredential::Secret(secret.trim().to_string())));
+        }
+        if let Some(key_path) = &args.certificate {
+            let key_pem = read_file(key_path, "private key")?;
+            let cert_pem = match &args.certificate_cert {
+                Some(p) => read_file(p, "certificate")?,
+                None if key_pem.contains("-----BEGIN CERTIFICATE-----") => key_pem.clone(),
+                None => {
+                    return Err(Failure::config(format!(
+                        "{} holds no certificate",
+                        key_path.display()
+                    ))
+                    .next("pass the certificate with --certificate-cert CERT.pem"));
+                }
+            };
+            return Ok(Self::App(AppCredential::Certificate { key_pem, cert_pem }));
+        }
+        Ok(Self::User)
+    }
+}
+
+/// Gets and prints a token.
+pub async fn run(settings: &Settings, args: &TokenArgs) -> Result<(), Failure> {
+    let exec = if args.output == TokenOutput::ExecCredential {
+        ExecInfo::from_env()
+    } else {
+        ExecInfo::default()
+    };
+    let credential = Credential::select(args)?;
+    let scopes = settings.scopes(&args.scopes, None)?;
+    let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
+    let cache = Cache::open(&settings.cache_file.value)?;
+    let result = match credential {
+        Credential::User => user_token(settings, &cache, args, &exec, &scopes).await,
+        Credential::App(c) => {
+            let app = client::confidential_app(settings, &cache, c)?;
+            let options = entra_msal::app::ForClientOptions {
+                force_refresh: args.force_refresh,
+                ..Default::default()
+            };
+            app.acquire_token_for_client_with(&scopes, &options)
+                .await
+                .map_err(Failure::from)
+        }
+    };
+    cache.finish();
+    let result = result?;
+    let fallback_tenant = settings.tenant.as_ref().map(|t| t.value.as_str());
+    let tenant = output::tenant_of(&result, fallback_tenant);
+    let text = output::render(
+        &result,
+        args.output,
+        tenant.as_deref(),
+        settings.subscription.as_deref(),
+        &exec,
+    );
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}")?;
+    out.flush()?;
+    Ok(())
+}
+
+async fn user_token(
+    settings: &Settings,
+    cache: &Cache,
+    args: &TokenArgs,
+    exec: &ExecInfo,
+    scopes: &[&str],
+) -> Result<AuthenticationResult, Failure> {
+    let app = client::public_app(settings, cache, args.sign_in.broker)?;
+    let interactive = !args.no_interactive && exec.interactive != Some(false);
+    let signed_in = app.accounts(None);
+    let account = match (&args.account, signed_in.as_slice()) {
+        (Some(wanted), _) => match accounts::find(&signed_in, wanted) {
+            Ok(a) => Some(a.clone()),
+            Err(e) if !interactive => return Err(e),
+            Err(_) => None,
+        },
+        (None, [one]) => Some(one.clone()),
+        (None, []) => None,
+        (None, several) => {
+            return Err(Failure::config(format!(
+                "several accounts are signed in: {}",
+                accounts::names(several)
+            ))
+            .next("choose one with --account USERNAME"));
+        }
+    };
+    let login_hint = account
+        .as_ref()
+        .map(|a| a.username.clone())
+        .or_else(|| args.account.clone());
+    if let Some(account) = &account {
+        let options = SilentOptions {
+            force_refresh: args.force_refresh,
+            ..Default::default()
+        };
+        match app.acquire_token_silent(scopes, account, &options).await {
+            Ok(r) => return Ok(r),
+            Err(e) if e.is_ui_required() && interactive => {
+                eprintln!("msal: {} must sign in again: {e}", account.username);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    } else if !interactive {
+        return Err(Failure::new(
+            Kind::InteractionRequired,
+            format!("no account is signed in for client id {}", app.client_id()),
+        )
+        .next("sign in first with `msal login` (same --client-id and --scope)"));
+    }
+    if !interactive {
+        return Err(Failure::new(
+            Kind::InteractionRequired,
+            "the user must sign in again, and interaction is not allowed here",
+        )
+        .next("run `msal login` in a terminal, then retry"));
+    }
+    signin::sign_in(
+        &app,
+        &Method::from_args(&args.sign_in),
+        scopes,
+        login_hint.as_deref(),
+    )
+    .await
+}

@@ -1,0 +1,239 @@
+//! What went wrong, as one readable line, the next step, and a documented exit code.
+
+use std::fmt;
+use std::process::ExitCode;
+
+use entra_msal::Error;
+
+/// The exit codes, as `--help` and `docs/cli.md` list them.
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0  success
+  1  other error (token cache, unexpected answer, I/O)
+  2  wrong command line
+  3  configuration error (client id, authority, scopes, credential, broker)
+  4  interaction required (sign in with `msal login`, or allow interaction)
+  5  cancelled by the user (Ctrl+C, sign-in declined or timed out)
+  6  network error (DNS, connection, TLS, timeout)
+  7  the identity provider refused the request (or throttled it)";
+
+/// The kinds of failure, each with its exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// 1.
+    Other,
+    /// 3.
+    Configuration,
+    /// 4.
+    InteractionRequired,
+    /// 5.
+    Cancelled,
+    /// 6.
+    Network,
+    /// 7.
+    Service,
+}
+
+impl Kind {
+    /// The process exit code.
+    pub fn code(self) -> u8 {
+        match self {
+            Kind::Other => 1,
+            Kind::Configuration => 3,
+            Kind::InteractionRequired => 4,
+            Kind::Cancelled => 5,
+            Kind::Network => 6,
+            Kind::Service => 7,
+        }
+    }
+}
+
+/// A failed command: a message, what to do next, and the error behind it (for `--verbose`).
+#[derive(Debug)]
+pub struct Failure {
+    /// The kind (exit code).
+    pub kind: Kind,
+    /// One line.
+    pub message: String,
+    /// The next step, when there is one.
+    pub next: Option<String>,
+    /// The underlying error, printed in full with `--verbose`.
+    pub detail: Option<String>,
+}
+
+impl Failure {
+    /// A failure of `kind`.
+    pub fn new(kind: Kind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            next: None,
+            detail: None,
+        }
+    }
+
+    /// A configuration failure.
+    pub fn config(message: impl Into<String>) -> Self {
+        Self::new(Kind::Configuration, message)
+    }
+
+    /// Any other failure.
+    pub fn other(message: impl Into<String>) -> Self {
+        Self::new(Kind::Other, message)
+    }
+
+    /// Adds the next step.
+    pub fn next(mut self, next: impl Into<String>) -> Self {
+        self.next = Some(next.into());
+        self
+    }
+
+    /// The exit code.
+    pub fn exit_code(&self) -> ExitCode {
+        ExitCode::from(self.kind.code())
+    }
+
+    /// Prints the failure to standard error.
+    pub fn print(&self, verbose: bool) {
+        eprintln!("msal: error: {}", self.message);
+        if let Some(next) = &self.next {
+            eprintln!("  next: {next}");
+        }
+        if verbose && let Some(detail) = &self.detail {
+            eprintln!("  detail: {detail}");
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        let detail = Some(format!("{e:?}"));
+        let message = e.to_string();
+        let (kind, next): (Kind, Option<String>) = match &e {
+            Error::UiRequired(_) => (
+                Kind::InteractionRequired,
+                Some("sign in again with `msal login` (same --scope), or run without --no-interactive".into()),
+            ),
+            Error::Service(s) => match s.error.as_str() {
+                "access_denied" | "authorization_declined" => (
+                    Kind::Cancelled,
+                    Some("the sign-in was declined; run the command again to retry".into()),
+                ),
+                "expired_token" => (
+                    Kind::Cancelled,
+                    Some("the code expired before the sign-in finished; run the command again".into()),
+                ),
+                "invalid_client" => (
+                    Kind::Service,
+                    Some("check the client secret or certificate, and that it belongs to this client id".into()),
+                ),
+                "unauthorized_client" => (
+                    Kind::Service,
+                    Some("check the client id and tenant, and that the app registration allows this flow (public client flows for device code and username/password)".into()),
+                ),
+                "invalid_scope" => (
+                    Kind::Service,
+                    Some("check the --scope values (e.g. User.Read, or api://APP/.default for an app token)".into()),
+                ),
+                _ => (
+                    Kind::Service,
+                    Some("read the AADSTS code above; `msal doctor` checks the configuration".into()),
+                ),
+            },
+            Error::Throttled { .. } => (
+                Kind::Service,
+                Some("wait for the time given above, then try again".into()),
+            ),
+            Error::Network { .. } => (
+                Kind::Network,
+                Some("check the network, the authority URL and --ca-file for a private authority; `msal doctor` shows the authority's discovery".into()),
+            ),
+            Error::InvalidResponse { .. } => (
+                Kind::Service,
+                Some("the authority answered something unexpected: check the authority URL with `msal doctor`".into()),
+            ),
+            Error::Configuration(_) => (
+                Kind::Configuration,
+                Some("fix the configuration (flags, MSAL_* environment variables, config file); `msal doctor` shows it".into()),
+            ),
+            Error::Cache(_) => (
+                Kind::Other,
+                Some("repair or delete the token cache file, or use another one with --cache-file".into()),
+            ),
+            Error::Validation(_) => (
+                Kind::Other,
+                Some("start the sign-in again; if it keeps failing, run with --verbose".into()),
+            ),
+            Error::InteractionTimeout { .. } => (
+                Kind::Cancelled,
+                Some("run the command again, with a larger --timeout if needed".into()),
+            ),
+            Error::NoBrowser { .. } => (
+                Kind::InteractionRequired,
+                Some("use --device-code, or set MSAL_BROWSER to a program that opens URLs".into()),
+            ),
+            Error::Cancelled(_) => (Kind::Cancelled, None),
+            _ => (Kind::Other, None),
+        };
+        Self {
+            kind,
+            message,
+            next,
+            detail,
+        }
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Self {
+        Self::other(format!("I/O error: {e}"))
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        let mut f = Self::other(format!("{e:#}"));
+        f.detail = Some(format!("{e:?}"));
+        f
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn library_errors_map_to_distinct_codes() {
+        assert_eq!(
+            Failure::from(Error::Configuration("x".into())).kind.code(),
+            3
+        );
+        assert_eq!(Failure::from(Error::Cancelled("x".into())).kind.code(), 5);
+        let network = Error::Network {
+            url: "u".into(),
+            message: "m".into(),
+            timeout: false,
+        };
+        assert_eq!(Failure::from(network).kind.code(), 6);
+        assert_eq!(Failure::from(Error::Cache("x".into())).kind.code(), 1);
+        let codes: std::collections::HashSet<u8> = [
+            Kind::Other,
+            Kind::Configuration,
+            Kind::InteractionRequired,
+            Kind::Cancelled,
+            Kind::Network,
+            Kind::Service,
+        ]
+        .iter()
+        .map(|k| k.code())
+        .collect();
+        assert_eq!(codes.len(), 6);
+        assert!(!codes.contains(&0) && !codes.contains(&2));
+    }
+}

@@ -1,0 +1,981 @@
+//! The built `msal` binary against an in-process emulator: every command and output format,
+//! the exit codes, configuration precedence, a kubectl-style ExecCredential round trip, a
+//! browser sign-in through `MSAL_BROWSER`, and a cache file written by MSAL Python.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command as StdCommand, Stdio};
+use std::time::Duration;
+
+use assert_cmd::Command;
+use entra_emulator::{ConnectionInfo, Emulator};
+use serde_json::Value;
+
+/// A running emulator (control API on), its connection info and a private directory for the
+/// cache and config files.
+struct Fixture {
+    runtime: tokio::runtime::Runtime,
+    emulator: Emulator,
+    info: ConnectionInfo,
+    dir: tempfile::TempDir,
+}
+
+const USER_SCOPE: &str = "api://emulator-api/access_as_user";
+const APP_SCOPE: &str = "api://emulator-api/.default";
+
+fn fixture() -> Fixture {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut config = entra_emulator::ready_made().unwrap();
+    config.settings.control_api = true;
+    config.settings.device_code_interval_seconds = 1;
+    let emulator = runtime.block_on(Emulator::start(config)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let info = emulator.connection_info(&state).unwrap();
+    Fixture {
+        runtime,
+        emulator,
+        info,
+        dir,
+    }
+}
+
+impl Fixture {
+    fn cache_file(&self) -> PathBuf {
+        self.dir.path().join("cache").join("token_cache.json")
+    }
+
+    fn public_client_id(&self) -> String {
+        self.info.public_client.as_ref().unwrap().client_id.clone()
+    }
+
+    fn password(&self, prefix: &str) -> String {
+        self.info
+            .users
+            .iter()
+            .find(|u| u.username.starts_with(prefix))
+            .unwrap()
+            .password
+            .clone()
+    }
+
+    /// Environment for the binary: this emulator, this cache, no stray configuration.
+    fn envs(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("MSAL_AUTHORITY", self.info.authority.clone()),
+            ("MSAL_CA_FILE", self.info.ca_file.clone().unwrap()),
+            ("MSAL_CLIENT_ID", self.public_client_id()),
+            ("MSAL_CACHE_FILE", self.cache_file().display().to_string()),
+            (
+                "XDG_CONFIG_HOME",
+                self.dir.path().join("config").display().to_string(),
+            ),
+            ("HOME", self.dir.path().display().to_string()),
+        ]
+    }
+
+    fn msal(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_msal"));
+        for var in [
+            "MSAL_OIDC_AUTHORITY",
+            "MSAL_TENANT",
+            "MSAL_CONFIG",
+            "MSAL_PASSWORD",
+            "MSAL_CLIENT_SECRET",
+            "MSAL_BROWSER",
+            "MSAL_SUBSCRIPTION",
+            "KUBERNETES_EXEC_INFO",
+            "RUST_LOG",
+            "BROWSER",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd.envs(self.envs()).timeout(Duration::from_secs(60));
+        cmd
+    }
+
+    fn login_alice(&self) {
+        let out = self
+            .msal()
+            .args([
+                "login",
+                "--username",
+                "alice@contoso.example",
+                "--scope",
+                USER_SCOPE,
+            ])
+            .write_stdin(format!("{}\n", self.password("alice")))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Signed in as alice@contoso.example")
+        );
+    }
+}
+
+fn stdout_json(output: &std::process::Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+fn run(cmd: &mut Command) -> std::process::Output {
+    cmd.output().unwrap()
+}
+
+fn code(output: &std::process::Output) -> i32 {
+    output.status.code().unwrap()
+}
+
+fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn username_password_login_then_every_output_format_from_the_cache() {
+    let f = fixture();
+    f.login_alice();
+    let token_requests = || {
+        f.emulator
+            .control()
+            .requests()
+            .iter()
+            .filter(|r| r.path.ends_with("/oauth2/v2.0/token"))
+            .count()
+    };
+    let after_login = token_requests();
+
+    let json = stdout_json(&run(f.msal().args(["token", "--scope", USER_SCOPE])));
+    assert_eq!(json["source"], "cache");
+    assert_eq!(json["token_type"], "Bearer");
+    assert_eq!(json["account"]["username"], "alice@contoso.example");
+    assert_eq!(json["tenant"], f.info.tenant_id.as_str());
+    let token = json["token"].as_str().unwrap().to_string();
+    let expires_on = json["expires_on"].as_i64().unwrap();
+    assert!(
+        json["scopes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s == USER_SCOPE)
+    );
+
+    let bare = run(f
+        .msal()
+        .args(["token", "-s", USER_SCOPE, "--output", "token"]));
+    assert_eq!(
+        String::from_utf8(bare.stdout).unwrap(),
+        format!("{token}\n")
+    );
+
+    let az = stdout_json(&run(f.msal().args(["token", "-s", USER_SCOPE, "-o", "az"])));
+    assert_eq!(az["accessToken"], token.as_str());
+    assert_eq!(az["expires_on"].as_i64().unwrap(), expires_on);
+    assert_eq!(az["tokenType"], "Bearer");
+    assert_eq!(az["tenant"], f.info.tenant_id.as_str());
+    assert!(az.get("subscription").is_none(), "no subscription is known");
+    let expires = az["expiresOn"].as_str().unwrap();
+    let parsed = time::PrimitiveDateTime::parse(
+        expires,
+        time::macros::format_description!(
+            "[year]-[month]-[day] [hour]:[minute]:[second].[subsecond digits:6]"
+        ),
+    )
+    .unwrap_or_else(|e| panic!("expiresOn {expires:?}: {e}"));
+    // Local time: the same instant as expires_on in some offset within a day.
+    let utc = parsed.assume_utc().unix_timestamp();
+    assert!(
+        (utc - expires_on).abs() <= 14 * 3600,
+        "{expires} vs {expires_on}"
+    );
+
+    let az_sub = stdout_json(&run(f
+        .msal()
+        .env("MSAL_SUBSCRIPTION", "00000000-1111-2222-3333-444444444444")
+        .args(["token", "-s", USER_SCOPE, "-o", "az"])));
+    assert_eq!(
+        az_sub["subscription"],
+        "00000000-1111-2222-3333-444444444444"
+    );
+
+    // Every answer came from the cache file: no token request after the sign-in.
+    assert_eq!(token_requests(), after_login);
+
+    // A new process with --force-refresh uses the refresh token in the file.
+    let refreshed = stdout_json(&run(f.msal().args([
+        "token",
+        "-s",
+        USER_SCOPE,
+        "--force-refresh",
+    ])));
+    assert_eq!(refreshed["source"], "identity_provider");
+    assert_ne!(refreshed["token"], token.as_str());
+    assert_eq!(token_requests(), after_login + 1);
+}
+
+#[test]
+fn exec_credential_round_trip_as_kubectl_runs_it() {
+    let f = fixture();
+    // kubectl, non-interactive, before anyone signed in: exit 4, nothing on stdout.
+    let denied = run(f
+        .msal()
+        .env(
+            "KUBERNETES_EXEC_INFO",
+            r#"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":false}}"#,
+        )
+        .args(["token", "-s", USER_SCOPE, "-o", "exec-credential"]));
+    assert_eq!(code(&denied), 4, "{}", stderr(&denied));
+    assert!(denied.stdout.is_empty());
+    assert!(
+        stderr(&denied).contains("msal login"),
+        "{}",
+        stderr(&denied)
+    );
+
+    f.login_alice();
+    let output = run(f
+        .msal()
+        .env(
+            "KUBERNETES_EXEC_INFO",
+            r#"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":false}}"#,
+        )
+        .args(["token", "-s", USER_SCOPE, "-o", "exec-credential"]));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let cred = stdout_json(&output);
+    assert_eq!(cred["apiVersion"], "client.authentication.k8s.io/v1");
+    assert_eq!(cred["kind"], "ExecCredential");
+    let token = cred["status"]["token"].as_str().unwrap();
+    let expiration = cred["status"]["expirationTimestamp"].as_str().unwrap();
+    let expiration =
+        time::OffsetDateTime::parse(expiration, &time::format_description::well_known::Rfc3339)
+            .unwrap();
+    let json = stdout_json(&run(f.msal().args(["token", "-s", USER_SCOPE])));
+    assert_eq!(json["token"], token);
+    assert_eq!(
+        json["expires_on"].as_i64().unwrap(),
+        expiration.unix_timestamp()
+    );
+
+    // An older kubectl asks for v1beta1 and gets it back.
+    let beta = stdout_json(&run(f
+        .msal()
+        .env(
+            "KUBERNETES_EXEC_INFO",
+            r#"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1beta1","spec":{"interactive":true}}"#,
+        )
+        .args(["token", "-s", USER_SCOPE, "-o", "exec-credential"])));
+    assert_eq!(beta["apiVersion"], "client.authentication.k8s.io/v1beta1");
+    assert_eq!(beta["status"]["token"], token);
+}
+
+#[test]
+fn accounts_decode_and_logout() {
+    let f = fixture();
+    let none = run(f.msal().args(["accounts", "-o", "json"]));
+    assert!(none.status.success());
+    assert_eq!(stdout_json(&none), serde_json::json!([]));
+
+    f.login_alice();
+    let text = run(f.msal().arg("accounts"));
+    assert!(String::from_utf8_lossy(&text.stdout).contains("alice@contoso.example"));
+    let list = stdout_json(&run(f.msal().args(["accounts", "--output", "json"])));
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["username"], "alice@contoso.example");
+    assert_eq!(list[0]["tenant"], f.info.tenant_id.as_str());
+
+    let token = stdout_json(&run(f.msal().args(["token", "-s", USER_SCOPE])))["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let decoded = run(f.msal().args(["decode", &token]));
+    assert!(decoded.status.success());
+    let out = String::from_utf8_lossy(&decoded.stdout);
+    assert!(
+        out.contains("\"preferred_username\": \"alice@contoso.example\""),
+        "{out}"
+    );
+    assert!(out.contains("Expires"), "{out}");
+    assert!(out.contains("(in "), "{out}");
+    let decoded_json = stdout_json(&run(f
+        .msal()
+        .args(["decode", "-o", "json"])
+        .write_stdin(format!("{token}\n"))));
+    assert_eq!(decoded_json["header"]["alg"], "RS256");
+    assert_eq!(decoded_json["claims"]["tid"], f.info.tenant_id.as_str());
+    assert!(decoded_json["times"]["exp"].is_string());
+    let garbage = run(f.msal().args(["decode", "not-a-token"]));
+    assert_eq!(code(&garbage), 1);
+    assert!(stderr(&garbage).contains("next:"), "{}", stderr(&garbage));
+
+    let missing = run(f
+        .msal()
+        .args(["logout", "--account", "nobody@contoso.example"]));
+    assert_eq!(code(&missing), 4, "{}", stderr(&missing));
+    let out = run(f.msal().arg("logout"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Signed out alice@contoso.example"));
+    assert_eq!(
+        stdout_json(&run(f.msal().args(["accounts", "-o", "json"]))),
+        serde_json::json!([])
+    );
+    let after = run(f
+        .msal()
+        .args(["token", "-s", USER_SCOPE, "--no-interactive"]));
+    assert_eq!(code(&after), 4, "{}", stderr(&after));
+    let cache: Value =
+        serde_json::from_str(&std::fs::read_to_string(f.cache_file()).unwrap()).unwrap();
+    assert!(cache["RefreshToken"].as_object().unwrap().is_empty());
+}
+
+#[test]
+fn logout_all_and_choosing_among_several_accounts() {
+    let f = fixture();
+    f.login_alice();
+    f.msal()
+        .args([
+            "login",
+            "--username",
+            "carol@fabrikam.example",
+            "-s",
+            USER_SCOPE,
+        ])
+        .env("MSAL_PASSWORD", f.password("carol"))
+        .assert()
+        .success();
+    let several = run(f
+        .msal()
+        .args(["token", "-s", USER_SCOPE, "--no-interactive"]));
+    assert_eq!(code(&several), 3, "{}", stderr(&several));
+    assert!(stderr(&several).contains("--account"));
+    let carol = stdout_json(&run(f.msal().args([
+        "token",
+        "-s",
+        USER_SCOPE,
+        "--account",
+        "carol@fabrikam.example",
+    ])));
+    assert_eq!(carol["account"]["username"], "carol@fabrikam.example");
+    assert_eq!(code(&run(f.msal().arg("logout"))), 3);
+    let all = run(f.msal().args(["logout", "--all"]));
+    assert!(all.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&all.stdout)
+            .matches("Signed out")
+            .count(),
+        2
+    );
+}
+
+#[test]
+fn device_code_login_prints_the_message_and_waits_for_approval() {
+    let f = fixture();
+    let mut cmd = StdCommand::new(env!("CARGO_BIN_EXE_msal"));
+    cmd.env_remove("MSAL_BROWSER")
+        .env_remove("KUBERNETES_EXEC_INFO");
+    for (k, v) in f.envs() {
+        cmd.env(k, v);
+    }
+    let child = cmd
+        .args([
+            "login",
+            "--device-code",
+            "--scope",
+            USER_SCOPE,
+            "-o",
+            "json",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let control = f.emulator.control();
+    let mut approved = false;
+    for _ in 0..600 {
+        if let Some(p) = control.pending_device_codes().first() {
+            control
+                .approve_device_code(&p.user_code, "alice@contoso.example")
+                .unwrap();
+            approved = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(approved, "the CLI never started a device-code flow");
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("/devicelogin"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(stdout_json(&output)["username"], "alice@contoso.example");
+    let json = stdout_json(&run(f.msal().args(["token", "-s", USER_SCOPE])));
+    assert_eq!(json["source"], "cache");
+}
+
+/// Runs `msal ARGS` with `MSAL_BROWSER` set to a script that hands the URL to the test, which
+/// plays the browser: it opens the page, approves the sign-in as `user` (or denies it) through
+/// the control API, and posts the answer to the CLI's loopback listener.
+fn with_browser(f: &Fixture, args: &[&str], user: Option<&str>) -> std::process::Output {
+    let url_file = f.dir.path().join("url.txt");
+    let _ = std::fs::remove_file(&url_file);
+    let script = f.dir.path().join("browser.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nprintf '%s' \"$1\" > '{}.tmp' && mv '{0}.tmp' '{0}'\n",
+            url_file.display()
+        ),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let mut cmd = StdCommand::new(env!("CARGO_BIN_EXE_msal"));
+    for (k, v) in f.envs() {
+        cmd.env(k, v);
+    }
+    let child = cmd
+        .env("MSAL_BROWSER", &script)
+        .args(args)
+        .args(["--timeout", "60"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let url = wait_for_file(&url_file);
+    let state = url::Url::parse(&url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    let ca = f.emulator.ca_pem().unwrap().to_string();
+    let control = f.emulator.control();
+    f.runtime.block_on(async {
+        let http = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(ca.as_bytes()).unwrap())
+            .build()
+            .unwrap();
+        http.get(&url).send().await.unwrap();
+        let completion = match user {
+            Some(u) => control.approve_authorization(Some(&state), u).unwrap(),
+            None => control.deny_authorization(Some(&state)).unwrap(),
+        };
+        assert!(completion.redirect_uri.starts_with("http://localhost:"));
+        reqwest::Client::new()
+            .post(&completion.redirect_uri)
+            .form(&completion.params)
+            .send()
+            .await
+            .unwrap();
+    });
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn browser_sign_in_through_msal_browser() {
+    let f = fixture();
+    let output = with_browser(
+        &f,
+        &["token", "--scope", USER_SCOPE, "-o", "json"],
+        Some("alice@contoso.example"),
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let json = stdout_json(&output);
+    assert_eq!(json["source"], "identity_provider");
+    assert_eq!(json["account"]["username"], "alice@contoso.example");
+    assert!(stderr(&output).contains("/authorize?"), "the URL is shown");
+    let again = stdout_json(&run(f.msal().args([
+        "token",
+        "-s",
+        USER_SCOPE,
+        "--no-interactive",
+    ])));
+    assert_eq!(again["source"], "cache");
+}
+
+#[test]
+fn a_declined_browser_sign_in_is_a_user_cancel() {
+    let f = fixture();
+    let output = with_browser(&f, &["login", "--scope", USER_SCOPE], None);
+    assert_eq!(output.status.code(), Some(5), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("access_denied"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(stderr(&output).contains("next:"), "{}", stderr(&output));
+}
+
+fn wait_for_file(path: &Path) -> String {
+    for _ in 0..1200 {
+        if let Ok(s) = std::fs::read_to_string(path)
+            && !s.is_empty()
+        {
+            return s;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{} never appeared", path.display());
+}
+
+#[test]
+fn app_tokens_with_a_secret_or_a_certificate() {
+    let f = fixture();
+    let c = f.info.confidential_client.as_ref().unwrap();
+    let secret = c.client_secret.clone().unwrap();
+    let first = stdout_json(&run(f
+        .msal()
+        .args([
+            "token",
+            "--client-id",
+            &c.client_id,
+            "--client-secret",
+            "-s",
+            APP_SCOPE,
+        ])
+        .write_stdin(format!("{secret}\n"))));
+    assert_eq!(first["source"], "identity_provider");
+    assert!(first["account"].is_null());
+    assert_eq!(first["tenant"], f.info.tenant_id.as_str());
+    let second = stdout_json(&run(f.msal().env("MSAL_CLIENT_SECRET", &secret).args([
+        "token",
+        "--client-id",
+        &c.client_id,
+        "--client-secret",
+        "-s",
+        APP_SCOPE,
+    ])));
+    assert_eq!(
+        second["source"], "cache",
+        "the app token was kept in the file"
+    );
+    assert_eq!(second["token"], first["token"]);
+
+    let wrong = run(f.msal().env("MSAL_CLIENT_SECRET", "not-the-secret").args([
+        "token",
+        "--client-id",
+        &c.client_id,
+        "--client-secret",
+        "-s",
+        APP_SCOPE,
+        "--force-refresh",
+    ]));
+    assert_eq!(code(&wrong), 7, "{}", stderr(&wrong));
+    let err = stderr(&wrong);
+    assert!(
+        err.contains("invalid_client") && err.contains("AADSTS7000215"),
+        "{err}"
+    );
+    assert!(err.contains("next: check the client secret"), "{err}");
+    assert!(!err.contains("not-the-secret"), "secrets never printed");
+
+    let none = run(f.msal().args([
+        "token",
+        "--client-id",
+        &c.client_id,
+        "--client-secret",
+        "-s",
+        APP_SCOPE,
+    ]));
+    assert_eq!(code(&none), 3, "{}", stderr(&none));
+
+    let cert = f.info.certificate_client.as_ref().unwrap();
+    let az = stdout_json(&run(f.msal().args([
+        "token",
+        "--client-id",
+        &cert.client_id,
+        "--certificate",
+        &cert.private_key_file,
+        "--certificate-cert",
+        &cert.certificate_file,
+        "-s",
+        APP_SCOPE,
+        "-o",
+        "az",
+    ])));
+    assert!(az["accessToken"].as_str().unwrap().starts_with("eyJ"));
+    assert_eq!(az["tenant"], f.info.tenant_id.as_str());
+}
+
+#[test]
+fn errors_have_one_line_a_next_step_and_a_distinct_exit_code() {
+    let f = fixture();
+    let no_client = run(f
+        .msal()
+        .env_remove("MSAL_CLIENT_ID")
+        .args(["token", "-s", USER_SCOPE]));
+    assert_eq!(code(&no_client), 3);
+    let err = stderr(&no_client);
+    assert!(err.starts_with("msal: error: no client id"), "{err}");
+    assert!(err.contains("next: pass --client-id"), "{err}");
+
+    let no_scope = run(f.msal().arg("token"));
+    assert_eq!(code(&no_scope), 3, "{}", stderr(&no_scope));
+
+    let broker = run(f.msal().args(["login", "--broker", "-s", USER_SCOPE]));
+    assert_eq!(code(&broker), 3, "{}", stderr(&broker));
+    assert!(stderr(&broker).contains("broker"), "{}", stderr(&broker));
+
+    // Nothing listens on port 1.
+    let network = run(f
+        .msal()
+        .env(
+            "MSAL_AUTHORITY",
+            format!("https://127.0.0.1:1/{}", f.info.tenant_id),
+        )
+        .args(["login", "--device-code", "-s", USER_SCOPE]));
+    assert_eq!(code(&network), 6, "{}", stderr(&network));
+    assert!(stderr(&network).contains("next:"));
+    let verbose = run(f
+        .msal()
+        .env(
+            "MSAL_AUTHORITY",
+            format!("https://127.0.0.1:1/{}", f.info.tenant_id),
+        )
+        .args(["login", "--device-code", "-s", USER_SCOPE, "--verbose"]));
+    assert!(stderr(&verbose).contains("detail:"), "{}", stderr(&verbose));
+
+    // A corrupt cache is reported, and left as it was.
+    std::fs::create_dir_all(f.cache_file().parent().unwrap()).unwrap();
+    std::fs::write(f.cache_file(), "{not json").unwrap();
+    let corrupt = run(f.msal().arg("accounts"));
+    assert_eq!(code(&corrupt), 1, "{}", stderr(&corrupt));
+    assert!(
+        stderr(&corrupt).contains("--cache-file"),
+        "{}",
+        stderr(&corrupt)
+    );
+    assert_eq!(
+        std::fs::read_to_string(f.cache_file()).unwrap(),
+        "{not json"
+    );
+
+    let usage = run(f.msal().args(["token", "--output", "yaml"]));
+    assert_eq!(code(&usage), 2);
+}
+
+#[test]
+fn configuration_precedence_flag_then_env_then_file() {
+    let f = fixture();
+    f.login_alice();
+    let config = f.dir.path().join("config").join("msal").join("config.toml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "client_id = \"{}\"\ntenant = \"from-file\"\nscopes = [\"{USER_SCOPE}\"]\n",
+            f.public_client_id()
+        ),
+    )
+    .unwrap();
+    let doctor = |cmd: &mut Command| {
+        let out = run(cmd.args(["doctor", "-o", "json"]));
+        let v = stdout_json(&out);
+        let config = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["title"] == "Configuration")
+            .unwrap()["values"]
+            .clone();
+        (config, code(&out))
+    };
+    let (v, _) = doctor(
+        f.msal()
+            .env_remove("MSAL_CLIENT_ID")
+            .env_remove("MSAL_AUTHORITY"),
+    );
+    assert!(
+        v["client id"].as_str().unwrap().ends_with("(config file)"),
+        "{v}"
+    );
+    assert_eq!(v["tenant"], "from-file (config file)");
+    assert_eq!(
+        v["effective authority"],
+        "https://login.microsoftonline.com/from-file"
+    );
+    let (v, _) = doctor(f.msal().env("MSAL_CLIENT_ID", "env-id"));
+    assert_eq!(v["client id"], "env-id (environment MSAL_CLIENT_ID)");
+    let (v, _) = doctor(
+        f.msal()
+            .env("MSAL_CLIENT_ID", "env-id")
+            .args(["--client-id", "flag-id"]),
+    );
+    assert_eq!(v["client id"], "flag-id (command line)");
+
+    // The file's scopes are the default scopes; the file's tenant replaces the authority's.
+    let bad_tenant = run(f.msal().args(["token", "--no-interactive"]));
+    assert_ne!(
+        code(&bad_tenant),
+        0,
+        "the file's tenant does not exist in the emulator"
+    );
+    std::fs::write(
+        &config,
+        format!(
+            "tenant = \"{}\"\nscopes = [\"{USER_SCOPE}\"]\n",
+            f.info.tenant_id
+        ),
+    )
+    .unwrap();
+    let ok = stdout_json(&run(f.msal().args(["token", "--no-interactive"])));
+    assert_eq!(ok["source"], "cache");
+
+    std::fs::write(&config, "client_idd = \"typo\"\n").unwrap();
+    let typo = run(f.msal().arg("accounts"));
+    assert_eq!(code(&typo), 3);
+    assert!(stderr(&typo).contains("config.toml"), "{}", stderr(&typo));
+}
+
+#[test]
+fn doctor_reports_every_section() {
+    let f = fixture();
+    let out = run(f.msal().arg("doctor"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for expected in [
+        "Configuration",
+        "Token cache",
+        "encrypted",
+        "Authority",
+        "discovery               ok",
+        "token endpoint",
+        "Sign-in",
+        "http://localhost",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+    }
+    let broken = run(f
+        .msal()
+        .env(
+            "MSAL_AUTHORITY",
+            format!("https://127.0.0.1:1/{}", f.info.tenant_id),
+        )
+        .arg("doctor"));
+    assert_eq!(code(&broken), 6, "{}", stderr(&broken));
+    assert!(String::from_utf8_lossy(&broken.stdout).contains("FAILED"));
+}
+
+#[test]
+fn help_has_examples_and_completions_are_generated() {
+    let f = fixture();
+    for sub in [
+        vec![],
+        vec!["login"],
+        vec!["token"],
+        vec!["accounts"],
+        vec!["logout"],
+        vec!["decode"],
+        vec!["doctor"],
+        vec!["demo"],
+        vec!["emulator", "serve"],
+        vec!["completions"],
+    ] {
+        let mut args = sub.clone();
+        args.push("--help");
+        let out = run(f.msal().args(&args));
+        assert!(out.status.success(), "{args:?}");
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            help.contains("Example"),
+            "no example in `msal {}`",
+            args.join(" ")
+        );
+        if sub.is_empty() {
+            assert!(help.contains("Exit codes:"), "{help}");
+        }
+    }
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let out = run(f.msal().args(["completions", shell]));
+        assert!(out.status.success());
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            script.contains("msal") && script.contains("token"),
+            "{shell}"
+        );
+    }
+}
+
+/// A cache file MSAL Python 1.39 wrote (it signed alice in against the emulator) answers
+/// `msal token` without a network round trip for the token.
+#[test]
+fn reads_a_cache_file_written_by_msal_python() {
+    let Some(python) = python() else { return };
+    let f = fixture();
+    let info_path = f.dir.path().join("info.json");
+    std::fs::write(&info_path, serde_json::to_string(&f.info).unwrap()).unwrap();
+    let cache = f.dir.path().join("python_cache.json");
+    let result = f.dir.path().join("python_result.json");
+    let script = repo_root().join("interop/msal_cli_python.py");
+    let out = StdCommand::new(&python)
+        .arg(&script)
+        .arg("signin")
+        .args([&info_path, &cache, &result])
+        .env_remove("REQUESTS_CA_BUNDLE")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "MSAL Python: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let expected: Value = serde_json::from_str(&std::fs::read_to_string(&result).unwrap()).unwrap();
+    let accounts = stdout_json(&run(f
+        .msal()
+        .args(["accounts", "-o", "json", "--cache-file"])
+        .arg(&cache)));
+    assert_eq!(accounts[0]["username"], expected["username"]);
+    assert_eq!(accounts[0]["home_account_id"], expected["home_account_id"]);
+    let token = run(f
+        .msal()
+        .args([
+            "token",
+            "-s",
+            USER_SCOPE,
+            "--no-interactive",
+            "-o",
+            "token",
+            "--cache-file",
+        ])
+        .arg(&cache));
+    assert!(token.status.success(), "{}", stderr(&token));
+    assert_eq!(
+        String::from_utf8(token.stdout).unwrap().trim(),
+        expected["access_token"].as_str().unwrap()
+    );
+    // And MSAL Python still reads the file after we used it.
+    let again = StdCommand::new(&python)
+        .arg(&script)
+        .arg("silent")
+        .args([&info_path, &cache])
+        .arg(USER_SCOPE)
+        .output()
+        .unwrap();
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(again.stdout).unwrap().trim(),
+        expected["access_token"].as_str().unwrap()
+    );
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// MSAL Python: `$ENTRA_INTEROP_PYTHON`, else `.venv-interop/bin/python`; missing is a failure
+/// when `CI=true`, else a loud skip.
+fn python() -> Option<PathBuf> {
+    let candidate = std::env::var_os("ENTRA_INTEROP_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".venv-interop/bin/python"));
+    if candidate.exists() {
+        return Some(candidate);
+    }
+    let message = format!(
+        "MSAL Python interop: no interpreter at {} (run scripts/test, or set ENTRA_INTEROP_PYTHON)",
+        candidate.display()
+    );
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{message}");
+    }
+    eprintln!("SKIPPED: {message}");
+    None
+}
+
+/// A revoked refresh token: the silent refresh gets `invalid_grant`, which means the user must
+/// sign in again (exit code 4 without interaction).
+#[test]
+fn a_revoked_refresh_token_means_interaction_required() {
+    let f = fixture();
+    f.login_alice();
+    assert!(
+        f.emulator
+            .control()
+            .revoke_refresh_tokens(Some("alice@contoso.example"))
+            > 0
+    );
+    let cached = stdout_json(&run(f.msal().args([
+        "token",
+        "-s",
+        USER_SCOPE,
+        "--no-interactive",
+    ])));
+    assert_eq!(
+        cached["source"], "cache",
+        "the cached access token is still good"
+    );
+    let out = run(f.msal().args([
+        "token",
+        "-s",
+        USER_SCOPE,
+        "--no-interactive",
+        "--force-refresh",
+    ]));
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("invalid_grant"), "{err}");
+    assert!(
+        err.contains("next: sign in again with `msal login`"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+}
+
+/// Ctrl+C (SIGINT) while waiting for a device-code sign-in: exit code 5.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_cancels_a_device_code_sign_in() {
+    let f = fixture();
+    let mut cmd = StdCommand::new(env!("CARGO_BIN_EXE_msal"));
+    for (k, v) in f.envs() {
+        cmd.env(k, v);
+    }
+    let child = cmd
+        .args(["login", "--device-code", "--scope", USER_SCOPE])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let control = f.emulator.control();
+    let mut started = false;
+    for _ in 0..600 {
+        if !control.pending_device_codes().is_empty() {
+            started = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(started, "the CLI never started a device-code flow");
+    let killed = StdCommand::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(5), "{}", stderr(&output));
+    assert!(stderr(&output).contains("cancelled"), "{}", stderr(&output));
+}
