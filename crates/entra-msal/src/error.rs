@@ -196,6 +196,10 @@ pub enum Error {
     /// The caller cancelled the operation.
     #[error("cancelled: {0}")]
     Cancelled(String),
+    /// A managed-identity endpoint failed or refused; the error names the source and says
+    /// what to do.
+    #[error("{0}")]
+    ManagedIdentity(Box<crate::managed_identity::ManagedIdentityError>),
 }
 
 impl Error {
@@ -214,7 +218,11 @@ impl Error {
 
     /// Whether retrying later may succeed (network failures, throttling).
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Network { .. } | Self::Throttled { .. })
+        match self {
+            Self::Network { .. } | Self::Throttled { .. } => true,
+            Self::ManagedIdentity(e) => e.is_transient(),
+            _ => false,
+        }
     }
 
     /// Wraps a service error, choosing `UiRequired` when the user must act: MSAL's interaction

@@ -14,6 +14,7 @@ pub mod cache;
 pub mod error;
 pub mod http;
 pub mod interactive;
+pub mod managed_identity;
 pub mod oauth;
 pub mod persistence;
 
