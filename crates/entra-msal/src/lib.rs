@@ -10,6 +10,8 @@
 
 pub mod app;
 pub mod authority;
+#[cfg(feature = "azure-core")]
+pub mod azure;
 pub mod cache;
 pub mod error;
 pub mod http;
