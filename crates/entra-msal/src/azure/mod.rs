@@ -22,7 +22,7 @@
 //! The library's own cache answers repeated calls (silent flow, proactive refresh); the SDK's
 //! bearer-token policy keeps its own short-lived copy on top. Failures become
 //! `azure_core::Error`s of kind [`ErrorKind::Credential`] whose source is this crate's
-//! [`Error`](crate::Error), so callers can downcast to act on it.
+//! [`Error`], so callers can downcast to act on it.
 //!
 //! The trait has no claims or tenant parameter in azure_core 1.x; use the applications directly
 //! for claims challenges.
@@ -112,7 +112,7 @@ pub enum InteractiveMode {
     /// user has signed in on another device. Works over SSH and in containers.
     DeviceCode(DeviceCodeCallback),
     /// The system browser with a loopback redirect.
-    Browser(InteractiveOptions),
+    Browser(Box<InteractiveOptions>),
 }
 
 impl InteractiveMode {
@@ -217,7 +217,7 @@ impl PublicClientCredential {
                 self.app.acquire_token_by_device_flow(&flow).await
             }
             InteractiveMode::Browser(options) => {
-                let mut options = options.clone();
+                let mut options = (**options).clone();
                 if options.login_hint.is_none() {
                     options.login_hint = self.username.clone();
                 }
