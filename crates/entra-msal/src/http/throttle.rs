@@ -715,4 +715,61 @@ mod tests {
         assert_eq!(store.by_age.len(), CAPACITY);
         assert_eq!(store.by_expiry.len(), CAPACITY);
     }
+
+    #[test]
+    fn managed_identity_mode_replays_only_throttling() {
+        let status = Arc::new(AtomicU64::new(200));
+        let answer_status = status.clone();
+        let inner = Arc::new(Scripted {
+            calls: AtomicUsize::new(0),
+            answer: Box::new(move |_| {
+                Ok(response(
+                    answer_status.load(Ordering::SeqCst) as u16,
+                    None,
+                    "{}",
+                ))
+            }),
+        });
+        let offset = Arc::new(AtomicU64::new(0));
+        let base = Instant::now();
+        let clock = offset.clone();
+        let http = ThrottledHttp::for_managed_identity(inner.clone(), move || {
+            base + Duration::from_secs(clock.load(Ordering::SeqCst))
+        });
+        let imds = "http://169.254.169.254/metadata/identity/oauth2/token?resource=r";
+        // Tokens (2xx) and 400s are never replayed.
+        block(http.send(get(imds))).unwrap();
+        block(http.send(get(imds))).unwrap();
+        status.store(400, Ordering::SeqCst);
+        block(http.send(get(imds))).unwrap();
+        block(http.send(get(imds))).unwrap();
+        assert_eq!(inner.calls.load(Ordering::SeqCst), 4);
+        // A 503 without Retry-After is replayed for 5 s, to the same URL only.
+        status.store(503, Ordering::SeqCst);
+        assert_eq!(block(http.send(get(imds))).unwrap().status(), 503);
+        status.store(200, Ordering::SeqCst);
+        assert_eq!(block(http.send(get(imds))).unwrap().status(), 503);
+        assert_eq!(inner.calls.load(Ordering::SeqCst), 5);
+        block(http.send(get(&format!("{imds}2")))).unwrap();
+        assert_eq!(inner.calls.load(Ordering::SeqCst), 6);
+        offset.store(6, Ordering::SeqCst);
+        assert_eq!(block(http.send(get(imds))).unwrap().status(), 200);
+        // Cloud Shell's POST: keyed by its body.
+        status.store(429, Ordering::SeqCst);
+        let shell = "http://localhost:50342/oauth2/token";
+        block(http.send(post(shell, &[("resource", "a")]))).unwrap();
+        status.store(200, Ordering::SeqCst);
+        assert_eq!(
+            block(http.send(post(shell, &[("resource", "a")])))
+                .unwrap()
+                .status(),
+            429
+        );
+        assert_eq!(
+            block(http.send(post(shell, &[("resource", "b")])))
+                .unwrap()
+                .status(),
+            200
+        );
+    }
 }
