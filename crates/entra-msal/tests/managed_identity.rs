@@ -594,3 +594,21 @@ async fn no_endpoint_is_a_network_error_that_says_why() {
         Err(Error::Configuration(_))
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_share_one_call() {
+    let mi = start(ManagedIdentityConfig::default()).await;
+    let client = mi.client("app_service", ManagedIdentity::SystemAssigned);
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let c = client.clone();
+            tokio::spawn(async move { c.acquire_token_for_client(VAULT).await.unwrap() })
+        })
+        .collect();
+    let mut tokens = Vec::new();
+    for t in tasks {
+        tokens.push(t.await.unwrap().access_token);
+    }
+    assert!(tokens.windows(2).all(|w| w[0] == w[1]));
+    assert_eq!(mi.requests("/msi/token").len(), 1);
+}
