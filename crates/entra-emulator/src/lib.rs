@@ -42,6 +42,7 @@ pub mod tokens;
 pub use config::{AppConfig, ClientKind, EmulatorConfig, Settings, TenantConfig, UserConfig};
 pub use control::{Control, ControlError};
 pub use endpoints::authorize::AuthorizationCompletion;
+pub use endpoints::managed_identity::{ManagedIdentityConfig, ManagedIdentityServer, MiIdentity};
 pub use faults::{FaultAction, FaultMatch, FaultRule};
 pub use info::ConnectionInfo;
 pub use ready_made::ready_made;

@@ -174,6 +174,11 @@ impl Emulator {
         let _ = self.shutdown.send(true);
     }
 
+    /// The shared state (for listeners started next to the main one).
+    pub(crate) fn state(&self) -> &Arc<AppState> {
+        &self.state
+    }
+
     pub(crate) fn first_client(
         &self,
         pick: impl Fn(&crate::config::AppConfig) -> bool,
@@ -188,7 +193,7 @@ impl Drop for Emulator {
     }
 }
 
-async fn accept_loop(
+pub(crate) async fn accept_loop(
     listener: TcpListener,
     acceptor: Option<tokio_rustls::TlsAcceptor>,
     router: Router,
@@ -329,7 +334,11 @@ fn pairs(bytes: &[u8]) -> BTreeMap<String, String> {
 }
 
 /// Trace ids, body limit, request log and scripted faults, around every request.
-async fn entra_layer(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+pub(crate) async fn entra_layer(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let correlation_id = request
         .headers()
         .get("client-request-id")

@@ -226,6 +226,10 @@ pub enum Error {
          (ParentWindow::try_from(raw_window_handle)) in a GUI app"
     )]
     ParentWindowRequired,
+    /// A managed-identity endpoint failed or refused; the error names the source and says
+    /// what to do.
+    #[error("{0}")]
+    ManagedIdentity(Box<crate::managed_identity::ManagedIdentityError>),
 }
 
 impl Error {
@@ -248,6 +252,7 @@ impl Error {
         match self {
             Self::Network { .. } | Self::Throttled { .. } => true,
             Self::Broker(e) => e.status.is_transient(),
+            Self::ManagedIdentity(e) => e.is_transient(),
             _ => false,
         }
     }

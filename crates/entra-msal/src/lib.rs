@@ -10,11 +10,14 @@
 
 pub mod app;
 pub mod authority;
+#[cfg(feature = "azure-core")]
+pub mod azure;
 pub mod broker;
 pub mod cache;
 pub mod error;
 pub mod http;
 pub mod interactive;
+pub mod managed_identity;
 pub mod oauth;
 pub mod persistence;
 

@@ -6,6 +6,7 @@ pub mod device;
 pub mod discovery;
 pub mod grants;
 pub mod logout;
+pub mod managed_identity;
 pub mod pages;
 pub mod token;
 pub mod userrealm;

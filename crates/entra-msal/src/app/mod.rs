@@ -10,6 +10,7 @@ mod coalesce;
 mod confidential;
 mod core;
 mod device_flow;
+mod managed_identity;
 mod public;
 mod result;
 mod scopes;
@@ -21,6 +22,10 @@ pub use confidential::{
     ConfidentialClientApplication, ConfidentialClientBuilder, ForClientOptions,
 };
 pub use device_flow::DeviceFlow;
+pub use managed_identity::{
+    MANAGED_IDENTITY_ENVIRONMENT, MANAGED_IDENTITY_REALM, ManagedIdentityClient,
+    ManagedIdentityClientBuilder,
+};
 pub use public::{
     BeforeUiCallback, BrokerAvailability, InteractiveOptions, ParentWindow,
     PublicClientApplication, PublicClientBuilder,

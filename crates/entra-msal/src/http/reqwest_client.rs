@@ -41,6 +41,11 @@ pub struct ReqwestHttpClient {
 }
 
 impl ReqwestHttpClient {
+    /// Wraps an already configured reqwest client (the pinned Service Fabric transport).
+    pub(crate) fn from_client(client: reqwest::Client) -> Self {
+        Self { client }
+    }
+
     /// Builds the client. Fails on an unreadable CA certificate or proxy URL.
     pub fn new(options: &HttpOptions) -> Result<Self, Error> {
         let mut builder = reqwest::Client::builder()

@@ -13,6 +13,11 @@
 //!    expected) and responses that carry `Retry-After` (rule 1 handles those).
 //! 3. **Discovery cache.** A GET answered `2xx` is cached for 24 h, keyed by its URL and query.
 //!
+//! [`ThrottledHttp::for_managed_identity`] applies MSAL Python's managed-identity variant instead:
+//! only rule 1, for every request (the managed-identity endpoints are GETs, Cloud Shell's is a
+//! POST), keyed by method, URL and a SHA-256 of the body, with a 5 s default. Successful answers
+//! and HTTP 400 are never replayed there: they carry tokens.
+//!
 //! At most [`CAPACITY`] responses are kept; when full, expired entries go first, then the oldest.
 //! Transport errors are never cached. A replay is indistinguishable from the original response
 //! (same status, headers and body).
@@ -33,6 +38,8 @@ pub const CAPACITY: usize = 1024;
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 /// How long an HTTP 400 to a POST is replayed.
 const BAD_REQUEST_TTL: Duration = Duration::from_secs(60);
+/// The default replay time of a throttled managed-identity request.
+const MANAGED_IDENTITY_RETRY_AFTER: Duration = Duration::from_secs(5);
 /// How long a successful GET (discovery, instance metadata) is cached.
 const GET_TTL: Duration = Duration::from_secs(24 * 3600);
 /// The device-code grant, in its RFC 8628 spelling (Entra also accepts `device_code`).
@@ -52,6 +59,7 @@ pub struct ThrottledHttp {
     store: Arc<Mutex<Store>>,
     default_retry_after: Duration,
     now: Clock,
+    managed_identity: bool,
 }
 
 impl fmt::Debug for ThrottledHttp {
@@ -83,12 +91,30 @@ impl ThrottledHttp {
             store: Arc::new(Mutex::new(Store::default())),
             default_retry_after: default_retry_after.min(MAX_RETRY_AFTER),
             now: Arc::new(now),
+            managed_identity: false,
         }
+    }
+
+    /// Wraps `inner` for managed-identity endpoints, as MSAL Python's `ManagedIdentityClient`
+    /// does: a response with `429`, `5xx` or `Retry-After` is replayed to an identical request
+    /// (method, URL, body) for `min(3600, Retry-After)` seconds, 5 s when the header is absent;
+    /// nothing else is stored. `now` is the time source (see [`ThrottledHttp::with_clock`]).
+    pub fn for_managed_identity(
+        inner: Arc<dyn HttpClient>,
+        now: impl Fn() -> Instant + Send + Sync + 'static,
+    ) -> Self {
+        let mut http = Self::with_clock(inner, MANAGED_IDENTITY_RETRY_AFTER, now);
+        http.managed_identity = true;
+        http
     }
 
     /// Sends `request`, or replays a stored response to an equivalent earlier request.
     pub async fn send(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
-        let plan = Plan::for_request(&request);
+        let plan = if self.managed_identity {
+            Plan::throttle_only(&request)
+        } else {
+            Plan::for_request(&request)
+        };
         if plan.is_empty() {
             return self.inner.send(request).await;
         }
@@ -134,6 +160,8 @@ enum Plan {
     PassThrough,
     /// A GET, keyed by its URL.
     Get { key: String },
+    /// Any request whose 429/5xx/`Retry-After` answers alone are replayed (managed identity).
+    ThrottleOnly { key: String },
     /// A POST, with its throttling key and its "UI required" key.
     Post {
         throttle_key: String,
@@ -189,6 +217,17 @@ impl Plan {
         }
     }
 
+    fn throttle_only(request: &HttpRequest) -> Self {
+        Self::ThrottleOnly {
+            key: format!(
+                "REQ {} {} hash={} 429/5xx/Retry-After",
+                request.method(),
+                request.uri(),
+                hex_sha256(&[request.body()])
+            ),
+        }
+    }
+
     fn is_empty(&self) -> bool {
         matches!(self, Self::PassThrough)
     }
@@ -196,7 +235,7 @@ impl Plan {
     fn lookups(&self) -> Vec<&str> {
         match self {
             Self::PassThrough => vec![],
-            Self::Get { key } => vec![key],
+            Self::Get { key } | Self::ThrottleOnly { key } => vec![key],
             Self::Post {
                 throttle_key,
                 bad_request_key,
@@ -214,6 +253,9 @@ impl Plan {
         let status = response.status();
         match self {
             Self::PassThrough => vec![],
+            Self::ThrottleOnly { key } => throttle_ttl(response, default_retry_after)
+                .map(|ttl| vec![(key, ttl)])
+                .unwrap_or_default(),
             Self::Get { key } => {
                 if status.is_success() {
                     vec![(key, GET_TTL)]
@@ -228,23 +270,8 @@ impl Plan {
             } => {
                 let retry_after = response.headers().get(http::header::RETRY_AFTER);
                 let mut keys = Vec::new();
-                if status == StatusCode::TOO_MANY_REQUESTS
-                    || status.is_server_error()
-                    || retry_after.is_some()
-                {
-                    let ttl = match retry_after
-                        .and_then(|v| v.to_str().ok())
-                        .map(|v| v.trim().parse::<i64>())
-                    {
-                        Some(Ok(seconds)) => {
-                            Duration::from_secs(u64::try_from(seconds).unwrap_or(0))
-                        }
-                        _ => default_retry_after,
-                    };
-                    let ttl = ttl.min(MAX_RETRY_AFTER);
-                    if !ttl.is_zero() {
-                        keys.push((throttle_key, ttl));
-                    }
+                if let Some(ttl) = throttle_ttl(response, default_retry_after) {
+                    keys.push((throttle_key, ttl));
                 }
                 if status == StatusCode::BAD_REQUEST && !device_code && retry_after.is_none() {
                     keys.push((bad_request_key, BAD_REQUEST_TTL));
@@ -253,6 +280,26 @@ impl Plan {
             }
         }
     }
+}
+
+/// How long to replay a `429`, `5xx` or `Retry-After` response; `None` for other responses or
+/// a zero `Retry-After`.
+fn throttle_ttl(response: &HttpResponse, default_retry_after: Duration) -> Option<Duration> {
+    let status = response.status();
+    let retry_after = response.headers().get(http::header::RETRY_AFTER);
+    if status != StatusCode::TOO_MANY_REQUESTS && !status.is_server_error() && retry_after.is_none()
+    {
+        return None;
+    }
+    let ttl = match retry_after
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().parse::<i64>())
+    {
+        Some(Ok(seconds)) => Duration::from_secs(u64::try_from(seconds).unwrap_or(0)),
+        _ => default_retry_after,
+    };
+    let ttl = ttl.min(MAX_RETRY_AFTER);
+    (!ttl.is_zero()).then_some(ttl)
 }
 
 /// SHA-256 over length-prefixed parts, as lowercase hex.
@@ -667,5 +714,62 @@ mod tests {
         assert!(store.entries.contains_key("k3"));
         assert_eq!(store.by_age.len(), CAPACITY);
         assert_eq!(store.by_expiry.len(), CAPACITY);
+    }
+
+    #[test]
+    fn managed_identity_mode_replays_only_throttling() {
+        let status = Arc::new(AtomicU64::new(200));
+        let answer_status = status.clone();
+        let inner = Arc::new(Scripted {
+            calls: AtomicUsize::new(0),
+            answer: Box::new(move |_| {
+                Ok(response(
+                    answer_status.load(Ordering::SeqCst) as u16,
+                    None,
+                    "{}",
+                ))
+            }),
+        });
+        let offset = Arc::new(AtomicU64::new(0));
+        let base = Instant::now();
+        let clock = offset.clone();
+        let http = ThrottledHttp::for_managed_identity(inner.clone(), move || {
+            base + Duration::from_secs(clock.load(Ordering::SeqCst))
+        });
+        let imds = "http://169.254.169.254/metadata/identity/oauth2/token?resource=r";
+        // Tokens (2xx) and 400s are never replayed.
+        block(http.send(get(imds))).unwrap();
+        block(http.send(get(imds))).unwrap();
+        status.store(400, Ordering::SeqCst);
+        block(http.send(get(imds))).unwrap();
+        block(http.send(get(imds))).unwrap();
+        assert_eq!(inner.calls.load(Ordering::SeqCst), 4);
+        // A 503 without Retry-After is replayed for 5 s, to the same URL only.
+        status.store(503, Ordering::SeqCst);
+        assert_eq!(block(http.send(get(imds))).unwrap().status(), 503);
+        status.store(200, Ordering::SeqCst);
+        assert_eq!(block(http.send(get(imds))).unwrap().status(), 503);
+        assert_eq!(inner.calls.load(Ordering::SeqCst), 5);
+        block(http.send(get(&format!("{imds}2")))).unwrap();
+        assert_eq!(inner.calls.load(Ordering::SeqCst), 6);
+        offset.store(6, Ordering::SeqCst);
+        assert_eq!(block(http.send(get(imds))).unwrap().status(), 200);
+        // Cloud Shell's POST: keyed by its body.
+        status.store(429, Ordering::SeqCst);
+        let shell = "http://localhost:50342/oauth2/token";
+        block(http.send(post(shell, &[("resource", "a")]))).unwrap();
+        status.store(200, Ordering::SeqCst);
+        assert_eq!(
+            block(http.send(post(shell, &[("resource", "a")])))
+                .unwrap()
+                .status(),
+            429
+        );
+        assert_eq!(
+            block(http.send(post(shell, &[("resource", "b")])))
+                .unwrap()
+                .status(),
+            200
+        );
     }
 }
