@@ -261,6 +261,24 @@ pub struct TokenArgs {
     /// The certificate (PEM) that goes with --certificate.
     #[arg(long, value_name = "CERT.pem", requires = "certificate")]
     pub certificate_cert: Option<PathBuf>,
+    /// An app token for this machine's managed identity (Azure VM, App Service, Functions,
+    /// Azure ML, Arc, Service Fabric, Cloud Shell; the source is detected from the
+    /// environment), like `az login --identity`. System-assigned unless --client-id,
+    /// --resource-id or --object-id names a user-assigned identity. One scope: the resource's
+    /// `/.default`.
+    #[arg(long, conflicts_with_all = ["client_secret", "certificate", "device_code", "broker", "username"])]
+    pub managed_identity: bool,
+    /// With --managed-identity: the user-assigned identity's Azure resource id.
+    #[arg(
+        long,
+        value_name = "ID",
+        requires = "managed_identity",
+        conflicts_with = "object_id"
+    )]
+    pub resource_id: Option<String>,
+    /// With --managed-identity: the user-assigned identity's object (principal) id.
+    #[arg(long, value_name = "ID", requires = "managed_identity")]
+    pub object_id: Option<String>,
     /// How to sign in when the user must.
     #[command(flatten)]
     pub sign_in: SignInArgs,
@@ -308,6 +326,10 @@ pub struct LogoutArgs {
     /// Sign every account of this client id out.
     #[arg(long)]
     pub all: bool,
+    /// Also sign the accounts out of the authentication broker (for accounts signed in with
+    /// `--broker`).
+    #[arg(long)]
+    pub broker: bool,
 }
 
 /// `msal decode`.

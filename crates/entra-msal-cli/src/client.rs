@@ -75,7 +75,7 @@ impl std::fmt::Debug for AppCredential {
     }
 }
 
-fn read_ca(path: &Path) -> Result<String, Failure> {
+pub fn read_ca(path: &Path) -> Result<String, Failure> {
     let pem = std::fs::read_to_string(path).map_err(|e| {
         Failure::config(format!("cannot read the CA file {}: {e}", path.display()))
             .next("pass the PEM certificate of the authority's CA with --ca-file")

@@ -4,6 +4,7 @@ use std::fmt;
 use std::process::ExitCode;
 
 use entra_msal::Error;
+use entra_msal::broker::BrokerStatus;
 
 /// The exit codes, as `--help` and `docs/cli.md` list them.
 pub const EXIT_CODES_HELP: &str = "\
@@ -111,6 +112,29 @@ impl fmt::Display for Failure {
     }
 }
 
+/// The exit code and next step for a broker's status.
+fn broker_failure(status: BrokerStatus) -> (Kind, Option<String>) {
+    match status {
+        BrokerStatus::UserCanceled | BrokerStatus::ApplicationCanceled => (Kind::Cancelled, None),
+        BrokerStatus::InteractionRequired | BrokerStatus::AccountUnusable => (
+            Kind::InteractionRequired,
+            Some("sign in again with `msal login --broker`".into()),
+        ),
+        s if s.is_transient() => (
+            Kind::Network,
+            Some("the broker could not reach the identity provider; try again later".into()),
+        ),
+        BrokerStatus::IncorrectConfiguration | BrokerStatus::AuthorityUntrusted => (
+            Kind::Configuration,
+            Some("check the client id, authority and the app registration's broker redirect URI (`msal doctor`)".into()),
+        ),
+        _ => (
+            Kind::Service,
+            Some("the broker refused; run with --verbose, or sign in without --broker".into()),
+        ),
+    }
+}
+
 impl From<Error> for Failure {
     fn from(e: Error) -> Self {
         let detail = Some(format!("{e:?}"));
@@ -179,6 +203,16 @@ impl From<Error> for Failure {
                 Some("use --device-code, or set MSAL_BROWSER to a program that opens URLs".into()),
             ),
             Error::Cancelled(_) => (Kind::Cancelled, None),
+            Error::ParentWindowRequired => (Kind::Configuration, None),
+            Error::BrokerRedirectUriNotRegistered { .. } => (
+                Kind::Configuration,
+                Some("register the redirect URI named above on the app registration; `msal doctor` lists every broker redirect URI".into()),
+            ),
+            Error::Broker(b) => broker_failure(b.status),
+            Error::ManagedIdentity(_) => (
+                if e.is_transient() { Kind::Network } else { Kind::Service },
+                Some("run this on an Azure host with a managed identity (or its emulator); `msal doctor` shows the detected source".into()),
+            ),
             _ => (Kind::Other, None),
         };
         Self {

@@ -46,6 +46,7 @@ pub fn account_json(a: &Account) -> Value {
         "tenant": a.realm,
         "environment": a.environment,
         "authority_type": a.authority_type,
+        "account_source": a.account_source,
     })
 }
 

@@ -7,6 +7,8 @@ use std::process::{Command as StdCommand, Stdio};
 use std::time::Duration;
 
 use assert_cmd::Command;
+use entra_emulator::ManagedIdentityConfig;
+use entra_emulator::broker::{BrokerOptions, BrokerService, PrivateSessionBus};
 use entra_emulator::{ConnectionInfo, Emulator};
 use serde_json::Value;
 
@@ -627,9 +629,16 @@ fn errors_have_one_line_a_next_step_and_a_distinct_exit_code() {
     let no_scope = run(f.msal().arg("token"));
     assert_eq!(code(&no_scope), 3, "{}", stderr(&no_scope));
 
-    let broker = run(f.msal().args(["login", "--broker", "-s", USER_SCOPE]));
-    assert_eq!(code(&broker), 3, "{}", stderr(&broker));
-    assert!(stderr(&broker).contains("broker"), "{}", stderr(&broker));
+    // --broker with an app client of a confidential kind is still a configuration error.
+    let broker = run(f.msal().args([
+        "token",
+        "--broker",
+        "--client-secret",
+        "x",
+        "-s",
+        USER_SCOPE,
+    ]));
+    assert_eq!(code(&broker), 2, "{}", stderr(&broker));
 
     // Nothing listens on port 1.
     let network = run(f
@@ -978,4 +987,145 @@ fn ctrl_c_cancels_a_device_code_sign_in() {
     let output = child.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(5), "{}", stderr(&output));
     assert!(stderr(&output).contains("cancelled"), "{}", stderr(&output));
+}
+
+/// A private D-Bus session bus with the emulator's broker service on it (auto-approving alice),
+/// or `None` (skipped) when dbus-daemon is missing outside CI.
+fn broker_bus(f: &Fixture) -> Option<(PrivateSessionBus, BrokerService)> {
+    let bus = match PrivateSessionBus::start() {
+        Ok(bus) => bus,
+        Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("CI=true and no private D-Bus session bus: {e}")
+        }
+        Err(e) => {
+            eprintln!("SKIPPED: no private D-Bus session bus ({e})");
+            return None;
+        }
+    };
+    let options = BrokerOptions {
+        auto_approve: Some("alice@contoso.example".into()),
+        ..Default::default()
+    };
+    let service = f
+        .runtime
+        .block_on(f.emulator.serve_broker(bus.address(), options))
+        .unwrap();
+    Some((bus, service))
+}
+
+#[test]
+fn broker_login_token_doctor_and_logout_through_the_session_bus() {
+    let f = fixture();
+    let Some((bus, _service)) = broker_bus(&f) else {
+        return;
+    };
+    let with_bus = |cmd: &mut Command| {
+        cmd.env("DBUS_SESSION_BUS_ADDRESS", bus.address());
+    };
+    let mut doctor = f.msal();
+    with_bus(&mut doctor);
+    let doctor = run(doctor.args(["doctor", "-o", "json"]));
+    let report = stdout_json(&doctor);
+    let broker = report
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["title"] == "Broker")
+        .unwrap();
+    assert!(
+        broker["values"]["availability"]
+            .as_str()
+            .unwrap()
+            .starts_with("available"),
+        "{broker}"
+    );
+    assert_eq!(
+        broker["values"]["redirect URI (Linux)"],
+        "https://login.microsoftonline.com/common/oauth2/nativeclient"
+    );
+
+    let mut login = f.msal();
+    with_bus(&mut login);
+    let login = run(login.args(["login", "--broker", "-s", USER_SCOPE]));
+    assert!(login.status.success(), "{}", stderr(&login));
+    assert!(String::from_utf8_lossy(&login.stdout).contains("alice@contoso.example"));
+
+    let mut token = f.msal();
+    with_bus(&mut token);
+    let token = stdout_json(&run(token.args(["token", "--broker", "-s", USER_SCOPE])));
+    assert_eq!(token["source"], "cache", "{token}");
+    let accounts = stdout_json(&run(f.msal().args(["accounts", "-o", "json"])));
+    assert_eq!(accounts[0]["account_source"], "broker", "{accounts}");
+
+    let mut logout = f.msal();
+    with_bus(&mut logout);
+    let logout = run(logout.args(["logout", "--broker", "--all"]));
+    assert!(logout.status.success(), "{}", stderr(&logout));
+    assert!(
+        !f.emulator
+            .control()
+            .broker_signed_in()
+            .iter()
+            .any(|s| s.username == "alice@contoso.example" && s.client_id == f.public_client_id()),
+        "the broker still has alice signed in"
+    );
+}
+
+#[test]
+fn managed_identity_token_like_az_login_identity() {
+    let f = fixture();
+    let server = f
+        .runtime
+        .block_on(
+            f.emulator
+                .start_managed_identity(ManagedIdentityConfig::default()),
+        )
+        .unwrap();
+    let out = run(f
+        .msal()
+        .env_remove("MSAL_CLIENT_ID")
+        .envs(server.environment("app_service"))
+        .args([
+            "token",
+            "--managed-identity",
+            "-s",
+            "https://management.azure.com/.default",
+            "-o",
+            "az",
+        ]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let az = stdout_json(&out);
+    assert!(
+        az["accessToken"].as_str().unwrap().starts_with("eyJ"),
+        "{az}"
+    );
+
+    let two = run(f.msal().envs(server.environment("app_service")).args([
+        "token",
+        "--managed-identity",
+        "--resource-id",
+        "/x",
+        "--object-id",
+        "y",
+        "-s",
+        "https://management.azure.com/.default",
+    ]));
+    assert_eq!(code(&two), 2, "{}", stderr(&two));
+    let no_source = run(f
+        .msal()
+        .env_remove("MSAL_CLIENT_ID")
+        .env("IDENTITY_ENDPOINT", "not a url")
+        .env("IDENTITY_HEADER", "h")
+        .args([
+            "token",
+            "--managed-identity",
+            "-s",
+            "https://management.azure.com/.default",
+        ]));
+    assert_ne!(code(&no_source), 0);
+    assert!(
+        stderr(&no_source).contains("next:"),
+        "{}",
+        stderr(&no_source)
+    );
 }

@@ -78,7 +78,7 @@ pub fn names(accounts: &[Account]) -> String {
 /// Signs accounts out.
 pub async fn logout(settings: &Settings, args: &LogoutArgs) -> Result<(), Failure> {
     let cache = Cache::open(&settings.cache_file.value)?;
-    let app = client::public_app(settings, &cache, false)?;
+    let app = client::public_app(settings, &cache, args.broker)?;
     let accounts = app.accounts(None);
     let chosen: Vec<Account> = if args.all {
         accounts.clone()

@@ -6,7 +6,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use entra_msal::app::{BrokerAvailability, PublicClientApplication};
 use entra_msal::authority::{self, Authority, DiscoveryOptions};
+use entra_msal::broker::BrokerPlatform;
 use entra_msal::http::{HttpOptions, ReqwestHttpClient, ThrottledHttp};
 use serde_json::{Value, json};
 
@@ -290,6 +292,66 @@ fn sign_in(ctx: &mut Context<'_>) -> Section {
     out
 }
 
+/// The authentication broker: whether this machine has one for this app, why not, and the
+/// redirect URIs the app registration needs for each platform's broker.
+async fn broker(ctx: &mut Context<'_>) -> Section {
+    let mut out = Section::new("Broker");
+    let platform = BrokerPlatform::current();
+    out.line(
+        "platform",
+        platform.map_or_else(
+            || "none (no broker on this OS)".to_string(),
+            |p| p.to_string(),
+        ),
+    );
+    out.line("built in", "yes (the `broker` feature)");
+    let client_id = ctx
+        .settings
+        .client_id
+        .as_ref()
+        .map_or_else(|| "<client id>".to_string(), |c| c.value.clone());
+    let mut builder = PublicClientApplication::builder(client_id.clone())
+        .enable_broker_on_mac(true)
+        .enable_broker_on_windows(true)
+        .enable_broker_on_linux(true)
+        .enable_broker_on_wsl(true);
+    match ctx.settings.authority_url() {
+        Ok(Some(url)) => builder = builder.authority(url),
+        Ok(None) => {}
+        Err(e) => {
+            out.problem = Some(e);
+            return out;
+        }
+    }
+    if let Some(oidc) = &ctx.settings.oidc_authority {
+        builder = builder.oidc_authority(oidc.value.clone());
+    }
+    match builder.allow_http_loopback_authority(true).build() {
+        Ok(app) => {
+            let availability = match app.broker_availability().await {
+                BrokerAvailability::Available(p) => {
+                    format!("available: `--broker` uses the {p} broker")
+                }
+                BrokerAvailability::Unavailable { reason, .. } => {
+                    format!("unavailable, `--broker` falls back to the browser: {reason}")
+                }
+                BrokerAvailability::NotEnabled => "no broker on this OS".to_string(),
+                other => format!("{other:?}"),
+            };
+            out.line("availability", availability);
+            for uri in app.broker_redirect_uris() {
+                out.line(format!("redirect URI ({})", uri.platform), uri.redirect_uri);
+            }
+        }
+        Err(e) => out.problem = Some(e.into()),
+    }
+    out.line(
+        "register",
+        "each redirect URI the app uses under \"Mobile and desktop applications\" in the Entra portal",
+    );
+    out
+}
+
 /// The report's sections, in order. Add a section here.
 async fn sections(settings: &Settings) -> Vec<Section> {
     let mut ctx = Context {
@@ -301,6 +363,7 @@ async fn sections(settings: &Settings) -> Vec<Section> {
         token_cache(&mut ctx),
         discovery(&mut ctx).await,
         sign_in(&mut ctx),
+        broker(&mut ctx).await,
     ]
 }
 

@@ -3,14 +3,15 @@
 use std::io::Write as _;
 use std::path::Path;
 
-use entra_msal::app::{AuthenticationResult, SilentOptions};
+use entra_msal::app::{AuthenticationResult, ManagedIdentityClient, SilentOptions};
+use entra_msal::managed_identity::ManagedIdentity;
 
 use crate::cli::{TokenArgs, TokenOutput};
 use crate::client::{self, AppCredential, Cache};
 use crate::commands::accounts;
 use crate::failure::{Failure, Kind};
 use crate::output::{self, ExecInfo};
-use crate::settings::Settings;
+use crate::settings::{Settings, Source};
 use crate::signin::{self, Method};
 
 /// Whose token `msal token` gets. Every credential is chosen here, in [`Credential::select`]
@@ -21,6 +22,8 @@ pub enum Credential {
     User,
     /// The application itself (confidential client).
     App(AppCredential),
+    /// This machine's managed identity.
+    ManagedIdentity(ManagedIdentity),
 }
 
 fn read_file(path: &Path, what: &str) -> Result<String, Failure> {
@@ -32,7 +35,29 @@ fn read_file(path: &Path, what: &str) -> Result<String, Failure> {
 
 impl Credential {
     /// The credential the flags (and `MSAL_CLIENT_SECRET` / standard input) give.
-    pub fn select(args: &TokenArgs) -> Result<Self, Failure> {
+    pub fn select(settings: &Settings, args: &TokenArgs) -> Result<Self, Failure> {
+        if args.managed_identity {
+            // Only a --client-id flag names a user-assigned identity: MSAL_CLIENT_ID and the
+            // config file configure the sign-in app, not the machine's identity.
+            let flag_client_id = settings
+                .client_id
+                .as_ref()
+                .filter(|c| c.source == Source::Flag)
+                .map(|c| c.value.clone());
+            let identity = match (flag_client_id, &args.resource_id, &args.object_id) {
+                (None, None, None) => ManagedIdentity::SystemAssigned,
+                (Some(id), None, None) => ManagedIdentity::client_id(id),
+                (None, Some(id), None) => ManagedIdentity::resource_id(id.clone()),
+                (None, None, Some(id)) => ManagedIdentity::object_id(id.clone()),
+                _ => {
+                    return Err(Failure::config(
+                        "--managed-identity takes at most one of --client-id, --resource-id and --object-id",
+                    )
+                    .next("name the user-assigned identity one way, or none for the system-assigned one"));
+                }
+            };
+            return Ok(Self::ManagedIdentity(identity));
+        }
         if let Some(value) = &args.client_secret {
             let secret = match value.as_str() {
                 "" => match std::env::var("MSAL_CLIENT_SECRET") {
@@ -74,7 +99,7 @@ pub async fn run(settings: &Settings, args: &TokenArgs) -> Result<(), Failure> {
     } else {
         ExecInfo::default()
     };
-    let credential = Credential::select(args)?;
+    let credential = Credential::select(settings, args)?;
     let scopes = settings.scopes(&args.scopes, None)?;
     let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
     let cache = Cache::open(&settings.cache_file.value)?;
@@ -89,6 +114,9 @@ pub async fn run(settings: &Settings, args: &TokenArgs) -> Result<(), Failure> {
             app.acquire_token_for_client_with(&scopes, &options)
                 .await
                 .map_err(Failure::from)
+        }
+        Credential::ManagedIdentity(identity) => {
+            managed_identity_token(settings, &cache, identity, &scopes).await
         }
     };
     cache.finish();
@@ -106,6 +134,29 @@ pub async fn run(settings: &Settings, args: &TokenArgs) -> Result<(), Failure> {
     writeln!(out, "{text}")?;
     out.flush()?;
     Ok(())
+}
+
+/// A managed-identity token: the one scope's resource (`/.default` removed).
+async fn managed_identity_token(
+    settings: &Settings,
+    cache: &Cache,
+    identity: ManagedIdentity,
+    scopes: &[&str],
+) -> Result<AuthenticationResult, Failure> {
+    let [scope] = scopes else {
+        return Err(
+            Failure::config("--managed-identity takes exactly one --scope").next(
+                "pass the resource's scope, e.g. --scope https://management.azure.com/.default",
+            ),
+        );
+    };
+    let resource = scope.strip_suffix("/.default").unwrap_or(scope);
+    let mut builder = ManagedIdentityClient::builder(identity).token_cache(cache.cache.clone());
+    if let Some(ca) = &settings.ca_file {
+        builder = builder.trusted_ca(client::read_ca(&ca.value)?);
+    }
+    let client = builder.build()?;
+    Ok(client.acquire_token_for_client(resource).await?)
 }
 
 async fn user_token(
