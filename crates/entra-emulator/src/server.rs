@@ -174,6 +174,10 @@ impl Emulator {
         let _ = self.shutdown.send(true);
     }
 
+    pub(crate) fn state(&self) -> &Arc<AppState> {
+        &self.state
+    }
+
     pub(crate) fn first_client(
         &self,
         pick: impl Fn(&crate::config::AppConfig) -> bool,
