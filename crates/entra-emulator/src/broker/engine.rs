@@ -165,7 +165,13 @@ impl Engine {
 
     fn client(&self, client_id: &str) -> Result<&AppConfig, BrokerErrorSpec> {
         let Some(app) = self.state.directory.app(client_id) else {
-            let e = EntraError::new(errors::APP_NOT_FOUND, &[client_id, "of the emulator"]);
+            let tenant = &self.state.directory.config().tenants[0];
+            let name = tenant
+                .domains
+                .first()
+                .cloned()
+                .unwrap_or_else(|| tenant.id.to_string());
+            let e = EntraError::new(errors::APP_NOT_FOUND, &[client_id, &name]);
             return Err(entra(status::INCORRECT_CONFIGURATION, tag::CLIENT, &e));
         };
         if app.kind != ClientKind::Public {
@@ -539,6 +545,9 @@ impl Engine {
         self.state
             .broker
             .record(&client_id, sign_in.clone(), c.environment.clone(), true);
+        if self.is_device_user(&user.username) {
+            self.state.broker.restore_device(&client_id);
+        }
         self.mint(
             c.client,
             user,
@@ -576,6 +585,12 @@ impl Engine {
         let now = self.state.clock.now();
         let expires_in = body["expires_in"].as_i64().unwrap_or(3599);
         let ext_expires_in = body["ext_expires_in"].as_i64().unwrap_or(expires_in);
+        // Expiries from the token itself, so `expiresOn` equals the access token's `exp`.
+        let expires_on = crate::jwt::decode_unverified(&access_token)
+            .ok()
+            .and_then(|t| t.claim_time("exp"))
+            .unwrap_or(now + expires_in);
+        let extended_expires_on = expires_on - expires_in + ext_expires_in;
         let access_token = match pop {
             Some(pop) => self.sign_shr(&codec::shr_claims(pop, Some(&access_token), now))?,
             None => access_token,
@@ -584,8 +599,8 @@ impl Engine {
             access_token,
             pop: pop.is_some(),
             account: self.view(user, sign_in.tenant, environment),
-            expires_on: now + expires_in,
-            extended_expires_on: now + ext_expires_in,
+            expires_on,
+            extended_expires_on,
             granted_scopes: scopes.echo(),
             id_token,
         }

@@ -156,6 +156,13 @@ impl BrokerSession {
         }
     }
 
+    /// Shows the device user again for the client (it signed in interactively).
+    pub(crate) fn restore_device(&self, client_id: &str) {
+        self.lock()
+            .device_signed_out
+            .remove(&client_id.to_ascii_lowercase());
+    }
+
     /// Whether the device user was signed out for the client.
     pub(crate) fn device_signed_out(&self, client_id: &str) -> bool {
         self.lock()
