@@ -193,6 +193,11 @@ impl Emulator {
         let connection = zbus::connection::Builder::address(bus_address)
             .and_then(|b| b.serve_at(codec::OBJECT_PATH, service::Broker1 { engine }))
             .and_then(|b| b.name(codec::BUS_NAME))
+            // Never take the name from another broker, and never hand it over.
+            .map(|b| {
+                b.allow_name_replacements(false)
+                    .replace_existing_names(false)
+            })
             .map_err(bus_error)?
             .build()
             .await

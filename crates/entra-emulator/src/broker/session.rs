@@ -106,9 +106,6 @@ impl BrokerSession {
     ) {
         let mut inner = self.lock();
         let seq = Self::next(&mut inner);
-        inner
-            .device_signed_out
-            .remove(&client_id.to_ascii_lowercase());
         inner.sign_ins.insert(
             key(client_id, &sign_in.username),
             SignInRecord {
