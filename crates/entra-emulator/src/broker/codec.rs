@@ -390,7 +390,7 @@ impl AuthParams {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BrokerRequest {
     /// `acquireTokenSilently` / `acquireTokenInteractively`.
-    Token(AuthParams),
+    Token(Box<AuthParams>),
     /// `getAccounts`.
     GetAccounts {
         /// `clientId`.
@@ -569,7 +569,7 @@ pub fn parse_request(method: Method, text: &str) -> Result<BrokerRequest, Reques
     };
     match method {
         Method::AcquireTokenInteractively | Method::AcquireTokenSilently => {
-            parse_auth_params(&root).map(BrokerRequest::Token)
+            parse_auth_params(&root).map(|p| BrokerRequest::Token(Box::new(p)))
         }
         Method::GetAccounts => Ok(BrokerRequest::GetAccounts {
             client_id: require_client_id(&root, "request")?,

@@ -386,10 +386,8 @@ impl Engine {
                     username: Some(name.to_string()),
                     ..AccountRef::default()
                 });
-                let user = self
-                    .find_user(&account)
-                    .ok_or_else(|| Self::account_not_found(&format!("'{name}'")))?;
-                user
+                self.find_user(&account)
+                    .ok_or_else(|| Self::account_not_found(&format!("'{name}'")))?
             }
             None => match p.account.as_ref() {
                 Some(account) => self
