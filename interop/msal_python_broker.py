@@ -33,6 +33,16 @@ def main():
         print(json.dumps(out))
         return 1
 
+    # No prompt: getAccounts, then acquireTokenSilently for the device user (brokers.md §9.1).
+    sso = app.acquire_token_interactive(
+        ["User.Read"],
+        parent_window_handle=msal.PublicClientApplication.CONSOLE_WINDOW_HANDLE,
+    )
+    out["sso"] = summary(sso)
+    if "access_token" not in sso:
+        print(json.dumps(out))
+        return 1
+
     # prompt="select_account" goes straight to acquireTokenInteractively (brokers.md §9.1).
     interactive = app.acquire_token_interactive(
         ["User.Read"],
