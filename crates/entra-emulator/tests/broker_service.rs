@@ -1580,3 +1580,82 @@ async fn msal_python_with_microsofts_broker_runtime_signs_in_through_the_service
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_broker_private_bus_prints_the_broker_user_and_bus_address() {
+    use std::io::BufRead as _;
+    // Checked the same way as PrivateSessionBus::start: skip (or fail in CI) without dbus-daemon.
+    let Some(probe) = private_bus() else { return };
+    drop(probe);
+    let exe = env!("CARGO_BIN_EXE_entra-emulator");
+    let state = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(exe)
+        .args([
+            "serve",
+            "--json",
+            "--broker",
+            "--private-bus",
+            "--broker-user",
+            "carol@fabrikam.example",
+            "--state-dir",
+        ])
+        .arg(state.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("entra-emulator starts");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let info = parse(&line);
+    assert_eq!(info["broker_user"], "carol@fabrikam.example", "{info}");
+    let address = info["bus_address"]
+        .as_str()
+        .expect("bus_address")
+        .to_string();
+    let client = zbus::connection::Builder::address(address.as_str())
+        .unwrap()
+        .build()
+        .await
+        .unwrap();
+    let p = Broker1Proxy::new(&client).await.unwrap();
+    let accounts = parse(
+        &p.get_accounts(
+            "0.0",
+            CORR,
+            &get_accounts_request(info["public_client"]["client_id"].as_str().unwrap()),
+        )
+        .await
+        .unwrap(),
+    );
+    assert_eq!(
+        accounts["accounts"][0]["username"],
+        "carol@fabrikam.example"
+    );
+    drop(p);
+    drop(client);
+    // SIGTERM: the emulator stops the broker and its private dbus-daemon, then exits.
+    let killed = std::process::Command::new("kill")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert!(child.wait().unwrap().success());
+    let gone = zbus::connection::Builder::address(address.as_str())
+        .unwrap()
+        .build()
+        .await;
+    assert!(gone.is_err(), "the private bus outlived the emulator");
+
+    // --broker without any bus is a clear error.
+    let out = std::process::Command::new(exe)
+        .args(["serve", "--broker", "--state-dir"])
+        .arg(state.path())
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--broker needs a session bus"), "{stderr}");
+}
