@@ -38,6 +38,8 @@ pub struct BrokerSignIn {
 /// A broker sign-in: who, in which tenant, how, and from which cloud host.
 #[derive(Debug, Clone)]
 pub(crate) struct SignInRecord {
+    /// The client id as the client sent it.
+    pub client_id: String,
     pub sign_in: SignIn,
     pub environment: String,
     /// Completed interactively (satisfies claims challenges).
@@ -109,6 +111,7 @@ impl BrokerSession {
         inner.sign_ins.insert(
             key(client_id, &sign_in.username),
             SignInRecord {
+                client_id: client_id.to_string(),
                 sign_in,
                 environment,
                 interactive,
@@ -173,8 +176,8 @@ impl BrokerSession {
         let mut list: Vec<_> = inner.sign_ins.iter().collect();
         list.sort_by_key(|(_, r)| r.seq);
         list.into_iter()
-            .map(|((client, _), r)| BrokerSignIn {
-                client_id: client.clone(),
+            .map(|(_, r)| BrokerSignIn {
+                client_id: r.client_id.clone(),
                 username: r.sign_in.username.clone(),
             })
             .collect()
