@@ -303,6 +303,17 @@ async fn device_user_signs_in_silently_with_microsofts_shapes() {
     let p = s.proxy().await;
     let public = s.public();
 
+    // Microsoft's client pings the broker first (org.freedesktop.DBus.Peer.Ping).
+    let peer = zbus::fdo::PeerProxy::builder(&s.client)
+        .destination("com.microsoft.identity.broker1")
+        .unwrap()
+        .path("/com/microsoft/identity/broker1")
+        .unwrap()
+        .build()
+        .await
+        .unwrap();
+    peer.ping().await.expect("Peer.Ping");
+
     let version = parse(
         &p.get_linux_broker_version("0.0", CORR, r#"{"msalCppVersion":"1.0.0"}"#)
             .await
