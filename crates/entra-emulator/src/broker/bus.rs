@@ -1,5 +1,6 @@
 //! A private D-Bus session bus for tests and `serve --private-bus`: a `dbus-daemon` child
-//! process, stopped (by its PID) when the handle is dropped.
+//! process listening in a private directory, stopped (by its PID) and cleaned up when the handle
+//! is dropped.
 
 use std::io::{BufRead as _, BufReader, Read as _};
 use std::process::{Child, Command, Stdio};
@@ -13,6 +14,7 @@ pub struct PrivateSessionBus {
     child: Child,
     address: String,
     stderr: Arc<Mutex<String>>,
+    dir: std::path::PathBuf,
 }
 
 impl PrivateSessionBus {
@@ -20,19 +22,36 @@ impl PrivateSessionBus {
     /// prints. Fails with [`BrokerServiceError::DbusDaemonMissing`] when `dbus-daemon` is not
     /// installed.
     pub fn start() -> Result<Self, BrokerServiceError> {
-        let mut child = Command::new("dbus-daemon")
+        // The socket lives in a directory of our own, removed on drop (a killed daemon cannot
+        // clean up after itself).
+        let dir = std::env::temp_dir().join(format!(
+            "entra-emulator-bus-{}",
+            crate::crypto::random_token(12)
+        ));
+        let mut builder = std::fs::DirBuilder::new();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt as _;
+            builder.mode(0o700);
+        }
+        builder.create(&dir).map_err(|e| {
+            BrokerServiceError::DbusDaemon(format!("cannot create {}: {e}", dir.display()))
+        })?;
+        let spawned = Command::new("dbus-daemon")
             .args(["--session", "--nofork", "--print-address=1"])
+            .arg(format!("--address=unix:dir={}", dir.display()))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| {
-                if e.kind() == std::io::ErrorKind::NotFound {
-                    BrokerServiceError::DbusDaemonMissing
-                } else {
-                    BrokerServiceError::DbusDaemon(format!("cannot start dbus-daemon: {e}"))
-                }
-            })?;
+            .spawn();
+        let mut child = spawned.map_err(|e| {
+            let _ = std::fs::remove_dir_all(&dir);
+            if e.kind() == std::io::ErrorKind::NotFound {
+                BrokerServiceError::DbusDaemonMissing
+            } else {
+                BrokerServiceError::DbusDaemon(format!("cannot start dbus-daemon: {e}"))
+            }
+        })?;
         // Drain stderr so the daemon never blocks on a full pipe ("Failed to set fd limit" and
         // similar warnings are harmless); keep it for error messages.
         let stderr = Arc::new(Mutex::new(String::new()));
@@ -60,6 +79,7 @@ impl PrivateSessionBus {
         if read.is_err() || address.is_empty() {
             let _ = child.kill();
             let _ = child.wait();
+            let _ = std::fs::remove_dir_all(&dir);
             let text = stderr.lock().unwrap_or_else(|p| p.into_inner()).clone();
             return Err(BrokerServiceError::DbusDaemon(format!(
                 "dbus-daemon printed no bus address{}",
@@ -74,6 +94,7 @@ impl PrivateSessionBus {
             child,
             address,
             stderr,
+            dir,
         })
     }
 
@@ -100,5 +121,6 @@ impl Drop for PrivateSessionBus {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
