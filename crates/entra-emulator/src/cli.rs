@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use crate::broker::{BrokerOptions, PrivateSessionBus};
 use crate::config::EmulatorConfig;
 use crate::info::ConnectionInfo;
 use crate::server::Emulator;
@@ -32,6 +33,28 @@ pub struct ServeArgs {
     /// directory under the system temp directory).
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+    /// Also serve the authentication broker (com.microsoft.identity.broker1) on the session bus:
+    /// DBUS_SESSION_BUS_ADDRESS, --bus-address, or a private bus with --private-bus.
+    #[arg(long)]
+    pub broker: bool,
+    /// The D-Bus session bus address for --broker (default: $DBUS_SESSION_BUS_ADDRESS).
+    #[arg(
+        long,
+        value_name = "ADDRESS",
+        requires = "broker",
+        conflicts_with = "private_bus"
+    )]
+    pub bus_address: Option<String>,
+    /// Start a private dbus-daemon for --broker and print its address (bus_address in --json).
+    #[arg(long, requires = "broker")]
+    pub private_bus: bool,
+    /// The broker's device user, the account signed in to the machine (default: the first user,
+    /// alice in the ready-made tenant).
+    #[arg(long, value_name = "USERNAME", requires = "broker")]
+    pub broker_user: Option<String>,
+    /// Complete interactive broker requests at once, signed in as this user.
+    #[arg(long, value_name = "USERNAME", requires = "broker")]
+    pub broker_auto_approve: Option<String>,
 }
 
 /// Loads the configuration named by the options (or the ready-made tenant) and applies flags.
@@ -68,7 +91,36 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = load_config(&args)?;
     let emulator = Emulator::start_on_port(config, args.port).await?;
     let dir = state_dir(&args)?;
-    let info = emulator.connection_info(&dir)?;
+    let mut info = emulator.connection_info(&dir)?;
+    let mut private_bus = None;
+    let mut broker = None;
+    if args.broker {
+        let address = match (&args.bus_address, args.private_bus) {
+            (Some(a), _) => a.clone(),
+            (None, true) => {
+                let bus = PrivateSessionBus::start()?;
+                let a = bus.address().to_string();
+                private_bus = Some(bus);
+                a
+            }
+            (None, false) => std::env::var("DBUS_SESSION_BUS_ADDRESS")
+                .ok()
+                .filter(|a| !a.is_empty())
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "--broker needs a session bus: DBUS_SESSION_BUS_ADDRESS is not set; pass --bus-address ADDRESS or --private-bus"
+                    )
+                })?,
+        };
+        let options = BrokerOptions {
+            device_user: args.broker_user.clone(),
+            auto_approve: args.broker_auto_approve.clone(),
+        };
+        let service = emulator.serve_broker(&address, options).await?;
+        info.broker_user = Some(service.broker_user().to_string());
+        info.bus_address = Some(address);
+        broker = Some(service);
+    }
     let mut out = std::io::stdout().lock();
     if args.json {
         writeln!(out, "{}", serde_json::to_string(&info)?)?;
@@ -78,6 +130,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     out.flush()?;
     drop(out);
     wait_for_shutdown().await;
+    if let Some(service) = broker {
+        service.stop().await;
+    }
+    drop(private_bus);
     emulator.shutdown();
     Ok(())
 }
@@ -185,6 +241,14 @@ pub fn describe(info: &ConnectionInfo) -> String {
         "  Device sign-in     {}/devicelogin",
         info.base_url
     ));
+    if let (Some(user), Some(bus)) = (&info.broker_user, &info.bus_address) {
+        line(format!(
+            "  Broker             com.microsoft.identity.broker1, device user {user}"
+        ));
+        line(format!(
+            "                     DBUS_SESSION_BUS_ADDRESS={bus}"
+        ));
+    }
     line("Press Ctrl+C to stop.".into());
     s
 }

@@ -12,6 +12,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::broker::{BrokerErrorSpec, BrokerSignIn, Method, PendingBrokerRequest};
 use crate::endpoints::authorize::{self, AuthorizationCompletion};
 use crate::endpoints::{device, token};
 use crate::faults::FaultRule;
@@ -33,6 +34,13 @@ pub enum ControlError {
     /// The user cannot sign in to the request's tenant.
     #[error("{0}")]
     NotInTenant(String),
+    /// No interactive broker request with this id is waiting (it may have been answered,
+    /// canceled, or its caller went away).
+    #[error("no pending broker request {0:?} (see broker_pending)")]
+    NoPendingBrokerRequest(String),
+    /// A broker error to inject is not usable.
+    #[error("invalid broker error: {0}")]
+    InvalidBrokerError(String),
 }
 
 /// A device code waiting for the user.
@@ -259,6 +267,71 @@ impl Control {
     pub fn set_device_code_interval(&self, seconds: Option<u64>) {
         self.state.runtime().device_code_interval = seconds;
     }
+
+    /// Interactive broker requests (`acquireTokenInteractively`) waiting for the user, oldest
+    /// first.
+    pub fn broker_pending(&self) -> Vec<PendingBrokerRequest> {
+        self.state.broker.pending()
+    }
+
+    /// Completes a pending interactive broker request, signed in as `username` (with MFA, and
+    /// consenting to the app). Fails, leaving the request pending, when the user cannot sign in
+    /// to the request's tenant.
+    pub fn broker_approve(&self, id: &str, username: &str) -> Result<(), ControlError> {
+        let segment = self
+            .state
+            .broker
+            .pending_tenant(id)
+            .ok_or_else(|| ControlError::NoPendingBrokerRequest(id.to_string()))?;
+        let sign_in = self.sign_in_for(username, &segment)?;
+        if self
+            .state
+            .broker
+            .decide(id, crate::broker::session::Decision::Approve(sign_in))
+        {
+            Ok(())
+        } else {
+            Err(ControlError::NoPendingBrokerRequest(id.to_string()))
+        }
+    }
+
+    /// Denies a pending interactive broker request: the caller gets status 7 (UserCanceled).
+    pub fn broker_deny(&self, id: &str) -> Result<(), ControlError> {
+        if self
+            .state
+            .broker
+            .decide(id, crate::broker::session::Decision::Deny)
+        {
+            Ok(())
+        } else {
+            Err(ControlError::NoPendingBrokerRequest(id.to_string()))
+        }
+    }
+
+    /// Makes the next call of broker `method` (`acquireTokenSilently`, `getAccounts`, ...)
+    /// answer with this error object, once. Errors queue per method. Refuses an empty
+    /// `context`, status 12 and status 23, which Microsoft's client cannot handle.
+    pub fn broker_inject_error(
+        &self,
+        method: &str,
+        error: BrokerErrorSpec,
+    ) -> Result<(), ControlError> {
+        let m = Method::from_name(method).ok_or_else(|| {
+            ControlError::InvalidBrokerError(format!(
+                "unknown broker method {method:?} (one of: {})",
+                Method::ALL.map(Method::name).join(", ")
+            ))
+        })?;
+        error.check().map_err(ControlError::InvalidBrokerError)?;
+        self.state.broker.inject(m, error);
+        Ok(())
+    }
+
+    /// The accounts signed in through the broker, per client, in sign-in order (the device
+    /// user appears once it has been used for a client).
+    pub fn broker_signed_in(&self) -> Vec<BrokerSignIn> {
+        self.state.broker.signed_in()
+    }
 }
 
 fn control(state: &Arc<AppState>) -> Control {
@@ -312,6 +385,24 @@ struct ClockChange {
 struct Revoke {
     #[serde(default)]
     username: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct BrokerApprove {
+    id: String,
+    username: String,
+}
+
+#[derive(Deserialize)]
+struct BrokerId {
+    id: String,
+}
+
+#[derive(Deserialize)]
+struct BrokerInject {
+    method: String,
+    #[serde(flatten)]
+    error: BrokerErrorSpec,
 }
 
 fn completion_json(c: AuthorizationCompletion) -> Value {
@@ -402,6 +493,35 @@ pub fn routes() -> Router<Arc<AppState>> {
                     Json(json!({}))
                 },
             ),
+        )
+        .route(
+            "/broker/pending",
+            get(|State(s): State<Arc<AppState>>| async move { Json(control(&s).broker_pending()) }),
+        )
+        .route(
+            "/broker/approve",
+            post(|State(s): State<Arc<AppState>>, Json(b): Json<BrokerApprove>| async move {
+                result(control(&s).broker_approve(&b.id, &b.username).map(|()| json!({})))
+            }),
+        )
+        .route(
+            "/broker/deny",
+            post(|State(s): State<Arc<AppState>>, Json(b): Json<BrokerId>| async move {
+                result(control(&s).broker_deny(&b.id).map(|()| json!({})))
+            }),
+        )
+        .route(
+            "/broker/errors",
+            post(|State(s): State<Arc<AppState>>, Json(b): Json<BrokerInject>| async move {
+                match control(&s).broker_inject_error(&b.method, b.error) {
+                    Ok(()) => Json(json!({})).into_response(),
+                    Err(e) => failure(StatusCode::BAD_REQUEST, e.to_string()),
+                }
+            }),
+        )
+        .route(
+            "/broker/signed-in",
+            get(|State(s): State<Arc<AppState>>| async move { Json(control(&s).broker_signed_in()) }),
         )
         .route(
             "/settings",

@@ -77,6 +77,14 @@ pub struct ConnectionInfo {
     pub certificate_client: Option<CertificateClientInfo>,
     /// Users.
     pub users: Vec<UserInfo>,
+    /// The broker service's device user (`serve --broker`), the account signed in to the
+    /// machine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broker_user: Option<String>,
+    /// The session bus the broker service is on (`serve --broker`); set it as
+    /// `DBUS_SESSION_BUS_ADDRESS` for clients.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bus_address: Option<String>,
 }
 
 fn concrete(patterns: &[String]) -> Option<String> {
@@ -192,5 +200,7 @@ pub(crate) fn connection_info(
                 consent_given: u.consent_given,
             })
             .collect(),
+        broker_user: None,
+        bus_address: None,
     })
 }

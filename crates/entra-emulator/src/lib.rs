@@ -20,6 +20,7 @@
 // size (an AADSTS entry plus a message) does not matter.
 #![allow(clippy::result_large_err)]
 
+pub mod broker;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -39,6 +40,7 @@ pub mod state;
 pub mod tls;
 pub mod tokens;
 
+pub use broker::{BrokerOptions, BrokerService, PrivateSessionBus};
 pub use config::{AppConfig, ClientKind, EmulatorConfig, Settings, TenantConfig, UserConfig};
 pub use control::{Control, ControlError};
 pub use endpoints::authorize::AuthorizationCompletion;

@@ -43,6 +43,8 @@ pub fn ready_made() -> Result<EmulatorConfig, CryptoError> {
             "http://localhost".to_string(),
             "msauth.com.msauth.unsignedapp://auth".to_string(),
             format!("ms-appx-web://microsoft.aad.brokerplugin/{id}"),
+            // Redirect URIs compare exactly; MSAL Python and the Entra portal spell it this way.
+            format!("ms-appx-web://Microsoft.AAD.BrokerPlugin/{id}"),
             "https://login.microsoftonline.com/common/oauth2/nativeclient".to_string(),
         ]
     };

@@ -177,6 +177,8 @@ pub struct AppState {
     runtime: Mutex<Runtime>,
     /// Request log.
     pub log: RequestLog,
+    /// The broker service's sign-ins, pending interactive requests and injected errors.
+    pub broker: crate::broker::BrokerSession,
 }
 
 impl AppState {
@@ -196,6 +198,7 @@ impl AppState {
             settings,
             runtime: Mutex::new(Runtime::default()),
             log,
+            broker: crate::broker::BrokerSession::default(),
         }
     }
 
