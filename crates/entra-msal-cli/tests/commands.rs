@@ -1114,6 +1114,7 @@ fn managed_identity_token_like_az_login_identity() {
     let no_source = run(f
         .msal()
         .env_remove("MSAL_CLIENT_ID")
+        .env("MSAL_CACHE_FILE", f.dir.path().join("mi-empty-cache.json"))
         .env("IDENTITY_ENDPOINT", "not a url")
         .env("IDENTITY_HEADER", "h")
         .args([

@@ -146,8 +146,7 @@ async fn interactive_signs_the_device_user_in_silently_and_caches_a_broker_accou
     assert!(rig.emulator.control().broker_pending().is_empty());
 
     // The cache holds a broker account, an access token and an id token, and no refresh token.
-    let cache: serde_json::Value =
-        serde_json::from_str(&app.token_cache().serialize()).unwrap();
+    let cache: serde_json::Value = serde_json::from_str(&app.token_cache().serialize()).unwrap();
     assert!(cache["RefreshToken"].as_object().unwrap().is_empty());
     assert_eq!(cache["AccessToken"].as_object().unwrap().len(), 1);
     let accounts = app.accounts(None);
