@@ -49,6 +49,8 @@ impl MacBroker {
     /// Python 1.39 uses the broker on Apple Silicon only). Whether an SSO extension is installed
     /// is checked per request (`canPerformAuthorization`) and by
     /// [`probe`](BrokerBackend::probe).
+    // The routing layer holds every backend as `Arc<dyn BrokerBackend>`.
+    #[allow(clippy::new_ret_no_self)]
     pub fn new() -> Result<Arc<dyn BrokerBackend>, BrokerError> {
         if !codec::mac_broker_supported(std::env::consts::ARCH) {
             return Err(BrokerError::new(

@@ -41,6 +41,8 @@ impl WamBroker {
     /// The WAM backend. Fails with
     /// [`RequiredBrokerMissing`](BrokerStatus::RequiredBrokerMissing) when WinRT's
     /// `WebAuthenticationCoreManager` cannot be activated (Windows older than 10).
+    // The routing layer holds every backend as `Arc<dyn BrokerBackend>`.
+    #[allow(clippy::new_ret_no_self)]
     pub fn new() -> Result<Arc<dyn BrokerBackend>, BrokerError> {
         windows::core::factory::<WebAuthenticationCoreManager, IWebAuthenticationCoreManagerInterop>()
             .map_err(|e| {

@@ -73,6 +73,8 @@ impl WslBridge {
     /// on `PATH`. A missing helper is
     /// [`RequiredBrokerMissing`](BrokerStatus::RequiredBrokerMissing), so the app falls back to
     /// the browser. The process starts on first use.
+    // The routing layer holds every backend as `Arc<dyn BrokerBackend>`.
+    #[allow(clippy::new_ret_no_self)]
     pub fn new(helper_path: Option<PathBuf>) -> Result<Arc<dyn BrokerBackend>, BrokerError> {
         Ok(Arc::new(Self::locate(helper_path)?))
     }
