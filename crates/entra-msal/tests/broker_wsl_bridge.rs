@@ -327,7 +327,10 @@ async fn accounts_silent_interactive_and_sign_out() {
 
     // Username and password travel to the helper intact.
     let mut ropc = request();
-    ropc.username_password = Some(("carol@contoso.com".into(), BrokerPassword("correct horse".into())));
+    ropc.username_password = Some((
+        "carol@contoso.com".into(),
+        BrokerPassword("correct horse".into()),
+    ));
     let t = bridge
         .acquire_token_interactively(&ropc, ParentWindow::Console)
         .await
@@ -383,7 +386,11 @@ async fn a_crashed_helper_is_a_typed_error_and_is_restarted() {
     let e = bridge.acquire_token_silently(&request()).await.unwrap_err();
     assert_eq!(e.platform, BrokerPlatform::Wsl);
     assert_eq!(e.status, BrokerStatus::Unexpected);
-    assert!(e.context.contains("stopped before answering"), "{}", e.context);
+    assert!(
+        e.context.contains("stopped before answering"),
+        "{}",
+        e.context
+    );
 
     // A new helper process: its state is fresh (alice is back).
     assert_eq!(bridge.accounts(CLIENT, CORR).await.unwrap(), vec![alice()]);
@@ -443,7 +450,11 @@ async fn the_real_helper_binary_answers_broker_missing_off_windows() {
     let bridge = WslBridge::locate(Some(helper.into())).unwrap();
     let e = bridge.probe().await.unwrap_err();
     assert_eq!(e.status, BrokerStatus::RequiredBrokerMissing);
-    assert!(e.context.contains("x86_64-pc-windows-msvc"), "{}", e.context);
+    assert!(
+        e.context.contains("x86_64-pc-windows-msvc"),
+        "{}",
+        e.context
+    );
     let e = bridge
         .acquire_token_interactively(&request(), ParentWindow::Console)
         .await
@@ -532,7 +543,11 @@ fn main() -> std::process::ExitCode {
         println!("\ntest result: ok");
         std::process::ExitCode::SUCCESS
     } else {
-        println!("\ntest result: FAILED ({} failed: {})", failed.len(), failed.join(", "));
+        println!(
+            "\ntest result: FAILED ({} failed: {})",
+            failed.len(),
+            failed.join(", ")
+        );
         std::process::ExitCode::FAILURE
     }
 }

@@ -50,10 +50,12 @@ fn backend() -> std::sync::Arc<dyn BrokerBackend> {
 #[cfg(not(windows))]
 fn backend() -> std::sync::Arc<dyn BrokerBackend> {
     use entra_msal::broker::{BrokerError, BrokerPlatform, BrokerStatus};
-    std::sync::Arc::new(entra_msal::broker::wsl::UnavailableBroker(BrokerError::new(
-        BrokerPlatform::Wsl,
-        BrokerStatus::RequiredBrokerMissing,
-        "this entra-broker-wsl-helper was not built for Windows; build it with --target \
+    std::sync::Arc::new(entra_msal::broker::wsl::UnavailableBroker(
+        BrokerError::new(
+            BrokerPlatform::Wsl,
+            BrokerStatus::RequiredBrokerMissing,
+            "this entra-broker-wsl-helper was not built for Windows; build it with --target \
          x86_64-pc-windows-msvc to reach WAM from WSL",
-    )))
+        ),
+    ))
 }

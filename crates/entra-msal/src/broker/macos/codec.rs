@@ -153,9 +153,7 @@ fn base_options(correlation_id: &str) -> Result<BTreeMap<String, String>, Broker
     Ok(options)
 }
 
-fn token_options(
-    request: &BrokerTokenRequest,
-) -> Result<BTreeMap<String, String>, BrokerError> {
+fn token_options(request: &BrokerTokenRequest) -> Result<BTreeMap<String, String>, BrokerError> {
     if request.pop.is_some() {
         return Err(api_error(
             "proof-of-possession tokens are not available through the macOS SSO extension in \
@@ -178,7 +176,10 @@ fn token_options(
     options.insert("client_id".into(), request.client_id.clone());
     options.insert("redirect_uri".into(), request.redirect_uri.clone());
     options.insert("scope".into(), request.scopes.join(" "));
-    options.insert("extra_oidc_scopes".into(), "openid profile offline_access".into());
+    options.insert(
+        "extra_oidc_scopes".into(),
+        "openid profile offline_access".into(),
+    );
     options.insert("provider_type".into(), PROVIDER_TYPE_AAD_V2.into());
     if let Some(claims) = request.claims.as_deref().filter(|c| !c.is_empty()) {
         options.insert("claims".into(), claims.to_string());
@@ -402,11 +403,7 @@ pub fn account_from_tokens(
     let claims = id_token.and_then(jwt_claims).unwrap_or_default();
     let info = client_info.and_then(decode_json_object);
     let home_account_id = match &info {
-        Some(info) => format!(
-            "{}.{}",
-            claim_text(info, "uid")?,
-            claim_text(info, "utid")?
-        ),
+        Some(info) => format!("{}.{}", claim_text(info, "uid")?, claim_text(info, "utid")?),
         None => format!(
             "{}.{}",
             claim_text(&claims, "oid")?,
@@ -525,15 +522,18 @@ pub fn classify_ns_error(error: &NsErrorInfo) -> BrokerError {
 }
 
 fn classify_underlying(error: &NsErrorInfo) -> BrokerError {
-    let oauth_error = error.user_info.get(MSID_OAUTH_ERROR_KEY).map(String::as_str);
+    let oauth_error = error
+        .user_info
+        .get(MSID_OAUTH_ERROR_KEY)
+        .map(String::as_str);
     let description = error
         .user_info
         .get(MSID_ERROR_DESCRIPTION_KEY)
         .or_else(|| error.user_info.get("NSLocalizedDescription"))
         .map(String::as_str)
         .unwrap_or("(pii)");
-    let is_msid =
-        error.domain.ends_with(MSID_OAUTH_ERROR_DOMAIN_SUFFIX) || error.domain.ends_with(MSID_ERROR_DOMAIN_SUFFIX);
+    let is_msid = error.domain.ends_with(MSID_OAUTH_ERROR_DOMAIN_SUFFIX)
+        || error.domain.ends_with(MSID_ERROR_DOMAIN_SUFFIX);
     let status = if !is_msid {
         BrokerStatus::Unexpected
     } else {
@@ -651,7 +651,8 @@ mod tests {
         r.account = Some(account());
         r.claims = Some(r#"{"id_token":{"nickname":null}}"#.into());
         r.extra_parameters.insert("qp1".into(), "value1".into());
-        r.extra_parameters.insert("msal_client_sku".into(), "MSAL.Rust".into());
+        r.extra_parameters
+            .insert("msal_client_sku".into(), "MSAL.Rust".into());
         let encoded = encode_silent(&r).unwrap();
         assert_eq!(encoded.operation.as_str(), "refresh");
         assert!(!encoded.operation.user_interface_enabled());
@@ -745,7 +746,9 @@ mod tests {
     fn token_response_dictionary() {
         // §7.16: MSIDBrokerOperationTokenResponseTests' success dictionary.
         let client_info = URL_SAFE_NO_PAD.encode(br#"{"uid":"uid1","utid":"utid1"}"#);
-        let id_token = jwt(json!({"oid":"uid1","tid":"utid1","preferred_username":"alice@contoso.com","name":"Alice"}));
+        let id_token = jwt(
+            json!({"oid":"uid1","tid":"utid1","preferred_username":"alice@contoso.com","name":"Alice"}),
+        );
         let headers = map(&[
             ("operation", "login"),
             ("operation_response_type", "operation_token_response"),
@@ -810,7 +813,11 @@ mod tests {
         for bad in [
             map(&[("success", "1")]),
             map(&[("success", "1"), ("access_token", "AT")]),
-            map(&[("success", "1"), ("access_token", "AT"), ("expires_in", "soon")]),
+            map(&[
+                ("success", "1"),
+                ("access_token", "AT"),
+                ("expires_in", "soon"),
+            ]),
             map(&[
                 ("success", "1"),
                 ("access_token", "AT"),
@@ -841,7 +848,11 @@ mod tests {
         assert_eq!(decoded[0].home_account_id, "uid1.utid1");
         assert_eq!(decoded[0].account_id, "uid1.utid1");
         assert_eq!(decoded[0].name.as_deref(), Some("Alice"));
-        assert!(decode_accounts(&map(&[("success", "1")])).unwrap().is_empty());
+        assert!(
+            decode_accounts(&map(&[("success", "1")]))
+                .unwrap()
+                .is_empty()
+        );
         assert!(decode_accounts(&map(&[("success", "1"), ("accounts", "{")])).is_err());
         assert!(decode_accounts(&map(&[("success", "1"), ("accounts", "{}")])).is_err());
         assert!(decode_sign_out(&map(&[("success", "1")])).is_ok());

@@ -49,7 +49,7 @@ mod shim;
 #[cfg(all(feature = "broker", target_os = "macos"))]
 pub use shim::MacBroker;
 
-pub use codec::{mac_broker_supported, NsErrorInfo};
+pub use codec::{NsErrorInfo, mac_broker_supported};
 
 /// The bundle id of the running app, for its redirect URI `msauth.<bundle id>://auth`; `None`
 /// for a program that is not an app bundle (then `msauth.com.msauth.unsignedapp://auth` is used).

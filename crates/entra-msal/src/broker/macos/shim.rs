@@ -13,7 +13,9 @@ use std::time::Duration;
 use dispatch2::DispatchQueue;
 use objc2::rc::Retained;
 use objc2::runtime::{AnyObject, NSObject, NSObjectProtocol, ProtocolObject};
-use objc2::{AllocAnyThread, DefinedClass, MainThreadMarker, MainThreadOnly, define_class, msg_send};
+use objc2::{
+    AllocAnyThread, DefinedClass, MainThreadMarker, MainThreadOnly, define_class, msg_send,
+};
 use objc2_authentication_services::{
     ASAuthorization, ASAuthorizationController, ASAuthorizationControllerDelegate,
     ASAuthorizationRequest, ASAuthorizationSingleSignOnCredential,
@@ -203,7 +205,9 @@ fn sso_provider() -> Result<Retained<ASAuthorizationSingleSignOnProvider>, Broke
     let url = NSURL::URLWithString(&NSString::from_str(SSO_PROVIDER_URL))
         .ok_or_else(|| mac_error(BrokerStatus::Unexpected, "the SSO provider URL is invalid"))?;
     // SAFETY: a class factory taking a valid NSURL.
-    Ok(unsafe { ASAuthorizationSingleSignOnProvider::authorizationProviderWithIdentityProviderURL(&url) })
+    Ok(unsafe {
+        ASAuthorizationSingleSignOnProvider::authorizationProviderWithIdentityProviderURL(&url)
+    })
 }
 
 fn no_extension() -> BrokerError {
@@ -386,7 +390,8 @@ impl BrokerBackend for MacBroker {
     ) -> BrokerFuture<'a, ()> {
         Box::pin(async move {
             let redirect_uri = crate::broker::mac_redirect_uri(main_bundle_id().as_deref());
-            let request = codec::encode_sign_out(client_id, &redirect_uri, account, correlation_id)?;
+            let request =
+                codec::encode_sign_out(client_id, &redirect_uri, account, correlation_id)?;
             codec::decode_sign_out(&perform(request).await?)
         })
     }

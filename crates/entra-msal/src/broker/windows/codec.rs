@@ -164,7 +164,11 @@ pub fn build_wam_request(
             set("authority", &authority);
             set(
                 "validateAuthority",
-                if request.validate_authority { "yes" } else { "no" },
+                if request.validate_authority {
+                    "yes"
+                } else {
+                    "no"
+                },
             );
             if matches!(tenant.as_str(), "common" | "organizations") {
                 AAD_PROVIDER_AUTHORITY.to_string()
@@ -209,8 +213,7 @@ pub fn build_wam_request(
         set("Username", username);
         set("Password", &password.0);
     }
-    let force = interactive
-        && (request.prompt.as_deref() == Some("login") || send_hint);
+    let force = interactive && (request.prompt.as_deref() == Some("login") || send_hint);
     Ok(WamRequestSpec {
         provider_id: WAM_PROVIDER_ID.to_string(),
         provider_authority,
@@ -550,7 +553,10 @@ pub fn classify_wam_status(
                 BrokerStatus::ServerTemporarilyUnavailable,
                 "WAM_server_temporarily_unavailable",
             ),
-            (0x8008_0300, _) => (BrokerStatus::TransientError, "WAM_plugin_process_interrupted"),
+            (0x8008_0300, _) => (
+                BrokerStatus::TransientError,
+                "WAM_plugin_process_interrupted",
+            ),
             (_, 0xAA3 | 0xAA7 | 0xAA8) => (BrokerStatus::NoNetwork, "WAM_no_network"),
             (_, 0xAAD) => (
                 BrokerStatus::TransientError,
@@ -613,8 +619,10 @@ mod tests {
         let mut r = request("https://login.microsoftonline.com/organizations");
         r.login_hint = Some("u@contoso.com".into());
         r.claims = Some(r#"{"access_token":{"xms_cc":{"values":["cp1"]}}}"#.into());
-        r.extra_parameters.insert("instance_aware".into(), "true".into());
-        r.extra_parameters.insert("msal_client_sku".into(), "x".into());
+        r.extra_parameters
+            .insert("instance_aware".into(), "true".into());
+        r.extra_parameters
+            .insert("msal_client_sku".into(), "x".into());
         r.extra_parameters.insert("max_age".into(), "0".into());
         let spec = build_wam_request(&r, WamPlugin::Aad, true, false).unwrap();
         assert_eq!(spec.provider_id, "https://login.microsoft.com");
@@ -625,11 +633,17 @@ mod tests {
         let props: BTreeMap<_, _> = spec.properties.iter().cloned().collect();
         let expected: BTreeMap<String, String> = [
             ("wam_compat", "2.0"),
-            ("authority", "https://login.microsoftonline.com/organizations/"),
+            (
+                "authority",
+                "https://login.microsoftonline.com/organizations/",
+            ),
             ("validateAuthority", "yes"),
             ("LoginHint", "u@contoso.com"),
             ("correlationId", CORR),
-            ("claims", r#"{"access_token":{"xms_cc":{"values":["cp1"]}}}"#),
+            (
+                "claims",
+                r#"{"access_token":{"xms_cc":{"values":["cp1"]}}}"#,
+            ),
             ("discover", "home"),
             ("max_age", "0"),
             ("x-client-SKU", "MSAL.Rust"),
@@ -717,7 +731,10 @@ mod tests {
             token: "AT".into(),
             properties: [
                 ("Authority", "https://login.microsoftonline.com/tid1/"),
-                ("wamcompat_client_info", "eyJ1aWQiOiJvaWQxIiwidXRpZCI6InRpZDEifQ"),
+                (
+                    "wamcompat_client_info",
+                    "eyJ1aWQiOiJvaWQxIiwidXRpZCI6InRpZDEifQ",
+                ),
                 ("wamcompat_id_token", "e30.eyJvaWQiOiJvaWQxIn0.sig"),
                 ("wamcompat_scopes", "profile openid"),
                 ("TokenExpiresOn", "13380000000"),
@@ -748,7 +765,10 @@ mod tests {
         assert_eq!(token.access_token, "AT");
         assert_eq!(token.expires_on, 1_735_526_400);
         assert_eq!(token.granted_scopes, ["profile", "openid"]);
-        assert_eq!(token.id_token.as_deref(), Some("e30.eyJvaWQiOiJvaWQxIn0.sig"));
+        assert_eq!(
+            token.id_token.as_deref(),
+            Some("e30.eyJvaWQiOiJvaWQxIn0.sig")
+        );
         assert_eq!(
             token.authority.as_deref(),
             Some("https://login.microsoftonline.com/tid1/")
@@ -765,7 +785,8 @@ mod tests {
         assert!(e.context.starts_with("no_authority_in_wam_response"));
 
         let mut bad = aad_success();
-        bad.properties.insert("TokenExpiresOn".into(), "soon".into());
+        bad.properties
+            .insert("TokenExpiresOn".into(), "soon".into());
         assert!(decode_wam_success(&bad, WamPlugin::Aad, 0).is_err());
         let mut no_ids = aad_success();
         no_ids.account.as_mut().unwrap().properties.clear();
@@ -811,7 +832,10 @@ mod tests {
         let token = decode_wam_success(&data, WamPlugin::Msa, 100).unwrap();
         assert_eq!(token.expires_on, 3700);
         let account = token.account.unwrap();
-        assert_eq!(account.local_account_id, "00000000-0000-0000-5406-48eb0b3075bb");
+        assert_eq!(
+            account.local_account_id,
+            "00000000-0000-0000-5406-48eb0b3075bb"
+        );
         assert_eq!(account.realm, MSA_TENANT_ID);
     }
 
@@ -867,9 +891,15 @@ mod tests {
         )));
         assert!(e.is_redirect_uri_mismatch());
         assert_eq!(
-            classify_wam_status(WamPlugin::Msa, status::PROVIDER_ERROR, 0xCAA2_0005, "", CLIENT)
-                .unwrap_err()
-                .status,
+            classify_wam_status(
+                WamPlugin::Msa,
+                status::PROVIDER_ERROR,
+                0xCAA2_0005,
+                "",
+                CLIENT
+            )
+            .unwrap_err()
+            .status,
             BrokerStatus::Unexpected
         );
     }

@@ -113,9 +113,7 @@ fn provider_authority(plugin: WamPlugin) -> &'static str {
 }
 
 fn map_of(
-    pairs: windows_collections::IIterator<
-        windows_collections::IKeyValuePair<HSTRING, HSTRING>,
-    >,
+    pairs: windows_collections::IIterator<windows_collections::IKeyValuePair<HSTRING, HSTRING>>,
 ) -> BTreeMap<String, String> {
     pairs
         .filter_map(|pair| Some((pair.Key().ok()?.to_string(), pair.Value().ok()?.to_string())))
@@ -125,7 +123,10 @@ fn map_of(
 fn account_data(account: &WebAccount) -> WamAccountData {
     WamAccountData {
         id: account.Id().map(|s| s.to_string()).unwrap_or_default(),
-        user_name: account.UserName().map(|s| s.to_string()).unwrap_or_default(),
+        user_name: account
+            .UserName()
+            .map(|s| s.to_string())
+            .unwrap_or_default(),
         properties: account
             .Properties()
             .and_then(|p| p.First())
@@ -134,14 +135,19 @@ fn account_data(account: &WebAccount) -> WamAccountData {
     }
 }
 
-fn all_accounts(provider: &WebAccountProvider, client_id: &str) -> Result<Vec<WebAccount>, BrokerError> {
+fn all_accounts(
+    provider: &WebAccountProvider,
+    client_id: &str,
+) -> Result<Vec<WebAccount>, BrokerError> {
     let result = WebAuthenticationCoreManager::FindAllAccountsWithClientIdAsync(
         provider,
         &HSTRING::from(client_id),
     )
     .and_then(|op| op.join())
     .map_err(unexpected("WAM could not list accounts"))?;
-    let status = result.Status().map_err(unexpected("WAM could not list accounts"))?;
+    let status = result
+        .Status()
+        .map_err(unexpected("WAM could not list accounts"))?;
     if status != FindAllWebAccountsStatus::Success {
         let (code, message) = result
             .ProviderError()
@@ -155,7 +161,10 @@ fn all_accounts(provider: &WebAccountProvider, client_id: &str) -> Result<Vec<We
         let mut e = BrokerError::new(
             BrokerPlatform::Windows,
             BrokerStatus::Unexpected,
-            format!("WAM could not list accounts (status {}): {message}", status.0),
+            format!(
+                "WAM could not list accounts (status {}): {message}",
+                status.0
+            ),
         );
         e.error_code = i64::from(code as i32);
         return Err(e);
@@ -280,7 +289,12 @@ fn parent_hwnd(window: ParentWindow) -> HWND {
 fn silent_blocking(request: &BrokerTokenRequest) -> Result<BrokerTokenResponse, BrokerError> {
     let plugin = codec::plugin_for_authority(&request.authority)?;
     let provider = find_provider(provider_authority(plugin))?;
-    let account = find_account(&provider, &request.client_id, request.account.as_ref(), None)?;
+    let account = find_account(
+        &provider,
+        &request.client_id,
+        request.account.as_ref(),
+        None,
+    )?;
     if request.account.is_some() && account.is_none() {
         return Err(BrokerError::new(
             BrokerPlatform::Windows,
@@ -385,7 +399,9 @@ impl BrokerBackend for WamBroker {
     }
 
     fn probe(&self) -> BrokerFuture<'_, ()> {
-        Box::pin(blocking(|| find_provider(AAD_PROVIDER_AUTHORITY).map(|_| ())))
+        Box::pin(blocking(|| {
+            find_provider(AAD_PROVIDER_AUTHORITY).map(|_| ())
+        }))
     }
 
     fn accounts<'a>(

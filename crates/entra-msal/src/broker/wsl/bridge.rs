@@ -163,7 +163,11 @@ impl WslBridge {
         })
     }
 
-    async fn call(&self, op: WireOp, timeout: Option<Duration>) -> Result<serde_json::Value, BrokerError> {
+    async fn call(
+        &self,
+        op: WireOp,
+        timeout: Option<Duration>,
+    ) -> Result<serde_json::Value, BrokerError> {
         let op_name = op.name();
         let mut guard = self.session.lock().await;
         let stale = match guard.as_mut() {
@@ -325,7 +329,10 @@ impl BrokerBackend for WslBridge {
             // A Linux window id means nothing on the Windows host: the helper parents WAM's UI
             // to its console's root owner or the desktop.
             if let ParentWindow::Native(handle) = window {
-                tracing::debug!(handle, "WSL: a Linux window cannot own WAM's UI; using the console");
+                tracing::debug!(
+                    handle,
+                    "WSL: a Linux window cannot own WAM's UI; using the console"
+                );
             }
             let op = WireOp::Interactive {
                 request: WireTokenRequest::from(request),

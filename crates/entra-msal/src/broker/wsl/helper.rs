@@ -72,7 +72,11 @@ pub(crate) async fn read_line<R: AsyncBufRead + Unpin>(reader: &mut R) -> io::Re
 ///
 /// A malformed line gets an `err` answer (with the request's `id` when it can be read) and the
 /// loop goes on; only I/O errors on `reader` or `writer` end it early.
-pub async fn serve<R, W>(backend: &dyn BrokerBackend, mut reader: R, mut writer: W) -> io::Result<()>
+pub async fn serve<R, W>(
+    backend: &dyn BrokerBackend,
+    mut reader: R,
+    mut writer: W,
+) -> io::Result<()>
 where
     R: AsyncBufRead + Unpin,
     W: AsyncWrite + Unpin,
@@ -99,7 +103,11 @@ where
         }
         let (id, outcome) = match protocol::decode_request(&text) {
             Ok(request) => {
-                tracing::debug!(id = request.id, op = request.op.name(), "WSL helper request");
+                tracing::debug!(
+                    id = request.id,
+                    op = request.op.name(),
+                    "WSL helper request"
+                );
                 (Some(request.id), dispatch(backend, request.op).await)
             }
             Err(e) => {
@@ -128,7 +136,10 @@ async fn write<W: AsyncWrite + Unpin>(
     writer.flush().await
 }
 
-fn outcome<T>(result: Result<T, BrokerError>, f: impl FnOnce(T) -> serde_json::Value) -> WireOutcome {
+fn outcome<T>(
+    result: Result<T, BrokerError>,
+    f: impl FnOnce(T) -> serde_json::Value,
+) -> WireOutcome {
     match result {
         Ok(value) => WireOutcome::Ok(f(value)),
         Err(e) => WireOutcome::Err(WireError::from(&e)),

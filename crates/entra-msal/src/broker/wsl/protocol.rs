@@ -510,10 +510,7 @@ fn check_length(line: &str) -> Result<&str, BrokerError> {
 /// The version field of a line, if it has one (read before the rest so a newer peer gets a
 /// version error rather than a parse error).
 fn version_of(line: &str) -> Option<u64> {
-    serde_json::from_str::<Value>(line)
-        .ok()?
-        .get("v")?
-        .as_u64()
+    serde_json::from_str::<Value>(line).ok()?.get("v")?.as_u64()
 }
 
 /// Reads a request line. Errors never quote the line (it may hold a password).
@@ -592,7 +589,9 @@ pub fn token_from_value(value: Value) -> Result<BrokerTokenResponse, BrokerError
 pub fn unit_from_value(value: Value) -> Result<(), BrokerError> {
     match value {
         Value::Null => Ok(()),
-        _ => Err(protocol_error("the helper answered with a value where none was expected")),
+        _ => Err(protocol_error(
+            "the helper answered with a value where none was expected",
+        )),
     }
 }
 
@@ -642,7 +641,10 @@ mod tests {
             id: 1,
             op: WireOp::Probe,
         };
-        assert_eq!(encode_request(&probe), "{\"v\":1,\"id\":1,\"op\":\"probe\"}\n");
+        assert_eq!(
+            encode_request(&probe),
+            "{\"v\":1,\"id\":1,\"op\":\"probe\"}\n"
+        );
 
         let accounts = WireRequest {
             v: 1,
@@ -800,7 +802,12 @@ mod tests {
             assert_eq!(e.platform, BrokerPlatform::Wsl);
         }
         let secret = "{\"v\":1,\"id\":1,\"op\":\"silent\",\"request\":{\"password\":\"s3cret\"";
-        assert!(!decode_request(secret).unwrap_err().context.contains("s3cret"));
+        assert!(
+            !decode_request(secret)
+                .unwrap_err()
+                .context
+                .contains("s3cret")
+        );
         let e = decode_request("{\"v\":2,\"id\":1,\"op\":\"probe\"}").unwrap_err();
         assert!(e.context.contains("version 2"), "{}", e.context);
         let e = decode_response("{\"v\":7,\"id\":1,\"ok\":null}").unwrap_err();
@@ -808,8 +815,16 @@ mod tests {
         assert!(decode_response("{\"v\":1,\"id\":1}").is_err());
         assert!(decode_response("{\"v\":1,\"id\":1,\"ok\":null,\"err\":{}}").is_err());
         let long = "x".repeat(MAX_LINE_BYTES + 1);
-        assert!(decode_response(&long).unwrap_err().context.contains("limit"));
-        assert!(token_from_value(json!({"access_token":"A","token_type":"mac","expires_on":1})).is_err());
+        assert!(
+            decode_response(&long)
+                .unwrap_err()
+                .context
+                .contains("limit")
+        );
+        assert!(
+            token_from_value(json!({"access_token":"A","token_type":"mac","expires_on":1}))
+                .is_err()
+        );
         assert!(token_from_value(json!({"token_type":"Bearer"})).is_err());
         assert!(unit_from_value(json!(1)).is_err());
         assert!(accounts_from_value(json!({})).is_err());
