@@ -445,6 +445,31 @@ async fn an_abandoned_interactive_call_does_not_desync_the_session() {
     assert_eq!(t.access_token, "at-silent-alice@contoso.com");
 }
 
+async fn silent_calls_do_not_wait_forever_behind_a_sign_in() {
+    let bridge = std::sync::Arc::new(bridge("fake-wam").silent_timeout(Duration::from_millis(500)));
+    let mut wait = request();
+    wait.prompt = Some("wait".into());
+    let signing_in = {
+        let bridge = bridge.clone();
+        tokio::spawn(async move {
+            bridge
+                .acquire_token_interactively(&wait, ParentWindow::Console)
+                .await
+        })
+    };
+    // Let the interactive call take the session first.
+    while bridge.accounts(CLIENT, CORR).await.is_ok() {
+        tokio::task::yield_now().await;
+    }
+    let e = bridge.acquire_token_silently(&request()).await.unwrap_err();
+    assert_eq!(e.status, BrokerStatus::TransientError);
+    assert!(e.context.contains("busy"), "{}", e.context);
+    signing_in.abort();
+    assert!(signing_in.await.unwrap_err().is_cancelled());
+    // The abandoned sign-in does not leave the session out of step.
+    assert_eq!(bridge.accounts(CLIENT, CORR).await.unwrap(), vec![alice()]);
+}
+
 async fn the_real_helper_binary_answers_broker_missing_off_windows() {
     let helper = env!("CARGO_BIN_EXE_entra-broker-wsl-helper");
     let bridge = WslBridge::locate(Some(helper.into())).unwrap();
@@ -493,6 +518,7 @@ fn main() -> std::process::ExitCode {
         malformed_answers_are_typed_errors,
         a_silent_call_to_a_stuck_helper_times_out,
         an_abandoned_interactive_call_does_not_desync_the_session,
+        silent_calls_do_not_wait_forever_behind_a_sign_in,
         the_real_helper_binary_answers_broker_missing_off_windows,
         a_missing_helper_is_a_missing_broker,
     ];

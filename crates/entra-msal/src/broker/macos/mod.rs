@@ -73,3 +73,16 @@ pub fn detect_bundle_id() -> Option<String> {
 pub fn supported_here() -> bool {
     cfg!(target_os = "macos") && mac_broker_supported(std::env::consts::ARCH)
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_test_binary_is_not_an_app_bundle() {
+        // Test executables live in target/debug/deps, not in X.app/Contents/MacOS.
+        assert_eq!(super::detect_bundle_id(), None);
+        assert_eq!(
+            super::supported_here(),
+            cfg!(all(target_os = "macos", target_arch = "aarch64"))
+        );
+    }
+}

@@ -169,7 +169,23 @@ impl WslBridge {
         timeout: Option<Duration>,
     ) -> Result<serde_json::Value, BrokerError> {
         let op_name = op.name();
-        let mut guard = self.session.lock().await;
+        // Calls are answered in order; a non-interactive call does not wait behind a sign-in
+        // window for longer than its own limit.
+        let mut guard = match timeout {
+            Some(limit) => tokio::time::timeout(limit, self.session.lock())
+                .await
+                .map_err(|_| {
+                    BrokerError::new(
+                        BrokerPlatform::Wsl,
+                        BrokerStatus::TransientError,
+                        format!(
+                            "the WSL broker helper is busy (an interactive sign-in is open);                              `{op_name}` gave up after {} s",
+                            limit.as_secs()
+                        ),
+                    )
+                })?,
+            None => self.session.lock().await,
+        };
         let stale = match guard.as_mut() {
             Some(s) => s.in_flight || !matches!(s.child.try_wait(), Ok(None)),
             None => false,
