@@ -186,10 +186,21 @@ fn token_options(request: &BrokerTokenRequest) -> Result<BTreeMap<String, String
     }
     // msalruntime's own switches (msal_client_sku, msal_gui_thread, ...) mean nothing to the
     // extension; everything else goes to the server as query parameters.
+    // MSAL's instance_aware is a key of its own ("0"/"1", always sent).
+    let instance_aware = request
+        .extra_parameters
+        .get("instance_aware")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
+    options.insert(
+        "instance_aware".into(),
+        if instance_aware { "1" } else { "0" }.into(),
+    );
     let extra: BTreeMap<&str, &str> = request
         .extra_parameters
         .iter()
-        .filter(|(k, _)| !k.starts_with("msal_") && k.as_str() != "validateAuthority")
+        .filter(|(k, _)| {
+            !k.starts_with("msal_") && !matches!(k.as_str(), "validateAuthority" | "instance_aware")
+        })
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     if !extra.is_empty() {
@@ -646,11 +657,15 @@ mod tests {
 
     #[test]
     fn silent_request_dictionary() {
-        // §7.15: the key set of MSAL's silent request (values as MSAL ObjC writes them).
+        // §7.15: the keys of MSAL ObjC's silent request (MSIDBrokerOperationSilentTokenRequestTests:
+        // flat strings, claims as a JSON string, instance_aware "0"/"1", extra_query_param
+        // form-encoded). broker_key is left out: it needs a keychain-entitled app.
         let mut r = request();
         r.account = Some(account());
         r.claims = Some(r#"{"id_token":{"nickname":null}}"#.into());
         r.extra_parameters.insert("qp1".into(), "value1".into());
+        r.extra_parameters
+            .insert("instance_aware".into(), "true".into());
         r.extra_parameters
             .insert("msal_client_sku".into(), "MSAL.Rust".into());
         let encoded = encode_silent(&r).unwrap();
@@ -667,6 +682,7 @@ mod tests {
             ("scope", "User.Read Mail.Read"),
             ("extra_oidc_scopes", "openid profile offline_access"),
             ("provider_type", "provider_aad_v2"),
+            ("instance_aware", "1"),
             ("claims", r#"{"id_token":{"nickname":null}}"#),
             ("extra_query_param", "qp1=value1"),
             ("home_account_id", "uid1.utid1"),
@@ -683,7 +699,8 @@ mod tests {
         assert!(!encoded.options.contains_key("home_account_id"));
         assert!(!encoded.options.contains_key("claims"));
         assert!(!encoded.options.contains_key("extra_query_param"));
-        assert_eq!(encoded.options.len(), 10);
+        assert_eq!(encoded.options["instance_aware"], "0");
+        assert_eq!(encoded.options.len(), 11);
     }
 
     #[test]
