@@ -288,7 +288,14 @@ fn get<'a>(headers: &'a BTreeMap<String, String>, key: &str) -> Option<&'a str> 
         .filter(|v| !v.is_empty())
 }
 
+/// A positive number of seconds; MSAL ObjC writes `"0"` for an unset expiry, which is treated
+/// as absent.
 fn parse_i64(headers: &BTreeMap<String, String>, key: &str) -> Result<Option<i64>, BrokerError> {
+    let parsed = parse_number(headers, key)?;
+    Ok(parsed.filter(|n| *n > 0))
+}
+
+fn parse_number(headers: &BTreeMap<String, String>, key: &str) -> Result<Option<i64>, BrokerError> {
     match get(headers, key) {
         None => Ok(None),
         Some(v) => v
@@ -385,7 +392,12 @@ pub fn decode_token_response(
         .unwrap_or_default();
     let id_token = get(headers, "id_token").map(str::to_string);
     let client_info = get(headers, "client_info").map(str::to_string);
-    let authority = get(headers, "authority").map(str::to_string);
+    // MSAL ObjC rejects a successful token answer without an authority; so do we.
+    let authority = Some(
+        get(headers, "authority")
+            .ok_or_else(|| malformed("no `authority` in a successful answer"))?
+            .to_string(),
+    );
     let account = account_from_tokens(
         client_info.as_deref(),
         id_token.as_deref(),
@@ -803,6 +815,55 @@ mod tests {
         let token = decode_token_response(&h, 0).unwrap();
         assert_eq!(token.expires_on, 1_900_000_000);
         assert_eq!(token.token_type, BrokerTokenType::Pop);
+    }
+
+    #[test]
+    fn msal_objc_token_response_vector() {
+        // MSIDBrokerOperationTokenResponseTests, all properties set (18 keys): unset expiries
+        // are written as "0" and must not win over expires_in.
+        let id_token = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiIsImtpZCI6Il9raWRfdmFsdWUifQ.eyJpc3MiOiJpc3N1ZXIiLCJuYW1lIjoiVGVzdCBuYW1lIiwicHJlZmVycmVkX3VzZXJuYW1lIjoidXNlckBjb250b3NvLmNvbSIsInN1YiI6InN1YiJ9.eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiIsImtpZCI6Il9raWRfdmFsdWUifQ";
+        let additional = format!(
+            "{{\"token_type\":\"Bearer\",\"scope\":\"scope 1\",\"ext_expires_in\":\"0\",\"provider_type\":\"provider_aad_v2\",\"ext_expires_on\":\"0\",\"expires_on\":\"0\",\"id_token\":\"{id_token}\",\"access_token\":\"access_token\",\"expires_in\":\"300\"}}"
+        );
+        let headers = map(&[
+            ("access_token", "access_token"),
+            ("authority", "https://login.microsoftonline.com/common"),
+            ("client_app_version", "1.0"),
+            ("expires_in", "300"),
+            ("expires_on", "0"),
+            ("ext_expires_in", "0"),
+            ("ext_expires_on", "0"),
+            ("id_token", id_token),
+            ("operation", "login"),
+            ("operation_response_type", "operation_token_response"),
+            ("provider_type", "provider_aad_v2"),
+            ("scope", "scope 1"),
+            ("success", "1"),
+            ("token_type", "Bearer"),
+            ("additional_token_reponse", &additional),
+            ("device_mode", "personal"),
+            ("sso_extension_mode", "full"),
+            ("wpj_status", "notJoined"),
+        ]);
+        assert_eq!(headers.len(), 18);
+        let token = decode_token_response(&headers, 1_000).unwrap();
+        assert_eq!(token.access_token, "access_token");
+        assert_eq!(token.expires_on, 1_300);
+        assert_eq!(token.ext_expires_on, None);
+        assert_eq!(token.granted_scopes, ["scope", "1"]);
+        assert_eq!(token.id_token.as_deref(), Some(id_token));
+        // No client info and no oid/tid in that id token: no account to report.
+        assert!(token.account.is_none());
+
+        // The failure variant (success "0") is an error even though it carries a token.
+        let mut failed = headers.clone();
+        failed.insert("success".into(), "0".into());
+        failed.remove("authority");
+        assert!(decode_token_response(&failed, 0).is_err());
+        // A success without an authority is rejected, as MSAL ObjC does.
+        let mut no_authority = headers;
+        no_authority.remove("authority");
+        assert!(decode_token_response(&no_authority, 0).is_err());
     }
 
     #[test]
