@@ -10,7 +10,7 @@ use entra_emulator::FaultAction;
 use entra_msal::Error;
 use entra_msal::app::{InteractiveOptions, PublicClientApplication, SilentOptions, TokenSource};
 use entra_msal::interactive::UrlOpener;
-use support::{Env, browser, env, test_clock};
+use support::{browser, env, test_clock};
 
 const SCOPE: &str = "api://emulator-api/access_as_user";
 
@@ -328,7 +328,7 @@ async fn remove_account_then_ui_required() {
         .unwrap()
         .account
         .unwrap();
-    app.remove_account(&account);
+    app.remove_account(&account).await;
     assert!(app.accounts(None).is_empty());
     let err = app
         .acquire_token_silent(&[SCOPE], &account, &SilentOptions::default())

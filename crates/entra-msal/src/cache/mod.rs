@@ -50,7 +50,7 @@
 //!   `AccessToken_With_AuthScheme`) are kept and written back, but never returned.
 
 mod add;
-mod claims;
+pub(crate) mod claims;
 mod hash;
 pub mod keys;
 mod query;
