@@ -421,7 +421,8 @@ impl PublicClientApplication {
         options: &SilentOptions,
     ) -> Result<AuthenticationResult, Error> {
         let scopes = scopes::validate(scopes)?;
-        let _access = CacheAccess::begin(&self.core.cache);
+        let _access =
+            CacheAccess::begin_partition(&self.core.cache, Some(&account.home_account_id));
         silent::acquire(&self.core, scopes, account, options).await
     }
 
