@@ -249,7 +249,7 @@ async fn encrypted_cache_with_the_key_in_gnome_keyring() {
         .token_cache(cache)
         .build()
         .unwrap()
-        .acquire_token_for_client(&["api://keyring-1/.default"])
+        .acquire_token_for_client(&["api://load-keyring-1/.default"])
         .await
         .unwrap();
     assert_eq!(fresh.token_source, TokenSource::IdentityProvider);
@@ -282,7 +282,7 @@ async fn encrypted_cache_with_the_key_in_gnome_keyring() {
         .token_cache(cache)
         .build()
         .unwrap()
-        .acquire_token_for_client(&["api://keyring-1/.default"])
+        .acquire_token_for_client(&["api://load-keyring-1/.default"])
         .await
         .unwrap();
     assert_eq!(hit.token_source, TokenSource::Cache);

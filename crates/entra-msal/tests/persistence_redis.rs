@@ -78,7 +78,7 @@ async fn concurrent_instances_lose_nothing() {
         runs.push(tokio::spawn(async move {
             let mut scopes = Vec::new();
             for j in 0..TOKENS {
-                let scope = format!("api://redis-{i}-{j}/.default");
+                let scope = format!("api://load-redis-{i}-{j}/.default");
                 let r = app.acquire_token_for_client(&[scope.as_str()]).await.unwrap();
                 assert_eq!(r.token_source, TokenSource::IdentityProvider);
                 scopes.push(scope);
