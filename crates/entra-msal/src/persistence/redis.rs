@@ -68,6 +68,8 @@ struct State {
     depth: usize,
     /// Per partition, the stored data this instance last read or wrote.
     synced: HashMap<String, Value>,
+    /// Per partition, the stored text of `synced`: an unchanged key is not parsed again.
+    synced_text: HashMap<String, String>,
     /// A write failed, or ran while another operation was still going: retry at the next end.
     pending: bool,
 }
@@ -242,7 +244,10 @@ impl RedisTokenCache {
         let text: Option<String> =
             self.with_connection("read a partition", |c| redis::cmd("GET").arg(&key).query(c))?;
         self.reads.fetch_add(1, Ordering::Relaxed);
-        let theirs = self.parse(&key, text)?;
+        if text.is_some() && text.as_ref() == state.synced_text.get(partition) {
+            return Ok(());
+        }
+        let theirs = self.parse(&key, text.clone())?;
         let empty = Value::Object(Default::default());
         let base = state.synced.get(partition).unwrap_or(&empty);
         if *base == theirs {
@@ -257,6 +262,10 @@ impl RedisTokenCache {
             state.pending = true;
         }
         state.synced.insert(partition.to_string(), theirs);
+        match text {
+            Some(text) => state.synced_text.insert(partition.to_string(), text),
+            None => state.synced_text.remove(partition),
+        };
         Ok(())
     }
 
@@ -276,34 +285,43 @@ impl RedisTokenCache {
             let key = self.key(&name);
             let rt_lifetime = self.options.refresh_token_lifetime.as_secs();
             let mut bad = None;
-            let merged: Value = self.with_connection("write a partition", |c| {
-                redis::transaction(c, &[&key], |c, pipe| {
-                    let text: Option<String> = redis::cmd("GET").arg(&key).query(c)?;
-                    let theirs = match self.parse(&key, text) {
-                        Ok(v) => v,
-                        Err(e) => {
-                            // Never overwrite what is not a cache; give up on this key.
-                            bad = Some(e);
-                            redis::cmd("UNWATCH").query::<()>(c)?;
-                            return Ok(Some(Value::Null));
-                        }
-                    };
-                    let merged = partition::merge(&base, &ours, &theirs);
-                    if partition::has_tokens(&merged) {
-                        let ttl = partition::time_to_live(&merged, now(), rt_lifetime);
-                        pipe.cmd("SET")
-                            .arg(&key)
-                            .arg(merged.to_string())
-                            .arg("EX")
-                            .arg(ttl)
-                            .ignore();
-                    } else {
-                        pipe.cmd("DEL").arg(&key).ignore();
-                    }
-                    let done: Option<redis::Value> = pipe.query(c)?;
-                    Ok(done.map(|_| merged))
-                })
-            })?;
+            let known_text = state.synced_text.get(&name);
+            let (merged, written): (Value, Option<String>) =
+                self.with_connection("write a partition", |c| {
+                    redis::transaction(c, &[&key], |c, pipe| {
+                        let text: Option<String> = redis::cmd("GET").arg(&key).query(c)?;
+                        // Unchanged since this instance last synced it: ours is the result.
+                        let merged = if text.is_some() && text.as_ref() == known_text {
+                            ours.clone()
+                        } else {
+                            match self.parse(&key, text) {
+                                Ok(theirs) => partition::merge(&base, &ours, &theirs),
+                                Err(e) => {
+                                    // Never overwrite what is not a cache; give up on this key.
+                                    bad = Some(e);
+                                    redis::cmd("UNWATCH").query::<()>(c)?;
+                                    return Ok(Some((Value::Null, None)));
+                                }
+                            }
+                        };
+                        let written = if partition::has_tokens(&merged) {
+                            let ttl = partition::time_to_live(&merged, now(), rt_lifetime);
+                            let text = merged.to_string();
+                            pipe.cmd("SET")
+                                .arg(&key)
+                                .arg(&text)
+                                .arg("EX")
+                                .arg(ttl)
+                                .ignore();
+                            Some(text)
+                        } else {
+                            pipe.cmd("DEL").arg(&key).ignore();
+                            None
+                        };
+                        let done: Option<redis::Value> = pipe.query(c)?;
+                        Ok(done.map(|_| (merged, written)))
+                    })
+                })?;
             if let Some(e) = bad {
                 self.record(e);
                 continue;
@@ -313,6 +331,10 @@ impl RedisTokenCache {
                 memory = partition::replace(&memory, &name, &merged);
                 memory_changed = true;
             }
+            match written {
+                Some(text) => state.synced_text.insert(name.clone(), text),
+                None => state.synced_text.remove(&name),
+            };
             state.synced.insert(name, merged);
         }
         if memory_changed {
