@@ -70,7 +70,9 @@ fn operation(cache: &TokenCache, partition: Option<&str>) {
 
 fn file_backed(c: &mut Criterion, name: &str, make: fn(&std::path::Path) -> Arc<dyn Persistence>) {
     let mut group = c.benchmark_group(name);
-    group.sample_size(20).measurement_time(Duration::from_secs(8));
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(8));
     for n in [1_000, 10_000] {
         let dir = tempfile::tempdir().unwrap();
         let persistence = make(&dir.path().join("msal_cache"));
@@ -114,7 +116,9 @@ fn redis(c: &mut Criterion) {
         return;
     };
     let mut group = c.benchmark_group("persist_redis");
-    group.sample_size(20).measurement_time(Duration::from_secs(8));
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(8));
     let part = partition::app_partition(CLIENT_ID, REALM);
     for n in [1_000, 10_000] {
         let mut options = RedisOptions::new(url.clone());

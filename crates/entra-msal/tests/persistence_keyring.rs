@@ -45,9 +45,8 @@ fn available(programs: &[&str]) -> bool {
     let missing: Vec<_> = programs
         .iter()
         .filter(|p| {
-            !std::env::var_os("PATH").is_some_and(|path| {
-                std::env::split_paths(&path).any(|d| d.join(p).is_file())
-            })
+            !std::env::var_os("PATH")
+                .is_some_and(|path| std::env::split_paths(&path).any(|d| d.join(p).is_file()))
         })
         .collect();
     if missing.is_empty() {
@@ -292,10 +291,9 @@ async fn encrypted_cache_with_the_key_in_gnome_keyring() {
     // A different key (another item) cannot read the file: a typed error, and the file is kept.
     let other = SecretServiceOptions::new("another-app", "elsewhere")
         .with_bus_address(keyring.address.clone());
-    let wrong =
-        EncryptedFilePersistence::with_secret_service(FilePersistence::new(&path), &other)
-            .await
-            .unwrap();
+    let wrong = EncryptedFilePersistence::with_secret_service(FilePersistence::new(&path), &other)
+        .await
+        .unwrap();
     let err = wrong.load().unwrap_err();
     assert!(
         matches!(err, Error::Cache(ref m) if m.contains("another key")),

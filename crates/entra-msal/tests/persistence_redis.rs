@@ -10,7 +10,9 @@ mod support;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use entra_msal::app::{AuthCodeFlowOptions, ConfidentialClientApplication, SilentOptions, TokenSource};
+use entra_msal::app::{
+    AuthCodeFlowOptions, ConfidentialClientApplication, SilentOptions, TokenSource,
+};
 use entra_msal::cache::TokenCache;
 use entra_msal::persistence::partition;
 use entra_msal::persistence::{RedisOptions, RedisTokenCache};
@@ -42,7 +44,10 @@ fn options(url: &str, prefix: &str) -> RedisOptions {
 fn instance(e: &Env, o: &RedisOptions) -> (ConfidentialClientApplication, Arc<RedisTokenCache>) {
     let cache = TokenCache::new();
     let listener = RedisTokenCache::attach(&cache, o.clone()).unwrap();
-    (e.secret_builder().token_cache(cache).build().unwrap(), listener)
+    (
+        e.secret_builder().token_cache(cache).build().unwrap(),
+        listener,
+    )
 }
 
 fn redis(url: &str) -> redis::Connection {
@@ -79,7 +84,10 @@ async fn concurrent_instances_lose_nothing() {
             let mut scopes = Vec::new();
             for j in 0..TOKENS {
                 let scope = format!("api://load-redis-{i}-{j}/.default");
-                let r = app.acquire_token_for_client(&[scope.as_str()]).await.unwrap();
+                let r = app
+                    .acquire_token_for_client(&[scope.as_str()])
+                    .await
+                    .unwrap();
                 assert_eq!(r.token_source, TokenSource::IdentityProvider);
                 scopes.push(scope);
             }
@@ -120,7 +128,10 @@ async fn concurrent_instances_lose_nothing() {
     e.emulator.control().clear_requests();
     let (app, listener) = instance(&e, &o);
     for scope in &all {
-        let r = app.acquire_token_for_client(&[scope.as_str()]).await.unwrap();
+        let r = app
+            .acquire_token_for_client(&[scope.as_str()])
+            .await
+            .unwrap();
         assert_eq!(r.token_source, TokenSource::Cache, "{scope}");
     }
     assert!(e.token_requests().is_empty());
@@ -180,7 +191,11 @@ async fn user_partitions_are_read_alone() {
     // partition only, and has nothing of dave in memory.
     let cache_b = TokenCache::new();
     let b_listener = RedisTokenCache::attach(&cache_b, o.clone()).unwrap();
-    let b = e.secret_builder().token_cache(cache_b.clone()).build().unwrap();
+    let b = e
+        .secret_builder()
+        .token_cache(cache_b.clone())
+        .build()
+        .unwrap();
     e.emulator.control().clear_requests();
     let hit = b
         .acquire_token_silent(&[scope], &accounts[0], &SilentOptions::default())

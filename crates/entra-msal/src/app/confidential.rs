@@ -16,10 +16,10 @@ use super::{claims, scopes};
 use crate::authority;
 use crate::cache::{self, TokenCache};
 use crate::error::Error;
-use crate::persistence::partition;
 use crate::oauth::assertion::AssertionCache;
 use crate::oauth::credential::{AssertionCallback, AssertionRequest};
 use crate::oauth::{CertificateCredential, ClientCredential, ClientSecret, grants};
+use crate::persistence::partition;
 
 /// Confidential clients replay a throttled response for 5 s by default (MSAL Python).
 const DEFAULT_THROTTLE: Duration = Duration::from_secs(5);

@@ -49,7 +49,11 @@ pub fn default_cache_dir(app_name: &str) -> Result<PathBuf, Error> {
              such as \"my-app\""
         )));
     }
-    let env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let env = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     let missing = |what: &str| {
         Error::Configuration(format!(
             "{what} is not set, so there is no default cache directory; pass one in \
@@ -202,17 +206,16 @@ mod tests {
             directory: Some(tmp.path().to_path_buf()),
             allow_plaintext_fallback: true,
             // Nothing listens here, so the keystore fails wherever it is built in.
-            bus_address: Some(format!(
-                "unix:path={}",
-                tmp.path().join("no-bus").display()
-            )),
+            bus_address: Some(format!("unix:path={}", tmp.path().join("no-bus").display())),
         };
         let strict = DefaultPersistenceOptions {
             allow_plaintext_fallback: false,
             ..options.clone()
         };
         if cfg!(all(feature = "keyring", target_os = "linux")) || cfg!(not(feature = "keyring")) {
-            let err = default_persistence_with("my-app", &strict).await.unwrap_err();
+            let err = default_persistence_with("my-app", &strict)
+                .await
+                .unwrap_err();
             assert!(matches!(err, Error::Cache(_)), "{err}");
             let p = default_persistence_with("my-app", &options).await.unwrap();
             assert!(!p.is_encrypted());

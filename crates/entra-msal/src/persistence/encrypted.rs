@@ -184,7 +184,11 @@ impl EncryptedFilePersistence {
     /// # Errors
     /// [`Error::Cache`] when the Keychain is locked or refuses access.
     #[cfg(all(feature = "keyring", target_os = "macos"))]
-    pub fn with_keychain(file: FilePersistence, service: &str, account: &str) -> Result<Self, Error> {
+    pub fn with_keychain(
+        file: FilePersistence,
+        service: &str,
+        account: &str,
+    ) -> Result<Self, Error> {
         let lock = file.lock()?;
         let key = super::keychain::load_or_create_key(service, account);
         drop(lock);
@@ -218,7 +222,10 @@ impl Persistence for EncryptedFilePersistence {
         if data.is_empty() {
             return Ok(Some(String::new()));
         }
-        let plain = self.protector.unprotect(&data).map_err(|e| self.located(e))?;
+        let plain = self
+            .protector
+            .unprotect(&data)
+            .map_err(|e| self.located(e))?;
         String::from_utf8(plain).map(Some).map_err(|_| {
             Error::Cache(format!(
                 "the decrypted token cache {} is not UTF-8 text; delete it to start over",
@@ -285,7 +292,10 @@ mod tests {
         let sealed = p.protect(b"secret").unwrap();
         let other = AesGcmProtector::new(&[8; 32], "another keyring");
         let err = other.unprotect(&sealed).unwrap_err().to_string();
-        assert!(err.contains("another key") && err.contains("delete"), "{err}");
+        assert!(
+            err.contains("another key") && err.contains("delete"),
+            "{err}"
+        );
         let mut tampered = sealed.clone();
         *tampered.last_mut().unwrap() ^= 1;
         assert!(matches!(p.unprotect(&tampered), Err(Error::Cache(_))));
@@ -293,7 +303,10 @@ mod tests {
         header[6] = b'2';
         let err = p.unprotect(&header).unwrap_err().to_string();
         assert!(err.contains("wrong header"), "{err}");
-        assert!(matches!(p.unprotect(b"{\"AccessToken\": {}}"), Err(Error::Cache(_))));
+        assert!(matches!(
+            p.unprotect(b"{\"AccessToken\": {}}"),
+            Err(Error::Cache(_))
+        ));
         assert!(matches!(p.unprotect(&sealed[..25]), Err(Error::Cache(_))));
         assert!(!format!("{p:?}").contains("7, 7"));
     }

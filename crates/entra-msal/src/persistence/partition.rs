@@ -74,9 +74,12 @@ pub fn filter(doc: &Value, partition: &str) -> Value {
 
 /// Whether `doc` holds any entity besides the shared `AppMetadata`.
 pub fn has_tokens(doc: &Value) -> bool {
-    doc.as_object().into_iter().flatten().any(|(section, entries)| {
-        section != SHARED && entries.as_object().is_some_and(|e| !e.is_empty())
-    })
+    doc.as_object()
+        .into_iter()
+        .flatten()
+        .any(|(section, entries)| {
+            section != SHARED && entries.as_object().is_some_and(|e| !e.is_empty())
+        })
 }
 
 /// `doc` with its `partition` part replaced by `part` (other partitions and unknown sections
@@ -252,6 +255,10 @@ mod tests {
         assert_eq!(time_to_live(&app, 1000, 90 * 86400), 1000);
         let user = filter(&doc(), "u.t1");
         assert_eq!(time_to_live(&user, 1000, 90 * 86400), 90 * 86400);
-        assert_eq!(time_to_live(&app, 5000, 90 * 86400), 60, "expired: the floor");
+        assert_eq!(
+            time_to_live(&app, 5000, 90 * 86400),
+            60,
+            "expired: the floor"
+        );
     }
 }

@@ -231,7 +231,8 @@ impl RedisTokenCache {
     }
 
     fn memory(cache: &TokenCache) -> Value {
-        serde_json::from_str(&cache.serialize()).unwrap_or_else(|_| Value::Object(Default::default()))
+        serde_json::from_str(&cache.serialize())
+            .unwrap_or_else(|_| Value::Object(Default::default()))
     }
 
     fn set_memory(cache: &TokenCache, doc: &Value) -> Result<(), Error> {
@@ -278,7 +279,11 @@ impl RedisTokenCache {
         let mut memory_changed = false;
         for name in names {
             let ours = partition::filter(&memory, &name);
-            let base = state.synced.get(&name).cloned().unwrap_or_else(|| empty.clone());
+            let base = state
+                .synced
+                .get(&name)
+                .cloned()
+                .unwrap_or_else(|| empty.clone());
             if ours == base || (!partition::has_tokens(&ours) && !partition::has_tokens(&base)) {
                 continue;
             }

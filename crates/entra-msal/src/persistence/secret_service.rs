@@ -108,12 +108,14 @@ fn is_root(path: &OwnedObjectPath) -> bool {
 /// locked or has no default collection, or the stored secret is not a key.
 pub async fn load_or_create_key(options: &SecretServiceOptions) -> Result<[u8; 32], Error> {
     let connection = match &options.bus_address {
-        Some(address) => zbus::connection::Builder::address(address.as_str())
-            .map_err(|e| {
-                Error::Configuration(format!("invalid D-Bus address {address:?}: {e}"))
-            })?
-            .build()
-            .await,
+        Some(address) => {
+            zbus::connection::Builder::address(address.as_str())
+                .map_err(|e| {
+                    Error::Configuration(format!("invalid D-Bus address {address:?}: {e}"))
+                })?
+                .build()
+                .await
+        }
         None => zbus::Connection::session().await,
     }
     .map_err(|e| {
