@@ -26,6 +26,17 @@
 //! # Ok::<(), entra_msal::Error>(())
 //! ```
 //!
+//! Other stores (see `docs/cache.md` for choosing one):
+//!
+//! - [`EncryptedFilePersistence`]: the same file engine, encrypted by a [`DataProtector`]:
+//!   AES-256-GCM ([`AesGcmProtector`]) with the key in the Secret Service on Linux or the
+//!   Keychain on macOS, DPAPI on Windows (feature `keyring`). [`default_persistence`] picks the
+//!   OS store for an application and never falls back to plaintext unless
+//!   [`DefaultPersistenceOptions::allow_plaintext_fallback`] says so;
+//!   [`Persistence::is_encrypted`] tells which one it got.
+//! - `RedisTokenCache` (feature `redis`): a distributed cache for confidential clients on many
+//!   machines, one Redis key per [`partition`] (tenant for app tokens, account for user tokens).
+//!
 //! # Differences from msal-extensions
 //!
 //! - **One locked read and at most one write per token operation.** msal-extensions locks and
