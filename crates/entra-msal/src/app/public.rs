@@ -504,7 +504,8 @@ impl PublicClientApplication {
         options: &SilentOptions,
     ) -> Result<AuthenticationResult, Error> {
         let scopes = scopes::validate(scopes)?;
-        let _access = CacheAccess::begin(&self.core.cache);
+        let _access =
+            CacheAccess::begin_partition(&self.core.cache, Some(&account.home_account_id));
         if let Some(route) = &self.broker
             && brokered::serves(account)
             && let Some(backend) = route.backend().await
