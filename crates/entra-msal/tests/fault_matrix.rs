@@ -159,7 +159,11 @@ enum Expect {
     Invalid,
     /// `Error::Service` or `Error::UiRequired` carrying this AADSTS code; `ui` says which;
     /// `transient` whether `is_transient()`.
-    Refused { code: u32, ui: bool, transient: bool },
+    Refused {
+        code: u32,
+        ui: bool,
+        transient: bool,
+    },
     /// The library retries on its own and succeeds (device-code polling).
     RetriedToSuccess,
     /// A managed-identity error of this kind; `transient` is `is_transient()`.
@@ -193,7 +197,9 @@ fn expect(flow: Flow, action: &FaultAction) -> Expect {
             FaultAction::DropConnection | FaultAction::TruncatedBody => {
                 Expect::Network { timeout: false }
             }
-            FaultAction::MalformedJson | FaultAction::WrongContentType => mi(InvalidResponse, false),
+            FaultAction::MalformedJson | FaultAction::WrongContentType => {
+                mi(InvalidResponse, false)
+            }
             FaultAction::Aadsts { code } => {
                 let a = errors::by_code(*code).unwrap();
                 if a.status == 429 {
@@ -304,13 +310,18 @@ fn check(e: &Expect, r: &Result<AuthenticationResult, Error>) -> Result<(), Stri
         ) => s == status && ra.as_secs() == *retry_after,
         (Expect::Network { timeout }, Err(Error::Network { timeout: t, .. })) => t == timeout,
         (Expect::Invalid, Err(Error::InvalidResponse { .. })) => true,
-        (Expect::Refused { code, ui, transient }, Err(err)) => err.service_error().is_some_and(
-            |s| {
-                s.aadsts() == Some(*code)
-                    && err.is_ui_required() == *ui
-                    && err.is_transient() == *transient
+        (
+            Expect::Refused {
+                code,
+                ui,
+                transient,
             },
-        ),
+            Err(err),
+        ) => err.service_error().is_some_and(|s| {
+            s.aadsts() == Some(*code)
+                && err.is_ui_required() == *ui
+                && err.is_transient() == *transient
+        }),
         (Expect::RetriedToSuccess, Ok(_)) => true,
         (Expect::ManagedIdentity { kind, transient }, Err(Error::ManagedIdentity(m))) => {
             m.kind == *kind && m.is_transient() == *transient
@@ -324,7 +335,9 @@ fn check(e: &Expect, r: &Result<AuthenticationResult, Error>) -> Result<(), Stri
         // Every error says what happened and where to go next.
         let text = err.to_string();
         if text.len() < 20 {
-            return Err(format!("the error message is too short to act on: {text:?}"));
+            return Err(format!(
+                "the error message is too short to act on: {text:?}"
+            ));
         }
     }
     Ok(())
@@ -359,9 +372,11 @@ impl Rig {
             Flow::SilentRefresh => {
                 let app = rig.public_app();
                 let alice = rig.env.user("alice");
-                app.acquire_token_by_username_password(&alice.username, &alice.password, &[
-                    USER_SCOPE,
-                ])
+                app.acquire_token_by_username_password(
+                    &alice.username,
+                    &alice.password,
+                    &[USER_SCOPE],
+                )
                 .await
                 .unwrap();
                 rig.seeded_cache = app.token_cache().serialize();
@@ -393,7 +408,11 @@ impl Rig {
     }
 
     fn secret_app(&self) -> entra_msal::app::ConfidentialClientApplication {
-        self.env.secret_builder().timeout(APP_TIMEOUT).build().unwrap()
+        self.env
+            .secret_builder()
+            .timeout(APP_TIMEOUT)
+            .build()
+            .unwrap()
     }
 
     fn mi_client(&self, flow: Flow) -> ManagedIdentityClient {
@@ -453,10 +472,13 @@ async fn prepare(rig: &Rig, flow: Flow) -> (App, Option<CellState>) {
         Flow::AuthCode => {
             let app = rig.secret_app();
             let flow = app
-                .initiate_auth_code_flow(&[USER_SCOPE], &AuthCodeFlowOptions {
-                    redirect_uri: "https://localhost/auth/callback".into(),
-                    ..Default::default()
-                })
+                .initiate_auth_code_flow(
+                    &[USER_SCOPE],
+                    &AuthCodeFlowOptions {
+                        redirect_uri: "https://localhost/auth/callback".into(),
+                        ..Default::default()
+                    },
+                )
                 .await
                 .unwrap();
             let response = rig
@@ -523,10 +545,14 @@ async fn call(
         }
         (Flow::SilentRefresh, App::Public(a), _) => {
             let account = a.accounts(None).remove(0);
-            a.acquire_token_silent(&[USER_SCOPE], &account, &SilentOptions {
-                force_refresh: true,
-                ..Default::default()
-            })
+            a.acquire_token_silent(
+                &[USER_SCOPE],
+                &account,
+                &SilentOptions {
+                    force_refresh: true,
+                    ..Default::default()
+                },
+            )
             .await
         }
         (_, App::Mi(a), _) => a.acquire_token_for_client(VAULT).await,
@@ -791,10 +817,14 @@ mod broker {
                 .unwrap();
             let result = tokio::time::timeout(
                 HANG,
-                app.acquire_token_silent(&[USER_SCOPE], &account, &SilentOptions {
-                    force_refresh: true,
-                    ..Default::default()
-                }),
+                app.acquire_token_silent(
+                    &[USER_SCOPE],
+                    &account,
+                    &SilentOptions {
+                        force_refresh: true,
+                        ..Default::default()
+                    },
+                ),
             )
             .await
             .unwrap_or_else(|_| panic!("broker status {status}: hung"));
@@ -809,7 +839,8 @@ mod broker {
                     let expected_status = internal_status(status);
                     match (e, e.broker_error()) {
                         (Error::UiRequired(_), _) => {
-                            if !matches!(expected_status, "InteractionRequired" | "AccountUnusable") {
+                            if !matches!(expected_status, "InteractionRequired" | "AccountUnusable")
+                            {
                                 failure = Some(format!("UiRequired for {expected_status:?}"));
                             }
                             "UiRequired".to_string()

@@ -93,7 +93,10 @@ async fn pkce_s256_is_always_sent_and_checked() {
             ("client_secret", c.client_secret.as_deref().unwrap()),
             ("code", response["code"].as_str()),
             ("redirect_uri", REDIRECT),
-            ("code_verifier", "a-verifier-that-does-not-match-the-challenge-0123456789"),
+            (
+                "code_verifier",
+                "a-verifier-that-does-not-match-the-challenge-0123456789",
+            ),
             ("scope", USER_SCOPE),
         ])
         .send()
@@ -231,7 +234,10 @@ async fn a_replayed_authorization_response_is_rejected() {
         .acquire_token_by_auth_code_flow(&flow, &response)
         .await
         .unwrap_err();
-    assert!(err.is_ui_required() || matches!(err, Error::Validation(_)), "{err:?}");
+    assert!(
+        err.is_ui_required() || matches!(err, Error::Validation(_)),
+        "{err:?}"
+    );
     assert!(other.accounts(None).is_empty());
 }
 
@@ -285,11 +291,18 @@ async fn loopback_listener_is_loopback_only_one_shot_and_closes_on_timeout() {
     let listener = LoopbackListener::bind(None).await.unwrap();
     let addr = listener.local_addr();
     let err = listener
-        .wait_for_response(None, Some(Duration::from_millis(200)), &ResultPages::default())
+        .wait_for_response(
+            None,
+            Some(Duration::from_millis(200)),
+            &ResultPages::default(),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, Error::InteractionTimeout { .. }), "{err:?}");
-    assert!(refused(addr).await, "the port stayed open after the timeout");
+    assert!(
+        refused(addr).await,
+        "the port stayed open after the timeout"
+    );
 }
 
 // Guards `authority/parse.rs` (`"http" if trust_loopback_http && hosts::is_loopback(&host)`).
@@ -388,12 +401,20 @@ async fn unknown_authorities_are_refused_unless_validation_is_off() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Configuration(_)), "{err:?}");
-    assert!(err.to_string().contains("validate_authority(false)"), "{err}");
-    let requests = e.emulator.control().requests();
-    assert!(requests.iter().any(|r| r.path.contains("/discovery/instance")));
     assert!(
-        !requests.iter().any(|r| r.path.contains("openid-configuration")
-            || r.path.ends_with("/token")),
+        err.to_string().contains("validate_authority(false)"),
+        "{err}"
+    );
+    let requests = e.emulator.control().requests();
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.path.contains("/discovery/instance"))
+    );
+    assert!(
+        !requests
+            .iter()
+            .any(|r| r.path.contains("openid-configuration") || r.path.ends_with("/token")),
         "the unknown authority was used: {:?}",
         requests.iter().map(|r| &r.path).collect::<Vec<_>>()
     );
@@ -404,7 +425,11 @@ async fn unknown_authorities_are_refused_unless_validation_is_off() {
         .await
         .unwrap();
     let requests = e.emulator.control().requests();
-    assert!(!requests.iter().any(|r| r.path.contains("/discovery/instance")));
+    assert!(
+        !requests
+            .iter()
+            .any(|r| r.path.contains("/discovery/instance"))
+    );
 }
 
 /// A tiny plain-HTTP server on 127.0.0.1: answers OIDC discovery for its tenant and `answer` on

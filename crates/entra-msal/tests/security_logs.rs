@@ -165,10 +165,14 @@ async fn no_secret_or_username_in_logs_at_any_level() {
         secrets.result(
             "silent refresh",
             &public
-                .acquire_token_silent(&[USER_SCOPE], &account, &SilentOptions {
-                    force_refresh: true,
-                    ..Default::default()
-                })
+                .acquire_token_silent(
+                    &[USER_SCOPE],
+                    &account,
+                    &SilentOptions {
+                        force_refresh: true,
+                        ..Default::default()
+                    },
+                )
                 .await
                 .unwrap(),
         );
@@ -176,17 +180,21 @@ async fn no_secret_or_username_in_logs_at_any_level() {
     secrets.cache("public cache", &public.token_cache().serialize());
 
     let obo = app
-        .acquire_token_on_behalf_of(ropc.access_token.expose(), &[
-            "https://graph.microsoft.com/User.Read",
-        ])
+        .acquire_token_on_behalf_of(
+            ropc.access_token.expose(),
+            &["https://graph.microsoft.com/User.Read"],
+        )
         .await
         .unwrap();
     secrets.result("obo", &obo);
     let flow = app
-        .initiate_auth_code_flow(&[USER_SCOPE], &AuthCodeFlowOptions {
-            redirect_uri: "https://localhost/auth/callback".into(),
-            ..Default::default()
-        })
+        .initiate_auth_code_flow(
+            &[USER_SCOPE],
+            &AuthCodeFlowOptions {
+                redirect_uri: "https://localhost/auth/callback".into(),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     let response = e
@@ -241,7 +249,10 @@ async fn no_secret_or_username_in_logs_at_any_level() {
     let leaks = logs.leaks(secrets.pairs());
     assert!(leaks.is_empty(), "secrets in the logs: {leaks:?}");
     let names = logs.leaks(usernames.iter().map(|u| ("username", u.as_str())));
-    assert!(names.is_empty(), "usernames in the logs without PII logging: {names:?}");
+    assert!(
+        names.is_empty(),
+        "usernames in the logs without PII logging: {names:?}"
+    );
     eprintln!(
         "searched {} bytes of logs for {} secrets and {} usernames",
         text.len(),
