@@ -24,9 +24,9 @@ use entra_msal::managed_identity::{ManagedIdentity, ManagedIdentityErrorKind, St
 /// Any call that takes longer than this is a hang, and fails the test.
 const HANG: Duration = Duration::from_secs(30);
 /// The HTTP timeout given to every application of the matrix.
-const APP_TIMEOUT: Duration = Duration::from_secs(3);
+const APP_TIMEOUT: Duration = Duration::from_secs(5);
 /// The scripted delay: well past [`APP_TIMEOUT`].
-const DELAY_MS: u64 = 6000;
+const DELAY_MS: u64 = 12000;
 const USER_SCOPE: &str = "api://emulator-api/access_as_user";
 const APP_SCOPE: &str = "api://emulator-api/.default";
 const VAULT: &str = "https://vault.azure.net";
