@@ -226,27 +226,7 @@ async fn public_client_signs_in_by_device_code_once_then_stays_silent() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_example_authorizes_an_sdk_pipeline() {
     let env = support::env().await;
-    let build = std::process::Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "-p",
-            "entra-msal",
-            "--features",
-            "azure-core",
-            "--example",
-            "azure_sdk",
-            "--message-format=json-render-diagnostics",
-        ])
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .unwrap();
-    assert!(build.status.success());
-    let exe = String::from_utf8_lossy(&build.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .find(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "azure_sdk")
-        .and_then(|m| m["executable"].as_str().map(str::to_string))
-        .expect("the example's executable");
+    let exe = support::example("azure_sdk");
     let c = env.info.confidential_client.as_ref().unwrap();
     let url = format!("{}/discovery/v2.0/keys", env.emulator.authority());
     let output = tokio::process::Command::new(exe)

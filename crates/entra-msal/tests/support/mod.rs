@@ -193,6 +193,8 @@ pub fn test_clock() -> (Arc<AtomicI64>, Arc<dyn entra_msal::app::Clock>) {
 
 /// An example program of this crate, built once per test binary as a program (a plain
 /// `cargo test --all-targets` builds examples as test harnesses, which is not what tests run).
+/// Every test builds the examples the same way (with `azure-core`, which the `azure_sdk`
+/// example needs), so only the first build in a run costs anything.
 pub fn example(name: &str) -> PathBuf {
     static BUILT: OnceLock<HashMap<String, PathBuf>> = OnceLock::new();
     let built = BUILT.get_or_init(|| {
@@ -202,6 +204,8 @@ pub fn example(name: &str) -> PathBuf {
                 "-p",
                 "entra-msal",
                 "--examples",
+                "--features",
+                "azure-core",
                 "--message-format=json-render-diagnostics",
             ])
             .stderr(Stdio::inherit())
