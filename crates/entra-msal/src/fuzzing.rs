@@ -1,0 +1,423 @@
+//! Entry points for the fuzz targets in `fuzz/` and for the corpus replay test. Not part of the
+//! API: hidden from the documentation, and free to change at any time.
+//!
+//! Each function takes the raw bytes a fuzzer produced, feeds them to one of the parsers that
+//! read outside input (servers, brokers, browsers, cache files), and checks the properties that
+//! must hold for every input. A panic is a finding: either the parser panicked, or a property
+//! (such as "a serialized cache reads back to the same cache") does not hold.
+//!
+//! The first bytes of an input often choose the context (an HTTP status, a content type, a
+//! managed-identity source); the rest is the body, so seed files are mostly real bodies behind
+//! a short prefix.
+
+use serde_json::Value;
+
+use crate::app::claims::merged;
+use crate::app::core::home_account_id;
+use crate::app::result;
+use crate::authority::discovery::parse_openid_configuration;
+use crate::authority::instance::{aliases_in, parse_instance_discovery};
+use crate::authority::{Authority, parse_user_realm};
+use crate::broker::linux::codec::{
+    Method, decode_accounts, decode_error, decode_remove_account, decode_token,
+};
+use crate::broker::{BrokerTokenRequest, PopParams};
+use crate::cache::claims::{claim_text, decode_json_object, jwt_claims};
+use crate::cache::{TokenCache, TokenEvent};
+use crate::http::HttpResponse;
+use crate::interactive::http1::{MAX_REQUEST_BYTES, ParseError, parse_request};
+use crate::interactive::redirect::authorization_response;
+use crate::managed_identity::codecs::{
+    app_service, arc, cloud_shell, imds, machine_learning, service_fabric,
+};
+use crate::managed_identity::ManagedIdentity;
+use crate::oauth::response::{parse_token_response, service_error};
+
+/// A fixed "now" (2023-11-14), so runs are reproducible.
+const NOW: i64 = 1_700_000_000;
+
+/// Splits off the first byte (0 when the input is empty).
+fn take(data: &[u8]) -> (u8, &[u8]) {
+    match data.split_first() {
+        Some((b, rest)) => (*b, rest),
+        None => (0, data),
+    }
+}
+
+fn pick<T: Copy>(options: &[T], selector: u8) -> T {
+    options[usize::from(selector) % options.len()]
+}
+
+const STATUSES: [u16; 10] = [200, 400, 401, 403, 404, 429, 500, 503, 302, 201];
+
+fn http_response(status: u16, headers: &[(&str, &str)], body: &[u8]) -> HttpResponse {
+    let mut builder = http::Response::builder().status(status);
+    for (name, value) in headers {
+        if http::HeaderValue::from_str(value).is_ok() {
+            builder = builder.header(*name, *value);
+        }
+    }
+    builder
+        .body(body.to_vec())
+        .unwrap_or_else(|_| http::Response::new(body.to_vec()))
+}
+
+/// Every error must format (Display and Debug) without panicking.
+fn exercise_error(e: &crate::Error) {
+    let _ = format!("{e} {e:?}");
+    let _ = e.service_error();
+    let _ = e.is_ui_required();
+}
+
+/// Loopback listener: the HTTP/1 request parser and the authorization-response reader.
+///
+/// Properties: no panic; a complete request's body is exactly its `Content-Length` and fits in
+/// the input; an incomplete one announces a total larger than what it has; a prefix that parses
+/// completely parses to the same request as the whole input.
+pub fn http1_request(data: &[u8]) {
+    match parse_request(data) {
+        Ok(request) => {
+            assert!(request.body.len() <= data.len());
+            assert!(request.headers.len() <= crate::interactive::http1::MAX_HEADERS);
+            for (name, _) in &request.headers {
+                assert_eq!(name, &name.to_ascii_lowercase(), "header names are lower-cased");
+            }
+            if let Some(length) = request.header("content-length") {
+                let length: usize = length
+                    .split(',')
+                    .next()
+                    .and_then(|v| v.trim().parse().ok())
+                    .expect("an accepted Content-Length is a number");
+                assert_eq!(request.body.len(), length);
+            }
+            let _ = authorization_response(&request);
+            let half = &data[..data.len() / 2];
+            if let Ok(prefix) = parse_request(half) {
+                assert_eq!(prefix, request, "a prefix parsed to a different request");
+            }
+        }
+        Err(ParseError::Incomplete { total, .. }) => {
+            if let Some(total) = total {
+                assert!(total > data.len(), "incomplete, yet {total} <= {}", data.len());
+                assert!(total <= MAX_REQUEST_BYTES);
+            }
+            assert!(data.len() < MAX_REQUEST_BYTES);
+        }
+        Err(e) => {
+            let _ = (e.status(), e.reason());
+        }
+    }
+}
+
+/// Token endpoint: status, content type and `Retry-After` chosen by the first three bytes, the
+/// rest is the body. A successful answer goes on into the token cache, which must then survive
+/// a serialize/deserialize round trip.
+pub fn token_response(data: &[u8]) {
+    let (status, data) = take(data);
+    let (content_type, data) = take(data);
+    let (retry, body) = take(data);
+    let status = pick(&STATUSES, status);
+    let content_type = pick(
+        &[
+            "application/json; charset=utf-8",
+            "text/html",
+            "application/problem+json",
+            "",
+        ],
+        content_type,
+    );
+    let retry_after = pick(&["", "7", " 120 ", "-1", "Wed, 21 Oct 2015 07:28:00 GMT"], retry);
+    let mut headers = Vec::new();
+    if !content_type.is_empty() {
+        headers.push(("content-type", content_type));
+    }
+    if !retry_after.is_empty() {
+        headers.push(("retry-after", retry_after));
+    }
+    let response = http_response(status, &headers, body);
+    let _ = service_error(body, status, "correlation");
+    let _ = crate::authority::wire::entra_error(status, body);
+    match parse_token_response("https://login.example/t/oauth2/v2.0/token", &response, "c") {
+        Err(e) => exercise_error(&e),
+        Ok(token) => {
+            let _ = format!("{token:?}");
+            let _ = (
+                token.token_type(),
+                token.refresh_token(),
+                token.scopes(),
+                token.expires_in(),
+                token.ext_expires_in(),
+                token.refresh_in(),
+                token.foci(),
+            );
+            if let Some(id_token) = token.id_token() {
+                let _ = result::jwt_claims(id_token);
+            }
+            if let Some(client_info) = token.client_info() {
+                let _ = home_account_id(client_info);
+            }
+            let json = Value::Object(token.json.clone());
+            let scopes = vec!["https://graph.example/.default".to_string()];
+            let cache = TokenCache::new();
+            for grant_type in ["authorization_code", "refresh_token"] {
+                let event = TokenEvent {
+                    client_id: "client",
+                    environment: "login.example",
+                    realm: "tenant",
+                    requested_scopes: &scopes,
+                    response: &json,
+                    grant_type,
+                    username: Some("user@example"),
+                    ext_cache_key: None,
+                    skip_account_creation: false,
+                    now: NOW,
+                };
+                if let Err(e) = cache.add(&event) {
+                    exercise_error(&e);
+                }
+            }
+            round_trip(&cache);
+        }
+    }
+}
+
+/// Serializes `cache`, reads it back, and checks that nothing changed.
+fn round_trip(cache: &TokenCache) {
+    let first = cache.serialize();
+    let again = TokenCache::new();
+    if let Err(e) = again.deserialize(&first) {
+        panic!("the cache's own serialization does not read back: {e}\n{first}");
+    }
+    let second = again.serialize();
+    assert_eq!(first, second, "serialize, deserialize, serialize changed the cache");
+    assert_eq!(cache.accounts(), again.accounts());
+}
+
+/// Token-cache JSON (files written by any MSAL): whatever reads must write back in a form that
+/// reads back to the same cache.
+pub fn cache_json(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let cache = TokenCache::new();
+    match cache.deserialize(text) {
+        Err(e) => {
+            exercise_error(&e);
+            assert_eq!(cache.serialize(), TokenCache::new().serialize());
+        }
+        Ok(()) => {
+            let _ = cache.accounts();
+            round_trip(&cache);
+        }
+    }
+}
+
+/// ID-token claims, `client_info`, and claims challenges. The strict decoders (results) and the
+/// lenient ones (cache) must agree wherever the strict one accepts.
+pub fn id_token_claims(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let strict = result::jwt_claims(&text);
+    let lenient = jwt_claims(&text);
+    if let Some(strict) = &strict {
+        assert_eq!(Some(strict), lenient.as_ref(), "lenient decoding disagrees");
+    }
+    if let Some(home) = home_account_id(&text) {
+        let info = decode_json_object(&text).expect("lenient client_info decoding refused");
+        let uid = claim_text(&info, "uid").expect("uid");
+        let utid = claim_text(&info, "utid").expect("utid");
+        assert_eq!(home, format!("{uid}.{utid}"));
+    }
+    if let Some(claims) = lenient {
+        for name in ["sub", "oid", "preferred_username", "upn", "tid", "iss", "exp"] {
+            let _ = claim_text(&claims, name);
+        }
+    }
+    for capabilities in [&[][..], &["CP1".to_string()][..]] {
+        match merged(capabilities, Some(&text)) {
+            Ok(Some(out)) => {
+                let _: serde_json::Map<String, Value> =
+                    serde_json::from_str(&out).expect("merged claims are a JSON object");
+            }
+            Ok(None) => {}
+            Err(e) => exercise_error(&e),
+        }
+    }
+}
+
+const AUTHORITIES: [&str; 6] = [
+    "https://login.microsoftonline.com/common",
+    "https://login.microsoftonline.com/7a1c0f52-3d8e-4b6a-9f21-c4e5d6b7a801",
+    "https://contoso.b2clogin.com/contoso.onmicrosoft.com/B2C_1_signin",
+    "https://adfs.contoso.example/adfs",
+    "https://contoso.ciamlogin.com",
+    "http://127.0.0.1:8443/tenant",
+];
+
+/// OIDC discovery, instance discovery and user-realm documents, and authority URLs. The first
+/// byte chooses the authority, the second the status.
+pub fn discovery(data: &[u8]) {
+    let (which, data) = take(data);
+    let (status, body) = take(data);
+    let authority = Authority::parse(pick(&AUTHORITIES, which), true)
+        .expect("the fixed authorities are valid");
+    let status = pick(&STATUSES, status);
+    let response = http_response(status, &[("retry-after", "3")], body);
+    match parse_openid_configuration(&authority, "https://d/x", &response) {
+        Ok(endpoints) => {
+            for endpoint in [&endpoints.authorization_endpoint, &endpoints.token_endpoint] {
+                let url = url::Url::parse(endpoint).expect("endpoints are URLs");
+                assert!(
+                    url.scheme() == "https" || authority.url().starts_with("http://"),
+                    "a non-https endpoint was accepted: {endpoint}"
+                );
+            }
+            assert!(!endpoints.realm.is_empty());
+        }
+        Err(e) => exercise_error(&e),
+    }
+    match parse_instance_discovery(&authority, "https://d/i", &response) {
+        Ok(doc) => {
+            for alias in aliases_in(&doc, &authority) {
+                assert!(!alias.eq_ignore_ascii_case(authority.host()));
+            }
+        }
+        Err(e) => exercise_error(&e),
+    }
+    let _ = parse_user_realm(body);
+    let text = String::from_utf8_lossy(body);
+    for trust in [false, true] {
+        if let Ok(a) = Authority::parse(&text, trust) {
+            let _ = (a.authority_type(), a.host_with_port(), a.tenant(), a.discovery_url());
+            let _ = a.with_tenant("organizations");
+        }
+        let _ = Authority::parse_oidc(&text, trust);
+    }
+}
+
+fn broker_request(pop: bool, with_account: bool) -> BrokerTokenRequest {
+    BrokerTokenRequest {
+        client_id: "04b07795-8ddb-461a-bbee-02f9e1bf7b46".into(),
+        authority: "https://login.microsoftonline.com/common".into(),
+        scopes: vec!["https://graph.microsoft.com/.default".into()],
+        redirect_uri: "https://login.microsoftonline.com/common/oauth2/nativeclient".into(),
+        correlation_id: "00000000-0000-0000-0000-000000000000".into(),
+        claims: None,
+        account: if with_account {
+            crate::broker::linux::codec::decode_account(&serde_json::json!({
+                "homeAccountId": "oid.tid", "localAccountId": "oid", "environment": "login.example",
+                "realm": "tid", "username": "alice@example", "clientInfo": "eyJ1aWQiOiJvaWQifQ"
+            }))
+        } else {
+            None
+        },
+        login_hint: None,
+        prompt: None,
+        pop: pop.then(|| PopParams {
+            http_method: "GET".into(),
+            uri_host: "resource.example".into(),
+            uri_path: "/api".into(),
+            nonce: None,
+        }),
+        username_password: None,
+        extra_parameters: Default::default(),
+        validate_authority: true,
+    }
+}
+
+/// The Linux broker's JSON answers (D-Bus strings, so UTF-8). The first byte chooses the
+/// method and the request's options.
+pub fn linux_broker(data: &[u8]) {
+    let (selector, data) = take(data);
+    let Ok(body) = std::str::from_utf8(data) else {
+        return;
+    };
+    let request = broker_request(selector & 4 != 0, selector & 8 != 0);
+    match selector % 4 {
+        0 => {
+            if let Ok(accounts) = decode_accounts(body) {
+                for a in accounts {
+                    assert!(!a.home_account_id.is_empty() && !a.username.is_empty());
+                }
+            }
+        }
+        1 | 2 => {
+            let method = if selector % 4 == 1 {
+                Method::AcquireTokenSilently
+            } else {
+                Method::AcquireTokenInteractively
+            };
+            match decode_token(method, body, &request) {
+                Ok(token) => {
+                    assert!(!token.access_token.is_empty());
+                    assert!(!token.granted_scopes.is_empty());
+                    let _ = format!("{token:?}");
+                }
+                Err(e) => {
+                    let _ = format!("{e} {e:?}");
+                }
+            }
+        }
+        _ => {
+            let _ = decode_remove_account(body);
+        }
+    }
+    if let Ok(value) = serde_json::from_str::<Value>(body) {
+        let e = decode_error(&value);
+        let _ = format!("{e} {e:?}");
+    }
+}
+
+/// Managed-identity endpoints: the first byte chooses the source (and identity), the second the
+/// status, the third the headers; the rest is the body.
+pub fn managed_identity(data: &[u8]) {
+    let (selector, data) = take(data);
+    let (status, data) = take(data);
+    let (header, body) = take(data);
+    let status = pick(&STATUSES, status);
+    let text = String::from_utf8_lossy(body);
+    let www_authenticate = match header % 3 {
+        0 => "Basic realm=/var/opt/azcmagent/tokens/key.key".to_string(),
+        1 => text.chars().take(200).collect(),
+        _ => String::new(),
+    };
+    let retry_after = pick(&["", "1", "abc", "99999999999999999999"], header / 3);
+    let mut headers = vec![("content-type", "application/json")];
+    if !www_authenticate.is_empty() {
+        headers.push(("www-authenticate", www_authenticate.as_str()));
+    }
+    if !retry_after.is_empty() {
+        headers.push(("retry-after", retry_after));
+    }
+    let response = http_response(status, &headers, body);
+    let identity = match (selector / 8) % 4 {
+        0 => ManagedIdentity::SystemAssigned,
+        1 => ManagedIdentity::client_id("client-id"),
+        2 => ManagedIdentity::object_id("object-id"),
+        _ => ManagedIdentity::resource_id("/subscriptions/s/rg/r"),
+    };
+    let url = "http://169.254.169.254/metadata/identity/oauth2/token";
+    let parsed = match selector % 8 {
+        0 => imds::parse(url, &response).map(Some),
+        1 => app_service::parse(url, &response, NOW).map(Some),
+        2 => cloud_shell::parse(url, &response, NOW).map(Some),
+        3 => machine_learning::parse(url, &response, NOW).map(Some),
+        4 => service_fabric::parse(url, &response, NOW).map(Some),
+        5 => arc::parse(url, &response, &identity).map(Some),
+        6 => arc::challenge_path(url, &response).map(|path| {
+            assert!(!path.is_empty());
+            None
+        }),
+        _ => {
+            let _ = ManagedIdentity::from_json(&text);
+            return;
+        }
+    };
+    match parsed {
+        Ok(Some(token)) => {
+            assert!(!token.access_token.is_empty());
+            assert!(token.expires_in > 0, "an expired token was accepted");
+        }
+        Ok(None) => {}
+        Err(e) => exercise_error(&e),
+    }
+}
