@@ -67,6 +67,9 @@ def token(base, tenant, form):
     record_emulator_request("token", tenant, payload)
     status, body = call("POST", f"{base}/{tenant}/oauth2/v2.0/token", form)
     save("token_response", bytes([status_index(status), 0, 0]) + body)
+    # client_flow: the same answer to a confidential (high bit clear) and a public client.
+    save("client_flow", bytes([status_index(status), 0, 0]) + body)
+    save("client_flow", bytes([status_index(status) | 0x80, 0, 0]) + body)
     if status == 200:
         j = json.loads(body)
         for k in ("id_token", "client_info"):

@@ -421,3 +421,116 @@ pub fn managed_identity(data: &[u8]) {
         Err(e) => exercise_error(&e),
     }
 }
+
+/// Answers discovery with a fixed document and the token endpoint with the fuzzer's response.
+struct Scripted {
+    token: HttpResponse,
+}
+
+const OIDC_DOCUMENT: &str = r#"{"authorization_endpoint":"https://login.microsoftonline.com/7a1c0f52-3d8e-4b6a-9f21-c4e5d6b7a801/oauth2/v2.0/authorize",
+"token_endpoint":"https://login.microsoftonline.com/7a1c0f52-3d8e-4b6a-9f21-c4e5d6b7a801/oauth2/v2.0/token",
+"device_authorization_endpoint":"https://login.microsoftonline.com/7a1c0f52-3d8e-4b6a-9f21-c4e5d6b7a801/oauth2/v2.0/devicecode",
+"issuer":"https://login.microsoftonline.com/7a1c0f52-3d8e-4b6a-9f21-c4e5d6b7a801/v2.0"}"#;
+
+impl crate::http::HttpClient for Scripted {
+    fn send(
+        &self,
+        request: crate::http::HttpRequest,
+    ) -> futures_util::future::BoxFuture<'_, Result<HttpResponse, crate::http::HttpError>> {
+        let response = if request.uri().path().ends_with("/token") {
+            self.token.clone()
+        } else if request.uri().path().contains("openid-configuration") {
+            http_response(200, &[("content-type", "application/json")], OIDC_DOCUMENT.as_bytes())
+        } else {
+            http_response(404, &[], b"{}")
+        };
+        Box::pin(async move { Ok(response) })
+    }
+}
+
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("a tokio runtime")
+    })
+}
+
+/// The whole client over a scripted transport: the token endpoint answers with the fuzzer's
+/// response (status, content type and `Retry-After` chosen as in [`token_response`]); the
+/// first byte's high bit picks a public client redeeming a refresh token (a user flow: accounts,
+/// ID token) or a confidential client's client-credentials grant. Results, the cache, and a
+/// second, silent request must all hold together.
+pub fn client_flow(data: &[u8]) {
+    use crate::app::{ConfidentialClientApplication, PublicClientApplication};
+    let (status, data) = take(data);
+    let (content_type, data) = take(data);
+    let (retry, body) = take(data);
+    let public = status & 0x80 != 0;
+    let status = pick(&STATUSES, status & 0x7f);
+    let content_type = pick(&["application/json", "text/html"], content_type);
+    let retry_after = pick(&["", "0", "1"], retry);
+    let mut headers = vec![("content-type", content_type)];
+    if !retry_after.is_empty() {
+        headers.push(("retry-after", retry_after));
+    }
+    let transport: std::sync::Arc<dyn crate::http::HttpClient> = std::sync::Arc::new(Scripted {
+        token: http_response(status, &headers, body),
+    });
+    let authority = "https://login.microsoftonline.com/7a1c0f52-3d8e-4b6a-9f21-c4e5d6b7a801";
+    let cache = TokenCache::new();
+    let clock = || NOW;
+    let scopes = ["api://emulator-api/.default"];
+    let outcome = runtime().block_on(async {
+        if public {
+            let app = PublicClientApplication::builder("0c4a2e6f-8b1d-4f3a-9e5c-7d2b1a0f9e11")
+                .authority(authority)
+                .http_client(transport)
+                .instance_discovery(false)
+                .token_cache(cache.clone())
+                .clock(std::sync::Arc::new(clock))
+                .build()
+                .expect("the fixed application builds");
+            let result = app
+                .acquire_token_by_refresh_token("rt", &["api://emulator-api/access_as_user"])
+                .await;
+            let accounts = app.accounts(None);
+            if let Some(account) = accounts.first() {
+                let _ = app
+                    .acquire_token_silent(
+                        &["api://emulator-api/access_as_user"],
+                        account,
+                        &crate::app::SilentOptions::default(),
+                    )
+                    .await;
+            }
+            result
+        } else {
+            let app = ConfidentialClientApplication::builder("9e8f7a6b-5c4d-4e3f-a2b1-c0d9e8f7a613")
+                .authority(authority)
+                .client_secret("secret")
+                .http_client(transport)
+                .instance_discovery(false)
+                .token_cache(cache.clone())
+                .clock(std::sync::Arc::new(clock))
+                .build()
+                .expect("the fixed application builds");
+            let first = app.acquire_token_for_client(&scopes).await;
+            if first.is_ok() {
+                let again = app.acquire_token_for_client(&scopes).await;
+                assert!(again.is_ok(), "a token just acquired is not served again");
+            }
+            first
+        }
+    });
+    match outcome {
+        Ok(result) => {
+            assert!(!result.access_token.expose().is_empty());
+            let _ = format!("{result:?}");
+        }
+        Err(e) => exercise_error(&e),
+    }
+    round_trip(&cache);
+}

@@ -64,3 +64,8 @@ fn linux_broker() {
 fn managed_identity() {
     replay("managed_identity", entra_msal::fuzzing::managed_identity);
 }
+
+#[test]
+fn client_flow() {
+    replay("client_flow", entra_msal::fuzzing::client_flow);
+}
