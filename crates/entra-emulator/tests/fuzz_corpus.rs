@@ -32,7 +32,10 @@ fn replay(target: &str, check: fn(&[u8])) {
 
 #[test]
 fn emulator_broker_request() {
-    replay("emulator_broker_request", entra_emulator::fuzzing::broker_request);
+    replay(
+        "emulator_broker_request",
+        entra_emulator::fuzzing::broker_request,
+    );
 }
 
 #[test]

@@ -27,10 +27,10 @@ use crate::cache::{TokenCache, TokenEvent};
 use crate::http::HttpResponse;
 use crate::interactive::http1::{MAX_REQUEST_BYTES, ParseError, parse_request};
 use crate::interactive::redirect::authorization_response;
+use crate::managed_identity::ManagedIdentity;
 use crate::managed_identity::codecs::{
     app_service, arc, cloud_shell, imds, machine_learning, service_fabric,
 };
-use crate::managed_identity::ManagedIdentity;
 use crate::oauth::response::{parse_token_response, service_error};
 
 /// A fixed "now" (2023-11-14), so runs are reproducible.
@@ -80,7 +80,11 @@ pub fn http1_request(data: &[u8]) {
             assert!(request.body.len() <= data.len());
             assert!(request.headers.len() <= crate::interactive::http1::MAX_HEADERS);
             for (name, _) in &request.headers {
-                assert_eq!(name, &name.to_ascii_lowercase(), "header names are lower-cased");
+                assert_eq!(
+                    name,
+                    &name.to_ascii_lowercase(),
+                    "header names are lower-cased"
+                );
             }
             if let Some(length) = request.header("content-length") {
                 let length: usize = length
@@ -98,7 +102,11 @@ pub fn http1_request(data: &[u8]) {
         }
         Err(ParseError::Incomplete { total, .. }) => {
             if let Some(total) = total {
-                assert!(total > data.len(), "incomplete, yet {total} <= {}", data.len());
+                assert!(
+                    total > data.len(),
+                    "incomplete, yet {total} <= {}",
+                    data.len()
+                );
                 assert!(total <= MAX_REQUEST_BYTES);
             }
             assert!(data.len() < MAX_REQUEST_BYTES);
@@ -126,7 +134,10 @@ pub fn token_response(data: &[u8]) {
         ],
         content_type,
     );
-    let retry_after = pick(&["", "7", " 120 ", "-1", "Wed, 21 Oct 2015 07:28:00 GMT"], retry);
+    let retry_after = pick(
+        &["", "7", " 120 ", "-1", "Wed, 21 Oct 2015 07:28:00 GMT"],
+        retry,
+    );
     let mut headers = Vec::new();
     if !content_type.is_empty() {
         headers.push(("content-type", content_type));
@@ -189,7 +200,10 @@ fn round_trip(cache: &TokenCache) {
         panic!("the cache's own serialization does not read back: {e}\n{first}");
     }
     let second = again.serialize();
-    assert_eq!(first, second, "serialize, deserialize, serialize changed the cache");
+    assert_eq!(
+        first, second,
+        "serialize, deserialize, serialize changed the cache"
+    );
     assert_eq!(cache.accounts(), again.accounts());
 }
 
@@ -228,7 +242,15 @@ pub fn id_token_claims(data: &[u8]) {
         assert_eq!(home, format!("{uid}.{utid}"));
     }
     if let Some(claims) = lenient {
-        for name in ["sub", "oid", "preferred_username", "upn", "tid", "iss", "exp"] {
+        for name in [
+            "sub",
+            "oid",
+            "preferred_username",
+            "upn",
+            "tid",
+            "iss",
+            "exp",
+        ] {
             let _ = claim_text(&claims, name);
         }
     }
@@ -258,8 +280,8 @@ const AUTHORITIES: [&str; 6] = [
 pub fn discovery(data: &[u8]) {
     let (which, data) = take(data);
     let (status, body) = take(data);
-    let authority = Authority::parse(pick(&AUTHORITIES, which), true)
-        .expect("the fixed authorities are valid");
+    let authority =
+        Authority::parse(pick(&AUTHORITIES, which), true).expect("the fixed authorities are valid");
     let status = pick(&STATUSES, status);
     let response = http_response(status, &[("retry-after", "3")], body);
     match parse_openid_configuration(&authority, "https://d/x", &response) {
@@ -287,7 +309,12 @@ pub fn discovery(data: &[u8]) {
     let text = String::from_utf8_lossy(body);
     for trust in [false, true] {
         if let Ok(a) = Authority::parse(&text, trust) {
-            let _ = (a.authority_type(), a.host_with_port(), a.tenant(), a.discovery_url());
+            let _ = (
+                a.authority_type(),
+                a.host_with_port(),
+                a.tenant(),
+                a.discovery_url(),
+            );
             let _ = a.with_tenant("organizations");
         }
         let _ = Authority::parse_oidc(&text, trust);
@@ -440,7 +467,11 @@ impl crate::http::HttpClient for Scripted {
         let response = if request.uri().path().ends_with("/token") {
             self.token.clone()
         } else if request.uri().path().contains("openid-configuration") {
-            http_response(200, &[("content-type", "application/json")], OIDC_DOCUMENT.as_bytes())
+            http_response(
+                200,
+                &[("content-type", "application/json")],
+                OIDC_DOCUMENT.as_bytes(),
+            )
         } else {
             http_response(404, &[], b"{}")
         };
@@ -508,15 +539,16 @@ pub fn client_flow(data: &[u8]) {
             }
             result
         } else {
-            let app = ConfidentialClientApplication::builder("9e8f7a6b-5c4d-4e3f-a2b1-c0d9e8f7a613")
-                .authority(authority)
-                .client_secret("secret")
-                .http_client(transport)
-                .instance_discovery(false)
-                .token_cache(cache.clone())
-                .clock(std::sync::Arc::new(clock))
-                .build()
-                .expect("the fixed application builds");
+            let app =
+                ConfidentialClientApplication::builder("9e8f7a6b-5c4d-4e3f-a2b1-c0d9e8f7a613")
+                    .authority(authority)
+                    .client_secret("secret")
+                    .http_client(transport)
+                    .instance_discovery(false)
+                    .token_cache(cache.clone())
+                    .clock(std::sync::Arc::new(clock))
+                    .build()
+                    .expect("the fixed application builds");
             let first = app.acquire_token_for_client(&scopes).await;
             if first.is_ok() {
                 let again = app.acquire_token_for_client(&scopes).await;
