@@ -1130,3 +1130,25 @@ fn managed_identity_token_like_az_login_identity() {
         stderr(&no_source)
     );
 }
+
+#[test]
+fn a_cached_token_needs_no_discovery_request() {
+    let f = fixture();
+    f.login_alice();
+    let discovery = || {
+        f.emulator
+            .control()
+            .requests()
+            .iter()
+            .filter(|r| r.path.contains("openid-configuration"))
+            .count()
+    };
+    let before = discovery();
+    let out = run(f.msal().args(["token", "-s", USER_SCOPE, "-o", "token"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        discovery(),
+        before,
+        "a fresh process answered from its cache without discovery"
+    );
+}

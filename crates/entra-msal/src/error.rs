@@ -246,11 +246,13 @@ impl Error {
         matches!(self, Self::UiRequired(_))
     }
 
-    /// Whether retrying later may succeed (network failures, throttling, a broker's transient
-    /// errors).
+    /// Whether retrying later may succeed (network failures, throttling, HTTP 5xx service
+    /// errors, a broker's transient errors).
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Network { .. } | Self::Throttled { .. } => true,
+            // A 5xx answer (e.g. HTTP 500 `temporarily_unavailable`) is the service's fault.
+            Self::Service(e) | Self::UiRequired(e) => e.http_status >= 500,
             Self::Broker(e) => e.status.is_transient(),
             Self::ManagedIdentity(e) => e.is_transient(),
             _ => false,

@@ -329,3 +329,102 @@ async fn shared_with_msal_extensions_both_ways() {
     let again = run_python("api://load-21/.default").await;
     assert_eq!(again["token_source"], "cache");
 }
+
+/// MSAL Python (msal-extensions with portalocker) and this library writing one file at the
+/// same time: three Python processes and three Rust processes run at once, then each side
+/// gets silent tokens for every scope the other side stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn msal_extensions_and_rust_write_one_file_at_the_same_time() {
+    let Some(python) = python() else { return };
+    let e = support::env().await;
+    let info = e.dir.path().join("info.json");
+    std::fs::write(&info, serde_json::to_string(&e.info).unwrap()).unwrap();
+    let path = e.dir.path().join("concurrent_cache.json");
+    let run_python = |scope: String| {
+        let mut command = tokio::process::Command::new(&python);
+        command
+            .arg(repo_root().join("interop/msal_extensions_cache.py"))
+            .arg("--info")
+            .arg(&info)
+            .arg("--cache")
+            .arg(&path)
+            .arg("--scope")
+            .arg(&scope)
+            .env_remove("REQUESTS_CA_BUNDLE")
+            .kill_on_drop(true);
+        async move {
+            let output = tokio::time::timeout(LIMIT, command.output())
+                .await
+                .expect("bounded")
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            assert!(
+                output.status.success(),
+                "msal-extensions step failed: {stdout}\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            serde_json::from_str::<serde_json::Value>(stdout.lines().last().unwrap()).unwrap()
+        }
+    };
+    let python_scopes: Vec<String> = (61..64)
+        .map(|n| format!("api://load-{n}/.default"))
+        .collect();
+    let mut python_runs = Vec::new();
+    for scope in &python_scopes {
+        python_runs.push(tokio::spawn(run_python(scope.clone())));
+    }
+    let mut rust_runs = Vec::new();
+    for first in [70u32, 73, 76] {
+        let child = writer(&e, &path)
+            .args(["acquire", &first.to_string(), "3"])
+            .spawn()
+            .unwrap();
+        rust_runs.push(tokio::spawn(async move {
+            tokio::time::timeout(LIMIT, child.wait_with_output())
+                .await
+                .expect("bounded")
+                .unwrap()
+        }));
+    }
+    for run in python_runs {
+        assert_eq!(run.await.unwrap()["token_source"], "identity_provider");
+    }
+    let mut rust_scopes = Vec::new();
+    for run in rust_runs {
+        let output = run.await.unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        for line in String::from_utf8_lossy(&output.stdout).lines() {
+            if let Some(rest) = line.strip_prefix("done ") {
+                rust_scopes.push(rest.split(' ').next().unwrap().to_string());
+            }
+        }
+    }
+    assert_eq!(rust_scopes.len(), 9);
+
+    // Everything is in the file, and each side is served the other's tokens from it.
+    let in_file = targets(&path);
+    for scope in python_scopes.iter().chain(&rust_scopes) {
+        assert!(
+            in_file.contains(&scope.to_lowercase()),
+            "{scope} is missing"
+        );
+    }
+    let (cache, listener) = persisted(&path);
+    let app = e.secret_builder().token_cache(cache).build().unwrap();
+    for scope in &python_scopes {
+        let hit = app
+            .acquire_token_for_client(&[scope.as_str()])
+            .await
+            .unwrap();
+        assert_eq!(hit.token_source, TokenSource::Cache, "{scope}");
+    }
+    assert!(listener.take_last_error().is_none());
+    for scope in rust_scopes.iter().take(3) {
+        let read = run_python(scope.clone()).await;
+        assert_eq!(read["token_source"], "cache", "{scope}");
+    }
+}

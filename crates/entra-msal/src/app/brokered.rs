@@ -77,8 +77,12 @@ impl BrokerRoute {
 
     /// The redirect URI this platform's broker sends for `client_id`.
     pub fn redirect_uri(&self, client_id: &str) -> String {
-        self.platform
-            .redirect_uri(client_id, self.settings.bundle_id.as_deref())
+        let bundle_id = match (&self.settings.bundle_id, self.platform) {
+            (Some(b), _) => Some(b.clone()),
+            (None, BrokerPlatform::MacOs) => crate::broker::macos::detect_bundle_id(),
+            (None, _) => None,
+        };
+        self.platform.redirect_uri(client_id, bundle_id.as_deref())
     }
 
     /// Turns a broker error into the library's error: a missing redirect URI becomes a

@@ -19,6 +19,7 @@ use crate::error::Error;
 use crate::oauth::assertion::AssertionCache;
 use crate::oauth::credential::{AssertionCallback, AssertionRequest};
 use crate::oauth::{CertificateCredential, ClientCredential, ClientSecret, grants};
+use crate::persistence::partition;
 
 /// Confidential clients replay a throttled response for 5 s by default (MSAL Python).
 const DEFAULT_THROTTLE: Duration = Duration::from_secs(5);
@@ -269,10 +270,11 @@ impl ConfidentialClientApplication {
         options: &ForClientOptions,
     ) -> Result<AuthenticationResult, Error> {
         let core = &self.core;
-        let _access = CacheAccess::begin(&core.cache);
         let scopes = scopes::validate(scopes)?;
         let correlation_id = uuid::Uuid::new_v4().to_string();
         let endpoints = core.endpoints().await?;
+        let partition = partition::app_partition(&core.client_id, &endpoints.realm);
+        let _access = CacheAccess::begin_partition(&core.cache, Some(&partition));
         let mut extra = options.extra_parameters.clone();
         if let Some(fmi) = &options.fmi_path {
             extra.insert("fmi_path".into(), fmi.clone());
@@ -340,7 +342,6 @@ impl ConfidentialClientApplication {
         scopes: &[&str],
     ) -> Result<AuthenticationResult, Error> {
         let core = &self.core;
-        let _access = CacheAccess::begin(&core.cache);
         let scopes = scopes::validate(scopes)?;
         let assertion_hash = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode(Sha256::digest(user_assertion.as_bytes()));
@@ -350,6 +351,7 @@ impl ConfidentialClientApplication {
             .unwrap_or_else(|p| p.into_inner())
             .get(&assertion_hash)
             .cloned();
+        let _access = CacheAccess::begin_partition(&core.cache, known.as_deref());
         let correlation_id = uuid::Uuid::new_v4().to_string();
         let endpoints = core.endpoints().await?;
         if let Some(hid) = &known {
@@ -432,7 +434,8 @@ impl ConfidentialClientApplication {
         options: &SilentOptions,
     ) -> Result<AuthenticationResult, Error> {
         let scopes = scopes::validate(scopes)?;
-        let _access = CacheAccess::begin(&self.core.cache);
+        let _access =
+            CacheAccess::begin_partition(&self.core.cache, Some(&account.home_account_id));
         silent::acquire(&self.core, scopes, account, options).await
     }
 

@@ -25,6 +25,13 @@ impl<'a> CacheAccess<'a> {
         cache.before_access();
         Self(cache)
     }
+
+    /// [`begin`](Self::begin) for an operation that needs one cache partition (see
+    /// `crate::persistence::partition`).
+    pub fn begin_partition(cache: &'a TokenCache, partition: Option<&str>) -> Self {
+        cache.before_partition_access(partition);
+        Self(cache)
+    }
 }
 
 impl Drop for CacheAccess<'_> {
@@ -107,7 +114,7 @@ impl ClientCore {
     /// Forgets an account as MSAL does: its refresh tokens (this app's and its family's), all its
     /// access tokens in this environment, its id tokens and account entries (every tenant).
     pub fn remove_account(&self, account: &Account) {
-        let _access = CacheAccess::begin(&self.cache);
+        let _access = CacheAccess::begin_partition(&self.cache, Some(&account.home_account_id));
         let family = self
             .cache
             .app_metadata(self.environment(), &self.client_id)

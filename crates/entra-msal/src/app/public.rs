@@ -504,7 +504,8 @@ impl PublicClientApplication {
         options: &SilentOptions,
     ) -> Result<AuthenticationResult, Error> {
         let scopes = scopes::validate(scopes)?;
-        let _access = CacheAccess::begin(&self.core.cache);
+        let _access =
+            CacheAccess::begin_partition(&self.core.cache, Some(&account.home_account_id));
         if let Some(route) = &self.broker
             && brokered::serves(account)
             && let Some(backend) = route.backend().await
@@ -601,4 +602,57 @@ fn pop_needs_broker() -> Error {
          the broker for this platform, or request a bearer token"
             .into(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn linux_switch_on() -> Result<PublicClientApplication, Error> {
+        PublicClientApplication::builder("0c4a2e6f-8b1d-4f3a-9e5c-7d2b1a0f9e11")
+            .enable_broker_on_linux(true)
+            .enable_broker_on_wsl(true)
+            .build()
+    }
+
+    /// Without the `broker` feature, a switch for this platform fails the build with the fix
+    /// (run by `scripts/test` as `cargo test -p entra-msal --lib`, without features).
+    #[cfg(all(not(feature = "broker"), target_os = "linux"))]
+    #[test]
+    fn a_switch_without_the_broker_feature_says_how_to_enable_it() {
+        let err = linux_switch_on().unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, Error::Configuration(_)), "{err:?}");
+        assert!(
+            text.contains("cargo add entra-msal --features broker"),
+            "{text}"
+        );
+        // Non-Entra authorities never use the broker, so they build.
+        PublicClientApplication::builder("0c4a2e6f-8b1d-4f3a-9e5c-7d2b1a0f9e11")
+            .authority("https://adfs.contoso.com/adfs")
+            .enable_broker_on_linux(true)
+            .enable_broker_on_wsl(true)
+            .build()
+            .unwrap();
+    }
+
+    #[cfg(all(feature = "broker", target_os = "linux"))]
+    #[test]
+    fn a_switch_with_the_broker_feature_builds_without_io() {
+        let app = linux_switch_on().unwrap();
+        assert!(app.is_broker_enabled());
+        let uris: Vec<String> = app
+            .broker_redirect_uris()
+            .into_iter()
+            .map(|u| u.redirect_uri)
+            .collect();
+        assert_eq!(
+            uris,
+            [
+                "https://login.microsoftonline.com/common/oauth2/nativeclient".to_string(),
+                "ms-appx-web://Microsoft.AAD.BrokerPlugin/0c4a2e6f-8b1d-4f3a-9e5c-7d2b1a0f9e11"
+                    .to_string(),
+            ]
+        );
+    }
 }

@@ -58,6 +58,17 @@ pub(crate) async fn acquire(
     options: &SilentOptions,
 ) -> Result<AuthenticationResult, Error> {
     let correlation_id = uuid::Uuid::new_v4().to_string();
+    let use_cache = !options.force_refresh && options.claims_challenge.is_none();
+    // A fresh cached token needs no discovery when the realm is known from the authority
+    // itself: the common case of a command-line tool answering from its cache.
+    if use_cache
+        && options.tenant.is_none()
+        && let Some(realm) = core.authority.realm_without_discovery()
+        && let Some(at) = core.cached_token(realm, Some(&account.home_account_id), &scopes, None)
+        && at.refresh_on().is_none_or(|r| r > core.now())
+    {
+        return Ok(core.result_from_cache(&at, Some(account.clone()), &correlation_id));
+    }
     let endpoints = match &options.tenant {
         Some(tenant) => {
             let authority = core.authority.with_tenant(tenant)?;
@@ -66,7 +77,6 @@ pub(crate) async fn acquire(
         None => core.endpoints().await?,
     };
     let claims = claims::merged(&core.capabilities, options.claims_challenge.as_deref())?;
-    let use_cache = !options.force_refresh && options.claims_challenge.is_none();
     let lookup = || {
         core.cached_token(
             &endpoints.realm,

@@ -235,6 +235,18 @@ impl Authority {
         &self.tenant
     }
 
+    /// The cache `realm` when it is known without discovery: an Entra authority whose tenant is
+    /// a GUID or `common` / `organizations` / `consumers` (its token endpoint carries the same
+    /// segment). Domain-named tenants and other authority types need discovery.
+    pub fn realm_without_discovery(&self) -> Option<&str> {
+        let predictable = self.kind == AuthorityType::Aad
+            && (uuid::Uuid::parse_str(&self.tenant).is_ok()
+                || ["common", "organizations", "consumers"]
+                    .iter()
+                    .any(|t| self.tenant.eq_ignore_ascii_case(t)));
+        predictable.then_some(self.tenant.as_str())
+    }
+
     /// Whether the host is one of Microsoft's well-known cloud hosts, which need no
     /// instance-discovery validation.
     pub fn is_well_known_host(&self) -> bool {
@@ -325,6 +337,34 @@ impl FromStr for Authority {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn realm_without_discovery_only_when_the_token_endpoint_is_predictable() {
+        let realm = |url: &str| {
+            Authority::parse(url, false)
+                .unwrap()
+                .realm_without_discovery()
+                .map(str::to_string)
+        };
+        assert_eq!(
+            realm("https://login.microsoftonline.com/7a1c0f52-3d8e-4b6a-9f21-c4e5d6b7a801")
+                .as_deref(),
+            Some("7a1c0f52-3d8e-4b6a-9f21-c4e5d6b7a801")
+        );
+        assert_eq!(
+            realm("https://login.microsoftonline.com/common").as_deref(),
+            Some("common")
+        );
+        assert_eq!(
+            realm("https://login.microsoftonline.com/contoso.onmicrosoft.com"),
+            None
+        );
+        assert_eq!(
+            realm("https://contoso.b2clogin.com/contoso.onmicrosoft.com/B2C_1_x"),
+            None
+        );
+        assert_eq!(realm("https://adfs.contoso.com/adfs"), None);
+    }
 
     fn parsed(url: &str) -> Authority {
         Authority::parse(url, false).unwrap_or_else(|e| panic!("{url}: {e}"))

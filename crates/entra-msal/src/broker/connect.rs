@@ -49,15 +49,24 @@ async fn platform_backend(
     platform: BrokerPlatform,
     settings: &BrokerSettings,
 ) -> Result<Arc<dyn BrokerBackend>, BrokerError> {
+    // Only the Linux backends read the settings (bus address, WSL helper path).
+    let _ = settings;
     match platform {
         #[cfg(target_os = "linux")]
         BrokerPlatform::Linux => Ok(Arc::new(
             super::linux::LinuxBroker::connect(settings.bus_address.as_deref()).await?,
         )),
+        #[cfg(target_os = "linux")]
+        BrokerPlatform::Wsl => super::wsl::WslBridge::new(settings.wsl_helper.clone()),
+        #[cfg(target_os = "macos")]
+        BrokerPlatform::MacOs => super::macos::MacBroker::new(),
+        #[cfg(windows)]
+        BrokerPlatform::Windows => super::windows::WamBroker::new(),
+        #[allow(unreachable_patterns)]
         other => Err(BrokerError::new(
             other,
             super::BrokerStatus::RequiredBrokerMissing,
-            format!("this build has no {other} broker backend for this operating system"),
+            format!("the {other} broker does not run on this operating system"),
         )),
     }
 }

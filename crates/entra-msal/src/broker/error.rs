@@ -175,10 +175,14 @@ impl BrokerError {
         }
     }
 
-    /// Whether the context says the app registration lacks the broker's redirect URI:
-    /// `AADSTS50011` or `AADSTS7000218` (as MSAL Python's `RedirectUriError`).
+    /// Whether the app registration lacks the broker's redirect URI: the context names
+    /// `AADSTS50011` or `AADSTS7000218` (as MSAL Python's `RedirectUriError`), or the macOS SSO
+    /// extension answered `invalid_client` (-51411), which it does for a redirect URI it does not
+    /// accept even when the description is hidden as `(pii)`.
     pub fn is_redirect_uri_mismatch(&self) -> bool {
-        self.context.contains("AADSTS50011") || self.context.contains("AADSTS7000218")
+        self.context.contains("AADSTS50011")
+            || self.context.contains("AADSTS7000218")
+            || (self.platform == BrokerPlatform::MacOs && self.error_code == -51411)
     }
 }
 

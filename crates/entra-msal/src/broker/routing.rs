@@ -72,7 +72,7 @@ pub(crate) fn decide(
     if authority != AuthorityType::Aad {
         return Decision::NotForAuthority(authority);
     }
-    if platform == BrokerPlatform::MacOs && !mac_broker_supported(arch) {
+    if platform == BrokerPlatform::MacOs && !super::macos::mac_broker_supported(arch) {
         return Decision::Unsupported {
             platform,
             reason: format!(
@@ -84,11 +84,6 @@ pub(crate) fn decide(
         return Decision::NotBuiltIn(platform);
     }
     Decision::Use(platform)
-}
-
-/// Whether the macOS broker supports this CPU (MSAL Python 1.39: `arm64` only).
-pub(crate) fn mac_broker_supported(arch: &str) -> bool {
-    matches!(arch, "aarch64" | "arm64")
 }
 
 /// The builder's error when the broker is switched on but not compiled in (the counterpart of

@@ -22,12 +22,14 @@ pub enum ParentWindow {
 impl TryFrom<raw_window_handle::RawWindowHandle> for ParentWindow {
     type Error = Error;
 
+    // An Xlib window id is a `c_ulong`: 64 bits on Linux and macOS, 32 on Windows.
+    #[allow(clippy::useless_conversion)]
     fn try_from(handle: raw_window_handle::RawWindowHandle) -> Result<Self, Error> {
         use raw_window_handle::RawWindowHandle as H;
         let native = match handle {
             H::Win32(h) => h.hwnd.get() as u64,
             H::AppKit(h) => h.ns_view.as_ptr() as usize as u64,
-            H::Xlib(h) => h.window,
+            H::Xlib(h) => u64::from(h.window),
             H::Xcb(h) => u64::from(h.window.get()),
             other => {
                 return Err(Error::Configuration(format!(

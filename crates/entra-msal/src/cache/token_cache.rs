@@ -22,6 +22,16 @@ pub trait CacheListener: Send + Sync {
     /// Called after the application read or wrote the cache; `has_state_changed` says whether
     /// it wrote anything since the last `serialize`, `deserialize` or `after_access`.
     fn after_access(&self, cache: &TokenCache, has_state_changed: bool);
+
+    /// Called instead of [`before_access`](Self::before_access) when the application knows
+    /// which partition of the cache the operation needs (see
+    /// [`persistence::partition`](crate::persistence::partition): client and tenant for app
+    /// tokens, home account for user tokens), so a distributed cache can load just that one.
+    /// The default ignores the partition.
+    fn before_partition_access(&self, cache: &TokenCache, partition: Option<&str>) {
+        let _ = partition;
+        self.before_access(cache);
+    }
 }
 
 #[derive(Default)]
@@ -172,6 +182,14 @@ impl TokenCache {
     pub fn before_access(&self) {
         if let Some(listener) = self.listener() {
             listener.before_access(self);
+        }
+    }
+
+    /// Calls the listener's `before_partition_access`, if any: the operation needs
+    /// `partition` (see [`CacheListener::before_partition_access`]).
+    pub fn before_partition_access(&self, partition: Option<&str>) {
+        if let Some(listener) = self.listener() {
+            listener.before_partition_access(self, partition);
         }
     }
 

@@ -79,6 +79,12 @@ impl ThrottledHttp {
         Self::with_clock(inner, default_retry_after, Instant::now)
     }
 
+    /// How long a throttled request without a usable `Retry-After` is replayed (60 s for public
+    /// clients, 5 s for confidential clients and managed identity).
+    pub fn default_retry_after(&self) -> Duration {
+        self.default_retry_after
+    }
+
     /// Like [`ThrottledHttp::new`], reading the time from `now` instead of the system clock, so
     /// tests can move time forward without sleeping.
     pub fn with_clock(

@@ -52,6 +52,25 @@ impl FormPost<'_> {
     /// Sends the form and parses a token response.
     pub async fn send_for_token(&self, http: &ThrottledHttp) -> Result<TokenResponse, Error> {
         let response = self.send(http).await?;
-        parse_token_response(self.url, &response, self.correlation_id)
+        match parse_token_response(self.url, &response, self.correlation_id) {
+            // Without a usable Retry-After the throttle replays this answer for its own default
+            // window (60 s for a public client), so that is when a retry can reach the server.
+            Err(Error::Throttled { url, status, .. }) if !has_retry_after_seconds(&response) => {
+                Err(Error::Throttled {
+                    url,
+                    status,
+                    retry_after: http.default_retry_after(),
+                })
+            }
+            other => other,
+        }
     }
+}
+
+fn has_retry_after_seconds(response: &crate::http::HttpResponse) -> bool {
+    response
+        .headers()
+        .get(http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().parse::<u64>().is_ok())
 }

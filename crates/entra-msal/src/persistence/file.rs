@@ -104,19 +104,52 @@ impl FilePersistence {
             .join(format!(".{name}.{}.{n}.tmp", std::process::id()))
     }
 
-    fn write_temp(&self, temp: &Path, data: &str) -> io::Result<()> {
+    fn write_temp(&self, temp: &Path, data: &[u8]) -> io::Result<()> {
         let mut file = owner_only().write(true).create_new(true).open(temp)?;
-        file.write_all(data.as_bytes())?;
+        file.write_all(data)?;
         file.sync_all()
+    }
+
+    /// The file's bytes; `None` when it does not exist.
+    pub(crate) fn load_bytes(&self) -> Result<Option<Vec<u8>>, Error> {
+        match fs::read(&self.path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.error("read", &e)),
+        }
+    }
+
+    /// Replaces the file with `data` atomically (temporary file, fsync, rename, fsync of the
+    /// directory).
+    pub(crate) fn save_bytes(&self, data: &[u8]) -> Result<(), Error> {
+        self.create_parent()?;
+        let temp = self.temp_path();
+        if let Err(e) = self.write_temp(&temp, data) {
+            let _ = fs::remove_file(&temp);
+            return Err(self.error("write a temporary file next to", &e));
+        }
+        if let Err(e) = fs::rename(&temp, &self.path) {
+            let _ = fs::remove_file(&temp);
+            return Err(self.error("replace", &e));
+        }
+        #[cfg(unix)]
+        File::open(self.directory())
+            .and_then(|dir| dir.sync_all())
+            .map_err(|e| self.error("flush the directory of", &e))?;
+        Ok(())
     }
 }
 
 /// Options that create files readable and writable by the owner only.
 fn owner_only() -> OpenOptions {
-    let mut options = OpenOptions::new();
     #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options
+    {
+        let mut options = OpenOptions::new();
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        options
+    }
+    #[cfg(not(unix))]
+    OpenOptions::new()
 }
 
 #[cfg(unix)]
@@ -178,34 +211,20 @@ impl Drop for LockFile {
 impl Persistence for FilePersistence {
     /// The file's text; `None` when it does not exist.
     fn load(&self) -> Result<Option<String>, Error> {
-        match fs::read(&self.path) {
-            Ok(bytes) => String::from_utf8(bytes).map(Some).map_err(|_| {
-                Error::Cache(format!(
-                    "the token cache file {} is not UTF-8 text; repair or delete it",
-                    self.path.display()
-                ))
-            }),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(self.error("read", &e)),
-        }
+        self.load_bytes()?
+            .map(|bytes| {
+                String::from_utf8(bytes).map_err(|_| {
+                    Error::Cache(format!(
+                        "the token cache file {} is not UTF-8 text; repair or delete it",
+                        self.path.display()
+                    ))
+                })
+            })
+            .transpose()
     }
 
     fn save(&self, data: &str) -> Result<(), Error> {
-        self.create_parent()?;
-        let temp = self.temp_path();
-        if let Err(e) = self.write_temp(&temp, data) {
-            let _ = fs::remove_file(&temp);
-            return Err(self.error("write a temporary file next to", &e));
-        }
-        if let Err(e) = fs::rename(&temp, &self.path) {
-            let _ = fs::remove_file(&temp);
-            return Err(self.error("replace", &e));
-        }
-        #[cfg(unix)]
-        File::open(self.directory())
-            .and_then(|dir| dir.sync_all())
-            .map_err(|e| self.error("flush the directory of", &e))?;
-        Ok(())
+        self.save_bytes(data.as_bytes())
     }
 
     fn version(&self) -> Result<Option<Version>, Error> {

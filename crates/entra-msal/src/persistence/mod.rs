@@ -26,6 +26,17 @@
 //! # Ok::<(), entra_msal::Error>(())
 //! ```
 //!
+//! Other stores (see `docs/cache.md` for choosing one):
+//!
+//! - [`EncryptedFilePersistence`]: the same file engine, encrypted by a [`DataProtector`]:
+//!   AES-256-GCM ([`AesGcmProtector`]) with the key in the Secret Service on Linux or the
+//!   Keychain on macOS, DPAPI on Windows (feature `keyring`). [`default_persistence`] picks the
+//!   OS store for an application and never falls back to plaintext unless
+//!   [`DefaultPersistenceOptions::allow_plaintext_fallback`] says so;
+//!   [`Persistence::is_encrypted`] tells which one it got.
+//! - `RedisTokenCache` (feature `redis`): a distributed cache for confidential clients on many
+//!   machines, one Redis key per [`partition`] (tenant for app tokens, account for user tokens).
+//!
 //! # Differences from msal-extensions
 //!
 //! - **One locked read and at most one write per token operation.** msal-extensions locks and
@@ -64,14 +75,41 @@
 //! it share the lock. Two separate `TokenCache`s attached to one file in one process exclude
 //! each other like two processes do, which blocks a thread while the other one's operation runs.
 
+mod default;
+#[cfg(all(feature = "keyring", windows))]
+mod dpapi;
+mod encrypted;
 mod file;
+#[cfg(all(feature = "keyring", target_os = "macos"))]
+mod keychain;
 mod listener;
+pub mod partition;
+#[cfg(feature = "redis")]
+mod redis;
+#[cfg(all(feature = "keyring", target_os = "linux"))]
+mod secret_service;
 
 use std::any::Any;
 use std::fmt;
 
+pub use default::{
+    DefaultPersistenceOptions, ENCRYPTED_FILE_NAME, PLAINTEXT_FILE_NAME, default_cache_dir,
+    default_persistence, default_persistence_with,
+};
+#[cfg(all(feature = "keyring", windows))]
+pub use dpapi::DpapiProtector;
+pub use encrypted::{AesGcmProtector, DataProtector, ENVELOPE_MAGIC, EncryptedFilePersistence};
 pub use file::{DEFAULT_LOCK_TIMEOUT, FilePersistence};
+#[cfg(all(feature = "keyring", target_os = "macos"))]
+pub use keychain::load_or_create_key as keychain_key;
 pub use listener::PersistentTokenCache;
+#[cfg(feature = "redis")]
+pub use redis::{RedisOptions, RedisTokenCache};
+#[cfg(all(feature = "keyring", target_os = "linux"))]
+pub use secret_service::{
+    DEFAULT_SCHEMA, SCHEMA_ATTRIBUTE, SecretServiceOptions,
+    load_or_create_key as secret_service_key,
+};
 
 use crate::error::Error;
 
@@ -109,6 +147,12 @@ pub trait Persistence: Send + Sync + fmt::Debug {
 
     /// A description of the location for messages (a path, a keychain item).
     fn location(&self) -> String;
+
+    /// Whether the data is encrypted at rest (by an OS keystore or a key kept in one); `false`
+    /// for a plaintext file. `msal doctor` prints it.
+    fn is_encrypted(&self) -> bool {
+        false
+    }
 }
 
 /// A fingerprint of stored data, from [`Persistence::version`]: equal versions mean unchanged

@@ -3,6 +3,8 @@
 //! MSAL Python interpreter for interop tests.
 #![allow(dead_code)]
 
+pub mod log_capture;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
