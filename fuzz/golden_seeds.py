@@ -61,3 +61,37 @@ save("emulator_config", b"\x01" + json.dumps({"tenants":[{"id":"11111111-2222-43
 save("cache_json", "")
 save("cache_json", '{"AccessToken":{},"Account":{},"IdToken":{},"RefreshToken":{},"AppMetadata":{}}')
 save("cache_json", '{"AccessToken":{"k":{"credential_type":"AccessToken","secret":"s","home_account_id":"u.t","environment":"login.example","client_id":"c","target":"s1 s2","realm":"r","cached_at":"1000","expires_on":"4600","extended_expires_on":4600,"refresh_on":"2800","token_type":"Bearer","key_id":"k1","ext_cache_key":"x"}},"Account":{"a":[1,2]},"Extra":{"x":1},"RefreshToken":[],"AppMetadata":{"appmetadata-login.example-c":{"client_id":"c","environment":"login.example","family_id":"1"}}}')
+# macos_broker: selector%5: 0 token, 1 accounts, 2 sign-out, 3 NSError, 4 Info.plist; key=value lines
+def kv(d): return "\n".join(f"{k}={v}" for k, v in d.items()).encode()
+ci = "eyJ1aWQiOiJ1aWQxIiwidXRpZCI6InV0aWQxIn0"
+idt = "eyJhbGciOiJub25lIn0.eyJvaWQiOiJ1aWQxIiwidGlkIjoidXRpZDEiLCJwcmVmZXJyZWRfdXNlcm5hbWUiOiJhbGljZUBjb250b3NvLmNvbSJ9."
+mac_ok = {"operation_response_type":"operation_token_response","success":"1","access_token":"AT","token_type":"Bearer",
+          "expires_on":"1900000000","ext_expires_on":"1900003600","scope":"User.Read openid","id_token":idt,
+          "authority":"https://login.microsoftonline.com/utid1","client_info":ci}
+save("macos_broker", b"\x00" + kv(mac_ok))
+save("macos_broker", b"\x00" + kv({"success":"1","access_token":"AT","expires_in":"3600","authority":"https://login.microsoftonline.com/common","token_type":"pop"}))
+save("macos_broker", b"\x00" + kv({"success":"0","error":"-50002","sub_error":"basic_action","error_description":"AADSTS50076: MFA"}))
+save("macos_broker", b"\x01" + kv({"operation_response_type":"operation_get_accounts_response","success":"1",
+      "accounts":json.dumps([{"home_account_id":"uid1.utid1","environment":"login.microsoftonline.com","username":"alice@contoso.com","realm":"utid1"}])}))
+save("macos_broker", b"\x02" + kv({"success":"1"}))
+save("macos_broker", b"\x03" + kv({"domain":"ASAuthorizationErrorDomain","code":"-6000","underlying.domain":"MSIDErrorDomain","underlying.code":"-51411","underlying.MSIDErrorDescriptionKey":"AADSTS50076"}))
+save("macos_broker", b"\x03" + kv({"domain":"ASAuthorizationErrorDomain","code":"1001"}))
+save("macos_broker", b"\x04" + b'<?xml version="1.0"?><plist version="1.0"><dict><key>CFBundleIdentifier</key><string>com.contoso.app</string></dict></plist>')
+# windows_broker: selector%4: 0 MSA token, 1 WebTokenResponse (first line token), 2 status, 3 authority/account; 0x80 = MSA plugin
+save("windows_broker", b"\x00access_token=AT&id_token=IT&token_type=bearer&scope=a%20b&client_info=CI&expires_in=3600&correlation=C")
+save("windows_broker", b"\x81access_token=AT&token_type=bearer&scope=a%20b&expires_in=3600\naccount.Id=msa-id\naccount.UserName=bob@outlook.com\naccount.SafeCustomerId=540648eb0b3075bb")
+save("windows_broker", b"\x01eyJ0eXAiOiJKV1QifQ.eyJhdWQiOiJ4In0.sig\nAuthority=https://login.microsoftonline.com/tid1/\nTokenExpiresOn=13380000000\nwamcompat_id_token=" + idt.encode() + b"\nwamcompat_client_info=" + ci.encode() + b"\nwamcompat_scopes=User.Read\naccount.Id=wam-id\naccount.UserName=alice@contoso.com\naccount.Authority=https://login.microsoftonline.com/tid1\naccount.TenantId=tid1\naccount.OID=oid1")
+save("windows_broker", b"\x02\x03\x00\x00\x00\x0b\x00\x04\x80AADSTS50076: MFA required")
+save("windows_broker", b"\x03https://login.microsoftonline.com/consumers\naccount.Id=x\naccount.SafeCustomerId=540648eb0b3075bb")
+# wsl_protocol: even = request line, odd = answer line
+C = "0c4a2e6f-8b1d-4f3a-9e5c-7d2b1a0f9e11"
+save("wsl_protocol", b"\x00" + b'{"v":1,"id":1,"op":"probe"}\n')
+save("wsl_protocol", b"\x00" + json.dumps({"v":1,"id":2,"op":"accounts","client_id":C,"correlation_id":"c"}).encode())
+save("wsl_protocol", b"\x00" + json.dumps({"v":1,"id":3,"op":"interactive","window":"console","request":{"client_id":C,
+     "authority":"https://login.microsoftonline.com/common","scopes":["User.Read"],"redirect_uri":"ms-appx-web://Microsoft.AAD.BrokerPlugin/"+C,
+     "correlation_id":"c0ffee00-0000-4000-8000-000000000001","login_hint":"alice@contoso.com","validate_authority":True}}).encode())
+wacct = {"account_id":"wam-id","home_account_id":"oid.tid","local_account_id":"oid","environment":"login.microsoftonline.com","realm":"tid","username":"alice@contoso.com","name":"Alice"}
+save("wsl_protocol", b"\x01" + b'{"v":1,"id":1,"ok":null}')
+save("wsl_protocol", b"\x01" + json.dumps({"v":1,"id":2,"ok":[wacct]}).encode())
+save("wsl_protocol", b"\x01" + json.dumps({"v":1,"id":3,"ok":{"access_token":"AT","token_type":"Bearer","expires_on":1900000000,"granted_scopes":["User.Read"],"account":wacct,"authority":"https://login.microsoftonline.com/tid"}}).encode())
+save("wsl_protocol", b"\x01" + json.dumps({"v":1,"id":None,"err":{"platform":"WSL","status":"ApiContractViolation","error_code":0,"tag":0,"context":"bad line"}}).encode())

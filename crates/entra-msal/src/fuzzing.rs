@@ -566,3 +566,202 @@ pub fn client_flow(data: &[u8]) {
     }
     round_trip(&cache);
 }
+
+/// `key=value` lines (split at the first `=`) as a dictionary: the shape of the macOS SSO
+/// extension's header dictionaries and of WAM property sets.
+fn dictionary(text: &str) -> std::collections::BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|line| line.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn exercise_broker_error(e: &crate::broker::BrokerError) {
+    let _ = format!("{e} {e:?}");
+}
+
+/// The macOS SSO extension's answers: the first byte chooses token, accounts, sign-out, an
+/// `NSError`, or an `Info.plist`; the rest is `key=value` lines (or the plist).
+pub fn macos_broker(data: &[u8]) {
+    use crate::broker::macos::codec::{
+        NsErrorInfo, bundle_id_from_info_plist, classify_ns_error, decode_accounts,
+        decode_sign_out, decode_token_response,
+    };
+    let (selector, data) = take(data);
+    let text = String::from_utf8_lossy(data);
+    let headers = dictionary(&text);
+    match selector % 5 {
+        0 => match decode_token_response(&headers, NOW) {
+            Ok(token) => {
+                assert!(!token.access_token.is_empty());
+                let _ = format!("{token:?}");
+            }
+            Err(e) => exercise_broker_error(&e),
+        },
+        1 => match decode_accounts(&headers) {
+            Ok(accounts) => {
+                for a in accounts {
+                    assert!(!a.home_account_id.is_empty());
+                }
+            }
+            Err(e) => exercise_broker_error(&e),
+        },
+        2 => {
+            if let Err(e) = decode_sign_out(&headers) {
+                exercise_broker_error(&e);
+            }
+        }
+        3 => {
+            let error = |headers: &std::collections::BTreeMap<String, String>| NsErrorInfo {
+                domain: headers.get("domain").cloned().unwrap_or_default(),
+                code: headers
+                    .get("code")
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or_default(),
+                user_info: headers.clone(),
+                underlying: None,
+            };
+            let mut outer = error(&headers);
+            let inner: std::collections::BTreeMap<String, String> = headers
+                .iter()
+                .filter_map(|(k, v)| k.strip_prefix("underlying.").map(|k| (k.into(), v.clone())))
+                .collect();
+            if !inner.is_empty() {
+                outer.underlying = Some(Box::new(error(&inner)));
+            }
+            exercise_broker_error(&classify_ns_error(&outer));
+        }
+        _ => {
+            let _ = bundle_id_from_info_plist(&text);
+        }
+    }
+}
+
+/// WAM's answers on Windows: the first byte chooses an MSA token string, a successful
+/// `WebTokenResponse` (first line the token, then `key=value` properties; `account.`-prefixed
+/// keys make its `WebAccount`), a status classification, or an authority.
+pub fn windows_broker(data: &[u8]) {
+    use crate::broker::windows::codec::{
+        WamAccountData, WamPlugin, WamTokenData, account_from_web_account, classify_wam_status,
+        decode_msa_token, decode_wam_success, msa_cid_to_local_id, plugin_for_authority,
+    };
+    let (selector, data) = take(data);
+    let text = String::from_utf8_lossy(data);
+    let plugin = if selector & 0x80 != 0 {
+        WamPlugin::Msa
+    } else {
+        WamPlugin::Aad
+    };
+    let account = |properties: &std::collections::BTreeMap<String, String>| {
+        let inner: std::collections::BTreeMap<String, String> = properties
+            .iter()
+            .filter_map(|(k, v)| k.strip_prefix("account.").map(|k| (k.into(), v.clone())))
+            .collect();
+        (!inner.is_empty()).then(|| WamAccountData {
+            id: inner.get("Id").cloned().unwrap_or_default(),
+            user_name: inner.get("UserName").cloned().unwrap_or_default(),
+            properties: inner,
+        })
+    };
+    match selector % 4 {
+        0 => match decode_msa_token(&text) {
+            Ok(token) => {
+                assert!(!token.access_token.is_empty());
+                let _ = format!("{token:?}");
+            }
+            Err(e) => exercise_broker_error(&e),
+        },
+        1 => {
+            let (token, rest) = text.split_once('\n').unwrap_or((&text, ""));
+            let properties = dictionary(rest);
+            let data = WamTokenData {
+                token: token.to_string(),
+                account: account(&properties),
+                properties,
+            };
+            match decode_wam_success(&data, plugin, NOW) {
+                Ok(token) => {
+                    let _ = format!("{token:?}");
+                }
+                Err(e) => exercise_broker_error(&e),
+            }
+        }
+        2 => {
+            let (head, message) = data.split_at(data.len().min(8));
+            let mut bytes = [0u8; 8];
+            bytes[..head.len()].copy_from_slice(head);
+            let status = i32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+            let code = u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
+            let message = String::from_utf8_lossy(message);
+            if let Err(e) = classify_wam_status(plugin, status, code, &message, "client") {
+                exercise_broker_error(&e);
+            }
+        }
+        _ => {
+            let _ = plugin_for_authority(&text);
+            let _ = msa_cid_to_local_id(&text);
+            if let Some(account) = account(&dictionary(&text)) {
+                match account_from_web_account(&account) {
+                    Ok(a) => {
+                        let _ = format!("{a:?}");
+                    }
+                    Err(e) => exercise_broker_error(&e),
+                }
+            }
+        }
+    }
+}
+
+/// The WSL bridge's line protocol: a request or an answer line (the first byte chooses). What
+/// decodes must encode to a line that decodes to the same message.
+pub fn wsl_protocol(data: &[u8]) {
+    use crate::broker::wsl::protocol::{
+        WireOutcome, accounts_from_value, decode_request, decode_response, encode_request,
+        encode_response, token_from_value, unit_from_value,
+    };
+    let (selector, data) = take(data);
+    let Ok(line) = std::str::from_utf8(data) else {
+        return;
+    };
+    if selector % 2 == 0 {
+        match decode_request(line) {
+            Ok(request) => {
+                let encoded = encode_request(&request);
+                assert!(
+                    encoded.ends_with('\n') && !encoded.trim_end_matches('\n').contains('\n'),
+                    "an encoded request is not one line"
+                );
+                let again = decode_request(&encoded).expect("an encoded request decodes");
+                assert!(
+                    again == request,
+                    "request changed in a round trip: {encoded}"
+                );
+                let _ = format!("{request:?}");
+            }
+            Err(e) => exercise_broker_error(&e),
+        }
+    } else {
+        match decode_response(line) {
+            Ok(response) => {
+                let encoded = encode_response(&response);
+                assert!(
+                    encoded.ends_with('\n') && !encoded.trim_end_matches('\n').contains('\n'),
+                    "an encoded answer is not one line"
+                );
+                let again = decode_response(&encoded).expect("an encoded answer decodes");
+                assert!(
+                    again == response,
+                    "answer changed in a round trip: {encoded}"
+                );
+                if let WireOutcome::Ok(value) = response.outcome {
+                    let _ = accounts_from_value(value.clone());
+                    if let Ok(token) = token_from_value(value.clone()) {
+                        let _ = format!("{token:?}");
+                    }
+                    let _ = unit_from_value(value);
+                }
+            }
+            Err(e) => exercise_broker_error(&e),
+        }
+    }
+}

@@ -69,3 +69,18 @@ fn managed_identity() {
 fn client_flow() {
     replay("client_flow", entra_msal::fuzzing::client_flow);
 }
+
+#[test]
+fn macos_broker() {
+    replay("macos_broker", entra_msal::fuzzing::macos_broker);
+}
+
+#[test]
+fn windows_broker() {
+    replay("windows_broker", entra_msal::fuzzing::windows_broker);
+}
+
+#[test]
+fn wsl_protocol() {
+    replay("wsl_protocol", entra_msal::fuzzing::wsl_protocol);
+}
