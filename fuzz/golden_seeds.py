@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes seed inputs from the unit tests' golden vectors (broker codecs, managed identity, claims,
-emulator configuration, cache JSON) into fuzz/corpus/. Run from fuzz/."""
+emulator configuration, cache JSON) into fuzz/seeds/. Run from fuzz/."""
 import hashlib, json, os, sys
 sys.path.insert(0, '.')
 from seed_corpora import save

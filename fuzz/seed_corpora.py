@@ -5,7 +5,7 @@ Usage: fuzz/seed_corpora.py PATH/TO/entra-emulator [PYTHON_WITH_MSAL]
 
 Starts the emulator (plain HTTP, control API on), sends the requests MSAL clients send (discovery,
 client credentials, username/password, refresh, device code, errors), and writes each request and
-answer into fuzz/corpus/<target>/ with the prefix bytes the target expects (see
+answer into fuzz/seeds/<target>/ with the prefix bytes the target expects (see
 crates/*/src/fuzzing.rs). With a Python that has `msal`, also writes MSAL Python's serialized
 token cache for those answers. Re-running adds files named by content hash; nothing is removed.
 """
@@ -21,7 +21,7 @@ import urllib.parse
 import urllib.request
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
-CORPUS = os.path.join(ROOT, "corpus")
+CORPUS = os.path.join(ROOT, "seeds")
 STATUSES = [200, 400, 401, 403, 404, 429, 500, 503, 302, 201]
 ROUTES = ["token", "authorize-get", "authorize-post", "devicecode", "devicelogin-post",
           "instance", "openid", "userrealm", "logout", "devicelogin-get"]
@@ -62,9 +62,18 @@ def record_emulator_request(route, tenant, payload):
         save("emulator_form", b"\x00" + payload)
 
 
+# The in-process emulator of the emulator_http target has fixed credentials (fuzzing.rs).
+FUZZ_SECRET = "Fuzz-Secret-1"
+FUZZ_PASSWORD = "Fuzz-Password-1"
+
+
 def token(base, tenant, form):
-    payload = urllib.parse.urlencode(form).encode()
-    record_emulator_request("token", tenant, payload)
+    fixed = dict(form)
+    if "client_secret" in fixed and fixed["client_secret"] != "wrong":
+        fixed["client_secret"] = FUZZ_SECRET
+    if "password" in fixed and fixed["password"] != "wrong":
+        fixed["password"] = FUZZ_PASSWORD
+    record_emulator_request("token", tenant, urllib.parse.urlencode(fixed).encode())
     status, body = call("POST", f"{base}/{tenant}/oauth2/v2.0/token", form)
     save("token_response", bytes([status_index(status), 0, 0]) + body)
     # client_flow: the same answer to a confidential (high bit clear) and a public client.

@@ -24,6 +24,8 @@ use crate::state::AppState;
 
 /// The password every user of the fuzzing tenant has, so seeds can sign in.
 pub const PASSWORD: &str = "Fuzz-Password-1";
+/// The secret of every confidential client of the fuzzing tenant.
+pub const SECRET: &str = "Fuzz-Secret-1";
 
 fn take(data: &[u8]) -> (u8, &[u8]) {
     match data.split_first() {
@@ -126,6 +128,11 @@ fn harness() -> &'static Harness {
         let mut config = ready_made::ready_made().expect("the ready-made tenant builds");
         for user in &mut config.users {
             user.password = PASSWORD.to_string();
+        }
+        for app in &mut config.applications {
+            if !app.secrets.is_empty() {
+                app.secrets = vec![SECRET.to_string()];
+            }
         }
         config.settings.plain_http = true;
         config.settings.control_api = false;

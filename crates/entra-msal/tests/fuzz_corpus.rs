@@ -1,4 +1,4 @@
-//! Replays the fuzz corpora (`fuzz/corpus/<target>/`) and the inputs of fixed fuzzing findings
+//! Replays the fuzz seeds (`fuzz/seeds/<target>/`) and the inputs of fixed fuzzing findings
 //! (`fuzz/regressions/<target>/`) through the same entry points the fuzz targets use, on the
 //! stable toolchain, so every CI run checks them even where nightly and cargo-fuzz are missing.
 
@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 fn inputs(target: &str) -> Vec<PathBuf> {
     let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
     let mut files = Vec::new();
-    for dir in ["corpus", "regressions"] {
+    for dir in ["seeds", "regressions"] {
         let Ok(entries) = std::fs::read_dir(fuzz.join(dir).join(target)) else {
             continue;
         };
@@ -21,7 +21,7 @@ fn replay(target: &str, check: fn(&[u8])) {
     let files = inputs(target);
     assert!(
         !files.is_empty(),
-        "fuzz/corpus/{target} is empty; run fuzz/seed_corpora.py and fuzz/golden_seeds.py"
+        "fuzz/seeds/{target} is empty; run fuzz/seed_corpora.py and fuzz/golden_seeds.py"
     );
     for file in &files {
         let data = std::fs::read(file).unwrap();
