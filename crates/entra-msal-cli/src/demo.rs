@@ -250,11 +250,77 @@ pub async fn run(_args: DemoArgs) -> anyhow::Result<()> {
     }
     steps.done(t);
 
+    let t = steps.begin(
+        "Sign in through the Linux broker: the emulator's broker service on a private D-Bus",
+    );
+    broker_step(&emulator, &info.authority, &ca, &public.client_id, &scopes).await?;
+    steps.done(t);
+
     emulator.shutdown();
     println!(
         "\nAll {} steps finished in {}.",
         steps.step,
         ms(steps.started.elapsed())
     );
+    Ok(())
+}
+
+/// The broker step: `enable_broker_on_linux` routes interactive sign-in to the emulator's broker
+/// service, which signs the device's user in without UI. Skipped (with the reason) where no
+/// private session bus can be started (no `dbus-daemon`, or not Linux).
+async fn broker_step(
+    emulator: &entra_emulator::Emulator,
+    authority: &str,
+    ca: &str,
+    client_id: &str,
+    scopes: &[&str],
+) -> anyhow::Result<()> {
+    use entra_emulator::broker::{BrokerOptions, PrivateSessionBus};
+    use entra_msal::app::{InteractiveOptions, TokenSource};
+
+    if !cfg!(target_os = "linux") || entra_msal::broker::running_on_wsl() {
+        println!("    skipped: the Linux broker step runs on Linux (not WSL)");
+        return Ok(());
+    }
+    let bus = match PrivateSessionBus::start() {
+        Ok(bus) => bus,
+        Err(e) => {
+            println!("    skipped: {e}");
+            return Ok(());
+        }
+    };
+    let service = emulator
+        .serve_broker(bus.address(), BrokerOptions::default())
+        .await?;
+    let app = PublicClientApplication::builder(client_id)
+        .authority(authority)
+        .trusted_ca(ca.to_string())
+        .instance_discovery(false)
+        .enable_broker_on_linux(true)
+        .broker_bus_address(bus.address())
+        .build()?;
+    let options = InteractiveOptions {
+        parent_window: Some(PublicClientApplication::CONSOLE_WINDOW_HANDLE),
+        ..Default::default()
+    };
+    let result = app.acquire_token_interactive(scopes, &options).await?;
+    if result.token_source != TokenSource::Broker {
+        bail!(
+            "expected a token from the broker, got {:?}",
+            result.token_source
+        );
+    }
+    println!(
+        "    bus          {}\n    signed in    {} (the device user, no UI), token from the broker",
+        bus.address(),
+        result.account.as_ref().map_or("?", |a| a.username.as_str())
+    );
+    println!(
+        "    cache        broker account, no refresh token (the broker keeps it); register {} for this app",
+        app.broker_redirect_uris()
+            .first()
+            .map_or("-", |u| u.redirect_uri.as_str())
+    );
+    service.stop().await;
     Ok(())
 }

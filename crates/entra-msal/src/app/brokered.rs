@@ -103,21 +103,27 @@ impl BrokerRoute {
     /// A silent request's error: the app's usual `UiRequired` when the user must interact.
     fn silent_error(&self, client_id: &str, e: BrokerError) -> Error {
         if e.status.requires_interaction() {
-            Error::UiRequired(Box::new(ServiceError {
-                error: "interaction_required".into(),
-                error_description: e.to_string(),
-                error_codes: Vec::new(),
-                suberror: None,
-                claims: None,
-                correlation_id: None,
-                trace_id: None,
-                http_status: 0,
-                classification: Classification::None,
-            }))
+            ui_required("interaction_required", e.to_string(), None)
         } else {
             self.error(client_id, e)
         }
     }
+}
+
+/// `Error::UiRequired` for a broker answer that needs the user (no HTTP status: the broker
+/// answered, not the identity provider).
+fn ui_required(error: &str, description: String, correlation_id: Option<String>) -> Error {
+    Error::UiRequired(Box::new(ServiceError {
+        error: error.into(),
+        error_description: description,
+        error_codes: Vec::new(),
+        suberror: None,
+        claims: None,
+        correlation_id,
+        trace_id: None,
+        http_status: 0,
+        classification: Classification::None,
+    }))
 }
 
 /// Everything a broker request needs besides the account.
@@ -287,20 +293,14 @@ pub(crate) async fn interactive(
                     return ask.store(token).await;
                 }
                 if prompt == Some("none") {
-                    return Err(Error::UiRequired(Box::new(ServiceError {
-                        error: "broker_error".into(),
-                        error_description: format!(
+                    return Err(ui_required(
+                        "broker_error",
+                        format!(
                             "prompt=\"none\" will not work for login_hint={:?}: the broker's signed-in account is another one",
                             hint.unwrap_or_default()
                         ),
-                        error_codes: Vec::new(),
-                        suberror: None,
-                        claims: None,
-                        correlation_id: Some(ask.correlation_id.clone()),
-                        trace_id: None,
-                        http_status: 0,
-                        classification: Classification::None,
-                    })));
+                        Some(ask.correlation_id.clone()),
+                    ));
                 }
             }
             Err(e) if prompt == Some("none") => return Err(route.silent_error(&core.client_id, e)),

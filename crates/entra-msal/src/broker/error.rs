@@ -56,66 +56,55 @@ pub enum BrokerStatus {
     FallbackToNativeMsal,
 }
 
+/// Every status with its MSALRuntime name, in MSALRuntime's public `MSALRUNTIME_RESPONSE_STATUS`
+/// order (the index is the public number).
+const STATUSES: [(BrokerStatus, &str); 22] = {
+    use BrokerStatus::*;
+    [
+        (Unexpected, "Unexpected"),
+        (Reserved, "Reserved"),
+        (InteractionRequired, "InteractionRequired"),
+        (NoNetwork, "NoNetwork"),
+        (
+            NetworkTemporarilyUnavailable,
+            "NetworkTemporarilyUnavailable",
+        ),
+        (ServerTemporarilyUnavailable, "ServerTemporarilyUnavailable"),
+        (ApiContractViolation, "ApiContractViolation"),
+        (UserCanceled, "UserCanceled"),
+        (ApplicationCanceled, "ApplicationCanceled"),
+        (IncorrectConfiguration, "IncorrectConfiguration"),
+        (InsufficientBuffer, "InsufficientBuffer"),
+        (AuthorityUntrusted, "AuthorityUntrusted"),
+        (UserSwitch, "UserSwitch"),
+        (AccountUnusable, "AccountUnusable"),
+        (UserDataRemovalRequired, "UserDataRemovalRequired"),
+        (KeyNotFound, "KeyNotFound"),
+        (AccountNotFound, "AccountNotFound"),
+        (TransientError, "TransientError"),
+        (AccountSwitch, "AccountSwitch"),
+        (RequiredBrokerMissing, "RequiredBrokerMissing"),
+        (DeviceNotRegistered, "DeviceNotRegistered"),
+        (FallbackToNativeMsal, "FallbackToNativeMsal"),
+    ]
+};
+
 impl BrokerStatus {
     /// The name as MSAL Python prints it after `Response_Status.Status_`.
     pub fn name(self) -> &'static str {
-        match self {
-            Self::Unexpected => "Unexpected",
-            Self::Reserved => "Reserved",
-            Self::InteractionRequired => "InteractionRequired",
-            Self::NoNetwork => "NoNetwork",
-            Self::NetworkTemporarilyUnavailable => "NetworkTemporarilyUnavailable",
-            Self::ServerTemporarilyUnavailable => "ServerTemporarilyUnavailable",
-            Self::ApiContractViolation => "ApiContractViolation",
-            Self::UserCanceled => "UserCanceled",
-            Self::ApplicationCanceled => "ApplicationCanceled",
-            Self::IncorrectConfiguration => "IncorrectConfiguration",
-            Self::InsufficientBuffer => "InsufficientBuffer",
-            Self::AuthorityUntrusted => "AuthorityUntrusted",
-            Self::UserSwitch => "UserSwitch",
-            Self::AccountUnusable => "AccountUnusable",
-            Self::UserDataRemovalRequired => "UserDataRemovalRequired",
-            Self::KeyNotFound => "KeyNotFound",
-            Self::AccountNotFound => "AccountNotFound",
-            Self::TransientError => "TransientError",
-            Self::AccountSwitch => "AccountSwitch",
-            Self::RequiredBrokerMissing => "RequiredBrokerMissing",
-            Self::DeviceNotRegistered => "DeviceNotRegistered",
-            Self::FallbackToNativeMsal => "FallbackToNativeMsal",
-        }
+        STATUSES
+            .iter()
+            .find(|(status, _)| *status == self)
+            .map_or("Unexpected", |(_, name)| name)
     }
 
     /// MSALRuntime's public `MSALRUNTIME_RESPONSE_STATUS` numbering (the C header, pymsalruntime
     /// and msal-node-runtime). `None` for numbers outside the enum.
     pub fn from_msalruntime(code: i64) -> Option<Self> {
-        use BrokerStatus::*;
-        const TABLE: [BrokerStatus; 22] = [
-            Unexpected,
-            Reserved,
-            InteractionRequired,
-            NoNetwork,
-            NetworkTemporarilyUnavailable,
-            ServerTemporarilyUnavailable,
-            ApiContractViolation,
-            UserCanceled,
-            ApplicationCanceled,
-            IncorrectConfiguration,
-            InsufficientBuffer,
-            AuthorityUntrusted,
-            UserSwitch,
-            AccountUnusable,
-            UserDataRemovalRequired,
-            KeyNotFound,
-            AccountNotFound,
-            TransientError,
-            AccountSwitch,
-            RequiredBrokerMissing,
-            DeviceNotRegistered,
-            FallbackToNativeMsal,
-        ];
         usize::try_from(code)
             .ok()
-            .and_then(|i| TABLE.get(i).copied())
+            .and_then(|i| STATUSES.get(i))
+            .map(|(status, _)| *status)
     }
 
     /// Whether the app should fall back to interactive sign-in (MSAL Python continues with
