@@ -50,3 +50,6 @@ pub use info::ConnectionInfo;
 pub use ready_made::ready_made;
 pub use request_log::LoggedRequest;
 pub use server::{Emulator, EmulatorError};
+
+#[doc(hidden)]
+pub mod fuzzing;

@@ -248,7 +248,7 @@ pub(crate) async fn accept_loop(
     }
 }
 
-fn router(state: Arc<AppState>) -> Router {
+pub(crate) fn router(state: Arc<AppState>) -> Router {
     use axum::routing::{get, post};
 
     use crate::endpoints::{authorize, device, discovery, logout, token, userrealm};

@@ -22,3 +22,6 @@ pub mod oauth;
 pub mod persistence;
 
 pub use error::{Classification, Error, Result, ServiceError};
+
+#[doc(hidden)]
+pub mod fuzzing;

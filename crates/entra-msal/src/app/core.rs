@@ -236,9 +236,16 @@ impl ClientCore {
         AuthenticationResult {
             access_token: SecretToken::new(r.access_token().unwrap_or_default()),
             token_type: r.token_type().to_string(),
-            expires_on: result::at(s.now + expires_in),
-            extended_expires_on: Some(result::at(s.now + r.ext_expires_in().unwrap_or(expires_in))),
-            refresh_on: r.refresh_in().map(|ri| result::at(s.now + ri)),
+            // Saturating: the numbers are the server's (a fuzzing finding: `refresh_in` near
+            // i64::MAX overflowed).
+            expires_on: result::at(s.now.saturating_add(expires_in)),
+            extended_expires_on: Some(result::at(
+                s.now
+                    .saturating_add(r.ext_expires_in().unwrap_or(expires_in)),
+            )),
+            refresh_on: r
+                .refresh_in()
+                .map(|ri| result::at(s.now.saturating_add(ri))),
             scopes,
             id_token: r.id_token().map(SecretToken::new),
             id_token_claims,

@@ -4,15 +4,15 @@
 mod auth_code;
 mod brokered;
 mod builder;
-mod claims;
+pub(crate) mod claims;
 mod clock;
 mod coalesce;
 mod confidential;
-mod core;
+pub(crate) mod core;
 mod device_flow;
 mod managed_identity;
 mod public;
-mod result;
+pub(crate) mod result;
 mod scopes;
 mod silent;
 

@@ -83,9 +83,14 @@ pub struct AuthenticationResult {
     pub correlation_id: String,
 }
 
-/// Converts epoch seconds.
+/// Converts epoch seconds. Beyond the year 9999 is the latest representable time (a far-future
+/// expiry must not read as expired); before the year -9999 is the epoch.
 pub(crate) fn at(epoch: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp(epoch).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    OffsetDateTime::from_unix_timestamp(epoch).unwrap_or(if epoch > 0 {
+        time::PrimitiveDateTime::MAX.assume_utc()
+    } else {
+        OffsetDateTime::UNIX_EPOCH
+    })
 }
 
 /// Decodes the claims of a JWT without validating it.
@@ -96,4 +101,19 @@ pub(crate) fn jwt_claims(jwt: &str) -> Option<Map<String, Value>> {
         .decode(payload.trim_end_matches('='))
         .ok()?;
     serde_json::from_slice(&bytes).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fuzzing finding (client_flow): server lifetimes near i64::MAX saturate to the latest
+    /// representable time instead of overflowing or reading as 1970.
+    #[test]
+    fn out_of_range_times_saturate() {
+        assert_eq!(at(i64::MAX), time::PrimitiveDateTime::MAX.assume_utc());
+        assert!(at(i64::MAX) > at(4_102_444_800));
+        assert_eq!(at(i64::MIN), OffsetDateTime::UNIX_EPOCH);
+        assert_eq!(at(0), OffsetDateTime::UNIX_EPOCH);
+    }
 }

@@ -109,6 +109,15 @@ async fn fetch_document(
 ) -> Result<InstanceDiscovery, Error> {
     tracing::debug!(target: "entra_msal::authority", %url, "instance discovery");
     let response = wire::get(http, url).await?;
+    parse_instance_discovery(authority, url, &response)
+}
+
+/// Turns an instance-discovery answer into the document or the matching error.
+pub(crate) fn parse_instance_discovery(
+    authority: &Authority,
+    url: &str,
+    response: &crate::http::HttpResponse,
+) -> Result<InstanceDiscovery, Error> {
     let status = response.status().as_u16();
     // MSAL reads the JSON whatever the status: Entra answers an unknown host with invalid_instance.
     if let Some(error) = wire::entra_error(status, response.body()) {
@@ -116,12 +125,12 @@ async fn fetch_document(
             return Err(unknown_authority(authority));
         }
         if status == 429 || status >= 500 {
-            return Err(wire::server_failure(url, &response));
+            return Err(wire::server_failure(url, response));
         }
         return Err(Error::Service(Box::new(error)));
     }
     if status == 429 || status >= 500 {
-        return Err(wire::server_failure(url, &response));
+        return Err(wire::server_failure(url, response));
     }
     if !response.status().is_success() {
         return Err(Error::InvalidResponse {
@@ -176,7 +185,7 @@ pub async fn aliases(
     Ok(aliases_in(&doc, authority))
 }
 
-fn aliases_in(doc: &InstanceDiscovery, authority: &Authority) -> Vec<String> {
+pub(crate) fn aliases_in(doc: &InstanceDiscovery, authority: &Authority) -> Vec<String> {
     let host = authority.host();
     let host_with_port = authority.host_with_port();
     let is_self = |alias: &str| {

@@ -27,15 +27,15 @@
 //! route `login.microsoftonline.com` to the local server in your
 //! [`HttpClient`](crate::http::HttpClient); the library itself always asks Microsoft's real hosts.
 
-mod discovery;
+pub(crate) mod discovery;
 mod hosts;
-mod instance;
+pub(crate) mod instance;
 mod issuer;
 mod memo;
 mod parse;
 mod region;
 mod user_realm;
-mod wire;
+pub(crate) mod wire;
 
 pub use discovery::{DiscoveryOptions, Endpoints, resolve_endpoints};
 pub use instance::aliases;

@@ -49,7 +49,7 @@
 //! - Entries whose shape does not fit the schema (e.g. .NET's
 //!   `AccessToken_With_AuthScheme`) are kept and written back, but never returned.
 
-mod add;
+pub(crate) mod add;
 pub(crate) mod claims;
 mod hash;
 pub mod keys;

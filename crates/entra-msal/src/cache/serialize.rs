@@ -372,6 +372,21 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// Fuzzing finding: without serde_json's `float_roundtrip`, a large number kept from a
+    /// cache file came back 1 ULP off after a write and a read, so every save changed it.
+    #[test]
+    fn numbers_read_back_bit_for_bit() {
+        for input in [
+            r#"{"'Ac5eeo":4500000000000080061584410}"#,
+            r#"{"AccessToken":{"k":{"secret":"s","expires_on":"1","x":4.5000000000000796e+24}}}"#,
+            r#"{"Extra":[0.1,1e-300,2.2250738585072014e-308,1.7976931348623157e308]}"#,
+        ] {
+            let first = to_json(&from_json(input).unwrap(), 0);
+            let second = to_json(&from_json(&first).unwrap(), 0);
+            assert_eq!(first, second);
+        }
+    }
+
     #[test]
     fn writes_five_maps_indented_by_four_spaces() {
         let text = to_json(&Store::default(), 0);

@@ -24,12 +24,12 @@
 //! | `listener.rs` | [`LoopbackListener`]: sockets, deadlines, concurrency |
 
 mod browser;
-mod http1;
+pub(crate) mod http1;
 mod launch;
 mod listener;
 mod opener;
 mod pages;
-mod redirect;
+pub(crate) mod redirect;
 
 pub use browser::{Platform, SystemBrowser};
 pub use listener::LoopbackListener;

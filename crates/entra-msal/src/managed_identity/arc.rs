@@ -71,7 +71,9 @@ pub(crate) fn challenge_path(url: &str, response: &HttpResponse) -> Result<Strin
         .unwrap_or("");
     let parts: Vec<&str> = header.split('=').collect();
     match parts.as_slice() {
-        [scheme, path] if scheme.trim().eq_ignore_ascii_case("basic realm") && !path.is_empty() => {
+        [scheme, path]
+            if scheme.trim().eq_ignore_ascii_case("basic realm") && !path.trim().is_empty() =>
+        {
             Ok(path.trim().to_string())
         }
         _ => Err(challenge_error(
@@ -251,6 +253,9 @@ mod tests {
             (401, None),
             (401, Some("Bearer realm=x")),
             (401, Some("Basic realm=a=b")),
+            // Fuzzing finding: a blank path was accepted as the empty path.
+            (401, Some("Basic realm= ")),
+            (401, Some("Basic realm=\t")),
         ] {
             assert!(matches!(
                 challenge_path("u", &resp(status, header, "{}")),

@@ -54,7 +54,7 @@ pub(crate) fn parse(url: &str, response: &HttpResponse, now: i64) -> Result<MiTo
     let json = wire::json_object(SOURCE, response)?;
     if status < 300 && wire::text(&json, "access_token").is_some() {
         let expires_in = wire::integer(json.get("expires_in"))
-            .or_else(|| wire::integer(json.get("expires_on")).map(|on| on - now));
+            .or_else(|| wire::integer(json.get("expires_on")).map(|on| on.saturating_sub(now)));
         return wire::token(SOURCE, &json, expires_in, status);
     }
     let (code, message) = match json.get("error") {
@@ -86,6 +86,28 @@ pub(crate) fn parse(url: &str, response: &HttpResponse, now: i64) -> Result<MiTo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Fuzzing-harness finding: an `expires_on` near `i64::MIN` overflowed `expires_on - now`
+    /// (a panic in debug builds); it is now an already-expired token, refused as such.
+    #[test]
+    fn extreme_expires_on_is_refused_not_overflowed() {
+        for body in [
+            r#"{"access_token":"a","expires_on":"-9223372036854775808"}"#,
+            r#"{"access_token":"a","expires_on":-1e308}"#,
+        ] {
+            let response = http::Response::builder()
+                .status(200)
+                .body(body.as_bytes().to_vec())
+                .unwrap();
+            assert!(parse("u", &response, 1_700_000_000).is_err());
+        }
+        let far = r#"{"access_token":"a","expires_on":"9223372036854775807"}"#;
+        let response = http::Response::builder()
+            .status(200)
+            .body(far.as_bytes().to_vec())
+            .unwrap();
+        assert!(parse("u", &response, 1_700_000_000).unwrap().expires_in > 0);
+    }
 
     #[test]
     fn posts_the_resource_and_refuses_user_assigned() {

@@ -96,7 +96,7 @@ pub(crate) fn parse(url: &str, response: &HttpResponse, now: i64) -> Result<MiTo
     let status = response.status().as_u16();
     let json = wire::json_object(SOURCE, response)?;
     if wire::text(&json, "access_token").is_some() && json.contains_key("expires_on") {
-        let expires_in = wire::integer(json.get("expires_on")).map(|on| on - now);
+        let expires_in = wire::integer(json.get("expires_on")).map(|on| on.saturating_sub(now));
         return wire::token(SOURCE, &json, expires_in, status);
     }
     let error = json.get("error").and_then(Value::as_object);
@@ -134,6 +134,28 @@ pub(crate) fn parse(url: &str, response: &HttpResponse, now: i64) -> Result<MiTo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Fuzzing-harness finding: an `expires_on` near `i64::MIN` overflowed `expires_on - now`
+    /// (a panic in debug builds); it is now an already-expired token, refused as such.
+    #[test]
+    fn extreme_expires_on_is_refused_not_overflowed() {
+        for body in [
+            r#"{"access_token":"a","expires_on":"-9223372036854775808"}"#,
+            r#"{"access_token":"a","expires_on":-1e308}"#,
+        ] {
+            let response = http::Response::builder()
+                .status(200)
+                .body(body.as_bytes().to_vec())
+                .unwrap();
+            assert!(parse("u", &response, 1_700_000_000).is_err());
+        }
+        let far = r#"{"access_token":"a","expires_on":"9223372036854775807"}"#;
+        let response = http::Response::builder()
+            .status(200)
+            .body(far.as_bytes().to_vec())
+            .unwrap();
+        assert!(parse("u", &response, 1_700_000_000).unwrap().expires_in > 0);
+    }
 
     #[test]
     fn thumbprints_normalize_or_fail() {

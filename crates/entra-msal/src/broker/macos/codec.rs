@@ -462,7 +462,8 @@ pub fn account_from_tokens(
 
 fn account_from_json(object: &Map<String, Value>) -> Option<BrokerAccount> {
     let text = |k: &str| object.get(k).and_then(Value::as_str).map(str::to_string);
-    let home_account_id = text("home_account_id")?;
+    // An empty id names no account (a fuzzing finding: it was kept as an account with id "").
+    let home_account_id = text("home_account_id").filter(|id| !id.trim().is_empty())?;
     let realm = text("realm")
         .or_else(|| home_account_id.split('.').nth(1).map(str::to_string))
         .unwrap_or_default();
@@ -913,7 +914,9 @@ mod tests {
     fn accounts_answer_is_a_json_string() {
         let accounts = json!([
             {"home_account_id":"uid1.utid1","environment":"login.microsoftonline.com","realm":"utid1","local_account_id":"uid1","username":"alice@contoso.com","name":"Alice"},
-            {"username":"no-home-id"}
+            {"username":"no-home-id"},
+            {"home_account_id":"","username":"empty-home-id"},
+            {"home_account_id":" ","username":"blank-home-id"}
         ])
         .to_string();
         let headers = map(&[
