@@ -3,8 +3,8 @@
 
 Usage: fuzz/report.py CAMPAIGN.tsv [EARLIER.tsv]
 
-Per target: executions, time, coverage (`cov`, `ft`) and corpus size of the campaign's runs, and
-the executions of the earlier (validation) runs when a second file is given."""
+One row per run of the campaign: executions, time, coverage (`cov`, `ft`), corpus size, outcome;
+and per target the executions of the earlier (validation) runs when a second file is given."""
 import collections
 import sys
 
@@ -21,13 +21,17 @@ def load(path):
     return totals
 
 
-campaign = load(sys.argv[1])
 earlier = load(sys.argv[2]) if len(sys.argv) > 2 else {}
-print("| target | executions | time | cov | ft | corpus | earlier runs |")
-print("|---|---:|---:|---:|---:|---:|---:|")
-for name, t in campaign.items():
+print("| target | executions | time | cov | ft | corpus | outcome | earlier runs |")
+print("|---|---:|---:|---:|---:|---:|---|---:|")
+for line in open(sys.argv[1]):
+    when, name, secs, execs, cov, ft, corp, outcome = line.rstrip("\n").split("\t")
+    secs = int(secs)
+    execs = int(execs) if execs.isdigit() else 0
     e = earlier.get(name)
     before = f"{e['execs']:,} in {e['secs']} s" if e else ""
-    stop = "10 M reached" if t["execs"] >= 10_000_000 else "time cap"
-    print(f"| `{name}` | {t['execs']:,} ({stop}) | {t['secs'] // 60} min {t['secs'] % 60:02d} s "
-          f"| {t['cov']} | {t['ft']} | {t['corp']} | {before} |")
+    stop = "10 M" if execs >= 10_000_000 else "time cap"
+    if not outcome.startswith("ok"):
+        stop, outcome = "stopped", "crash (finding)"
+    print(f"| `{name}` | {execs:,} ({stop}) | {secs // 60} min {secs % 60:02d} s "
+          f"| {cov} | {ft} | {corp} | {outcome} | {before} |")
