@@ -1,22 +1,37 @@
 #!/usr/bin/env python3
-"""Prints the README's fuzzing table from fuzz/work/summary.tsv (written by scripts/fuzz): for each
-target, the total executions and time over all recorded runs and the last run's coverage."""
+"""Prints the README's fuzzing table from the summaries scripts/fuzz appends to.
+
+Usage: fuzz/report.py CAMPAIGN.tsv [EARLIER.tsv]
+
+One row per run of the campaign: executions, time, coverage (`cov`, `ft`), corpus size, outcome;
+and per target the executions of the earlier (validation) runs when a second file is given."""
 import collections
-import os
 import sys
 
-path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "work", "summary.tsv")
-totals = collections.OrderedDict()
-for line in open(path):
-    when, target, secs, execs, cov, ft, corp, outcome = line.rstrip("\n").split("\t")
-    t = totals.setdefault(target, {"secs": 0, "execs": 0, "runs": 0})
-    t["secs"] += int(secs)
-    t["execs"] += int(execs) if execs.isdigit() else 0
-    t["runs"] += 1
-    t.update(cov=cov, ft=ft, corp=corp, longest=max(t.get("longest", 0), int(secs)))
-order = sys.argv[1:] or list(totals)
-print("| target | executions | time | cov | ft | corpus |")
-print("|---|---:|---:|---:|---:|---:|")
-for name in order:
-    t = totals[name]
-    print(f"| `{name}` | {t['execs']:,} | {t['secs'] // 60} min {t['secs'] % 60} s | {t['cov']} | {t['ft']} | {t['corp']} |")
+
+def load(path):
+    totals = collections.OrderedDict()
+    for line in open(path):
+        when, target, secs, execs, cov, ft, corp, outcome = line.rstrip("\n").split("\t")
+        t = totals.setdefault(target, {"secs": 0, "execs": 0, "outcomes": []})
+        t["secs"] += int(secs)
+        t["execs"] += int(execs) if execs.isdigit() else 0
+        t["outcomes"].append(outcome)
+        t.update(cov=cov, ft=ft, corp=corp)
+    return totals
+
+
+earlier = load(sys.argv[2]) if len(sys.argv) > 2 else {}
+print("| target | executions | time | cov | ft | corpus | outcome | earlier runs |")
+print("|---|---:|---:|---:|---:|---:|---|---:|")
+for line in open(sys.argv[1]):
+    when, name, secs, execs, cov, ft, corp, outcome = line.rstrip("\n").split("\t")
+    secs = int(secs)
+    execs = int(execs) if execs.isdigit() else 0
+    e = earlier.get(name)
+    before = f"{e['execs']:,} in {e['secs']} s" if e else ""
+    stop = "10 M" if execs >= 10_000_000 else "time cap"
+    if not outcome.startswith("ok"):
+        stop, outcome = "stopped", "crash (finding)"
+    print(f"| `{name}` | {execs:,} ({stop}) | {secs // 60} min {secs % 60:02d} s "
+          f"| {cov} | {ft} | {corp} | {outcome} | {before} |")

@@ -293,7 +293,9 @@ pub fn decode_accounts(body: &str) -> Result<Vec<BrokerAccount>, BrokerError> {
 const SECONDS_THRESHOLD: i64 = 100_000_000_000;
 
 fn epoch_seconds(value: i64) -> i64 {
-    if value.abs() < SECONDS_THRESHOLD {
+    // `unsigned_abs`: `abs` overflows on i64::MIN (a fuzzing finding, from a huge negative
+    // `expiresOn`).
+    if value.unsigned_abs() < SECONDS_THRESHOLD.unsigned_abs() {
         value
     } else {
         value / 1000
@@ -440,6 +442,23 @@ mod tests {
         let mut k: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
         k.sort_unstable();
         k
+    }
+
+    /// Fuzzing finding: an `expiresOn` that saturates to i64::MIN overflowed `abs`.
+    #[test]
+    fn extreme_expires_on_does_not_overflow() {
+        for expires_on in [
+            "-92233720368547758087007000",
+            "-9223372036854775808",
+            "1e300",
+        ] {
+            let body = format!(
+                r#"{{"brokerTokenResponse":{{"accessToken":"at","accessTokenType":0,"expiresOn":{expires_on}}}}}"#
+            );
+            let _ = decode_token(Method::AcquireTokenSilently, &body, &request(None));
+        }
+        assert_eq!(epoch_seconds(i64::MIN), i64::MIN / 1000);
+        assert_eq!(epoch_seconds(-5), -5);
     }
 
     #[test]
