@@ -218,3 +218,26 @@ pub(crate) fn token(
         resource: text(json, "resource").map(str::to_string),
     })
 }
+
+/// Test support: the four sources that send `expires_on` must refuse one near `i64::MIN` as an
+/// already-expired token (a fuzzing-harness finding: `expires_on - now` overflowed) and accept
+/// one near `i64::MAX`. `expires_in` parses a 200 response's body at a fixed `now`.
+#[cfg(test)]
+pub(crate) fn check_extreme_expires_on(
+    expires_in: impl Fn(&http::Response<Vec<u8>>) -> Option<i64>,
+) {
+    let response = |body: &str| {
+        http::Response::builder()
+            .status(200)
+            .body(body.as_bytes().to_vec())
+            .unwrap()
+    };
+    for body in [
+        r#"{"access_token":"a","expires_on":"-9223372036854775808"}"#,
+        r#"{"access_token":"a","expires_on":-1e308}"#,
+    ] {
+        assert_eq!(expires_in(&response(body)), None, "{body}");
+    }
+    let far = r#"{"access_token":"a","expires_on":"9223372036854775807"}"#;
+    assert!(expires_in(&response(far)).is_some_and(|e| e > 0));
+}
