@@ -55,6 +55,59 @@ pub struct ServeArgs {
     /// Complete interactive broker requests at once, signed in as this user.
     #[arg(long, value_name = "USERNAME", requires = "broker")]
     pub broker_auto_approve: Option<String>,
+    /// Append every secret the emulator issues or receives, and its users' names, to FILE
+    /// (JSON lines, owner-only), for `entra-emulator scan-logs`.
+    #[arg(long, value_name = "FILE")]
+    pub secrets_log: Option<PathBuf>,
+}
+
+/// Options of `scan-logs`.
+#[derive(Debug, Clone, Args)]
+pub struct ScanLogsArgs {
+    /// The secrets log the emulator wrote (--secrets-log or ENTRA_EMULATOR_SECRETS_LOG).
+    #[arg(long, value_name = "FILE")]
+    pub secrets: PathBuf,
+    /// Log files, or directories whose files are all logs.
+    #[arg(required = true, value_name = "LOG")]
+    pub logs: Vec<PathBuf>,
+    /// Print at most this many findings (all are counted).
+    #[arg(long, default_value_t = 50)]
+    pub max_findings: usize,
+}
+
+/// `scan-logs`: fails when a recorded secret (or a username, on a line not marked
+/// `contains_pii=true`) appears in a log, and when there is nothing to scan, so an empty run
+/// cannot pass.
+pub fn scan_logs(args: ScanLogsArgs) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let records = crate::secrets_log::read(&args.secrets)
+        .with_context(|| format!("cannot read the secrets log {}", args.secrets.display()))?;
+    let scanner = crate::leak_scan::LeakScanner::new(&records)?;
+    anyhow::ensure!(
+        !scanner.is_empty(),
+        "the secrets log {} records nothing: was the emulator started with --secrets-log (or ENTRA_EMULATOR_SECRETS_LOG)?",
+        args.secrets.display()
+    );
+    let files = crate::leak_scan::collect_files(&args.logs, &args.secrets)?;
+    let report = scanner.scan_files(&files)?;
+    anyhow::ensure!(
+        report.lines > 0,
+        "no log lines to scan in {} file(s): was logging on?",
+        report.files
+    );
+    for f in report.findings.iter().take(args.max_findings) {
+        eprintln!("{f}");
+    }
+    anyhow::ensure!(
+        report.findings.is_empty(),
+        "{} secret(s) or username(s) found in the logs (above; the values are not printed)",
+        report.findings.len()
+    );
+    println!(
+        "no leaks: {} secrets and usernames searched for in {} lines of {} files",
+        report.secrets, report.lines, report.files
+    );
+    Ok(())
 }
 
 /// Loads the configuration named by the options (or the ready-made tenant) and applies flags.
@@ -68,6 +121,9 @@ pub fn load_config(args: &ServeArgs) -> anyhow::Result<EmulatorConfig> {
     }
     if args.enable_control {
         config.settings.control_api = true;
+    }
+    if let Some(path) = &args.secrets_log {
+        config.settings.secrets_log = Some(path.clone());
     }
     Ok(config)
 }

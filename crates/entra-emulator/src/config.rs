@@ -155,6 +155,10 @@ pub struct Settings {
     pub request_log_capacity: usize,
     /// An RSA private key (PKCS#8 or PKCS#1 PEM) to sign tokens with; generated when absent.
     pub signing_key_pem: Option<String>,
+    /// Append every secret the emulator issues or receives, and its users' names, to this file
+    /// (JSON lines, owner-only), to search an app's logs for leaks with `entra-emulator
+    /// scan-logs`. When absent, `ENTRA_EMULATOR_SECRETS_LOG` may name the file.
+    pub secrets_log: Option<std::path::PathBuf>,
 }
 
 impl Default for Settings {
@@ -170,6 +174,7 @@ impl Default for Settings {
             max_body_bytes: 1024 * 1024,
             request_log_capacity: 10_000,
             signing_key_pem: None,
+            secrets_log: None,
         }
     }
 }

@@ -17,6 +17,9 @@ struct Cli {
 enum Command {
     /// Start the emulator and print how to use it.
     Serve(entra_emulator::cli::ServeArgs),
+    /// Search log files for the secrets and usernames an emulator recorded (--secrets-log):
+    /// fails, naming file, line and kind, if any appears.
+    ScanLogs(entra_emulator::cli::ScanLogsArgs),
 }
 
 #[tokio::main]
@@ -27,5 +30,6 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Serve(args) => entra_emulator::cli::serve(args).await,
+        Command::ScanLogs(args) => entra_emulator::cli::scan_logs(args),
     }
 }

@@ -23,6 +23,7 @@ use crate::errors::{self, EntraError, Trace};
 use crate::faults::{self, FaultOutcome, RequestFacts};
 use crate::info::{self, ConnectionInfo};
 use crate::request_log::LoggedRequest;
+use crate::secrets_log::{SECRETS_LOG_ENV, SecretsLog};
 use crate::state::AppState;
 use crate::tls::TlsMaterial;
 
@@ -102,7 +103,23 @@ impl Emulator {
         };
         let key = SigningKey::from_pem(&key_pem)?;
         let directory = Directory::new(config)?;
-        let state = Arc::new(AppState::new(base_url, directory, key, settings));
+        let mut state = AppState::new(base_url, directory, key, settings);
+        state.secrets =
+            SecretsLog::from_settings(state.settings.secrets_log.as_deref()).map_err(|source| {
+                EmulatorError::Write {
+                    path: state
+                        .settings
+                        .secrets_log
+                        .clone()
+                        .or_else(|| std::env::var_os(SECRETS_LOG_ENV).map(Into::into))
+                        .unwrap_or_default()
+                        .display()
+                        .to_string(),
+                    source,
+                }
+            })?;
+        state.secrets.record_configuration(state.directory.config());
+        let state = Arc::new(state);
         let router = router(state.clone());
         let (shutdown, shutdown_rx) = watch::channel(false);
         let acceptor = tls
@@ -419,6 +436,7 @@ pub(crate) async fn entra_layer(
             .or_else(|| entry.query.get("client_id"))
             .map(String::as_str),
     };
+    state.secrets.record_received(&entry.form);
     let fault = faults::take_matching(&mut state.runtime().faults, &facts);
     let response = match fault.map(|f| faults::apply(&f, &trace)) {
         Some(FaultOutcome::Respond(response)) => response,

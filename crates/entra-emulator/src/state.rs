@@ -179,6 +179,8 @@ pub struct AppState {
     pub log: RequestLog,
     /// The broker service's sign-ins, pending interactive requests and injected errors.
     pub broker: crate::broker::BrokerSession,
+    /// Where issued and received secrets are recorded (off unless configured).
+    pub secrets: crate::secrets_log::SecretsLog,
 }
 
 impl AppState {
@@ -199,6 +201,7 @@ impl AppState {
             runtime: Mutex::new(Runtime::default()),
             log,
             broker: crate::broker::BrokerSession::default(),
+            secrets: crate::secrets_log::SecretsLog::off(),
         }
     }
 

@@ -12,6 +12,7 @@ use crate::directory::object_id_in;
 use crate::errors::{self, EntraError};
 use crate::jwt;
 use crate::scopes::RequestedScopes;
+use crate::secrets_log::SecretKind;
 use crate::state::{AppState, RefreshTokenRecord, SignIn};
 
 /// The claims challenge sent with AADSTS50076 (Conditional Access requires MFA).
@@ -81,13 +82,15 @@ fn lifetimes(state: &AppState, body: &mut Value) -> u64 {
     lifetime
 }
 
-fn sign(state: &AppState, claims: &Value) -> Result<String, EntraError> {
-    jwt::sign(&state.key, claims).map_err(|e| {
+fn sign(state: &AppState, kind: SecretKind, claims: &Value) -> Result<String, EntraError> {
+    let token = jwt::sign(&state.key, claims).map_err(|e| {
         EntraError::new(
             errors::MALFORMED_REQUEST,
             &[&format!("signing failed: {e}")],
         )
-    })
+    })?;
+    state.secrets.record(kind, &token);
+    Ok(token)
 }
 
 /// Issues tokens for a signed-in user: access token, and refresh token / id token /
@@ -137,7 +140,7 @@ pub fn user_token_response(
         "uti": random_token(16),
         "ver": "2.0",
     });
-    body["access_token"] = json!(sign(state, &access)?);
+    body["access_token"] = json!(sign(state, SecretKind::AccessToken, &access)?);
 
     if req.scopes.oidc.contains("openid") {
         let mut id = json!({
@@ -160,7 +163,7 @@ pub fn user_token_response(
         if req.scopes.oidc.contains("email") {
             id["email"] = json!(user.username);
         }
-        body["id_token"] = json!(sign(state, &id)?);
+        body["id_token"] = json!(sign(state, SecretKind::IdToken, &id)?);
     }
     if req.scopes.oidc.contains("offline_access") {
         let token = format!("1.emu.{}", random_token(48));
@@ -174,6 +177,7 @@ pub fn user_token_response(
                 revoked: false,
             },
         );
+        state.secrets.record(SecretKind::RefreshToken, &token);
         body["refresh_token"] = json!(token);
     }
     if req.client_info {
@@ -216,7 +220,7 @@ pub fn app_token_response(
         "uti": random_token(16),
         "ver": "2.0",
     });
-    body["access_token"] = json!(sign(state, &claims)?);
+    body["access_token"] = json!(sign(state, SecretKind::AccessToken, &claims)?);
     Ok(body)
 }
 

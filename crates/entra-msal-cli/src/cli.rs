@@ -76,6 +76,10 @@ pub struct GlobalArgs {
     /// Print a trace of what happens (to standard error; tokens and secrets never appear).
     #[arg(long, short, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Append the trace to this file instead of standard error (created owner-only); without
+    /// -v or RUST_LOG, everything down to TRACE is written.
+    #[arg(long, global = true, env = "MSAL_LOG_FILE", value_name = "PATH")]
+    pub log_file: Option<PathBuf>,
 }
 
 /// The commands.

@@ -24,22 +24,41 @@ use cli::{Cli, Command, EmulatorCommand};
 use failure::Failure;
 use settings::Settings;
 
-fn init_tracing(verbose: u8) {
+fn init_tracing(verbose: u8, log_file: Option<&std::path::Path>) -> Result<(), Failure> {
     let from_env = std::env::var_os("RUST_LOG").is_some();
-    if verbose == 0 && !from_env {
-        return;
+    if verbose == 0 && !from_env && log_file.is_none() {
+        return Ok(());
     }
     let filter = if from_env {
         tracing_subscriber::EnvFilter::from_default_env()
     } else if verbose == 1 {
         tracing_subscriber::EnvFilter::new("entra_msal=debug,msal=debug")
-    } else {
+    } else if verbose >= 2 {
         tracing_subscriber::EnvFilter::new("debug")
+    } else {
+        tracing_subscriber::EnvFilter::new("entra_msal=trace,msal=trace")
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match log_file {
+        None => builder.with_writer(std::io::stderr).init(),
+        Some(path) => {
+            let mut options = std::fs::OpenOptions::new();
+            options.create(true).append(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let file = options.open(path).map_err(|e| {
+                Failure::config(format!(
+                    "cannot open the log file {}: {e} (check --log-file / MSAL_LOG_FILE)",
+                    path.display()
+                ))
+            })?;
+            builder
+                .with_ansi(false)
+                .with_writer(std::sync::Mutex::new(file))
+                .init();
+        }
+    }
+    Ok(())
 }
 
 fn runtime(multi_thread: bool) -> Result<tokio::runtime::Runtime, Failure> {
@@ -92,7 +111,10 @@ fn main() -> ExitCode {
         Err(e) => e.exit(),
     };
     let verbose = cli.global.verbose;
-    init_tracing(verbose);
+    if let Err(failure) = init_tracing(verbose, cli.global.log_file.as_deref()) {
+        failure.print(false);
+        return failure.exit_code();
+    }
     match run(cli, &matches) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {

@@ -65,8 +65,15 @@ impl Fixture {
             .clone()
     }
 
-    /// Environment for the binary: this emulator, this cache, no stray configuration.
+    /// Environment for the binary: this emulator, this cache, no stray configuration, and the
+    /// log file when the whole suite's logs are captured.
     fn envs(&self) -> Vec<(&'static str, String)> {
+        let mut envs = self.base_envs();
+        envs.extend(suite_log_file().map(|f| ("MSAL_LOG_FILE", f)));
+        envs
+    }
+
+    fn base_envs(&self) -> Vec<(&'static str, String)> {
         vec![
             ("MSAL_AUTHORITY", self.info.authority.clone()),
             ("MSAL_CA_FILE", self.info.ca_file.clone().unwrap()),
@@ -92,6 +99,7 @@ impl Fixture {
             "MSAL_SUBSCRIPTION",
             "KUBERNETES_EXEC_INFO",
             "RUST_LOG",
+            "MSAL_LOG_FILE",
             "BROWSER",
         ] {
             cmd.env_remove(var);
@@ -118,6 +126,17 @@ impl Fixture {
             String::from_utf8_lossy(&out.stdout).contains("Signed in as alice@contoso.example")
         );
     }
+}
+
+/// A new file under `ENTRA_TEST_LOG_DIR` for one run of the binary (`scripts/test` scans them
+/// for secrets), when the variable is set.
+fn suite_log_file() -> Option<String> {
+    static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let dir = std::env::var("ENTRA_TEST_LOG_DIR")
+        .ok()
+        .filter(|d| !d.is_empty())?;
+    let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    Some(format!("{dir}/msal-cli-{}-{n}.log", std::process::id()))
 }
 
 fn stdout_json(output: &std::process::Output) -> Value {
@@ -1150,5 +1169,46 @@ fn a_cached_token_needs_no_discovery_request() {
         discovery(),
         before,
         "a fresh process answered from its cache without discovery"
+    );
+}
+
+/// `--log-file`: the trace goes to the file (owner-only), not to standard error, and names
+/// neither the token nor the user.
+#[test]
+fn log_file_gets_the_trace_without_the_token_or_the_username() {
+    let f = fixture();
+    f.login_alice();
+    let log = f.dir.path().join("msal.log");
+    let out = run(f
+        .msal()
+        .args(["token", "-s", USER_SCOPE, "--output", "token", "--log-file"])
+        .arg(&log));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let token = String::from_utf8(out.stdout.clone()).unwrap();
+    let token = token.trim();
+    assert!(token.len() > 100);
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("token found in the cache"), "{text}");
+    assert!(text.contains("TRACE") || text.contains("DEBUG"), "{text}");
+    assert!(!text.contains(token));
+    assert!(!text.contains(token.split('.').nth(2).unwrap()));
+    assert!(!text.to_lowercase().contains("alice@contoso.example"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&log).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    let bad = run(f
+        .msal()
+        .args(["token", "-s", USER_SCOPE, "--log-file"])
+        .arg(f.dir.path().join("no-such-dir").join("msal.log")));
+    assert_ne!(code(&bad), 0);
+    assert!(
+        stderr(&bad).contains("cannot open the log file"),
+        "{}",
+        stderr(&bad)
     );
 }

@@ -5,6 +5,8 @@
 //! (and the other Microsoft hosts) to the emulator in the transport, the way an application would
 //! test with its own `HttpClient`; the library always asks the real hosts.
 
+mod support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};

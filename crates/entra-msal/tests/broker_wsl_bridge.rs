@@ -10,6 +10,8 @@
 //! would print to stdout, which is the protocol channel. Arguments: an optional name filter;
 //! libtest flags are ignored.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::io::{BufRead, Write};

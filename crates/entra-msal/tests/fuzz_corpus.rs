@@ -2,6 +2,8 @@
 //! (`fuzz/regressions/<target>/`) through the same entry points the fuzz targets use, on the
 //! stable toolchain, so every CI run checks them even where nightly and cargo-fuzz are missing.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 
 fn inputs(target: &str) -> Vec<PathBuf> {

@@ -1,6 +1,8 @@
 //! The loopback redirect listener over real sockets, and a real headless Chromium signing in at
 //! the emulator through it.
 
+mod support;
+
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};

@@ -148,6 +148,9 @@ pub fn complete(
     let code = format!("1.emu.{}", random_token(64));
     let mut runtime = state.runtime();
     runtime.pending.remove(&pending.id);
+    state
+        .secrets
+        .record(crate::secrets_log::SecretKind::AuthorizationCode, &code);
     runtime.codes.insert(
         code.clone(),
         AuthorizationCode {

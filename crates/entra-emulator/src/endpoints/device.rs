@@ -59,6 +59,9 @@ fn start(
     let user_code = user_code();
     let lifetime = state.settings.device_code_lifetime_seconds;
     let interval = state.device_code_interval();
+    state
+        .secrets
+        .record(crate::secrets_log::SecretKind::DeviceCode, &device_code);
     state.runtime().device_codes.insert(
         device_code.clone(),
         DeviceCodeRecord {

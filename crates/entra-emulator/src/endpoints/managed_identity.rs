@@ -264,10 +264,15 @@ impl Emulator {
             .map_err(|e| err(e.to_string()))?;
         tls.alpn_protocols = vec![b"http/1.1".to_vec()];
 
+        let secret = random_token(24);
+        self.state().secrets.record(
+            crate::secrets_log::SecretKind::ManagedIdentitySecret,
+            &secret,
+        );
         let state = Arc::new(MiState {
             app: self.state().clone(),
             config,
-            secret: random_token(24),
+            secret,
             arc_secrets: Mutex::new(HashMap::new()),
         });
         let layer = axum::middleware::from_fn_with_state(self.state().clone(), entra_layer);
@@ -374,6 +379,8 @@ fn mint(
             json!({"error": "server_error", "error_description": e.to_string()}),
         )
     })?;
+    app.secrets
+        .record(crate::secrets_log::SecretKind::AccessToken, &token);
     Ok((token, now, lifetime))
 }
 
@@ -615,6 +622,10 @@ async fn arc(State(state): State<Arc<MiState>>, headers: HeaderMap, Query(q): Pa
                 &format!("cannot write the key file: {e}"),
             );
         }
+        state.app.secrets.record(
+            crate::secrets_log::SecretKind::ManagedIdentitySecret,
+            &content,
+        );
         state
             .arc_secrets
             .lock()

@@ -204,12 +204,15 @@ impl ClientCore {
             correlation_id = s.correlation_id,
             grant_type = s.grant_type,
             account = self.pii(account),
+            contains_pii = self.pii_logging,
             "token acquired from the identity provider"
         );
         Ok(result)
     }
 
-    /// `value` when PII logging is on, `[redacted]` otherwise.
+    /// `value` when PII logging is on, `[redacted]` otherwise. An event that logs a value through
+    /// this also logs `contains_pii = self.pii_logging`, as MSAL's log callbacks flag PII, so a
+    /// log reader (and `entra-emulator scan-logs`) can tell which lines may name a user.
     pub fn pii<'v>(&self, value: &'v str) -> &'v str {
         if self.pii_logging || value.is_empty() {
             value
@@ -265,6 +268,7 @@ impl ClientCore {
         tracing::debug!(
             correlation_id,
             account = self.pii(account.as_ref().map(|a| a.username.as_str()).unwrap_or("")),
+            contains_pii = self.pii_logging,
             "token found in the cache"
         );
         let id_token = account.as_ref().and_then(|a| {
