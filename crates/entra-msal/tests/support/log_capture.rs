@@ -77,7 +77,12 @@ fn suite_log_file() -> Option<File> {
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     match std::fs::create_dir_all(&dir).and_then(|()| options.open(&path)) {
         Ok(f) => Some(f),
-        Err(e) => panic!("cannot write the test log {}: {e}", path.display()),
+        Err(e) => {
+            // This runs before `main`, where a panic cannot be reported well: say why and stop,
+            // since a run whose logs are not captured must not pass the leak scan.
+            eprintln!("cannot write the test log {}: {e}", path.display());
+            std::process::exit(101);
+        }
     }
 }
 
