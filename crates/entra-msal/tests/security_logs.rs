@@ -63,16 +63,7 @@ impl Secrets {
     /// Secrets the library sent, read back from the emulator's request log.
     fn sent(&mut self, e: &support::Env) {
         for r in e.emulator.control().requests() {
-            for key in [
-                "client_secret",
-                "client_assertion",
-                "code",
-                "code_verifier",
-                "device_code",
-                "refresh_token",
-                "assertion",
-                "password",
-            ] {
+            for key in entra_emulator::secrets_log::SECRET_FORM_FIELDS {
                 if let Some(v) = r.form.get(key) {
                     self.add(&format!("sent {key}"), v);
                 }
