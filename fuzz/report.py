@@ -1,17 +1,17 @@
 #!/usr/bin/env python3
 """Prints the README's fuzzing table from the summaries scripts/fuzz appends to.
 
-Usage: fuzz/report.py CAMPAIGN.tsv [EARLIER.tsv]
+Usage: fuzz/report.py CAMPAIGN.tsv [EARLIER.tsv ...]
 
 One row per run of the campaign: executions, time, coverage (`cov`, `ft`), corpus size, outcome;
-and per target the executions of the earlier (validation) runs when a second file is given."""
+and per target the executions of all earlier runs, summed over the other files given."""
 import collections
 import sys
 
 
-def load(path):
+def load(paths):
     totals = collections.OrderedDict()
-    for line in open(path):
+    for line in (line for path in paths for line in open(path)):
         when, target, secs, execs, cov, ft, corp, outcome = line.rstrip("\n").split("\t")
         t = totals.setdefault(target, {"secs": 0, "execs": 0, "outcomes": []})
         t["secs"] += int(secs)
@@ -21,7 +21,7 @@ def load(path):
     return totals
 
 
-earlier = load(sys.argv[2]) if len(sys.argv) > 2 else {}
+earlier = load(sys.argv[2:])
 print("| target | executions | time | cov | ft | corpus | outcome | earlier runs |")
 print("|---|---:|---:|---:|---:|---:|---|---:|")
 for line in open(sys.argv[1]):

@@ -132,6 +132,12 @@ pub enum EmulatorCommand {
         after_help = "Examples:\n  msal emulator serve\n  msal emulator serve --json --enable-control --port 8443\n  msal emulator serve --config tenant.toml"
     )]
     Serve(entra_emulator::cli::ServeArgs),
+    /// Search log files for the secrets and usernames an emulator recorded (serve
+    /// --secrets-log); fails, naming file, line and kind, if any appears.
+    #[command(
+        after_help = "Example:\n  msal emulator serve --secrets-log /tmp/secrets.jsonl\n  # run your app against it, logging to app.log\n  msal emulator scan-logs --secrets /tmp/secrets.jsonl app.log"
+    )]
+    ScanLogs(entra_emulator::cli::ScanLogsArgs),
 }
 
 const LOGIN_EXAMPLES: &str = "\

@@ -79,6 +79,9 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), Failure> {
         Command::Emulator {
             command: EmulatorCommand::Serve(args),
         } => return Ok(runtime(true)?.block_on(entra_emulator::cli::serve(args))?),
+        Command::Emulator {
+            command: EmulatorCommand::ScanLogs(args),
+        } => return Ok(entra_emulator::cli::scan_logs(args)?),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "msal", &mut std::io::stdout());
             return Ok(());

@@ -5,10 +5,16 @@ use std::process::{Command, Stdio};
 
 #[test]
 fn demo_runs_unattended_to_the_end() {
-    let output = Command::new(env!("CARGO_BIN_EXE_msal"))
-        .arg("demo")
-        .output()
-        .unwrap();
+    let mut demo = Command::new(env!("CARGO_BIN_EXE_msal"));
+    demo.arg("demo").env_remove("MSAL_LOG_FILE");
+    // Under scripts/test the demo's trace joins the whole suite's logs for the leak scan.
+    if let Some(dir) = std::env::var_os("ENTRA_TEST_LOG_DIR").filter(|d| !d.is_empty()) {
+        demo.env(
+            "MSAL_LOG_FILE",
+            std::path::Path::new(&dir).join(format!("msal-demo-{}.log", std::process::id())),
+        );
+    }
+    let output = demo.output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -66,4 +72,34 @@ fn emulator_serve_from_the_cli() {
         info["control_url"].is_null(),
         "the control API is off unless enabled"
     );
+}
+
+#[test]
+fn emulator_scan_logs_finds_a_recorded_secret_and_passes_a_clean_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = dir.path().join("secrets.jsonl");
+    std::fs::write(
+        &secrets,
+        "{\"kind\":\"refresh_token\",\"value\":\"1.emu.a-refresh-token-value\"}\n",
+    )
+    .unwrap();
+    let clean = dir.path().join("clean.log");
+    std::fs::write(&clean, "DEBUG token acquired\n").unwrap();
+    let leaky = dir.path().join("leaky.log");
+    std::fs::write(&leaky, "DEBUG rt=1.emu.a-refresh-token-value\n").unwrap();
+    let scan = |log: &std::path::Path| {
+        Command::new(env!("CARGO_BIN_EXE_msal"))
+            .args(["emulator", "scan-logs", "--secrets"])
+            .arg(&secrets)
+            .arg(log)
+            .output()
+            .unwrap()
+    };
+    let ok = scan(&clean);
+    assert!(ok.status.success(), "{ok:?}");
+    let bad = scan(&leaky);
+    assert!(!bad.status.success());
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("leaky.log:1: RefreshToken"), "{stderr}");
+    assert!(!stderr.contains("a-refresh-token-value"), "{stderr}");
 }
