@@ -480,7 +480,8 @@ async fn server_errors_are_not_cached() {
     resolve_endpoints(&http, &a, LOCAL).await.unwrap();
     assert_eq!(hits(&emulator, "openid-configuration"), 2);
 
-    // A transport failure is a network error, and not cached either.
+    // A transport failure (on the first try and on the transport's one retry of a GET) is a
+    // network error, and not cached either.
     let emulator = start().await;
     emulator.control().add_fault(FaultRule {
         matcher: FaultMatch {
@@ -488,7 +489,7 @@ async fn server_errors_are_not_cached() {
             ..Default::default()
         },
         fault: FaultAction::DropConnection,
-        count: 1,
+        count: 2,
     });
     let a = authority(&emulator.authority());
     let err = resolve_endpoints(&direct(&emulator), &a, LOCAL)

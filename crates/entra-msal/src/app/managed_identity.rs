@@ -206,7 +206,12 @@ impl ManagedIdentityClient {
             identity,
             env: Arc::new(ProcessEnvironment),
             http_client: None,
-            http_options: HttpOptions::default(),
+            // No transport retries: MSAL Python's ManagedIdentityClient has none either, and
+            // the fault matrix documents each failure as the caller sees it.
+            http_options: HttpOptions {
+                retries: 0,
+                ..HttpOptions::default()
+            },
             cache: None,
             clock: Arc::new(SystemClock),
             capabilities: Vec::new(),

@@ -1,4 +1,5 @@
-//! The default transport: reqwest with rustls, redirects off, timeouts on.
+//! The default transport: reqwest with rustls, redirects off, timeouts on, and the retries of
+//! MSAL Python's default transport.
 
 use std::time::Duration;
 
@@ -20,6 +21,15 @@ pub struct HttpOptions {
     pub only_trusted_cas: bool,
     /// An explicit proxy URL for all requests.
     pub proxy: Option<String>,
+    /// How many times a request is sent again, as MSAL Python's default transport does
+    /// (`requests` with `HTTPAdapter(max_retries=1)`), default 1:
+    /// - any request whose connection could not be established (the server never saw it);
+    /// - a GET (discovery, metadata) whose connection dropped or whose body was cut short;
+    /// - a GET answered 413, 429 or 503 with a `Retry-After` of at most 60 s, after waiting it.
+    ///
+    /// A token request (POST) that reached the server is never sent again, and timeouts are
+    /// not retried. Managed identity uses 0, as MSAL Python's `ManagedIdentityClient` does.
+    pub retries: u8,
 }
 
 impl Default for HttpOptions {
@@ -30,6 +40,7 @@ impl Default for HttpOptions {
             trusted_ca_pems: Vec::new(),
             only_trusted_cas: false,
             proxy: None,
+            retries: 1,
         }
     }
 }
@@ -38,12 +49,27 @@ impl Default for HttpOptions {
 #[derive(Debug, Clone)]
 pub struct ReqwestHttpClient {
     client: reqwest::Client,
+    retries: u8,
+}
+
+/// GET answers worth one more try after their `Retry-After` (urllib3's `RETRY_AFTER_STATUS_CODES`).
+const RETRY_AFTER_STATUSES: [u16; 3] = [413, 429, 503];
+/// The longest `Retry-After` waited for before a retry; a longer one is returned as it is (and
+/// throttled by [`ThrottledHttp`](super::ThrottledHttp)).
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(60);
+
+/// Why one attempt failed, and whether it may be sent again.
+struct Failed {
+    error: HttpError,
+    /// No connection was established: the server never saw the request.
+    connect: bool,
 }
 
 impl ReqwestHttpClient {
-    /// Wraps an already configured reqwest client (the pinned Service Fabric transport).
+    /// Wraps an already configured reqwest client (the pinned Service Fabric transport), with
+    /// no retries (managed identity).
     pub(crate) fn from_client(client: reqwest::Client) -> Self {
-        Self { client }
+        Self { client, retries: 0 }
     }
 
     /// Builds the client. Fails on an unreadable CA certificate or proxy URL.
@@ -71,8 +97,54 @@ impl ReqwestHttpClient {
         let client = builder
             .build()
             .map_err(|e| Error::Configuration(format!("cannot build the HTTP client: {e}")))?;
-        Ok(Self { client })
+        Ok(Self {
+            client,
+            retries: options.retries,
+        })
     }
+
+    async fn attempt(&self, request: reqwest::Request) -> Result<HttpResponse, Failed> {
+        let failed = |e: reqwest::Error| Failed {
+            connect: e.is_connect(),
+            error: transport_error(&e),
+        };
+        let response = self.client.execute(request).await.map_err(failed)?;
+        let mut builder = http::Response::builder().status(response.status());
+        for (name, value) in response.headers() {
+            builder = builder.header(name, value);
+        }
+        let body = response.bytes().await.map_err(failed)?;
+        builder.body(body.to_vec()).map_err(|e| Failed {
+            error: HttpError {
+                message: e.to_string(),
+                timeout: false,
+            },
+            connect: false,
+        })
+    }
+}
+
+/// The wait before retrying a GET answer, when it is one worth retrying.
+fn retry_wait(response: &HttpResponse) -> Option<Duration> {
+    if !RETRY_AFTER_STATUSES.contains(&response.status().as_u16()) {
+        return None;
+    }
+    let seconds: u64 = response
+        .headers()
+        .get(http::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    let wait = Duration::from_secs(seconds);
+    (wait <= MAX_RETRY_WAIT).then_some(wait)
+}
+
+/// Whether a failed attempt may be sent again: never after a timeout; after a connect failure
+/// always; after any other failure only for an idempotent GET.
+fn may_retry(failed: &Failed, idempotent: bool) -> bool {
+    !failed.error.timeout && (failed.connect || idempotent)
 }
 
 fn transport_error(e: &reqwest::Error) -> HttpError {
@@ -92,22 +164,94 @@ fn transport_error(e: &reqwest::Error) -> HttpError {
 impl HttpClient for ReqwestHttpClient {
     fn send(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, HttpError>> {
         Box::pin(async move {
+            let idempotent = request.method() == http::Method::GET;
             let request = reqwest::Request::try_from(request.map(reqwest::Body::from))
                 .map_err(|e| transport_error(&e))?;
-            let response = self
-                .client
-                .execute(request)
-                .await
-                .map_err(|e| transport_error(&e))?;
-            let mut builder = http::Response::builder().status(response.status());
-            for (name, value) in response.headers() {
-                builder = builder.header(name, value);
+            let mut retries_left = self.retries;
+            let mut next = request;
+            loop {
+                // The body is in memory, so the request can always be copied.
+                let again = (retries_left > 0).then(|| next.try_clone()).flatten();
+                let (method, url) = (next.method().clone(), next.url().clone());
+                let outcome = self.attempt(next).await;
+                let Some(again) = again else {
+                    return outcome.map_err(|f| f.error);
+                };
+                match outcome {
+                    Ok(response) => match retry_wait(&response).filter(|_| idempotent) {
+                        Some(wait) => {
+                            tracing::debug!(
+                                %method,
+                                url = %url.as_str().split('?').next().unwrap_or(""),
+                                status = response.status().as_u16(),
+                                wait_seconds = wait.as_secs(),
+                                "retrying after Retry-After"
+                            );
+                            tokio::time::sleep(wait).await;
+                        }
+                        None => return Ok(response),
+                    },
+                    Err(failed) if may_retry(&failed, idempotent) => {
+                        tracing::debug!(
+                            %method,
+                            url = %url.as_str().split('?').next().unwrap_or(""),
+                            error = %failed.error,
+                            "retrying after a transport failure"
+                        );
+                    }
+                    Err(failed) => return Err(failed.error),
+                }
+                retries_left -= 1;
+                next = again;
             }
-            let body = response.bytes().await.map_err(|e| transport_error(&e))?;
-            builder.body(body.to_vec()).map_err(|e| HttpError {
-                message: e.to_string(),
-                timeout: false,
-            })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(status: u16, retry_after: Option<&str>) -> HttpResponse {
+        let mut b = http::Response::builder().status(status);
+        if let Some(r) = retry_after {
+            b = b.header("retry-after", r);
+        }
+        b.body(Vec::new()).unwrap()
+    }
+
+    #[test]
+    fn only_413_429_503_with_a_short_numeric_retry_after_are_waited_for() {
+        assert_eq!(
+            retry_wait(&response(429, Some("2"))),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(
+            retry_wait(&response(503, Some(" 60 "))),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(retry_wait(&response(413, Some("0"))), Some(Duration::ZERO));
+        assert_eq!(retry_wait(&response(503, Some("61"))), None);
+        assert_eq!(retry_wait(&response(429, None)), None);
+        assert_eq!(retry_wait(&response(429, Some("soon"))), None);
+        assert_eq!(retry_wait(&response(500, Some("1"))), None);
+        assert_eq!(retry_wait(&response(200, Some("1"))), None);
+    }
+
+    #[test]
+    fn connect_failures_always_retry_others_only_for_get_and_never_timeouts() {
+        let f = |connect, timeout| Failed {
+            error: HttpError {
+                message: String::new(),
+                timeout,
+            },
+            connect,
+        };
+        assert!(may_retry(&f(true, false), false));
+        assert!(may_retry(&f(true, false), true));
+        assert!(!may_retry(&f(false, false), false));
+        assert!(may_retry(&f(false, false), true));
+        assert!(!may_retry(&f(true, true), true));
+        assert!(!may_retry(&f(false, true), true));
     }
 }
