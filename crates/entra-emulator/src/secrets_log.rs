@@ -102,16 +102,14 @@ impl SecretsLog {
         })
     }
 
-    /// The configured file, else the one `ENTRA_EMULATOR_SECRETS_LOG` names, else off.
-    pub fn from_settings(configured: Option<&Path>) -> std::io::Result<Self> {
-        match configured.map(Path::to_path_buf).or_else(|| {
+    /// The file to record to: the configured one, else the one `ENTRA_EMULATOR_SECRETS_LOG`
+    /// names, else none (off).
+    pub fn path_for(configured: Option<&Path>) -> Option<PathBuf> {
+        configured.map(Path::to_path_buf).or_else(|| {
             std::env::var_os(SECRETS_LOG_ENV)
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from)
-        }) {
-            Some(path) => Self::open(&path),
-            None => Ok(Self::off()),
-        }
+        })
     }
 
     /// Whether values are being recorded.

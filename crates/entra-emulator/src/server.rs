@@ -23,7 +23,7 @@ use crate::errors::{self, EntraError, Trace};
 use crate::faults::{self, FaultOutcome, RequestFacts};
 use crate::info::{self, ConnectionInfo};
 use crate::request_log::LoggedRequest;
-use crate::secrets_log::{SECRETS_LOG_ENV, SecretsLog};
+use crate::secrets_log::SecretsLog;
 use crate::state::AppState;
 use crate::tls::TlsMaterial;
 
@@ -104,20 +104,12 @@ impl Emulator {
         let key = SigningKey::from_pem(&key_pem)?;
         let directory = Directory::new(config)?;
         let mut state = AppState::new(base_url, directory, key, settings);
-        state.secrets =
-            SecretsLog::from_settings(state.settings.secrets_log.as_deref()).map_err(|source| {
-                EmulatorError::Write {
-                    path: state
-                        .settings
-                        .secrets_log
-                        .clone()
-                        .or_else(|| std::env::var_os(SECRETS_LOG_ENV).map(Into::into))
-                        .unwrap_or_default()
-                        .display()
-                        .to_string(),
-                    source,
-                }
+        if let Some(path) = SecretsLog::path_for(state.settings.secrets_log.as_deref()) {
+            state.secrets = SecretsLog::open(&path).map_err(|source| EmulatorError::Write {
+                path: path.display().to_string(),
+                source,
             })?;
+        }
         state.secrets.record_configuration(state.directory.config());
         let state = Arc::new(state);
         let router = router(state.clone());

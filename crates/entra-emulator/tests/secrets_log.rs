@@ -121,3 +121,17 @@ fn an_empty_secrets_log_or_empty_logs_cannot_pass() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no log lines to scan"));
 }
+
+#[tokio::test]
+async fn an_unwritable_secrets_log_stops_the_start_with_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("missing-dir").join("secrets.jsonl");
+    let mut config = common::config();
+    config.settings.secrets_log = Some(path.clone());
+    let e = entra_emulator::Emulator::start(config).await.unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with(&format!("cannot write {}", path.display())),
+        "{e}"
+    );
+}
