@@ -30,7 +30,7 @@ for line in open(sys.argv[1]):
     execs = int(execs) if execs.isdigit() else 0
     e = earlier.get(name)
     before = f"{e['execs']:,} in {e['secs']} s" if e else ""
-    stop = "10 M" if execs >= 10_000_000 else "time cap"
+    stop = "10 M" if execs >= 10_000_000 else ("30 min" if secs >= 1800 else "time cap")
     if not outcome.startswith("ok"):
         stop, outcome = "stopped", "crash (finding)"
     print(f"| `{name}` | {execs:,} ({stop}) | {secs // 60} min {secs % 60:02d} s "
