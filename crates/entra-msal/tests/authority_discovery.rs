@@ -7,6 +7,8 @@
 
 mod support;
 
+use support::hits;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -76,15 +78,6 @@ fn routed(emulator: &Emulator) -> ThrottledHttp {
 
 async fn start() -> Emulator {
     Emulator::start(ready_made().unwrap()).await.unwrap()
-}
-
-fn hits(emulator: &Emulator, path: &str) -> usize {
-    emulator
-        .control()
-        .requests()
-        .iter()
-        .filter(|r| r.path.contains(path))
-        .count()
 }
 
 fn authority(url: &str) -> Authority {

@@ -68,12 +68,7 @@ impl Setup {
 
     /// How many requests whose path contains `path` reached the emulator.
     fn hits(&self, path: &str) -> usize {
-        self.emulator
-            .control()
-            .requests()
-            .iter()
-            .filter(|r| r.path.contains(path))
-            .count()
+        support::hits(&self.emulator, path)
     }
 
     fn fault(&self, path: &str, fault: FaultAction, count: u32) {

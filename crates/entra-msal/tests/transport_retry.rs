@@ -6,6 +6,8 @@
 
 mod support;
 
+use support::hits;
+
 use entra_emulator::{Emulator, FaultAction, FaultMatch, FaultRule, ready_made};
 use entra_msal::http::{HttpClient, HttpOptions, HttpRequest, ReqwestHttpClient};
 
@@ -35,15 +37,6 @@ fn fault(emulator: &Emulator, path: &str, fault: FaultAction, count: u32) {
         fault,
         count,
     });
-}
-
-fn hits(emulator: &Emulator, path: &str) -> usize {
-    emulator
-        .control()
-        .requests()
-        .iter()
-        .filter(|r| r.path.contains(path))
-        .count()
 }
 
 fn discovery_get(emulator: &Emulator) -> HttpRequest {

@@ -155,6 +155,16 @@ impl Env {
     }
 }
 
+/// How many requests whose path contains `path` reached the emulator (its request log).
+pub fn hits(emulator: &Emulator, path: &str) -> usize {
+    emulator
+        .control()
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains(path))
+        .count()
+}
+
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
