@@ -5,6 +5,7 @@
 //! bodies, query strings, client assertions, broker requests over D-Bus, configuration files).
 //! A panic is a finding.
 
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use axum::Router;
@@ -226,4 +227,35 @@ pub fn http(data: &[u8]) {
         !status.is_server_error(),
         "the emulator answered {status} to {method} {path}"
     );
+}
+
+/// The committed inputs of one target: `fuzz/seeds/<target>/` and `fuzz/regressions/<target>/`
+/// of this repository, sorted.
+fn corpus_files(target: &str) -> Vec<PathBuf> {
+    let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
+    let mut files = Vec::new();
+    for dir in ["seeds", "regressions"] {
+        let Ok(entries) = std::fs::read_dir(fuzz.join(dir).join(target)) else {
+            continue;
+        };
+        files.extend(entries.filter_map(|e| e.ok()).map(|e| e.path()));
+    }
+    files.sort();
+    files
+}
+
+/// Replays a target's committed inputs through `check` (the target's entry point), for the
+/// stable-toolchain replay tests of this crate and of `entra-msal`. Panics, naming the file, when
+/// one fails, and when there are none.
+pub fn replay_corpus(target: &str, check: fn(&[u8])) {
+    let files = corpus_files(target);
+    assert!(
+        !files.is_empty(),
+        "fuzz/seeds/{target} is empty; run fuzz/seed_corpora.py and fuzz/golden_seeds.py"
+    );
+    for file in &files {
+        let data = std::fs::read(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let outcome = std::panic::catch_unwind(|| check(&data));
+        assert!(outcome.is_ok(), "{target}: {} fails", file.display());
+    }
 }

@@ -7,7 +7,7 @@
 //! signature or by the end of its payload, so a log that prints either part alone is caught too.
 //! Findings name the file, the line and the kind of secret, never the secret itself.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
@@ -140,12 +140,12 @@ impl LeakScanner {
         let mut secret_patterns = Vec::new();
         let mut username_needles: Vec<String> = Vec::new();
         let mut username_patterns = Vec::new();
-        let mut seen: HashMap<String, ()> = HashMap::new();
+        let mut seen: HashSet<String> = HashSet::new();
         for r in records {
             let length = r.value.chars().count();
             if r.kind == SecretKind::Username {
                 let lower = r.value.to_ascii_lowercase();
-                if length < MIN_USERNAME_LEN || seen.insert(format!("u:{lower}"), ()).is_some() {
+                if length < MIN_USERNAME_LEN || !seen.insert(format!("u:{lower}")) {
                     continue;
                 }
                 username_needles.push(lower);
@@ -161,7 +161,7 @@ impl LeakScanner {
                 continue;
             }
             for (needle, part) in needles(&r.value) {
-                if seen.insert(format!("s:{needle}"), ()).is_some() {
+                if !seen.insert(format!("s:{needle}")) {
                     continue;
                 }
                 secret_needles.push(needle.to_string());

@@ -80,7 +80,6 @@ pub struct SecretRecord {
 #[derive(Debug, Default)]
 pub struct SecretsLog {
     file: Option<Mutex<File>>,
-    path: Option<PathBuf>,
 }
 
 impl SecretsLog {
@@ -98,7 +97,6 @@ impl SecretsLog {
         let file = options.open(path)?;
         Ok(Self {
             file: Some(Mutex::new(file)),
-            path: Some(path.to_path_buf()),
         })
     }
 
@@ -115,11 +113,6 @@ impl SecretsLog {
     /// Whether values are being recorded.
     pub fn is_on(&self) -> bool {
         self.file.is_some()
-    }
-
-    /// The file, when on.
-    pub fn path(&self) -> Option<&Path> {
-        self.path.as_deref()
     }
 
     /// Records a value the emulator issued or was configured with.

@@ -712,6 +712,25 @@ pub fn windows_broker(data: &[u8]) {
     }
 }
 
+/// `message` encodes to exactly one line, which decodes to the same message.
+fn assert_line_round_trip<M: PartialEq>(
+    what: &str,
+    message: &M,
+    encode: fn(&M) -> String,
+    decode: fn(&str) -> Result<M, crate::broker::BrokerError>,
+) {
+    let encoded = encode(message);
+    assert!(
+        encoded.ends_with('\n') && !encoded.trim_end_matches('\n').contains('\n'),
+        "an encoded {what} is not one line"
+    );
+    let again = decode(&encoded).unwrap_or_else(|_| panic!("an encoded {what} does not decode"));
+    assert!(
+        again == *message,
+        "{what} changed in a round trip: {encoded}"
+    );
+}
+
 /// The WSL bridge's line protocol: a request or an answer line (the first byte chooses). What
 /// decodes must encode to a line that decodes to the same message.
 pub fn wsl_protocol(data: &[u8]) {
@@ -726,16 +745,7 @@ pub fn wsl_protocol(data: &[u8]) {
     if selector % 2 == 0 {
         match decode_request(line) {
             Ok(request) => {
-                let encoded = encode_request(&request);
-                assert!(
-                    encoded.ends_with('\n') && !encoded.trim_end_matches('\n').contains('\n'),
-                    "an encoded request is not one line"
-                );
-                let again = decode_request(&encoded).expect("an encoded request decodes");
-                assert!(
-                    again == request,
-                    "request changed in a round trip: {encoded}"
-                );
+                assert_line_round_trip("request", &request, encode_request, decode_request);
                 let _ = format!("{request:?}");
             }
             Err(e) => exercise_broker_error(&e),
@@ -743,16 +753,7 @@ pub fn wsl_protocol(data: &[u8]) {
     } else {
         match decode_response(line) {
             Ok(response) => {
-                let encoded = encode_response(&response);
-                assert!(
-                    encoded.ends_with('\n') && !encoded.trim_end_matches('\n').contains('\n'),
-                    "an encoded answer is not one line"
-                );
-                let again = decode_response(&encoded).expect("an encoded answer decodes");
-                assert!(
-                    again == response,
-                    "answer changed in a round trip: {encoded}"
-                );
+                assert_line_round_trip("answer", &response, encode_response, decode_response);
                 if let WireOutcome::Ok(value) = response.outcome {
                     let _ = accounts_from_value(value.clone());
                     if let Ok(token) = token_from_value(value.clone()) {

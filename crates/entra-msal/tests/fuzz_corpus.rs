@@ -4,33 +4,7 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-
-fn inputs(target: &str) -> Vec<PathBuf> {
-    let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
-    let mut files = Vec::new();
-    for dir in ["seeds", "regressions"] {
-        let Ok(entries) = std::fs::read_dir(fuzz.join(dir).join(target)) else {
-            continue;
-        };
-        files.extend(entries.filter_map(|e| e.ok()).map(|e| e.path()));
-    }
-    files.sort();
-    files
-}
-
-fn replay(target: &str, check: fn(&[u8])) {
-    let files = inputs(target);
-    assert!(
-        !files.is_empty(),
-        "fuzz/seeds/{target} is empty; run fuzz/seed_corpora.py and fuzz/golden_seeds.py"
-    );
-    for file in &files {
-        let data = std::fs::read(file).unwrap();
-        let outcome = std::panic::catch_unwind(|| check(&data));
-        assert!(outcome.is_ok(), "{target}: {} fails", file.display());
-    }
-}
+use entra_emulator::fuzzing::replay_corpus as replay;
 
 #[test]
 fn http1_request() {

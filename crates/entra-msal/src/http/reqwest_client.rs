@@ -141,6 +141,11 @@ fn retry_wait(response: &HttpResponse) -> Option<Duration> {
     (wait <= MAX_RETRY_WAIT).then_some(wait)
 }
 
+/// A URL for the log: its query may carry parameters that are nobody's business.
+fn without_query(url: &reqwest::Url) -> &str {
+    url.as_str().split('?').next().unwrap_or("")
+}
+
 /// Whether a failed attempt may be sent again: never after a timeout; after a connect failure
 /// always; after any other failure only for an idempotent GET.
 fn may_retry(failed: &Failed, idempotent: bool) -> bool {
@@ -172,7 +177,6 @@ impl HttpClient for ReqwestHttpClient {
             loop {
                 // The body is in memory, so the request can always be copied.
                 let again = (retries_left > 0).then(|| next.try_clone()).flatten();
-                let (method, url) = (next.method().clone(), next.url().clone());
                 let outcome = self.attempt(next).await;
                 let Some(again) = again else {
                     return outcome.map_err(|f| f.error);
@@ -181,8 +185,8 @@ impl HttpClient for ReqwestHttpClient {
                     Ok(response) => match retry_wait(&response).filter(|_| idempotent) {
                         Some(wait) => {
                             tracing::debug!(
-                                %method,
-                                url = %url.as_str().split('?').next().unwrap_or(""),
+                                method = %again.method(),
+                                url = %without_query(again.url()),
                                 status = response.status().as_u16(),
                                 wait_seconds = wait.as_secs(),
                                 "retrying after Retry-After"
@@ -193,8 +197,8 @@ impl HttpClient for ReqwestHttpClient {
                     },
                     Err(failed) if may_retry(&failed, idempotent) => {
                         tracing::debug!(
-                            %method,
-                            url = %url.as_str().split('?').next().unwrap_or(""),
+                            method = %again.method(),
+                            url = %without_query(again.url()),
                             error = %failed.error,
                             "retrying after a transport failure"
                         );

@@ -91,7 +91,8 @@ thread_local! {
 
 define_class!(
     // SAFETY: NSObject has no subclassing requirements; the delegate is main-thread-only, as
-    // the protocol requires, and `Drop` is not implemented.
+    // the protocol requires; and the class has no `Drop` impl of its own, which is what
+    // `define_class!` asks of a class with ivars.
     #[unsafe(super(NSObject))]
     #[thread_kind = MainThreadOnly]
     #[name = "EntraMsalSsoExtensionDelegate"]
