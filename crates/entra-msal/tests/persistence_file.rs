@@ -5,7 +5,7 @@
 mod support;
 
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
@@ -263,6 +263,39 @@ async fn a_lock_held_by_a_killed_process_does_not_block() {
     assert!(targets(&path).contains("api://load-3/.default"));
 }
 
+/// One run of `interop/msal_extensions_cache.py`: MSAL Python with msal-extensions gets a token
+/// for `scope` through the cache file `cache`. Its last output line, as JSON. Owns its arguments,
+/// so runs can be spawned.
+async fn msal_extensions_step(
+    python: PathBuf,
+    info: PathBuf,
+    cache: PathBuf,
+    scope: String,
+) -> serde_json::Value {
+    let mut command = tokio::process::Command::new(python);
+    command
+        .arg(repo_root().join("interop/msal_extensions_cache.py"))
+        .arg("--info")
+        .arg(info)
+        .arg("--cache")
+        .arg(cache)
+        .arg("--scope")
+        .arg(scope)
+        .env_remove("REQUESTS_CA_BUNDLE")
+        .kill_on_drop(true);
+    let output = tokio::time::timeout(LIMIT, command.output())
+        .await
+        .expect("bounded")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "msal-extensions step failed: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str::<serde_json::Value>(stdout.lines().last().unwrap()).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shared_with_msal_extensions_both_ways() {
     let Some(python) = python() else { return };
@@ -270,31 +303,8 @@ async fn shared_with_msal_extensions_both_ways() {
     let info = e.dir.path().join("info.json");
     std::fs::write(&info, serde_json::to_string(&e.info).unwrap()).unwrap();
     let path = e.dir.path().join("shared_cache.json");
-    let run_python = |scope: &'static str| {
-        let mut command = tokio::process::Command::new(&python);
-        command
-            .arg(repo_root().join("interop/msal_extensions_cache.py"))
-            .arg("--info")
-            .arg(&info)
-            .arg("--cache")
-            .arg(&path)
-            .arg("--scope")
-            .arg(scope)
-            .env_remove("REQUESTS_CA_BUNDLE")
-            .kill_on_drop(true);
-        async move {
-            let output = tokio::time::timeout(LIMIT, command.output())
-                .await
-                .expect("bounded")
-                .unwrap();
-            let stdout = String::from_utf8_lossy(&output.stdout);
-            assert!(
-                output.status.success(),
-                "msal-extensions step failed: {stdout}\n{}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-            serde_json::from_str::<serde_json::Value>(stdout.lines().last().unwrap()).unwrap()
-        }
+    let run_python = |scope: &str| {
+        msal_extensions_step(python.clone(), info.clone(), path.clone(), scope.into())
     };
 
     // Python writes, Rust reads.
@@ -340,32 +350,8 @@ async fn msal_extensions_and_rust_write_one_file_at_the_same_time() {
     let info = e.dir.path().join("info.json");
     std::fs::write(&info, serde_json::to_string(&e.info).unwrap()).unwrap();
     let path = e.dir.path().join("concurrent_cache.json");
-    let run_python = |scope: String| {
-        let mut command = tokio::process::Command::new(&python);
-        command
-            .arg(repo_root().join("interop/msal_extensions_cache.py"))
-            .arg("--info")
-            .arg(&info)
-            .arg("--cache")
-            .arg(&path)
-            .arg("--scope")
-            .arg(&scope)
-            .env_remove("REQUESTS_CA_BUNDLE")
-            .kill_on_drop(true);
-        async move {
-            let output = tokio::time::timeout(LIMIT, command.output())
-                .await
-                .expect("bounded")
-                .unwrap();
-            let stdout = String::from_utf8_lossy(&output.stdout);
-            assert!(
-                output.status.success(),
-                "msal-extensions step failed: {stdout}\n{}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-            serde_json::from_str::<serde_json::Value>(stdout.lines().last().unwrap()).unwrap()
-        }
-    };
+    let run_python =
+        |scope: String| msal_extensions_step(python.clone(), info.clone(), path.clone(), scope);
     let python_scopes: Vec<String> = (61..64)
         .map(|n| format!("api://load-{n}/.default"))
         .collect();

@@ -3,15 +3,16 @@
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::write_back::WriteBack;
 use super::{Persistence, PersistenceLock, Version};
 use crate::cache::{CacheListener, TokenCache};
 use crate::error::Error;
 
 #[derive(Default)]
 struct State {
-    /// Token operations in progress on the cache (they share one lock).
-    depth: usize,
-    /// The lock, held while `depth > 0` (unless taking it failed).
+    /// Token operations in progress on the cache (they share one lock), and writes owed.
+    write_back: WriteBack,
+    /// The lock, held while an operation runs (unless taking it failed).
     lock: Option<PersistenceLock>,
     /// Whether the stored data was read at least once.
     loaded: bool,
@@ -19,8 +20,6 @@ struct State {
     synced: Option<Version>,
     /// The stored data at `synced` is not a valid cache: never overwrite it.
     corrupt: bool,
-    /// Changes that still have to be written.
-    pending: bool,
 }
 
 /// Keeps a [`TokenCache`] in a [`Persistence`] shared by processes: the cache's
@@ -167,8 +166,7 @@ impl PersistentTokenCache {
 impl CacheListener for PersistentTokenCache {
     fn before_access(&self, cache: &TokenCache) {
         let mut state = self.state();
-        state.depth += 1;
-        if state.depth > 1 {
+        if !state.write_back.enter() {
             // Another operation on this cache holds the lock and the memory is current.
             return;
         }
@@ -183,20 +181,14 @@ impl CacheListener for PersistentTokenCache {
 
     fn after_access(&self, cache: &TokenCache, has_state_changed: bool) {
         let mut state = self.state();
-        let must_write = has_state_changed || state.pending;
-        if must_write {
-            match self.write(cache, &mut state) {
-                // With other operations still running, one of them may have changed the cache
-                // after this write without its flag surviving it: let the last one write too.
-                Ok(()) => state.pending = state.depth > 1,
-                Err(e) => {
-                    state.pending = true;
-                    self.record(e);
-                }
+        if state.write_back.must_write(has_state_changed) {
+            let outcome = self.write(cache, &mut state);
+            state.write_back.wrote(outcome.is_ok());
+            if let Err(e) = outcome {
+                self.record(e);
             }
         }
-        state.depth = state.depth.saturating_sub(1);
-        if state.depth == 0 {
+        if state.write_back.leave() {
             state.lock = None;
         }
     }

@@ -88,6 +88,7 @@ pub mod partition;
 mod redis;
 #[cfg(all(feature = "keyring", target_os = "linux"))]
 mod secret_service;
+mod write_back;
 
 use std::any::Any;
 use std::fmt;

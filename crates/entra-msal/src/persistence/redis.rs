@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::partition;
+use super::write_back::WriteBack;
 use crate::cache::{CacheListener, TokenCache};
 use crate::error::Error;
 
@@ -64,14 +65,12 @@ fn redact_url(url: &str) -> String {
 
 #[derive(Default)]
 struct State {
-    /// Token operations in progress on the cache.
-    depth: usize,
+    /// Token operations in progress on the cache, and writes owed.
+    write_back: WriteBack,
     /// Per partition, the stored data this instance last read or wrote.
     synced: HashMap<String, Value>,
     /// Per partition, the stored text of `synced`: an unchanged key is not parsed again.
     synced_text: HashMap<String, String>,
-    /// A write failed, or ran while another operation was still going: retry at the next end.
-    pending: bool,
 }
 
 /// Keeps a [`TokenCache`] in Redis, partitioned like Microsoft.Identity.Web's distributed
@@ -260,7 +259,7 @@ impl RedisTokenCache {
         Self::set_memory(cache, &partition::replace(&memory, partition, &merged))?;
         if merged != theirs {
             // Local changes not written yet: the end of the operation writes them.
-            state.pending = true;
+            state.write_back.owe();
         }
         state.synced.insert(partition.to_string(), theirs);
         match text {
@@ -356,7 +355,7 @@ impl CacheListener for RedisTokenCache {
 
     fn before_partition_access(&self, cache: &TokenCache, partition: Option<&str>) {
         let mut state = lock(&self.state);
-        state.depth += 1;
+        state.write_back.enter();
         if let Some(partition) = partition
             && let Err(e) = self.load(cache, &mut state, partition)
         {
@@ -366,16 +365,14 @@ impl CacheListener for RedisTokenCache {
 
     fn after_access(&self, cache: &TokenCache, has_state_changed: bool) {
         let mut state = lock(&self.state);
-        if has_state_changed || state.pending {
-            match self.write(cache, &mut state) {
-                Ok(()) => state.pending = state.depth > 1,
-                Err(e) => {
-                    state.pending = true;
-                    self.record(e);
-                }
+        if state.write_back.must_write(has_state_changed) {
+            let outcome = self.write(cache, &mut state);
+            state.write_back.wrote(outcome.is_ok());
+            if let Err(e) = outcome {
+                self.record(e);
             }
         }
-        state.depth = state.depth.saturating_sub(1);
+        state.write_back.leave();
     }
 }
 
