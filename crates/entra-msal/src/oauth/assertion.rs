@@ -7,8 +7,6 @@ use std::sync::Mutex;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use ring::signature::{KeyPair as _, RSA_PKCS1_SHA256, RSA_PSS_SHA256, RsaKeyPair};
-use rsa::pkcs1::DecodeRsaPrivateKey as _;
-use rsa::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _};
 use serde_json::{Map, Value, json};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
@@ -57,20 +55,40 @@ fn bad(what: &str, e: impl std::fmt::Display) -> Error {
     Error::Configuration(format!("{what}: {e}"))
 }
 
-fn pkcs8_from_pem(key_pem: &str) -> Result<Vec<u8>, Error> {
-    let key = rsa::RsaPrivateKey::from_pkcs8_pem(key_pem)
-        .or_else(|_| rsa::RsaPrivateKey::from_pkcs1_pem(key_pem))
-        .map_err(|e| {
-            bad(
-                "the private key is not an unencrypted RSA key in PKCS#8 or PKCS#1 PEM",
-                e,
-            )
-        })?;
-    Ok(key
-        .to_pkcs8_der()
-        .map_err(|e| bad("cannot re-encode the private key", e))?
-        .as_bytes()
-        .to_vec())
+/// The DER of an RSA private key, as PEM framed it: `PRIVATE KEY` (PKCS#8) or
+/// `RSA PRIVATE KEY` (PKCS#1). `ring` reads both; no other RSA implementation is involved.
+enum RsaKeyDer {
+    Pkcs8(Vec<u8>),
+    Pkcs1(Vec<u8>),
+}
+
+impl RsaKeyDer {
+    fn key_pair(&self) -> Result<RsaKeyPair, ring::error::KeyRejected> {
+        match self {
+            Self::Pkcs8(der) => RsaKeyPair::from_pkcs8(der),
+            Self::Pkcs1(der) => RsaKeyPair::from_der(der),
+        }
+    }
+}
+
+fn rsa_key_from_pem(key_pem: &str) -> Result<RsaKeyDer, Error> {
+    use rustls::pki_types::PrivateKeyDer;
+    use rustls::pki_types::pem::PemObject as _;
+    let not_rsa = || {
+        let encrypted = key_pem.contains("ENCRYPTED");
+        Error::Configuration(if encrypted {
+            "the private key is encrypted: decrypt it first (openssl pkey -in key.pem -out              plain.pem) or use a PKCS#12 file with its password"
+                .into()
+        } else {
+            "the private key is not an unencrypted RSA key in PKCS#8 (BEGIN PRIVATE KEY) or              PKCS#1 (BEGIN RSA PRIVATE KEY) PEM"
+                .into()
+        })
+    };
+    match PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|_| not_rsa())? {
+        PrivateKeyDer::Pkcs8(der) => Ok(RsaKeyDer::Pkcs8(der.secret_pkcs8_der().to_vec())),
+        PrivateKeyDer::Pkcs1(der) => Ok(RsaKeyDer::Pkcs1(der.secret_pkcs1_der().to_vec())),
+        _ => Err(not_rsa()),
+    }
 }
 
 fn cert_der_from_pem(cert_pem: &str) -> Result<Vec<u8>, Error> {
@@ -87,11 +105,11 @@ fn cert_der_from_pem(cert_pem: &str) -> Result<Vec<u8>, Error> {
 
 impl CertificateCredential {
     fn build(
-        pkcs8: &[u8],
+        key: &RsaKeyDer,
         certificate_der: Option<Vec<u8>>,
         sha1: Option<Vec<u8>>,
     ) -> Result<Self, Error> {
-        let key = RsaKeyPair::from_pkcs8(pkcs8).map_err(|e| {
+        let key = key.key_pair().map_err(|e| {
             bad(
                 "the private key is not a usable RSA key (2048 bits or more)",
                 e,
@@ -133,7 +151,7 @@ impl CertificateCredential {
     /// From a private key (PKCS#8 or PKCS#1 PEM) and its certificate (PEM).
     pub fn from_pem(key_pem: &str, certificate_pem: &str) -> Result<Self, Error> {
         Self::build(
-            &pkcs8_from_pem(key_pem)?,
+            &rsa_key_from_pem(key_pem)?,
             Some(cert_der_from_pem(certificate_pem)?),
             None,
         )
@@ -151,7 +169,7 @@ impl CertificateCredential {
             .step_by(2)
             .filter_map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok())
             .collect();
-        Self::build(&pkcs8_from_pem(key_pem)?, None, Some(sha1))
+        Self::build(&rsa_key_from_pem(key_pem)?, None, Some(sha1))
     }
 
     /// From a PKCS#12 (PFX) file's bytes and its password.
@@ -181,7 +199,11 @@ impl CertificateCredential {
             .ok_or_else(|| {
                 Error::Configuration("the PKCS#12 file holds no certificate for its key".into())
             })?;
-        Self::build(chain.key().as_der(), Some(certificate), None)
+        Self::build(
+            &RsaKeyDer::Pkcs8(chain.key().as_der().to_vec()),
+            Some(certificate),
+            None,
+        )
     }
 
     /// The algorithm assertions will use.
@@ -325,5 +347,49 @@ mod tests {
         let pem = key_pem();
         assert!(CertificateCredential::from_pem_and_thumbprint(&pem, "xyz").is_err());
         assert!(CertificateCredential::from_pkcs12(b"garbage", "pw").is_err());
+    }
+
+    #[test]
+    fn pkcs1_and_pkcs8_pem_give_the_same_key() {
+        use rsa::pkcs1::EncodeRsaPrivateKey as _;
+        use rsa::pkcs8::DecodePrivateKey as _;
+        let pkcs8 = key_pem();
+        let pkcs1 = rsa::RsaPrivateKey::from_pkcs8_pem(&pkcs8)
+            .unwrap()
+            .to_pkcs1_pem(rsa::pkcs8::LineEnding::LF)
+            .unwrap()
+            .to_string();
+        assert!(pkcs1.starts_with("-----BEGIN RSA PRIVATE KEY-----"));
+        let thumbprint = "cd".repeat(20);
+        let a = CertificateCredential::from_pem_and_thumbprint(&pkcs8, &thumbprint).unwrap();
+        let b = CertificateCredential::from_pem_and_thumbprint(&pkcs1, &thumbprint).unwrap();
+        assert_eq!(a.key.public().as_ref(), b.key.public().as_ref());
+        // What the PKCS#1 key signs verifies with the PKCS#8 key's public half.
+        let jwt = b.sign("cid", "https://e", 5).unwrap();
+        let (input, signature) = jwt.rsplit_once('.').unwrap();
+        ring::signature::UnparsedPublicKey::new(
+            &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+            a.key.public().as_ref(),
+        )
+        .verify(
+            input.as_bytes(),
+            &URL_SAFE_NO_PAD.decode(signature).unwrap(),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn an_encrypted_or_non_rsa_key_says_what_to_do() {
+        let encrypted = "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIBvTBXBgkqhkiG9w0BBQ0wSjApBgkq\n-----END ENCRYPTED PRIVATE KEY-----\n";
+        let err = CertificateCredential::from_pem_and_thumbprint(encrypted, &"ab".repeat(20))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("the private key is encrypted"), "{err}");
+        // An EC key (SEC1) is a key, but not RSA.
+        let ec = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIIm1\n-----END EC PRIVATE KEY-----\n";
+        let err = CertificateCredential::from_pem_and_thumbprint(ec, &"ab".repeat(20))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not an unencrypted RSA key"), "{err}");
     }
 }
