@@ -646,6 +646,12 @@ fn errors_have_one_line_a_next_step_and_a_distinct_exit_code() {
     assert_eq!(code(&no_client), 4);
     let err = stderr(&no_client);
     assert!(
+        err.contains(&format!(
+            "next: sign in first with `msal login --scope {USER_SCOPE}`"
+        )),
+        "{err}"
+    );
+    assert!(
         err.contains("client id 04b07795-8ddb-461a-bbee-02f9e1bf7b46"),
         "{err}"
     );

@@ -241,6 +241,26 @@ async fn managed_identity_token(
     Ok(client.acquire_token_for_client(resource).await?)
 }
 
+/// The `msal login` command line that signs in for this token (kubectl never shows a plugin's
+/// arguments, so the hint spells them out).
+fn login_command(settings: &Settings, scopes: &[&str]) -> String {
+    let mut command = String::from("msal login");
+    if let Some(c) = settings
+        .client_id
+        .as_ref()
+        .filter(|c| c.source != Source::Default)
+    {
+        command.push_str(&format!(" --client-id {}", c.value));
+    }
+    if let Some(t) = &settings.tenant {
+        command.push_str(&format!(" --tenant {}", t.value));
+    }
+    for s in scopes {
+        command.push_str(&format!(" --scope {s}"));
+    }
+    crate::terminal::clean(&command).into_owned()
+}
+
 async fn user_token(
     settings: &Settings,
     cache: &Cache,
@@ -307,14 +327,20 @@ async fn user_token(
             Kind::InteractionRequired,
             format!("no account is signed in for client id {}", app.client_id()),
         )
-        .next("sign in first with `msal login` (same --client-id and --scope)"));
+        .next(format!(
+            "sign in first with `{}`",
+            login_command(settings, scopes)
+        )));
     }
     if !interactive {
         return Err(Failure::new(
             Kind::InteractionRequired,
             "the user must sign in again, and interaction is not allowed here",
         )
-        .next("run `msal login` in a terminal, then retry"));
+        .next(format!(
+            "run `{}` in a terminal, then retry",
+            login_command(settings, scopes)
+        )));
     }
     signin::sign_in(
         &app,
