@@ -1111,6 +1111,16 @@ fn broker_login_token_doctor_and_logout_through_the_session_bus() {
     let status = stdout_json(&run(f.msal().args(["status", "-o", "json"])));
     assert_eq!(status["accounts"][0]["refresh_token"], false, "{status}");
 
+    // `broker = true` in the config file does what --broker does.
+    let mut config = f.msal();
+    config.args(["config", "set", "broker", "true"]);
+    assert!(run(&mut config).status.success());
+    let mut token = f.msal();
+    with_bus(&mut token);
+    let token = run(token.args(["token", "--force-refresh", "-s", USER_SCOPE]));
+    assert!(token.status.success(), "{}", stderr(&token));
+    assert_eq!(stdout_json(&token)["source"], "broker");
+
     let mut logout = f.msal();
     with_bus(&mut logout);
     let logout = run(logout.args(["logout", "--broker", "--all"]));
