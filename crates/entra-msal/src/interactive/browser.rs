@@ -681,13 +681,21 @@ mod tests {
             })
             .with_wsl(false)
             .with_platform(Platform::Linux);
-        let Err(Error::NoBrowser { message, .. }) = browser.open(URL) else {
+        let error = browser.open(URL).unwrap_err();
+        let Error::NoBrowser { message, .. } = &error else {
             panic!("expected NoBrowser");
         };
         assert!(
-            message.contains("false ($BROWSER): exited with"),
+            message.contains("false ($BROWSER) failed (exited with"),
             "{message}"
         );
+        // One sentence: what failed, why, and the URL to open by hand.
+        let text = error.to_string();
+        assert!(
+            text.starts_with("no browser could be opened because false ($BROWSER) failed"),
+            "{text}"
+        );
+        assert!(text.contains("; open this URL yourself: "), "{text}");
     }
 
     #[cfg(unix)]
