@@ -22,9 +22,12 @@ pub fn clean(text: &str) -> Cow<'_, str> {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
         if !is_control(c) {
             out.push(c);
+        } else if c == '\r' && chars.peek() == Some(&'\n') {
+            // A Windows line ending (Entra's descriptions have them) is a line ending.
         } else if (c as u32) < 0x80 {
             out.push_str(&format!("\\x{:02x}", c as u32));
         } else {
@@ -119,6 +122,7 @@ mod tests {
     #[test]
     fn controls_are_written_out() {
         assert_eq!(clean("plain text\n\tok"), "plain text\n\tok");
+        assert_eq!(clean("line\r\nTrace ID: 1"), "line\nTrace ID: 1");
         assert_eq!(
             clean("a\x1b[31mred\x07\r\u{9b}2J"),
             "a\\x1b[31mred\\x07\\x0d\\u{9b}2J"
