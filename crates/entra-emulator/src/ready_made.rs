@@ -14,6 +14,9 @@ pub const TENANT_ID: Uuid = uuid!("7a1c0f52-3d8e-4b6a-9f21-c4e5d6b7a801");
 pub const GUEST_HOME_TENANT_ID: Uuid = uuid!("2f9e8d7c-6b5a-4c3d-8e1f-0a9b8c7d6e02");
 /// The public client (desktop / CLI app).
 pub const PUBLIC_CLIENT_ID: &str = "0c4a2e6f-8b1d-4f3a-9e5c-7d2b1a0f9e11";
+/// The Azure CLI's public client id, which `msal` uses when no client id is configured; the
+/// ready-made tenant registers it so that works against the emulator too.
+pub const AZURE_CLI_CLIENT_ID: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
 /// A second public client in the same FOCI family.
 pub const FAMILY_CLIENT_ID: &str = "5b7d9f1e-3c2a-4e6b-8d0f-1a2c3e4f5a12";
 /// The confidential client with a secret; also the web API (`api://emulator-api`).
@@ -89,6 +92,18 @@ pub fn ready_made() -> Result<EmulatorConfig, CryptoError> {
                 certificates: vec![],
                 redirect_uris: public_redirects(FAMILY_CLIENT_ID),
                 family_id: Some("1".into()),
+                delegated_scopes: delegated.clone(),
+                application_scopes: vec![],
+                identifier_uris: vec![],
+            },
+            AppConfig {
+                client_id: AZURE_CLI_CLIENT_ID.into(),
+                display_name: Some("Microsoft Azure CLI".into()),
+                kind: ClientKind::Public,
+                secrets: vec![],
+                certificates: vec![],
+                redirect_uris: public_redirects(AZURE_CLI_CLIENT_ID),
+                family_id: None,
                 delegated_scopes: delegated.clone(),
                 application_scopes: vec![],
                 identifier_uris: vec![],

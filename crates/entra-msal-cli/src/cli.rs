@@ -17,9 +17,12 @@ Examples:
   msal doctor
   msal demo
 
+Without a client id, login and token use the Azure CLI's public client id
+(04b07795-8ddb-461a-bbee-02f9e1bf7b46), as the Azure SDK's developer credentials do.
+
 Configuration: flags, then environment variables (MSAL_CLIENT_ID, MSAL_AUTHORITY,
 MSAL_OIDC_AUTHORITY, MSAL_TENANT, MSAL_CA_FILE, MSAL_CACHE_FILE, MSAL_CONFIG), then the config
-file (TOML; `msal doctor` prints its path), e.g.:
+file (TOML; `msal config`, and `msal doctor` prints its path), e.g.:
   client_id = \"11111111-2222-3333-4444-555555555555\"
   tenant = \"contoso.onmicrosoft.com\"
   scopes = [\"User.Read\"]
@@ -48,26 +51,69 @@ pub struct Cli {
 pub struct GlobalArgs {
     /// Authority URL, e.g. `https://login.microsoftonline.com/contoso.onmicrosoft.com`
     /// (default: `https://login.microsoftonline.com/TENANT`, or `.../common` without --tenant).
-    #[arg(long, global = true, env = "MSAL_AUTHORITY", value_name = "URL")]
+    #[arg(
+        long,
+        global = true,
+        env = "MSAL_AUTHORITY",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     pub authority: Option<String>,
     /// A generic OpenID Connect issuer instead of an Entra authority.
-    #[arg(long, global = true, env = "MSAL_OIDC_AUTHORITY", value_name = "URL")]
+    #[arg(
+        long,
+        global = true,
+        env = "MSAL_OIDC_AUTHORITY",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     pub oidc_authority: Option<String>,
-    /// The application (client) id registered in Entra ID.
-    #[arg(long, global = true, env = "MSAL_CLIENT_ID", value_name = "ID")]
+    /// The application (client) id registered in Entra ID (default for user sign-in: the Azure
+    /// CLI's public client, 04b07795-8ddb-461a-bbee-02f9e1bf7b46).
+    #[arg(
+        long,
+        global = true,
+        env = "MSAL_CLIENT_ID",
+        hide_env_values = true,
+        value_name = "ID"
+    )]
     pub client_id: Option<String>,
     /// The tenant (GUID, domain, organizations, common); replaces the authority's tenant.
-    #[arg(long, global = true, env = "MSAL_TENANT", value_name = "TENANT")]
+    #[arg(
+        long,
+        global = true,
+        env = "MSAL_TENANT",
+        hide_env_values = true,
+        value_name = "TENANT"
+    )]
     pub tenant: Option<String>,
     /// A CA certificate (PEM) to trust instead of the system's, for a private authority such as
     /// `msal emulator serve` (also turns instance discovery off).
-    #[arg(long, global = true, env = "MSAL_CA_FILE", value_name = "PATH")]
+    #[arg(
+        long,
+        global = true,
+        env = "MSAL_CA_FILE",
+        hide_env_values = true,
+        value_name = "PATH"
+    )]
     pub ca_file: Option<PathBuf>,
     /// The token cache file (MSAL JSON, shared with MSAL Python and msal-extensions).
-    #[arg(long, global = true, env = "MSAL_CACHE_FILE", value_name = "PATH")]
+    #[arg(
+        long,
+        global = true,
+        env = "MSAL_CACHE_FILE",
+        hide_env_values = true,
+        value_name = "PATH"
+    )]
     pub cache_file: Option<PathBuf>,
     /// The config file (TOML) to read instead of the default one.
-    #[arg(long, global = true, env = "MSAL_CONFIG", value_name = "PATH")]
+    #[arg(
+        long,
+        global = true,
+        env = "MSAL_CONFIG",
+        hide_env_values = true,
+        value_name = "PATH"
+    )]
     pub config: Option<PathBuf>,
     /// Do not validate the authority's host through instance discovery at
     /// login.microsoftonline.com (private clouds, emulators).
@@ -78,7 +124,13 @@ pub struct GlobalArgs {
     pub verbose: u8,
     /// Append the trace to this file instead of standard error (created owner-only); without
     /// -v or RUST_LOG, everything down to TRACE is written.
-    #[arg(long, global = true, env = "MSAL_LOG_FILE", value_name = "PATH")]
+    #[arg(
+        long,
+        global = true,
+        env = "MSAL_LOG_FILE",
+        hide_env_values = true,
+        value_name = "PATH"
+    )]
     pub log_file: Option<PathBuf>,
 }
 
@@ -98,6 +150,21 @@ pub enum Command {
     /// Sign an account out: remove its tokens from the cache.
     #[command(after_help = format!("{LOGOUT_EXAMPLES}\n\n{EXIT_CODES_HELP}"))]
     Logout(LogoutArgs),
+    /// Show the signed-in accounts and, for each, the cached tokens: scopes, expiry and whether
+    /// a refresh token is there.
+    #[command(after_help = format!("{STATUS_EXAMPLES}\n\n{EXIT_CODES_HELP}"))]
+    Status(StatusArgs),
+    /// Read and change the config file (`msal doctor` prints its path).
+    #[command(after_help = format!("{CONFIG_EXAMPLES}\n\n{EXIT_CODES_HELP}"))]
+    Config {
+        /// The config command.
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Add a kubeconfig user that gets its token from `msal token --output exec-credential`
+    /// (like kubelogin's convert-kubeconfig), and point the cluster's contexts at it.
+    #[command(after_help = format!("{KUBECONFIG_EXAMPLES}\n\n{EXIT_CODES_HELP}"))]
+    Kubeconfig(KubeconfigArgs),
     /// Show a JWT's header and claims, with its times in local time (the signature is not
     /// checked).
     #[command(after_help = DECODE_EXAMPLES)]
@@ -157,7 +224,7 @@ Examples:
   msal token --scope User.Read --output token
   msal token --scope User.Read --no-interactive || echo \"run msal login first\"
   msal token --scope https://management.azure.com/.default --output az
-  msal token --client-secret --scope https://graph.microsoft.com/.default    # secret from MSAL_CLIENT_SECRET or stdin
+  msal token --client-secret --scope https://graph.microsoft.com/.default    # secret from MSAL_CLIENT_SECRET, a prompt, or stdin
   msal token --certificate key.pem --certificate-cert cert.pem --scope api://my-api/.default
 
 As a kubectl credential plugin (kubeconfig `users[].user.exec`):
@@ -165,6 +232,9 @@ As a kubectl credential plugin (kubeconfig `users[].user.exec`):
   command: msal
   args: [token, --output, exec-credential, --scope, 6dae42f8-4368-4678-94ff-3960e28e3630/.default]
   interactiveMode: IfAvailable
+
+Workload identity (Kubernetes): with no other credential, AZURE_CLIENT_ID, AZURE_TENANT_ID and
+AZURE_FEDERATED_TOKEN_FILE give an app token whose client assertion is read from the file.
 
 Outputs: json (default: token, type, expiry, scopes, account, source), token (the bare token),
 az (`az account get-access-token`), exec-credential (Kubernetes ExecCredential; honours
@@ -179,7 +249,34 @@ const LOGOUT_EXAMPLES: &str = "\
 Examples:
   msal logout                           # the only signed-in account
   msal logout --account alice@contoso.com
-  msal logout --all";
+  msal logout --all
+  msal logout --broker                  # an account signed in with --broker";
+
+const STATUS_EXAMPLES: &str = "\
+Examples:
+  msal status
+  msal status --output json";
+
+const CONFIG_EXAMPLES: &str = "\
+Examples:
+  msal config set client_id 11111111-2222-3333-4444-555555555555
+  msal config set scopes \"User.Read Mail.Read\"
+  msal config set broker true
+  msal config get tenant
+  msal config unset tenant
+  msal config list --output json
+
+Keys: client_id, authority, oidc_authority, tenant, ca_file, cache_file, scopes,
+instance_discovery, subscription, broker.";
+
+const KUBECONFIG_EXAMPLES: &str = "\
+Examples:
+  msal kubeconfig --cluster aks-prod --scope 6dae42f8-4368-4678-94ff-3960e28e3630/.default
+  msal kubeconfig --cluster aks-prod --kubeconfig ./config --client-id ID --tenant TENANT
+  msal kubeconfig --cluster aks-prod --device-code
+
+The user entry runs `msal token --output exec-credential` with the given client id, tenant
+and scope (the AKS server application's scope by default); the cluster's contexts use it.";
 
 const DECODE_EXAMPLES: &str = "\
 Examples:
@@ -206,9 +303,13 @@ pub struct SignInArgs {
     /// Sign in with a code on another device instead of the browser.
     #[arg(long, conflicts_with_all = ["broker", "username"])]
     pub device_code: bool,
-    /// Sign in through the operating system's authentication broker.
+    /// Sign in through the operating system's authentication broker (default: the config
+    /// file's `broker`).
     #[arg(long, conflicts_with = "username")]
     pub broker: bool,
+    /// With a device code, also draw the sign-in page's URL as a QR code (scan it with a phone).
+    #[arg(long)]
+    pub qr: bool,
     /// Sign in with a username and password (password from MSAL_PASSWORD or standard input).
     /// Not for MFA or federated accounts.
     #[arg(long, value_name = "USERNAME")]
@@ -216,7 +317,8 @@ pub struct SignInArgs {
     /// The loopback port for the browser's redirect (default: any free port).
     #[arg(long, value_name = "PORT")]
     pub port: Option<u16>,
-    /// Give up an interactive sign-in after this many seconds (default: no limit).
+    /// Give up an interactive sign-in after this many seconds (default: no limit at a terminal,
+    /// 300 without one).
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
 }
@@ -252,9 +354,9 @@ pub struct TokenArgs {
     /// Skip the cached access token and get a new one.
     #[arg(long)]
     pub force_refresh: bool,
-    /// An app token with a client secret: from the value, else MSAL_CLIENT_SECRET, else one
-    /// line of standard input (`-` forces standard input). Prefer the environment or stdin: a
-    /// value on the command line is visible to other users of the machine.
+    /// An app token with a client secret: from the value, else MSAL_CLIENT_SECRET, else a
+    /// prompt without echo on a terminal, else one line of standard input (`-` forces standard
+    /// input). Prefer these: a value on the command line is visible to other users (`ps`).
     #[arg(
         long,
         value_name = "SECRET",
@@ -327,6 +429,69 @@ pub struct AccountsArgs {
     pub output: ListOutput,
 }
 
+/// `msal status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// What to print.
+    #[arg(long, short, value_enum, default_value_t = ListOutput::Text)]
+    pub output: ListOutput,
+}
+
+/// `msal config`'s commands.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print a key's value (nothing, exit 0, when it is not set).
+    Get {
+        /// The key, e.g. client_id.
+        key: String,
+    },
+    /// Set a key (checked first: the key must exist and the value must fit it).
+    Set {
+        /// The key, e.g. client_id.
+        key: String,
+        /// The value; scopes take several, separated by spaces; booleans are true or false.
+        value: String,
+    },
+    /// Remove a key.
+    Unset {
+        /// The key.
+        key: String,
+    },
+    /// Print every key that is set.
+    List {
+        /// What to print.
+        #[arg(long, short, value_enum, default_value_t = ListOutput::Text)]
+        output: ListOutput,
+    },
+}
+
+/// `msal kubeconfig`.
+#[derive(Debug, Args)]
+pub struct KubeconfigArgs {
+    /// The cluster (its name under `clusters:`); every context that uses it gets the new user.
+    #[arg(long, value_name = "NAME")]
+    pub cluster: String,
+    /// The kubeconfig to change (default: the first file in $KUBECONFIG, else ~/.kube/config).
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The user entry's name (default: msal-CLUSTER).
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// The scope the token is for (default: the AKS server application,
+    /// 6dae42f8-4368-4678-94ff-3960e28e3630/.default).
+    #[arg(long = "scope", short = 's', value_name = "SCOPE")]
+    pub scopes: Vec<String>,
+    /// Sign in with a device code when kubectl needs a new sign-in (default: the browser).
+    #[arg(long)]
+    pub device_code: bool,
+    /// The program kubectl runs (default: this msal's path when it can be found, else `msal`).
+    #[arg(long, value_name = "PATH")]
+    pub command: Option<String>,
+    /// What to print.
+    #[arg(long, short, value_enum, default_value_t = ListOutput::Text)]
+    pub output: ListOutput,
+}
+
 /// `msal logout`.
 #[derive(Debug, Args)]
 pub struct LogoutArgs {
@@ -340,6 +505,9 @@ pub struct LogoutArgs {
     /// `--broker`).
     #[arg(long)]
     pub broker: bool,
+    /// What to print.
+    #[arg(long, short, value_enum, default_value_t = ListOutput::Text)]
+    pub output: ListOutput,
 }
 
 /// `msal decode`.

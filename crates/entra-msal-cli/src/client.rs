@@ -64,6 +64,9 @@ pub enum AppCredential {
         /// The certificate.
         cert_pem: String,
     },
+    /// A client assertion read from a file at each request (workload identity:
+    /// `AZURE_FEDERATED_TOKEN_FILE`, which Kubernetes rotates).
+    AssertionFile(PathBuf),
 }
 
 impl std::fmt::Debug for AppCredential {
@@ -71,6 +74,7 @@ impl std::fmt::Debug for AppCredential {
         match self {
             AppCredential::Secret(_) => f.write_str("Secret([redacted])"),
             AppCredential::Certificate { .. } => f.write_str("Certificate([redacted])"),
+            AppCredential::AssertionFile(p) => write!(f, "AssertionFile({})", p.display()),
         }
     }
 }
@@ -139,7 +143,7 @@ pub fn public_app(
 }
 
 fn confidential_builder(settings: &Settings) -> Result<ConfidentialClientBuilder, Failure> {
-    let client_id = settings.require_client_id()?;
+    let client_id = settings.require_app_client_id()?;
     Ok(configure!(
         ConfidentialClientApplication::builder(client_id),
         settings
@@ -156,6 +160,22 @@ pub fn confidential_app(
     let builder = match credential {
         AppCredential::Secret(s) => builder.client_secret(s),
         AppCredential::Certificate { key_pem, cert_pem } => builder.certificate(key_pem, cert_pem),
+        AppCredential::AssertionFile(path) => builder.client_assertion(move |_| {
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                entra_msal::Error::Configuration(format!(
+                    "cannot read the federated token file {} (AZURE_FEDERATED_TOKEN_FILE): {e}",
+                    path.display()
+                ))
+            })?;
+            let assertion = text.trim();
+            if assertion.is_empty() {
+                return Err(entra_msal::Error::Configuration(format!(
+                    "the federated token file {} (AZURE_FEDERATED_TOKEN_FILE) is empty",
+                    path.display()
+                )));
+            }
+            Ok(assertion.to_string())
+        }),
     };
     Ok(builder.build()?)
 }

@@ -16,7 +16,9 @@ Exit codes:
   4  interaction required (sign in with `msal login`, or allow interaction)
   5  cancelled by the user (Ctrl+C, sign-in declined or timed out)
   6  network error (DNS, connection, TLS, timeout)
-  7  the identity provider refused the request (or throttled it)";
+  7  the identity provider refused the request (or throttled it)
+  101  internal error (a bug: please report it)
+  141  standard output was closed early (e.g. `msal decode ... | head -1`)";
 
 /// The kinds of failure, each with its exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +35,9 @@ pub enum Kind {
     Network,
     /// 7.
     Service,
+    /// 141: standard output or standard error was closed (a pipe's reader went away); nothing
+    /// is printed.
+    BrokenPipe,
 }
 
 impl Kind {
@@ -45,6 +50,7 @@ impl Kind {
             Kind::Cancelled => 5,
             Kind::Network => 6,
             Kind::Service => 7,
+            Kind::BrokenPipe => crate::terminal::BROKEN_PIPE_EXIT as u8,
         }
     }
 }
@@ -94,14 +100,21 @@ impl Failure {
         ExitCode::from(self.kind.code())
     }
 
-    /// Prints the failure to standard error.
+    /// Prints the failure to standard error, terminal control characters written out (the
+    /// message may quote a server's error description). A closed pipe prints nothing.
     pub fn print(&self, verbose: bool) {
-        eprintln!("msal: error: {}", self.message);
+        use crate::terminal::clean;
+        use std::io::Write as _;
+        if self.kind == Kind::BrokenPipe {
+            return;
+        }
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "msal: error: {}", clean(&self.message));
         if let Some(next) = &self.next {
-            eprintln!("  next: {next}");
+            let _ = writeln!(err, "  next: {}", clean(next));
         }
         if verbose && let Some(detail) = &self.detail {
-            eprintln!("  detail: {detail}");
+            let _ = writeln!(err, "  detail: {}", clean(detail));
         }
     }
 }
@@ -226,6 +239,9 @@ impl From<Error> for Failure {
 
 impl From<std::io::Error> for Failure {
     fn from(e: std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            return Self::new(Kind::BrokenPipe, "standard output was closed");
+        }
         Self::other(format!("I/O error: {e}"))
     }
 }
@@ -263,11 +279,12 @@ mod tests {
             Kind::Cancelled,
             Kind::Network,
             Kind::Service,
+            Kind::BrokenPipe,
         ]
         .iter()
         .map(|k| k.code())
         .collect();
-        assert_eq!(codes.len(), 6);
+        assert_eq!(codes.len(), 7);
         assert!(!codes.contains(&0) && !codes.contains(&2));
     }
 }

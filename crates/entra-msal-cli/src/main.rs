@@ -13,8 +13,10 @@ mod failure;
 mod jwt;
 mod localtime;
 mod output;
+mod qr;
 mod settings;
 mod signin;
+mod terminal;
 
 use std::process::ExitCode;
 
@@ -87,6 +89,7 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), Failure> {
             return Ok(());
         }
         Command::Decode(args) => return commands::decode::run(&args),
+        Command::Config { command } => return commands::config::run(&cli.global, &command),
         _ => {}
     }
     let settings = Settings::resolve(&cli.global, matches)?;
@@ -98,9 +101,12 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), Failure> {
         Command::Login(args) => runtime(false)?.block_on(commands::login::run(&settings, &args)),
         Command::Token(args) => runtime(false)?.block_on(commands::token::run(&settings, &args)),
         Command::Doctor(args) => runtime(false)?.block_on(commands::doctor::run(&settings, &args)),
+        Command::Status(args) => commands::status::run(&settings, &args),
+        Command::Kubeconfig(args) => commands::kubeconfig::run(&settings, &args),
         Command::Demo(_)
         | Command::Emulator { .. }
         | Command::Completions { .. }
+        | Command::Config { .. }
         | Command::Decode(_) => Ok(()),
     }
 }
@@ -108,6 +114,7 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), Failure> {
 fn main() -> ExitCode {
     // First, while the process has one thread: the local time zone.
     localtime::init();
+    terminal::install_panic_hook();
     let matches = Cli::command().get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,

@@ -65,6 +65,8 @@ pub struct ConfigFile {
     pub instance_discovery: Option<bool>,
     /// The Azure subscription reported by `--output az`.
     pub subscription: Option<String>,
+    /// `broker = true` signs users in through the authentication broker (as `--broker`).
+    pub broker: Option<bool>,
 }
 
 /// Everything a command needs to know about the configuration.
@@ -88,9 +90,19 @@ pub struct Settings {
     pub instance_discovery: Setting<bool>,
     /// The subscription for `--output az`.
     pub subscription: Option<String>,
+    /// The config file's `broker` switch.
+    pub broker: bool,
     /// The config file, whether it exists.
     pub config_path: Option<(PathBuf, bool)>,
 }
+
+/// The Azure CLI's public client id, used when no client id is configured (as the Azure SDK's
+/// developer credentials do): Microsoft's first-party app, pre-authorized for Microsoft Graph
+/// and Azure Resource Manager in every tenant, so no app registration is needed.
+pub const AZURE_CLI_CLIENT_ID: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
+
+/// The config file's keys, as `msal config` and the errors name them.
+pub const CONFIG_KEYS: &str = "client_id, authority, oidc_authority, tenant, ca_file, cache_file, scopes, instance_discovery, subscription, broker";
 
 /// The default config file: `<OS config dir>/msal/config.toml`.
 pub fn default_config_path() -> Option<PathBuf> {
@@ -106,7 +118,8 @@ pub fn default_cache_path() -> PathBuf {
         .join("token_cache.json")
 }
 
-fn read_config(path: &Path) -> Result<Option<ConfigFile>, Failure> {
+/// Reads a config file: `None` when it does not exist.
+pub fn read_config(path: &Path) -> Result<Option<ConfigFile>, Failure> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -118,12 +131,16 @@ fn read_config(path: &Path) -> Result<Option<ConfigFile>, Failure> {
         }
     };
     toml::from_str(&text).map(Some).map_err(|e| {
+        // toml's full error names the line and column and quotes the key.
+        let mut detail = e.to_string().trim_end().replace('\n', " ");
+        while detail.contains("  ") {
+            detail = detail.replace("  ", " ");
+        }
         Failure::config(format!(
-            "the config file {} is not valid: {}",
+            "the config file {} is not valid: {detail}",
             path.display(),
-            e.message()
         ))
-        .next("fix or remove it; the keys are client_id, authority, oidc_authority, tenant, ca_file, cache_file, scopes, instance_discovery, subscription")
+        .next(format!("fix it with `msal config set KEY VALUE` or an editor, or remove it; the keys are {CONFIG_KEYS}"))
     })
 }
 
@@ -224,14 +241,20 @@ impl Settings {
                 source: Source::Default,
             }
         };
+        let client_id = pick(
+            &global.client_id,
+            matches,
+            "client_id",
+            "MSAL_CLIENT_ID",
+            file.client_id,
+        )
+        .filter(|c| !c.value.trim().is_empty())
+        .unwrap_or_else(|| Setting {
+            value: AZURE_CLI_CLIENT_ID.into(),
+            source: Source::Default,
+        });
         Ok(Self {
-            client_id: pick(
-                &global.client_id,
-                matches,
-                "client_id",
-                "MSAL_CLIENT_ID",
-                file.client_id,
-            ),
+            client_id: Some(client_id),
             authority: pick(
                 &global.authority,
                 matches,
@@ -261,18 +284,39 @@ impl Settings {
                 .ok()
                 .filter(|s| !s.is_empty())
                 .or(file.subscription),
+            broker: file.broker.unwrap_or(false),
             config_path: config_path.map(|p| (p, exists)),
         })
     }
 
-    /// The client id, or a configuration failure saying how to set it.
+    /// The client id of a user sign-in: the configured one, else the Azure CLI's.
     pub fn require_client_id(&self) -> Result<&str, Failure> {
         match &self.client_id {
             Some(s) if !s.value.trim().is_empty() => Ok(s.value.trim()),
-            _ => Err(Failure::config("no client id is configured").next(
-                "pass --client-id ID, set MSAL_CLIENT_ID, or put client_id = \"ID\" in the config file (`msal doctor` prints its path)",
+            _ => Ok(AZURE_CLI_CLIENT_ID),
+        }
+    }
+
+    /// The client id of an app token, which has no default: the app's own registration.
+    pub fn require_app_client_id(&self) -> Result<&str, Failure> {
+        match &self.client_id {
+            Some(s) if s.source != Source::Default && !s.value.trim().is_empty() => {
+                Ok(s.value.trim())
+            }
+            _ => Err(Failure::config(
+                "an app token needs the app's own client id, and none is configured",
+            )
+            .next(
+                "pass --client-id ID, set MSAL_CLIENT_ID, or run `msal config set client_id ID`",
             )),
         }
+    }
+
+    /// Whether the client id is the built-in default (the Azure CLI's).
+    pub fn default_client_id(&self) -> bool {
+        self.client_id
+            .as_ref()
+            .is_none_or(|c| c.source == Source::Default)
     }
 
     /// The authority URL to use (the tenant applied), or `None` for an OIDC authority or the

@@ -13,16 +13,20 @@ use time::OffsetDateTime;
 
 use crate::cli::SignInArgs;
 use crate::failure::{Failure, Kind};
+use crate::terminal::{self, clean};
 
 /// Opens the sign-in URL: `MSAL_BROWSER` when set, else the system browser; says so on stderr.
+/// When no browser opens, it says so once and, when nobody is at a terminal to open the URL by
+/// hand, wakes `failed` so the sign-in ends at once instead of waiting for ever.
 struct CliOpener {
     command: Option<String>,
     system: SystemBrowser,
+    failed: Arc<tokio::sync::Notify>,
+    terminal: bool,
 }
 
-impl UrlOpener for CliOpener {
-    fn open(&self, url: &str) -> Result<(), Error> {
-        eprintln!("Opening the sign-in page in a browser. If none opens, visit:\n  {url}");
+impl CliOpener {
+    fn launch(&self, url: &str) -> Result<(), Error> {
         let Some(command) = &self.command else {
             return self.system.open(url);
         };
@@ -44,11 +48,31 @@ impl UrlOpener for CliOpener {
             .spawn()
             .map_err(|e| Error::NoBrowser {
                 url: url.to_string(),
-                message: format!("MSAL_BROWSER={command} could not be started: {e}"),
+                message: format!("MSAL_BROWSER={command} could not be started ({e})"),
             })?;
         // Reap it without waiting for it: a browser may run until the user closes it.
         std::thread::spawn(move || child.wait());
         Ok(())
+    }
+}
+
+impl UrlOpener for CliOpener {
+    fn open(&self, url: &str) -> Result<(), Error> {
+        eprintln!("Opening the sign-in page in a browser. If none opens, visit:\n  {url}");
+        match self.launch(url) {
+            Ok(()) => Ok(()),
+            Err(Error::NoBrowser { message, .. }) => {
+                eprintln!(
+                    "msal: no browser could be opened because {}.",
+                    clean(&message)
+                );
+                if !self.terminal {
+                    self.failed.notify_one();
+                }
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -68,27 +92,60 @@ pub enum Method {
         port: Option<u16>,
         /// Time limit.
         timeout: Option<Duration>,
+        /// Whether the broker signs the user in (it brings its own window).
+        broker: bool,
+        /// With no browser at hand, the device code that replaces it shows a QR code.
+        qr: bool,
     },
     /// Device code.
-    DeviceCode,
+    DeviceCode {
+        /// Also show the sign-in page's URL as a QR code.
+        qr: bool,
+    },
     /// Username and password.
     UsernamePassword(String),
 }
 
+/// How long a browser sign-in waits when nobody is at a terminal and `--timeout` is not given.
+pub const UNATTENDED_TIMEOUT: Duration = Duration::from_secs(300);
+
 impl Method {
-    /// The method the flags ask for.
-    pub fn from_args(args: &SignInArgs) -> Self {
+    /// The method the flags ask for; `broker` is the effective broker switch (flag or config).
+    pub fn from_args(args: &SignInArgs, broker: bool) -> Self {
         if args.device_code {
-            Method::DeviceCode
+            Method::DeviceCode { qr: args.qr }
         } else if let Some(u) = &args.username {
             Method::UsernamePassword(u.clone())
         } else {
             Method::Interactive {
                 port: args.port,
                 timeout: args.timeout.map(Duration::from_secs),
+                broker,
+                qr: args.qr,
             }
         }
     }
+}
+
+/// What to do instead of opening a browser that cannot open: a device code when a person is at
+/// the terminal, else a failure (exit 4) with the next step.
+fn headless_fallback(reason: &str, terminal: bool) -> Result<(), Failure> {
+    if terminal {
+        eprintln!(
+            "msal: no browser can be opened here because {reason}, so signing in with a device code instead (pass --device-code to skip this check)."
+        );
+        Ok(())
+    } else {
+        Err(no_browser_no_terminal(reason))
+    }
+}
+
+fn no_browser_no_terminal(reason: &str) -> Failure {
+    Failure::new(
+        Kind::InteractionRequired,
+        format!("the user must sign in, but no browser can be opened here because {reason}, and no terminal is attached for a device code"),
+    )
+    .next("run `msal login --device-code` in a terminal (same --client-id, --tenant and --scope) and then this command again, which will use the signed-in account; or set MSAL_BROWSER to a program that opens URLs")
 }
 
 /// Signs the user in with `method`.
@@ -99,16 +156,31 @@ pub async fn sign_in(
     login_hint: Option<&str>,
 ) -> Result<AuthenticationResult, Failure> {
     match method {
-        Method::Interactive { port, timeout } => {
+        Method::Interactive {
+            port,
+            timeout,
+            broker,
+            qr,
+        } => {
+            let terminal = terminal::interactive_terminal();
+            if !broker
+                && let Some(reason) = terminal::no_browser_reason(&|name| std::env::var(name).ok())
+            {
+                headless_fallback(&reason, terminal)?;
+                return device_code(app, scopes, *qr).await;
+            }
+            let failed = Arc::new(tokio::sync::Notify::new());
             let options = InteractiveOptions {
                 login_hint: login_hint.map(str::to_string),
                 port: *port,
-                timeout: *timeout,
+                timeout: timeout.or((!terminal).then_some(UNATTENDED_TIMEOUT)),
                 url_opener: Some(Arc::new(CliOpener {
                     command: std::env::var("MSAL_BROWSER")
                         .ok()
                         .filter(|c| !c.trim().is_empty()),
                     system: SystemBrowser::new(),
+                    failed: failed.clone(),
+                    terminal,
                 })),
                 parent_window: Some(PublicClientApplication::CONSOLE_WINDOW_HANDLE),
                 ..Default::default()
@@ -116,16 +188,54 @@ pub async fn sign_in(
             tokio::select! {
                 r = app.acquire_token_interactive(scopes, &options) => Ok(r?),
                 () = ctrl_c() => Err(Failure::new(Kind::Cancelled, "the sign-in was cancelled (Ctrl+C)")),
+                () = failed.notified() => Err(no_browser_no_terminal("the browser could not be started")),
             }
         }
-        Method::DeviceCode => device_code(app, scopes).await,
+        Method::DeviceCode { qr } => device_code(app, scopes, *qr).await,
         Method::UsernamePassword(username) => {
             let password = password_for(username)?;
-            Ok(app
-                .acquire_token_by_username_password(username, &password, scopes)
-                .await?)
+            app.acquire_token_by_username_password(username, &password, scopes)
+                .await
+                .map_err(|e| password_failure(e, username))
         }
     }
+}
+
+/// The failure of a username/password sign-in, with a next step that fits: a wrong password,
+/// an account that needs MFA, and a federated account each get their own.
+fn password_failure(e: Error, username: &str) -> Failure {
+    const OTHER_WAYS: &str =
+        "sign in with `msal login` (the browser) or `msal login --device-code` instead";
+    let service = e.service_error().cloned();
+    let federated = matches!(&e, Error::Configuration(m) if m.contains("federated domain"));
+    let mut failure = Failure::from(e);
+    if federated {
+        failure.message = format!(
+            "{} belongs to a federated domain: its password is checked by another identity provider, so --username cannot sign it in",
+            clean(username)
+        );
+        failure.next = Some(OTHER_WAYS.into());
+        return failure;
+    }
+    let Some(s) = service else {
+        return failure;
+    };
+    let codes = &s.error_codes;
+    if codes.contains(&50126) {
+        failure.next = Some(format!(
+            "check the password of {} (MSAL_PASSWORD or standard input) and run the command again",
+            clean(username)
+        ));
+    } else if codes
+        .iter()
+        .any(|c| matches!(c, 50076 | 50079 | 50072 | 50074))
+        || s.suberror.as_deref() == Some("basic_action")
+    {
+        failure.next = Some(format!(
+            "this account must use multi-factor authentication, which a password alone cannot: {OTHER_WAYS}"
+        ));
+    }
+    failure
 }
 
 /// The password: `MSAL_PASSWORD`, else a prompt without echo on a terminal, else one line of
@@ -158,13 +268,37 @@ pub fn read_stdin_line() -> Result<String, Failure> {
 
 const FRAMES: [char; 10] = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
+/// The device-code line: the URL and the code on one line, the code bold on a colour terminal.
+pub fn device_code_line(uri: &str, code: &str, styled: bool) -> String {
+    let uri = clean(uri);
+    let code = clean(code);
+    if styled {
+        format!("To sign in, open {uri} and enter the code \x1b[1m{code}\x1b[0m")
+    } else {
+        format!("To sign in, open {uri} and enter the code {code}")
+    }
+}
+
 async fn device_code(
     app: &PublicClientApplication,
     scopes: &[&str],
+    qr: bool,
 ) -> Result<AuthenticationResult, Failure> {
     let flow = app.initiate_device_flow(scopes).await?;
-    eprintln!("{}", flow.message);
-    let spinner = std::io::stderr().is_terminal();
+    let on_terminal =
+        std::io::stderr().is_terminal() && std::env::var("TERM").ok().is_none_or(|t| t != "dumb");
+    let colour = on_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    eprintln!(
+        "{}",
+        device_code_line(&flow.verification_uri, &flow.user_code, colour)
+    );
+    if qr {
+        match crate::qr::render(&flow.verification_uri) {
+            Ok(code) => eprint!("{code}"),
+            Err(e) => eprintln!("msal: warning: no QR code: {e}"),
+        }
+    }
+    let spinner = on_terminal;
     let poll = app.acquire_token_by_device_flow_until(&flow, ctrl_c());
     tokio::pin!(poll);
     let mut tick = tokio::time::interval(Duration::from_millis(120));
@@ -177,7 +311,7 @@ async fn device_code(
                 eprint!(
                     "\r{} Waiting for the sign-in with code {} ({}:{:02} left) ",
                     FRAMES[frame % FRAMES.len()],
-                    flow.user_code,
+                    clean(&flow.user_code),
                     left / 60,
                     left % 60
                 );

@@ -103,3 +103,99 @@ fn emulator_scan_logs_finds_a_recorded_secret_and_passes_a_clean_log() {
     assert!(stderr.contains("leaky.log:1: RefreshToken"), "{stderr}");
     assert!(!stderr.contains("a-refresh-token-value"), "{stderr}");
 }
+
+/// The commands whose `--help` docs/cli.md reproduces, in its order.
+const HELP_PAGES: &[&[&str]] = &[
+    &[],
+    &["login"],
+    &["token"],
+    &["accounts"],
+    &["logout"],
+    &["status"],
+    &["config"],
+    &["config", "get"],
+    &["config", "set"],
+    &["config", "unset"],
+    &["config", "list"],
+    &["kubeconfig"],
+    &["decode"],
+    &["doctor"],
+    &["demo"],
+    &["emulator"],
+    &["emulator", "serve"],
+    &["emulator", "scan-logs"],
+    &["completions"],
+];
+
+const HELP_BEGIN: &str = "<!-- BEGIN GENERATED HELP";
+const HELP_END: &str = "<!-- END GENERATED HELP -->";
+const REGENERATE: &str = "MSAL_REGENERATE_DOCS=1 cargo test -p entra-msal-cli --test cli docs_cli_md_has_every_help_page";
+
+/// The reference section as the binary prints it today.
+fn help_reference() -> String {
+    let mut out = format!("{HELP_BEGIN}: written by `{REGENERATE}`; do not edit by hand -->\n");
+    for page in HELP_PAGES {
+        let output = Command::new(env!("CARGO_BIN_EXE_msal"))
+            .env_clear()
+            .args(*page)
+            .arg("--help")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "msal {page:?} --help failed");
+        let text = String::from_utf8(output.stdout).unwrap();
+        let title = if page.is_empty() {
+            "msal --help".to_string()
+        } else {
+            format!("msal {} --help", page.join(" "))
+        };
+        out.push_str(&format!(
+            "\n### `{title}`\n\n```text\n{}\n```\n",
+            text.trim_end()
+        ));
+    }
+    out.push('\n');
+    out.push_str(HELP_END);
+    out
+}
+
+#[test]
+fn docs_cli_md_has_every_help_page() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/cli.md");
+    let doc = std::fs::read_to_string(&path).unwrap();
+    let (Some(begin), Some(end)) = (doc.find(HELP_BEGIN), doc.find(HELP_END)) else {
+        panic!(
+            "docs/cli.md has no generated help section ({HELP_BEGIN} ... {HELP_END}); add the two markers and run `{REGENERATE}`"
+        );
+    };
+    let current = &doc[begin..end + HELP_END.len()];
+    let expected = help_reference();
+    if current == expected {
+        return;
+    }
+    if std::env::var("MSAL_REGENERATE_DOCS").as_deref() == Ok("1") {
+        let updated = format!(
+            "{}{expected}{}",
+            &doc[..begin],
+            &doc[end + HELP_END.len()..]
+        );
+        std::fs::write(&path, updated).unwrap();
+        eprintln!("docs/cli.md: the help reference was regenerated");
+        return;
+    }
+    let first_difference = current
+        .lines()
+        .zip(expected.lines())
+        .position(|(a, b)| a != b)
+        .map(|i| {
+            format!(
+                "first difference at line {} of the section:\n  doc:    {:?}\n  binary: {:?}",
+                i + 1,
+                current.lines().nth(i).unwrap_or(""),
+                expected.lines().nth(i).unwrap_or("")
+            )
+        })
+        .unwrap_or_else(|| "one is a prefix of the other".into());
+    panic!(
+        "docs/cli.md's help reference differs from `msal --help` and the commands' help: {first_difference}\nRegenerate it with `{REGENERATE}`, then review the diff."
+    );
+}

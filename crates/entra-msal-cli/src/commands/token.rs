@@ -1,6 +1,6 @@
 //! `msal token`: a user token (cache first, then sign-in unless forbidden) or an app token.
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::path::Path;
 
 use entra_msal::app::{AuthenticationResult, ManagedIdentityClient, SilentOptions};
@@ -59,21 +59,28 @@ impl Credential {
             return Ok(Self::ManagedIdentity(identity));
         }
         if let Some(value) = &args.client_secret {
+            // Before any prompt: an app token needs the app's own client id.
+            settings.require_app_client_id()?;
             let secret = match value.as_str() {
                 "" => match std::env::var("MSAL_CLIENT_SECRET") {
                     Ok(s) if !s.is_empty() => s,
-                    _ => signin::read_stdin_line()?,
+                    _ => secret_from_terminal_or_stdin(settings)?,
                 },
                 "-" => signin::read_stdin_line()?,
-                v => v.to_string(),
+                v => {
+                    eprintln!("{SECRET_ON_COMMAND_LINE}");
+                    v.to_string()
+                }
             };
             if secret.trim().is_empty() {
-                return Err(Failure::config("--client-secret: no secret given")
-                    .next("set MSAL_CLIENT_SECRET, or write the secret to standard input"));
+                return Err(Failure::config("--client-secret: no secret given").next(
+                    "set MSAL_CLIENT_SECRET, type it at the prompt, or write it to standard input (`--client-secret < secret.txt`)",
+                ));
             }
             return Ok(Self::App(AppCredential::Secret(secret.trim().to_string())));
         }
         if let Some(key_path) = &args.certificate {
+            settings.require_app_client_id()?;
             let key_pem = read_file(key_path, "private key")?;
             let cert_pem = match &args.certificate_cert {
                 Some(p) => read_file(p, "certificate")?,
@@ -88,8 +95,76 @@ impl Credential {
             };
             return Ok(Self::App(AppCredential::Certificate { key_pem, cert_pem }));
         }
+        if let Some(file) = env_value("AZURE_FEDERATED_TOKEN_FILE") {
+            return Ok(Self::App(AppCredential::AssertionFile(file.into())));
+        }
         Ok(Self::User)
     }
+}
+
+/// A non-empty environment variable.
+fn env_value(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// The warning for a secret given as `--client-secret VALUE`.
+const SECRET_ON_COMMAND_LINE: &str = "msal: warning: a client secret on the command line is visible to other users of this machine (`ps`) and may stay in the shell history; instead set MSAL_CLIENT_SECRET, type it at the prompt of `--client-secret` with no value, or read it from standard input (`--client-secret < secret.txt`)";
+
+/// The secret typed at a prompt without echo when standard input is a terminal, else one line
+/// of standard input.
+fn secret_from_terminal_or_stdin(settings: &Settings) -> Result<String, Failure> {
+    if std::io::stdin().is_terminal() {
+        let client_id = settings.require_app_client_id()?;
+        Ok(rpassword::prompt_password(format!(
+            "Client secret for {client_id}: "
+        ))?)
+    } else {
+        signin::read_stdin_line()
+    }
+}
+
+/// The settings of a workload-identity token: `AZURE_CLIENT_ID` and `AZURE_TENANT_ID` fill the
+/// client id and tenant that flags do not give, and `AZURE_AUTHORITY_HOST` the authority's host
+/// when no authority is configured (as the Azure SDK's workload-identity credential reads them).
+fn workload_identity_settings(settings: &Settings) -> Result<Settings, Failure> {
+    let mut s = settings.clone();
+    let from_flag = |c: &Option<crate::settings::Setting<String>>| {
+        c.as_ref().is_some_and(|c| c.source == Source::Flag)
+    };
+    if !from_flag(&s.client_id) {
+        let Some(id) = env_value("AZURE_CLIENT_ID") else {
+            return Err(Failure::config(
+                "AZURE_FEDERATED_TOKEN_FILE is set, but AZURE_CLIENT_ID is not",
+            )
+            .next("set AZURE_CLIENT_ID to the workload identity's client id (the Azure workload identity webhook sets both), or pass --client-id"));
+        };
+        s.client_id = Some(crate::settings::Setting {
+            value: id,
+            source: Source::Env("AZURE_CLIENT_ID"),
+        });
+    }
+    if !from_flag(&s.tenant)
+        && let Some(t) = env_value("AZURE_TENANT_ID")
+    {
+        s.tenant = Some(crate::settings::Setting {
+            value: t,
+            source: Source::Env("AZURE_TENANT_ID"),
+        });
+    }
+    if s.authority.is_none()
+        && s.oidc_authority.is_none()
+        && let Some(host) = env_value("AZURE_AUTHORITY_HOST")
+    {
+        let tenant = s
+            .tenant
+            .as_ref()
+            .map_or("organizations".to_string(), |t| t.value.clone());
+        s.authority = Some(crate::settings::Setting {
+            value: format!("{}/{tenant}", host.trim_end_matches('/')),
+            source: Source::Env("AZURE_AUTHORITY_HOST"),
+        });
+    }
+    Ok(s)
 }
 
 /// Gets and prints a token.
@@ -106,6 +181,13 @@ pub async fn run(settings: &Settings, args: &TokenArgs) -> Result<(), Failure> {
     let result = match credential {
         Credential::User => user_token(settings, &cache, args, &exec, &scopes).await,
         Credential::App(c) => {
+            let workload;
+            let settings = if matches!(c, AppCredential::AssertionFile(_)) {
+                workload = workload_identity_settings(settings)?;
+                &workload
+            } else {
+                settings
+            };
             let app = client::confidential_app(settings, &cache, c)?;
             let options = entra_msal::app::ForClientOptions {
                 force_refresh: args.force_refresh,
@@ -131,7 +213,7 @@ pub async fn run(settings: &Settings, args: &TokenArgs) -> Result<(), Failure> {
         &exec,
     );
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{text}")?;
+    writeln!(out, "{}", crate::terminal::clean_json(&text))?;
     out.flush()?;
     Ok(())
 }
@@ -159,6 +241,26 @@ async fn managed_identity_token(
     Ok(client.acquire_token_for_client(resource).await?)
 }
 
+/// The `msal login` command line that signs in for this token (kubectl never shows a plugin's
+/// arguments, so the hint spells them out).
+fn login_command(settings: &Settings, scopes: &[&str]) -> String {
+    let mut command = String::from("msal login");
+    if let Some(c) = settings
+        .client_id
+        .as_ref()
+        .filter(|c| c.source != Source::Default)
+    {
+        command.push_str(&format!(" --client-id {}", c.value));
+    }
+    if let Some(t) = &settings.tenant {
+        command.push_str(&format!(" --tenant {}", t.value));
+    }
+    for s in scopes {
+        command.push_str(&format!(" --scope {s}"));
+    }
+    crate::terminal::clean(&command).into_owned()
+}
+
 async fn user_token(
     settings: &Settings,
     cache: &Cache,
@@ -166,7 +268,8 @@ async fn user_token(
     exec: &ExecInfo,
     scopes: &[&str],
 ) -> Result<AuthenticationResult, Failure> {
-    let app = client::public_app(settings, cache, args.sign_in.broker)?;
+    let broker = args.sign_in.broker || settings.broker;
+    let app = client::public_app(settings, cache, broker)?;
     let interactive = !args.no_interactive && exec.interactive != Some(false);
     let signed_in = app.accounts(None);
     let account = match (&args.account, signed_in.as_slice()) {
@@ -196,8 +299,26 @@ async fn user_token(
         };
         match app.acquire_token_silent(scopes, account, &options).await {
             Ok(r) => return Ok(r),
+            Err(e)
+                if e.is_ui_required()
+                    && !broker
+                    && account.account_source.as_deref() == Some("broker") =>
+            {
+                return Err(Failure::new(
+                    Kind::InteractionRequired,
+                    format!(
+                        "{} was signed in through the authentication broker, which keeps its tokens, and this command did not use the broker",
+                        crate::terminal::clean(&account.username)
+                    ),
+                )
+                .next("add --broker to this command, or run `msal config set broker true` to use the broker always"));
+            }
             Err(e) if e.is_ui_required() && interactive => {
-                eprintln!("msal: {} must sign in again: {e}", account.username);
+                eprintln!(
+                    "msal: {} must sign in again: {}",
+                    crate::terminal::clean(&account.username),
+                    crate::terminal::clean(&e.to_string())
+                );
             }
             Err(e) => return Err(e.into()),
         }
@@ -206,18 +327,24 @@ async fn user_token(
             Kind::InteractionRequired,
             format!("no account is signed in for client id {}", app.client_id()),
         )
-        .next("sign in first with `msal login` (same --client-id and --scope)"));
+        .next(format!(
+            "sign in first with `{}`",
+            login_command(settings, scopes)
+        )));
     }
     if !interactive {
         return Err(Failure::new(
             Kind::InteractionRequired,
             "the user must sign in again, and interaction is not allowed here",
         )
-        .next("run `msal login` in a terminal, then retry"));
+        .next(format!(
+            "run `{}` in a terminal, then retry",
+            login_command(settings, scopes)
+        )));
     }
     signin::sign_in(
         &app,
-        &Method::from_args(&args.sign_in),
+        &Method::from_args(&args.sign_in, broker),
         scopes,
         login_hint.as_deref(),
     )

@@ -121,7 +121,7 @@ pub(crate) fn candidates(
                 // Without a display, xdg-open falls back to console browsers (lynx, w3m) that
                 // would take over the terminal, or fails.
                 skipped = Some(
-                    "xdg-open was not tried: no graphical session (DISPLAY and WAYLAND_DISPLAY are unset)",
+                    "xdg-open was skipped because there is no graphical session (DISPLAY and WAYLAND_DISPLAY are unset)",
                 );
             }
         }
@@ -403,7 +403,7 @@ impl UrlOpener for SystemBrowser {
         for candidate in &candidates {
             let Some(path) = self.find(&candidate.program) else {
                 tried.push(format!(
-                    "{} ({}): not found",
+                    "{} ({}) was not found",
                     candidate.program, candidate.origin
                 ));
                 continue;
@@ -416,7 +416,7 @@ impl UrlOpener for SystemBrowser {
                 Outcome::Failed(why) => {
                     tracing::debug!(program = %candidate.program, %why, "browser launcher failed");
                     tried.push(format!(
-                        "{} ({}): {why}",
+                        "{} ({}) failed ({why})",
                         candidate.program, candidate.origin
                     ));
                 }
@@ -425,12 +425,13 @@ impl UrlOpener for SystemBrowser {
         if let Some(skipped) = skipped {
             tried.push(skipped.to_string());
         }
+        // One clause per launcher, so that the error reads as one sentence.
         let message = if tried.is_empty() {
-            "no browser launcher is known for this platform; set $BROWSER".to_string()
+            "no browser launcher is known for this platform, and $BROWSER is unset".to_string()
         } else {
             format!(
-                "tried {}; set $BROWSER to choose a browser",
-                tried.join("; ")
+                "{}, and $BROWSER does not name a browser that opened",
+                tried.join(", ")
             )
         };
         Err(Error::NoBrowser {
@@ -680,13 +681,21 @@ mod tests {
             })
             .with_wsl(false)
             .with_platform(Platform::Linux);
-        let Err(Error::NoBrowser { message, .. }) = browser.open(URL) else {
+        let error = browser.open(URL).unwrap_err();
+        let Error::NoBrowser { message, .. } = &error else {
             panic!("expected NoBrowser");
         };
         assert!(
-            message.contains("false ($BROWSER): exited with"),
+            message.contains("false ($BROWSER) failed (exited with"),
             "{message}"
         );
+        // One sentence: what failed, why, and the URL to open by hand.
+        let text = error.to_string();
+        assert!(
+            text.starts_with("no browser could be opened because false ($BROWSER) failed"),
+            "{text}"
+        );
+        assert!(text.contains("; open this URL yourself: "), "{text}");
     }
 
     #[cfg(unix)]
