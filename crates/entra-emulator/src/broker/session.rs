@@ -26,6 +26,12 @@ pub struct PendingBrokerRequest {
     pub correlation_id: String,
 }
 
+/// How long an interactive broker request waits for a decision before it fails and is
+/// forgotten (real time).
+pub const BROKER_PENDING_LIFETIME: std::time::Duration = std::time::Duration::from_secs(600);
+/// The most interactive broker requests kept waiting; beyond it the oldest is canceled.
+pub const MAX_BROKER_PENDING: usize = 256;
+
 /// An account signed in through the broker for one client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BrokerSignIn {
@@ -42,8 +48,6 @@ pub(crate) struct SignInRecord {
     pub client_id: String,
     pub sign_in: SignIn,
     pub environment: String,
-    /// Completed interactively (satisfies claims challenges).
-    pub interactive: bool,
     seq: u64,
 }
 
@@ -99,13 +103,7 @@ impl BrokerSession {
     }
 
     /// Records (or replaces) a sign-in for the client.
-    pub(crate) fn record(
-        &self,
-        client_id: &str,
-        sign_in: SignIn,
-        environment: String,
-        interactive: bool,
-    ) {
+    pub(crate) fn record(&self, client_id: &str, sign_in: SignIn, environment: String) {
         let mut inner = self.lock();
         let seq = Self::next(&mut inner);
         inner.sign_ins.insert(
@@ -114,7 +112,6 @@ impl BrokerSession {
                 client_id: client_id.to_string(),
                 sign_in,
                 environment,
-                interactive,
                 seq,
             },
         );
@@ -195,6 +192,21 @@ impl BrokerSession {
         let (reply, receiver) = oneshot::channel();
         let id = uuid::Uuid::new_v4().to_string();
         let mut inner = self.lock();
+        // Requests whose caller's future is gone, then the oldest beyond the cap.
+        inner.pending.retain(|_, p| !p.reply.is_closed());
+        while inner.pending.len() >= MAX_BROKER_PENDING {
+            let Some(oldest) = inner
+                .pending
+                .values()
+                .min_by_key(|p| p.seq)
+                .map(|p| p.info.id.clone())
+            else {
+                break;
+            };
+            if let Some(entry) = inner.pending.remove(&oldest) {
+                let _ = entry.reply.send(Decision::Cancel);
+            }
+        }
         let seq = Self::next(&mut inner);
         inner.pending.insert(
             id.clone(),
@@ -222,7 +234,11 @@ impl BrokerSession {
     /// Pending interactive requests, oldest first.
     pub fn pending(&self) -> Vec<PendingBrokerRequest> {
         let inner = self.lock();
-        let mut list: Vec<_> = inner.pending.values().collect();
+        let mut list: Vec<_> = inner
+            .pending
+            .values()
+            .filter(|p| !p.reply.is_closed())
+            .collect();
         list.sort_by_key(|p| p.seq);
         list.into_iter().map(|p| p.info.clone()).collect()
     }
