@@ -306,3 +306,29 @@ impl BrokerSession {
         Some(inner.injected.remove(i).1)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Red-team finding 13: requests whose caller went away stayed pending for ever and could
+    // be "approved". They are dropped from the list, cannot be approved, and at most
+    // MAX_BROKER_PENDING wait at once (the oldest is canceled).
+    #[test]
+    fn orphaned_requests_are_dropped_and_the_pending_list_is_capped() {
+        let session = BrokerSession::default();
+        let (orphan, receiver) = session.add_pending("c", vec![], None, "corr", "common".into());
+        drop(receiver);
+        assert!(session.pending().is_empty());
+        assert!(!session.decide(&orphan, Decision::Deny));
+
+        let mut receivers = Vec::new();
+        for i in 0..MAX_BROKER_PENDING + 3 {
+            let (_, r) = session.add_pending("c", vec![], None, &format!("c{i}"), "common".into());
+            receivers.push(r);
+        }
+        assert_eq!(session.pending().len(), MAX_BROKER_PENDING);
+        assert_eq!(session.pending()[0].correlation_id, "c3");
+        assert!(matches!(receivers[0].try_recv(), Ok(Decision::Cancel)));
+    }
+}
