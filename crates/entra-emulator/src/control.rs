@@ -241,8 +241,10 @@ impl Control {
         self.state.clock.set(unix_seconds);
     }
 
-    /// Revokes the refresh tokens of one user (or everyone); returns how many.
+    /// Revokes the refresh tokens of one user (or everyone), and their broker sessions (silent
+    /// broker requests then need interaction); returns how many refresh tokens.
     pub fn revoke_refresh_tokens(&self, username: Option<&str>) -> usize {
+        self.state.broker.revoke(username);
         let mut runtime = self.state.runtime();
         let mut count = 0;
         for record in runtime.refresh_tokens.values_mut() {

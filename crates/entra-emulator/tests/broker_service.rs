@@ -737,6 +737,18 @@ async fn auto_approve_mfa_consent_and_claims_rules() {
         status::INTERACTION_REQUIRED,
     );
     assert_eq!(e["errorCode"], 50076, "{e}");
+    // A revoked session is the other case the user must act on: after the control API revokes
+    // the device user's session, even the CAE challenge needs interaction.
+    req["authParameters"]["decodedClaims"] =
+        json!(r#"{"access_token":{"nbf":{"essential":true,"value":"1700000000"}}}"#);
+    s.control().revoke_refresh_tokens(Some(&device_user));
+    assert_error(
+        &p.acquire_token_silently("0.0", CORR, &req.to_string())
+            .await
+            .unwrap(),
+        true,
+        status::INTERACTION_REQUIRED,
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

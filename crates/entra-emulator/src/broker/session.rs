@@ -74,6 +74,11 @@ struct Inner {
     sign_ins: BTreeMap<(String, String), SignInRecord>,
     /// Clients for which the device user was signed out (lower-cased).
     device_signed_out: HashSet<String>,
+    /// The device user's session was revoked (control API): signed out for every client until
+    /// it signs in interactively again.
+    device_revoked: bool,
+    /// The device user (lower-cased), once the broker service runs.
+    device_user: Option<String>,
     pending: BTreeMap<String, PendingEntry>,
     injected: Vec<(Method, BrokerErrorSpec)>,
 }
@@ -155,16 +160,47 @@ impl BrokerSession {
 
     /// Shows the device user again for the client (it signed in interactively).
     pub(crate) fn restore_device(&self, client_id: &str) {
-        self.lock()
+        let mut inner = self.lock();
+        inner
             .device_signed_out
             .remove(&client_id.to_ascii_lowercase());
+        inner.device_revoked = false;
     }
 
-    /// Whether the device user was signed out for the client.
+    /// Whether the device user was signed out for the client (or its session revoked).
     pub(crate) fn device_signed_out(&self, client_id: &str) -> bool {
-        self.lock()
-            .device_signed_out
-            .contains(&client_id.to_ascii_lowercase())
+        let inner = self.lock();
+        inner.device_revoked
+            || inner
+                .device_signed_out
+                .contains(&client_id.to_ascii_lowercase())
+    }
+
+    /// Records the device user (the account signed in to the machine).
+    pub(crate) fn set_device_user(&self, username: &str) {
+        self.lock().device_user = Some(username.to_ascii_lowercase());
+    }
+
+    /// Revokes the broker sessions of `username` (or of everyone): its sign-ins for every
+    /// client are forgotten, so silent requests need interaction again, as after a session
+    /// revocation in Entra; revoking the device user also signs it out everywhere until it
+    /// signs in interactively. Returns how many sign-ins were revoked.
+    pub(crate) fn revoke(&self, username: Option<&str>) -> usize {
+        let mut inner = self.lock();
+        let includes_device_user = match (username, inner.device_user.as_deref()) {
+            (None, _) => true,
+            (Some(u), Some(d)) => u.eq_ignore_ascii_case(d),
+            (Some(_), None) => false,
+        };
+        let before = inner.sign_ins.len();
+        let user = username.map(str::to_ascii_lowercase);
+        inner
+            .sign_ins
+            .retain(|(_, u), _| user.as_ref().is_some_and(|name| name != u));
+        if includes_device_user {
+            inner.device_revoked = true;
+        }
+        before - inner.sign_ins.len()
     }
 
     /// Every sign-in, in order.
