@@ -316,3 +316,53 @@ impl AppState {
             ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pending(id: &str, received: std::time::Instant) -> PendingAuthorization {
+        PendingAuthorization {
+            id: id.into(),
+            tenant_segment: "common".into(),
+            client_id: "c".into(),
+            redirect_uri: "http://localhost".into(),
+            scopes: RequestedScopes::default(),
+            state: None,
+            nonce: None,
+            code_challenge: None,
+            response_mode: "query".into(),
+            prompt: None,
+            login_hint: None,
+            domain_hint: None,
+            max_age: None,
+            claims: None,
+            client_info: false,
+            sign_in: None,
+            consented: false,
+            created_at: 0,
+            received,
+        }
+    }
+
+    // Red-team finding 6: pending sign-ins were never expired or capped.
+    #[test]
+    fn pending_authorizations_expire_and_are_capped() {
+        let now = std::time::Instant::now();
+        let old = now - std::time::Duration::from_secs(120);
+        let mut runtime = Runtime::default();
+        runtime.insert_pending(pending("old", old), PENDING_LIFETIME, 10);
+        // A shorter lifetime than the old request's age: it is forgotten on the next insert.
+        runtime.insert_pending(pending("new", now), std::time::Duration::from_secs(60), 10);
+        assert!(!runtime.pending.contains_key("old"));
+        for i in 0..5 {
+            runtime.insert_pending(pending(&format!("p{i}"), now), PENDING_LIFETIME, 3);
+        }
+        assert_eq!(runtime.pending.len(), 3);
+        // Updating a kept request does not evict another.
+        runtime.insert_pending(pending("p4", now), PENDING_LIFETIME, 3);
+        assert_eq!(runtime.pending.len(), 3);
+        assert!(runtime.live_pending("p4").is_some());
+        assert!(runtime.live_pending("missing").is_none());
+    }
+}
