@@ -484,7 +484,40 @@ def scenario_silent_refresh(info):
             logging.warning("resetting /settings failed: %d %s", reset.status_code, reset.text)
 
 
+def scenario_scope_forms_cache(info):
+    """Tokens for every scope form Entra answers differently are found again by MSAL's cache:
+    short Graph names, qualified ones (echoed qualified), and delegated `.default` (echoed as
+    the consented permissions plus `.default`). A silent call for the same scopes makes no
+    token request."""
+    alice = user(info)
+    control = Control(info)
+    details = {}
+    for scopes in (["User.Read"],
+                   ["https://graph.microsoft.com/User.Read"],
+                   ["https://graph.microsoft.com/.default"],
+                   ["api://emulator-api/.default"],
+                   ["api://emulator-api/access_as_user"]):
+        session = EmulatorSession(info)
+        app = new_pca(info, session)
+        result = app.acquire_token_by_username_password(
+            alice["username"], alice["password"], scopes)
+        require_token(result, "ROPC for %s" % scopes)
+        accounts = app.get_accounts(username=alice["username"])
+        require(accounts, "no cached account after ROPC for %s" % scopes)
+        before = len(control.requests_log())
+        silent = app.acquire_token_silent(scopes, account=accounts[0])
+        require_token(silent, "silent for %s" % scopes)
+        posts = token_posts(new_log_entries(control, before), "refresh_token")
+        require(silent["access_token"] == result["access_token"] and not posts,
+                "silent for %s went to the network: the answered scope %r is not found by the "
+                "requested one" % (scopes, result.get("scope")),
+                result=describe(result), silent=describe(silent))
+        details[" ".join(scopes)] = result.get("scope")
+    return details
+
+
 SCENARIOS = {
+    "scope_forms_cache": scenario_scope_forms_cache,
     "client_credentials_secret": scenario_client_credentials_secret,
     "client_credentials_certificate": scenario_client_credentials_certificate,
     "device_flow": scenario_device_flow,

@@ -2,7 +2,7 @@
 //! `msal emulator serve`.
 
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
@@ -30,7 +30,7 @@ pub struct ServeArgs {
     #[arg(long)]
     pub enable_control: bool,
     /// Where to write the CA certificate and the certificate client's key (default: a new
-    /// directory under the system temp directory).
+    /// private directory under the system temp directory, removed on a clean exit).
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
     /// Also serve the authentication broker (com.microsoft.identity.broker1) on the session bus:
@@ -128,18 +128,65 @@ pub fn load_config(args: &ServeArgs) -> anyhow::Result<EmulatorConfig> {
     Ok(config)
 }
 
-fn state_dir(args: &ServeArgs) -> anyhow::Result<PathBuf> {
-    let dir = match &args.state_dir {
-        Some(d) => d.clone(),
-        None => std::env::temp_dir().join(format!("entra-emulator-{}", std::process::id())),
+/// Where `serve` writes the CA and the certificate credential.
+enum StateDir {
+    /// `--state-dir`: the user's directory, kept on exit.
+    Given(PathBuf),
+    /// A fresh private directory in the temp dir, removed on a clean exit.
+    Temporary(tempfile::TempDir),
+}
+
+impl StateDir {
+    fn path(&self) -> &Path {
+        match self {
+            Self::Given(p) => p,
+            Self::Temporary(t) => t.path(),
+        }
+    }
+}
+
+/// The state directory. Without `--state-dir`, a new directory with an unpredictable name
+/// (`entra-emulator-XXXXXX`), created by `mkdir` with mode 0700: an existing path (a squatted
+/// directory, a planted symlink) is never reused or followed; it is removed on a clean exit
+/// (red-team finding 12).
+fn state_dir(args: &ServeArgs) -> anyhow::Result<StateDir> {
+    let Some(dir) = &args.state_dir else {
+        let temp = std::env::temp_dir();
+        let mut builder = tempfile::Builder::new();
+        builder.prefix("entra-emulator-");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            builder.permissions(std::fs::Permissions::from_mode(0o700));
+        }
+        let dir = builder.tempdir_in(&temp).map_err(|e| {
+            anyhow::anyhow!("cannot create a state directory in {}: {e}", temp.display())
+        })?;
+        return Ok(StateDir::Temporary(dir));
     };
-    std::fs::create_dir_all(&dir)?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| anyhow::anyhow!("cannot create the state directory {}: {e}", dir.display()))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
+        // Not through a symlink: chmod follows links, so a planted one would change its target.
+        let meta = std::fs::symlink_metadata(dir).map_err(|e| {
+            anyhow::anyhow!("cannot read the state directory {}: {e}", dir.display())
+        })?;
+        if !meta.is_dir() {
+            anyhow::bail!(
+                "the state directory {} is not a directory (a symlink?)",
+                dir.display()
+            );
+        }
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot make the state directory {} private: {e}",
+                dir.display()
+            )
+        })?;
     }
-    Ok(dir)
+    Ok(StateDir::Given(dir.clone()))
 }
 
 /// Starts the emulator, prints the connection info, and serves until Ctrl+C or SIGTERM.
@@ -147,7 +194,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = load_config(&args)?;
     let emulator = Emulator::start_on_port(config, args.port).await?;
     let dir = state_dir(&args)?;
-    let mut info = emulator.connection_info(&dir)?;
+    let mut info = emulator.connection_info(dir.path())?;
     let mut private_bus = None;
     let mut broker = None;
     if args.broker {
@@ -191,6 +238,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     drop(private_bus);
     emulator.shutdown();
+    // A temporary state directory (it holds private keys) goes with the emulator.
+    drop(dir);
     Ok(())
 }
 

@@ -11,21 +11,30 @@ pub struct Clock {
 }
 
 impl Clock {
-    /// Seconds since the Unix epoch, as the emulator sees it.
+    /// Seconds since the Unix epoch, as the emulator sees it: within years 1970 to 9999, so
+    /// that adding a token lifetime never overflows.
     pub fn now(&self) -> i64 {
-        OffsetDateTime::now_utc().unix_timestamp() + self.offset_seconds.load(Ordering::Relaxed)
+        // Saturating: an absurd offset set in process must not overflow (a panic in debug).
+        OffsetDateTime::now_utc()
+            .unix_timestamp()
+            .saturating_add(self.offset_seconds.load(Ordering::Relaxed))
+            .clamp(0, crate::control::MAX_CLOCK_UNIX)
     }
 
     /// Moves the clock forward (or backward, with a negative value).
     pub fn advance(&self, seconds: i64) {
-        self.offset_seconds.fetch_add(seconds, Ordering::Relaxed);
+        let _ = self
+            .offset_seconds
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |o| {
+                Some(o.saturating_add(seconds))
+            });
     }
 
     /// Sets the clock to an absolute Unix time.
     pub fn set(&self, unix_seconds: i64) {
         let real = OffsetDateTime::now_utc().unix_timestamp();
         self.offset_seconds
-            .store(unix_seconds - real, Ordering::Relaxed);
+            .store(unix_seconds.saturating_sub(real), Ordering::Relaxed);
     }
 
     /// Entra's timestamp format, `YYYY-MM-DD HH:MM:SSZ`.
@@ -51,5 +60,11 @@ mod tests {
         c.set(1_000_000);
         assert!((c.now() - 1_000_000).abs() <= 1);
         assert_eq!(c.timestamp().len(), "1970-01-12 13:46:40Z".len());
+        // Absurd values saturate instead of wrapping (or panicking in debug).
+        c.set(i64::MAX);
+        c.advance(i64::MAX);
+        assert_eq!(c.now(), crate::control::MAX_CLOCK_UNIX);
+        c.set(i64::MIN);
+        assert_eq!(c.now(), 0);
     }
 }

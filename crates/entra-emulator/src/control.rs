@@ -150,8 +150,15 @@ impl Control {
 
     /// Authorization requests waiting for the user, oldest first.
     pub fn pending_authorizations(&self) -> Vec<PendingAuthorizationInfo> {
-        let mut list: Vec<_> = self.state.runtime().pending.values().cloned().collect();
-        list.sort_by_key(|p| p.created_at);
+        let mut list: Vec<_> = {
+            let runtime = self.state.runtime();
+            runtime
+                .pending
+                .keys()
+                .filter_map(|id| runtime.live_pending(id).cloned())
+                .collect()
+        };
+        list.sort_by_key(|p| (p.created_at, p.received));
         list.into_iter()
             .map(|p| PendingAuthorizationInfo {
                 scope: scope_text(&p.scopes),
@@ -170,9 +177,10 @@ impl Control {
         let runtime = self.state.runtime();
         let found = runtime
             .pending
-            .values()
+            .keys()
+            .filter_map(|id| runtime.live_pending(id))
             .filter(|p| state.is_none() || p.state.as_deref() == state)
-            .max_by_key(|p| p.created_at)
+            .max_by_key(|p| (p.created_at, p.received))
             .cloned();
         found.ok_or_else(|| {
             ControlError::NoPendingAuthorization(
@@ -233,8 +241,10 @@ impl Control {
         self.state.clock.set(unix_seconds);
     }
 
-    /// Revokes the refresh tokens of one user (or everyone); returns how many.
+    /// Revokes the refresh tokens of one user (or everyone), and their broker sessions (silent
+    /// broker requests then need interaction); returns how many refresh tokens.
     pub fn revoke_refresh_tokens(&self, username: Option<&str>) -> usize {
+        self.state.broker.revoke(username);
         let mut runtime = self.state.runtime();
         let mut count = 0;
         for record in runtime.refresh_tokens.values_mut() {
@@ -342,6 +352,92 @@ fn failure(status: StatusCode, message: String) -> Response {
     (status, Json(json!({"error": message}))).into_response()
 }
 
+/// A control-API refusal: `status` with `{"error": message}`.
+pub(crate) fn refuse(status: StatusCode, message: String) -> Response {
+    failure(status, message)
+}
+
+/// The longest access-token lifetime the control API accepts: 100 years. Beyond it `exp`
+/// would leave the range JWT consumers handle (red-team finding 15: `u64::MAX` gave
+/// `exp` < `iat`).
+pub const MAX_LIFETIME_SECONDS: u64 = 100 * 365 * 24 * 3600;
+/// The longest device-code polling interval the control API accepts (one hour).
+pub const MAX_INTERVAL_SECONDS: u64 = 3600;
+/// The latest time the clock may be set to: 9999-12-31T23:59:59Z (the last time Entra's
+/// `YYYY-MM-DD` timestamps can show).
+pub const MAX_CLOCK_UNIX: i64 = 253_402_300_799;
+/// The longest scripted delay: ten minutes.
+pub const MAX_DELAY_MS: u64 = 600_000;
+
+/// A whole number of seconds from 0 to `max` for `key`, or `null` (`None`); else why not.
+fn seconds_setting(key: &str, value: &Value, max: u64) -> Result<Option<u64>, String> {
+    if value.is_null() {
+        return Ok(None);
+    }
+    match value.as_u64() {
+        Some(n) if n <= max => Ok(Some(n)),
+        _ => Err(format!(
+            "{key} must be a whole number of seconds from 0 to {max}, or null to restore the configured value (got {value})"
+        )),
+    }
+}
+
+/// Why a scripted fault would make no sense, if it would not.
+fn check_fault(rule: &FaultRule) -> Result<(), String> {
+    use crate::faults::FaultAction;
+    if rule.count == 0 {
+        return Err("count must be at least 1".into());
+    }
+    match &rule.fault {
+        FaultAction::Status { status, .. } if !(100..=599).contains(status) => Err(format!(
+            "status must be an HTTP status from 100 to 599 (got {status})"
+        )),
+        FaultAction::Delay { ms } if *ms > MAX_DELAY_MS => Err(format!(
+            "delay ms must be at most {MAX_DELAY_MS} (got {ms})"
+        )),
+        FaultAction::Aadsts { code } if crate::errors::by_code(*code).is_none() => Err(format!(
+            "AADSTS{code} is not in the emulator's error catalogue"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The clock after a change, if it stays within years 1970 to 9999; else why not.
+fn check_clock(now: i64, change: &ClockChange) -> Result<(), String> {
+    let range = 0..=MAX_CLOCK_UNIX;
+    let mut t = now;
+    if let Some(set) = change.set_unix {
+        if !range.contains(&set) {
+            return Err(format!(
+                "set_unix must be a Unix time from 0 to {MAX_CLOCK_UNIX} (years 1970 to 9999; got {set})"
+            ));
+        }
+        t = set;
+    }
+    if let Some(d) = change.advance_seconds {
+        match t.checked_add(d) {
+            Some(after) if range.contains(&after) => {}
+            _ => {
+                return Err(format!(
+                    "advance_seconds {d} would move the clock outside years 1970 to 9999"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A JSON body, where an empty body means `{}`.
+fn optional_body<T: serde::de::DeserializeOwned + Default>(
+    body: &axum::body::Bytes,
+) -> Result<T, Response> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| failure(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
+}
+
 fn result<T: Serialize>(r: Result<T, ControlError>) -> Response {
     match r {
         Ok(v) => Json(v).into_response(),
@@ -374,6 +470,7 @@ struct StateSelector {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ClockChange {
     #[serde(default)]
     advance_seconds: Option<i64>,
@@ -444,16 +541,19 @@ pub fn routes() -> Router<Arc<AppState>> {
         )
         .route(
             "/authorize/deny",
-            post(|State(s): State<Arc<AppState>>, body: Option<Json<StateSelector>>| async move {
-                let b = body.map(|Json(b)| b).unwrap_or_default();
+            post(|State(s): State<Arc<AppState>>, body: axum::body::Bytes| async move {
+                let b: StateSelector = match optional_body(&body) {
+                    Ok(b) => b,
+                    Err(r) => return r,
+                };
                 result(control(&s).deny_authorization(b.state.as_deref()).map(completion_json))
             }),
         )
         .route(
             "/faults",
             post(|State(s): State<Arc<AppState>>, Json(rule): Json<FaultRule>| async move {
-                if rule.count == 0 {
-                    return failure(StatusCode::BAD_REQUEST, "count must be at least 1".into());
+                if let Err(why) = check_fault(&rule) {
+                    return failure(StatusCode::BAD_REQUEST, why);
                 }
                 control(&s).add_fault(rule);
                 Json(json!({})).into_response()
@@ -468,21 +568,27 @@ pub fn routes() -> Router<Arc<AppState>> {
             get(|State(s): State<Arc<AppState>>| async move { Json(json!({"now": control(&s).now()})) }).post(
                 |State(s): State<Arc<AppState>>, Json(b): Json<ClockChange>| async move {
                     let c = control(&s);
+                    if let Err(why) = check_clock(c.now(), &b) {
+                        return failure(StatusCode::BAD_REQUEST, why);
+                    }
                     if let Some(t) = b.set_unix {
                         c.set_clock(t);
                     }
                     if let Some(d) = b.advance_seconds {
                         c.advance_clock(d);
                     }
-                    Json(json!({"now": c.now()}))
+                    Json(json!({"now": c.now()})).into_response()
                 },
             ),
         )
         .route(
             "/revoke",
-            post(|State(s): State<Arc<AppState>>, body: Option<Json<Revoke>>| async move {
-                let b = body.map(|Json(b)| b).unwrap_or_default();
-                Json(json!({"revoked": control(&s).revoke_refresh_tokens(b.username.as_deref())}))
+            post(|State(s): State<Arc<AppState>>, body: axum::body::Bytes| async move {
+                let b: Revoke = match optional_body(&body) {
+                    Ok(b) => b,
+                    Err(r) => return r,
+                };
+                Json(json!({"revoked": control(&s).revoke_refresh_tokens(b.username.as_deref())})).into_response()
             }),
         )
         .route(
@@ -527,15 +633,23 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/settings",
             post(|State(s): State<Arc<AppState>>, Json(b): Json<serde_json::Map<String, Value>>| async move {
                 let c = control(&s);
-                for (key, value) in b {
-                    let seconds = value.as_u64();
-                    if !value.is_null() && seconds.is_none() {
-                        return failure(StatusCode::BAD_REQUEST, format!("{key} must be a number of seconds or null"));
-                    }
-                    match key.as_str() {
-                        "access_token_lifetime_seconds" => c.set_access_token_lifetime(seconds),
-                        "device_code_interval_seconds" => c.set_device_code_interval(seconds),
+                // Every value is checked before any is applied.
+                let mut changes = Vec::new();
+                for (key, value) in &b {
+                    let max = match key.as_str() {
+                        "access_token_lifetime_seconds" => MAX_LIFETIME_SECONDS,
+                        "device_code_interval_seconds" => MAX_INTERVAL_SECONDS,
                         other => return failure(StatusCode::BAD_REQUEST, format!("unknown setting {other}")),
+                    };
+                    match seconds_setting(key, value, max) {
+                        Ok(seconds) => changes.push((key.as_str(), seconds)),
+                        Err(why) => return failure(StatusCode::BAD_REQUEST, why),
+                    }
+                }
+                for (key, seconds) in changes {
+                    match key {
+                        "access_token_lifetime_seconds" => c.set_access_token_lifetime(seconds),
+                        _ => c.set_device_code_interval(seconds),
                     }
                 }
                 Json(json!({})).into_response()

@@ -21,6 +21,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod broker;
+pub mod claims;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -17,6 +17,9 @@ pub struct RequestedScopes {
     pub resource: Option<String>,
     /// The resource's scope names as requested (`access_as_user`, `.default`).
     pub names: Vec<String>,
+    /// The resource scopes exactly as sent (`User.Read`, `https://graph.microsoft.com/Mail.Read`),
+    /// without duplicates: the token response echoes them in this form.
+    pub as_sent: Vec<String>,
 }
 
 /// Why a scope parameter was refused.
@@ -50,6 +53,9 @@ impl RequestedScopes {
             if !parsed.names.iter().any(|n| n == name) {
                 parsed.names.push(name.to_string());
             }
+            if !parsed.as_sent.iter().any(|s| s == scope) {
+                parsed.as_sent.push(scope.to_string());
+            }
         }
         Ok(parsed)
     }
@@ -75,13 +81,92 @@ impl RequestedScopes {
         self.resource.clone().unwrap_or_else(|| GRAPH.to_string())
     }
 
-    /// The `scope` value echoed in a token response: Graph scopes in short form, others
-    /// qualified, followed by the OIDC scopes Entra echoes (`offline_access` is not echoed).
-    pub fn echo(&self) -> String {
-        let mut out: Vec<String> = match self.resource.as_deref() {
-            Some(GRAPH) => self.names.clone(),
-            _ => self.qualified(),
-        };
+    /// The permissions (short names) a delegated token carries in `scp`: the names requested,
+    /// with `.default` replaced by the permissions the client was granted on the resource
+    /// (`delegated`: the client's delegated-scope patterns; wildcard patterns name none).
+    ///
+    /// Rule: a `.default` request is given "all the permissions the app was consented to" on
+    /// the resource, and the token's `scp` lists them, never `.default` (Microsoft identity
+    /// platform, "Scopes and permissions", section "The .default scope":
+    /// <https://learn.microsoft.com/entra/identity-platform/scopes-oidc#the-default-scope>).
+    /// When no permission of the resource is named, Graph gives `User.Read` (the permission
+    /// every Entra app registration starts with) and other resources `user_impersonation`.
+    pub fn granted_names(&self, delegated: &[String]) -> Vec<String> {
+        fn push(out: &mut Vec<String>, n: String) {
+            if !out.iter().any(|o| o.eq_ignore_ascii_case(&n)) {
+                out.push(n);
+            }
+        }
+        let mut out: Vec<String> = Vec::new();
+        for name in &self.names {
+            if name == ".default" {
+                for p in self.consented(delegated) {
+                    push(&mut out, p);
+                }
+            } else {
+                push(&mut out, name.clone());
+            }
+        }
+        if out.is_empty() {
+            out.push("User.Read".to_string());
+        }
+        out
+    }
+
+    /// The client's concrete permissions on this request's resource, or the fallback.
+    fn consented(&self, delegated: &[String]) -> Vec<String> {
+        let resource = self.resource_or_graph();
+        let mut names: Vec<String> = delegated
+            .iter()
+            .filter(|p| !p.contains('*'))
+            .map(|p| split_scope(p))
+            .filter(|(r, n)| r.eq_ignore_ascii_case(&resource) && *n != ".default")
+            .map(|(_, n)| n.to_string())
+            .collect();
+        names.dedup();
+        if names.is_empty() {
+            names.push(if resource.eq_ignore_ascii_case(GRAPH) {
+                "User.Read".to_string()
+            } else {
+                "user_impersonation".to_string()
+            });
+        }
+        names
+    }
+
+    /// The `scope` value of a delegated token response.
+    ///
+    /// Rules, each from Microsoft's documentation or MSAL's recorded Entra responses:
+    /// - Explicit scopes are echoed in the form they were requested: short Graph names stay
+    ///   short (`"scope": "User.Read Mail.Read"`, "Get access on behalf of a user",
+    ///   <https://learn.microsoft.com/graph/auth-v2-user>), qualified ones stay qualified,
+    ///   in the case sent (request `https://graph.microsoft.com/user.read` → `"scope":
+    ///   "https://graph.microsoft.com/user.read"`, "OAuth 2.0 On-Behalf-Of flow",
+    ///   <https://learn.microsoft.com/entra/identity-platform/v2-oauth2-on-behalf-of-flow>,
+    ///   and `https://graph.microsoft.com/mail.read` in "OAuth 2.0 authorization code flow",
+    ///   <https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow>).
+    /// - `<resource>/.default` is answered with the consented permissions qualified the same
+    ///   way, followed by the `.default` scope itself (`"scope":
+    ///   "https://management.core.windows.net//user_impersonation
+    ///   https://management.core.windows.net//.default"`, Entra's answer recorded in MSAL.NET's
+    ///   tests, `MockHelpers.GetTokenResponseWithNoOidClaim`, and in Azure CLI's MSAL cache), so
+    ///   MSAL's cache finds the token again by `.default`.
+    /// - The OIDC scopes `profile openid email` follow when requested; `offline_access` is not
+    ///   echoed (`"scope": "User.Read profile openid email"`, "OAuth 2.0 device authorization
+    ///   grant", <https://learn.microsoft.com/entra/identity-platform/v2-oauth2-device-code>).
+    pub fn echo_granted(&self, delegated: &[String]) -> String {
+        let mut out: Vec<String> = Vec::new();
+        for sent in &self.as_sent {
+            let (_, name) = split_scope(sent);
+            if name == ".default" {
+                // The resource prefix exactly as sent (`https://x//`), or none for a short form.
+                let prefix = &sent[..sent.len() - name.len()];
+                for p in self.consented(delegated) {
+                    out.push(format!("{prefix}{p}"));
+                }
+            }
+            out.push(sent.clone());
+        }
         if out.is_empty() {
             out.push("User.Read".to_string());
         }
@@ -91,6 +176,11 @@ impl RequestedScopes {
             }
         }
         out.join(" ")
+    }
+
+    /// [`RequestedScopes::echo_granted`] for a client without concrete permissions.
+    pub fn echo(&self) -> String {
+        self.echo_granted(&[])
     }
 }
 
@@ -165,6 +255,48 @@ mod tests {
         let g = RequestedScopes::parse("User.Read openid").unwrap();
         assert_eq!(g.resource.as_deref(), Some(GRAPH));
         assert_eq!(g.echo(), "User.Read openid");
+    }
+
+    // Sources in the documentation of `echo_granted` and `granted_names`.
+    #[test]
+    fn scopes_are_echoed_in_the_form_requested() {
+        let delegated = [
+            "https://graph.microsoft.com/User.Read".to_string(),
+            "Mail.Read".to_string(),
+            "https://graph.microsoft.com/*".to_string(),
+            "api://app/access_as_user".to_string(),
+        ];
+        let echo = |s: &str| RequestedScopes::parse(s).unwrap().echo_granted(&delegated);
+        let scp = |s: &str| RequestedScopes::parse(s).unwrap().granted_names(&delegated);
+        assert_eq!(
+            echo("https://graph.microsoft.com/user.read offline_access"),
+            "https://graph.microsoft.com/user.read"
+        );
+        assert_eq!(
+            echo("User.Read Mail.Read offline_access openid profile email"),
+            "User.Read Mail.Read profile openid email"
+        );
+        assert_eq!(
+            echo("https://graph.microsoft.com/.default openid"),
+            "https://graph.microsoft.com/User.Read https://graph.microsoft.com/Mail.Read https://graph.microsoft.com/.default openid"
+        );
+        assert_eq!(
+            scp("https://graph.microsoft.com/.default"),
+            ["User.Read", "Mail.Read"]
+        );
+        assert_eq!(
+            echo("api://app/.default"),
+            "api://app/access_as_user api://app/.default"
+        );
+        assert_eq!(scp("api://app/.default"), ["access_as_user"]);
+        // A resource whose permissions are only wildcards.
+        assert_eq!(
+            RequestedScopes::parse("api://other/.default")
+                .unwrap()
+                .echo_granted(&["api://other/*".into()]),
+            "api://other/user_impersonation api://other/.default"
+        );
+        assert_eq!(scp("openid profile"), ["User.Read"]);
     }
 
     #[test]

@@ -208,13 +208,33 @@ pub(crate) async fn accept_loop(
     router: Router,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    // Every endpoint answers only requests naming this listener (DNS rebinding).
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+    let router = router.layer(axum::middleware::from_fn(
+        move |request: Request, next: Next| check_host(port, request, next),
+    ));
+    let mut backoff = AcceptBackoff::default();
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
             _ = shutdown.changed() => break,
         };
-        let Ok((stream, _)) = accepted else {
-            continue;
+        let stream = match accepted {
+            Ok((stream, _)) => {
+                backoff.reset();
+                stream
+            }
+            Err(e) => {
+                // Out of descriptors (EMFILE/ENFILE) the listener stays readable: without a
+                // pause the loop would spin a core until connections close.
+                let pause = backoff.next_pause();
+                tracing::warn!(error = %e, pause_ms = pause.as_millis() as u64, "accept failed; pausing");
+                tokio::select! {
+                    _ = tokio::time::sleep(pause) => {}
+                    _ = shutdown.changed() => break,
+                }
+                continue;
+            }
         };
         // Responses go out at once: with Nagle's algorithm on, a response written after the TLS
         // handshake's last small record waits for the client's delayed ACK (up to 40 ms).
@@ -254,6 +274,80 @@ pub(crate) async fn accept_loop(
                 _ = conn_shutdown.changed() => {}
             }
         });
+    }
+}
+
+/// How long the accept loop pauses after consecutive failures: 10 ms, doubling to 1 s.
+#[derive(Debug, Default)]
+pub(crate) struct AcceptBackoff {
+    failures: u32,
+}
+
+impl AcceptBackoff {
+    /// The first pause.
+    pub(crate) const MIN: std::time::Duration = std::time::Duration::from_millis(10);
+    /// The longest pause.
+    pub(crate) const MAX: std::time::Duration = std::time::Duration::from_secs(1);
+
+    /// The pause after one more failure.
+    pub(crate) fn next_pause(&mut self) -> std::time::Duration {
+        let pause = Self::MIN.saturating_mul(1 << self.failures.min(10));
+        self.failures = self.failures.saturating_add(1);
+        pause.min(Self::MAX)
+    }
+
+    /// A connection was accepted: start again from the shortest pause.
+    pub(crate) fn reset(&mut self) {
+        self.failures = 0;
+    }
+}
+
+/// Whether `host` (a `Host` header value) names this emulator: `127.0.0.1`, `localhost` or
+/// `[::1]`, with no port or the listener's `port`.
+///
+/// Rule: a loopback server must refuse requests whose `Host` is another name, or a page on a
+/// hostile site can rebind its DNS name to 127.0.0.1 and read the answers (DNS rebinding; the
+/// same check as the library's loopback redirect listener, red-team finding 9).
+pub fn host_is_local(host: &str, port: u16) -> bool {
+    let (name, host_port) = match host.rsplit_once(':') {
+        // `[::1]:443` or `127.0.0.1:443`; a bare `[::1]` has its colons inside the brackets.
+        Some((name, p)) if !p.contains(']') => (name, Some(p)),
+        _ => (host, None),
+    };
+    let name_ok = name == "127.0.0.1" || name.eq_ignore_ascii_case("localhost") || name == "[::1]";
+    let port_ok = match host_port {
+        None => true,
+        Some(p) => p.parse::<u16>().is_ok_and(|p| p == port),
+    };
+    name_ok && port_ok
+}
+
+async fn check_host(port: u16, request: Request, next: Next) -> Response {
+    let host = request
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| request.uri().authority().map(|a| a.to_string()));
+    match host {
+        Some(h) if host_is_local(&h, port) => next.run(request).await,
+        other => {
+            let why = match other {
+                // RFC 9112 §3.2: a server responds 400 to an HTTP/1.1 request without Host.
+                None => "The request has no Host header.".to_string(),
+                Some(h) => format!(
+                    "The Host header {:?} does not name this emulator (use 127.0.0.1:{port}, localhost:{port} or [::1]:{port}).",
+                    h.chars().take(256).collect::<String>()
+                ),
+            };
+            let e = EntraError::new(errors::MALFORMED_REQUEST, &[&why]).with_status(400);
+            let trace = Trace {
+                trace_id: uuid::Uuid::new_v4().to_string(),
+                correlation_id: uuid::Uuid::new_v4().to_string(),
+                timestamp: crate::clock::Clock::default().timestamp(),
+            };
+            with_trace_headers(e.into_response_with(&trace), &trace)
+        }
     }
 }
 
@@ -393,6 +487,17 @@ pub(crate) async fn entra_layer(
         }
     };
     parts.extensions.insert(trace.clone());
+    if is_control && parts.method == http::Method::POST && !is_json(&parts.headers) {
+        // A cross-site page can POST without a CORS preflight only with a form or text
+        // content type; requiring JSON keeps it from driving the control API (CSRF).
+        return with_trace_headers(
+            crate::control::refuse(
+                axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "control requests must have Content-Type: application/json".into(),
+            ),
+            &trace,
+        );
+    }
     let mut request = Request::from_parts(parts, Body::from(bytes.clone()));
     if is_control {
         return next.run(request).await;
@@ -442,6 +547,14 @@ pub(crate) async fn entra_layer(
     entry.status = response.status().as_u16();
     state.log.push(entry);
     with_trace_headers(response, &trace)
+}
+
+fn is_json(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
 }
 
 fn with_trace_headers(mut response: Response, trace: &Trace) -> Response {

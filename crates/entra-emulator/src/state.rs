@@ -67,7 +67,17 @@ pub struct PendingAuthorization {
     pub consented: bool,
     /// Creation time.
     pub created_at: i64,
+    /// When the request arrived, in real time: it expires [`PENDING_LIFETIME`] later.
+    pub received: std::time::Instant,
 }
+
+/// How long an unfinished `/authorize` request waits for the user before it is forgotten
+/// (real time, not the emulator's adjustable clock).
+pub const PENDING_LIFETIME: std::time::Duration = std::time::Duration::from_secs(600);
+/// The most unfinished `/authorize` requests kept; the oldest go first.
+pub const MAX_PENDING_AUTHORIZATIONS: usize = 256;
+/// The most device codes kept; expired ones go first, then the oldest.
+pub const MAX_DEVICE_CODES: usize = 1000;
 
 /// An issued authorization code.
 #[derive(Debug, Clone)]
@@ -183,6 +193,68 @@ pub struct AppState {
     pub secrets: crate::secrets_log::SecretsLog,
 }
 
+impl Runtime {
+    /// Stores (or updates) a pending authorization after forgetting those older than
+    /// `lifetime` and, when `cap` are kept, the oldest.
+    pub fn insert_pending(
+        &mut self,
+        pending: PendingAuthorization,
+        lifetime: std::time::Duration,
+        cap: usize,
+    ) {
+        let now = std::time::Instant::now();
+        self.pending
+            .retain(|_, p| now.saturating_duration_since(p.received) < lifetime);
+        if !self.pending.contains_key(&pending.id) {
+            while self.pending.len() >= cap.max(1) {
+                let Some(oldest) = self
+                    .pending
+                    .values()
+                    .min_by_key(|p| p.received)
+                    .map(|p| p.id.clone())
+                else {
+                    break;
+                };
+                self.pending.remove(&oldest);
+            }
+        }
+        self.pending.insert(pending.id.clone(), pending);
+    }
+
+    /// A pending authorization that has not expired.
+    pub fn live_pending(&self, id: &str) -> Option<&PendingAuthorization> {
+        self.pending
+            .get(id)
+            .filter(|p| p.received.elapsed() < PENDING_LIFETIME)
+    }
+
+    /// Stores a device code after making room: when `cap` are kept, expired ones (at `now`)
+    /// go first, then those that expire soonest.
+    pub fn insert_device_code(
+        &mut self,
+        device_code: String,
+        record: DeviceCodeRecord,
+        now: i64,
+        cap: usize,
+    ) {
+        if self.device_codes.len() >= cap.max(1) {
+            self.device_codes.retain(|_, r| r.expires_at > now);
+        }
+        while self.device_codes.len() >= cap.max(1) {
+            let Some(first) = self
+                .device_codes
+                .iter()
+                .min_by_key(|(_, r)| r.expires_at)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            self.device_codes.remove(&first);
+        }
+        self.device_codes.insert(device_code, record);
+    }
+}
+
 impl AppState {
     /// Builds the shared state.
     pub fn new(
@@ -211,11 +283,14 @@ impl AppState {
         self.runtime.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The access-token lifetime in force.
+    /// The access-token lifetime in force, at most
+    /// [`MAX_LIFETIME_SECONDS`](crate::control::MAX_LIFETIME_SECONDS) so that `exp` never
+    /// wraps below `iat`.
     pub fn access_token_lifetime(&self) -> u64 {
         self.runtime()
             .access_token_lifetime
             .unwrap_or(self.settings.access_token_lifetime_seconds)
+            .min(crate::control::MAX_LIFETIME_SECONDS)
     }
 
     /// The device-code polling interval in force.
@@ -239,5 +314,55 @@ impl AppState {
                 username.to_ascii_lowercase(),
                 client_id.to_ascii_lowercase(),
             ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pending(id: &str, received: std::time::Instant) -> PendingAuthorization {
+        PendingAuthorization {
+            id: id.into(),
+            tenant_segment: "common".into(),
+            client_id: "c".into(),
+            redirect_uri: "http://localhost".into(),
+            scopes: RequestedScopes::default(),
+            state: None,
+            nonce: None,
+            code_challenge: None,
+            response_mode: "query".into(),
+            prompt: None,
+            login_hint: None,
+            domain_hint: None,
+            max_age: None,
+            claims: None,
+            client_info: false,
+            sign_in: None,
+            consented: false,
+            created_at: 0,
+            received,
+        }
+    }
+
+    // Red-team finding 6: pending sign-ins were never expired or capped.
+    #[test]
+    fn pending_authorizations_expire_and_are_capped() {
+        let now = std::time::Instant::now();
+        let old = now - std::time::Duration::from_secs(120);
+        let mut runtime = Runtime::default();
+        runtime.insert_pending(pending("old", old), PENDING_LIFETIME, 10);
+        // A shorter lifetime than the old request's age: it is forgotten on the next insert.
+        runtime.insert_pending(pending("new", now), std::time::Duration::from_secs(60), 10);
+        assert!(!runtime.pending.contains_key("old"));
+        for i in 0..5 {
+            runtime.insert_pending(pending(&format!("p{i}"), now), PENDING_LIFETIME, 3);
+        }
+        assert_eq!(runtime.pending.len(), 3);
+        // Updating a kept request does not evict another.
+        runtime.insert_pending(pending("p4", now), PENDING_LIFETIME, 3);
+        assert_eq!(runtime.pending.len(), 3);
+        assert!(runtime.live_pending("p4").is_some());
+        assert!(runtime.live_pending("missing").is_none());
     }
 }

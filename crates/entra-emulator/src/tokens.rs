@@ -106,14 +106,12 @@ pub fn user_token_response(
     let tenant = req.sign_in.tenant;
     let oid = object_id_in(user, tenant).unwrap_or(user.object_id);
     let now = state.clock.now();
-    let mut body = json!({"token_type": "Bearer", "scope": req.scopes.echo()});
+    let delegated = &req.client.delegated_scopes;
+    let mut body = json!({"token_type": "Bearer", "scope": req.scopes.echo_granted(delegated)});
     let lifetime = lifetimes(state, &mut body) as i64;
     let resource = req.scopes.resource_or_graph();
-    let scp: Vec<String> = if req.scopes.names.is_empty() {
-        vec!["User.Read".to_string()]
-    } else {
-        req.scopes.names.clone()
-    };
+    // `.default` gives the consented permissions, never ".default" (see `granted_names`).
+    let scp = req.scopes.granted_names(delegated);
     let name = user
         .display_name
         .clone()
@@ -140,6 +138,17 @@ pub fn user_token_response(
         "uti": random_token(16),
         "ver": "2.0",
     });
+    let mut access = access;
+    // Rule: for a guest (the user's home tenant is not the token's tenant) `idp` names the
+    // home tenant's issuer, `https://sts.windows.net/<home tenant id>/`; for members it is
+    // absent (it would equal `iss`). Source: "ID token claims reference" and "Access token
+    // claims reference", claim `idp`
+    // (<https://learn.microsoft.com/entra/identity-platform/id-token-claims-reference>).
+    let guest_idp = (user.home_tenant != tenant)
+        .then(|| format!("https://sts.windows.net/{}/", user.home_tenant));
+    if let Some(idp) = &guest_idp {
+        access["idp"] = json!(idp);
+    }
     body["access_token"] = json!(sign(state, SecretKind::AccessToken, &access)?);
 
     if req.scopes.oidc.contains("openid") {
@@ -160,6 +169,9 @@ pub fn user_token_response(
         if let Some(nonce) = req.nonce {
             id["nonce"] = json!(nonce);
         }
+        if let Some(idp) = &guest_idp {
+            id["idp"] = json!(idp);
+        }
         if req.scopes.oidc.contains("email") {
             id["email"] = json!(user.username);
         }
@@ -173,7 +185,12 @@ pub fn user_token_response(
                 client_id: req.client.client_id.clone(),
                 family_id: req.client.family_id.clone(),
                 sign_in: req.sign_in.clone(),
-                expires_at: now + state.settings.refresh_token_lifetime_seconds as i64,
+                expires_at: now.saturating_add(
+                    state
+                        .settings
+                        .refresh_token_lifetime_seconds
+                        .min(i64::MAX as u64) as i64,
+                ),
                 revoked: false,
             },
         );

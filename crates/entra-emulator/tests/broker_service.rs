@@ -711,11 +711,37 @@ async fn auto_approve_mfa_consent_and_claims_rules() {
     assert_eq!(e["errorCode"], 65001);
     drop(p);
     drop(s);
+    // A CAE claims challenge on a device (non-interactive) sign-in is satisfied silently, as
+    // Entra does with a refresh; one asking for an authentication context (`acrs`, MFA) the
+    // session lacks needs interaction. Source: "Claims challenges, claims requests, and client
+    // capabilities", https://learn.microsoft.com/entra/identity-platform/claims-challenge
     let Some(s) = setup().await else { return };
     let p = s.proxy().await;
     let mut req = parse(&silent_request(&s.public(), Value::Null, &["User.Read"]));
     req["authParameters"]["decodedClaims"] =
         json!(r#"{"access_token":{"nbf":{"essential":true,"value":"1700000000"}}}"#);
+    let device_user = s.broker.as_ref().unwrap().broker_user().to_string();
+    assert_token(
+        &p.acquire_token_silently("0.0", CORR, &req.to_string())
+            .await
+            .unwrap(),
+        &device_user,
+    );
+    req["authParameters"]["decodedClaims"] =
+        json!(r#"{"access_token":{"acrs":{"essential":true,"value":"c1"}}}"#);
+    let e = assert_error(
+        &p.acquire_token_silently("0.0", CORR, &req.to_string())
+            .await
+            .unwrap(),
+        true,
+        status::INTERACTION_REQUIRED,
+    );
+    assert_eq!(e["errorCode"], 50076, "{e}");
+    // A revoked session is the other case the user must act on: after the control API revokes
+    // the device user's session, even the CAE challenge needs interaction.
+    req["authParameters"]["decodedClaims"] =
+        json!(r#"{"access_token":{"nbf":{"essential":true,"value":"1700000000"}}}"#);
+    s.control().revoke_refresh_tokens(Some(&device_user));
     assert_error(
         &p.acquire_token_silently("0.0", CORR, &req.to_string())
             .await

@@ -111,3 +111,11 @@ async fn msal_python_interactive_in_headless_chromium() {
 async fn msal_python_silent_refresh_after_expiry() {
     run_scenario("silent_refresh").await;
 }
+
+// MSAL Python caches a token under the `scope` the emulator answers and looks it up by the
+// scopes requested: every scope form (short, qualified, delegated `.default`) must be found
+// again without a network call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn msal_python_finds_tokens_by_every_scope_form() {
+    run_scenario("scope_forms_cache").await;
+}

@@ -430,7 +430,7 @@ impl Engine {
                 };
                 self.state
                     .broker
-                    .record(client_id, sign_in, c.environment.clone(), false);
+                    .record(client_id, sign_in, c.environment.clone());
                 self.state
                     .broker
                     .sign_in(client_id, &user.username)
@@ -453,16 +453,14 @@ impl Engine {
             .map_err(|e| entra(status::INTERACTION_REQUIRED, tag::CONSENT, &e))?;
         token::check_mfa(user, record.sign_in.mfa, &c.scopes.resource_or_graph())
             .map_err(|e| entra(status::INTERACTION_REQUIRED, tag::MFA, &e))?;
-        if let Some(claims) = &p.decoded_claims
-            && !record.interactive
-        {
-            return Err(Self::interaction_required(
-                tag::CLAIMS,
-                0,
-                format!(
-                    "The claims challenge {claims} cannot be satisfied silently; sign in interactively."
-                ),
-            ));
+        // The same rule as the token endpoint's refresh grant (`crate::claims`): a CAE
+        // challenge is satisfied silently; one needing MFA the session lacks needs the user.
+        if let Err(e) = crate::claims::check(
+            p.decoded_claims.as_deref(),
+            record.sign_in.mfa,
+            &c.scopes.resource_or_graph(),
+        ) {
+            return Err(entra(status::INTERACTION_REQUIRED, tag::CLAIMS, &e));
         }
         let sign_in = SignIn {
             tenant,
@@ -509,7 +507,20 @@ impl Engine {
                     state: &self.state,
                     id,
                 };
-                match receiver.await {
+                let waited =
+                    tokio::time::timeout(crate::broker::session::BROKER_PENDING_LIFETIME, receiver)
+                        .await;
+                let Ok(decided) = waited else {
+                    // Nobody answered in time: the caller may be gone (zbus does not drop the
+                    // call when it disconnects), so the request is forgotten.
+                    return Err(BrokerErrorSpec::new(
+                        status::APPLICATION_CANCELED,
+                        0,
+                        tag::APPLICATION_CANCELED,
+                        "The interactive sign-in was not completed within 10 minutes and was canceled.",
+                    ));
+                };
+                match decided {
                     Ok(Decision::Approve(sign_in)) => sign_in,
                     Ok(Decision::Deny) => {
                         return Err(BrokerErrorSpec::new(
@@ -542,7 +553,7 @@ impl Engine {
         ));
         self.state
             .broker
-            .record(&client_id, sign_in.clone(), c.environment.clone(), true);
+            .record(&client_id, sign_in.clone(), c.environment.clone());
         if self.is_device_user(&user.username) {
             self.state.broker.restore_device(&client_id);
         }
@@ -599,7 +610,7 @@ impl Engine {
             account: self.view(user, sign_in.tenant, environment),
             expires_on,
             extended_expires_on,
-            granted_scopes: scopes.echo(),
+            granted_scopes: scopes.echo_granted(&client.delegated_scopes),
             id_token,
         }
         .to_json())

@@ -178,6 +178,7 @@ impl Emulator {
             ),
             None => None,
         };
+        state.broker.set_device_user(&device_user);
         let engine = Arc::new(engine::Engine {
             state: state.clone(),
             device_user: device_user.clone(),

@@ -26,6 +26,12 @@ pub struct PendingBrokerRequest {
     pub correlation_id: String,
 }
 
+/// How long an interactive broker request waits for a decision before it fails and is
+/// forgotten (real time).
+pub const BROKER_PENDING_LIFETIME: std::time::Duration = std::time::Duration::from_secs(600);
+/// The most interactive broker requests kept waiting; beyond it the oldest is canceled.
+pub const MAX_BROKER_PENDING: usize = 256;
+
 /// An account signed in through the broker for one client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BrokerSignIn {
@@ -42,8 +48,6 @@ pub(crate) struct SignInRecord {
     pub client_id: String,
     pub sign_in: SignIn,
     pub environment: String,
-    /// Completed interactively (satisfies claims challenges).
-    pub interactive: bool,
     seq: u64,
 }
 
@@ -70,6 +74,11 @@ struct Inner {
     sign_ins: BTreeMap<(String, String), SignInRecord>,
     /// Clients for which the device user was signed out (lower-cased).
     device_signed_out: HashSet<String>,
+    /// The device user's session was revoked (control API): signed out for every client until
+    /// it signs in interactively again.
+    device_revoked: bool,
+    /// The device user (lower-cased), once the broker service runs.
+    device_user: Option<String>,
     pending: BTreeMap<String, PendingEntry>,
     injected: Vec<(Method, BrokerErrorSpec)>,
 }
@@ -99,13 +108,7 @@ impl BrokerSession {
     }
 
     /// Records (or replaces) a sign-in for the client.
-    pub(crate) fn record(
-        &self,
-        client_id: &str,
-        sign_in: SignIn,
-        environment: String,
-        interactive: bool,
-    ) {
+    pub(crate) fn record(&self, client_id: &str, sign_in: SignIn, environment: String) {
         let mut inner = self.lock();
         let seq = Self::next(&mut inner);
         inner.sign_ins.insert(
@@ -114,7 +117,6 @@ impl BrokerSession {
                 client_id: client_id.to_string(),
                 sign_in,
                 environment,
-                interactive,
                 seq,
             },
         );
@@ -158,16 +160,47 @@ impl BrokerSession {
 
     /// Shows the device user again for the client (it signed in interactively).
     pub(crate) fn restore_device(&self, client_id: &str) {
-        self.lock()
+        let mut inner = self.lock();
+        inner
             .device_signed_out
             .remove(&client_id.to_ascii_lowercase());
+        inner.device_revoked = false;
     }
 
-    /// Whether the device user was signed out for the client.
+    /// Whether the device user was signed out for the client (or its session revoked).
     pub(crate) fn device_signed_out(&self, client_id: &str) -> bool {
-        self.lock()
-            .device_signed_out
-            .contains(&client_id.to_ascii_lowercase())
+        let inner = self.lock();
+        inner.device_revoked
+            || inner
+                .device_signed_out
+                .contains(&client_id.to_ascii_lowercase())
+    }
+
+    /// Records the device user (the account signed in to the machine).
+    pub(crate) fn set_device_user(&self, username: &str) {
+        self.lock().device_user = Some(username.to_ascii_lowercase());
+    }
+
+    /// Revokes the broker sessions of `username` (or of everyone): its sign-ins for every
+    /// client are forgotten, so silent requests need interaction again, as after a session
+    /// revocation in Entra; revoking the device user also signs it out everywhere until it
+    /// signs in interactively. Returns how many sign-ins were revoked.
+    pub(crate) fn revoke(&self, username: Option<&str>) -> usize {
+        let mut inner = self.lock();
+        let includes_device_user = match (username, inner.device_user.as_deref()) {
+            (None, _) => true,
+            (Some(u), Some(d)) => u.eq_ignore_ascii_case(d),
+            (Some(_), None) => false,
+        };
+        let before = inner.sign_ins.len();
+        let user = username.map(str::to_ascii_lowercase);
+        inner
+            .sign_ins
+            .retain(|(_, u), _| user.as_ref().is_some_and(|name| name != u));
+        if includes_device_user {
+            inner.device_revoked = true;
+        }
+        before - inner.sign_ins.len()
     }
 
     /// Every sign-in, in order.
@@ -195,6 +228,21 @@ impl BrokerSession {
         let (reply, receiver) = oneshot::channel();
         let id = uuid::Uuid::new_v4().to_string();
         let mut inner = self.lock();
+        // Requests whose caller's future is gone, then the oldest beyond the cap.
+        inner.pending.retain(|_, p| !p.reply.is_closed());
+        while inner.pending.len() >= MAX_BROKER_PENDING {
+            let Some(oldest) = inner
+                .pending
+                .values()
+                .min_by_key(|p| p.seq)
+                .map(|p| p.info.id.clone())
+            else {
+                break;
+            };
+            if let Some(entry) = inner.pending.remove(&oldest) {
+                let _ = entry.reply.send(Decision::Cancel);
+            }
+        }
         let seq = Self::next(&mut inner);
         inner.pending.insert(
             id.clone(),
@@ -222,7 +270,11 @@ impl BrokerSession {
     /// Pending interactive requests, oldest first.
     pub fn pending(&self) -> Vec<PendingBrokerRequest> {
         let inner = self.lock();
-        let mut list: Vec<_> = inner.pending.values().collect();
+        let mut list: Vec<_> = inner
+            .pending
+            .values()
+            .filter(|p| !p.reply.is_closed())
+            .collect();
         list.sort_by_key(|p| p.seq);
         list.into_iter().map(|p| p.info.clone()).collect()
     }
@@ -288,5 +340,31 @@ impl BrokerSession {
         let mut inner = self.lock();
         let i = inner.injected.iter().position(|(m, _)| *m == method)?;
         Some(inner.injected.remove(i).1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Red-team finding 13: requests whose caller went away stayed pending for ever and could
+    // be "approved". They are dropped from the list, cannot be approved, and at most
+    // MAX_BROKER_PENDING wait at once (the oldest is canceled).
+    #[test]
+    fn orphaned_requests_are_dropped_and_the_pending_list_is_capped() {
+        let session = BrokerSession::default();
+        let (orphan, receiver) = session.add_pending("c", vec![], None, "corr", "common".into());
+        drop(receiver);
+        assert!(session.pending().is_empty());
+        assert!(!session.decide(&orphan, Decision::Deny));
+
+        let mut receivers = Vec::new();
+        for i in 0..MAX_BROKER_PENDING + 3 {
+            let (_, r) = session.add_pending("c", vec![], None, &format!("c{i}"), "common".into());
+            receivers.push(r);
+        }
+        assert_eq!(session.pending().len(), MAX_BROKER_PENDING);
+        assert_eq!(session.pending()[0].correlation_id, "c3");
+        assert!(matches!(receivers[0].try_recv(), Ok(Decision::Cancel)));
     }
 }

@@ -16,7 +16,10 @@ use super::{Form, pages};
 use crate::config::AppConfig;
 use crate::crypto::random_token;
 use crate::errors::{self, EntraError, Trace};
-use crate::state::{AppState, AuthorizationCode, PendingAuthorization, SignIn};
+use crate::state::{
+    AppState, AuthorizationCode, MAX_PENDING_AUTHORIZATIONS, PENDING_LIFETIME,
+    PendingAuthorization, SignIn,
+};
 
 /// The browser-session cookie.
 pub const SESSION_COOKIE: &str = "ESTSAUTHEMU";
@@ -235,10 +238,11 @@ pub async fn start(
         Err(Invalid::Page(e)) => pages::error(&e, &trace),
         Err(Invalid::Redirect(completion)) => completion.into_response(),
         Ok(pending) => {
-            state
-                .runtime()
-                .pending
-                .insert(pending.id.clone(), pending.clone());
+            state.runtime().insert_pending(
+                pending.clone(),
+                PENDING_LIFETIME,
+                MAX_PENDING_AUTHORIZATIONS,
+            );
             route_signed_in(&state, pending, session_id(&headers))
         }
     }
@@ -293,6 +297,7 @@ fn validate(
         sign_in: None,
         consented: false,
         created_at: state.clock.now(),
+        received: std::time::Instant::now(),
     };
     let fail = |pending: &PendingAuthorization, error: &str, e: EntraError| {
         Invalid::Redirect(completion_error(state, pending, error, &e))
@@ -415,10 +420,11 @@ fn route_signed_in(
     {
         let mut pending = pending;
         pending.login_hint = Some(stale.username.clone());
-        state
-            .runtime()
-            .pending
-            .insert(pending.id.clone(), pending.clone());
+        state.runtime().insert_pending(
+            pending.clone(),
+            PENDING_LIFETIME,
+            MAX_PENDING_AUTHORIZATIONS,
+        );
         return login_page(state, &pending, None);
     }
     let candidate = matched.filter(|s| fresh_enough(state, &pending, s));
@@ -492,20 +498,22 @@ fn proceed(
     };
     if user.mfa_required && !sign_in.mfa {
         pending.sign_in = Some(sign_in.clone());
-        state
-            .runtime()
-            .pending
-            .insert(pending.id.clone(), pending.clone());
+        state.runtime().insert_pending(
+            pending.clone(),
+            PENDING_LIFETIME,
+            MAX_PENDING_AUTHORIZATIONS,
+        );
         return pages::mfa(&action_url(&pending), &pending.id, &sign_in.username);
     }
     let consent_needed = !state.has_consent(&user.username, &pending.client_id)
         || pending.prompt.as_deref() == Some("consent");
     if consent_needed && !pending.consented {
         pending.sign_in = Some(sign_in);
-        state
-            .runtime()
-            .pending
-            .insert(pending.id.clone(), pending.clone());
+        state.runtime().insert_pending(
+            pending.clone(),
+            PENDING_LIFETIME,
+            MAX_PENDING_AUTHORIZATIONS,
+        );
         return pages::consent(
             &action_url(&pending),
             &pending.id,
@@ -558,7 +566,7 @@ pub async fn submit(
     };
     let pending = form
         .get("request_id")
-        .and_then(|id| state.runtime().pending.get(id).cloned());
+        .and_then(|id| state.runtime().live_pending(id).cloned());
     let Some(mut pending) = pending else {
         let e = EntraError::new(
             errors::INVALID_GRANT,

@@ -62,17 +62,20 @@ fn start(
     state
         .secrets
         .record(crate::secrets_log::SecretKind::DeviceCode, &device_code);
-    state.runtime().device_codes.insert(
+    let now = state.clock.now();
+    state.runtime().insert_device_code(
         device_code.clone(),
         DeviceCodeRecord {
             user_code: user_code.clone(),
             client_id: client.client_id.clone(),
             tenant_segment: tenant.to_string(),
             scopes,
-            expires_at: state.clock.now() + lifetime as i64,
+            expires_at: now.saturating_add(lifetime.min(i64::MAX as u64) as i64),
             status: DeviceCodeStatus::Pending,
             sign_in: None,
         },
+        now,
+        crate::state::MAX_DEVICE_CODES,
     );
     let uri = format!("{}/devicelogin", state.base_url);
     Ok(json!({

@@ -131,6 +131,13 @@ pub fn refresh_token(req: &TokenRequest<'_>) -> Result<Value, EntraError> {
         .user(&record.sign_in.username)
         .ok_or_else(|| EntraError::new(errors::INVALID_GRANT, &["The user no longer exists."]))?;
     check_mfa(user, record.sign_in.mfa, &scopes.resource_or_graph())?;
+    // A claims challenge the session satisfies (CAE `nbf`) is answered with a token; one the
+    // user must act on (`acrs` without MFA) is AADSTS50076 (see `crate::claims`).
+    crate::claims::check(
+        req.form.get("claims"),
+        record.sign_in.mfa,
+        &scopes.resource_or_graph(),
+    )?;
     check_consent(req.state, user, req.client)?;
     // Refresh tokens are multi-tenant: redeemed at another tenant's endpoint (a guest tenant of
     // the user), they give tokens for that tenant.
