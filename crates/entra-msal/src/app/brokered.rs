@@ -514,3 +514,39 @@ pub(crate) async fn sign_out(core: &ClientCore, backend: &dyn BrokerBackend, acc
 pub(crate) fn serves(account: &Account) -> bool {
     matches!(account.account_source.as_deref(), None | Some("broker"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn ssh_certificates_and_pop_tokens_are_cached_apart() {
+        let data = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        assert_eq!(ssh_cert_cache_key(&BTreeMap::new()), None);
+        assert_eq!(ssh_cert_cache_key(&data(&[("max_age", "0")])), None);
+        let k1 = ssh_cert_cache_key(&data(&[
+            ("token_type", "ssh-cert"),
+            ("key_id", "k1"),
+            ("req_cnf", "{}"),
+        ]))
+        .unwrap();
+        let k2 =
+            ssh_cert_cache_key(&data(&[("token_type", "SSH-CERT"), ("key_id", "k2")])).unwrap();
+        assert!(k1.starts_with("ssh-cert-"));
+        assert_ne!(k1, k2);
+        let pop = PopParams {
+            http_method: "GET".into(),
+            uri_host: "graph.microsoft.com".into(),
+            uri_path: "/v1.0/me".into(),
+            nonce: None,
+        };
+        assert!(pop_cache_key(&pop).starts_with("pop-"));
+        assert_ne!(pop_cache_key(&pop), k1);
+    }
+}

@@ -199,7 +199,7 @@ impl Owner {
         let mut process = 0u32;
         // SAFETY: `parent` is a window handle (or null, for which the call returns 0) and
         // `process` a valid out-parameter.
-        unsafe { GetWindowThreadProcessId(parent, Some(&mut process)) };
+        unsafe { GetWindowThreadProcessId(parent, Some(&mut process as *mut u32)) };
         if process == std::process::id() {
             return Ok(Self {
                 hwnd: parent,
