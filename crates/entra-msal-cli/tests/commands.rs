@@ -1136,6 +1136,31 @@ fn broker_login_token_doctor_and_logout_through_the_session_bus() {
 }
 
 #[test]
+fn broker_login_says_once_when_it_falls_back_to_the_browser() {
+    // No broker on this bus address: `login --broker` prints one line on stderr, then uses the
+    // browser (a failing MSAL_BROWSER and a short timeout end the sign-in quickly).
+    let f = fixture();
+    let out = run(f
+        .msal()
+        .env(
+            "DBUS_SESSION_BUS_ADDRESS",
+            "unix:path=/nonexistent/entra-msal-test-bus",
+        )
+        .env("MSAL_BROWSER", "false")
+        .args(["login", "--broker", "--timeout", "2", "-s", USER_SCOPE]));
+    let err = stderr(&out);
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("signing in through the browser"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(
+        lines[0].starts_with("msal: the authentication broker is not used ("),
+        "{err}"
+    );
+}
+
+#[test]
 fn managed_identity_token_like_az_login_identity() {
     let f = fixture();
     let server = f

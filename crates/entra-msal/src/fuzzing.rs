@@ -679,7 +679,7 @@ pub fn windows_broker(data: &[u8]) {
                 account: account(&properties),
                 properties,
             };
-            match decode_wam_success(&data, plugin, NOW) {
+            match decode_wam_success(&data, plugin, NOW, selector & 0x40 != 0) {
                 Ok(token) => {
                     let _ = format!("{token:?}");
                 }

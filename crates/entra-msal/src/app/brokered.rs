@@ -15,9 +15,10 @@ use super::public::InteractiveOptions;
 use super::result::{Account, AuthenticationResult, TokenSource};
 use super::silent::SilentOptions;
 use crate::broker::connect::{self, BrokerSettings};
+use crate::broker::pop_key::{self, PopKey};
 use crate::broker::{
     BrokerAccount, BrokerBackend, BrokerError, BrokerPlatform, BrokerTokenRequest,
-    BrokerTokenResponse, ParentWindow, PopParams,
+    BrokerTokenResponse, BrokerTokenType, ParentWindow, PopParams,
 };
 use crate::error::{Classification, Error, ServiceError};
 use crate::oauth::TokenResponse;
@@ -133,15 +134,40 @@ struct Ask<'a> {
     scopes: &'a [String],
     claims: Option<String>,
     pop: Option<&'a PopParams>,
+    /// Extra parameters for the broker (SSH certificates: token_type, req_cnf, key_id).
+    data: &'a std::collections::BTreeMap<String, String>,
     correlation_id: String,
 }
 
+/// No extra parameters.
+static NO_DATA: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
+
 impl Ask<'_> {
+    /// The key this request's tokens are cached under besides bearer tokens: PoP tokens by
+    /// their HTTP request, SSH certificates by their `key_id`.
+    fn ext_cache_key(&self) -> Option<String> {
+        if let Some(pop) = self.pop {
+            return Some(pop_cache_key(pop));
+        }
+        ssh_cert_cache_key(self.data)
+    }
+
     fn request(&self, account: Option<BrokerAccount>) -> BrokerTokenRequest {
         let core = self.core;
         let mut extra_parameters = std::collections::BTreeMap::new();
         if !core.discovery.validate_authority || !core.discovery.instance_discovery {
             extra_parameters.insert("validateAuthority".into(), "no".into());
+        }
+        for (key, value) in self.data {
+            extra_parameters.insert(key.clone(), value.clone());
+        }
+        // macOS and WAM bind a PoP token to the library's key: token_type=pop and req_cnf.
+        if self.pop.is_some()
+            && pop_key::client_signs_pop(self.route.platform())
+            && let Ok(key) = PopKey::process_key(self.route.platform())
+        {
+            extra_parameters.insert("token_type".into(), "pop".into());
+            extra_parameters.insert("req_cnf".into(), key.req_cnf());
         }
         BrokerTokenRequest {
             client_id: core.client_id.to_ascii_lowercase(),
@@ -165,10 +191,22 @@ impl Ask<'_> {
     }
 
     /// Caches a broker result (no refresh token) and returns it.
-    async fn store(&self, token: BrokerTokenResponse) -> Result<AuthenticationResult, Error> {
+    async fn store(&self, mut token: BrokerTokenResponse) -> Result<AuthenticationResult, Error> {
         let core = self.core;
         let endpoints = core.endpoints().await?;
         let now = core.now();
+        let platform = self.route.platform();
+        if let Some(pop) = self.pop
+            && pop_key::client_signs_pop(platform)
+        {
+            // The broker bound the token to our key; the app gets the signed HTTP request.
+            let key =
+                PopKey::process_key(platform).map_err(|e| self.route.error(&core.client_id, e))?;
+            token.access_token = key
+                .sign_http_request(&token.access_token, pop, now, platform)
+                .map_err(|e| self.route.error(&core.client_id, e))?;
+            token.token_type = BrokerTokenType::Pop;
+        }
         let mut json = Map::new();
         json.insert("access_token".into(), token.access_token.clone().into());
         json.insert("token_type".into(), token.token_type.as_str().into());
@@ -187,14 +225,14 @@ impl Ask<'_> {
             json.insert("_account_id".into(), account.account_id.clone().into());
         }
         let response = TokenResponse { json };
-        let pop_key = self.pop.map(pop_cache_key);
+        let ext_key = self.ext_cache_key();
         let mut result = core.store(&Store {
             endpoints: &endpoints,
             response: &response,
             requested_scopes: self.scopes,
             grant_type: "broker",
             username: token.account.as_ref().map(|a| a.username.as_str()),
-            ext_cache_key: pop_key.as_deref(),
+            ext_cache_key: ext_key.as_deref(),
             skip_account_creation: false,
             now,
             correlation_id: &self.correlation_id,
@@ -220,7 +258,27 @@ pub(crate) fn pop_cache_key(pop: &PopParams) -> String {
     format!("pop-{hex}")
 }
 
-/// The broker's record of a cached account (by home account id, else by its own id).
+/// SSH certificates are cached under a key of their own per `key_id` (MSAL Python keeps them
+/// apart from bearer tokens by `key_id`), so a bearer request never receives one.
+pub(crate) fn ssh_cert_cache_key(
+    data: &std::collections::BTreeMap<String, String>,
+) -> Option<String> {
+    let ssh = data
+        .get("token_type")
+        .is_some_and(|t| t.eq_ignore_ascii_case("ssh-cert"));
+    if !ssh {
+        return None;
+    }
+    let key_id = data.get("key_id").map(String::as_str).unwrap_or_default();
+    let digest = Sha256::digest(key_id.as_bytes());
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    Some(format!("ssh-cert-{hex}"))
+}
+
+/// The broker's record of a cached account (by home account id, else by its own id). WAM
+/// finds an account by its own id even when it does not list it (personal accounts are never
+/// listed): on Windows an unlisted account is handed to the broker with its WAM id, the cached
+/// account's `local_account_id` (MSAL.NET's `FindAccountAsync(provider, wamAccountId)`).
 async fn find_account(
     backend: &dyn BrokerBackend,
     client_id: &str,
@@ -228,7 +286,7 @@ async fn find_account(
     correlation_id: &str,
 ) -> Result<Option<BrokerAccount>, BrokerError> {
     let accounts = backend.accounts(client_id, correlation_id).await?;
-    Ok(accounts
+    let listed = accounts
         .iter()
         .find(|a| {
             a.home_account_id
@@ -239,7 +297,23 @@ async fn find_account(
                 .iter()
                 .find(|a| !a.account_id.is_empty() && a.account_id == account.local_account_id)
         })
-        .cloned())
+        .cloned();
+    if listed.is_some() || backend.platform() != BrokerPlatform::Windows {
+        return Ok(listed);
+    }
+    Ok(
+        (!account.local_account_id.is_empty()).then(|| BrokerAccount {
+            account_id: account.local_account_id.clone(),
+            home_account_id: account.home_account_id.clone(),
+            local_account_id: account.local_account_id.clone(),
+            environment: account.environment.clone(),
+            realm: account.realm.clone(),
+            username: account.username.clone(),
+            name: None,
+            client_info: None,
+            raw: serde_json::Value::Null,
+        }),
+    )
 }
 
 /// `acquire_token_interactive` through the broker (MSAL Python's
@@ -263,6 +337,7 @@ pub(crate) async fn interactive(
         scopes,
         claims: claims::merged(&core.capabilities, options.claims_challenge.as_deref())?,
         pop: options.pop.as_ref(),
+        data: &options.data,
         correlation_id: uuid::Uuid::new_v4().to_string(),
     };
     let prompt = options.prompt.as_deref();
@@ -352,17 +427,18 @@ pub(crate) async fn silent(
         scopes,
         claims: claims::merged(&core.capabilities, options.claims_challenge.as_deref())?,
         pop: options.pop.as_ref(),
+        data: &options.data,
         correlation_id: uuid::Uuid::new_v4().to_string(),
     };
     let use_cache = !options.force_refresh && options.claims_challenge.is_none();
     if use_cache {
         let endpoints = core.endpoints().await?;
-        let pop_key = ask.pop.map(pop_cache_key);
+        let ext_key = ask.ext_cache_key();
         if let Some(at) = core.cached_token(
             &endpoints.realm,
             Some(&account.home_account_id),
             scopes,
-            pop_key.as_deref(),
+            ext_key.as_deref(),
         ) {
             return Ok(Silent::Token(Box::new(core.result_from_cache(
                 &at,
@@ -401,6 +477,7 @@ pub(crate) async fn username_password(
         scopes,
         claims: claims::merged(&core.capabilities, None)?,
         pop: None,
+        data: &NO_DATA,
         correlation_id: uuid::Uuid::new_v4().to_string(),
     };
     let mut request = ask.request(None);
@@ -436,4 +513,40 @@ pub(crate) async fn sign_out(core: &ClientCore, backend: &dyn BrokerBackend, acc
 /// accounts of unknown origin (older caches).
 pub(crate) fn serves(account: &Account) -> bool {
     matches!(account.account_source.as_deref(), None | Some("broker"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn ssh_certificates_and_pop_tokens_are_cached_apart() {
+        let data = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        assert_eq!(ssh_cert_cache_key(&BTreeMap::new()), None);
+        assert_eq!(ssh_cert_cache_key(&data(&[("max_age", "0")])), None);
+        let k1 = ssh_cert_cache_key(&data(&[
+            ("token_type", "ssh-cert"),
+            ("key_id", "k1"),
+            ("req_cnf", "{}"),
+        ]))
+        .unwrap();
+        let k2 =
+            ssh_cert_cache_key(&data(&[("token_type", "SSH-CERT"), ("key_id", "k2")])).unwrap();
+        assert!(k1.starts_with("ssh-cert-"));
+        assert_ne!(k1, k2);
+        let pop = PopParams {
+            http_method: "GET".into(),
+            uri_host: "graph.microsoft.com".into(),
+            uri_path: "/v1.0/me".into(),
+            nonce: None,
+        };
+        assert!(pop_cache_key(&pop).starts_with("pop-"));
+        assert_ne!(pop_cache_key(&pop), k1);
+    }
 }

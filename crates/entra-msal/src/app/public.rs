@@ -57,6 +57,10 @@ pub struct InteractiveOptions {
     pub parent_window: Option<ParentWindow>,
     /// Requests a proof-of-possession token bound to one HTTP request (brokers only).
     pub pop: Option<PopParams>,
+    /// Extra token-request parameters passed to the authentication broker (MSAL Python's
+    /// `data`), e.g. `token_type=ssh-cert`, `req_cnf` (the public key as a JWK) and `key_id` for
+    /// an SSH certificate. Brokers only; SSH certificates are cached apart by `key_id`.
+    pub data: std::collections::BTreeMap<String, String>,
 }
 
 impl std::fmt::Debug for InteractiveOptions {
@@ -89,24 +93,60 @@ impl PublicClientBuilder {
     common_builder_methods!();
 
     /// Uses the macOS broker (Company Portal / Enterprise SSO) on macOS.
+    ///
+    /// Without the crate's `broker` feature this call is deprecated (a compile-time warning),
+    /// and `build()` fails on macOS when the switch is on.
+    #[cfg_attr(
+        not(feature = "broker"),
+        deprecated(
+            note = "this build of entra-msal has no authentication broker: enable the `broker` feature of entra-msal (features = [\"broker\"]), or the app signs in through the browser"
+        )
+    )]
     pub fn enable_broker_on_mac(mut self, enabled: bool) -> Self {
         self.brokers.mac = enabled;
         self
     }
 
     /// Uses the Windows broker (WAM) on Windows.
+    ///
+    /// Without the crate's `broker` feature this call is deprecated (a compile-time warning),
+    /// and `build()` fails on Windows when the switch is on.
+    #[cfg_attr(
+        not(feature = "broker"),
+        deprecated(
+            note = "this build of entra-msal has no authentication broker: enable the `broker` feature of entra-msal (features = [\"broker\"]), or the app signs in through the browser"
+        )
+    )]
     pub fn enable_broker_on_windows(mut self, enabled: bool) -> Self {
         self.brokers.windows = enabled;
         self
     }
 
     /// Uses the Microsoft identity broker on Linux.
+    ///
+    /// Without the crate's `broker` feature this call is deprecated (a compile-time warning),
+    /// and `build()` fails on Linux when the switch is on.
+    #[cfg_attr(
+        not(feature = "broker"),
+        deprecated(
+            note = "this build of entra-msal has no authentication broker: enable the `broker` feature of entra-msal (features = [\"broker\"]), or the app signs in through the browser"
+        )
+    )]
     pub fn enable_broker_on_linux(mut self, enabled: bool) -> Self {
         self.brokers.linux = enabled;
         self
     }
 
     /// Uses the Windows broker from WSL.
+    ///
+    /// Without the crate's `broker` feature this call is deprecated (a compile-time warning),
+    /// and `build()` fails on WSL when the switch is on.
+    #[cfg_attr(
+        not(feature = "broker"),
+        deprecated(
+            note = "this build of entra-msal has no authentication broker: enable the `broker` feature of entra-msal (features = [\"broker\"]), or the app signs in through the browser"
+        )
+    )]
     pub fn enable_broker_on_wsl(mut self, enabled: bool) -> Self {
         self.brokers.wsl = enabled;
         self
@@ -301,6 +341,9 @@ impl PublicClientApplication {
         }
         if options.pop.is_some() {
             return Err(pop_needs_broker());
+        }
+        if !options.data.is_empty() {
+            return Err(data_needs_broker());
         }
         let endpoints = core.endpoints().await?;
         let listener = LoopbackListener::bind(options.port).await?;
@@ -534,6 +577,9 @@ impl PublicClientApplication {
         if options.pop.is_some() {
             return Err(pop_needs_broker());
         }
+        if !options.data.is_empty() {
+            return Err(data_needs_broker());
+        }
         silent::acquire(&self.core, scopes, account, options).await
     }
 
@@ -604,7 +650,18 @@ fn pop_needs_broker() -> Error {
     )
 }
 
+fn data_needs_broker() -> Error {
+    Error::Configuration(
+        "extra token-request parameters (`data`, e.g. an SSH certificate's token_type, req_cnf \
+         and key_id) are passed to an authentication broker only: enable the broker for this \
+         platform, or leave `data` empty"
+            .into(),
+    )
+}
+
 #[cfg(test)]
+// Without the `broker` feature the switches are deprecated; these tests call them on purpose.
+#[cfg_attr(not(feature = "broker"), allow(deprecated))]
 mod tests {
     use super::*;
 

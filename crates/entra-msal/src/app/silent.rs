@@ -24,6 +24,10 @@ pub struct SilentOptions {
     pub tenant: Option<String>,
     /// Requests a proof-of-possession token bound to one HTTP request (brokers only).
     pub pop: Option<crate::broker::PopParams>,
+    /// Extra token-request parameters passed to the authentication broker (MSAL Python's
+    /// `data`), e.g. `token_type=ssh-cert`, `req_cnf` (the public key as a JWK) and `key_id` for
+    /// an SSH certificate. Brokers only; SSH certificates are cached apart by `key_id`.
+    pub data: std::collections::BTreeMap<String, String>,
 }
 
 /// The family MSAL tries when an app's family is unknown.

@@ -25,6 +25,7 @@ mod error;
 pub mod linux;
 pub mod macos;
 mod platform;
+pub mod pop_key;
 pub(crate) mod routing;
 mod types;
 mod window;

@@ -153,13 +153,59 @@ fn base_options(correlation_id: &str) -> Result<BTreeMap<String, String>, Broker
     Ok(options)
 }
 
-fn token_options(request: &BrokerTokenRequest) -> Result<BTreeMap<String, String>, BrokerError> {
+/// The authentication scheme's keys of a token request, as MSAL ObjC's
+/// `MSIDAuthenticationSchemePop` / `MSIDAuthenticationSchemeSshCert` `jsonDictionary` add them
+/// to the extension's request (AzureAD/microsoft-authentication-library-common-for-objc
+/// IdentityCore/src/auth_scheme/): proof-of-possession is `token_type=Pop` with `req_cnf`
+/// (base64url `{"kid":…}` of the library's PoP key, added by the routing layer to
+/// `extra_parameters`); an SSH certificate is `token_type=ssh-cert` with `req_cnf` (the public
+/// JWK) and `key_id`, passed through from the app's parameters. Bearer requests add nothing.
+fn auth_scheme(request: &BrokerTokenRequest) -> Result<Vec<(&'static str, String)>, BrokerError> {
+    let param = |k: &str| {
+        request
+            .extra_parameters
+            .get(k)
+            .filter(|v| !v.is_empty())
+            .cloned()
+    };
+    let token_type = param("token_type");
     if request.pop.is_some() {
-        return Err(api_error(
-            "proof-of-possession tokens are not available through the macOS SSO extension in \
-             this library; request a bearer token",
-        ));
+        let req_cnf = param("req_cnf")
+            .filter(|_| {
+                token_type
+                    .as_deref()
+                    .is_some_and(|t| t.eq_ignore_ascii_case("pop"))
+            })
+            .ok_or_else(|| {
+                api_error(
+                    "a proof-of-possession request to the SSO extension needs token_type=pop and \
+                     req_cnf (the library's PoP key confirmation); use the application's pop \
+                     option",
+                )
+            })?;
+        return Ok(vec![("token_type", "Pop".into()), ("req_cnf", req_cnf)]);
     }
+    if token_type
+        .as_deref()
+        .is_some_and(|t| t.eq_ignore_ascii_case("ssh-cert"))
+    {
+        let (Some(req_cnf), Some(key_id)) = (param("req_cnf"), param("key_id")) else {
+            return Err(api_error(
+                "an SSH certificate request needs req_cnf (the public key as a JWK) and key_id \
+                 besides token_type=ssh-cert",
+            ));
+        };
+        return Ok(vec![
+            ("token_type", "ssh-cert".into()),
+            ("req_cnf", req_cnf),
+            ("key_id", key_id),
+        ]);
+    }
+    Ok(Vec::new())
+}
+
+fn token_options(request: &BrokerTokenRequest) -> Result<BTreeMap<String, String>, BrokerError> {
+    let scheme = auth_scheme(request)?;
     if request.username_password.is_some() {
         return Err(BrokerError::new(
             BrokerPlatform::MacOs,
@@ -195,11 +241,16 @@ fn token_options(request: &BrokerTokenRequest) -> Result<BTreeMap<String, String
         "instance_aware".into(),
         if instance_aware { "1" } else { "0" }.into(),
     );
+    for (key, value) in &scheme {
+        options.insert((*key).to_string(), value.clone());
+    }
     let extra: BTreeMap<&str, &str> = request
         .extra_parameters
         .iter()
         .filter(|(k, _)| {
-            !k.starts_with("msal_") && !matches!(k.as_str(), "validateAuthority" | "instance_aware")
+            !k.starts_with("msal_")
+                && !matches!(k.as_str(), "validateAuthority" | "instance_aware")
+                && !scheme.iter().any(|(key, _)| key == k)
         })
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
@@ -763,6 +814,50 @@ mod tests {
             encode_interactive(&r).unwrap_err().status,
             BrokerStatus::FallbackToNativeMsal
         );
+    }
+
+    #[test]
+    fn pop_and_ssh_certificate_keys() {
+        // AzureAD/microsoft-authentication-library-common-for-objc
+        // IdentityCore/src/auth_scheme/MSIDAuthenticationSchemePop.m jsonDictionary
+        // (token_type = MSIDAuthSchemeParamFromType(MSIDAuthSchemePop), req_cnf) and
+        // MSIDAuthenticationSchemeSshCert.m jsonDictionary (token_type=ssh-cert, req_cnf,
+        // key_id): top-level keys of the request, not query parameters.
+        let mut r = request();
+        r.pop = Some(crate::broker::PopParams {
+            http_method: "GET".into(),
+            uri_host: "graph.microsoft.com".into(),
+            uri_path: "/v1.0/me".into(),
+            nonce: None,
+        });
+        assert_eq!(
+            encode_silent(&r).unwrap_err().status,
+            BrokerStatus::ApiContractViolation
+        );
+        r.extra_parameters.insert("token_type".into(), "pop".into());
+        r.extra_parameters
+            .insert("req_cnf".into(), "eyJraWQiOiJrMSJ9".into());
+        let encoded = encode_interactive(&r).unwrap();
+        assert_eq!(encoded.options["token_type"], "Pop");
+        assert_eq!(encoded.options["req_cnf"], "eyJraWQiOiJrMSJ9");
+        assert!(!encoded.options.contains_key("extra_query_param"));
+
+        let mut r = request();
+        r.extra_parameters
+            .insert("token_type".into(), "ssh-cert".into());
+        r.extra_parameters.insert(
+            "req_cnf".into(),
+            r#"{"kty":"RSA","n":"x","e":"AQAB","kid":"k1"}"#.into(),
+        );
+        r.extra_parameters.insert("key_id".into(), "k1".into());
+        r.extra_parameters.insert("max_age".into(), "0".into());
+        let encoded = encode_silent(&r).unwrap();
+        assert_eq!(encoded.options["token_type"], "ssh-cert");
+        assert_eq!(encoded.options["key_id"], "k1");
+        assert!(encoded.options["req_cnf"].contains("\"kid\":\"k1\""));
+        assert_eq!(encoded.options["extra_query_param"], "max_age=0");
+        r.extra_parameters.remove("key_id");
+        assert!(encode_silent(&r).is_err());
     }
 
     fn jwt(claims: Value) -> String {

@@ -115,7 +115,7 @@ fn authority_tenant(authority: &str) -> Result<String, BrokerError> {
 }
 
 /// The plugin an authority is served by: `consumers` (and the MSA tenant) by the MSA plugin,
-/// everything else by the Entra ID plugin.
+/// everything else by the Entra ID plugin. For `common`, see [`plugin_for_request`].
 pub fn plugin_for_authority(authority: &str) -> Result<WamPlugin, BrokerError> {
     let tenant = authority_tenant(authority)?;
     Ok(if tenant == "consumers" || tenant == MSA_TENANT_ID {
@@ -125,22 +125,153 @@ pub fn plugin_for_authority(authority: &str) -> Result<WamPlugin, BrokerError> {
     })
 }
 
-/// Builds the WAM request for `request`.
+/// The id `FindAccountProviderAsync` takes for the provider of the OS's default account.
+pub const DEFAULT_ACCOUNT_PROVIDER_ID: &str = "https://login.windows.local";
+
+/// Whether a `WebAccountProvider.Authority` is the personal-account provider's (`consumers`),
+/// as MSAL.NET's `WebAccountProviderFactory.IsConsumerProvider` and `IsDefaultAccountMsaAsync`
+/// decide.
+pub fn is_consumers_provider(provider_authority: &str) -> bool {
+    provider_authority.eq_ignore_ascii_case(MSA_PROVIDER_AUTHORITY)
+}
+
+/// The plugin for a request, as MSAL.NET's `WamBroker.IsMsaRequestAsync` decides it:
+/// `consumers` → MSA; `organizations` or a tenant → Entra ID; `common` → the account's home
+/// tenant when known (the MSA tenant → MSA), else whether the OS's default account is a personal
+/// one (`default_account_is_msa`, asked only then).
+pub fn plugin_for_request(
+    authority: &str,
+    home_tenant: Option<&str>,
+    default_account_is_msa: impl FnOnce() -> bool,
+) -> Result<WamPlugin, BrokerError> {
+    let tenant = authority_tenant(authority)?;
+    if tenant != "common" {
+        return plugin_for_authority(authority);
+    }
+    Ok(match home_tenant.filter(|t| !t.is_empty()) {
+        Some(t) if t.eq_ignore_ascii_case(MSA_TENANT_ID) => WamPlugin::Msa,
+        Some(_) => WamPlugin::Aad,
+        None if default_account_is_msa() => WamPlugin::Msa,
+        None => WamPlugin::Aad,
+    })
+}
+
+/// The home tenant of a broker account (`<oid>.<tid>` → `tid`).
+pub fn home_tenant(account: &BrokerAccount) -> Option<&str> {
+    account
+        .home_account_id
+        .split_once('.')
+        .map(|(_, tenant)| tenant)
+        .filter(|t| !t.is_empty())
+}
+
+/// Whether an interactive request without a usable account goes straight to the Entra ID plugin
+/// (work-and-school-only authorities: `organizations` or a tenant) instead of the Windows
+/// account picker (`common`, `consumers`), as MSAL.NET's `WamBroker.CanSkipAccountPicker`.
+pub fn can_skip_account_picker(authority: &str) -> Result<bool, BrokerError> {
+    let tenant = authority_tenant(authority)?;
+    Ok(!matches!(tenant.as_str(), "common" | "consumers") && tenant != MSA_TENANT_ID)
+}
+
+/// The provider authorities the account picker offers for `authority`, in MSAL.NET's order
+/// (`AccountPicker.Authenticator_AccountCommandsRequested` / `AddSelectorsAsync`): `common`
+/// offers work-and-school (`organizations`) and personal (`consumers`) accounts, `consumers` only
+/// personal ones, `organizations` only work-and-school, a tenant its own authority.
+pub fn picker_provider_authorities(authority: &str) -> Result<Vec<String>, BrokerError> {
+    let tenant = authority_tenant(authority)?;
+    Ok(match tenant.as_str() {
+        "common" => vec![AAD_PROVIDER_AUTHORITY.into(), MSA_PROVIDER_AUTHORITY.into()],
+        "consumers" => vec![MSA_PROVIDER_AUTHORITY.into()],
+        t if t == MSA_TENANT_ID => vec![MSA_PROVIDER_AUTHORITY.into()],
+        "organizations" => vec![AAD_PROVIDER_AUTHORITY.into()],
+        _ => vec![authority.trim_end_matches('/').to_string()],
+    })
+}
+
+/// The plugin serving the provider the user picked in the account picker
+/// (`WamBroker.AcquireInteractiveWithPickerAsync`: a consumers provider → MSA, else Entra ID).
+pub fn plugin_for_picked_provider(provider_authority: &str) -> WamPlugin {
+    if is_consumers_provider(provider_authority) {
+        WamPlugin::Msa
+    } else {
+        WamPlugin::Aad
+    }
+}
+
+/// The authority `FindAccountProviderAsync` takes for `plugin` and the request's authority: the
+/// MSA plugin's `consumers`; the Entra ID plugin's `organizations` for `common` and
+/// `organizations`, else the tenant authority itself.
+pub fn provider_authority_for(authority: &str, plugin: WamPlugin) -> Result<String, BrokerError> {
+    let tenant = authority_tenant(authority)?;
+    Ok(match plugin {
+        WamPlugin::Msa => MSA_PROVIDER_AUTHORITY.to_string(),
+        WamPlugin::Aad if matches!(tenant.as_str(), "common" | "organizations") => {
+            AAD_PROVIDER_AUTHORITY.to_string()
+        }
+        WamPlugin::Aad => authority.trim_end_matches('/').to_string(),
+    })
+}
+
+/// The scopes WAM is asked for: the app's plus `openid profile offline_access`, as MSAL.NET's
+/// `ScopeHelper.GetMsalScopes` (used by `AadPlugin` and `MsaPlugin.CreateWebTokenRequestAsync`),
+/// so that WAM answers with an id token and client info.
+pub fn wam_scopes(scopes: &[String]) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for scope in scopes
+        .iter()
+        .map(String::as_str)
+        .chain(["openid", "profile", "offline_access"])
+    {
+        if !out.iter().any(|s| s.eq_ignore_ascii_case(scope)) {
+            out.push(scope);
+        }
+    }
+    out.join(" ")
+}
+
+/// How a WAM request is made (MSAL.NET's `CreateWebTokenRequestAsync` arguments).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WamCall {
+    /// `RequestTokenForWindowAsync` (true) or `GetTokenSilentlyAsync` (false).
+    pub interactive: bool,
+    /// The account (or hint) was found in WAM: no login hint is sent and no prompt forced.
+    pub account_in_wam: bool,
+    /// MSAL.NET's `isForceLoginPrompt`: the Entra ID plugin's sign-in without an account
+    /// (`AcquireInteractiveWithAadBrowserAsync`) forces the UI and sends the `prompt` property.
+    pub force_login: bool,
+    /// Whether the OS's default account is a personal one (MSA plugin: `Client_uiflow`).
+    pub default_account_is_msa: bool,
+}
+
+/// Builds the WAM request for `request`, served by `plugin`, as MSAL.NET's
+/// `AadPlugin`/`MsaPlugin.CreateWebTokenRequestAsync` plus `WamAdapters.AddMsalParamsToRequest`,
+/// `WamBroker.AddPromptToRequest` and `WorkaroundOrganizationsBugAsync` build it.
 ///
-/// `interactive` selects `RequestTokenForWindowAsync` rules (login hint, forced prompt);
-/// `account_in_wam` says whether the request's account (or hint) is already known to WAM, in
-/// which case no login hint is sent and no prompt forced.
+/// Proof-of-possession requests (Entra ID only) carry `token_type=pop` and `req_cnf` in
+/// `request.extra_parameters` (the routing layer adds them); SSH-certificate parameters
+/// (`token_type=ssh-cert`, `req_cnf`, `key_id`) pass through the same way.
 pub fn build_wam_request(
     request: &BrokerTokenRequest,
     plugin: WamPlugin,
-    interactive: bool,
-    account_in_wam: bool,
+    call: WamCall,
 ) -> Result<WamRequestSpec, BrokerError> {
     if request.pop.is_some() {
-        return Err(api_error(
-            "proof-of-possession tokens are not available through WAM in this library; request \
-             a bearer token",
-        ));
+        if plugin == WamPlugin::Msa {
+            return Err(api_error(
+                "proof-of-possession tokens are issued for work and school accounts only; \
+                 request a bearer token for a personal Microsoft account",
+            ));
+        }
+        let pop_type = request
+            .extra_parameters
+            .get("token_type")
+            .is_some_and(|t| t.eq_ignore_ascii_case("pop"));
+        if !pop_type || !request.extra_parameters.contains_key("req_cnf") {
+            return Err(api_error(
+                "a proof-of-possession request to WAM needs token_type=pop and req_cnf (the \
+                 library's PoP key confirmation); use the application's pop option",
+            ));
+        }
     }
     if request.scopes.is_empty() {
         return Err(api_error("no scopes requested; ask for at least one scope"));
@@ -156,36 +287,28 @@ pub fn build_wam_request(
         .as_deref()
         .or(request.account.as_ref().map(|a| a.username.as_str()))
         .filter(|h| !h.is_empty());
-    let send_hint = interactive && !account_in_wam && login_hint.is_some();
-    let provider_authority = match plugin {
+    let fresh = call.interactive && !call.account_in_wam;
+    let send_hint = fresh && login_hint.is_some();
+    let force_login =
+        call.interactive && (call.force_login || request.prompt.as_deref() == Some("login"));
+    let mut force = send_hint || force_login;
+    match plugin {
         WamPlugin::Aad => {
             set("wam_compat", "2.0");
-            let authority = format!("{}/", request.authority.trim_end_matches('/'));
-            set("authority", &authority);
-            set(
-                "validateAuthority",
-                if request.validate_authority {
-                    "yes"
-                } else {
-                    "no"
-                },
-            );
-            if matches!(tenant.as_str(), "common" | "organizations") {
-                AAD_PROVIDER_AUTHORITY.to_string()
-            } else {
-                request.authority.trim_end_matches('/').to_string()
-            }
         }
         WamPlugin::Msa => {
+            // MsaPlugin: a new account when there is a hint, or when the OS's default account is
+            // not a personal one (otherwise WAM would answer for that default account).
+            let add_new_account = fresh && login_hint.is_none() && !call.default_account_is_msa;
+            if add_new_account || send_hint {
+                set("Client_uiflow", "new_account");
+            }
+            force |= add_new_account;
             set("api-version", "2.0");
             set("oauth2_batch", "1");
             set("x-client-info", "1");
-            if interactive && !account_in_wam {
-                set("Client_uiflow", "new_account");
-            }
-            MSA_PROVIDER_AUTHORITY.to_string()
         }
-    };
+    }
     if send_hint && let Some(hint) = login_hint {
         set("LoginHint", hint);
     }
@@ -193,6 +316,10 @@ pub fn build_wam_request(
     if let Some(claims) = request.claims.as_deref().filter(|c| !c.is_empty()) {
         set("claims", claims);
     }
+    // AddMsalParamsToRequest (both plugins): extra parameters, telemetry, the authority (with
+    // the /organizations → /common workaround: our Entra ID provider is always the
+    // `organizations` provider for that authority, so the workaround always applies) and
+    // authority validation.
     for (key, value) in &request.extra_parameters {
         match key.as_str() {
             // MSAL's instance_aware is called discover=home in WAM.
@@ -209,15 +336,45 @@ pub fn build_wam_request(
     }
     set("x-client-SKU", "MSAL.Rust");
     set("x-client-Ver", env!("CARGO_PKG_VERSION"));
+    let authority = if tenant == "organizations" && plugin == WamPlugin::Aad {
+        let url = url::Url::parse(&request.authority)
+            .map_err(|e| api_error(format!("the authority is not a URL: {e}")))?;
+        let mut host = url.host_str().unwrap_or_default().to_string();
+        if let Some(port) = url.port() {
+            host.push_str(&format!(":{port}"));
+        }
+        format!("{}://{host}/common/", url.scheme())
+    } else {
+        format!("{}/", request.authority.trim_end_matches('/'))
+    };
+    set("authority", &authority);
+    set(
+        "validateAuthority",
+        if request.validate_authority {
+            "yes"
+        } else {
+            "no"
+        },
+    );
+    // AddPromptToRequest: only with a forced login, never for none.
+    if force_login && plugin == WamPlugin::Aad {
+        let prompt = request
+            .prompt
+            .as_deref()
+            .filter(|p| !p.is_empty())
+            .unwrap_or("select_account");
+        if prompt != "none" {
+            set("prompt", prompt);
+        }
+    }
     if let Some((username, password)) = &request.username_password {
         set("Username", username);
         set("Password", &password.0);
     }
-    let force = interactive && (request.prompt.as_deref() == Some("login") || send_hint);
     Ok(WamRequestSpec {
         provider_id: WAM_PROVIDER_ID.to_string(),
-        provider_authority,
-        scope: request.scopes.join(" "),
+        provider_authority: provider_authority_for(&request.authority, plugin)?,
+        scope: wam_scopes(&request.scopes),
         client_id: request.client_id.clone(),
         prompt: if force {
             WamPrompt::ForceAuthentication
@@ -226,6 +383,52 @@ pub fn build_wam_request(
         },
         properties,
     })
+}
+
+/// The error for a silent request whose account WAM does not know: interaction is required,
+/// as MSAL.NET's `WamBroker.AcquireTokenSilentAsync` throws `MsalUiRequiredException` ("Could not
+/// find a WAM account for the silent request").
+pub fn account_not_in_wam() -> BrokerError {
+    BrokerError::new(
+        BrokerPlatform::Windows,
+        BrokerStatus::InteractionRequired,
+        "AccountNotFound: WAM does not know the account of this silent request; sign in \
+         interactively",
+    )
+}
+
+/// Which of `candidates` (WAM's accounts) is the request's account, as MSAL.NET's
+/// `WamBroker.FindWamAccountForMsalAccountAsync` matches (after its `FindAccountAsync` by the
+/// WAM account id, which the shim tries first): the same WAM id, then the same home account id
+/// (guest accounts carry another one), then the same user name (the account's, or the login
+/// hint).
+pub fn match_web_account(
+    candidates: &[WamAccountData],
+    account: Option<&BrokerAccount>,
+    login_hint: Option<&str>,
+) -> Option<usize> {
+    if let Some(account) = account {
+        if !account.account_id.is_empty()
+            && let Some(i) = candidates.iter().position(|c| c.id == account.account_id)
+        {
+            return Some(i);
+        }
+        if let Some(i) = candidates.iter().position(|c| {
+            account_from_web_account(c).is_ok_and(|a| {
+                a.home_account_id
+                    .eq_ignore_ascii_case(&account.home_account_id)
+            })
+        }) {
+            return Some(i);
+        }
+    }
+    let username = login_hint
+        .filter(|h| !h.is_empty())
+        .or(account.map(|a| a.username.as_str()))
+        .filter(|u| !u.is_empty())?;
+    candidates
+        .iter()
+        .position(|c| c.user_name.eq_ignore_ascii_case(username))
 }
 
 /// `TokenExpiresOn` (decimal seconds since 1601-01-01) as Unix seconds.
@@ -366,35 +569,39 @@ impl fmt::Debug for MsaToken {
     }
 }
 
-/// Decodes the MSA plugin's form-encoded token
-/// (`access_token=…&id_token=…&token_type=bearer&scope=a%20b&…`). A pair without `=` is an error.
+/// Decodes the MSA plugin's token string
+/// (`access_token=…&id_token=…&token_type=bearer&scope=a%20b&…`) as MSAL.NET's
+/// `MsaPlugin.ParseSuccesfullWamResponse` does: pairs split on `&`, each on its first `=`, values
+/// taken as they are (no form decoding: a `+` stays a `+`), only `%20` in `scope` read as a
+/// space. A pair without `=` is an error.
 pub fn decode_msa_token(token: &str) -> Result<MsaToken, BrokerError> {
     let mut fields = BTreeMap::new();
     for pair in token.split('&').filter(|p| !p.is_empty()) {
         let Some((k, v)) = pair.split_once('=') else {
             return Err(malformed("the MSA token has a pair without `=`"));
         };
-        let decode = |s: &str| -> Result<String, BrokerError> {
-            let spaced = s.replace('+', " ");
-            percent_decode(&spaced).ok_or_else(|| malformed("the MSA token is not form-encoded"))
-        };
-        fields.insert(decode(k)?, decode(v)?);
+        fields.insert(k.to_string(), v.to_string());
     }
     let access_token = fields
         .remove("access_token")
         .filter(|t| !t.is_empty())
         .ok_or_else(|| malformed("the MSA token has no access_token"))?;
     let token_type = match fields.get("token_type").map(String::as_str) {
-        None => BrokerTokenType::Bearer,
+        None | Some("") => BrokerTokenType::Bearer,
         Some(t) if t.eq_ignore_ascii_case("bearer") => BrokerTokenType::Bearer,
         Some(t) if t.eq_ignore_ascii_case("pop") => BrokerTokenType::Pop,
-        Some(t) => return Err(malformed(format!("unknown token_type {t:?}"))),
+        Some(other) => {
+            return Err(malformed(format!(
+                "the MSA token has the unknown token_type {other:?}"
+            )));
+        }
     };
     let expires_in = match fields.get("expires_in") {
         None => None,
         Some(v) => Some(
-            v.parse::<i64>()
-                .map_err(|_| malformed("expires_in is not a number"))?,
+            v.trim()
+                .parse::<i64>()
+                .map_err(|_| malformed("the MSA token's expires_in is not a number"))?,
         ),
     };
     Ok(MsaToken {
@@ -403,41 +610,54 @@ pub fn decode_msa_token(token: &str) -> Result<MsaToken, BrokerError> {
         token_type,
         scopes: fields
             .get("scope")
-            .map(|s| s.split_whitespace().map(str::to_string).collect())
+            .map(|s| {
+                s.replace("%20", " ")
+                    .split_whitespace()
+                    .map(str::to_string)
+                    .collect()
+            })
             .unwrap_or_default(),
         client_info: fields.remove("client_info").filter(|t| !t.is_empty()),
         expires_in,
     })
 }
 
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
+/// The account of a successful answer: from the `WebAccount` when it carries the ids, else from
+/// the tokens' client info and id token (MSAL.NET never needs the `WebAccount`'s properties to
+/// read a token: `AadPlugin.ParseSuccessfullWamResponse` only logs their absence), keeping the
+/// WAM account id and user name.
+fn answer_account(
+    data: &WamTokenData,
+    client_info: Option<&str>,
+    id_token: Option<&str>,
+    authority: &str,
+) -> Option<BrokerAccount> {
+    let web = data.account.as_ref();
+    if let Some(account) = web.and_then(|w| account_from_web_account(w).ok()) {
+        return Some(account);
+    }
+    let mut account = account_from_tokens(client_info, id_token, Some(authority))?;
+    if let Some(web) = web {
+        if !web.id.is_empty() {
+            account.account_id = web.id.clone();
+        }
+        if account.username.is_empty() {
+            account.username = web.user_name.clone();
         }
     }
-    String::from_utf8(out).ok()
+    Some(account)
 }
 
-/// Decodes a successful WAM answer. `now` is the current Unix time (for an MSA `expires_in`).
+/// Decodes a successful WAM answer. `now` is the current Unix time (for an MSA `expires_in`, and
+/// for an answer without `TokenExpiresOn`, which is an already expired token as in MSAL.NET's
+/// `AadPlugin.ParseSuccessfullWamResponse`). `pop` says the request asked for a
+/// proof-of-possession token (the token is then bound to the library's key).
 pub fn decode_wam_success(
     data: &WamTokenData,
     plugin: WamPlugin,
     now: i64,
+    pop: bool,
 ) -> Result<BrokerTokenResponse, BrokerError> {
-    let account = data
-        .account
-        .as_ref()
-        .map(account_from_web_account)
-        .transpose()?;
     match plugin {
         WamPlugin::Aad => {
             let authority = prop(&data.properties, "Authority").ok_or_else(|| {
@@ -450,12 +670,19 @@ pub fn decode_wam_success(
             if data.token.is_empty() {
                 return Err(malformed("an empty token"));
             }
-            let expires_on = prop(&data.properties, "TokenExpiresOn")
-                .ok_or_else(|| malformed("no TokenExpiresOn"))?
-                .trim()
-                .parse::<i64>()
-                .map(filetime_secs_to_unix)
-                .map_err(|_| malformed("TokenExpiresOn is not a number"))?;
+            let expires_on = match prop(&data.properties, "TokenExpiresOn") {
+                None => {
+                    tracing::warn!(
+                        "WAM answered without TokenExpiresOn; the token is treated as expired"
+                    );
+                    now
+                }
+                Some(v) => v
+                    .trim()
+                    .parse::<i64>()
+                    .map(filetime_secs_to_unix)
+                    .map_err(|_| malformed("TokenExpiresOn is not a number"))?,
+            };
             let ext_expires_on = prop(&data.properties, "ExtendedLifetimeToken")
                 .and_then(|v| v.trim().parse::<i64>().ok())
                 .map(filetime_secs_to_unix);
@@ -464,12 +691,15 @@ pub fn decode_wam_success(
             let granted_scopes = prop(&data.properties, "wamcompat_scopes")
                 .map(|s| s.split_whitespace().map(str::to_string).collect())
                 .unwrap_or_default();
-            let account = account.or_else(|| {
-                account_from_tokens(client_info.as_deref(), id_token.as_deref(), Some(authority))
-            });
+            let account =
+                answer_account(data, client_info.as_deref(), id_token.as_deref(), authority);
             Ok(BrokerTokenResponse {
                 access_token: data.token.clone(),
-                token_type: BrokerTokenType::Bearer,
+                token_type: if pop {
+                    BrokerTokenType::Pop
+                } else {
+                    BrokerTokenType::Bearer
+                },
                 expires_on,
                 ext_expires_on,
                 id_token,
@@ -488,8 +718,16 @@ pub fn decode_wam_success(
                     .map(filetime_secs_to_unix)
                     .map_err(|_| malformed("TokenExpiresOn is not a number"))?,
                 (None, Some(secs)) => now.saturating_add(secs),
-                (None, None) => return Err(malformed("no expiry")),
+                // MSAL.NET: expires_in defaults to 0, an expired token.
+                (None, None) => now,
             };
+            let authority = format!("https://login.microsoftonline.com/{MSA_TENANT_ID}");
+            let account = answer_account(
+                data,
+                msa.client_info.as_deref(),
+                msa.id_token.as_deref(),
+                &authority,
+            );
             Ok(BrokerTokenResponse {
                 access_token: msa.access_token,
                 token_type: msa.token_type,
@@ -499,7 +737,7 @@ pub fn decode_wam_success(
                 client_info: msa.client_info,
                 granted_scopes: msa.scopes,
                 account,
-                authority: Some(format!("https://login.microsoftonline.com/{MSA_TENANT_ID}")),
+                authority: Some(authority),
             })
         }
     }
@@ -589,6 +827,9 @@ pub fn classify_wam_status(
 
 #[cfg(test)]
 mod tests {
+    //! Golden vectors. `NET` is AzureAD/microsoft-authentication-library-for-dotnet at commit
+    //! 0166c405 (the last trees with the WinRT WAM code), folder
+    //! src/client/Microsoft.Identity.Client/Platforms/Features/WamBroker/.
     use super::*;
     use crate::broker::BrokerPassword;
 
@@ -613,9 +854,35 @@ mod tests {
         }
     }
 
+    fn interactive(account_in_wam: bool) -> WamCall {
+        WamCall {
+            interactive: true,
+            account_in_wam,
+            ..WamCall::default()
+        }
+    }
+
+    fn broker_account(home: &str, wam_id: &str, username: &str) -> BrokerAccount {
+        BrokerAccount {
+            account_id: wam_id.into(),
+            home_account_id: home.into(),
+            local_account_id: wam_id.into(),
+            environment: "login.microsoftonline.com".into(),
+            realm: home.split('.').nth(1).unwrap_or_default().into(),
+            username: username.into(),
+            name: None,
+            client_info: None,
+            raw: serde_json::Value::Null,
+        }
+    }
+
     #[test]
     fn aad_interactive_request() {
-        // §7.19.
+        // NET AadPlugin.cs CreateWebTokenRequestAsync (LoginHint + ForceAuthentication when the
+        // hint is not in WAM, wam_compat=2.0, correlationId, claims), WamAdapters.cs
+        // AddMsalParamsToRequest (extra parameters, x-client-SKU/Ver, authority,
+        // validateAuthority), WamBroker.cs WorkaroundOrganizationsBugAsync (organizations →
+        // common), Utils/ScopeHelper.cs GetMsalScopes (openid profile offline_access).
         let mut r = request("https://login.microsoftonline.com/organizations");
         r.login_hint = Some("u@contoso.com".into());
         r.claims = Some(r#"{"access_token":{"xms_cc":{"values":["cp1"]}}}"#.into());
@@ -624,19 +891,19 @@ mod tests {
         r.extra_parameters
             .insert("msal_client_sku".into(), "x".into());
         r.extra_parameters.insert("max_age".into(), "0".into());
-        let spec = build_wam_request(&r, WamPlugin::Aad, true, false).unwrap();
+        let spec = build_wam_request(&r, WamPlugin::Aad, interactive(false)).unwrap();
         assert_eq!(spec.provider_id, "https://login.microsoft.com");
         assert_eq!(spec.provider_authority, "organizations");
-        assert_eq!(spec.scope, "User.Read Mail.Read");
+        assert_eq!(
+            spec.scope,
+            "User.Read Mail.Read openid profile offline_access"
+        );
         assert_eq!(spec.client_id, CLIENT);
         assert_eq!(spec.prompt, WamPrompt::ForceAuthentication);
         let props: BTreeMap<_, _> = spec.properties.iter().cloned().collect();
         let expected: BTreeMap<String, String> = [
             ("wam_compat", "2.0"),
-            (
-                "authority",
-                "https://login.microsoftonline.com/organizations/",
-            ),
+            ("authority", "https://login.microsoftonline.com/common/"),
             ("validateAuthority", "yes"),
             ("LoginHint", "u@contoso.com"),
             ("correlationId", CORR),
@@ -656,26 +923,93 @@ mod tests {
         assert!(!format!("{spec:?}").contains("u@contoso.com"));
 
         // Known to WAM: no hint, no forced prompt.
-        let spec = build_wam_request(&r, WamPlugin::Aad, true, true).unwrap();
+        let spec = build_wam_request(&r, WamPlugin::Aad, interactive(true)).unwrap();
         assert_eq!(spec.prompt, WamPrompt::Default);
         assert_eq!(spec.property("LoginHint"), None);
         // Silent: never forced, never a hint.
-        let spec = build_wam_request(&r, WamPlugin::Aad, false, false).unwrap();
+        let spec = build_wam_request(&r, WamPlugin::Aad, WamCall::default()).unwrap();
         assert_eq!(spec.prompt, WamPrompt::Default);
         assert_eq!(spec.property("LoginHint"), None);
         // prompt=login forces.
         let mut r2 = request("https://login.microsoftonline.com/common");
         r2.prompt = Some("login".into());
-        let spec = build_wam_request(&r2, WamPlugin::Aad, true, true).unwrap();
+        let spec = build_wam_request(&r2, WamPlugin::Aad, interactive(true)).unwrap();
         assert_eq!(spec.prompt, WamPrompt::ForceAuthentication);
         assert_eq!(spec.provider_authority, "organizations");
+        assert_eq!(
+            spec.property("authority"),
+            Some("https://login.microsoftonline.com/common/")
+        );
+        // Scopes already decorated are not repeated.
+        assert_eq!(
+            wam_scopes(&["openid".into(), "User.Read".into(), "OFFLINE_ACCESS".into()]),
+            "openid User.Read OFFLINE_ACCESS profile"
+        );
+    }
+
+    #[test]
+    fn organizations_workaround() {
+        // NET WamBroker.cs WorkaroundOrganizationsBugAsync (issues #2476, #3217): /organizations
+        // with the organizations provider is sent as /common; nothing else is rewritten.
+        let r = request("https://login.microsoftonline.com:8443/organizations/");
+        let spec = build_wam_request(&r, WamPlugin::Aad, WamCall::default()).unwrap();
+        assert_eq!(
+            spec.property("authority"),
+            Some("https://login.microsoftonline.com:8443/common/")
+        );
+        for tenant in ["common", "contoso.onmicrosoft.com"] {
+            let r = request(&format!("https://login.microsoftonline.com/{tenant}"));
+            let spec = build_wam_request(&r, WamPlugin::Aad, WamCall::default()).unwrap();
+            assert_eq!(
+                spec.property("authority").unwrap(),
+                format!("https://login.microsoftonline.com/{tenant}/")
+            );
+        }
+    }
+
+    #[test]
+    fn aad_prompt_without_account() {
+        // NET WamBroker.cs AcquireInteractiveWithAadBrowserAsync: isForceLoginPrompt: true and
+        // AddPromptToRequest(NotSpecified → SelectAccount); AddPromptToRequest sends the prompt
+        // property only with a forced login and never for none.
+        let r = request("https://login.microsoftonline.com/organizations");
+        let call = WamCall {
+            interactive: true,
+            force_login: true,
+            ..WamCall::default()
+        };
+        let spec = build_wam_request(&r, WamPlugin::Aad, call).unwrap();
+        assert_eq!(spec.prompt, WamPrompt::ForceAuthentication);
+        assert_eq!(spec.property("prompt"), Some("select_account"));
+        for prompt in ["consent", "login", "select_account"] {
+            let mut r = request("https://login.microsoftonline.com/organizations");
+            r.prompt = Some(prompt.into());
+            let spec = build_wam_request(&r, WamPlugin::Aad, call).unwrap();
+            assert_eq!(spec.property("prompt"), Some(prompt));
+        }
+        let mut r = request("https://login.microsoftonline.com/organizations");
+        r.prompt = Some("none".into());
+        assert_eq!(
+            build_wam_request(&r, WamPlugin::Aad, call)
+                .unwrap()
+                .property("prompt"),
+            None
+        );
+        // Without a forced login (an account found in WAM, the picker) no prompt property.
+        r.prompt = Some("consent".into());
+        assert_eq!(
+            build_wam_request(&r, WamPlugin::Aad, interactive(true))
+                .unwrap()
+                .property("prompt"),
+            None
+        );
     }
 
     #[test]
     fn tenant_authority_and_validation() {
         let mut r = request("https://login.microsoftonline.com/contoso.onmicrosoft.com/");
         r.validate_authority = false;
-        let spec = build_wam_request(&r, WamPlugin::Aad, false, true).unwrap();
+        let spec = build_wam_request(&r, WamPlugin::Aad, WamCall::default()).unwrap();
         assert_eq!(
             spec.provider_authority,
             "https://login.microsoftonline.com/contoso.onmicrosoft.com"
@@ -698,24 +1032,135 @@ mod tests {
     }
 
     #[test]
+    fn plugin_and_picker_selection() {
+        // NET WamBroker.cs IsMsaRequestAsync: consumers → MSA; organizations or a tenant → AAD;
+        // common → the home tenant when known, else whether the OS default account is MSA
+        // (WebAccountProviderFactory.cs IsDefaultAccountMsaAsync: the provider of
+        // https://login.windows.local has the authority "consumers").
+        let common = "https://login.microsoftonline.com/common";
+        let never = || -> bool { panic!("the default account is not needed") };
+        assert_eq!(
+            plugin_for_request("https://login.microsoftonline.com/consumers", None, never).unwrap(),
+            WamPlugin::Msa
+        );
+        assert_eq!(
+            plugin_for_request(
+                "https://login.microsoftonline.com/organizations",
+                None,
+                never
+            )
+            .unwrap(),
+            WamPlugin::Aad
+        );
+        assert_eq!(
+            plugin_for_request(common, Some(MSA_TENANT_ID), never).unwrap(),
+            WamPlugin::Msa
+        );
+        assert_eq!(
+            plugin_for_request(common, Some("tid1"), never).unwrap(),
+            WamPlugin::Aad
+        );
+        assert_eq!(
+            plugin_for_request(common, None, || true).unwrap(),
+            WamPlugin::Msa
+        );
+        assert_eq!(
+            plugin_for_request(common, None, || false).unwrap(),
+            WamPlugin::Aad
+        );
+        assert!(is_consumers_provider("consumers"));
+        assert!(!is_consumers_provider("organizations"));
+        assert_eq!(DEFAULT_ACCOUNT_PROVIDER_ID, "https://login.windows.local");
+        let account = broker_account(&format!("cid.{MSA_TENANT_ID}"), "id", "bob@outlook.com");
+        assert_eq!(home_tenant(&account), Some(MSA_TENANT_ID));
+
+        // NET WamBroker.cs CanSkipAccountPicker (AadAuthority.IsWorkAndSchoolOnly) and
+        // AccountPicker.cs Authenticator_AccountCommandsRequested / AddSelectorsAsync: common
+        // offers both providers, consumers only MSA, organizations only AAD, a tenant itself.
+        assert!(!can_skip_account_picker(common).unwrap());
+        assert!(!can_skip_account_picker("https://login.microsoftonline.com/consumers").unwrap());
+        assert!(
+            can_skip_account_picker("https://login.microsoftonline.com/organizations").unwrap()
+        );
+        assert!(can_skip_account_picker("https://login.microsoftonline.com/tid1").unwrap());
+        assert_eq!(
+            picker_provider_authorities(common).unwrap(),
+            ["organizations", "consumers"]
+        );
+        assert_eq!(
+            picker_provider_authorities("https://login.microsoftonline.com/consumers").unwrap(),
+            ["consumers"]
+        );
+        assert_eq!(
+            picker_provider_authorities("https://login.microsoftonline.com/tid1/").unwrap(),
+            ["https://login.microsoftonline.com/tid1"]
+        );
+        // NET WamBroker.cs AcquireInteractiveWithPickerAsync: the picked provider decides.
+        assert_eq!(plugin_for_picked_provider("consumers"), WamPlugin::Msa);
+        assert_eq!(plugin_for_picked_provider("organizations"), WamPlugin::Aad);
+        assert_eq!(
+            provider_authority_for(common, WamPlugin::Msa).unwrap(),
+            "consumers"
+        );
+    }
+
+    #[test]
     fn msa_request_and_username_password() {
-        // §7.20.
+        // NET MsaPlugin.cs CreateWebTokenRequestAsync: api-version, oauth2_batch, x-client-info;
+        // Client_uiflow=new_account (with ForceAuthentication) only with a login hint or when
+        // the OS default account is not MSA. WamAdapters.cs AddMsalParamsToRequest adds the
+        // authority for MSA too.
         let r = request("https://login.microsoftonline.com/consumers");
-        let spec = build_wam_request(&r, WamPlugin::Msa, true, false).unwrap();
+        let spec = build_wam_request(&r, WamPlugin::Msa, interactive(false)).unwrap();
         assert_eq!(spec.provider_authority, "consumers");
         assert_eq!(spec.property("api-version"), Some("2.0"));
         assert_eq!(spec.property("oauth2_batch"), Some("1"));
         assert_eq!(spec.property("x-client-info"), Some("1"));
         assert_eq!(spec.property("Client_uiflow"), Some("new_account"));
+        assert_eq!(spec.prompt, WamPrompt::ForceAuthentication);
         assert_eq!(spec.property("wam_compat"), None);
+        assert_eq!(
+            spec.property("authority"),
+            Some("https://login.microsoftonline.com/consumers/")
+        );
+        assert_eq!(
+            spec.scope,
+            "User.Read Mail.Read openid profile offline_access"
+        );
+        // The default OS account is MSA and there is no hint: let WAM use it.
+        let call = WamCall {
+            default_account_is_msa: true,
+            ..interactive(false)
+        };
+        let spec = build_wam_request(&r, WamPlugin::Msa, call).unwrap();
+        assert_eq!(spec.property("Client_uiflow"), None);
+        assert_eq!(spec.prompt, WamPrompt::Default);
+        // consumers + login_hint: new account with the hint, forced.
+        let mut hinted = r.clone();
+        hinted.login_hint = Some("bob@outlook.com".into());
+        let spec = build_wam_request(&hinted, WamPlugin::Msa, call).unwrap();
+        assert_eq!(spec.property("Client_uiflow"), Some("new_account"));
+        assert_eq!(spec.property("LoginHint"), Some("bob@outlook.com"));
+        assert_eq!(spec.prompt, WamPrompt::ForceAuthentication);
+        // Silent: nothing of the sort.
+        let spec = build_wam_request(&hinted, WamPlugin::Msa, WamCall::default()).unwrap();
+        assert_eq!(spec.property("Client_uiflow"), None);
+        assert_eq!(spec.property("LoginHint"), None);
 
         let mut r = request("https://login.microsoftonline.com/common");
         r.username_password = Some(("alice@contoso.com".into(), BrokerPassword("s3cret".into())));
-        let spec = build_wam_request(&r, WamPlugin::Aad, false, false).unwrap();
+        let spec = build_wam_request(&r, WamPlugin::Aad, WamCall::default()).unwrap();
         assert_eq!(spec.property("Username"), Some("alice@contoso.com"));
         assert_eq!(spec.property("Password"), Some("s3cret"));
         assert!(!format!("{spec:?}").contains("s3cret"));
+    }
 
+    #[test]
+    fn pop_and_ssh_certificate_parameters() {
+        // PoP through WAM: token_type=pop and req_cnf as properties (NET WamBroker.cs
+        // AcquireTokenSilentAsync: "add POP support by adding token_type = pop and req_cnf";
+        // the same parameters the token endpoint takes, MSAL.NET
+        // AuthScheme/PoP/PoPAuthenticationScheme.cs GetTokenRequestParams).
         let mut r = request("https://login.microsoftonline.com/common");
         r.pop = Some(crate::broker::PopParams {
             http_method: "GET".into(),
@@ -723,7 +1168,82 @@ mod tests {
             uri_path: "/".into(),
             nonce: None,
         });
-        assert!(build_wam_request(&r, WamPlugin::Aad, false, false).is_err());
+        assert!(build_wam_request(&r, WamPlugin::Aad, WamCall::default()).is_err());
+        r.extra_parameters.insert("token_type".into(), "pop".into());
+        r.extra_parameters
+            .insert("req_cnf".into(), "eyJraWQiOiJrMSJ9".into());
+        let spec = build_wam_request(&r, WamPlugin::Aad, WamCall::default()).unwrap();
+        assert_eq!(spec.property("token_type"), Some("pop"));
+        assert_eq!(spec.property("req_cnf"), Some("eyJraWQiOiJrMSJ9"));
+        assert!(build_wam_request(&r, WamPlugin::Msa, WamCall::default()).is_err());
+
+        // SSH certificates: Azure CLI's parameters (MSAL Python `data`: token_type=ssh-cert,
+        // req_cnf (a JWK), key_id) pass through as properties.
+        let mut r = request("https://login.microsoftonline.com/common");
+        r.scopes = vec!["https://pas.windows.net/CheckMyAccess/Linux/.default".into()];
+        r.extra_parameters
+            .insert("token_type".into(), "ssh-cert".into());
+        r.extra_parameters.insert(
+            "req_cnf".into(),
+            r#"{"kty":"RSA","n":"x","e":"AQAB","kid":"k1"}"#.into(),
+        );
+        r.extra_parameters.insert("key_id".into(), "k1".into());
+        let spec = build_wam_request(&r, WamPlugin::Aad, WamCall::default()).unwrap();
+        assert_eq!(spec.property("token_type"), Some("ssh-cert"));
+        assert_eq!(spec.property("key_id"), Some("k1"));
+        assert!(spec.property("req_cnf").unwrap().contains("\"kid\":\"k1\""));
+    }
+
+    fn web_account(id: &str, user: &str, props: &[(&str, &str)]) -> WamAccountData {
+        WamAccountData {
+            id: id.into(),
+            user_name: user.into(),
+            properties: props
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn account_matching() {
+        // NET WamBroker.cs FindWamAccountForMsalAccountAsync: the WAM id (WamAccountIds), then
+        // FindMatchingWebAccount: the home account id, then the user name; AadPlugin.cs
+        // GetAccountsAsync/MatchCacheAccount: a guest's WebAccount carries its home-tenant ids
+        // wrongly, so the user name decides.
+        let wam = vec![
+            web_account(
+                "w1",
+                "alice@contoso.com",
+                &[("OID", "oid1"), ("TenantId", "tid1")],
+            ),
+            web_account(
+                "w2",
+                "guest@fabrikam.com",
+                &[("OID", "resource-oid"), ("TenantId", "resource-tenant")],
+            ),
+            web_account(
+                "w3",
+                "bob@outlook.com",
+                &[("SafeCustomerId", "540648eb0b3075bb")],
+            ),
+        ];
+        let by_id = broker_account("x.y", "w3", "");
+        assert_eq!(match_web_account(&wam, Some(&by_id), None), Some(2));
+        let by_home = broker_account("OID1.TID1", "unknown", "");
+        assert_eq!(match_web_account(&wam, Some(&by_home), None), Some(0));
+        let guest = broker_account("home-oid.home-tid", "other", "Guest@Fabrikam.com");
+        assert_eq!(match_web_account(&wam, Some(&guest), None), Some(1));
+        assert_eq!(
+            match_web_account(&wam, None, Some("BOB@outlook.com")),
+            Some(2)
+        );
+        assert_eq!(match_web_account(&wam, None, None), None);
+        assert_eq!(match_web_account(&wam, None, Some("nobody@x")), None);
+        // NET WamBroker.cs AcquireTokenSilentAsync: no WAM account → MsalUiRequiredException.
+        let e = account_not_in_wam();
+        assert!(e.status.requires_interaction());
+        assert!(e.context.starts_with("AccountNotFound"));
     }
 
     fn aad_success() -> WamTokenData {
@@ -759,10 +1279,11 @@ mod tests {
 
     #[test]
     fn aad_success_properties() {
-        // §7.21.
+        // NET AadPlugin.cs ParseSuccessfullWamResponse.
         assert_eq!(filetime_secs_to_unix(13_380_000_000), 1_735_526_400);
-        let token = decode_wam_success(&aad_success(), WamPlugin::Aad, 0).unwrap();
+        let token = decode_wam_success(&aad_success(), WamPlugin::Aad, 0, false).unwrap();
         assert_eq!(token.access_token, "AT");
+        assert_eq!(token.token_type, BrokerTokenType::Bearer);
         assert_eq!(token.expires_on, 1_735_526_400);
         assert_eq!(token.granted_scopes, ["profile", "openid"]);
         assert_eq!(
@@ -778,29 +1299,49 @@ mod tests {
         assert_eq!(account.home_account_id, "oid1.tid1");
         assert_eq!(account.realm, "tid1");
         assert_eq!(account.username, "alice@contoso.com");
+        let pop = decode_wam_success(&aad_success(), WamPlugin::Aad, 0, true).unwrap();
+        assert_eq!(pop.token_type, BrokerTokenType::Pop);
 
         let mut missing = aad_success();
         missing.properties.remove("Authority");
-        let e = decode_wam_success(&missing, WamPlugin::Aad, 0).unwrap_err();
+        let e = decode_wam_success(&missing, WamPlugin::Aad, 0, false).unwrap_err();
         assert!(e.context.starts_with("no_authority_in_wam_response"));
 
         let mut bad = aad_success();
         bad.properties
             .insert("TokenExpiresOn".into(), "soon".into());
-        assert!(decode_wam_success(&bad, WamPlugin::Aad, 0).is_err());
-        let mut no_ids = aad_success();
-        no_ids.account.as_mut().unwrap().properties.clear();
-        assert!(decode_wam_success(&no_ids, WamPlugin::Aad, 0).is_err());
+        assert!(decode_wam_success(&bad, WamPlugin::Aad, 0, false).is_err());
         // Without a WebAccount the account comes from client info.
         let mut no_account = aad_success();
         no_account.account = None;
-        let token = decode_wam_success(&no_account, WamPlugin::Aad, 0).unwrap();
+        let token = decode_wam_success(&no_account, WamPlugin::Aad, 0, false).unwrap();
         assert_eq!(token.account.unwrap().home_account_id, "oid1.tid1");
     }
 
     #[test]
+    fn web_account_without_ids_and_token_without_expiry() {
+        // W6: NET AadPlugin.cs never needs the WebAccount's OID/TenantId to read a token
+        // (GetHomeAccountIdOrNull only warns); the account comes from wamcompat_client_info,
+        // keeping the WAM account id.
+        let mut no_ids = aad_success();
+        no_ids.account.as_mut().unwrap().properties.clear();
+        let token = decode_wam_success(&no_ids, WamPlugin::Aad, 0, false).unwrap();
+        let account = token.account.unwrap();
+        assert_eq!(account.home_account_id, "oid1.tid1");
+        assert_eq!(account.account_id, "wam-account-id");
+        assert_eq!(account.username, "alice@contoso.com");
+        // W11: NET AadPlugin.cs ParseSuccessfullWamResponse "Result from WAM does not have
+        // expiration. Marking access token as expired."
+        let mut no_expiry = aad_success();
+        no_expiry.properties.remove("TokenExpiresOn");
+        let token = decode_wam_success(&no_expiry, WamPlugin::Aad, 1_000, false).unwrap();
+        assert_eq!(token.expires_on, 1_000);
+    }
+
+    #[test]
     fn msa_token_string() {
-        // §7.22.
+        // NET MsaPlugin.cs ParseSuccesfullWamResponse: split on & and =, nothing decoded except
+        // %20 in scope.
         let msa = decode_msa_token(
             "access_token=AT&id_token=IT&token_type=bearer&scope=a%20b&client_info=CI&expires_in=3600&correlation=C",
         )
@@ -809,9 +1350,11 @@ mod tests {
         assert_eq!(msa.scopes, ["a", "b"]);
         assert_eq!(msa.token_type.as_str(), "Bearer");
         assert_eq!(msa.expires_in, Some(3600));
+        // W7: a compact ticket with `+`, `/`, `%` and `=` comes back byte for byte.
+        let msa = decode_msa_token("access_token=EwB4A+8/bG%2Fx==&scope=wl.basic").unwrap();
+        assert_eq!(msa.access_token, "EwB4A+8/bG%2Fx==");
         assert!(decode_msa_token("access_token=AT&broken").is_err());
         assert!(decode_msa_token("id_token=IT").is_err());
-        assert!(decode_msa_token("access_token=%zz").is_err());
         assert_eq!(
             msa_cid_to_local_id("540648eb0b3075bb").as_deref(),
             Some("00000000-0000-0000-5406-48eb0b3075bb")
@@ -829,13 +1372,14 @@ mod tests {
                     .collect(),
             }),
         };
-        let token = decode_wam_success(&data, WamPlugin::Msa, 100).unwrap();
+        let token = decode_wam_success(&data, WamPlugin::Msa, 100, false).unwrap();
         assert_eq!(token.expires_on, 3700);
         let account = token.account.unwrap();
         assert_eq!(
             account.local_account_id,
             "00000000-0000-0000-5406-48eb0b3075bb"
         );
+        assert_eq!(account.account_id, "msa-id");
         assert_eq!(account.realm, MSA_TENANT_ID);
     }
 

@@ -9,10 +9,16 @@
 //! [`ParentWindow::Console`](crate::broker::ParentWindow::Console) the console window's root
 //! owner, or the desktop window), and signs out with `WebAccount.SignOutAsync`.
 //!
+//! For `common` and `consumers` without a known account, the Windows account picker
+//! (`AccountsSettingsPane`) lets the user choose between work-and-school and personal accounts;
+//! the chosen provider decides the plugin, as in MSAL.NET's WinRT WAM broker.
+//!
 //! WAM calls block a worker thread (`tokio::task::spawn_blocking`) while WinRT completes them;
 //! the interactive UI is modal to the parent window.
 
 pub mod codec;
+#[cfg(all(feature = "broker", windows))]
+mod picker;
 #[cfg(all(feature = "broker", windows))]
 mod shim;
 

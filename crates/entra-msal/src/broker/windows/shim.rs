@@ -23,9 +23,10 @@ use windows::core::HSTRING;
 use windows_future::IAsyncOperation;
 
 use super::codec::{
-    self, AAD_PROVIDER_AUTHORITY, MSA_PROVIDER_AUTHORITY, WAM_PROVIDER_ID, WamAccountData,
+    self, AAD_PROVIDER_AUTHORITY, MSA_PROVIDER_AUTHORITY, WAM_PROVIDER_ID, WamAccountData, WamCall,
     WamPlugin, WamPrompt, WamRequestSpec, WamTokenData,
 };
+use super::picker;
 use crate::broker::{
     BrokerAccount, BrokerBackend, BrokerError, BrokerFuture, BrokerPlatform, BrokerStatus,
     BrokerTokenRequest, BrokerTokenResponse, ParentWindow,
@@ -105,11 +106,15 @@ fn find_provider(authority: &str) -> Result<WebAccountProvider, BrokerError> {
     })
 }
 
-fn provider_authority(plugin: WamPlugin) -> &'static str {
-    match plugin {
-        WamPlugin::Aad => AAD_PROVIDER_AUTHORITY,
-        WamPlugin::Msa => MSA_PROVIDER_AUTHORITY,
-    }
+/// Whether the OS's default account is a personal one (MSAL.NET's
+/// `IsDefaultAccountMsaAsync`); `false` when WAM cannot say.
+fn default_account_is_msa() -> bool {
+    WebAuthenticationCoreManager::FindAccountProviderAsync(&HSTRING::from(
+        codec::DEFAULT_ACCOUNT_PROVIDER_ID,
+    ))
+    .and_then(|op| op.join())
+    .and_then(|provider| provider.Authority())
+    .is_ok_and(|authority| codec::is_consumers_provider(&authority.to_string()))
 }
 
 fn map_of(
@@ -135,70 +140,60 @@ fn account_data(account: &WebAccount) -> WamAccountData {
     }
 }
 
-fn all_accounts(
-    provider: &WebAccountProvider,
-    client_id: &str,
-) -> Result<Vec<WebAccount>, BrokerError> {
-    let result = WebAuthenticationCoreManager::FindAllAccountsWithClientIdAsync(
+/// WAM's accounts for this client. A refusal is an empty list, as MSAL.NET's
+/// `LegacyOsWamProxy.FindAllWebAccountsAsync` treats it: the personal-account provider never
+/// lists accounts to ordinary apps, and the work-and-school provider's failures are logged only.
+fn all_accounts(provider: &WebAccountProvider, client_id: &str) -> Vec<WebAccount> {
+    let listed = WebAuthenticationCoreManager::FindAllAccountsWithClientIdAsync(
         provider,
         &HSTRING::from(client_id),
     )
-    .and_then(|op| op.join())
-    .map_err(unexpected("WAM could not list accounts"))?;
-    let status = result
-        .Status()
-        .map_err(unexpected("WAM could not list accounts"))?;
-    if status != FindAllWebAccountsStatus::Success {
-        let (code, message) = result
-            .ProviderError()
-            .map(|e| {
-                (
-                    e.ErrorCode().unwrap_or(0),
-                    e.ErrorMessage().map(|m| m.to_string()).unwrap_or_default(),
-                )
-            })
-            .unwrap_or((0, String::new()));
-        let mut e = BrokerError::new(
-            BrokerPlatform::Windows,
-            BrokerStatus::Unexpected,
-            format!(
-                "WAM could not list accounts (status {}): {message}",
-                status.0
-            ),
-        );
-        e.error_code = i64::from(code as i32);
-        return Err(e);
+    .and_then(|op| op.join());
+    let result = match listed {
+        Ok(result) => result,
+        Err(e) => {
+            tracing::debug!(error = %e.message(), "WAM could not list accounts");
+            return Vec::new();
+        }
+    };
+    match result.Status() {
+        Ok(status) if status == FindAllWebAccountsStatus::Success => {}
+        other => {
+            tracing::debug!(status = ?other.map(|s| s.0).ok(), "WAM does not list accounts for this provider");
+            return Vec::new();
+        }
     }
-    let accounts = result
+    result
         .Accounts()
         .and_then(|v| v.First())
-        .map_err(unexpected("WAM could not list accounts"))?;
-    Ok(accounts.collect())
+        .map(|accounts| accounts.collect())
+        .unwrap_or_default()
 }
 
-/// The WAM account for a broker account (by id) or a login hint (by user name).
+/// The WAM account for a broker account or a login hint: `FindAccountAsync` by the WAM account
+/// id first (the personal-account provider answers this although it lists nothing), then
+/// [`codec::match_web_account`] over the listed accounts.
 fn find_account(
     provider: &WebAccountProvider,
     client_id: &str,
     account: Option<&BrokerAccount>,
     login_hint: Option<&str>,
-) -> Result<Option<WebAccount>, BrokerError> {
+) -> Option<WebAccount> {
     if account.is_none() && login_hint.is_none() {
-        return Ok(None);
+        return None;
     }
-    let accounts = all_accounts(provider, client_id)?;
-    Ok(accounts.into_iter().find(|candidate| {
-        let id = candidate.Id().map(|s| s.to_string()).unwrap_or_default();
-        let user = candidate
-            .UserName()
-            .map(|s| s.to_string())
-            .unwrap_or_default();
-        match (account, login_hint) {
-            (Some(a), _) => id == a.account_id,
-            (None, Some(hint)) => user.eq_ignore_ascii_case(hint),
-            (None, None) => false,
-        }
-    }))
+    if let Some(id) = account
+        .map(|a| a.account_id.as_str())
+        .filter(|id| !id.is_empty())
+        && let Ok(found) =
+            WebAuthenticationCoreManager::FindAccountAsync(provider, &HSTRING::from(id))
+                .and_then(|op| op.join())
+    {
+        return Some(found);
+    }
+    let accounts = all_accounts(provider, client_id);
+    let data: Vec<WamAccountData> = accounts.iter().map(account_data).collect();
+    codec::match_web_account(&data, account, login_hint).map(|i| accounts[i].clone())
 }
 
 fn web_token_request(
@@ -230,7 +225,7 @@ fn web_token_request(
 fn decode_result(
     result: &WebTokenRequestResult,
     plugin: WamPlugin,
-    client_id: &str,
+    request: &BrokerTokenRequest,
 ) -> Result<BrokerTokenResponse, BrokerError> {
     let status = result
         .ResponseStatus()
@@ -242,7 +237,7 @@ fn decode_result(
         ),
         Err(_) => (0, String::new()),
     };
-    codec::classify_wam_status(plugin, status.0, code, &message, client_id)?;
+    codec::classify_wam_status(plugin, status.0, code, &message, &request.client_id)?;
     let data = result
         .ResponseData()
         .and_then(|d| d.GetAt(0))
@@ -259,7 +254,7 @@ fn decode_result(
             .unwrap_or_default(),
         account: data.WebAccount().ok().map(|a| account_data(&a)),
     };
-    codec::decode_wam_success(&token, plugin, now())
+    codec::decode_wam_success(&token, plugin, now(), request.pop.is_some())
 }
 
 /// The window that owns WAM's UI: the given `HWND`, or for the console the console window's
@@ -287,22 +282,26 @@ fn parent_hwnd(window: ParentWindow) -> HWND {
 }
 
 fn silent_blocking(request: &BrokerTokenRequest) -> Result<BrokerTokenResponse, BrokerError> {
-    let plugin = codec::plugin_for_authority(&request.authority)?;
-    let provider = find_provider(provider_authority(plugin))?;
+    let plugin = codec::plugin_for_request(
+        &request.authority,
+        request.account.as_ref().and_then(codec::home_tenant),
+        default_account_is_msa,
+    )?;
+    let provider = find_provider(&codec::provider_authority_for(&request.authority, plugin)?)?;
     let account = find_account(
         &provider,
         &request.client_id,
         request.account.as_ref(),
         None,
-    )?;
+    );
     if request.account.is_some() && account.is_none() {
-        return Err(BrokerError::new(
-            BrokerPlatform::Windows,
-            BrokerStatus::AccountNotFound,
-            "the account is not known to WAM; sign in interactively",
-        ));
+        return Err(codec::account_not_in_wam());
     }
-    let spec = codec::build_wam_request(request, plugin, false, account.is_some())?;
+    let call = WamCall {
+        account_in_wam: account.is_some(),
+        ..WamCall::default()
+    };
+    let spec = codec::build_wam_request(request, plugin, call)?;
     let web_request = web_token_request(&provider, &spec)?;
     let result = match &account {
         Some(account) => {
@@ -312,61 +311,112 @@ fn silent_blocking(request: &BrokerTokenRequest) -> Result<BrokerTokenResponse, 
     }
     .and_then(|op| op.join())
     .map_err(unexpected("WAM's silent token request failed"))?;
-    decode_result(&result, plugin, &request.client_id)
+    decode_result(&result, plugin, request)
 }
 
-fn interactive_blocking(
-    request: &BrokerTokenRequest,
-    window: ParentWindow,
-) -> Result<BrokerTokenResponse, BrokerError> {
-    let plugin = codec::plugin_for_authority(&request.authority)?;
-    let provider = find_provider(provider_authority(plugin))?;
-    let account = find_account(
-        &provider,
-        &request.client_id,
-        request.account.as_ref(),
-        request.login_hint.as_deref(),
-    )?;
-    let spec = codec::build_wam_request(request, plugin, true, account.is_some())?;
-    let web_request = web_token_request(&provider, &spec)?;
+fn request_for_window(
+    hwnd: HWND,
+    web_request: &WebTokenRequest,
+    account: Option<&WebAccount>,
+) -> Result<WebTokenRequestResult, BrokerError> {
     let interop = windows::core::factory::<
         WebAuthenticationCoreManager,
         IWebAuthenticationCoreManagerInterop,
     >()
     .map_err(unexpected("WAM's window interop is unavailable"))?;
-    let hwnd = parent_hwnd(window);
-    let operation: IAsyncOperation<WebTokenRequestResult> = match &account {
+    let operation: IAsyncOperation<WebTokenRequestResult> = match account {
         // SAFETY: `hwnd` is a window handle (the caller's, the console's root owner or the
         // desktop); `web_request` and `account` are live WinRT objects for the whole call, and
         // the requested interface is the one the method is documented to return.
         Some(account) => unsafe {
-            interop.RequestTokenWithWebAccountForWindowAsync(hwnd, &web_request, account)
+            interop.RequestTokenWithWebAccountForWindowAsync(hwnd, web_request, account)
         },
         // SAFETY: as above, without an account.
-        None => unsafe { interop.RequestTokenForWindowAsync(hwnd, &web_request) },
+        None => unsafe { interop.RequestTokenForWindowAsync(hwnd, web_request) },
     }
     .map_err(unexpected("WAM could not show its sign-in window"))?;
-    let result = operation
+    operation
         .join()
-        .map_err(unexpected("WAM's interactive token request failed"))?;
-    decode_result(&result, plugin, &request.client_id)
+        .map_err(unexpected("WAM's interactive token request failed"))
+}
+
+/// MSAL.NET's `WamBroker.AcquireTokenInteractiveAsync`: an account (or hint) WAM knows is used
+/// as it is; otherwise work-and-school-only authorities go to the Entra ID plugin with a forced
+/// sign-in, and `common`/`consumers` show the Windows account picker, whose chosen provider
+/// decides the plugin.
+fn interactive_blocking(
+    request: &BrokerTokenRequest,
+    window: ParentWindow,
+) -> Result<BrokerTokenResponse, BrokerError> {
+    let hwnd = parent_hwnd(window);
+    let default_is_msa = default_account_is_msa();
+    let hint = request.login_hint.as_deref().filter(|h| !h.is_empty());
+    if request.account.is_some() || hint.is_some() {
+        let plugin = codec::plugin_for_request(
+            &request.authority,
+            request.account.as_ref().and_then(codec::home_tenant),
+            || default_is_msa,
+        )?;
+        let provider = find_provider(&codec::provider_authority_for(&request.authority, plugin)?)?;
+        if let Some(account) = find_account(
+            &provider,
+            &request.client_id,
+            request.account.as_ref(),
+            hint,
+        ) {
+            let call = WamCall {
+                interactive: true,
+                account_in_wam: true,
+                force_login: false,
+                default_account_is_msa: default_is_msa,
+            };
+            let spec = codec::build_wam_request(request, plugin, call)?;
+            let web_request = web_token_request(&provider, &spec)?;
+            let result = request_for_window(hwnd, &web_request, Some(&account))?;
+            return decode_result(&result, plugin, request);
+        }
+    }
+    let (plugin, provider, force_login) = if codec::can_skip_account_picker(&request.authority)? {
+        let plugin = WamPlugin::Aad;
+        let provider = find_provider(&codec::provider_authority_for(&request.authority, plugin)?)?;
+        (plugin, provider, true)
+    } else {
+        let provider = picker::pick_provider(hwnd, &request.authority)?;
+        let authority = provider
+            .Authority()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        (
+            codec::plugin_for_picked_provider(&authority),
+            provider,
+            false,
+        )
+    };
+    let call = WamCall {
+        interactive: true,
+        account_in_wam: false,
+        force_login,
+        default_account_is_msa: default_is_msa,
+    };
+    let spec = codec::build_wam_request(request, plugin, call)?;
+    let web_request = web_token_request(&provider, &spec)?;
+    let result = request_for_window(hwnd, &web_request, None)?;
+    decode_result(&result, plugin, request)
 }
 
 fn accounts_blocking(client_id: &str) -> Result<Vec<BrokerAccount>, BrokerError> {
     let mut out: Vec<BrokerAccount> = Vec::new();
-    for plugin in [WamPlugin::Aad, WamPlugin::Msa] {
-        let found = find_provider(provider_authority(plugin))
-            .and_then(|provider| all_accounts(&provider, client_id));
-        let accounts = match (found, plugin) {
-            (Ok(accounts), _) => accounts,
-            (Err(e), WamPlugin::Aad) => return Err(e),
-            // Personal accounts are optional (the MSA plugin may be absent or refuse).
-            (Err(e), WamPlugin::Msa) => {
-                tracing::debug!(error = %e, "WAM: no personal accounts");
+    for authority in [AAD_PROVIDER_AUTHORITY, MSA_PROVIDER_AUTHORITY] {
+        // Personal accounts are optional (the MSA plugin may be absent; it lists nothing).
+        let provider = match find_provider(authority) {
+            Ok(provider) => provider,
+            Err(e) if authority == AAD_PROVIDER_AUTHORITY => return Err(e),
+            Err(e) => {
+                tracing::debug!(error = %e, "WAM: no personal-account provider");
                 continue;
             }
         };
-        for account in &accounts {
+        for account in &all_accounts(&provider, client_id) {
             match codec::account_from_web_account(&account_data(account)) {
                 Ok(a) if !out.iter().any(|o| o.account_id == a.account_id) => out.push(a),
                 Ok(_) => {}
@@ -378,11 +428,11 @@ fn accounts_blocking(client_id: &str) -> Result<Vec<BrokerAccount>, BrokerError>
 }
 
 fn sign_out_blocking(client_id: &str, account: &BrokerAccount) -> Result<(), BrokerError> {
-    for plugin in [WamPlugin::Aad, WamPlugin::Msa] {
-        let Ok(provider) = find_provider(provider_authority(plugin)) else {
+    for authority in [AAD_PROVIDER_AUTHORITY, MSA_PROVIDER_AUTHORITY] {
+        let Ok(provider) = find_provider(authority) else {
             continue;
         };
-        if let Some(found) = find_account(&provider, client_id, Some(account), None)? {
+        if let Some(found) = find_account(&provider, client_id, Some(account), None) {
             return found
                 .SignOutWithClientIdAsync(&HSTRING::from(client_id))
                 .and_then(|op| op.join())
