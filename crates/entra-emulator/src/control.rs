@@ -263,9 +263,16 @@ impl Control {
         self.state.runtime().access_token_lifetime = seconds;
     }
 
-    /// Overrides the device-code polling interval (`None` restores the configured one).
+    /// Overrides the device-code polling interval (`None` restores the configured one). `0` is
+    /// allowed: it is what a misbehaving server might send, for testing clients against it.
     pub fn set_device_code_interval(&self, seconds: Option<u64>) {
         self.state.runtime().device_code_interval = seconds;
+    }
+
+    /// Overrides the lifetime (`expires_in`) of device codes issued from now on (`None` restores
+    /// the configured one); a short one makes expiry tests fast.
+    pub fn set_device_code_lifetime(&self, seconds: Option<u64>) {
+        self.state.runtime().device_code_lifetime = seconds;
     }
 
     /// Interactive broker requests (`acquireTokenInteractively`) waiting for the user, oldest
@@ -535,6 +542,7 @@ pub fn routes() -> Router<Arc<AppState>> {
                     match key.as_str() {
                         "access_token_lifetime_seconds" => c.set_access_token_lifetime(seconds),
                         "device_code_interval_seconds" => c.set_device_code_interval(seconds),
+                        "device_code_lifetime_seconds" => c.set_device_code_lifetime(seconds),
                         other => return failure(StatusCode::BAD_REQUEST, format!("unknown setting {other}")),
                     }
                 }
