@@ -47,7 +47,7 @@ def write(spec):
 
 def read(spec):
     cache = PersistedTokenCache(persistence(spec))
-    tokens = cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN)
+    tokens = list(cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN))  # a generator
     return {
         "ok": True,
         "access_tokens": sorted(t["secret"] for t in tokens),

@@ -557,7 +557,7 @@ async fn msal_python_libsecret_writes_rust_reads() {
     let dir = tempfile::tempdir().unwrap();
     let signal = dir.path().join("msal_token_cache.bin");
     let client = e.info.confidential_client.clone().unwrap();
-    let scope = "api://libsecret-py-to-rust/.default";
+    let scope = "api://load-libsecret-py-to-rust/.default";
     keyring.msal_python(
         &python,
         "write",
@@ -608,11 +608,16 @@ async fn rust_writes_msal_python_libsecret_reads() {
     let (cache, listener) = attach(Arc::new(p.clone()));
     let app = e.secret_builder().token_cache(cache).build().unwrap();
     let fresh = app
-        .acquire_token_for_client(&["api://libsecret-rust-to-py/.default"])
+        .acquire_token_for_client(&["api://load-libsecret-rust-to-py/.default"])
         .await
         .unwrap();
     assert_eq!(fresh.token_source, TokenSource::IdentityProvider);
     assert!(listener.take_last_error().is_none());
+
+    assert!(signal.exists(), "the signal file is touched on save");
+    let hash = sha256_hex(signal.to_str().unwrap());
+    let stored = keyring.secret_tool_lookup(&[("xdg:schema", &hash)]);
+    assert!(stored.contains(fresh.access_token.expose()), "{stored}");
 
     let client = e.info.confidential_client.clone().unwrap();
     let spec = serde_json::json!({
@@ -621,13 +626,14 @@ async fn rust_writes_msal_python_libsecret_reads() {
         "attributes": null,
         "client_id": client.client_id,
         "token_endpoint": format!("{}/oauth2/v2.0/token", e.info.authority),
-        "scope": "api://libsecret-second/.default",
+        "scope": "api://load-libsecret-second/.default",
         "access_token": "second-token-from-msal-python",
     });
     let verdict = keyring.msal_python(&python, "read", &spec);
     assert_eq!(
         verdict["access_tokens"],
-        serde_json::json!([fresh.access_token.expose()])
+        serde_json::json!([fresh.access_token.expose()]),
+        "{verdict}"
     );
     assert_eq!(verdict["clients"], serde_json::json!([client.client_id]));
 
@@ -637,7 +643,7 @@ async fn rust_writes_msal_python_libsecret_reads() {
     assert!(stored.contains("second-token-from-msal-python"));
     assert!(stored.contains(fresh.access_token.expose()));
     let again = app
-        .acquire_token_for_client(&["api://libsecret-second/.default"])
+        .acquire_token_for_client(&["api://load-libsecret-second/.default"])
         .await
         .unwrap();
     assert_eq!(again.token_source, TokenSource::Cache);

@@ -290,7 +290,7 @@ fn redis_round_trips_hold_no_thread() {
 
         let (app, listener) = instance(&e, &o);
         let fresh = app
-            .acquire_token_for_client(&["api://redis-one-thread/.default"])
+            .acquire_token_for_client(&["api://load-redis-one-thread/.default"])
             .await
             .unwrap();
         assert_eq!(fresh.token_source, TokenSource::IdentityProvider);
@@ -303,7 +303,7 @@ fn redis_round_trips_hold_no_thread() {
 
         let (other, other_listener) = instance(&e, &o);
         let hit = other
-            .acquire_token_for_client(&["api://redis-one-thread/.default"])
+            .acquire_token_for_client(&["api://load-redis-one-thread/.default"])
             .await
             .unwrap();
         assert_eq!(hit.token_source, TokenSource::Cache);

@@ -437,7 +437,7 @@ impl RedisTokenCache {
                             ))
                         })?;
                     runtime
-                        .block_on(tokio::time::timeout(timeout, exchange))
+                        .block_on(async { tokio::time::timeout(timeout, exchange).await })
                         .map_err(|_| {
                             Error::Cache(format!(
                                 "the Redis token cache was busy or unreachable for {} s; \
