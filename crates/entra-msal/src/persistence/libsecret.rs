@@ -48,7 +48,7 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(25);
 /// this persistence with the same three values read and write the same cache.
 ///
 /// ```no_run
-/// # #[cfg(all(feature = "keyring", target_os = "linux"))] {
+/// # #[cfg(target_os = "linux")] {
 /// use std::sync::Arc;
 /// use entra_msal::cache::TokenCache;
 /// use entra_msal::persistence::{LibsecretPersistence, PersistentTokenCache};
