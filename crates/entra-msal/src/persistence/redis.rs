@@ -398,12 +398,14 @@ impl RedisTokenCache {
 
     async fn before(&self, link: Link, cache: &TokenCache, partition: Option<&str>) {
         let mut state = self.state.lock().await;
-        state.write_back.enter();
         if let Some(partition) = partition
             && let Err(e) = self.load(link, cache, &mut state, partition).await
         {
             self.record(e);
         }
+        // Counted once the read is done: an operation cancelled while it waits for Redis has
+        // not entered, so it owes no `after` (CacheAccess::around only calls it once this ends).
+        state.write_back.enter();
     }
 
     async fn after(&self, link: Link, cache: &TokenCache, has_state_changed: bool) {
