@@ -273,9 +273,16 @@ impl Control {
         self.state.runtime().access_token_lifetime = seconds;
     }
 
-    /// Overrides the device-code polling interval (`None` restores the configured one).
+    /// Overrides the device-code polling interval (`None` restores the configured one). `0` is
+    /// allowed: it is what a misbehaving server might send, for testing clients against it.
     pub fn set_device_code_interval(&self, seconds: Option<u64>) {
         self.state.runtime().device_code_interval = seconds;
+    }
+
+    /// Overrides the lifetime (`expires_in`) of device codes issued from now on (`None` restores
+    /// the configured one); a short one makes expiry tests fast.
+    pub fn set_device_code_lifetime(&self, seconds: Option<u64>) {
+        self.state.runtime().device_code_lifetime = seconds;
     }
 
     /// Interactive broker requests (`acquireTokenInteractively`) waiting for the user, oldest
@@ -639,6 +646,7 @@ pub fn routes() -> Router<Arc<AppState>> {
                     let max = match key.as_str() {
                         "access_token_lifetime_seconds" => MAX_LIFETIME_SECONDS,
                         "device_code_interval_seconds" => MAX_INTERVAL_SECONDS,
+                        "device_code_lifetime_seconds" => MAX_LIFETIME_SECONDS,
                         other => return failure(StatusCode::BAD_REQUEST, format!("unknown setting {other}")),
                     };
                     match seconds_setting(key, value, max) {
@@ -649,6 +657,7 @@ pub fn routes() -> Router<Arc<AppState>> {
                 for (key, seconds) in changes {
                     match key {
                         "access_token_lifetime_seconds" => c.set_access_token_lifetime(seconds),
+                        "device_code_lifetime_seconds" => c.set_device_code_lifetime(seconds),
                         _ => c.set_device_code_interval(seconds),
                     }
                 }

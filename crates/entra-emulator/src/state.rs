@@ -168,6 +168,8 @@ pub struct Runtime {
     pub access_token_lifetime: Option<u64>,
     /// Device-code interval override.
     pub device_code_interval: Option<u64>,
+    /// Device-code lifetime (`expires_in`) override.
+    pub device_code_lifetime: Option<u64>,
 }
 
 /// Shared state of one running emulator.
@@ -298,6 +300,13 @@ impl AppState {
         self.runtime()
             .device_code_interval
             .unwrap_or(self.settings.device_code_interval_seconds)
+    }
+
+    /// The device-code lifetime (`expires_in`, seconds) in force.
+    pub fn device_code_lifetime(&self) -> u64 {
+        self.runtime()
+            .device_code_lifetime
+            .unwrap_or(self.settings.device_code_lifetime_seconds)
     }
 
     /// The issuer for a tenant: `https://127.0.0.1:PORT/<tid>/v2.0`.

@@ -1,7 +1,9 @@
 //! The encrypted token cache against a real, headless gnome-keyring on a private D-Bus session
 //! bus that each test starts (and stops, by PID): the key is created once and found again,
 //! nothing readable is written to disk, `secret-tool` sees the item, and a locked or missing
-//! keyring is a typed error (with an explicit, logged plaintext fallback).
+//! keyring is a typed error (with an explicit, logged plaintext fallback). Also the whole cache
+//! in the keyring in msal-extensions' `LibsecretPersistence` format, against MSAL Python with
+//! msal-extensions 1.3.1 both ways (`interop/msal_python_libsecret.py`).
 //!
 //! Needs `dbus-daemon`, `gnome-keyring-daemon` and `secret-tool` (`scripts/test` installs them);
 //! without them the tests fail when `CI=true` and are skipped with a notice otherwise.
@@ -20,7 +22,8 @@ use entra_msal::app::TokenSource;
 use entra_msal::cache::TokenCache;
 use entra_msal::persistence::{
     DefaultPersistenceOptions, ENVELOPE_MAGIC, EncryptedFilePersistence, FilePersistence,
-    Persistence, PersistentTokenCache, SecretServiceOptions, default_persistence_with,
+    LibsecretPersistence, Persistence, PersistentTokenCache, SecretServiceOptions,
+    default_persistence_with,
 };
 use zbus::zvariant::OwnedObjectPath;
 
@@ -352,4 +355,297 @@ async fn no_secret_service_on_the_bus_is_a_typed_error() {
         "{err}"
     );
     assert!(!dir.path().join("msal_token_cache.bin").exists());
+}
+
+// --- The whole cache in the Secret Service, in msal-extensions' LibsecretPersistence format ---
+
+/// The interpreter with MSAL Python, msal-extensions and PyGObject's Secret GIR:
+/// `$ENTRA_INTEROP_LIBSECRET_PYTHON`, else `.venv-libsecret/bin/python` (`scripts/test` makes it
+/// from Debian's python3 with `python3-gi` and `gir1.2-secret-1`). Missing: a failure when
+/// `CI=true`, a skip with a notice otherwise.
+fn libsecret_python() -> Option<PathBuf> {
+    let candidate = std::env::var_os("ENTRA_INTEROP_LIBSECRET_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| support::repo_root().join(".venv-libsecret/bin/python"));
+    if candidate.exists() {
+        return Some(candidate);
+    }
+    let message = format!(
+        "msal-extensions LibsecretPersistence interop: no interpreter at {} (run scripts/test, \
+         or set ENTRA_INTEROP_LIBSECRET_PYTHON)",
+        candidate.display()
+    );
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{message}");
+    }
+    eprintln!("SKIPPED: {message}");
+    None
+}
+
+impl Keyring {
+    /// Runs `interop/msal_python_libsecret.py MODE SPEC` against this keyring; its verdict.
+    fn msal_python(
+        &self,
+        python: &Path,
+        mode: &str,
+        spec: &serde_json::Value,
+    ) -> serde_json::Value {
+        let mut command = Command::new(python);
+        command
+            .arg(support::repo_root().join("interop/msal_python_libsecret.py"))
+            .arg(mode)
+            .arg(spec.to_string());
+        self.child_env(&mut command);
+        let output = command.output().unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let verdict: serde_json::Value = stdout
+            .lines()
+            .rev()
+            .find(|l| l.trim_start().starts_with('{'))
+            .and_then(|l| serde_json::from_str(l).ok())
+            .unwrap_or(serde_json::Value::Null);
+        assert!(
+            output.status.success() && verdict["ok"] == true,
+            "msal_python_libsecret.py {mode} failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+        );
+        verdict
+    }
+
+    /// The items whose attributes include `attributes`, each with its label, attributes and
+    /// secret (value and content type), read over D-Bus as any Secret Service client would.
+    async fn items(
+        &self,
+        attributes: &[(&str, &str)],
+    ) -> Vec<(
+        String,
+        std::collections::HashMap<String, String>,
+        Vec<u8>,
+        String,
+    )> {
+        let connection = self.connection().await;
+        let service = zbus::Proxy::new(
+            &connection,
+            "org.freedesktop.secrets",
+            "/org/freedesktop/secrets",
+            "org.freedesktop.Secret.Service",
+        )
+        .await
+        .unwrap();
+        let (_, session): (zbus::zvariant::OwnedValue, OwnedObjectPath) = service
+            .call("OpenSession", &("plain", zbus::zvariant::Value::from("")))
+            .await
+            .unwrap();
+        let query: std::collections::HashMap<&str, &str> = attributes.iter().copied().collect();
+        let (unlocked, _locked): (Vec<OwnedObjectPath>, Vec<OwnedObjectPath>) =
+            service.call("SearchItems", &(query,)).await.unwrap();
+        let mut items = Vec::new();
+        for path in unlocked {
+            let item = zbus::Proxy::new(
+                &connection,
+                "org.freedesktop.secrets",
+                path.as_str(),
+                "org.freedesktop.Secret.Item",
+            )
+            .await
+            .unwrap();
+            let label: String = item.get_property("Label").await.unwrap();
+            let attributes: std::collections::HashMap<String, String> =
+                item.get_property("Attributes").await.unwrap();
+            let (secret,): ((OwnedObjectPath, Vec<u8>, Vec<u8>, String),) =
+                item.call("GetSecret", &(&session,)).await.unwrap();
+            items.push((label, attributes, secret.2, secret.3));
+        }
+        items
+    }
+}
+
+/// The Azure CLI's names on Linux (azure-cli `src/azure-cli-core/azure/cli/core/auth/
+/// persistence.py`, `build_persistence`), which it copied from msal-extensions' sample.
+const AZ_SCHEMA: &str = "my_schema_name";
+const AZ_ATTRIBUTES: [(&str, &str); 2] = [("my_attr1", "foo"), ("my_attr2", "bar")];
+
+/// msal-extensions 1.3.1 `libsecret.py` `LibSecretAgent.save` (`Secret.password_store_sync`
+/// with `label=""`, `collection=None`) and `persistence.py` `LibsecretPersistence.save` (then
+/// `FilePersistence.touch` of the signal file): one item in the default collection, attributes
+/// = given ones + `xdg:schema`, label "", secret = the cache text as `text/plain`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn libsecret_persistence_stores_the_msal_extensions_item() {
+    let Some(keyring) = Keyring::start(true).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let signal = dir.path().join("msal_token_cache.bin");
+    let p = LibsecretPersistence::new(&signal, Some(AZ_SCHEMA), &AZ_ATTRIBUTES)
+        .with_bus_address(keyring.address.clone());
+    assert!(p.is_encrypted());
+    assert_eq!(p.load().unwrap(), None, "nothing stored yet");
+    assert_eq!(p.version().unwrap(), None);
+
+    p.save(r#"{"AccessToken": {}}"#).unwrap();
+    assert!(signal.exists(), "the signal file is touched");
+    assert_eq!(std::fs::read(&signal).unwrap(), b"", "and holds nothing");
+    assert_eq!(p.load().unwrap().as_deref(), Some(r#"{"AccessToken": {}}"#));
+    let items = keyring
+        .items(&[("xdg:schema", AZ_SCHEMA), ("my_attr1", "foo")])
+        .await;
+    assert_eq!(items.len(), 1, "{items:?}");
+    let (label, attributes, value, content_type) = &items[0];
+    assert_eq!(label, "");
+    assert_eq!(
+        attributes,
+        &std::collections::HashMap::from([
+            ("xdg:schema".to_string(), AZ_SCHEMA.to_string()),
+            ("my_attr1".to_string(), "foo".to_string()),
+            ("my_attr2".to_string(), "bar".to_string()),
+        ])
+    );
+    assert_eq!(value, br#"{"AccessToken": {}}"#);
+    assert_eq!(content_type, "text/plain");
+    assert_eq!(
+        keyring.secret_tool_lookup(&[("xdg:schema", AZ_SCHEMA), ("my_attr2", "bar")]),
+        r#"{"AccessToken": {}}"#
+    );
+
+    // A second save replaces the item (libsecret's replace), and moves the signal's version.
+    let before = p.version().unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    p.save("{}").unwrap();
+    assert_ne!(p.version().unwrap(), before);
+    let items = keyring.items(&[("xdg:schema", AZ_SCHEMA)]).await;
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0].2, b"{}");
+    assert!(p.clear().unwrap());
+    assert_eq!(p.load().unwrap(), None);
+
+    // msal-extensions' default schema: the hex SHA-256 of the signal path as given.
+    let default =
+        LibsecretPersistence::new(&signal, None, &[]).with_bus_address(keyring.address.clone());
+    let hash = sha256_hex(signal.to_str().unwrap());
+    assert_eq!(default.schema_name(), hash);
+    default.save("x").unwrap();
+    assert_eq!(keyring.secret_tool_lookup(&[("xdg:schema", &hash)]), "x");
+}
+
+/// msal-extensions 1.3.1 `persistence.py` `_auto_hash`, computed independently.
+fn sha256_hex(text: &str) -> String {
+    let output = Command::new("sha256sum")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(text.as_bytes())?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    String::from_utf8(output.stdout).unwrap()[..64].to_string()
+}
+
+/// MSAL Python with `PersistedTokenCache(LibsecretPersistence(signal, "my_schema_name",
+/// {...}))` (the Azure CLI's configuration) stores an app token; this library, with the same
+/// three values, serves it from the cache without asking the identity provider.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn msal_python_libsecret_writes_rust_reads() {
+    let Some(python) = libsecret_python() else {
+        return;
+    };
+    let Some(keyring) = Keyring::start(true).await else {
+        return;
+    };
+    let e = support::env().await;
+    let dir = tempfile::tempdir().unwrap();
+    let signal = dir.path().join("msal_token_cache.bin");
+    let client = e.info.confidential_client.clone().unwrap();
+    let scope = "api://load-libsecret-py-to-rust/.default";
+    keyring.msal_python(
+        &python,
+        "write",
+        &serde_json::json!({
+            "signal": signal,
+            "schema_name": AZ_SCHEMA,
+            "attributes": {"my_attr1": "foo", "my_attr2": "bar"},
+            "client_id": client.client_id,
+            "token_endpoint": format!("{}/oauth2/v2.0/token", e.info.authority),
+            "scope": scope,
+            "access_token": "access-token-from-msal-python",
+        }),
+    );
+    assert!(signal.exists(), "msal-extensions touched the signal file");
+
+    let p = LibsecretPersistence::new(&signal, Some(AZ_SCHEMA), &AZ_ATTRIBUTES)
+        .with_bus_address(keyring.address.clone());
+    let (cache, listener) = attach(Arc::new(p));
+    let hit = e
+        .secret_builder()
+        .token_cache(cache)
+        .build()
+        .unwrap()
+        .acquire_token_for_client(&[scope])
+        .await
+        .unwrap();
+    assert!(listener.take_last_error().is_none());
+    assert_eq!(hit.token_source, TokenSource::Cache);
+    assert_eq!(hit.access_token.expose(), "access-token-from-msal-python");
+    assert_eq!(support::hits(&e.emulator, "/oauth2/v2.0/token"), 0);
+}
+
+/// This library stores an app token with msal-extensions' defaults (schema = hash of the signal
+/// path, no attributes); MSAL Python with `LibsecretPersistence(signal)` finds it, and a token
+/// it adds afterwards is merged with, not replacing, the Rust one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_writes_msal_python_libsecret_reads() {
+    let Some(python) = libsecret_python() else {
+        return;
+    };
+    let Some(keyring) = Keyring::start(true).await else {
+        return;
+    };
+    let e = support::env().await;
+    let dir = tempfile::tempdir().unwrap();
+    let signal = dir.path().join("cache.bin");
+    let p = LibsecretPersistence::new(&signal, None, &[]).with_bus_address(keyring.address.clone());
+    let (cache, listener) = attach(Arc::new(p.clone()));
+    let app = e.secret_builder().token_cache(cache).build().unwrap();
+    let fresh = app
+        .acquire_token_for_client(&["api://load-libsecret-rust-to-py/.default"])
+        .await
+        .unwrap();
+    assert_eq!(fresh.token_source, TokenSource::IdentityProvider);
+    assert!(listener.take_last_error().is_none());
+
+    assert!(signal.exists(), "the signal file is touched on save");
+    let hash = sha256_hex(signal.to_str().unwrap());
+    let stored = keyring.secret_tool_lookup(&[("xdg:schema", &hash)]);
+    assert!(stored.contains(fresh.access_token.expose()), "{stored}");
+
+    let client = e.info.confidential_client.clone().unwrap();
+    let spec = serde_json::json!({
+        "signal": signal,
+        "schema_name": null,
+        "attributes": null,
+        "client_id": client.client_id,
+        "token_endpoint": format!("{}/oauth2/v2.0/token", e.info.authority),
+        "scope": "api://load-libsecret-second/.default",
+        "access_token": "second-token-from-msal-python",
+    });
+    let verdict = keyring.msal_python(&python, "read", &spec);
+    assert_eq!(
+        verdict["access_tokens"],
+        serde_json::json!([fresh.access_token.expose()]),
+        "{verdict}"
+    );
+    assert_eq!(verdict["clients"], serde_json::json!([client.client_id]));
+
+    // Python adds a token (under its lock, after reloading): both are kept.
+    keyring.msal_python(&python, "write", &spec);
+    let stored = p.load().unwrap().unwrap();
+    assert!(stored.contains("second-token-from-msal-python"));
+    assert!(stored.contains(fresh.access_token.expose()));
+    let again = app
+        .acquire_token_for_client(&["api://load-libsecret-second/.default"])
+        .await
+        .unwrap();
+    assert_eq!(again.token_source, TokenSource::Cache);
+    assert_eq!(again.access_token.expose(), "second-token-from-msal-python");
 }

@@ -245,3 +245,73 @@ async fn user_partitions_are_read_alone() {
         .unwrap();
     assert_eq!(exists, 0);
 }
+
+/// A TCP relay to `upstream` (host:port) served by tasks of the *current* runtime; the number
+/// of connections it relayed so far.
+async fn relay(upstream: String) -> (std::net::SocketAddr, Arc<std::sync::atomic::AtomicU64>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let relayed = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = relayed.clone();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let upstream = upstream.clone();
+            tokio::spawn(async move {
+                let mut server = tokio::net::TcpStream::connect(upstream).await.unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+            });
+        }
+    });
+    (address, relayed)
+}
+
+/// Issue 15: the listener's Redis round trips hold no thread. Everything runs on ONE thread (a
+/// current-thread runtime), and the listener reaches Redis only through a relay served by
+/// another task on that same thread: had a hook blocked the thread while waiting for Redis,
+/// the relay could never forward its request, the hook would time out and the operation would
+/// report an error. Instead both operations complete through the relay with no error: the
+/// token is written, and a second instance is served it from Redis.
+#[test]
+fn redis_round_trips_hold_no_thread() {
+    let Some(url) = redis_url() else { return };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let e = support::env().await;
+        let mut via = url::Url::parse(&url).unwrap();
+        let upstream = format!("{}:{}", via.host_str().unwrap(), via.port().unwrap_or(6379));
+        let (address, relayed) = relay(upstream).await;
+        via.set_port(Some(address.port())).unwrap();
+        let mut o = options(via.as_str(), &prefix());
+        o.timeout = std::time::Duration::from_secs(3);
+
+        let (app, listener) = instance(&e, &o);
+        let fresh = app
+            .acquire_token_for_client(&["api://load-redis-one-thread/.default"])
+            .await
+            .unwrap();
+        assert_eq!(fresh.token_source, TokenSource::IdentityProvider);
+        assert!(
+            listener.take_last_error().is_none(),
+            "a Redis round trip blocked the only thread: {:?}",
+            listener.take_last_error()
+        );
+        assert_eq!((listener.reads(), listener.writes()), (1, 1));
+
+        let (other, other_listener) = instance(&e, &o);
+        let hit = other
+            .acquire_token_for_client(&["api://load-redis-one-thread/.default"])
+            .await
+            .unwrap();
+        assert_eq!(hit.token_source, TokenSource::Cache);
+        assert_eq!(hit.access_token.expose(), fresh.access_token.expose());
+        assert!(other_listener.take_last_error().is_none());
+        assert!(
+            relayed.load(std::sync::atomic::Ordering::Relaxed) >= 2,
+            "each instance talked to Redis through the relay"
+        );
+    });
+}

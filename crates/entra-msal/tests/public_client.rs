@@ -113,6 +113,69 @@ async fn device_code_declined_expired_and_cancelled() {
     assert!(matches!(err, Error::Cancelled(_)), "{err}");
 }
 
+/// Device-code polls the emulator received.
+fn device_code_polls(e: &support::Env) -> usize {
+    e.token_requests()
+        .iter()
+        .filter(|r| {
+            r.form
+                .get("grant_type")
+                .is_some_and(|g| g.ends_with("device_code"))
+        })
+        .count()
+}
+
+/// red-team.md finding 5: `interval: 0` made the client poll ~735 times a second. It is raised
+/// to RFC 8628's default of 5 s, so a code that lives 2 s is polled once (at the start), then
+/// the flow ends at its expiry. Requests are counted, not timed.
+#[tokio::test]
+async fn device_code_interval_zero_polls_every_five_seconds_not_in_a_storm() {
+    let e = env().await;
+    e.emulator.control().set_device_code_interval(Some(0));
+    e.emulator.control().set_device_code_lifetime(Some(2));
+    let app = e.public_app();
+    let flow = app.initiate_device_flow(&[SCOPE]).await.unwrap();
+    assert_eq!(flow.interval, entra_msal::app::DEVICE_CODE_DEFAULT_INTERVAL);
+    let err = tokio::time::timeout(
+        Duration::from_secs(60),
+        app.acquire_token_by_device_flow(&flow),
+    )
+    .await
+    .expect("polling stops at the code's expiry")
+    .unwrap_err();
+    assert_eq!(err.service_error().unwrap().error, "expired_token", "{err}");
+    let polls = device_code_polls(&e);
+    assert!(
+        (1..=2).contains(&polls),
+        "one poll before the 2 s expiry (two if a clock second ticked), not a storm: {polls}"
+    );
+}
+
+/// red-team.md finding 5: a 3600 s interval on a code that lives 2 s waited an hour past the
+/// expiry. The wait is cut at the expiry and the flow ends with `expired_token`.
+#[tokio::test]
+async fn device_code_interval_longer_than_the_code_ends_at_expiry() {
+    let e = env().await;
+    e.emulator.control().set_device_code_interval(Some(3600));
+    e.emulator.control().set_device_code_lifetime(Some(2));
+    let app = e.public_app();
+    let flow = app.initiate_device_flow(&[SCOPE]).await.unwrap();
+    assert_eq!(flow.interval, Duration::from_secs(3600));
+    let err = tokio::time::timeout(
+        Duration::from_secs(60),
+        app.acquire_token_by_device_flow(&flow),
+    )
+    .await
+    .expect("the wait is cut at the code's expiry, not after the 3600 s interval")
+    .unwrap_err();
+    assert_eq!(err.service_error().unwrap().error, "expired_token", "{err}");
+    let polls = device_code_polls(&e);
+    assert!(
+        (1..=2).contains(&polls),
+        "polled at the start (and at most once more at the expiry): {polls}"
+    );
+}
+
 #[tokio::test]
 async fn username_password() {
     let e = env().await;

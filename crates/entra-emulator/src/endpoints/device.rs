@@ -57,7 +57,7 @@ fn start(
     check_delegated(client, &scopes)?;
     let device_code = format!("DAQABIQEAAAB{}", random_token(48));
     let user_code = user_code();
-    let lifetime = state.settings.device_code_lifetime_seconds;
+    let lifetime = state.device_code_lifetime();
     let interval = state.device_code_interval();
     state
         .secrets

@@ -274,64 +274,66 @@ impl ConfidentialClientApplication {
         let correlation_id = uuid::Uuid::new_v4().to_string();
         let endpoints = core.endpoints().await?;
         let partition = partition::app_partition(&core.client_id, &endpoints.realm);
-        let _access = CacheAccess::begin_partition(&core.cache, Some(&partition));
-        let mut extra = options.extra_parameters.clone();
-        if let Some(fmi) = &options.fmi_path {
-            extra.insert("fmi_path".into(), fmi.clone());
-        }
-        let ext_key = cache::ext_cache_key(&extra);
-        let claims = claims::merged(&core.capabilities, options.claims_challenge.as_deref())?;
-        let use_cache = !options.force_refresh && options.claims_challenge.is_none();
-        let lookup = || core.cached_token(&endpoints.realm, None, &scopes, ext_key.as_deref());
-        let mut aging = None;
-        if use_cache && let Some(at) = lookup() {
-            if at.refresh_on().is_none_or(|r| r > core.now()) {
+        CacheAccess::around(&core.cache, Some(&partition), async {
+            let mut extra = options.extra_parameters.clone();
+            if let Some(fmi) = &options.fmi_path {
+                extra.insert("fmi_path".into(), fmi.clone());
+            }
+            let ext_key = cache::ext_cache_key(&extra);
+            let claims = claims::merged(&core.capabilities, options.claims_challenge.as_deref())?;
+            let use_cache = !options.force_refresh && options.claims_challenge.is_none();
+            let lookup = || core.cached_token(&endpoints.realm, None, &scopes, ext_key.as_deref());
+            let mut aging = None;
+            if use_cache && let Some(at) = lookup() {
+                if at.refresh_on().is_none_or(|r| r > core.now()) {
+                    return Ok(core.result_from_cache(&at, None, &correlation_id));
+                }
+                aging = Some(at);
+            }
+            let key = format!(
+                "client|{}|{}|{}",
+                endpoints.realm,
+                scopes.join(" ").to_lowercase(),
+                ext_key.as_deref().unwrap_or("")
+            );
+            let _flight = core.coalescer.lock(&key).await;
+            if use_cache
+                && let Some(at) = lookup().filter(|at| at.refresh_on().is_none_or(|r| r > core.now()))
+            {
                 return Ok(core.result_from_cache(&at, None, &correlation_id));
             }
-            aging = Some(at);
-        }
-        let key = format!(
-            "client|{}|{}|{}",
-            endpoints.realm,
-            scopes.join(" ").to_lowercase(),
-            ext_key.as_deref().unwrap_or("")
-        );
-        let _flight = core.coalescer.lock(&key).await;
-        if use_cache
-            && let Some(at) = lookup().filter(|at| at.refresh_on().is_none_or(|r| r > core.now()))
-        {
-            return Ok(core.result_from_cache(&at, None, &correlation_id));
-        }
-        let token_endpoint = match &self.region {
-            Some(region) => {
-                authority::regional_token_endpoint(&core.authority, &endpoints, region)?
-            }
-            None => endpoints.token_endpoint.clone(),
-        };
-        let mut form = grants::client_credentials(&core.client_id, &scopes, claims.as_deref());
-        form.extend(extra);
-        let outcome = core
-            .redeem(&token_endpoint, form, &correlation_id, Vec::new())
-            .await;
-        let response = match (outcome, aging) {
-            (Ok(r), _) => r,
-            (Err(e), Some(at)) => {
-                tracing::warn!(correlation_id, error = %e, "proactive refresh failed; using the cached access token");
-                return Ok(core.result_from_cache(&at, None, &correlation_id));
-            }
-            (Err(e), None) => return Err(e),
-        };
-        core.store(&Store {
-            endpoints: &endpoints,
-            response: &response,
-            requested_scopes: &scopes,
-            grant_type: "client_credentials",
-            username: None,
-            ext_cache_key: ext_key.as_deref(),
-            skip_account_creation: true,
-            now: core.now(),
-            correlation_id: &correlation_id,
+            let token_endpoint = match &self.region {
+                Some(region) => {
+                    authority::regional_token_endpoint(&core.authority, &endpoints, region)?
+                }
+                None => endpoints.token_endpoint.clone(),
+            };
+            let mut form = grants::client_credentials(&core.client_id, &scopes, claims.as_deref());
+            form.extend(extra);
+            let outcome = core
+                .redeem(&token_endpoint, form, &correlation_id, Vec::new())
+                .await;
+            let response = match (outcome, aging) {
+                (Ok(r), _) => r,
+                (Err(e), Some(at)) => {
+                    tracing::warn!(correlation_id, error = %e, "proactive refresh failed; using the cached access token");
+                    return Ok(core.result_from_cache(&at, None, &correlation_id));
+                }
+                (Err(e), None) => return Err(e),
+            };
+            core.store(&Store {
+                endpoints: &endpoints,
+                response: &response,
+                requested_scopes: &scopes,
+                grant_type: "client_credentials",
+                username: None,
+                ext_cache_key: ext_key.as_deref(),
+                skip_account_creation: true,
+                now: core.now(),
+                correlation_id: &correlation_id,
+            })
         })
+        .await
     }
 
     /// Exchanges a user's access token for one to call a downstream API (on-behalf-of).
@@ -351,47 +353,49 @@ impl ConfidentialClientApplication {
             .unwrap_or_else(|p| p.into_inner())
             .get(&assertion_hash)
             .cloned();
-        let _access = CacheAccess::begin_partition(&core.cache, known.as_deref());
-        let correlation_id = uuid::Uuid::new_v4().to_string();
-        let endpoints = core.endpoints().await?;
-        if let Some(hid) = &known {
-            let hit = core.cached_token(&endpoints.realm, Some(hid), &scopes, None);
-            if let Some(at) = hit {
-                let account = self
-                    .accounts(None)
-                    .into_iter()
-                    .find(|a| &a.home_account_id == hid);
-                return Ok(core.result_from_cache(&at, account, &correlation_id));
+        CacheAccess::around(&core.cache, known.as_deref(), async {
+            let correlation_id = uuid::Uuid::new_v4().to_string();
+            let endpoints = core.endpoints().await?;
+            if let Some(hid) = &known {
+                let hit = core.cached_token(&endpoints.realm, Some(hid), &scopes, None);
+                if let Some(at) = hit {
+                    let account = self
+                        .accounts(None)
+                        .into_iter()
+                        .find(|a| &a.home_account_id == hid);
+                    return Ok(core.result_from_cache(&at, account, &correlation_id));
+                }
             }
-        }
-        let decorated = scopes::decorate(&scopes, &core.exclude_scopes);
-        let claims = claims::merged(&core.capabilities, None)?;
-        let form = grants::on_behalf_of(
-            &core.client_id,
-            user_assertion,
-            &decorated,
-            claims.as_deref(),
-        );
-        let response = core
-            .redeem(&endpoints.token_endpoint, form, &correlation_id, Vec::new())
-            .await?;
-        if let Some(hid) = response.client_info().and_then(home_account_id) {
-            self.obo_accounts
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(assertion_hash, hid);
-        }
-        core.store(&Store {
-            endpoints: &endpoints,
-            response: &response,
-            requested_scopes: &decorated,
-            grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer",
-            username: None,
-            ext_cache_key: None,
-            skip_account_creation: false,
-            now: core.now(),
-            correlation_id: &correlation_id,
+            let decorated = scopes::decorate(&scopes, &core.exclude_scopes);
+            let claims = claims::merged(&core.capabilities, None)?;
+            let form = grants::on_behalf_of(
+                &core.client_id,
+                user_assertion,
+                &decorated,
+                claims.as_deref(),
+            );
+            let response = core
+                .redeem(&endpoints.token_endpoint, form, &correlation_id, Vec::new())
+                .await?;
+            if let Some(hid) = response.client_info().and_then(home_account_id) {
+                self.obo_accounts
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(assertion_hash, hid);
+            }
+            core.store(&Store {
+                endpoints: &endpoints,
+                response: &response,
+                requested_scopes: &decorated,
+                grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                username: None,
+                ext_cache_key: None,
+                skip_account_creation: false,
+                now: core.now(),
+                correlation_id: &correlation_id,
+            })
         })
+        .await
     }
 
     /// Starts the web-app auth-code flow: redirect the user to the returned `auth_uri`.
@@ -422,8 +426,10 @@ impl ConfidentialClientApplication {
         flow: &AuthCodeFlow,
         response: &HashMap<String, String>,
     ) -> Result<AuthenticationResult, Error> {
-        let _access = CacheAccess::begin(&self.core.cache);
-        self.core.redeem_auth_code(flow, response).await
+        CacheAccess::around(&self.core.cache, None, async {
+            self.core.redeem_auth_code(flow, response).await
+        })
+        .await
     }
 
     /// A token for a signed-in account, from the cache or by refresh (MSAL's silent flow).
@@ -434,9 +440,10 @@ impl ConfidentialClientApplication {
         options: &SilentOptions,
     ) -> Result<AuthenticationResult, Error> {
         let scopes = scopes::validate(scopes)?;
-        let _access =
-            CacheAccess::begin_partition(&self.core.cache, Some(&account.home_account_id));
-        silent::acquire(&self.core, scopes, account, options).await
+        CacheAccess::around(&self.core.cache, Some(&account.home_account_id), async {
+            silent::acquire(&self.core, scopes, account, options).await
+        })
+        .await
     }
 
     /// The accounts in the cache (one per home account), optionally only those with `username`.

@@ -17,26 +17,65 @@ use crate::oauth::response::TokenResponse;
 use crate::oauth::transport::FormPost;
 
 /// Brackets one token operation for the cache's listener (persistence): `before_access` now,
-/// `after_access` (with whether anything changed) when dropped, on success or failure alike.
-pub(crate) struct CacheAccess<'a>(&'a TokenCache);
+/// `after_access` (with whether anything changed) at the end, on success or failure alike.
+///
+/// Async operations use [`around`](Self::around), which awaits the listener's async hooks (a
+/// Redis listener then holds no thread while it waits); the synchronous `begin` is for
+/// synchronous methods. A guard dropped without [`end`](Self::end) (an early return, or a
+/// cancelled future) calls the synchronous `after_access`.
+pub(crate) struct CacheAccess<'a> {
+    cache: &'a TokenCache,
+    ended: bool,
+}
 
 impl<'a> CacheAccess<'a> {
     pub fn begin(cache: &'a TokenCache) -> Self {
         cache.before_access();
-        Self(cache)
+        Self {
+            cache,
+            ended: false,
+        }
     }
 
     /// [`begin`](Self::begin) for an operation that needs one cache partition (see
     /// `crate::persistence::partition`).
     pub fn begin_partition(cache: &'a TokenCache, partition: Option<&str>) -> Self {
         cache.before_partition_access(partition);
-        Self(cache)
+        Self {
+            cache,
+            ended: false,
+        }
+    }
+
+    /// Runs `operation` between the listener's async hooks: `before_access_async` (for
+    /// `partition`, `None` for the whole cache), then `after_access_async` once it is done.
+    pub async fn around<T>(
+        cache: &'a TokenCache,
+        partition: Option<&str>,
+        operation: impl std::future::Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        cache.before_access_async(partition).await;
+        let access = Self {
+            cache,
+            ended: false,
+        };
+        let result = operation.await;
+        access.end().await;
+        result
+    }
+
+    /// Ends the access with the listener's async hook.
+    pub async fn end(mut self) {
+        self.ended = true;
+        self.cache.after_access_async().await;
     }
 }
 
 impl Drop for CacheAccess<'_> {
     fn drop(&mut self) {
-        self.0.after_access();
+        if !self.ended {
+            self.cache.after_access();
+        }
     }
 }
 

@@ -15,6 +15,31 @@ use crate::oauth::transport::FormPost;
 /// What `slow_down` adds to the polling interval (RFC 8628).
 const SLOW_DOWN: Duration = Duration::from_secs(5);
 
+/// The polling interval when the identity provider sends none, or one below
+/// [`DEVICE_CODE_MIN_INTERVAL`] (RFC 8628 section 3.2: "If no value is provided, clients MUST use 5 as the
+/// default").
+pub const DEVICE_CODE_DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The shortest polling interval honoured; anything below (such as `interval: 0`, which would
+/// make the client poll as fast as the network allows) is replaced by [`DEVICE_CODE_DEFAULT_INTERVAL`].
+pub const DEVICE_CODE_MIN_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The interval actually used for `requested`: [`DEVICE_CODE_DEFAULT_INTERVAL`] below [`DEVICE_CODE_MIN_INTERVAL`].
+pub(crate) fn effective_interval(requested: Duration) -> Duration {
+    if requested < DEVICE_CODE_MIN_INTERVAL {
+        DEVICE_CODE_DEFAULT_INTERVAL
+    } else {
+        requested
+    }
+}
+
+/// How long to wait before the next poll: the interval, but never past the code's expiry
+/// (`remaining_secs`, whole seconds left; at least one second so nothing spins).
+pub(crate) fn wait_before_next_poll(interval: Duration, remaining_secs: i64) -> Duration {
+    let remaining = Duration::from_secs(remaining_secs.max(1).unsigned_abs());
+    effective_interval(interval).min(remaining)
+}
+
 /// A started device-code flow: show [`DeviceFlow::message`] to the user, then call
 /// `acquire_token_by_device_flow`.
 #[derive(Clone)]
@@ -27,7 +52,9 @@ pub struct DeviceFlow {
     pub message: String,
     /// When the code expires.
     pub expires_at: OffsetDateTime,
-    /// How long to wait between polls.
+    /// How long to wait between polls: the identity provider's `interval`, or
+    /// [`DEVICE_CODE_DEFAULT_INTERVAL`] (5 s) when it sent none or one below [`DEVICE_CODE_MIN_INTERVAL`] (1 s).
+    /// Polling never waits past [`expires_at`](Self::expires_at), whatever the interval.
     pub interval: Duration,
     /// The correlation id of the flow's requests.
     pub correlation_id: String,
@@ -154,7 +181,10 @@ impl ClientCore {
                 .to_string()
         };
         let expires_in = number(json.get("expires_in")).unwrap_or(900).max(0);
-        let interval = number(json.get("interval")).unwrap_or(5).max(0) as u64;
+        let interval = effective_interval(Duration::from_secs(
+            number(json.get("interval"))
+                .map_or(DEVICE_CODE_DEFAULT_INTERVAL.as_secs(), |i| i.max(0) as u64),
+        ));
         let verification_uri = match text("verification_uri") {
             v if v.is_empty() => text("verification_url"),
             v => v,
@@ -171,7 +201,7 @@ impl ClientCore {
             verification_uri,
             message,
             expires_at: result::at(now + expires_in),
-            interval: Duration::from_secs(interval),
+            interval,
             correlation_id,
             device_code,
             scopes: scopes.to_vec(),
@@ -185,7 +215,7 @@ impl ClientCore {
         flow: &DeviceFlow,
     ) -> Result<AuthenticationResult, Error> {
         let endpoints = self.endpoints().await?;
-        let mut interval = flow.interval;
+        let mut interval = effective_interval(flow.interval);
         loop {
             if self.now() >= flow.expires_at.unix_timestamp() {
                 return Err(expired(flow));
@@ -217,7 +247,13 @@ impl ClientCore {
                 Err(e) => match next_poll(&e, interval) {
                     NextPoll::After(next) => {
                         interval = next;
-                        tokio::time::sleep(interval).await;
+                        // Wake at the expiry at the latest: the loop then stops with
+                        // `expired_token` instead of sleeping out a long interval.
+                        let remaining = flow.expires_at.unix_timestamp() - self.now();
+                        if remaining <= 0 {
+                            return Err(expired(flow));
+                        }
+                        tokio::time::sleep(wait_before_next_poll(interval, remaining)).await;
                     }
                     NextPoll::Stop => return Err(e),
                 },
@@ -264,6 +300,23 @@ mod tests {
             next_poll(&Error::Cancelled("x".into()), five),
             NextPoll::Stop
         );
+    }
+
+    #[test]
+    fn intervals_below_one_second_become_five_and_waits_stop_at_expiry() {
+        let s = Duration::from_secs;
+        assert_eq!(
+            effective_interval(Duration::ZERO),
+            DEVICE_CODE_DEFAULT_INTERVAL
+        );
+        assert_eq!(effective_interval(Duration::from_millis(999)), s(5));
+        assert_eq!(effective_interval(s(1)), s(1));
+        assert_eq!(effective_interval(s(3600)), s(3600));
+        // Never past the expiry, never a busy loop.
+        assert_eq!(wait_before_next_poll(s(3600), 2), s(2));
+        assert_eq!(wait_before_next_poll(Duration::ZERO, 900), s(5));
+        assert_eq!(wait_before_next_poll(s(5), 0), s(1));
+        assert_eq!(wait_before_next_poll(s(10), 600), s(10));
     }
 
     #[test]

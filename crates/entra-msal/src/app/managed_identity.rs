@@ -289,45 +289,47 @@ impl ManagedIdentityClient {
             ));
         }
         let claims = claims.filter(|c| !c.trim().is_empty());
-        let _access = CacheAccess::begin(&inner.cache);
-        let correlation_id = uuid::Uuid::new_v4().to_string();
-        let _flight = inner
-            .coalescer
-            .lock(&format!("mi|{}", resource.to_lowercase()))
+        CacheAccess::around(&inner.cache, None, async {
+            let correlation_id = uuid::Uuid::new_v4().to_string();
+            let _flight = inner
+                .coalescer
+                .lock(&format!("mi|{}", resource.to_lowercase()))
+                .await;
+            let cached = self.cached(resource);
+            let (to_refresh, fallback) = match (&cached, claims) {
+                (Some(at), Some(_)) => (Some(at.secret.clone()), None),
+                (Some(at), None) if self.fresh(at) => {
+                    tracing::debug!(correlation_id, "managed identity token found in the cache");
+                    return Ok(from_cache(at, &correlation_id));
+                }
+                (Some(at), None) => (None, Some(at.clone())),
+                (None, _) => (None, None),
+            };
+            let hash = to_refresh.map(|secret| {
+                Sha256::digest(secret.as_bytes())
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>()
+            });
+            let detected = detect(inner.env.as_ref());
+            let source = detected.source();
+            let span = tracing::debug_span!("managed_identity", correlation_id, source = source.name());
+            let outcome = tracing::Instrument::instrument(
+                self.obtain(&detected, resource, hash.as_deref(), &correlation_id),
+                span,
+            )
             .await;
-        let cached = self.cached(resource);
-        let (to_refresh, fallback) = match (&cached, claims) {
-            (Some(at), Some(_)) => (Some(at.secret.clone()), None),
-            (Some(at), None) if self.fresh(at) => {
-                tracing::debug!(correlation_id, "managed identity token found in the cache");
-                return Ok(from_cache(at, &correlation_id));
-            }
-            (Some(at), None) => (None, Some(at.clone())),
-            (None, _) => (None, None),
-        };
-        let hash = to_refresh.map(|secret| {
-            Sha256::digest(secret.as_bytes())
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        });
-        let detected = detect(inner.env.as_ref());
-        let source = detected.source();
-        let span = tracing::debug_span!("managed_identity", correlation_id, source = source.name());
-        let outcome = tracing::Instrument::instrument(
-            self.obtain(&detected, resource, hash.as_deref(), &correlation_id),
-            span,
-        )
-        .await;
-        let token = match (outcome, fallback) {
-            (Ok(t), _) => t,
-            (Err(e), Some(at)) => {
-                tracing::warn!(correlation_id, error = %e, "proactive managed identity refresh failed; using the cached token");
-                return Ok(from_cache(&at, &correlation_id));
-            }
-            (Err(e), None) => return Err(e),
-        };
-        self.store(resource, &token, &correlation_id)
+            let token = match (outcome, fallback) {
+                (Ok(t), _) => t,
+                (Err(e), Some(at)) => {
+                    tracing::warn!(correlation_id, error = %e, "proactive managed identity refresh failed; using the cached token");
+                    return Ok(from_cache(&at, &correlation_id));
+                }
+                (Err(e), None) => return Err(e),
+            };
+            self.store(resource, &token, &correlation_id)
+        })
+        .await
     }
 
     fn store(

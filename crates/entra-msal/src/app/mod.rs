@@ -21,7 +21,7 @@ pub use clock::{Clock, SystemClock};
 pub use confidential::{
     ConfidentialClientApplication, ConfidentialClientBuilder, ForClientOptions,
 };
-pub use device_flow::DeviceFlow;
+pub use device_flow::{DEVICE_CODE_DEFAULT_INTERVAL, DEVICE_CODE_MIN_INTERVAL, DeviceFlow};
 pub use managed_identity::{
     MANAGED_IDENTITY_ENVIRONMENT, MANAGED_IDENTITY_REALM, ManagedIdentityClient,
     ManagedIdentityClientBuilder,

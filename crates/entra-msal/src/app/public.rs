@@ -323,78 +323,80 @@ impl PublicClientApplication {
     ) -> Result<AuthenticationResult, Error> {
         let core = &self.core;
         let scopes = scopes::validate(scopes)?;
-        let _access = CacheAccess::begin(&core.cache);
-        if let Some(route) = &self.broker {
-            // As MSAL Python: the parent window is required whenever the broker is enabled.
-            let window = options.parent_window.ok_or(Error::ParentWindowRequired)?;
-            if let Some(backend) = route.backend().await {
-                return brokered::interactive(
-                    core,
-                    route,
-                    backend.as_ref(),
-                    &scopes,
-                    options,
-                    window,
-                )
-                .await;
+        CacheAccess::around(&core.cache, None, async {
+            if let Some(route) = &self.broker {
+                // As MSAL Python: the parent window is required whenever the broker is enabled.
+                let window = options.parent_window.ok_or(Error::ParentWindowRequired)?;
+                if let Some(backend) = route.backend().await {
+                    return brokered::interactive(
+                        core,
+                        route,
+                        backend.as_ref(),
+                        &scopes,
+                        options,
+                        window,
+                    )
+                    .await;
+                }
             }
-        }
-        if options.pop.is_some() {
-            return Err(pop_needs_broker());
-        }
-        if !options.data.is_empty() {
-            return Err(data_needs_broker());
-        }
-        let endpoints = core.endpoints().await?;
-        let listener = LoopbackListener::bind(options.port).await?;
-        let decorated = scopes::decorate(&scopes, &core.exclude_scopes);
-        let claims = claims::merged(&core.capabilities, options.claims_challenge.as_deref())?;
-        let flow_options = AuthCodeFlowOptions {
-            redirect_uri: listener.redirect_uri(),
-            state: None,
-            prompt: options.prompt.clone(),
-            login_hint: options.login_hint.clone(),
-            domain_hint: options.domain_hint.clone(),
-            claims_challenge: None,
-            max_age: options.max_age,
-            response_mode: Some("form_post".into()),
-            extra_scopes_to_consent: options.extra_scopes_to_consent.clone(),
-        };
-        let flow = AuthCodeFlow::build(
-            &endpoints.authorization_endpoint,
-            &core.client_id,
-            scopes,
-            &decorated,
-            claims,
-            &flow_options,
-        )?;
-        if let Some(callback) = &options.on_before_launching_ui {
-            callback("browser");
-        }
-        let opener: Arc<dyn UrlOpener> = options
-            .url_opener
-            .clone()
-            .unwrap_or_else(|| Arc::new(SystemBrowser::new()));
-        // Launchers may block briefly (the system browser waits to see a launcher fail).
-        let url = flow.auth_uri.clone();
-        let opened = tokio::task::spawn_blocking(move || opener.open(&url))
-            .await
-            .unwrap_or_else(|e| {
-                Err(Error::NoBrowser {
-                    url: flow.auth_uri.clone(),
-                    message: format!("the URL opener panicked: {e}"),
-                })
-            });
-        if let Err(e) = opened {
-            // As MSAL: say so, show the URL, and keep listening (the user can open it by hand).
-            tracing::warn!(error = %e, "no browser could be opened");
-            eprintln!("{e}");
-        }
-        let pages = options.pages.clone().unwrap_or_default();
-        let response = listener
-            .wait_for_response(Some(&flow.state), options.timeout, &pages)
-            .await?;
-        core.redeem_auth_code(&flow, &response).await
+            if options.pop.is_some() {
+                return Err(pop_needs_broker());
+            }
+            if !options.data.is_empty() {
+                return Err(data_needs_broker());
+            }
+            let endpoints = core.endpoints().await?;
+            let listener = LoopbackListener::bind(options.port).await?;
+            let decorated = scopes::decorate(&scopes, &core.exclude_scopes);
+            let claims = claims::merged(&core.capabilities, options.claims_challenge.as_deref())?;
+            let flow_options = AuthCodeFlowOptions {
+                redirect_uri: listener.redirect_uri(),
+                state: None,
+                prompt: options.prompt.clone(),
+                login_hint: options.login_hint.clone(),
+                domain_hint: options.domain_hint.clone(),
+                claims_challenge: None,
+                max_age: options.max_age,
+                response_mode: Some("form_post".into()),
+                extra_scopes_to_consent: options.extra_scopes_to_consent.clone(),
+            };
+            let flow = AuthCodeFlow::build(
+                &endpoints.authorization_endpoint,
+                &core.client_id,
+                scopes,
+                &decorated,
+                claims,
+                &flow_options,
+            )?;
+            if let Some(callback) = &options.on_before_launching_ui {
+                callback("browser");
+            }
+            let opener: Arc<dyn UrlOpener> = options
+                .url_opener
+                .clone()
+                .unwrap_or_else(|| Arc::new(SystemBrowser::new()));
+            // Launchers may block briefly (the system browser waits to see a launcher fail).
+            let url = flow.auth_uri.clone();
+            let opened = tokio::task::spawn_blocking(move || opener.open(&url))
+                .await
+                .unwrap_or_else(|e| {
+                    Err(Error::NoBrowser {
+                        url: flow.auth_uri.clone(),
+                        message: format!("the URL opener panicked: {e}"),
+                    })
+                });
+            if let Err(e) = opened {
+                // As MSAL: say so, show the URL, and keep listening (the user can open it by hand).
+                tracing::warn!(error = %e, "no browser could be opened");
+                eprintln!("{e}");
+            }
+            let pages = options.pages.clone().unwrap_or_default();
+            let response = listener
+                .wait_for_response(Some(&flow.state), options.timeout, &pages)
+                .await?;
+            core.redeem_auth_code(&flow, &response).await
+        })
+        .await
     }
 
     /// Starts a device-code flow: show `flow.message`, then call
@@ -421,8 +423,10 @@ impl PublicClientApplication {
         &self,
         flow: &DeviceFlow,
     ) -> Result<AuthenticationResult, Error> {
-        let _access = CacheAccess::begin(&self.core.cache);
-        self.core.poll_device_flow(flow).await
+        CacheAccess::around(&self.core.cache, None, async {
+            self.core.poll_device_flow(flow).await
+        })
+        .await
     }
 
     /// [`acquire_token_by_device_flow`](Self::acquire_token_by_device_flow) that ends with
@@ -448,59 +452,61 @@ impl PublicClientApplication {
     ) -> Result<AuthenticationResult, Error> {
         let core = &self.core;
         let scopes = scopes::validate(scopes)?;
-        let _access = CacheAccess::begin(&core.cache);
-        // Through the broker on macOS and Windows only (MSAL Python 1.39).
-        if let Some(route) = self.broker.as_ref().filter(|r| {
-            matches!(
-                r.platform(),
-                BrokerPlatform::MacOs | BrokerPlatform::Windows
-            )
-        }) && let Some(backend) = route.backend().await
-        {
-            return brokered::username_password(
-                core,
-                route,
-                backend.as_ref(),
-                &scopes,
+        CacheAccess::around(&core.cache, None, async {
+            // Through the broker on macOS and Windows only (MSAL Python 1.39).
+            if let Some(route) = self.broker.as_ref().filter(|r| {
+                matches!(
+                    r.platform(),
+                    BrokerPlatform::MacOs | BrokerPlatform::Windows
+                )
+            }) && let Some(backend) = route.backend().await
+            {
+                return brokered::username_password(
+                    core,
+                    route,
+                    backend.as_ref(),
+                    &scopes,
+                    username,
+                    password,
+                )
+                .await;
+            }
+            if let UserRealm::Federated { protocol } =
+                authority::user_realm(&core.http, &core.authority, username).await
+            {
+                return Err(Error::Configuration(format!(
+                    "{username} belongs to a federated domain ({}): its password is checked by another identity provider, so username/password sign-in does not work here; use acquire_token_interactive or the device-code flow",
+                    protocol.unwrap_or_else(|| "federated".into())
+                )));
+            }
+            let endpoints = core.endpoints().await?;
+            let decorated = scopes::decorate(&scopes, &core.exclude_scopes);
+            let claims = claims::merged(&core.capabilities, None)?;
+            let correlation_id = uuid::Uuid::new_v4().to_string();
+            let form = grants::password(
+                &core.client_id,
                 username,
                 password,
-            )
-            .await;
-        }
-        if let UserRealm::Federated { protocol } =
-            authority::user_realm(&core.http, &core.authority, username).await
-        {
-            return Err(Error::Configuration(format!(
-                "{username} belongs to a federated domain ({}): its password is checked by another identity provider, so username/password sign-in does not work here; use acquire_token_interactive or the device-code flow",
-                protocol.unwrap_or_else(|| "federated".into())
-            )));
-        }
-        let endpoints = core.endpoints().await?;
-        let decorated = scopes::decorate(&scopes, &core.exclude_scopes);
-        let claims = claims::merged(&core.capabilities, None)?;
-        let correlation_id = uuid::Uuid::new_v4().to_string();
-        let form = grants::password(
-            &core.client_id,
-            username,
-            password,
-            &decorated,
-            claims.as_deref(),
-        );
-        let anchor = vec![("X-AnchorMailbox".to_string(), format!("UPN:{username}"))];
-        let response = core
-            .redeem(&endpoints.token_endpoint, form, &correlation_id, anchor)
-            .await?;
-        core.store(&Store {
-            endpoints: &endpoints,
-            response: &response,
-            requested_scopes: &decorated,
-            grant_type: "password",
-            username: Some(username),
-            ext_cache_key: None,
-            skip_account_creation: false,
-            now: core.now(),
-            correlation_id: &correlation_id,
+                &decorated,
+                claims.as_deref(),
+            );
+            let anchor = vec![("X-AnchorMailbox".to_string(), format!("UPN:{username}"))];
+            let response = core
+                .redeem(&endpoints.token_endpoint, form, &correlation_id, anchor)
+                .await?;
+            core.store(&Store {
+                endpoints: &endpoints,
+                response: &response,
+                requested_scopes: &decorated,
+                grant_type: "password",
+                username: Some(username),
+                ext_cache_key: None,
+                skip_account_creation: false,
+                now: core.now(),
+                correlation_id: &correlation_id,
+            })
         })
+        .await
     }
 
     /// Redeems a refresh token obtained elsewhere (migration); the tokens are cached.
@@ -511,31 +517,33 @@ impl PublicClientApplication {
     ) -> Result<AuthenticationResult, Error> {
         let core = &self.core;
         let scopes = scopes::validate(scopes)?;
-        let _access = CacheAccess::begin(&core.cache);
-        let endpoints = core.endpoints().await?;
-        let decorated = scopes::decorate(&scopes, &core.exclude_scopes);
-        let claims = claims::merged(&core.capabilities, None)?;
-        let correlation_id = uuid::Uuid::new_v4().to_string();
-        let form = grants::refresh_token(
-            &core.client_id,
-            refresh_token,
-            &decorated,
-            claims.as_deref(),
-        );
-        let response = core
-            .redeem(&endpoints.token_endpoint, form, &correlation_id, Vec::new())
-            .await?;
-        core.store(&Store {
-            endpoints: &endpoints,
-            response: &response,
-            requested_scopes: &decorated,
-            grant_type: "refresh_token",
-            username: None,
-            ext_cache_key: None,
-            skip_account_creation: false,
-            now: core.now(),
-            correlation_id: &correlation_id,
+        CacheAccess::around(&core.cache, None, async {
+            let endpoints = core.endpoints().await?;
+            let decorated = scopes::decorate(&scopes, &core.exclude_scopes);
+            let claims = claims::merged(&core.capabilities, None)?;
+            let correlation_id = uuid::Uuid::new_v4().to_string();
+            let form = grants::refresh_token(
+                &core.client_id,
+                refresh_token,
+                &decorated,
+                claims.as_deref(),
+            );
+            let response = core
+                .redeem(&endpoints.token_endpoint, form, &correlation_id, Vec::new())
+                .await?;
+            core.store(&Store {
+                endpoints: &endpoints,
+                response: &response,
+                requested_scopes: &decorated,
+                grant_type: "refresh_token",
+                username: None,
+                ext_cache_key: None,
+                skip_account_creation: false,
+                now: core.now(),
+                correlation_id: &correlation_id,
+            })
         })
+        .await
     }
 
     /// A token for a signed-in account, from the cache or by refresh; `Error::UiRequired` when
@@ -547,40 +555,41 @@ impl PublicClientApplication {
         options: &SilentOptions,
     ) -> Result<AuthenticationResult, Error> {
         let scopes = scopes::validate(scopes)?;
-        let _access =
-            CacheAccess::begin_partition(&self.core.cache, Some(&account.home_account_id));
-        if let Some(route) = &self.broker
-            && brokered::serves(account)
-            && let Some(backend) = route.backend().await
-        {
-            match brokered::silent(
-                &self.core,
-                route,
-                backend.as_ref(),
-                &scopes,
-                account,
-                options,
-            )
-            .await
+        CacheAccess::around(&self.core.cache, Some(&account.home_account_id), async {
+            if let Some(route) = &self.broker
+                && brokered::serves(account)
+                && let Some(backend) = route.backend().await
             {
-                Ok(brokered::Silent::Token(result)) => return Ok(*result),
-                Ok(brokered::Silent::NotInBroker) => {
-                    tracing::debug!("the broker does not know the account; using refresh tokens");
+                match brokered::silent(
+                    &self.core,
+                    route,
+                    backend.as_ref(),
+                    &scopes,
+                    account,
+                    options,
+                )
+                .await
+                {
+                    Ok(brokered::Silent::Token(result)) => return Ok(*result),
+                    Ok(brokered::Silent::NotInBroker) => {
+                        tracing::debug!("the broker does not know the account; using refresh tokens");
+                    }
+                    // An account of unknown origin may have refresh tokens of its own.
+                    Err(e) if account.account_source.is_none() => {
+                        tracing::debug!(error = %e, "the broker failed for an account of unknown origin; using refresh tokens");
+                    }
+                    Err(e) => return Err(e),
                 }
-                // An account of unknown origin may have refresh tokens of its own.
-                Err(e) if account.account_source.is_none() => {
-                    tracing::debug!(error = %e, "the broker failed for an account of unknown origin; using refresh tokens");
-                }
-                Err(e) => return Err(e),
             }
-        }
-        if options.pop.is_some() {
-            return Err(pop_needs_broker());
-        }
-        if !options.data.is_empty() {
-            return Err(data_needs_broker());
-        }
-        silent::acquire(&self.core, scopes, account, options).await
+            if options.pop.is_some() {
+                return Err(pop_needs_broker());
+            }
+            if !options.data.is_empty() {
+                return Err(data_needs_broker());
+            }
+            silent::acquire(&self.core, scopes, account, options).await
+        })
+        .await
     }
 
     /// The accounts in the cache (one per home account), optionally only those with `username`.

@@ -4,6 +4,8 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use futures_util::future::BoxFuture;
+
 use super::add::{TokenEvent, entities_from_event};
 use super::query::{AccessTokenQuery, RefreshTokenQuery};
 use super::schema::{AccessToken, Account, AppMetadata, IdToken, RefreshToken};
@@ -31,6 +33,35 @@ pub trait CacheListener: Send + Sync {
     fn before_partition_access(&self, cache: &TokenCache, partition: Option<&str>) {
         let _ = partition;
         self.before_access(cache);
+    }
+
+    /// What the applications' async token operations call instead of
+    /// [`before_partition_access`](Self::before_partition_access) (`partition` `None`:
+    /// [`before_access`](Self::before_access)). The default runs the synchronous hook; a
+    /// listener that waits on the network (Redis) overrides it so that no thread is held while
+    /// it waits.
+    fn before_access_async<'a>(
+        &'a self,
+        cache: &'a TokenCache,
+        partition: Option<&'a str>,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            match partition {
+                Some(p) => self.before_partition_access(cache, Some(p)),
+                None => self.before_access(cache),
+            }
+        })
+    }
+
+    /// What the applications' async token operations call instead of
+    /// [`after_access`](Self::after_access); the default runs the synchronous hook. (An
+    /// operation cancelled before its end still gets the synchronous `after_access`.)
+    fn after_access_async<'a>(
+        &'a self,
+        cache: &'a TokenCache,
+        has_state_changed: bool,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async move { self.after_access(cache, has_state_changed) })
     }
 }
 
@@ -198,6 +229,25 @@ impl TokenCache {
     pub fn after_access(&self) {
         if let Some(listener) = self.listener() {
             listener.after_access(self, self.has_state_changed());
+        }
+        self.shared.changed.store(false, Ordering::Release);
+    }
+
+    /// Awaits the listener's [`before_access_async`](CacheListener::before_access_async), if
+    /// any (`partition` `None`: the whole cache).
+    pub async fn before_access_async(&self, partition: Option<&str>) {
+        if let Some(listener) = self.listener() {
+            listener.before_access_async(self, partition).await;
+        }
+    }
+
+    /// Awaits the listener's [`after_access_async`](CacheListener::after_access_async) with
+    /// [`has_state_changed`](Self::has_state_changed), then clears the flag.
+    pub async fn after_access_async(&self) {
+        if let Some(listener) = self.listener() {
+            listener
+                .after_access_async(self, self.has_state_changed())
+                .await;
         }
         self.shared.changed.store(false, Ordering::Release);
     }

@@ -34,6 +34,9 @@
 //!   OS store for an application and never falls back to plaintext unless
 //!   [`DefaultPersistenceOptions::allow_plaintext_fallback`] says so;
 //!   [`Persistence::is_encrypted`] tells which one it got.
+//! - `LibsecretPersistence` (Linux) and `KeychainPersistence` (macOS), feature `keyring`: the
+//!   whole cache in the OS keystore, in exactly msal-extensions' `LibsecretPersistence` and
+//!   `KeychainPersistence` formats, to share an encrypted cache with MSAL Python applications.
 //! - `RedisTokenCache` (feature `redis`): a distributed cache for confidential clients on many
 //!   machines, one Redis key per [`partition`] (tenant for app tokens, account for user tokens).
 //!
@@ -82,12 +85,18 @@ mod encrypted;
 mod file;
 #[cfg(all(feature = "keyring", target_os = "macos"))]
 mod keychain;
+#[cfg(all(feature = "keyring", target_os = "macos"))]
+mod keychain_cache;
+#[cfg(all(feature = "keyring", target_os = "linux"))]
+mod libsecret;
 mod listener;
 pub mod partition;
 #[cfg(feature = "redis")]
 mod redis;
 #[cfg(all(feature = "keyring", target_os = "linux"))]
 mod secret_service;
+#[cfg(all(feature = "keyring", any(target_os = "linux", target_os = "macos")))]
+mod signal;
 mod write_back;
 
 use std::any::Any;
@@ -103,6 +112,10 @@ pub use encrypted::{AesGcmProtector, DataProtector, ENVELOPE_MAGIC, EncryptedFil
 pub use file::{DEFAULT_LOCK_TIMEOUT, FilePersistence};
 #[cfg(all(feature = "keyring", target_os = "macos"))]
 pub use keychain::load_or_create_key as keychain_key;
+#[cfg(all(feature = "keyring", target_os = "macos"))]
+pub use keychain_cache::{KEYCHAIN_DEFAULT_SERVICE, KeychainPersistence};
+#[cfg(all(feature = "keyring", target_os = "linux"))]
+pub use libsecret::{LIBSECRET_CONTENT_TYPE, LibsecretPersistence};
 pub use listener::PersistentTokenCache;
 #[cfg(feature = "redis")]
 pub use redis::{RedisOptions, RedisTokenCache};

@@ -3,10 +3,13 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
+use redis::aio::MultiplexedConnection;
 use serde_json::Value;
 
 use super::partition;
@@ -93,13 +96,21 @@ struct State {
 /// operation: they are logged and kept for [`take_last_error`](Self::take_last_error), and
 /// unwritten changes are retried at the next operation's end.
 ///
-/// The hooks run synchronously inside the application's async calls (the cache listener API
-/// is synchronous), so each Redis round trip blocks the calling thread for its duration.
+/// **No thread is held while Redis answers.** The applications' async token operations await
+/// the listener's async hooks ([`CacheListener::before_access_async`],
+/// [`CacheListener::after_access_async`]), which talk to Redis over one multiplexed async
+/// connection on the caller's tokio runtime; other tasks (even on a current-thread runtime) run
+/// while a round trip waits. The synchronous hooks, used only by the few synchronous methods
+/// (`remove_account`, `remove_tokens_for_client`) and when an operation is dropped before its
+/// end, run the same exchange on a short-lived helper thread with its own runtime and
+/// connection, and return when it is done.
 pub struct RedisTokenCache {
     client: redis::Client,
     options: RedisOptions,
-    connection: Mutex<Option<redis::Connection>>,
-    state: Mutex<State>,
+    /// The shared async connection (multiplexed; cloning it is cheap). It is used by one
+    /// operation at a time, under `state`, so `WATCH` transactions do not interleave.
+    connection: Mutex<Option<MultiplexedConnection>>,
+    state: tokio::sync::Mutex<State>,
     last_error: Mutex<Option<Error>>,
     reads: AtomicU64,
     writes: AtomicU64,
@@ -123,6 +134,15 @@ fn now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
+/// Which connection an exchange uses.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Link {
+    /// The listener's shared connection (async hooks on the application's runtime).
+    Shared,
+    /// A connection of its own (the synchronous hooks' helper thread and runtime).
+    Own,
+}
+
 impl RedisTokenCache {
     /// A listener for the Redis at `options.url`; nothing is contacted until first use.
     ///
@@ -139,7 +159,7 @@ impl RedisTokenCache {
             client,
             options,
             connection: Mutex::new(None),
-            state: Mutex::new(State::default()),
+            state: tokio::sync::Mutex::new(State::default()),
             last_error: Mutex::new(None),
             reads: AtomicU64::new(0),
             writes: AtomicU64::new(0),
@@ -190,31 +210,32 @@ impl RedisTokenCache {
         ))
     }
 
-    /// Runs `f` on the connection, connecting first if needed; a failed connection is dropped
-    /// so the next call reconnects.
-    fn with_connection<T>(
-        &self,
-        what: &str,
-        f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
-    ) -> Result<T, Error> {
-        let mut slot = lock(&self.connection);
-        if slot.is_none() {
-            let connection = self
-                .client
-                .get_connection_with_timeout(self.options.timeout)
-                .and_then(|c| {
-                    c.set_read_timeout(Some(self.options.timeout))?;
-                    c.set_write_timeout(Some(self.options.timeout))?;
-                    Ok(c)
-                })
-                .map_err(|e| self.redis_error("be reached", &e))?;
-            *slot = Some(connection);
+    async fn connect(&self, link: Link) -> Result<MultiplexedConnection, Error> {
+        if link == Link::Shared
+            && let Some(c) = lock(&self.connection).clone()
+        {
+            return Ok(c);
         }
-        let connection = slot.as_mut().expect("connected above");
-        f(connection).map_err(|e| {
-            *slot = None;
-            self.redis_error(what, &e)
-        })
+        let config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(self.options.timeout))
+            .set_response_timeout(Some(self.options.timeout));
+        let c = self
+            .client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+            .map_err(|e| self.redis_error("be reached", &e))?;
+        if link == Link::Shared {
+            *lock(&self.connection) = Some(c.clone());
+        }
+        Ok(c)
+    }
+
+    /// A failed exchange: the shared connection is dropped so the next one reconnects.
+    fn failed(&self, link: Link, what: &str, e: &redis::RedisError) -> Error {
+        if link == Link::Shared {
+            *lock(&self.connection) = None;
+        }
+        self.redis_error(what, e)
     }
 
     fn parse(&self, key: &str, text: Option<String>) -> Result<Value, Error> {
@@ -239,10 +260,20 @@ impl RedisTokenCache {
     }
 
     /// Reads `partition` and merges it into memory.
-    fn load(&self, cache: &TokenCache, state: &mut State, partition: &str) -> Result<(), Error> {
+    async fn load(
+        &self,
+        link: Link,
+        cache: &TokenCache,
+        state: &mut State,
+        partition: &str,
+    ) -> Result<(), Error> {
         let key = self.key(partition);
-        let text: Option<String> =
-            self.with_connection("read a partition", |c| redis::cmd("GET").arg(&key).query(c))?;
+        let mut c = self.connect(link).await?;
+        let text: Option<String> = redis::cmd("GET")
+            .arg(&key)
+            .query_async(&mut c)
+            .await
+            .map_err(|e| self.failed(link, "read a partition", &e))?;
         self.reads.fetch_add(1, Ordering::Relaxed);
         if text.is_some() && text.as_ref() == state.synced_text.get(partition) {
             return Ok(());
@@ -269,8 +300,61 @@ impl RedisTokenCache {
         Ok(())
     }
 
+    /// One optimistic transaction on `key`: `WATCH`, `GET`, merge, `MULTI`/`SET EX` (or `DEL`)
+    /// /`EXEC`, repeated while another writer changes the key in between. `Ok(None)` when the
+    /// stored value is not a cache (then nothing is written, and the error is recorded).
+    async fn write_partition(
+        &self,
+        c: &mut MultiplexedConnection,
+        key: &str,
+        base: &Value,
+        ours: &Value,
+        known_text: Option<&String>,
+    ) -> redis::RedisResult<Option<(Value, Option<String>)>> {
+        let rt_lifetime = self.options.refresh_token_lifetime.as_secs();
+        loop {
+            redis::cmd("WATCH").arg(key).query_async::<()>(c).await?;
+            let text: Option<String> = redis::cmd("GET").arg(key).query_async(c).await?;
+            // Unchanged since this instance last synced it: ours is the result.
+            let merged = if text.is_some() && text.as_ref() == known_text {
+                ours.clone()
+            } else {
+                match self.parse(key, text) {
+                    Ok(theirs) => partition::merge(base, ours, &theirs),
+                    Err(e) => {
+                        // Never overwrite what is not a cache; give up on this key.
+                        self.record(e);
+                        redis::cmd("UNWATCH").query_async::<()>(c).await?;
+                        return Ok(None);
+                    }
+                }
+            };
+            let mut pipe = redis::pipe();
+            pipe.atomic();
+            let written = if partition::has_tokens(&merged) {
+                let ttl = partition::time_to_live(&merged, now(), rt_lifetime);
+                let text = merged.to_string();
+                pipe.cmd("SET")
+                    .arg(key)
+                    .arg(&text)
+                    .arg("EX")
+                    .arg(ttl)
+                    .ignore();
+                Some(text)
+            } else {
+                pipe.cmd("DEL").arg(key).ignore();
+                None
+            };
+            // EXEC answers nil when a watched key changed: merge again.
+            let done: Option<redis::Value> = pipe.query_async(c).await?;
+            if done.is_some() {
+                return Ok(Some((merged, written)));
+            }
+        }
+    }
+
     /// Writes every partition whose memory differs from what was last synced.
-    fn write(&self, cache: &TokenCache, state: &mut State) -> Result<(), Error> {
+    async fn write(&self, link: Link, cache: &TokenCache, state: &mut State) -> Result<(), Error> {
         let mut memory = Self::memory(cache);
         let mut names = partition::partitions(&memory);
         names.extend(state.synced.keys().cloned());
@@ -287,49 +371,14 @@ impl RedisTokenCache {
                 continue;
             }
             let key = self.key(&name);
-            let rt_lifetime = self.options.refresh_token_lifetime.as_secs();
-            let mut bad = None;
-            let known_text = state.synced_text.get(&name);
-            let (merged, written): (Value, Option<String>) =
-                self.with_connection("write a partition", |c| {
-                    redis::transaction(c, &[&key], |c, pipe| {
-                        let text: Option<String> = redis::cmd("GET").arg(&key).query(c)?;
-                        // Unchanged since this instance last synced it: ours is the result.
-                        let merged = if text.is_some() && text.as_ref() == known_text {
-                            ours.clone()
-                        } else {
-                            match self.parse(&key, text) {
-                                Ok(theirs) => partition::merge(&base, &ours, &theirs),
-                                Err(e) => {
-                                    // Never overwrite what is not a cache; give up on this key.
-                                    bad = Some(e);
-                                    redis::cmd("UNWATCH").query::<()>(c)?;
-                                    return Ok(Some((Value::Null, None)));
-                                }
-                            }
-                        };
-                        let written = if partition::has_tokens(&merged) {
-                            let ttl = partition::time_to_live(&merged, now(), rt_lifetime);
-                            let text = merged.to_string();
-                            pipe.cmd("SET")
-                                .arg(&key)
-                                .arg(&text)
-                                .arg("EX")
-                                .arg(ttl)
-                                .ignore();
-                            Some(text)
-                        } else {
-                            pipe.cmd("DEL").arg(&key).ignore();
-                            None
-                        };
-                        let done: Option<redis::Value> = pipe.query(c)?;
-                        Ok(done.map(|_| (merged, written)))
-                    })
-                })?;
-            if let Some(e) = bad {
-                self.record(e);
+            let mut c = self.connect(link).await?;
+            let outcome = self
+                .write_partition(&mut c, &key, &base, &ours, state.synced_text.get(&name))
+                .await
+                .map_err(|e| self.failed(link, "write a partition", &e))?;
+            let Some((merged, written)) = outcome else {
                 continue;
-            }
+            };
             self.writes.fetch_add(1, Ordering::Relaxed);
             if merged != ours {
                 memory = partition::replace(&memory, &name, &merged);
@@ -346,6 +395,70 @@ impl RedisTokenCache {
         }
         Ok(())
     }
+
+    async fn before(&self, link: Link, cache: &TokenCache, partition: Option<&str>) {
+        let mut state = self.state.lock().await;
+        if let Some(partition) = partition
+            && let Err(e) = self.load(link, cache, &mut state, partition).await
+        {
+            self.record(e);
+        }
+        // Counted once the read is done: an operation cancelled while it waits for Redis has
+        // not entered, so it owes no `after` (CacheAccess::around only calls it once this ends).
+        state.write_back.enter();
+    }
+
+    async fn after(&self, link: Link, cache: &TokenCache, has_state_changed: bool) {
+        let mut state = self.state.lock().await;
+        if state.write_back.must_write(has_state_changed) {
+            let outcome = self.write(link, cache, &mut state).await;
+            state.write_back.wrote(outcome.is_ok());
+            if let Err(e) = outcome {
+                self.record(e);
+            }
+        }
+        state.write_back.leave();
+    }
+
+    /// Runs `exchange` to completion for a synchronous hook, on a helper thread with its own
+    /// runtime and connection, so it works (and never deadlocks on the caller's runtime) from
+    /// inside an async runtime too. Waiting for another operation's hook is bounded by the
+    /// timeout.
+    fn run_on_helper<'a>(&'a self, exchange: impl Future<Output = ()> + Send + 'a) {
+        let timeout = self.options.timeout.saturating_mul(2);
+        let outcome = std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .map_err(|e| {
+                            Error::Cache(format!(
+                                "the Redis token cache could not start a helper runtime ({e}); \
+                                 the process is out of resources"
+                            ))
+                        })?;
+                    runtime
+                        .block_on(async { tokio::time::timeout(timeout, exchange).await })
+                        .map_err(|_| {
+                            Error::Cache(format!(
+                                "the Redis token cache was busy or unreachable for {} s; \
+                                 changes are retried at the next operation",
+                                timeout.as_secs()
+                            ))
+                        })
+                })
+                .join()
+                .unwrap_or_else(|_| {
+                    Err(Error::Cache(
+                        "the Redis token cache's helper thread panicked".into(),
+                    ))
+                })
+        });
+        if let Err(e) = outcome {
+            self.record(e);
+        }
+    }
 }
 
 impl CacheListener for RedisTokenCache {
@@ -353,26 +466,31 @@ impl CacheListener for RedisTokenCache {
         self.before_partition_access(cache, None);
     }
 
+    /// For synchronous callers: the read runs on a helper thread (see the type's documentation).
     fn before_partition_access(&self, cache: &TokenCache, partition: Option<&str>) {
-        let mut state = lock(&self.state);
-        state.write_back.enter();
-        if let Some(partition) = partition
-            && let Err(e) = self.load(cache, &mut state, partition)
-        {
-            self.record(e);
-        }
+        self.run_on_helper(self.before(Link::Own, cache, partition));
     }
 
+    /// For synchronous callers (and an operation dropped before its end): the write runs on a
+    /// helper thread, and is done when this returns.
     fn after_access(&self, cache: &TokenCache, has_state_changed: bool) {
-        let mut state = lock(&self.state);
-        if state.write_back.must_write(has_state_changed) {
-            let outcome = self.write(cache, &mut state);
-            state.write_back.wrote(outcome.is_ok());
-            if let Err(e) = outcome {
-                self.record(e);
-            }
-        }
-        state.write_back.leave();
+        self.run_on_helper(self.after(Link::Own, cache, has_state_changed));
+    }
+
+    fn before_access_async<'a>(
+        &'a self,
+        cache: &'a TokenCache,
+        partition: Option<&'a str>,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(self.before(Link::Shared, cache, partition))
+    }
+
+    fn after_access_async<'a>(
+        &'a self,
+        cache: &'a TokenCache,
+        has_state_changed: bool,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(self.after(Link::Shared, cache, has_state_changed))
     }
 }
 

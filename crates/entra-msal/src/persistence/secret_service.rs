@@ -9,11 +9,11 @@ use zbus::zvariant::{OwnedObjectPath, OwnedValue, Value};
 
 use crate::error::Error;
 
-const SERVICE: &str = "org.freedesktop.secrets";
-const SERVICE_PATH: &str = "/org/freedesktop/secrets";
-const SERVICE_IFACE: &str = "org.freedesktop.Secret.Service";
-const COLLECTION_IFACE: &str = "org.freedesktop.Secret.Collection";
-const ITEM_IFACE: &str = "org.freedesktop.Secret.Item";
+pub(crate) const SERVICE: &str = "org.freedesktop.secrets";
+pub(crate) const SERVICE_PATH: &str = "/org/freedesktop/secrets";
+pub(crate) const SERVICE_IFACE: &str = "org.freedesktop.Secret.Service";
+pub(crate) const COLLECTION_IFACE: &str = "org.freedesktop.Secret.Collection";
+pub(crate) const ITEM_IFACE: &str = "org.freedesktop.Secret.Item";
 const SESSION_IFACE: &str = "org.freedesktop.Secret.Session";
 
 /// The attribute libsecret (and so msal-extensions' `LibsecretPersistence`) stores the schema
@@ -75,16 +75,16 @@ impl SecretServiceOptions {
 }
 
 /// The secret struct of the Secret Service API: session, parameters, value, content type.
-type Secret = (OwnedObjectPath, Vec<u8>, Vec<u8>, String);
+pub(crate) type Secret = (OwnedObjectPath, Vec<u8>, Vec<u8>, String);
 
-fn no_service(e: &zbus::Error) -> Error {
+pub(crate) fn no_service(e: &zbus::Error) -> Error {
     Error::Cache(format!(
         "no Secret Service answers on the session bus ({e}); start a keyring (gnome-keyring, \
          KeePassXC with Secret Service on), or choose an unencrypted cache explicitly"
     ))
 }
 
-fn failed(what: &str, e: &zbus::Error) -> Error {
+pub(crate) fn failed(what: &str, e: &zbus::Error) -> Error {
     Error::Cache(format!("the Secret Service could not {what}: {e}"))
 }
 
@@ -96,7 +96,7 @@ fn locked() -> Error {
     )
 }
 
-fn is_root(path: &OwnedObjectPath) -> bool {
+pub(crate) fn is_root(path: &OwnedObjectPath) -> bool {
     path.as_str() == "/"
 }
 
@@ -107,9 +107,20 @@ fn is_root(path: &OwnedObjectPath) -> bool {
 /// [`Error::Cache`] when the bus cannot be reached, no Secret Service runs, the keyring is
 /// locked or has no default collection, or the stored secret is not a key.
 pub async fn load_or_create_key(options: &SecretServiceOptions) -> Result<[u8; 32], Error> {
-    let connection = match &options.bus_address {
+    let (connection, service, session) = open_session(options.bus_address.as_deref()).await?;
+    let result = key_in_session(&connection, &service, &session, options).await;
+    close_session(&connection, &session).await;
+    result
+}
+
+/// Connects to the session bus (or the one at `bus_address`) and opens a plain (unencrypted
+/// transport, as libsecret's default on a local bus) Secret Service session.
+pub(crate) async fn open_session(
+    bus_address: Option<&str>,
+) -> Result<(zbus::Connection, zbus::Proxy<'static>, OwnedObjectPath), Error> {
+    let connection = match bus_address {
         Some(address) => {
-            zbus::connection::Builder::address(address.as_str())
+            zbus::connection::Builder::address(address)
                 .map_err(|e| {
                     Error::Configuration(format!("invalid D-Bus address {address:?}: {e}"))
                 })?
@@ -132,11 +143,14 @@ pub async fn load_or_create_key(options: &SecretServiceOptions) -> Result<[u8; 3
         .call("OpenSession", &("plain", Value::from("")))
         .await
         .map_err(|e| no_service(&e))?;
-    let result = key_in_session(&connection, &service, &session, options).await;
-    if let Ok(s) = zbus::Proxy::new(&connection, SERVICE, session.as_str(), SESSION_IFACE).await {
+    Ok((connection, service, session))
+}
+
+/// Closes a session from [`open_session`] (best effort: the bus closes it with the connection).
+pub(crate) async fn close_session(connection: &zbus::Connection, session: &OwnedObjectPath) {
+    if let Ok(s) = zbus::Proxy::new(connection, SERVICE, session.as_str(), SESSION_IFACE).await {
         let _: Result<(), _> = s.call("Close", &()).await;
     }
-    result
 }
 
 async fn key_in_session(
