@@ -29,6 +29,19 @@ use sha2::{Digest, Sha256};
 
 use super::{BrokerError, BrokerPlatform, BrokerStatus, PopParams};
 
+#[cfg(any(test, all(feature = "broker", any(target_os = "macos", windows))))]
+fn generate_rsa_pkcs8() -> Result<Vec<u8>, String> {
+    use rsa::pkcs8::EncodePrivateKey as _;
+    let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).map_err(|e| e.to_string())?;
+    let der = key.to_pkcs8_der().map_err(|e| e.to_string())?;
+    Ok(der.as_bytes().to_vec())
+}
+
+#[cfg(not(any(test, all(feature = "broker", any(target_os = "macos", windows)))))]
+fn generate_rsa_pkcs8() -> Result<Vec<u8>, String> {
+    Err("client-held proof-of-possession keys exist only for the macOS and Windows brokers".into())
+}
+
 /// Whether the broker of `platform` binds PoP tokens to a key the client holds (and the client
 /// signs the HTTP request): macOS and Windows. The Linux broker (and WAM behind the WSL helper,
 /// through msalruntime) sign the request themselves.
@@ -76,13 +89,11 @@ impl PopKey {
         Ok(Self { pair, n, e, kid })
     }
 
-    /// A fresh RSA-2048 key.
+    /// A fresh RSA-2048 key. `ring` cannot generate RSA keys, so the `rsa` crate does, and only
+    /// where a broker needs a client-held key (macOS and Windows with the `broker` feature):
+    /// key generation only, never decryption, which is what RUSTSEC-2023-0071 concerns.
     pub fn generate() -> Result<Self, String> {
-        use rsa::pkcs8::EncodePrivateKey as _;
-        let key =
-            rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).map_err(|e| e.to_string())?;
-        let der = key.to_pkcs8_der().map_err(|e| e.to_string())?;
-        Self::from_pkcs8(der.as_bytes())
+        Self::from_pkcs8(&generate_rsa_pkcs8()?)
     }
 
     /// The process-wide key (made on first use, as MSAL.NET keeps one in-memory key per process).
