@@ -146,7 +146,8 @@ fn token_cache(ctx: &mut Context<'_>) -> Section {
             }
             out.line("size", format!("{} bytes", meta.len()));
             // Through the library's reader: a device, FIFO or huge file is refused, not read.
-            let text = match entra_msal::persistence::FilePersistence::new(path).load() {
+            let reader = entra_msal::persistence::FilePersistence::new(path);
+            let text = match entra_msal::persistence::Persistence::load(&reader) {
                 Ok(text) => text,
                 Err(e @ entra_msal::Error::CacheFileRefused { .. }) => {
                     out.line("state", "refused (not a regular file, or too large)");
