@@ -1297,7 +1297,9 @@ fn msal_extensions_writer(
 }
 
 /// What one MSAL Python writer reported: its lock module, the scopes it got, its failures.
-fn msal_extensions_results(child: std::process::Child) -> (String, Vec<String>, Vec<String>) {
+fn msal_extensions_results(
+    child: std::process::Child,
+) -> (String, Vec<String>, Vec<String>, usize) {
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -1317,7 +1319,17 @@ fn msal_extensions_results(child: std::process::Child) -> (String, Vec<String>, 
             failed.push(format!("{scope}: {}", r["error"]));
         }
     }
-    (lock["lock"].as_str().unwrap().to_string(), ok, failed)
+    // msal-extensions' `cache_lock.py` logs this when it could not create the lock file within
+    // 5 s and goes on with `flock` alone.
+    let fallbacks = String::from_utf8_lossy(&out.stderr)
+        .matches("failed to create lock file")
+        .count();
+    (
+        lock["lock"].as_str().unwrap().to_string(),
+        ok,
+        failed,
+        fallbacks,
+    )
 }
 
 /// The shared-cache stress test (issue 15): per run, 8 `msal token` workers (12 distinct app
@@ -1400,14 +1412,16 @@ fn stress_msal_and_msal_extensions_share_one_cache_file() {
         });
         let mut python_ok = Vec::new();
         let mut python_failed = Vec::new();
+        let mut python_fallbacks = 0;
         for (child, expected) in pythons
             .into_iter()
             .zip(["msal_extensions.filelock", "msal_extensions.cache_lock"])
         {
-            let (lock, ok, failed) = msal_extensions_results(child);
+            let (lock, ok, failed, fallbacks) = msal_extensions_results(child);
             assert_eq!(lock, expected, "msal-extensions' lock in use");
             python_ok.extend(ok);
             python_failed.extend(failed);
+            python_fallbacks += fallbacks;
         }
         let in_file = cached_targets(&cache);
         let missing: Vec<&String> = returned
@@ -1417,8 +1431,9 @@ fn stress_msal_and_msal_extensions_share_one_cache_file() {
             .collect();
         println!(
             "stress run {run}: msal returned {} tokens ({killed} processes killed), MSAL Python \
-             returned {} ({} failed: {python_failed:?}); {} access tokens in the file, {} \
-             returned tokens missing",
+             returned {} ({} failed: {python_failed:?}; portalocker went on without the lock \
+             file {python_fallbacks} times); {} access tokens in the file, {} returned tokens \
+             missing",
             returned.len(),
             python_ok.len(),
             python_failed.len(),

@@ -25,8 +25,22 @@ pub const STALE_LOCK_AFTER: Duration = Duration::from_secs(10);
 /// The largest cache file read: a bigger one is refused, never read into memory.
 pub const MAX_CACHE_FILE_BYTES: u64 = 256 * 1024 * 1024;
 
-/// The longest pause between two attempts to take a busy lock.
-const MAX_POLL: Duration = Duration::from_millis(25);
+/// The longest pause between two attempts to take a busy lock. msal-extensions' waiters poll
+/// every 250 ms and give up (`filelock.py`) or go on without the lock file (`cache_lock.py`)
+/// after 5 s: waiters of this library that polled much faster would take every free moment
+/// and starve them, so a busy lock is polled with growing, randomized pauses up to this bound,
+/// leaving the lock free long enough between holders for a Python waiter's poll to find it so.
+const MAX_POLL: Duration = Duration::from_millis(200);
+
+/// The pause before the next attempt on a busy lock: random in `[pause / 2, pause]`, where
+/// `pause` doubles from 1 ms up to [`MAX_POLL`].
+fn next_pause(pause: &mut Duration) -> Duration {
+    use rand::Rng as _;
+    let current = *pause;
+    *pause = (current * 2).min(MAX_POLL);
+    let half = current.as_micros() as u64 / 2;
+    Duration::from_micros(half + rand::thread_rng().gen_range(0..=half))
+}
 
 /// The most read from a lock file (it holds `"<pid> <program>"`).
 const MAX_LOCK_CONTENT: u64 = 4096;
@@ -460,8 +474,7 @@ impl FilePersistence {
                     if now >= deadline {
                         return Err(self.busy(Holder::Unknown));
                     }
-                    std::thread::sleep(pause.min(deadline - now));
-                    pause = (pause * 2).min(MAX_POLL);
+                    std::thread::sleep(next_pause(&mut pause).min(deadline - now));
                 }
                 Err(fs::TryLockError::Error(e)) => return Err(self.lock_error("lock", &e)),
             }
@@ -738,8 +751,7 @@ impl Persistence for FilePersistence {
                         if now >= deadline {
                             return Err(self.busy(holder));
                         }
-                        std::thread::sleep(pause.min(deadline - now));
-                        pause = (pause * 2).min(MAX_POLL);
+                        std::thread::sleep(next_pause(&mut pause).min(deadline - now));
                         continue;
                     }
                 }
