@@ -151,8 +151,9 @@ pub trait Persistence: Send + Sync + fmt::Debug {
     /// guard is dropped (or when the process dies).
     ///
     /// # Errors
-    /// [`Error::Cache`] when the lock is still held by another process when the wait ends, or
-    /// when the lock cannot be created.
+    /// [`Error::CacheLockBusy`] when the lock is still held by another process when the wait
+    /// ends; [`Error::CacheFileRefused`] when the lock's file is a symbolic link or not a
+    /// regular file; [`Error::Cache`] when the lock cannot be created.
     fn lock(&self) -> Result<PersistenceLock, Error>;
 
     /// A description of the location for messages (a path, a keychain item).
