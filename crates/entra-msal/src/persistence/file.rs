@@ -359,8 +359,9 @@ impl FilePersistence {
 
     fn lock_error(&self, what: &str, e: &io::Error) -> Error {
         Error::Cache(format!(
-            "cannot {what} the token cache lock file {}: {e} (check the permissions of its \
-             directory; the cache file itself is fine)",
+            "cannot {what} the token cache lock file {}: {e} (check the permissions of the lock \
+             file and its directory, and delete the lock file if no process is using the cache; \
+             the cache file itself is fine)",
             self.lock_path.display()
         ))
     }
