@@ -1132,7 +1132,7 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
-    fn special_files_are_refused_and_never_replaced() {
+    fn dev_null_and_directories_are_refused_and_never_replaced() {
         let dir = tempfile::tempdir().unwrap();
         // /dev/null through a link, so a broken build could only replace the link.
         let null = dir.path().join("null");
@@ -1152,6 +1152,17 @@ mod tests {
                 .is_symlink()
         );
 
+        let sub = dir.path().join("sub");
+        fs::create_dir(&sub).unwrap();
+        assert!(FilePersistence::new(&sub).save("{}").is_err());
+        assert!(sub.is_dir());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_is_refused_without_hanging() {
+        use std::os::unix::fs::FileTypeExt;
+        let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("fifo");
         assert!(
             std::process::Command::new("mkfifo")
@@ -1169,10 +1180,7 @@ mod tests {
         assert_eq!(p.load().unwrap_err().to_string(), expected);
         assert_eq!(p.save("{}").unwrap_err().to_string(), expected);
 
-        let sub = dir.path().join("sub");
-        fs::create_dir(&sub).unwrap();
-        assert!(FilePersistence::new(&sub).save("{}").is_err());
-        assert!(sub.is_dir());
+        assert!(fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
     }
 
     #[test]
