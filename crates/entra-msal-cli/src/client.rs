@@ -25,15 +25,17 @@ pub struct Cache {
 }
 
 impl Cache {
-    /// Opens (or starts) the cache file: owner-only, MSAL JSON, locked while in use.
+    /// Opens (or starts) the cache file: owner-only, MSAL JSON, locked only while written.
     pub fn open(path: &Path) -> Result<Self, Failure> {
         let cache = TokenCache::new();
         let persistence = Arc::new(FilePersistence::new(path));
-        let listener = PersistentTokenCache::attach(&cache, persistence).map_err(|e| {
-            Failure::from(e).next(format!(
+        let listener = PersistentTokenCache::attach(&cache, persistence).map_err(|e| match e {
+            entra_msal::Error::Cache(_) => Failure::from(e).next(format!(
                 "repair or delete {}, or use another cache with --cache-file",
                 path.display()
-            ))
+            )),
+            // Refused paths and busy locks carry their own next step: the cache is not broken.
+            _ => Failure::from(e),
         })?;
         Ok(Self {
             cache,

@@ -203,6 +203,14 @@ impl From<Error> for Failure {
                 Kind::Other,
                 Some("repair or delete the token cache file, or use another one with --cache-file".into()),
             ),
+            Error::CacheLockBusy { .. } => (
+                Kind::Other,
+                Some("another msal (or MSAL) process is writing the token cache; run the command again when it is done".into()),
+            ),
+            Error::CacheFileRefused { .. } => (
+                Kind::Other,
+                Some("give --cache-file (or MSAL_CACHE_FILE, or cache_file in the config file) the path of a regular file".into()),
+            ),
             Error::Validation(_) => (
                 Kind::Other,
                 Some("start the sign-in again; if it keeps failing, run with --verbose".into()),

@@ -2032,3 +2032,412 @@ fn device_code_line_is_one_line_and_qr_is_drawn_without_colour_off_a_terminal() 
     assert!(err.contains('█') && err.contains('▀'), "no QR code: {err}");
     assert!(!err.contains('\x1b'), "styled off a terminal: {err:?}");
 }
+
+/// `msal` as a std process (to spawn, kill or run many at once), with the fixture's
+/// environment and the app's secret in `MSAL_CLIENT_SECRET`.
+fn msal_process(f: &Fixture) -> StdCommand {
+    let mut cmd = StdCommand::new(env!("CARGO_BIN_EXE_msal"));
+    for var in [
+        "MSAL_BROWSER",
+        "MSAL_PASSWORD",
+        "MSAL_CONFIG",
+        "KUBERNETES_EXEC_INFO",
+        "RUST_LOG",
+        "BROWSER",
+    ] {
+        cmd.env_remove(var);
+    }
+    for (k, v) in f.envs() {
+        cmd.env(k, v);
+    }
+    let c = f.info.confidential_client.as_ref().unwrap();
+    cmd.env("MSAL_CLIENT_SECRET", c.client_secret.clone().unwrap())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// `msal token` for the ready-made secret client and `scope`, on `cache`.
+fn app_token_command(f: &Fixture, cache: &Path, scope: &str) -> StdCommand {
+    let c = f.info.confidential_client.as_ref().unwrap();
+    let mut cmd = msal_process(f);
+    cmd.args([
+        "token",
+        "--client-id",
+        &c.client_id,
+        "--client-secret",
+        "-s",
+    ])
+    .arg(scope)
+    .args(["-o", "json", "--cache-file"])
+    .arg(cache);
+    cmd
+}
+
+/// The lowercased targets of the access tokens in a cache file, which must parse.
+fn cached_targets(path: &Path) -> std::collections::HashSet<String> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let doc: Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("the cache file does not parse ({e}): {text:.200}"));
+    doc["AccessToken"]
+        .as_object()
+        .map(|ats| {
+            ats.values()
+                .map(|at| at["target"].as_str().unwrap().to_lowercase())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// An `interop/msal_extensions_load.py write` process: MSAL Python + msal-extensions with
+/// `lock` ("filelock", a default install, or "portalocker") getting `count` app tokens.
+fn msal_extensions_writer(
+    python: &Path,
+    info: &Path,
+    cache: &Path,
+    lock: &str,
+    prefix: &str,
+    count: usize,
+) -> std::process::Child {
+    StdCommand::new(python)
+        .arg(repo_root().join("interop/msal_extensions_load.py"))
+        .arg("write")
+        .arg("--info")
+        .arg(info)
+        .arg("--cache")
+        .arg(cache)
+        .args(["--lock", lock, "--prefix", prefix, "--count"])
+        .arg(count.to_string())
+        .env_remove("REQUESTS_CA_BUNDLE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// What one MSAL Python writer reported: its lock module, the scopes it got, its failures.
+fn msal_extensions_results(
+    child: std::process::Child,
+) -> (String, Vec<String>, Vec<String>, usize) {
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "MSAL Python writer: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut lines = stdout.lines();
+    let lock: Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    let (mut ok, mut failed) = (Vec::new(), Vec::new());
+    for line in lines {
+        let r: Value = serde_json::from_str(line).unwrap();
+        let scope = r["scope"].as_str().unwrap().to_lowercase();
+        if r["ok"] == true {
+            ok.push(scope);
+        } else {
+            failed.push(format!("{scope}: {}", r["error"]));
+        }
+    }
+    // msal-extensions' `cache_lock.py` logs this when it could not create the lock file within
+    // 5 s and goes on with `flock` alone.
+    let fallbacks = String::from_utf8_lossy(&out.stderr)
+        .matches("failed to create lock file")
+        .count();
+    (
+        lock["lock"].as_str().unwrap().to_string(),
+        ok,
+        failed,
+        fallbacks,
+    )
+}
+
+/// The shared-cache stress test (issue 15): per run, 8 `msal token` workers (12 distinct app
+/// tokens each, one process per token; 2 of the workers have a process SIGKILLed mid-run and
+/// stop there) and 2 MSAL Python processes with msal-extensions, one with its default lock
+/// (`filelock.py`, as without portalocker) and one with `portalocker` (12 tokens each), all on
+/// one cache file; 10 runs. Every token whose command returned must be in the file, and the
+/// file must parse, every time.
+#[test]
+fn stress_msal_and_msal_extensions_share_one_cache_file() {
+    const RUNS: usize = 10;
+    const WORKERS: usize = 8;
+    const TOKENS: usize = 12;
+    const VICTIMS: [usize; 2] = [2, 5];
+    let Some(python) = python() else { return };
+    let f = fixture();
+    let info = f.dir.path().join("info.json");
+    std::fs::write(&info, serde_json::to_string(&f.info).unwrap()).unwrap();
+    let started = std::time::Instant::now();
+    let mut totals = (0, 0, 0, 0);
+    for run in 0..RUNS {
+        let cache = f
+            .dir
+            .path()
+            .join(format!("stress/{run}/msal_token_cache.json"));
+        std::fs::create_dir_all(cache.parent().unwrap()).unwrap();
+        let pythons = [
+            msal_extensions_writer(
+                &python,
+                &info,
+                &cache,
+                "filelock",
+                &format!("r{run}-py0"),
+                TOKENS,
+            ),
+            msal_extensions_writer(
+                &python,
+                &info,
+                &cache,
+                "portalocker",
+                &format!("r{run}-py1"),
+                TOKENS,
+            ),
+        ];
+        let (returned, killed) = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..WORKERS)
+                .map(|w| {
+                    let (f, cache) = (&f, &cache);
+                    s.spawn(move || {
+                        let mut returned = Vec::new();
+                        for m in 0..TOKENS {
+                            let scope = format!("api://load-r{run}-w{w}-{m}/.default");
+                            let mut child = app_token_command(f, cache, &scope).spawn().unwrap();
+                            if VICTIMS.contains(&w) && m == 3 + (run + w) % 6 {
+                                // Mid-run, at a varying point of the command's work.
+                                let ms = ((run * 37 + w * 11) % 90) as u64;
+                                std::thread::sleep(Duration::from_millis(ms));
+                                let _ = child.kill();
+                                let _ = child.wait();
+                                return (returned, true);
+                            }
+                            let out = child.wait_with_output().unwrap();
+                            let err = String::from_utf8_lossy(&out.stderr);
+                            assert!(out.status.success(), "worker {w} {scope}: {err}");
+                            assert!(!err.contains("warning"), "worker {w} {scope}: {err}");
+                            returned.push(scope.to_lowercase());
+                        }
+                        (returned, false)
+                    })
+                })
+                .collect();
+            let mut returned = Vec::new();
+            let mut killed = 0;
+            for w in workers {
+                let (scopes, was_killed) = w.join().unwrap();
+                returned.extend(scopes);
+                killed += usize::from(was_killed);
+            }
+            (returned, killed)
+        });
+        let mut python_ok = Vec::new();
+        let mut python_failed = Vec::new();
+        let mut python_fallbacks = 0;
+        for (child, expected) in pythons
+            .into_iter()
+            .zip(["msal_extensions.filelock", "msal_extensions.cache_lock"])
+        {
+            let (lock, ok, failed, fallbacks) = msal_extensions_results(child);
+            assert_eq!(lock, expected, "msal-extensions' lock in use");
+            python_ok.extend(ok);
+            python_failed.extend(failed);
+            python_fallbacks += fallbacks;
+        }
+        let in_file = cached_targets(&cache);
+        let missing: Vec<&String> = returned
+            .iter()
+            .chain(&python_ok)
+            .filter(|s| !in_file.contains(*s))
+            .collect();
+        println!(
+            "stress run {run}: msal returned {} tokens ({killed} processes killed), MSAL Python \
+             returned {} ({} failed: {python_failed:?}; portalocker went on without the lock \
+             file {python_fallbacks} times); {} access tokens in the file, {} returned tokens \
+             missing",
+            returned.len(),
+            python_ok.len(),
+            python_failed.len(),
+            in_file.len(),
+            missing.len()
+        );
+        assert!(
+            missing.is_empty(),
+            "run {run}: missing from the file: {missing:?}"
+        );
+        assert_eq!(killed, VICTIMS.len());
+        totals.0 += returned.len();
+        totals.1 += python_ok.len();
+        totals.2 += python_failed.len();
+        totals.3 += missing.len();
+    }
+    println!(
+        "stress total over {RUNS} runs: msal {} + MSAL Python {} tokens returned, all in the \
+         file ({} missing); MSAL Python failures {}; {:.1} s",
+        totals.0,
+        totals.1,
+        totals.3,
+        totals.2,
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// MSAL Python (msal-extensions' `FilePersistence.load`) reads the file in a loop while `msal`
+/// processes write it: it never sees an empty or partial file.
+#[test]
+fn msal_python_reading_while_msal_writes_never_sees_a_partial_file() {
+    let Some(python) = python() else { return };
+    let f = fixture();
+    let cache = f.dir.path().join("read/msal_token_cache.json");
+    std::fs::create_dir_all(cache.parent().unwrap()).unwrap();
+    let reader = StdCommand::new(&python)
+        .arg(repo_root().join("interop/msal_extensions_load.py"))
+        .args(["read", "--seconds", "4", "--cache"])
+        .arg(&cache)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let written: usize = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..4)
+            .map(|w| {
+                let (f, cache) = (&f, &cache);
+                s.spawn(move || {
+                    let end = std::time::Instant::now() + Duration::from_secs(4);
+                    let mut n = 0;
+                    while std::time::Instant::now() < end {
+                        let scope = format!("api://load-read-w{w}-{n}/.default");
+                        let out = app_token_command(f, cache, &scope).output().unwrap();
+                        assert!(out.status.success(), "{}", stderr(&out));
+                        n += 1;
+                    }
+                    n
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).sum()
+    });
+    let out = reader.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last().unwrap()).unwrap();
+    println!(
+        "MSAL Python read the file {} times while msal wrote {written} tokens: {report}",
+        report["reads"]
+    );
+    assert!(report["reads"].as_u64().unwrap() > 0, "{report}");
+    assert_eq!(report["bad"], 0, "{report}");
+    assert_eq!(cached_targets(&cache).len(), written);
+}
+
+/// A device-code sign-in waiting for approval does not hold the cache: another `msal token`
+/// on the same file returns its cached token while the first still waits, and the sign-in's
+/// tokens are merged into the file when they arrive.
+#[test]
+fn a_waiting_device_code_sign_in_does_not_block_other_commands() {
+    let f = fixture();
+    let cache = f.cache_file();
+    let first = app_token_command(&f, &cache, APP_SCOPE).output().unwrap();
+    assert!(first.status.success(), "{}", stderr(&first));
+    let mut login = msal_process(&f);
+    login.args([
+        "login",
+        "--device-code",
+        "--scope",
+        USER_SCOPE,
+        "-o",
+        "json",
+    ]);
+    let login = login.spawn().unwrap();
+    let control = f.emulator.control();
+    let mut pending = None;
+    for _ in 0..600 {
+        if let Some(p) = control.pending_device_codes().into_iter().next() {
+            pending = Some(p);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pending = pending.expect("the CLI never started a device-code flow");
+    let started = std::time::Instant::now();
+    let second = app_token_command(&f, &cache, APP_SCOPE).output().unwrap();
+    let took = started.elapsed();
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert_eq!(stdout_json(&second)["source"], "cache");
+    assert_eq!(
+        control.pending_device_codes().len(),
+        1,
+        "the sign-in is still waiting for approval"
+    );
+    println!("cached token while a device-code sign-in waits: {took:?}");
+    control
+        .approve_device_code(&pending.user_code, "alice@contoso.example")
+        .unwrap();
+    let out = login.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let targets = cached_targets(&cache);
+    assert!(targets.contains(APP_SCOPE), "{targets:?}");
+    assert!(
+        targets.iter().any(|t| t.contains("access_as_user")),
+        "{targets:?}"
+    );
+}
+
+/// `--cache-file /dev/null`, a FIFO, and a symbolic link planted as the lock file: refused with
+/// a clear message and a next step, nothing replaced, nothing hangs.
+#[cfg(unix)]
+#[test]
+fn special_cache_paths_are_refused_with_a_next_step() {
+    let f = fixture();
+    let null = run(f.msal().args(["accounts", "--cache-file", "/dev/null"]));
+    assert_eq!(code(&null), 1, "{}", stderr(&null));
+    assert_eq!(
+        stderr(&null),
+        "msal: error: the token cache file /dev/null is a character device, not a regular file; \
+         it is never read or replaced: give the cache a regular file's path\n  next: give \
+         --cache-file (or MSAL_CACHE_FILE, or cache_file in the config file) the path of a \
+         regular file\n"
+    );
+
+    let fifo = f.dir.path().join("fifo");
+    assert!(
+        StdCommand::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = app_token_command(&f, &fifo, APP_SCOPE).output().unwrap();
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).starts_with(&format!(
+            "msal: error: the token cache file {} is a FIFO (named pipe), not a regular file",
+            fifo.display()
+        )),
+        "{}",
+        stderr(&out)
+    );
+
+    let dir = f.dir.path().join("planted");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("victim.txt"), "precious").unwrap();
+    let cache = dir.join("cache.json");
+    std::os::unix::fs::symlink("victim.txt", dir.join("cache.json.lockfile")).unwrap();
+    let out = app_token_command(&f, &cache, APP_SCOPE).output().unwrap();
+    // The token is printed; the cache could not be written, which the warning says.
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lock = dir.join("cache.json.lockfile");
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "msal: warning: the token cache file {} could not be used: the token cache lock file \
+             {l} is a symbolic link; it is never followed (that would overwrite the link's \
+             target): remove the link (rm {l}) and check who created it\n",
+            cache.display(),
+            l = lock.display()
+        )
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("victim.txt")).unwrap(),
+        "precious"
+    );
+}

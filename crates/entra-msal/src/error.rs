@@ -178,6 +178,34 @@ pub enum Error {
     /// The token cache could not be read or written.
     #[error("token cache error: {0}")]
     Cache(String),
+    /// Another process held the token cache's lock file for the whole wait. The cache file
+    /// itself is fine: wait for that process (named by `holder`, from the lock file) and retry.
+    #[error(
+        "another process ({holder}) held the token cache lock {} for {waited:?}; wait for it to \
+         finish and try again (the cache file itself is fine; if that process is no longer \
+         running, delete the lock file {})",
+        lock_file.display(),
+        lock_file.display()
+    )]
+    CacheLockBusy {
+        /// The lock file, `<cache>.lockfile`.
+        lock_file: std::path::PathBuf,
+        /// How long the library waited.
+        waited: Duration,
+        /// Who holds it, as recorded in the lock file (`pid <n> (<program>)`), or
+        /// `an unknown process` when it records nothing.
+        holder: String,
+    },
+    /// A token cache path this library never reads or replaces: a device, FIFO, socket or
+    /// directory given as the cache file, a lock file that is a symbolic link or not a regular
+    /// file, or a cache file above the size bound. The message names the path and what to do.
+    #[error("{message}")]
+    CacheFileRefused {
+        /// The path refused.
+        path: std::path::PathBuf,
+        /// What is wrong and what to do.
+        message: String,
+    },
     /// An authorization response did not match its request (state, nonce, auth_time).
     #[error("the authorization response is not valid: {0}")]
     Validation(String),

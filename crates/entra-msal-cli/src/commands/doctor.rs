@@ -159,10 +159,18 @@ fn token_cache(ctx: &mut Context<'_>) -> Section {
                 out.line("permissions", format!("{mode:o}{note}"));
             }
             out.line("size", format!("{} bytes", meta.len()));
-            match std::fs::read_to_string(path)
-                .ok()
-                .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-            {
+            // Through the library's reader: a device, FIFO or huge file is refused, not read.
+            let reader = entra_msal::persistence::FilePersistence::new(path);
+            let text = match entra_msal::persistence::Persistence::load(&reader) {
+                Ok(text) => text,
+                Err(e @ entra_msal::Error::CacheFileRefused { .. }) => {
+                    out.line("state", "refused (not a regular file, or too large)");
+                    out.problem = Some(Failure::from(e));
+                    return out;
+                }
+                Err(_) => None,
+            };
+            match text.and_then(|t| serde_json::from_str::<Value>(&t).ok()) {
                 Some(v) => {
                     for section in ["Account", "AccessToken", "RefreshToken", "IdToken"] {
                         let n = v[section].as_object().map_or(0, |o| o.len());

@@ -186,6 +186,31 @@ impl TokenCache {
         Ok(())
     }
 
+    /// Replaces the contents with `merge(current JSON)` while holding the cache's write lock,
+    /// so no concurrent `add` falls between the read and the replacement; returns the new
+    /// contents serialized. Does not touch [`has_state_changed`](Self::has_state_changed).
+    /// For the persistent listeners' three-way merges.
+    pub(crate) fn replace_with(
+        &self,
+        merge: impl FnOnce(&str) -> Result<String, Error>,
+    ) -> Result<String, Error> {
+        let mut store = self.write();
+        let hint = self.shared.last_size.load(Ordering::Relaxed);
+        let current = to_json(&store, hint + hint / 8);
+        let next = merge(&current)?;
+        *store = from_json(&next).map_err(Error::Cache)?;
+        let json = to_json(&store, next.len() + next.len() / 8);
+        self.shared.last_size.store(json.len(), Ordering::Relaxed);
+        Ok(json)
+    }
+
+    /// `json` (a serialized cache) as [`serialize`](Self::serialize) would write it after
+    /// [`deserialize`](Self::deserialize): the form merges compare entries in.
+    pub(crate) fn normalize(json: &str) -> Result<String, Error> {
+        let store = from_json(json).map_err(Error::Cache)?;
+        Ok(to_json(&store, json.len() + json.len() / 8))
+    }
+
     /// Whether anything was written since the last `serialize`, `deserialize` or
     /// `after_access`. Every `add` counts, even one that changes nothing (as in MSAL Python).
     pub fn has_state_changed(&self) -> bool {

@@ -2,37 +2,72 @@
 
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
+use serde_json::{Map, Value};
+
+use super::merge;
 use super::write_back::WriteBack;
-use super::{Persistence, PersistenceLock, Version};
+use super::{Persistence, Version};
 use crate::cache::{CacheListener, TokenCache};
 use crate::error::Error;
 
+/// How many times a read that cannot be trusted (an empty or unparsable file, which another
+/// writer may be rewriting in place, as msal-extensions does) is made before it is believed.
+const READ_ATTEMPTS: u32 = 5;
+
+/// The pause before the first re-read; it doubles each time (10 + 20 + 40 + 80 ms in all).
+const FIRST_REREAD: Duration = Duration::from_millis(10);
+
 #[derive(Default)]
 struct State {
-    /// Token operations in progress on the cache (they share one lock), and writes owed.
+    /// Token operations in progress on the cache, and writes owed.
     write_back: WriteBack,
-    /// The lock, held while an operation runs (unless taking it failed).
-    lock: Option<PersistenceLock>,
     /// Whether the stored data was read at least once.
     loaded: bool,
-    /// The version of the stored data the memory matches (after a load or a save).
+    /// The version of the stored data `base` is (after a load or a save).
     synced: Option<Version>,
+    /// The stored cache as last read or written (normalized), the base of three-way merges:
+    /// what differs from it in memory is this process's own changes.
+    base: Map<String, Value>,
     /// The stored data at `synced` is not a valid cache: never overwrite it.
     corrupt: bool,
+    /// The last read found an empty file that another writer may have been rewriting: read
+    /// again next time even if the version did not change.
+    untrusted: bool,
+}
+
+/// What a read of the store found.
+enum Read {
+    /// Nothing stored.
+    Missing,
+    /// Still empty after the re-reads.
+    Empty,
+    /// A valid cache, normalized.
+    Parsed(Map<String, Value>),
+    /// Still not a valid cache after the re-reads.
+    Corrupt(Error),
 }
 
 /// Keeps a [`TokenCache`] in a [`Persistence`] shared by processes: the cache's
 /// [`CacheListener`].
 ///
-/// - `before_access` (the start of every token operation) takes the persistence's lock and,
-///   when the stored version differs from the one last loaded or saved, reloads the cache;
-/// - `after_access` (its end) writes the cache once if the operation changed it, then releases
-///   the lock. The lock covers the whole operation, network round trip included, so processes
-///   that share the file take turns and never lose each other's tokens.
+/// - `before_access` (the start of every token operation) reloads the cache when the stored
+///   version differs from the one last loaded or saved, **without** taking the lock (as
+///   msal-extensions reads): the stored cache is merged into memory, keeping changes this
+///   process has not written yet;
+/// - `after_access` (its end) does nothing unless the operation changed the cache; then it takes
+///   the persistence's lock, reads the stored cache again, applies this process's changes on
+///   top of it (a three-way merge against what it last read, so entries other processes added,
+///   changed or removed meanwhile stay as they are), writes the result and releases the lock.
 ///
-/// Operations that overlap on the same cache share the lock; each writes its changes when it
-/// ends. Problems are logged and kept for [`take_last_error`](Self::take_last_error); see the
+/// The lock is therefore held for one read-merge-write (milliseconds), never across a sign-in,
+/// a device-code wait or a network request, and no process's tokens are dropped by another's
+/// write. A read that cannot be trusted (an empty or unparsable file, which a writer rewriting
+/// in place leaves for a moment) is made again after a short wait; an empty file is never a
+/// reason to write a cache without the entries already known.
+///
+/// Problems are logged and kept for [`take_last_error`](Self::take_last_error); see the
 /// [module documentation](super) for what happens then.
 pub struct PersistentTokenCache {
     persistence: Arc<dyn Persistence>,
@@ -59,23 +94,35 @@ impl PersistentTokenCache {
         })
     }
 
-    /// Loads the stored cache into `cache` (under the lock) and installs the listener.
+    /// Loads the stored cache into `cache` and installs the listener. No lock is taken: reads
+    /// never wait for writers (writes replace the file atomically, and a read that cannot be
+    /// trusted is made again).
     ///
     /// # Errors
-    /// [`Error::Cache`] when the lock cannot be taken, or the stored data cannot be read or is
-    /// not a valid cache; `cache` is then unchanged and no listener is installed.
+    /// [`Error::Cache`] when the stored data cannot be read or is not a valid cache, and
+    /// [`Error::CacheFileRefused`] for a path that is never read (a device, FIFO, socket or a
+    /// file above the size bound); `cache` is then unchanged and no listener is installed.
     pub fn attach(
         cache: &TokenCache,
         persistence: Arc<dyn Persistence>,
     ) -> Result<Arc<Self>, Error> {
         let listener = Self::new(persistence);
         {
-            let _lock = listener.persistence.lock()?;
             let mut state = listener.state();
             listener.reload(cache, &mut state, true)?;
         }
         cache.set_listener(Some(listener.clone()));
         Ok(listener)
+    }
+
+    /// Reads the stored cache again now, even if its version looks unchanged, and merges it
+    /// into `cache` (keeping changes not written yet).
+    ///
+    /// # Errors
+    /// As [`attach`](Self::attach).
+    pub fn reload_now(&self, cache: &TokenCache) -> Result<(), Error> {
+        let mut state = self.state();
+        self.reload(cache, &mut state, true)
     }
 
     /// The persistence.
@@ -106,35 +153,99 @@ impl PersistentTokenCache {
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(error);
     }
 
-    /// Reads the stored cache into `cache` if its version changed (or always, with `force`).
+    fn not_a_cache(&self, e: &Error) -> Error {
+        let detail = match e {
+            Error::Cache(m) => m.as_str(),
+            _ => "",
+        };
+        Error::Cache(format!(
+            "the token cache file {} is not a valid token cache, so it is neither loaded nor \
+             overwritten; repair or delete it: {detail}",
+            self.persistence.location()
+        ))
+    }
+
+    /// Reads the store; an empty or unparsable text is read again after a short wait (a writer
+    /// that truncates and rewrites in place leaves one for a moment), and believed only after
+    /// [`READ_ATTEMPTS`] reads.
+    fn read_store(&self) -> Result<Read, Error> {
+        let mut pause = FIRST_REREAD;
+        let mut attempt = 1;
+        loop {
+            let last = attempt >= READ_ATTEMPTS;
+            match self.persistence.load()? {
+                None => return Ok(Read::Missing),
+                Some(text) if text.trim().is_empty() => {
+                    if last {
+                        return Ok(Read::Empty);
+                    }
+                }
+                Some(text) => match TokenCache::normalize(&text) {
+                    Ok(normal) => {
+                        let map = merge::parse(&normal).map_err(Error::Cache)?;
+                        return Ok(Read::Parsed(map));
+                    }
+                    Err(e) if last => return Ok(Read::Corrupt(e)),
+                    Err(_) => {}
+                },
+            }
+            tracing::debug!(
+                location = %self.persistence.location(),
+                attempt,
+                "the token cache file is empty or not valid JSON; reading it again"
+            );
+            std::thread::sleep(pause);
+            pause *= 2;
+            attempt += 1;
+        }
+    }
+
+    /// Memory becomes `theirs` with this process's changes since `state.base` applied.
+    fn merge_into(
+        cache: &TokenCache,
+        state: &State,
+        theirs: &Map<String, Value>,
+    ) -> Result<String, Error> {
+        cache.replace_with(|current| {
+            let ours = merge::parse(current).map_err(Error::Cache)?;
+            let merged = merge::three_way(&state.base, &ours, theirs);
+            serde_json::to_string(&merged).map_err(|e| Error::Cache(e.to_string()))
+        })
+    }
+
+    /// Reads the stored cache into `cache` if its version changed (or always, with `force`),
+    /// merging it with what memory holds that was never written.
     fn reload(&self, cache: &TokenCache, state: &mut State, force: bool) -> Result<(), Error> {
         let version = self.persistence.version()?;
-        if state.loaded && !force && version == state.synced {
+        if state.loaded && !force && !state.untrusted && version == state.synced {
             return Ok(());
         }
-        let text = self.persistence.load()?;
-        match text {
+        match self.read_store()? {
             // Missing: keep what is in memory, the next write creates the file.
-            None => state.corrupt = false,
-            Some(text) => {
-                let parsed = if text.trim().is_empty() {
-                    cache.deserialize("{}")
-                } else {
-                    cache.deserialize(&text)
-                };
-                if let Err(e) = parsed {
-                    // Remember the version so a corrupt file is reported once, not re-parsed on
-                    // every operation; it is read again as soon as it changes.
-                    state.loaded = true;
-                    state.synced = version;
-                    state.corrupt = true;
-                    return Err(Error::Cache(format!(
-                        "the token cache file {} is not a valid token cache, so it is neither \
-                         loaded nor overwritten; repair or delete it: {e}",
-                        self.persistence.location()
-                    )));
-                }
+            Read::Missing => {
                 state.corrupt = false;
+                state.untrusted = false;
+            }
+            // Empty after the re-reads: keep memory, look again next time.
+            Read::Empty => {
+                state.loaded = true;
+                state.corrupt = false;
+                state.untrusted = true;
+                return Ok(());
+            }
+            Read::Corrupt(e) => {
+                // Remember the version so a corrupt file is reported once, not re-parsed on
+                // every operation; it is read again as soon as it changes.
+                state.loaded = true;
+                state.synced = version;
+                state.corrupt = true;
+                return Err(self.not_a_cache(&e));
+            }
+            Read::Parsed(theirs) => {
+                Self::merge_into(cache, state, &theirs)?;
+                state.base = theirs;
+                state.corrupt = false;
+                state.untrusted = false;
             }
         }
         state.loaded = true;
@@ -142,23 +253,30 @@ impl PersistentTokenCache {
         Ok(())
     }
 
+    /// Under the lock: reads the store, merges this process's changes onto it, writes it.
     fn write(&self, cache: &TokenCache, state: &mut State) -> Result<(), Error> {
-        if state.corrupt {
-            return Err(Error::Cache(format!(
-                "the token cache file {} is not a valid token cache; new tokens are kept in \
-                 memory only until it is repaired or deleted",
-                self.persistence.location()
-            )));
-        }
-        if state.lock.is_none() {
-            return Err(Error::Cache(format!(
-                "the token cache lock for {} was not held, so new tokens were not written",
-                self.persistence.location()
-            )));
-        }
-        self.persistence.save(&cache.serialize())?;
+        let _lock = self.persistence.lock()?;
+        let theirs = match self.read_store()? {
+            Read::Parsed(theirs) => theirs,
+            // Never a reason to drop entries: what was last read stands for the store.
+            Read::Missing | Read::Empty => state.base.clone(),
+            Read::Corrupt(_) => {
+                state.corrupt = true;
+                state.synced = self.persistence.version()?;
+                return Err(Error::Cache(format!(
+                    "the token cache file {} is not a valid token cache; new tokens are kept in \
+                     memory only until it is repaired or deleted",
+                    self.persistence.location()
+                )));
+            }
+        };
+        let json = Self::merge_into(cache, state, &theirs)?;
+        self.persistence.save(&json)?;
         state.synced = self.persistence.version()?;
+        state.base = merge::parse(&json).map_err(Error::Cache)?;
         state.loaded = true;
+        state.corrupt = false;
+        state.untrusted = false;
         Ok(())
     }
 }
@@ -166,14 +284,7 @@ impl PersistentTokenCache {
 impl CacheListener for PersistentTokenCache {
     fn before_access(&self, cache: &TokenCache) {
         let mut state = self.state();
-        if !state.write_back.enter() {
-            // Another operation on this cache holds the lock and the memory is current.
-            return;
-        }
-        match self.persistence.lock() {
-            Ok(lock) => state.lock = Some(lock),
-            Err(e) => self.record(e),
-        }
+        state.write_back.enter();
         if let Err(e) = self.reload(cache, &mut state, false) {
             self.record(e);
         }
@@ -188,9 +299,7 @@ impl CacheListener for PersistentTokenCache {
                 self.record(e);
             }
         }
-        if state.write_back.leave() {
-            state.lock = None;
-        }
+        state.write_back.leave();
     }
 }
 
@@ -302,8 +411,9 @@ mod tests {
         let listener = PersistentTokenCache::attach(&cache, p.clone()).unwrap();
         let held = p.lock().unwrap();
         operation(&cache, Some("one"));
-        let err = listener.take_last_error().unwrap().to_string();
-        assert!(err.contains("not written"), "{err}");
+        let err = listener.take_last_error().unwrap();
+        assert!(matches!(err, Error::CacheLockBusy { .. }), "{err}");
+        assert!(!err.to_string().contains("repair"), "{err}");
         assert!(!path.exists());
         drop(held);
         operation(&cache, None);
@@ -312,6 +422,137 @@ mod tests {
             path.exists(),
             "the pending change is written once the lock is free"
         );
+    }
+
+    #[test]
+    fn reads_and_cache_hits_never_take_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.json");
+        let p = Arc::new(FilePersistence::new(&path).with_lock_timeout(Duration::from_millis(30)));
+        let writer = TokenCache::new();
+        PersistentTokenCache::attach(&writer, p.clone()).unwrap();
+        operation(&writer, Some("one"));
+        let held = p.lock().unwrap();
+        let reader = TokenCache::new();
+        let listener = PersistentTokenCache::attach(&reader, p.clone()).unwrap();
+        operation(&reader, None);
+        assert!(listener.take_last_error().is_none());
+        assert_eq!(reader.len_access_tokens(), 1);
+        drop(held);
+    }
+
+    fn tokens_in(path: &std::path::Path) -> Vec<String> {
+        let doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let mut targets: Vec<String> = doc["AccessToken"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|at| at["target"].as_str().unwrap().to_string())
+            .collect();
+        targets.sort();
+        targets
+    }
+
+    #[test]
+    fn a_file_emptied_by_an_in_place_writer_is_read_again_not_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.json");
+        let p = Arc::new(FilePersistence::new(&path));
+        let other = TokenCache::new();
+        PersistentTokenCache::attach(&other, p.clone()).unwrap();
+        operation(&other, Some("one"));
+        let cache = TokenCache::new();
+        let listener = PersistentTokenCache::attach(&cache, p.clone()).unwrap();
+        // Another writer (msal-extensions' `save`) truncates the file, then rewrites it with one
+        // more token a moment later.
+        operation(&other, Some("two"));
+        let full = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, "").unwrap();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(15));
+                std::fs::write(&path, &full).unwrap();
+            });
+            operation(&cache, Some("three"));
+        });
+        assert!(listener.take_last_error().is_none());
+        assert_eq!(tokens_in(&path), ["one", "three", "two"]);
+    }
+
+    #[test]
+    fn an_empty_file_never_makes_a_write_drop_known_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.json");
+        let cache = TokenCache::new();
+        PersistentTokenCache::attach(&cache, Arc::new(FilePersistence::new(&path))).unwrap();
+        operation(&cache, Some("one"));
+        std::fs::write(&path, "").unwrap();
+        operation(&cache, Some("two"));
+        assert_eq!(tokens_in(&path), ["one", "two"]);
+    }
+
+    #[test]
+    fn writers_merge_instead_of_replacing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.json");
+        let (a, b) = (TokenCache::new(), TokenCache::new());
+        PersistentTokenCache::attach(&a, Arc::new(FilePersistence::new(&path))).unwrap();
+        PersistentTokenCache::attach(&b, Arc::new(FilePersistence::new(&path))).unwrap();
+        // Both start their operation before either writes: each one's write keeps the other's.
+        a.before_access();
+        b.before_access();
+        add(&a, "one");
+        add(&b, "two");
+        a.after_access();
+        b.after_access();
+        assert_eq!(tokens_in(&path), ["one", "two"]);
+        assert_eq!(b.len_access_tokens(), 2, "memory is the merged cache");
+    }
+
+    /// A store whose version never changes (as a file rewritten in place within one timestamp
+    /// tick, keeping its size, can look on a coarse-grained file system).
+    #[derive(Debug)]
+    struct FixedVersion {
+        text: Mutex<String>,
+    }
+
+    impl Persistence for FixedVersion {
+        fn load(&self) -> Result<Option<String>, Error> {
+            Ok(Some(self.text.lock().unwrap().clone()))
+        }
+        fn save(&self, data: &str) -> Result<(), Error> {
+            *self.text.lock().unwrap() = data.to_string();
+            Ok(())
+        }
+        fn version(&self) -> Result<Option<Version>, Error> {
+            Ok(Some(Version::from_parts([1])))
+        }
+        fn lock(&self) -> Result<crate::persistence::PersistenceLock, Error> {
+            Ok(crate::persistence::PersistenceLock::new(()))
+        }
+        fn location(&self) -> String {
+            "memory".into()
+        }
+    }
+
+    #[test]
+    fn a_forced_reload_reads_a_rewrite_that_kept_the_version() {
+        let source = TokenCache::new();
+        add(&source, "one");
+        let store = Arc::new(FixedVersion {
+            text: Mutex::new(source.serialize()),
+        });
+        let cache = TokenCache::new();
+        let listener = PersistentTokenCache::attach(&cache, store.clone()).unwrap();
+        assert_eq!(cache.len_access_tokens(), 1);
+        add(&source, "two");
+        *store.text.lock().unwrap() = source.serialize();
+        cache.before_access();
+        cache.after_access();
+        assert_eq!(cache.len_access_tokens(), 1, "same version: not read again");
+        listener.reload_now(&cache).unwrap();
+        assert_eq!(cache.len_access_tokens(), 2, "a forced reload reads it");
     }
 
     #[test]

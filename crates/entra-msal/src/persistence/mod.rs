@@ -7,9 +7,10 @@
 //!   ([`Persistence::version`]) and offers a cross-process lock ([`Persistence::lock`]).
 //!   [`FilePersistence`] is the plaintext file that msal-extensions' `FilePersistence` writes;
 //! - [`PersistentTokenCache`] is the [`CacheListener`](crate::cache::CacheListener) that ties a
-//!   cache to a persistence: at the start of every token operation it takes the lock and reloads
-//!   the file if it changed; at the end it writes the file once if the operation changed the
-//!   cache, then releases the lock.
+//!   cache to a persistence: at the start of every token operation it reloads the file if it
+//!   changed (without the lock); at the end, if the operation changed the cache, it takes the
+//!   lock, reads the file again, merges this process's changes into it, writes it and releases
+//!   the lock.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -42,19 +43,24 @@
 //!
 //! # Differences from msal-extensions
 //!
-//! - **One locked read and at most one write per token operation.** msal-extensions locks and
-//!   rewrites the whole file for every entity it adds (two rewrites for client credentials, up to
-//!   five for a user sign-in); here the lock is taken once per acquisition and held until its end,
-//!   so two processes never lose each other's tokens, and the file is written once.
+//! - **The lock covers one read-merge-write, never a sign-in or a network request.** Like
+//!   msal-extensions' `PersistedTokenCache.modify` (lock, reload, change, save, unlock), but once
+//!   per token operation instead of once per entity, and with a three-way merge: the entries
+//!   this process added, changed or removed since it last read the file are applied to what the
+//!   file holds now, so a write never drops another process's tokens.
+//! - **One lock that every msal-extensions variant respects** ([`FilePersistence`]):
+//!   exclusive creation of `<file>.lockfile` (what `filelock.py`, msal-extensions' default,
+//!   and the other languages' extensions use) **and** `flock` on it (what `portalocker` adds);
+//!   a lock file whose process is gone is taken over safely.
 //! - **Atomic writes.** The file is replaced by rename (temporary file in the same directory,
-//!   `fsync`, rename, `fsync` of the directory): a reader, or a crash, never sees half a file.
-//!   msal-extensions truncates and writes in place.
-//! - **Locks die with their process.** The lock is an OS file lock (`flock`) on `<file>.lockfile`,
-//!   msal-extensions' lock file name, so a process killed while holding it blocks nobody.
-//!   msal-extensions with `portalocker` uses the same kind of lock on the same file, so both
-//!   exclude each other; msal-extensions without `portalocker` only creates and deletes the lock
-//!   file, which this library deletes when it releases the lock, so Python waits for us, but we
-//!   cannot see Python's lock (install `portalocker` when both write the file at the same time).
+//!   precise modification time, `fsync`, rename, `fsync` of the directory): a reader, or a
+//!   crash, never sees half a file. msal-extensions truncates and writes in place, so a reader
+//!   can see an empty or partial file; this library reads such a file again after a short wait
+//!   instead of believing it, and never writes a cache without the entries it already knew
+//!   because of an empty read.
+//! - **Shared and special files.** A cache path that is a symbolic link is written through to
+//!   its target (as msal-extensions does); a device, FIFO, socket or a file above
+//!   [`MAX_CACHE_FILE_BYTES`] is refused, never read or replaced.
 //! - **Change detection** compares device, inode, size, modification and change times (one
 //!   `stat`), not just the modification time.
 //!
@@ -68,15 +74,17 @@
 //! - a file that is not a valid cache (corrupt, or cut short by another tool) is an error: the
 //!   in-memory cache stays as it was and **the file is not overwritten** until it is repaired or
 //!   deleted, so nothing is destroyed silently;
-//! - a lock that cannot be taken within the timeout (10 s by default) is an error; the operation
-//!   goes on with what is in memory and its changes are not written (they are written by the next
-//!   operation that gets the lock, unless the file changed in between).
+//! - a lock that cannot be taken within the timeout (20 s by default) is
+//!   [`Error::CacheLockBusy`]; the operation's result stands, its changes stay in memory and are
+//!   written (merged) by the next operation that gets the lock;
+//! - a path that is never read or written (a device, FIFO, socket, a lock file that is a
+//!   symbolic link, a file above [`MAX_CACHE_FILE_BYTES`]) is [`Error::CacheFileRefused`].
 //!
 //! # Threads and processes
 //!
-//! Share one `TokenCache` (it is cheap to clone) per file in a process: concurrent operations on
-//! it share the lock. Two separate `TokenCache`s attached to one file in one process exclude
-//! each other like two processes do, which blocks a thread while the other one's operation runs.
+//! Share one `TokenCache` (it is cheap to clone) per file in a process. Two separate
+//! `TokenCache`s attached to one file in one process exclude each other's writes like two
+//! processes do (for milliseconds), and merge each other's tokens.
 
 mod default;
 #[cfg(all(feature = "keyring", windows))]
@@ -90,6 +98,7 @@ mod keychain_cache;
 #[cfg(all(feature = "keyring", target_os = "linux"))]
 mod libsecret;
 mod listener;
+mod merge;
 pub mod partition;
 #[cfg(feature = "redis")]
 mod redis;
@@ -109,7 +118,7 @@ pub use default::{
 #[cfg(all(feature = "keyring", windows))]
 pub use dpapi::DpapiProtector;
 pub use encrypted::{AesGcmProtector, DataProtector, ENVELOPE_MAGIC, EncryptedFilePersistence};
-pub use file::{DEFAULT_LOCK_TIMEOUT, FilePersistence};
+pub use file::{DEFAULT_LOCK_TIMEOUT, FilePersistence, MAX_CACHE_FILE_BYTES, STALE_LOCK_AFTER};
 #[cfg(all(feature = "keyring", target_os = "macos"))]
 pub use keychain::load_or_create_key as keychain_key;
 #[cfg(all(feature = "keyring", target_os = "macos"))]
@@ -155,8 +164,9 @@ pub trait Persistence: Send + Sync + fmt::Debug {
     /// guard is dropped (or when the process dies).
     ///
     /// # Errors
-    /// [`Error::Cache`] when the lock is still held by another process when the wait ends, or
-    /// when the lock cannot be created.
+    /// [`Error::CacheLockBusy`] when the lock is still held by another process when the wait
+    /// ends; [`Error::CacheFileRefused`] when the lock's file is a symbolic link or not a
+    /// regular file; [`Error::Cache`] when the lock cannot be created.
     fn lock(&self) -> Result<PersistenceLock, Error>;
 
     /// A description of the location for messages (a path, a keychain item).
