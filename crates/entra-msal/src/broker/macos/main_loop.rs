@@ -482,6 +482,8 @@ mod tests {
                 slices.len()
             };
             *self.elapsed.lock().unwrap() += max;
+            // A slice blocks the thread for a moment, as the real one does.
+            std::thread::sleep(Duration::from_millis(1));
             // A slice services the main queue, as CFRunLoopRunInMode does on the main thread.
             self.drain_queue();
             if let Some(hook) = self.on_slice.lock().unwrap().as_mut() {
