@@ -63,6 +63,8 @@ fn init_tracing(verbose: u8, log_file: Option<&std::path::Path>) -> Result<(), F
     Ok(())
 }
 
+/// The runtime a command runs on, with `block_on` on the main thread. The macOS broker needs
+/// nothing more: awaited on the main thread, it runs the main run loop itself while it waits.
 fn runtime(multi_thread: bool) -> Result<tokio::runtime::Runtime, Failure> {
     let mut builder = if multi_thread {
         tokio::runtime::Builder::new_multi_thread()

@@ -7,6 +7,9 @@
 //!
 //! `ENTRA_AUTHORITY=https://login.microsoftonline.com/common ENTRA_CLIENT_ID=... ENTRA_SCOPE=User.ReadBasic.All cargo run -p entra-msal --features broker --example broker_console`
 //!
+//! A plain `#[tokio::main]` is all it takes on every platform; on macOS the library runs the main
+//! run loop itself while it waits for the SSO extension (see the `broker::macos` docs).
+//!
 //! Against the emulator's broker service (`entra-emulator serve --broker --json` prints the
 //! values), also set `ENTRA_BROKER_BUS` to the bus address it claims.
 
@@ -17,7 +20,7 @@ use entra_msal::app::{
     BrokerAvailability, InteractiveOptions, PublicClientApplication, SilentOptions,
 };
 
-#[tokio::main(flavor = "current_thread")]
+#[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let scope = common::var("ENTRA_SCOPE")?;
     let mut builder = PublicClientApplication::builder(common::var("ENTRA_CLIENT_ID")?)

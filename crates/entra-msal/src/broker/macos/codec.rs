@@ -43,6 +43,12 @@ pub const SSO_EXTENSION_UNDERLYING_ERROR: i64 = -6000;
 pub const MSID_OAUTH_ERROR_DOMAIN_SUFFIX: &str = "MSIDOAuthErrorDomain";
 /// The suffix of MSAL's general error domain (`MSIDErrorDomain`).
 pub const MSID_ERROR_DOMAIN_SUFFIX: &str = "MSIDErrorDomain";
+/// The suffix of common-core's HTTP error domain (`MSIDHttpErrorCodeDomain`).
+pub const MSID_HTTP_ERROR_DOMAIN_SUFFIX: &str = "MSIDHttpErrorCodeDomain";
+/// The suffix of MSAL ObjC's public error domain (`MSALErrorDomain`).
+pub const MSAL_ERROR_DOMAIN_SUFFIX: &str = "MSALErrorDomain";
+/// Foundation's networking error domain.
+pub const NS_URL_ERROR_DOMAIN: &str = "NSURLErrorDomain";
 
 /// `MSIDErrorServerInvalidClient`: `invalid_client`, in practice a redirect URI the app
 /// registration lacks (AADSTS50011). Counts as a redirect-URI mismatch even when the description
@@ -55,6 +61,10 @@ pub const MSID_OAUTH_ERROR_KEY: &str = "MSIDOAuthErrorKey";
 pub const MSID_OAUTH_SUB_ERROR_KEY: &str = "MSIDOAuthSubErrorKey";
 /// The `userInfo` key of the error description (the AADSTS text).
 pub const MSID_ERROR_DESCRIPTION_KEY: &str = "MSIDErrorDescriptionKey";
+/// MSAL ObjC's `userInfo` key of the OAuth error (`MSALOAuthErrorKey`).
+pub const MSAL_OAUTH_ERROR_KEY: &str = "MSALOAuthErrorKey";
+/// MSAL ObjC's `userInfo` key of the error description (`MSALErrorDescriptionKey`).
+pub const MSAL_ERROR_DESCRIPTION_KEY: &str = "MSALErrorDescriptionKey";
 
 /// An SSO-extension operation (`ASAuthorizationOpenIDRequest.requestedOperation`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,9 +90,11 @@ impl MacOperation {
         }
     }
 
-    /// Whether the extension may show UI (`userInterfaceEnabled`).
+    /// Whether the extension may show UI (`userInterfaceEnabled`): `login` only. MSAL ObjC's
+    /// `MSIDSSOExtensionSignoutRequest` signs out with `setRequiresUI:NO`, and its silent and
+    /// account requests never show UI either.
     pub fn user_interface_enabled(self) -> bool {
-        matches!(self, Self::Login | Self::SignOut)
+        matches!(self, Self::Login)
     }
 }
 
@@ -262,13 +274,35 @@ fn token_options(request: &BrokerTokenRequest) -> Result<BTreeMap<String, String
     Ok(options)
 }
 
-/// Encodes a silent token request (`refresh`). Without an account the extension uses the
-/// device's default account.
+/// Encodes a silent token request (`refresh`) for `request.account`, or, without one, for the
+/// user named by `request.login_hint` (`username` only).
+///
+/// The extension has no "default account": its parser (`MSIDBrokerOperationSilentTokenRequest`
+/// `initWithJSONDictionary:` through `MSIDAccountIdentifier`) rejects a `refresh` that carries
+/// neither `home_account_id` nor `username` with `MSIDErrorInvalidInternalParameter` (-51111),
+/// before any UI, and MSAL ObjC never builds one (`MSIDAccountIdentifier` `jsonDictionary` returns
+/// nil). So a silent request with neither an account nor a hint is answered here, without asking
+/// the extension, with [`BrokerStatus::InteractionRequired`]: interactive sign-in then goes
+/// straight to `login`, as pymsalruntime does on macOS (MSAL Python: "_signin_silently() won't
+/// work on Mac").
 pub fn encode_silent(request: &BrokerTokenRequest) -> Result<MacSsoRequest, BrokerError> {
     let mut options = token_options(request)?;
     if let Some(account) = &request.account {
         options.insert("home_account_id".into(), account.home_account_id.clone());
         options.insert("username".into(), account.username.clone());
+    } else if let Some(hint) = request
+        .login_hint
+        .as_deref()
+        .filter(|h| !h.trim().is_empty())
+    {
+        options.insert("username".into(), hint.to_string());
+    } else {
+        return Err(BrokerError::new(
+            BrokerPlatform::MacOs,
+            BrokerStatus::InteractionRequired,
+            "the macOS SSO extension has no default account to sign in silently; sign in \
+             interactively (or pass a login_hint or a signed-in account)",
+        ));
     }
     Ok(MacSsoRequest {
         operation: MacOperation::Refresh,
@@ -309,16 +343,37 @@ pub fn encode_get_accounts(
     })
 }
 
+/// The authority a sign-out names: the account's home tenant on its cloud
+/// (`https://<environment>/<realm>`, `common` when the realm is unknown).
+pub fn sign_out_authority(account: &BrokerAccount) -> String {
+    let environment = Some(account.environment.trim())
+        .filter(|e| !e.is_empty())
+        .unwrap_or("login.microsoftonline.com");
+    let realm = Some(account.realm.trim())
+        .filter(|r| !r.is_empty())
+        .unwrap_or("common");
+    format!("https://{environment}/{realm}")
+}
+
 /// Encodes signing `account` out of the extension for this client (the device's SSO session
-/// stays: `signout_from_browser` and `wipe_account` are off, as MSAL Python's `signout_silently`).
+/// stays: `signout_from_browser`, `wipe_account` and `wipe_cache_all_accounts` are off, as MSAL
+/// Python's `signout_silently`).
+///
+/// The keys are those of MSAL ObjC's `MSIDBrokerOperationSignoutFromDeviceRequest`
+/// (`jsonDictionary`), which the extension parses with `initWithJSONDictionary:`: that parser
+/// **requires** `authority` (through `provider_type`) and `redirect_uri`, and its base class
+/// `MSIDBrokerOperationRemoveAccountRequest` the account (`home_account_id`/`username`) and
+/// `client_id`. `authority` is usually [`sign_out_authority`].
 pub fn encode_sign_out(
     client_id: &str,
+    authority: &str,
     redirect_uri: &str,
     account: &BrokerAccount,
     correlation_id: &str,
 ) -> Result<MacSsoRequest, BrokerError> {
     let mut options = base_options(correlation_id)?;
     options.insert("client_id".into(), client_id.to_string());
+    options.insert("authority".into(), authority.to_string());
     options.insert("redirect_uri".into(), redirect_uri.to_string());
     options.insert("provider_type".into(), PROVIDER_TYPE_AAD_V2.into());
     options.insert("home_account_id".into(), account.home_account_id.clone());
@@ -326,6 +381,7 @@ pub fn encode_sign_out(
     options.insert("signout_from_browser".into(), "0".into());
     options.insert("clear_sso_extension_cookies".into(), "0".into());
     options.insert("wipe_account".into(), "0".into());
+    options.insert("wipe_cache_all_accounts".into(), "0".into());
     Ok(MacSsoRequest {
         operation: MacOperation::SignOut,
         options,
@@ -596,43 +652,130 @@ pub fn classify_ns_error(error: &NsErrorInfo) -> BrokerError {
     classify_underlying(error)
 }
 
+/// The status of an error in common-core's domains (`MSIDErrorDomain`, `MSIDOAuthErrorDomain`,
+/// `MSIDHttpErrorCodeDomain`, with or without msalruntime's `MSAI` prefix). Codes from
+/// AzureAD/microsoft-authentication-library-common-for-objc `IdentityCore/src/MSIDError.h`
+/// (`MSIDErrorCode`).
+fn msid_status(code: i64, oauth_error: Option<&str>) -> BrokerStatus {
+    match (code, oauth_error) {
+        // MSIDErrorServerInvalidClient, MSIDErrorServerUnauthorizedClient.
+        (MSID_INVALID_CLIENT | -51414, _) | (_, Some("invalid_client" | "unauthorized_client")) => {
+            BrokerStatus::IncorrectConfiguration
+        }
+        // MSIDErrorRedirectSchemeNotRegistered, MSIDErrorInvalidRedirectURI.
+        (-51118 | -51119, _) => BrokerStatus::IncorrectConfiguration,
+        // MSIDErrorInvalidInternalParameter, MSIDErrorInvalidDeveloperParameter.
+        (-51111 | -51112, _) => BrokerStatus::ApiContractViolation,
+        // MSIDErrorMissingAccountParameter, MSIDErrorInteractionRequired,
+        // MSIDErrorServerInvalidGrant, MSIDErrorServerDeclinedScopes,
+        // MSIDErrorServerProtectionPoliciesRequired (Company Portal remediates in its UI).
+        (-51113 | -51115 | -51412 | -51415 | -51430, _)
+        | (
+            _,
+            Some("invalid_grant" | "interaction_required" | "consent_required" | "login_required"),
+        ) => BrokerStatus::InteractionRequired,
+        // MSIDErrorUserCancel, MSIDErrorServerAccessDenied.
+        (-51700 | -51416, _) | (_, Some("access_denied")) => BrokerStatus::UserCanceled,
+        // MSIDErrorSessionCanceledProgrammatically.
+        (-51701, _) => BrokerStatus::ApplicationCanceled,
+        // MSIDErrorServerError, MSIDErrorServerUnhandledResponse, MSIDErrorUnexpectedHttpResponse.
+        (-51417 | -51500 | -51501, _) | (_, Some("server_error" | "temporarily_unavailable")) => {
+            BrokerStatus::ServerTemporarilyUnavailable
+        }
+        // MSIDErrorMDMEnrollmentCompletedNeedsRetry: enrolment just finished, ask again.
+        (-51733, _) => BrokerStatus::TransientError,
+        // MSIDErrorWorkplaceJoinRequired.
+        (-51810, _) => BrokerStatus::DeviceNotRegistered,
+        // MSIDErrorBrokerNotAvailable.
+        (-51814, _) => BrokerStatus::RequiredBrokerMissing,
+        // MSIDErrorInternal, MSIDErrorSSOExtensionUnexpectedError (-51815) and the rest.
+        _ => BrokerStatus::Unexpected,
+    }
+}
+
+/// The status of an error in MSAL's public domain (`MSALErrorDomain`). Codes from
+/// AzureAD/microsoft-authentication-library-for-objc `MSAL/src/public/MSALError.h`
+/// (`MSALError`; the older `MSALErrorCode` numbering for the -42xxx codes).
+fn msal_status(code: i64) -> BrokerStatus {
+    match code {
+        // MSALErrorWorkplaceJoinRequired.
+        -50001 => BrokerStatus::DeviceNotRegistered,
+        // MSALErrorInteractionRequired, MSALErrorServerDeclinedScopes,
+        // MSALErrorServerProtectionPoliciesRequired, the older MSALErrorInteractionRequired.
+        -50002 | -50003 | -50004 | -42100 => BrokerStatus::InteractionRequired,
+        // MSALErrorUserCanceled.
+        -50005 => BrokerStatus::UserCanceled,
+        // MSALErrorServerError.
+        -50006 => BrokerStatus::ServerTemporarilyUnavailable,
+        // MSALInternalErrorInvalidParameter (MSALErrorInvalidParameter before).
+        -42000 => BrokerStatus::ApiContractViolation,
+        // MSALErrorInternal and the rest.
+        _ => BrokerStatus::Unexpected,
+    }
+}
+
+/// The status of a Foundation networking error (`NSURLErrorDomain`): no connection at all is
+/// `NoNetwork`, anything else on the way a temporary network failure. Both are transient.
+fn url_status(code: i64) -> BrokerStatus {
+    match code {
+        // NSURLErrorNotConnectedToInternet, NSURLErrorInternationalRoamingOff,
+        // NSURLErrorDataNotAllowed.
+        -1009 | -1018 | -1020 => BrokerStatus::NoNetwork,
+        _ => BrokerStatus::NetworkTemporarilyUnavailable,
+    }
+}
+
+/// What to do about a status, appended to the error's context where the code alone is terse.
+fn status_hint(status: BrokerStatus) -> Option<&'static str> {
+    match status {
+        BrokerStatus::DeviceNotRegistered => Some(
+            "the device must be registered with Microsoft Entra ID: sign in to Company Portal, \
+             then retry",
+        ),
+        BrokerStatus::TransientError => Some("retry the request"),
+        _ => None,
+    }
+}
+
 fn classify_underlying(error: &NsErrorInfo) -> BrokerError {
     let oauth_error = error
         .user_info
         .get(MSID_OAUTH_ERROR_KEY)
+        .or_else(|| error.user_info.get(MSAL_OAUTH_ERROR_KEY))
         .map(String::as_str);
     let description = error
         .user_info
         .get(MSID_ERROR_DESCRIPTION_KEY)
+        .or_else(|| error.user_info.get(MSAL_ERROR_DESCRIPTION_KEY))
         .or_else(|| error.user_info.get("NSLocalizedDescription"))
         .map(String::as_str)
         .unwrap_or("(pii)");
-    let is_msid = error.domain.ends_with(MSID_OAUTH_ERROR_DOMAIN_SUFFIX)
-        || error.domain.ends_with(MSID_ERROR_DOMAIN_SUFFIX);
-    let status = if !is_msid {
-        BrokerStatus::Unexpected
-    } else {
-        match (error.code, oauth_error) {
-            (MSID_INVALID_CLIENT, _) | (_, Some("invalid_client")) => {
-                BrokerStatus::IncorrectConfiguration
-            }
-            // Redirect scheme not registered, invalid redirect URI.
-            (-51118 | -51119, _) => BrokerStatus::IncorrectConfiguration,
-            (-51111 | -51112, _) => BrokerStatus::ApiContractViolation,
-            (-51115 | -51412, _) | (_, Some("invalid_grant" | "interaction_required")) => {
-                BrokerStatus::InteractionRequired
-            }
-            (-51700, _) => BrokerStatus::UserCanceled,
-            (-51417, _) => BrokerStatus::ServerTemporarilyUnavailable,
-            _ => BrokerStatus::Unexpected,
+    let domain = error.domain.as_str();
+    let status = if domain.ends_with(MSID_OAUTH_ERROR_DOMAIN_SUFFIX)
+        || domain.ends_with(MSID_ERROR_DOMAIN_SUFFIX)
+    {
+        msid_status(error.code, oauth_error)
+    } else if domain.ends_with(MSID_HTTP_ERROR_DOMAIN_SUFFIX) {
+        BrokerStatus::ServerTemporarilyUnavailable
+    } else if domain.ends_with(MSAL_ERROR_DOMAIN_SUFFIX) {
+        match msal_status(error.code) {
+            BrokerStatus::Unexpected => msid_status(error.code, oauth_error),
+            status => status,
         }
+    } else if domain == NS_URL_ERROR_DOMAIN {
+        url_status(error.code)
+    } else {
+        BrokerStatus::Unexpected
     };
-    let mut context = format!("{description}, Domain: {}", error.domain);
+    let mut context = format!("{description}, Domain: {domain}");
     if let Some(oauth_error) = oauth_error {
         context.push_str(&format!(", OAuth error: {oauth_error}"));
     }
     if let Some(sub) = error.user_info.get(MSID_OAUTH_SUB_ERROR_KEY) {
         context.push_str(&format!(", sub-error: {sub}"));
+    }
+    if let Some(hint) = status_hint(status) {
+        context.push_str(&format!("; {hint}"));
     }
     let mut e = BrokerError::new(BrokerPlatform::MacOs, status, context);
     e.error_code = error.code;
@@ -758,13 +901,44 @@ mod tests {
     }
 
     #[test]
-    fn minimal_silent_request_has_no_account_keys() {
-        let encoded = encode_silent(&request()).unwrap();
+    fn a_silent_request_without_account_or_hint_never_reaches_the_extension() {
+        // M3. AzureAD/microsoft-authentication-library-common-for-objc
+        // IdentityCore/src/broker_operation/request/silent_token_request/
+        // MSIDBrokerOperationSilentTokenRequest.m `initWithJSONDictionary:error:` builds an
+        // MSIDAccountIdentifier, and IdentityCore/src/oauth2/account/MSIDAccountIdentifier.m
+        // `initWithJSONDictionary:error:` fails with MSIDErrorInvalidInternalParameter (-51111)
+        // when both `username` (MSID_ACCOUNT_DISPLAYABLE_ID_JSON_KEY) and `home_account_id`
+        // (MSID_ACCOUNT_HOME_ID_JSON_KEY) are missing. Such a request is answered locally as
+        // "interaction required", so interactive sign-in goes straight to `login`.
+        let e = encode_silent(&request()).unwrap_err();
+        assert_eq!(e.status, BrokerStatus::InteractionRequired);
+        assert!(e.status.requires_interaction());
+        assert_eq!(e.platform, BrokerPlatform::MacOs);
+        let mut blank = request();
+        blank.login_hint = Some("  ".into());
+        assert_eq!(
+            encode_silent(&blank).unwrap_err().status,
+            BrokerStatus::InteractionRequired
+        );
+
+        // A login hint alone is an account identifier the parser accepts (`username` only).
+        let mut hinted = request();
+        hinted.login_hint = Some("bob@contoso.com".into());
+        let encoded = encode_silent(&hinted).unwrap();
+        assert_eq!(encoded.operation, MacOperation::Refresh);
+        assert_eq!(encoded.options["username"], "bob@contoso.com");
         assert!(!encoded.options.contains_key("home_account_id"));
         assert!(!encoded.options.contains_key("claims"));
         assert!(!encoded.options.contains_key("extra_query_param"));
         assert_eq!(encoded.options["instance_aware"], "0");
-        assert_eq!(encoded.options.len(), 11);
+        assert_eq!(encoded.options.len(), 12);
+        // The other refusals come first (a username/password request is not "needs UI").
+        let mut ropc = request();
+        ropc.username_password = Some(("u".into(), crate::broker::BrokerPassword("p".into())));
+        assert_eq!(
+            encode_silent(&ropc).unwrap_err().status,
+            BrokerStatus::FallbackToNativeMsal
+        );
     }
 
     #[test]
@@ -787,14 +961,73 @@ mod tests {
     fn accounts_and_sign_out_requests() {
         let get = encode_get_accounts(CLIENT, CORR).unwrap();
         assert_eq!(get.operation.as_str(), "get_accounts_operation");
+        assert!(!get.operation.user_interface_enabled());
         assert_eq!(get.options["client_id"], CLIENT);
         assert_eq!(get.options["msg_protocol_ver"], "4");
-        let out = encode_sign_out(CLIENT, MAC_UNSIGNED, &account(), CORR).unwrap();
+    }
+
+    #[test]
+    fn sign_out_carries_the_keys_the_extension_requires() {
+        // M5. AzureAD/microsoft-authentication-library-common-for-objc
+        // IdentityCore/src/broker_operation/request/account_request/
+        // MSIDBrokerOperationSignoutFromDeviceRequest.m: `initWithJSONDictionary:error:` requires
+        // the authority (MSIDAuthority from `provider_type`, key MSID_AUTHORITY_URL_JSON_KEY
+        // "authority") and `redirect_uri`; `jsonDictionary` writes `provider_type`,
+        // `signout_from_browser`, `clear_sso_extension_cookies`, `wipe_account` and
+        // `wipe_cache_all_accounts` as "0"/"1"; its superclass MSIDBrokerOperationRemoveAccountRequest
+        // adds `client_id` and the account identifier. IdentityCore/src/requests/broker/
+        // MSIDSSOExtensionSignoutRequest.m `executeRequestWithCompletion:` sends it with
+        // `setRequiresUI:NO`.
+        let authority = sign_out_authority(&account());
+        assert_eq!(authority, "https://login.microsoftonline.com/utid1");
+        let out = encode_sign_out(CLIENT, &authority, MAC_UNSIGNED, &account(), CORR).unwrap();
         assert_eq!(out.operation.as_str(), "signout_account_operation");
+        assert!(!out.operation.user_interface_enabled());
+        let keys: Vec<&str> = out.options.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "authority",
+                "clear_sso_extension_cookies",
+                "client_id",
+                "client_sdk",
+                "client_version",
+                "correlation_id",
+                "home_account_id",
+                "msg_protocol_ver",
+                "provider_type",
+                "redirect_uri",
+                "signout_from_browser",
+                "username",
+                "wipe_account",
+                "wipe_cache_all_accounts",
+            ]
+        );
+        assert_eq!(
+            out.options["authority"],
+            "https://login.microsoftonline.com/utid1"
+        );
         assert_eq!(out.options["home_account_id"], "uid1.utid1");
         assert_eq!(out.options["provider_type"], "provider_aad_v2");
-        assert_eq!(out.options["wipe_account"], "0");
+        assert_eq!(out.options["redirect_uri"], MAC_UNSIGNED);
+        for flag in [
+            "signout_from_browser",
+            "clear_sso_extension_cookies",
+            "wipe_account",
+            "wipe_cache_all_accounts",
+        ] {
+            assert_eq!(out.options[flag], "0", "{flag}");
+        }
+        // Another cloud and an account without a realm.
+        let mut other = account();
+        other.environment = "login.microsoftonline.us".into();
+        other.realm = String::new();
+        assert_eq!(
+            sign_out_authority(&other),
+            "https://login.microsoftonline.us/common"
+        );
     }
+
     const MAC_UNSIGNED: &str = "msauth.com.msauth.unsignedapp://auth";
 
     #[test]
@@ -1101,14 +1334,147 @@ mod tests {
             BrokerStatus::InteractionRequired
         );
         let foreign = NsErrorInfo {
-            domain: "NSURLErrorDomain".into(),
-            code: -1009,
+            domain: "NSCocoaErrorDomain".into(),
+            code: 4,
             ..Default::default()
         };
         let e = classify_ns_error(&foreign);
         assert_eq!(e.status, BrokerStatus::Unexpected);
-        assert_eq!(e.error_code, -1009);
+        assert_eq!(e.error_code, 4);
         assert!(!e.is_redirect_uri_mismatch());
+    }
+
+    fn underlying(domain: &str, code: i64, user_info: &[(&str, &str)]) -> NsErrorInfo {
+        as_error(
+            SSO_EXTENSION_UNDERLYING_ERROR,
+            Some(NsErrorInfo {
+                domain: domain.into(),
+                code,
+                user_info: map(user_info),
+                underlying: None,
+            }),
+        )
+    }
+
+    #[test]
+    fn needs_ui_answers_are_interaction_required_and_the_rest_is_classified() {
+        // M6. Codes from AzureAD/microsoft-authentication-library-common-for-objc
+        // IdentityCore/src/MSIDError.h (`MSIDErrorCode`) and
+        // AzureAD/microsoft-authentication-library-for-objc MSAL/src/public/MSALError.h
+        // (`MSALError`, `MSALInternalError`); the -6000 wrapper is
+        // IdentityCore/src/requests/broker/MSIDSSOExtensionRequestDelegate.m
+        // (MSIDSSOExtensionUnderlyingError). msalruntime prefixes the domains with `MSAI`.
+        use BrokerStatus::*;
+        let table: &[(&str, i64, BrokerStatus)] = &[
+            // MSIDErrorMissingAccountParameter, MSIDErrorInteractionRequired.
+            ("MSIDErrorDomain", -51113, InteractionRequired),
+            ("MSAIMSIDErrorDomain", -51115, InteractionRequired),
+            // MSIDErrorServerInvalidGrant, MSIDErrorServerDeclinedScopes,
+            // MSIDErrorServerProtectionPoliciesRequired.
+            ("MSIDOAuthErrorDomain", -51412, InteractionRequired),
+            ("MSIDOAuthErrorDomain", -51415, InteractionRequired),
+            ("MSAIMSIDOAuthErrorDomain", -51430, InteractionRequired),
+            // MSIDErrorServerAccessDenied, MSIDErrorUserCancel,
+            // MSIDErrorSessionCanceledProgrammatically.
+            ("MSIDOAuthErrorDomain", -51416, UserCanceled),
+            ("MSIDErrorDomain", -51700, UserCanceled),
+            ("MSIDErrorDomain", -51701, ApplicationCanceled),
+            // MSIDErrorMDMEnrollmentCompletedNeedsRetry.
+            ("MSIDErrorDomain", -51733, TransientError),
+            // MSIDErrorWorkplaceJoinRequired, MSIDErrorBrokerNotAvailable,
+            // MSIDErrorSSOExtensionUnexpectedError, MSIDErrorInternal.
+            ("MSIDErrorDomain", -51810, DeviceNotRegistered),
+            ("MSIDErrorDomain", -51814, RequiredBrokerMissing),
+            ("MSIDErrorDomain", -51815, Unexpected),
+            ("MSIDErrorDomain", -51100, Unexpected),
+            // MSIDErrorInvalidInternalParameter, MSIDErrorServerUnauthorizedClient,
+            // MSIDErrorServerError.
+            ("MSIDErrorDomain", -51111, ApiContractViolation),
+            ("MSIDOAuthErrorDomain", -51414, IncorrectConfiguration),
+            ("MSIDOAuthErrorDomain", -51417, ServerTemporarilyUnavailable),
+            // MSIDHttpErrorCodeDomain: MSIDErrorServerUnhandledResponse.
+            (
+                "MSIDHttpErrorCodeDomain",
+                -51500,
+                ServerTemporarilyUnavailable,
+            ),
+            (
+                "MSAIMSIDHttpErrorCodeDomain",
+                503,
+                ServerTemporarilyUnavailable,
+            ),
+            // MSALErrorDomain: MSALErrorInternal, MSALErrorWorkplaceJoinRequired,
+            // MSALErrorInteractionRequired, MSALErrorServerDeclinedScopes,
+            // MSALErrorServerProtectionPoliciesRequired, MSALErrorUserCanceled,
+            // MSALErrorServerError, MSALInternalErrorInvalidParameter.
+            ("MSALErrorDomain", -50000, Unexpected),
+            ("MSALErrorDomain", -50001, DeviceNotRegistered),
+            ("MSALErrorDomain", -50002, InteractionRequired),
+            ("MSALErrorDomain", -50003, InteractionRequired),
+            ("MSALErrorDomain", -50004, InteractionRequired),
+            ("MSALErrorDomain", -50005, UserCanceled),
+            ("MSALErrorDomain", -50006, ServerTemporarilyUnavailable),
+            ("MSALErrorDomain", -42000, ApiContractViolation),
+            // NSURLErrorDomain: NSURLErrorNotConnectedToInternet, NSURLErrorTimedOut,
+            // NSURLErrorNetworkConnectionLost.
+            ("NSURLErrorDomain", -1009, NoNetwork),
+            ("NSURLErrorDomain", -1001, NetworkTemporarilyUnavailable),
+            ("NSURLErrorDomain", -1005, NetworkTemporarilyUnavailable),
+        ];
+        for (domain, code, status) in table {
+            let wrapped = classify_ns_error(&underlying(domain, *code, &[]));
+            assert_eq!(wrapped.status, *status, "{domain} {code}");
+            assert_eq!(wrapped.error_code, *code);
+            assert_eq!(wrapped.platform, BrokerPlatform::MacOs);
+            // The same error unwrapped (as some paths report it) is classified alike.
+            let bare = classify_ns_error(&NsErrorInfo {
+                domain: domain.to_string(),
+                code: *code,
+                ..Default::default()
+            });
+            assert_eq!(bare.status, *status, "{domain} {code} unwrapped");
+        }
+        // Network errors are transient; "needs UI" is what interactive sign-in continues on.
+        assert!(
+            classify_ns_error(&underlying("NSURLErrorDomain", -1009, &[]))
+                .status
+                .is_transient()
+        );
+        assert!(
+            classify_ns_error(&underlying("MSALErrorDomain", -50002, &[]))
+                .status
+                .requires_interaction()
+        );
+        // The OAuth error decides when the code is a generic one (MSIDErrorServerOauth).
+        for (oauth, status) in [
+            ("interaction_required", InteractionRequired),
+            ("login_required", InteractionRequired),
+            ("consent_required", InteractionRequired),
+            ("access_denied", UserCanceled),
+            ("unauthorized_client", IncorrectConfiguration),
+            ("temporarily_unavailable", ServerTemporarilyUnavailable),
+        ] {
+            let e = classify_ns_error(&underlying(
+                "MSIDOAuthErrorDomain",
+                -51400,
+                &[("MSIDOAuthErrorKey", oauth)],
+            ));
+            assert_eq!(e.status, status, "{oauth}");
+        }
+        // MSAL's own userInfo keys are read too.
+        let e = classify_ns_error(&underlying(
+            "MSALErrorDomain",
+            -50000,
+            &[
+                ("MSALOAuthErrorKey", "invalid_grant"),
+                ("MSALErrorDescriptionKey", "AADSTS50076: MFA"),
+            ],
+        ));
+        assert_eq!(e.status, InteractionRequired);
+        assert!(e.context.contains("AADSTS50076"));
+        // Device registration says what to do.
+        let e = classify_ns_error(&underlying("MSIDErrorDomain", -51810, &[]));
+        assert!(e.context.contains("Company Portal"), "{e}");
     }
 
     #[test]

@@ -10,32 +10,27 @@
 //! # Main thread and run loop
 //!
 //! AuthenticationServices delivers its answers to a delegate on the **main thread**, through the
-//! main run loop. `MacBroker` therefore dispatches every request to the main queue and awaits the
-//! answer from whatever thread the caller's future runs on. For that to work:
+//! main run loop. Apps do not need to arrange anything for that; `MacBroker` works from any
+//! thread, as Microsoft's runtimes do ([`main_loop`] has the details and the tests):
 //!
-//! - the main thread must run its run loop (`NSApplication::run` in a GUI app;
-//!   `CFRunLoopRun()` or `dispatch_main()` in a command-line tool), and
-//! - the async runtime that awaits broker calls must run on **other** threads.
+//! - **Called on the main thread** (a plain `#[tokio::main]` program of either flavour, a
+//!   current-thread runtime's `block_on`, the `msal` CLI): the request starts right there, and
+//!   while it waits the future runs the main run loop in short slices (`CFRunLoopRunInMode`,
+//!   50 ms at most), so the answer is delivered and the runtime's other tasks keep running. This
+//!   is what pymsalruntime (`MSALRUNTIME_runloop_run`) and MSAL.NET (`MacMainThreadScheduler`)
+//!   do for console programs.
+//! - **Called from another thread** (a GUI app's background task, `tokio::spawn` on a
+//!   multi-thread runtime): the request is posted to the main queue. The main thread must then
+//!   service its run loop, as a GUI app's `NSApplication.run` does. A program that parks the main
+//!   thread itself should use `CFRunLoopRun()` (not `dispatch_main()`, which drains the main
+//!   queue but runs no run-loop sources). If the main thread does not pick the request up within
+//!   about 2 s, the call fails with
+//!   [`ApiContractViolation`](crate::broker::BrokerStatus::ApiContractViolation) and a message
+//!   that says what to change.
 //!
-//! A `#[tokio::main]` program blocks the main thread inside the runtime, so the extension's answer
-//! can never be delivered: it would deadlock. Such a program should start a runtime on a
-//! background thread and park the main thread in the run loop, for example:
-//!
-//! ```text
-//! fn main() {
-//!     std::thread::spawn(|| {
-//!         let rt = tokio::runtime::Runtime::new().unwrap();
-//!         rt.block_on(async { /* use PublicClientApplication here */ });
-//!         std::process::exit(0);
-//!     });
-//!     // Keep the main thread in the main run loop (CFRunLoopRun or dispatch_main).
-//!     dispatch2::dispatch_main();
-//! }
-//! ```
-//!
-//! `MacBroker` refuses a call made on the main thread itself (a typed
-//! [`ApiContractViolation`](crate::broker::BrokerStatus::ApiContractViolation) error instead of
-//! a hang), and silent calls give up after a timeout with a hint about the run loop.
+//! Silent requests time out after 60 s, interactive sign-in after 10 minutes; a request that
+//! times out, or whose future is dropped, is cancelled (`-[ASAuthorizationController cancel]`).
+//! The thread a call comes from never makes the library give up on the broker for good.
 //!
 //! # Apple Silicon only
 //!
@@ -43,6 +38,7 @@
 //! ([`codec::mac_broker_supported`]); Intel Macs and Rosetta fall back to the browser.
 
 pub mod codec;
+pub mod main_loop;
 #[cfg(all(feature = "broker", target_os = "macos"))]
 mod shim;
 
@@ -76,6 +72,22 @@ pub fn supported_here() -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_documented_console_program_is_the_compiled_example() {
+        // docs/broker.md shows examples/broker_quickstart.rs (below its marker line) verbatim, so
+        // the program users copy is the one the build (and scripts/test, for macOS) compiles.
+        let docs = include_str!("../../../../../docs/broker.md");
+        let example = include_str!("../../../examples/broker_quickstart.rs");
+        let marker = "// docs/broker.md: A console program\n";
+        let program = &example[example.find(marker).expect("the marker line") + marker.len()..];
+        assert!(program.contains("#[tokio::main]\nasync fn main()"));
+        assert!(
+            docs.contains(&format!("```rust\n{program}```")),
+            "docs/broker.md no longer shows examples/broker_quickstart.rs verbatim"
+        );
+        assert!(!docs.contains("dispatch_main();"));
+    }
+
     #[test]
     fn a_test_binary_is_not_an_app_bundle() {
         // Test executables live in target/debug/deps, not in X.app/Contents/MacOS.

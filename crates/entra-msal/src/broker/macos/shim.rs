@@ -1,43 +1,86 @@
 //! The SSO-extension shim: hands [`codec`](super::codec) dictionaries to
 //! `ASAuthorizationSingleSignOnProvider` on the main thread and passes the answer (header
-//! dictionary or `NSError`) back to the codec. No parsing here. See the module docs of
-//! [`macos`](super) for the main-thread and run-loop contract.
+//! dictionary or `NSError`) back to the codec. No parsing here, and no waiting logic: how the
+//! answer is awaited (run-loop slices on the main thread, the main queue elsewhere, timeouts and
+//! cancellation) is [`main_loop`](super::main_loop); this file only implements its
+//! [`MainLoop`] seam for the real main thread.
 
 #![allow(unsafe_code)]
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
+use std::ffi::c_void;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use dispatch2::DispatchQueue;
 use objc2::rc::Retained;
 use objc2::runtime::{AnyObject, NSObject, NSObjectProtocol, ProtocolObject};
 use objc2::{
-    AllocAnyThread, DefinedClass, MainThreadMarker, MainThreadOnly, define_class, msg_send,
+    AllocAnyThread, DefinedClass, MainThreadMarker, MainThreadOnly, Message, define_class,
+    msg_send, sel,
 };
+use objc2_app_kit::{NSApplication, NSBackingStoreType, NSView, NSWindow, NSWindowStyleMask};
 use objc2_authentication_services::{
     ASAuthorization, ASAuthorizationController, ASAuthorizationControllerDelegate,
-    ASAuthorizationRequest, ASAuthorizationSingleSignOnCredential,
-    ASAuthorizationSingleSignOnProvider,
+    ASAuthorizationControllerPresentationContextProviding, ASAuthorizationRequest,
+    ASAuthorizationSingleSignOnCredential, ASAuthorizationSingleSignOnProvider,
 };
 use objc2_foundation::{
-    NSArray, NSBundle, NSError, NSString, NSURL, NSURLQueryItem, NSUnderlyingErrorKey,
+    NSArray, NSBundle, NSError, NSPoint, NSRect, NSSize, NSString, NSURL, NSURLQueryItem,
+    NSUnderlyingErrorKey,
 };
 use tokio::sync::oneshot;
 
 use super::codec::{self, MacOperation, MacSsoRequest, NsErrorInfo, SSO_PROVIDER_URL};
+use super::main_loop::{MainLoop, MainThreadCall, MainThreadJob, WaitPolicy};
 use crate::broker::{
     BrokerAccount, BrokerBackend, BrokerError, BrokerFuture, BrokerPlatform, BrokerStatus,
     BrokerTokenRequest, BrokerTokenResponse, ParentWindow,
 };
 
-/// How long a non-interactive request may wait for the extension (which answers through the
-/// main run loop) before the caller is told to check that the run loop runs.
-const NON_INTERACTIVE_TIMEOUT: Duration = Duration::from_secs(60);
-
 /// The answer of one request: the header dictionary, or the classified error.
 type Reply = Result<BTreeMap<String, String>, BrokerError>;
+
+#[link(name = "CoreFoundation", kind = "framework")]
+unsafe extern "C" {
+    /// `kCFRunLoopDefaultMode` (a `CFStringRef` constant).
+    static kCFRunLoopDefaultMode: *const c_void;
+    /// `CFRunLoopRunInMode(mode, seconds, returnAfterSourceHandled)`.
+    fn CFRunLoopRunInMode(
+        mode: *const c_void,
+        seconds: f64,
+        return_after_source_handled: u8,
+    ) -> i32;
+}
+
+/// This process's main thread: `CFRunLoopRunInMode` slices (which also drain the main dispatch
+/// queue, as `CFRunLoopRun` does and `dispatch_main` does not for run-loop sources) and
+/// `dispatch_async` to the main queue.
+#[derive(Debug)]
+struct SystemMainLoop;
+
+impl MainLoop for SystemMainLoop {
+    fn is_main_thread(&self) -> bool {
+        MainThreadMarker::new().is_some()
+    }
+
+    fn run_slice(&self, max: Duration) {
+        if MainThreadMarker::new().is_none() {
+            return;
+        }
+        // SAFETY: called on the main thread (checked above), whose run loop CFRunLoopRunInMode
+        // runs; kCFRunLoopDefaultMode is an immutable CFString constant of CoreFoundation.
+        unsafe {
+            CFRunLoopRunInMode(kCFRunLoopDefaultMode, max.as_secs_f64(), 1);
+        }
+    }
+
+    fn post_to_main(&self, job: Box<dyn FnOnce() + Send>) {
+        DispatchQueue::main().exec_async(job);
+    }
+}
 
 /// The macOS broker (the Enterprise SSO extension).
 #[derive(Debug)]
@@ -79,19 +122,29 @@ fn mac_error(status: BrokerStatus, context: impl Into<String>) -> BrokerError {
 }
 
 struct DelegateIvars {
+    /// Which request this is (for cancelling it).
+    id: u64,
     reply: RefCell<Option<oneshot::Sender<Reply>>>,
     controller: RefCell<Option<Retained<ASAuthorizationController>>>,
+    /// The window that owns `login`'s UI (`None` for requests without UI).
+    window: Option<ParentWindow>,
+    /// A window this request created as the presentation anchor, kept until it answers.
+    own_anchor: RefCell<Option<Retained<NSWindow>>>,
+    answered: Cell<bool>,
 }
 
 thread_local! {
-    /// Delegates of requests in progress (the controller holds its delegate weakly). Only ever
-    /// touched on the main thread.
+    /// Delegates of requests in progress (the controller holds its delegate and its
+    /// presentation context provider weakly). Only ever touched on the main thread.
     static PENDING: RefCell<Vec<Retained<SsoDelegate>>> = const { RefCell::new(Vec::new()) };
 }
 
+/// The id of the next request.
+static NEXT_REQUEST: AtomicU64 = AtomicU64::new(1);
+
 define_class!(
     // SAFETY: NSObject has no subclassing requirements; the delegate is main-thread-only, as
-    // the protocol requires; and the class has no `Drop` impl of its own, which is what
+    // the protocols require; and the class has no `Drop` impl of its own, which is what
     // `define_class!` asks of a class with ivars.
     #[unsafe(super(NSObject))]
     #[thread_kind = MainThreadOnly]
@@ -118,30 +171,109 @@ define_class!(
             self.finish(Err(codec::classify_ns_error(&ns_error_info(error, 0))));
         }
     }
+
+    // SAFETY: the method signature matches ASAuthorizationControllerPresentationContextProviding
+    // (ASPresentationAnchor is an NSWindow, returned retained as `method_id` requires).
+    unsafe impl ASAuthorizationControllerPresentationContextProviding for SsoDelegate {
+        #[unsafe(method_id(presentationAnchorForAuthorizationController:))]
+        fn presentation_anchor(
+            &self,
+            _controller: &ASAuthorizationController,
+        ) -> Retained<NSObject> {
+            let window = self.anchor_window();
+            Retained::into_super(Retained::into_super(window))
+        }
+    }
 );
 
 impl SsoDelegate {
-    fn create(mtm: MainThreadMarker, reply: oneshot::Sender<Reply>) -> Retained<Self> {
+    fn create(
+        mtm: MainThreadMarker,
+        id: u64,
+        window: Option<ParentWindow>,
+        reply: oneshot::Sender<Reply>,
+    ) -> Retained<Self> {
         let this = Self::alloc(mtm).set_ivars(DelegateIvars {
+            id,
             reply: RefCell::new(Some(reply)),
             controller: RefCell::new(None),
+            window,
+            own_anchor: RefCell::new(None),
+            answered: Cell::new(false),
         });
         // SAFETY: NSObject's `init` on a freshly allocated instance.
         unsafe { msg_send![super(this), init] }
     }
 
     fn finish(&self, reply: Reply) {
+        if self.ivars().answered.replace(true) {
+            return;
+        }
         if let Some(sender) = self.ivars().reply.borrow_mut().take() {
-            // The caller may have given up (timeout): nothing to do then.
+            // The caller may have given up (timeout, dropped future): nothing to do then.
             let _ = sender.send(reply);
         }
         self.ivars().controller.borrow_mut().take();
+        if let Some(window) = self.ivars().own_anchor.borrow_mut().take() {
+            window.close();
+        }
         let me: *const Self = self;
         PENDING.with(|pending| {
             pending
                 .borrow_mut()
                 .retain(|d| !std::ptr::eq(Retained::as_ptr(d), me))
         });
+    }
+
+    /// The window the extension's UI is presented over, as MSAL ObjC picks it
+    /// (`MSIDSSOExtensionInteractiveTokenRequest` `presentationAnchor`: the parent view's window,
+    /// else the app's window): the window of the app's `NSView` (or the `NSWindow` itself), else
+    /// the key or main window, else, in a console program that has none, a new borderless
+    /// window in the middle of the screen (MSAL.NET hands msalruntime a dummy handle there, and
+    /// the UI is shown in the middle of the screen).
+    fn anchor_window(&self) -> Retained<NSWindow> {
+        let mtm = self.mtm();
+        if let Some(ParentWindow::Native(handle)) = self.ivars().window
+            && handle != 0
+        {
+            // SAFETY: `ParentWindow::Native` on macOS is documented as a live `NSView` or
+            // `NSWindow` pointer (raw-window-handle's AppKit handle is the `NSView`), owned by
+            // the app for as long as its sign-in runs; it is only read here, on the main thread.
+            let object: &AnyObject = unsafe { &*(handle as usize as *const AnyObject) };
+            if let Some(view) = object.downcast_ref::<NSView>()
+                && let Some(window) = view.window()
+            {
+                return window;
+            }
+            if let Some(window) = object.downcast_ref::<NSWindow>() {
+                return window.retain();
+            }
+        }
+        let app = NSApplication::sharedApplication(mtm);
+        if let Some(window) = app.keyWindow().or_else(|| app.mainWindow()) {
+            return window;
+        }
+        if let Some(window) = self.ivars().own_anchor.borrow().as_ref() {
+            return window.clone();
+        }
+        let frame = NSRect::new(NSPoint::new(0.0, 0.0), NSSize::new(1.0, 1.0));
+        // SAFETY: initialising a freshly allocated window on the main thread with a valid
+        // frame, style and backing store; it is released through `Retained`, so AppKit must
+        // not release it again on close (`releasedWhenClosed` = NO, set right after).
+        let window = unsafe {
+            NSWindow::initWithContentRect_styleMask_backing_defer(
+                NSWindow::alloc(mtm),
+                frame,
+                NSWindowStyleMask::Borderless,
+                NSBackingStoreType::Buffered,
+                false,
+            )
+        };
+        // SAFETY: a setter on a live window, on the main thread.
+        unsafe { window.setReleasedWhenClosed(false) };
+        window.center();
+        *self.ivars().own_anchor.borrow_mut() = Some(window.clone());
+        window
     }
 }
 
@@ -221,7 +353,13 @@ fn no_extension() -> BrokerError {
 }
 
 /// Starts `request` on the main thread; the reply arrives through the delegate.
-fn start_on_main(mtm: MainThreadMarker, request: MacSsoRequest, reply: oneshot::Sender<Reply>) {
+fn start_on_main(
+    mtm: MainThreadMarker,
+    id: u64,
+    request: MacSsoRequest,
+    window: Option<ParentWindow>,
+    reply: oneshot::Sender<Reply>,
+) {
     let provider = match sso_provider() {
         Ok(provider) => provider,
         Err(e) => {
@@ -264,59 +402,75 @@ fn start_on_main(mtm: MainThreadMarker, request: MacSsoRequest, reply: oneshot::
             &requests,
         )
     };
-    let delegate = SsoDelegate::create(mtm, reply);
-    // SAFETY: the delegate lives in PENDING until it has answered, so the weak reference the
-    // controller keeps stays valid; performRequests runs on the main thread.
+    let delegate = SsoDelegate::create(mtm, id, window, reply);
+    // SAFETY: the delegate lives in PENDING until it has answered or was cancelled, and the
+    // controller's references to it are weak (zeroing); everything runs on the main thread.
     unsafe {
         controller.setDelegate(Some(ProtocolObject::from_ref(&*delegate)));
+        if window.is_some() {
+            // As MSAL ObjC's interactive request does, `login` gets a presentation context.
+            controller.setPresentationContextProvider(Some(ProtocolObject::from_ref(&*delegate)));
+        }
     }
     *delegate.ivars().controller.borrow_mut() = Some(controller.clone());
     PENDING.with(|pending| pending.borrow_mut().push(delegate));
-    // SAFETY: as above.
+    // SAFETY: as above; PENDING is not borrowed while the controller may call the delegate.
     unsafe { controller.performRequests() };
 }
 
-/// Sends `request` to the extension and waits for its answer.
-async fn perform(request: MacSsoRequest) -> Reply {
-    if MainThreadMarker::new().is_some() {
-        return Err(mac_error(
-            BrokerStatus::ApiContractViolation,
-            "the macOS broker was called on the main thread, which must stay free to run the \
-             main run loop that delivers the SSO extension's answer; run the async runtime on \
-             another thread (see the entra_msal::broker::macos docs)",
-        ));
-    }
-    let interactive = request.operation == MacOperation::Login;
-    let (sender, receiver) = oneshot::channel();
-    DispatchQueue::main().exec_async(move || match MainThreadMarker::new() {
-        Some(mtm) => start_on_main(mtm, request, sender),
-        None => {
-            let _ = sender.send(Err(mac_error(
-                BrokerStatus::Unexpected,
-                "the main dispatch queue did not run on the main thread",
-            )));
-        }
+/// Cancels request `id` if it is still in progress: `-[ASAuthorizationController cancel]`
+/// (macOS 13 and later), and its caller is answered at once either way.
+fn cancel_on_main(id: u64) {
+    let delegate = PENDING.with(|pending| {
+        pending
+            .borrow()
+            .iter()
+            .find(|d| d.ivars().id == id)
+            .cloned()
     });
-    let dropped = || {
-        mac_error(
-            BrokerStatus::Unexpected,
-            "the SSO extension request ended without an answer",
-        )
+    let Some(delegate) = delegate else {
+        return;
     };
-    if interactive {
-        return receiver.await.map_err(|_| dropped())?;
+    let controller = delegate.ivars().controller.borrow().clone();
+    if let Some(controller) = controller
+        && controller.respondsToSelector(sel!(cancel))
+    {
+        // SAFETY: a live controller, on the main thread; neither PENDING nor the delegate's
+        // ivars are borrowed while it calls the delegate back.
+        unsafe { controller.cancel() };
     }
-    match tokio::time::timeout(NON_INTERACTIVE_TIMEOUT, receiver).await {
-        Ok(reply) => reply.map_err(|_| dropped())?,
-        Err(_) => Err(mac_error(
-            BrokerStatus::TransientError,
-            format!(
-                "no answer from the SSO extension within {} s; is the main thread running its \
-                 run loop (see the entra_msal::broker::macos docs)?",
-                NON_INTERACTIVE_TIMEOUT.as_secs()
-            ),
-        )),
-    }
+    delegate.finish(Err(mac_error(
+        BrokerStatus::ApplicationCanceled,
+        "the request to the SSO extension was cancelled",
+    )));
+}
+
+/// Sends `request` to the extension and waits for its answer (see [`main_loop`](super::main_loop)
+/// for how, on and off the main thread). `window` owns `login`'s UI.
+async fn perform(request: MacSsoRequest, window: Option<ParentWindow>) -> Reply {
+    let interactive = request.operation == MacOperation::Login;
+    let id = NEXT_REQUEST.fetch_add(1, Ordering::Relaxed);
+    let job = MainThreadJob {
+        operation: request.operation.as_str(),
+        start: Box::new(
+            move |reply: oneshot::Sender<Reply>| match MainThreadMarker::new() {
+                Some(mtm) => start_on_main(mtm, id, request, window, reply),
+                None => {
+                    let _ = reply.send(Err(mac_error(
+                        BrokerStatus::Unexpected,
+                        "the main dispatch queue did not run on the main thread",
+                    )));
+                }
+            },
+        ),
+        cancel: Box::new(move || cancel_on_main(id)),
+    };
+    let policy = if interactive {
+        WaitPolicy::interactive()
+    } else {
+        WaitPolicy::silent()
+    };
+    MainThreadCall::new(Arc::new(SystemMainLoop), policy, job).await?
 }
 
 fn now() -> i64 {
@@ -332,14 +486,8 @@ impl BrokerBackend for MacBroker {
 
     fn probe(&self) -> BrokerFuture<'_, ()> {
         Box::pin(async {
-            if MainThreadMarker::new().is_some() {
-                return Err(mac_error(
-                    BrokerStatus::ApiContractViolation,
-                    "the macOS broker was called on the main thread; run the async runtime on \
-                     another thread (see the entra_msal::broker::macos docs)",
-                ));
-            }
-            // canPerformAuthorization is thread-safe to ask; no run loop is needed.
+            // canPerformAuthorization is a plain getter: any thread, no run loop needed. The
+            // thread the app calls from is never a reason to refuse the broker.
             let provider = sso_provider()?;
             // SAFETY: a plain getter.
             if unsafe { provider.canPerformAuthorization() } {
@@ -357,7 +505,7 @@ impl BrokerBackend for MacBroker {
     ) -> BrokerFuture<'a, Vec<BrokerAccount>> {
         Box::pin(async move {
             let request = codec::encode_get_accounts(client_id, correlation_id)?;
-            codec::decode_accounts(&perform(request).await?)
+            codec::decode_accounts(&perform(request, None).await?)
         })
     }
 
@@ -367,19 +515,18 @@ impl BrokerBackend for MacBroker {
     ) -> BrokerFuture<'a, BrokerTokenResponse> {
         Box::pin(async move {
             let encoded = codec::encode_silent(request)?;
-            codec::decode_token_response(&perform(encoded).await?, now())
+            codec::decode_token_response(&perform(encoded, None).await?, now())
         })
     }
 
     fn acquire_token_interactively<'a>(
         &'a self,
         request: &'a BrokerTokenRequest,
-        _window: ParentWindow,
+        window: ParentWindow,
     ) -> BrokerFuture<'a, BrokerTokenResponse> {
-        // The SSO extension presents its own window; the parent window is not needed.
         Box::pin(async move {
             let encoded = codec::encode_interactive(request)?;
-            codec::decode_token_response(&perform(encoded).await?, now())
+            codec::decode_token_response(&perform(encoded, Some(window)).await?, now())
         })
     }
 
@@ -391,9 +538,15 @@ impl BrokerBackend for MacBroker {
     ) -> BrokerFuture<'a, ()> {
         Box::pin(async move {
             let redirect_uri = crate::broker::mac_redirect_uri(main_bundle_id().as_deref());
-            let request =
-                codec::encode_sign_out(client_id, &redirect_uri, account, correlation_id)?;
-            codec::decode_sign_out(&perform(request).await?)
+            let authority = codec::sign_out_authority(account);
+            let request = codec::encode_sign_out(
+                client_id,
+                &authority,
+                &redirect_uri,
+                account,
+                correlation_id,
+            )?;
+            codec::decode_sign_out(&perform(request, None).await?)
         })
     }
 }
