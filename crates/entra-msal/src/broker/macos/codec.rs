@@ -1075,7 +1075,9 @@ mod tests {
         assert_eq!(encoded.options["req_cnf"], "eyJraWQiOiJrMSJ9");
         assert!(!encoded.options.contains_key("extra_query_param"));
 
+        // A silent request names its user (M3: no account-less refresh reaches the extension).
         let mut r = request();
+        r.login_hint = Some("bob@contoso.com".into());
         r.extra_parameters
             .insert("token_type".into(), "ssh-cert".into());
         r.extra_parameters.insert(
