@@ -690,7 +690,7 @@ mod tests {
         let text = err.to_string();
         assert!(matches!(err, Error::Configuration(_)), "{err:?}");
         assert!(
-            text.contains("cargo add entra-msal --features broker"),
+            text.contains("features = [\"broker\"]"),
             "{text}"
         );
         // Non-Entra authorities never use the broker, so they build.

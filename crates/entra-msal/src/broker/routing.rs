@@ -91,9 +91,9 @@ pub(crate) fn decide(
 pub(crate) fn not_built_in_message(platform: BrokerPlatform) -> String {
     format!(
         "{switch}(true) needs the authentication broker, which this build of entra-msal does not \
-         include: enable the crate's `broker` feature (`cargo add entra-msal --features broker`, or \
-         `features = [\"broker\"]` on the entra-msal dependency in Cargo.toml), or leave \
-         {switch} off to sign in through the system browser",
+         include: add `features = [\"broker\"]` to the entra-msal dependency in Cargo.toml \
+         (for example `entra-msal = {{ path = \"../entra-msal/crates/entra-msal\", features = \
+         [\"broker\"] }}`), or leave {switch} off to sign in through the system browser",
         switch = platform.switch_name()
     )
 }
@@ -173,7 +173,8 @@ mod tests {
         );
         let message = not_built_in_message(Linux);
         assert!(message.starts_with("enable_broker_on_linux(true)"));
-        assert!(message.contains("cargo add entra-msal --features broker"));
+        assert!(message.contains("features = [\"broker\"]"), "{message}");
+        assert!(!message.contains("cargo add"), "{message}");
         assert_eq!(on(Linux).enabled(), [Linux]);
     }
 }
