@@ -740,8 +740,8 @@ mod broker {
         }
     }
 
-    /// libmsalruntime's internal status numbers as the app sees them (`brokers.md` §9.4; they
-    /// differ from the public enum from 12 upward).
+    /// libmsalruntime's internal status numbers as the app sees them (they differ from the
+    /// public enum from 12 upward).
     fn internal_status(n: i64) -> &'static str {
         const TABLE: [&str; 22] = [
             "Unexpected",
