@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Prints the README's fuzzing table from the summaries scripts/fuzz appends to.
+"""Prints docs/fuzzing.md's campaign table from the summaries scripts/fuzz appends to.
 
 Usage: fuzz/report.py CAMPAIGN.tsv [EARLIER.tsv ...]
 

@@ -33,7 +33,7 @@ def main():
         print(json.dumps(out))
         return 1
 
-    # No prompt: getAccounts, then acquireTokenSilently for the device user (brokers.md §9.1).
+    # No prompt: getAccounts, then acquireTokenSilently for the device user.
     sso = app.acquire_token_interactive(
         ["User.Read"],
         parent_window_handle=msal.PublicClientApplication.CONSOLE_WINDOW_HANDLE,
@@ -43,7 +43,7 @@ def main():
         print(json.dumps(out))
         return 1
 
-    # prompt="select_account" goes straight to acquireTokenInteractively (brokers.md §9.1).
+    # prompt="select_account" goes straight to acquireTokenInteractively.
     interactive = app.acquire_token_interactive(
         ["User.Read"],
         prompt="select_account",

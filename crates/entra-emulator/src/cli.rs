@@ -147,8 +147,7 @@ impl StateDir {
 
 /// The state directory. Without `--state-dir`, a new directory with an unpredictable name
 /// (`entra-emulator-XXXXXX`), created by `mkdir` with mode 0700: an existing path (a squatted
-/// directory, a planted symlink) is never reused or followed; it is removed on a clean exit
-/// (red-team finding 12).
+/// directory, a planted symlink) is never reused or followed; it is removed on a clean exit.
 fn state_dir(args: &ServeArgs) -> anyhow::Result<StateDir> {
     let Some(dir) = &args.state_dir else {
         let temp = std::env::temp_dir();

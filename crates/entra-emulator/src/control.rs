@@ -365,7 +365,7 @@ pub(crate) fn refuse(status: StatusCode, message: String) -> Response {
 }
 
 /// The longest access-token lifetime the control API accepts: 100 years. Beyond it `exp`
-/// would leave the range JWT consumers handle (red-team finding 15: `u64::MAX` gave
+/// would leave the range JWT consumers handle (a security review found that `u64::MAX` gave
 /// `exp` < `iat`).
 pub const MAX_LIFETIME_SECONDS: u64 = 100 * 365 * 24 * 3600;
 /// The longest device-code polling interval the control API accepts (one hour).

@@ -307,7 +307,7 @@ impl AcceptBackoff {
 ///
 /// Rule: a loopback server must refuse requests whose `Host` is another name, or a page on a
 /// hostile site can rebind its DNS name to 127.0.0.1 and read the answers (DNS rebinding; the
-/// same check as the library's loopback redirect listener, red-team finding 9).
+/// same check as the library's loopback redirect listener).
 pub fn host_is_local(host: &str, port: u16) -> bool {
     let (name, host_port) = match host.rsplit_once(':') {
         // `[::1]:443` or `127.0.0.1:443`; a bare `[::1]` has its colons inside the brackets.

@@ -1,4 +1,4 @@
-//! The emulator stays bounded under abuse (issue 18 §2, red-team findings 6, 7, 9, 12, 15):
+//! The emulator stays bounded under abuse (issue 18 §2):
 //! memory measured from `/proc/<pid>/status` of a child `entra-emulator serve` process, CPU from
 //! `/proc/<pid>/stat`, one test per bound, with generous limits so they are stable.
 #![cfg(target_os = "linux")]

@@ -1,6 +1,6 @@
 //! The emulator's broker service on a real, private `dbus-daemon`: every method through a zbus
 //! client proxy and through `gdbus` (an independent client), success and error shapes checked key
-//! by key against what Microsoft's client requires (brokers.md §9), interactive approve / deny /
+//! by key against what Microsoft's client requires, interactive approve / deny /
 //! cancel / auto-approve, account removal, injected errors, and the absent-name behaviour.
 //!
 //! Needs `dbus-daemon` (and `gdbus` from libglib2.0-bin); with `CI=true` a missing one fails the
@@ -1592,7 +1592,7 @@ async fn msal_python_with_microsofts_broker_runtime_signs_in_through_the_service
             .contains("api://emulator-api/access_as_user"),
         "{result}"
     );
-    // The calls Microsoft's client made, in order (brokers.md §9.1).
+    // The calls Microsoft's client made, in order.
     let calls: Vec<String> = s
         .control()
         .requests()

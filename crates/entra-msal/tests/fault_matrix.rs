@@ -4,7 +4,7 @@
 //!
 //! One emulator per flow; the flows run concurrently, the cells of one flow one after another
 //! (a scripted fault is consumed by the next matching request, so cells of one flow must not
-//! overlap). The outcome table is written to `docs/reliability.md`.
+//! overlap). The outcome table is written to `docs/fault-matrix.md`.
 
 mod support;
 
@@ -670,7 +670,7 @@ async fn every_flow_under_every_fault() {
     );
 }
 
-/// Writes `docs/reliability.md`: one row per fault, one column per flow.
+/// Writes `docs/fault-matrix.md`: one row per fault, one column per flow.
 fn write_report(cells: &[Cell], broker_rows: &[(String, String, Option<String>)]) {
     let mut md = String::from(
         "# Fault matrix\n\n\
@@ -714,7 +714,7 @@ fn write_report(cells: &[Cell], broker_rows: &[(String, String, Option<String>)]
             let _ = writeln!(md, "| {status} | {mark}{outcome} |");
         }
     }
-    let path = support::repo_root().join("docs/reliability.md");
+    let path = support::repo_root().join("docs/fault-matrix.md");
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(&path, md).unwrap();
     eprintln!("fault matrix written to {}", path.display());
@@ -740,8 +740,8 @@ mod broker {
         }
     }
 
-    /// libmsalruntime's internal status numbers as the app sees them (`brokers.md` §9.4; they
-    /// differ from the public enum from 12 upward).
+    /// libmsalruntime's internal status numbers as the app sees them (they differ from the
+    /// public enum from 12 upward).
     fn internal_status(n: i64) -> &'static str {
         const TABLE: [&str; 22] = [
             "Unexpected",

@@ -125,9 +125,9 @@ fn device_code_polls(e: &support::Env) -> usize {
         .count()
 }
 
-/// red-team.md finding 5: `interval: 0` made the client poll ~735 times a second. It is raised
-/// to RFC 8628's default of 5 s, so a code that lives 2 s is polled once (at the start), then
-/// the flow ends at its expiry. Requests are counted, not timed.
+/// A security review found that `interval: 0` made the client poll ~735 times a second. It is
+/// raised to RFC 8628's default of 5 s, so a code that lives 2 s is polled once (at the start),
+/// then the flow ends at its expiry. Requests are counted, not timed.
 #[tokio::test]
 async fn device_code_interval_zero_polls_every_five_seconds_not_in_a_storm() {
     let e = env().await;
@@ -151,7 +151,7 @@ async fn device_code_interval_zero_polls_every_five_seconds_not_in_a_storm() {
     );
 }
 
-/// red-team.md finding 5: a 3600 s interval on a code that lives 2 s waited an hour past the
+/// From the same review: a 3600 s interval on a code that lives 2 s waited an hour past the
 /// expiry. The wait is cut at the expiry and the flow ends with `expired_token`.
 #[tokio::test]
 async fn device_code_interval_longer_than_the_code_ends_at_expiry() {

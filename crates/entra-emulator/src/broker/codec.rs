@@ -1,5 +1,6 @@
 //! The broker's wire format, as pure functions: parsing the request JSON of the eight methods and
-//! building the response JSON Microsoft's client accepts (`brokers.md` §9.3 / §9.4).
+//! building the response JSON Microsoft's client accepts (token responses, accounts, and error
+//! objects with libmsalruntime's status numbers).
 //!
 //! Nothing here does I/O or touches the emulator's state; the engine decides, the codec spells.
 
@@ -93,9 +94,9 @@ impl std::fmt::Display for Method {
     }
 }
 
-/// Broker `status` numbers as libmsalruntime reads them (its internal numbering, `brokers.md`
-/// §9.4). 12 is read as success and 23 makes Microsoft's client retry forever: the emulator never
-/// sends either.
+/// Broker `status` numbers as libmsalruntime reads them (its internal numbering, which differs
+/// from the public enum from 12 up). 12 is read as success and 23 makes Microsoft's client retry
+/// forever: the emulator never sends either.
 pub mod status {
     /// Unexpected.
     pub const UNEXPECTED: i64 = 0;
@@ -743,7 +744,7 @@ pub fn cookie_response(content: &str) -> Value {
 mod tests {
     use super::*;
 
-    // brokers.md §9.2, verbatim shape (ids shortened to real GUIDs).
+    // The request Microsoft's client sends, in its exact shape (ids shortened to real GUIDs).
     const SILENT: &str = r#"{"authParameters":{
       "accessTokenToRenew":"",
       "account":{"alternativeAccountId":"","clientInfo":"eyJ1aWQiOiJ4In0","environment":"login.microsoftonline.com",
@@ -810,7 +811,7 @@ mod tests {
 
     #[test]
     fn pop_params_from_sso_mib_and_bearer() {
-        // brokers.md §7 vector 6: a URL in uriHost.
+        // A URL in uriHost, as Microsoft's client can send it.
         let v = json!({"authenticationScheme":"pop","uriHost":"https://x/y","httpMethod":"post","nonce":"n","kid":"k"});
         let pop = PopParams::from_value(Some(&v)).unwrap().unwrap();
         assert_eq!(

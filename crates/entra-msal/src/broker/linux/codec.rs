@@ -1,5 +1,5 @@
 //! The Linux broker's JSON, as Microsoft's own client (libmsalruntime, through MSAL Python)
-//! speaks it on `com.microsoft.identity.broker1` (brokers.md §9): request bodies per method,
+//! speaks it on `com.microsoft.identity.broker1`: request bodies per method,
 //! lenient decoding of accounts and tokens, and the error objects with their status numbers.
 //! Pure functions; the D-Bus shim only moves the strings.
 
@@ -165,7 +165,7 @@ fn text(map: &Map<String, Value>, key: &str) -> Option<String> {
 }
 
 /// Maps the Linux broker's status numbers (libmsalruntime's internal numbering, which differs
-/// from the public enum from 12 up; brokers.md §9.4).
+/// from the public enum from 12 up).
 pub fn status_from_wire(status: i64) -> BrokerStatus {
     use BrokerStatus::*;
     match status {

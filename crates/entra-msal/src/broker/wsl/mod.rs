@@ -1,7 +1,7 @@
 //! WSL: the Windows broker (WAM) reached from Linux through a Windows helper process.
 //!
 //! WSL has no broker of its own, and the bridge inside Microsoft's closed msalruntime is not
-//! public. As `brokers.md` §1.5 recommends, the library runs a Windows build of its own helper,
+//! public. So the library runs a Windows build of its own helper,
 //! `entra-broker-wsl-helper.exe`, through WSL's Windows interop and speaks a small,
 //! newline-delimited JSON [`protocol`] with it over stdin/stdout. The helper calls WAM with the
 //! [`windows`](super::windows) backend.
