@@ -689,10 +689,7 @@ mod tests {
         let err = linux_switch_on().unwrap_err();
         let text = err.to_string();
         assert!(matches!(err, Error::Configuration(_)), "{err:?}");
-        assert!(
-            text.contains("features = [\"broker\"]"),
-            "{text}"
-        );
+        assert!(text.contains("features = [\"broker\"]"), "{text}");
         // Non-Entra authorities never use the broker, so they build.
         PublicClientApplication::builder("0c4a2e6f-8b1d-4f3a-9e5c-7d2b1a0f9e11")
             .authority("https://adfs.contoso.com/adfs")
