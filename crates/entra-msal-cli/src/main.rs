@@ -5,6 +5,7 @@
 //! current-thread runtime, no tracing subscriber unless asked for, and no work a command does
 //! not need.
 
+mod atomic_file;
 mod cli;
 mod client;
 mod commands;

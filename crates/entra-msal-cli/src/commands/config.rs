@@ -191,23 +191,15 @@ fn load(path: &Path) -> Result<toml::Table, Failure> {
 
 /// Writes the table next to the file and moves it into place (a reader never sees half).
 fn save(path: &Path, table: &toml::Table) -> Result<(), Failure> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let fail = |e: &dyn std::fmt::Display| {
+    let hint = "check the directory's permissions, or use another file with --config";
+    let text = toml::to_string(table).map_err(|e| {
         Failure::config(format!(
             "cannot write the config file {}: {e}",
             path.display()
         ))
-        .next("check the directory's permissions, or use another file with --config")
-    };
-    std::fs::create_dir_all(dir).map_err(|e| fail(&e))?;
-    let text = toml::to_string(table).map_err(|e| fail(&e))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| fail(&e))?;
-    std::io::Write::write_all(&mut tmp, text.as_bytes()).map_err(|e| fail(&e))?;
-    tmp.persist(path).map_err(|e| fail(&e.error))?;
-    Ok(())
+        .next(hint)
+    })?;
+    crate::atomic_file::replace(path, &text, "the config file", hint)
 }
 
 /// A TOML value as `get` prints it: text bare, lists space-separated.

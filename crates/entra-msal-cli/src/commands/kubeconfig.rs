@@ -245,19 +245,10 @@ pub fn run(settings: &Settings, args: &KubeconfigArgs) -> Result<(), Failure> {
 /// Replaces the file through a temporary file beside it, keeping it owner-only (a kubeconfig
 /// holds credentials).
 fn write(path: &Path, text: &str) -> Result<(), Failure> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let fail = |e: &dyn std::fmt::Display| {
-        Failure::config(format!(
-            "cannot write the kubeconfig {}: {e}",
-            path.display()
-        ))
-        .next("check the file's and its directory's permissions")
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| fail(&e))?;
-    std::io::Write::write_all(&mut tmp, text.as_bytes()).map_err(|e| fail(&e))?;
-    tmp.persist(path).map_err(|e| fail(&e.error))?;
-    Ok(())
+    crate::atomic_file::replace(
+        path,
+        text,
+        "the kubeconfig",
+        "check the file's and its directory's permissions",
+    )
 }
