@@ -22,6 +22,11 @@ pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(20);
 /// pid namespace). A lock file whose recorded process is gone is taken over at once.
 pub const STALE_LOCK_AFTER: Duration = Duration::from_secs(10);
 
+/// How far ahead of the current time a saved cache file's modification time is set, so that
+/// msal-extensions (which compares it with the `time.time()` of its last unlocked read) reloads
+/// a file written while it was reading the previous one.
+const MTIME_LEAD: Duration = Duration::from_secs(2);
+
 /// The largest cache file read: a bigger one is refused, never read into memory.
 pub const MAX_CACHE_FILE_BYTES: u64 = 256 * 1024 * 1024;
 
@@ -53,9 +58,10 @@ const MAX_LOCK_CONTENT: u64 = 4096;
 /// - It and missing parent directories are created owner-only (`0600` and `0700` on Unix) from
 ///   the start; there is never a moment with wider permissions.
 /// - [`save`](Persistence::save) writes a temporary file in the same directory, sets its
-///   modification time to the precise current time (msal-extensions reloads only when the
-///   file's time is later than the `time.time()` of its own last write, and the kernel's file
-///   timestamps come from a coarser clock), flushes it to disk, renames it over the file and
+///   modification time to two seconds after the current time (msal-extensions reloads only
+///   when the file's time is later than the `time.time()` it recorded after its last read or
+///   write, and it reads without the lock; the kernel's file timestamps also come from a
+///   coarser clock), flushes it to disk, renames it over the file and
 ///   flushes the directory: readers see the old or the new text, never a mix.
 /// - A cache path that is a symbolic link is written **through** to its target (the temporary
 ///   file goes next to the target), so every program sharing the target keeps sharing it.
@@ -255,9 +261,12 @@ impl FilePersistence {
     fn write_temp(temp: &Path, data: &[u8]) -> io::Result<()> {
         let mut file = owner_only().write(true).create_new(true).open(temp)?;
         file.write_all(data)?;
-        // The precise time (the kernel stamps writes with a coarser clock): msal-extensions
-        // reloads only when the file's time is later than its own last write's `time.time()`.
-        file.set_modified(SystemTime::now())?;
+        // msal-extensions reloads only when the file's time is later than the `time.time()` it
+        // recorded after its last read or write, and its `find()` reads without the lock: a
+        // read of the old file that ends just after this rename records a later time than
+        // ours. Stamping the file MTIME_LEAD ahead keeps every such reader reloading until it
+        // has read this text (the kernel's own stamps also come from a coarser clock).
+        file.set_modified(SystemTime::now() + MTIME_LEAD)?;
         file.sync_all()
     }
 
@@ -833,14 +842,20 @@ mod tests {
     }
 
     #[test]
-    fn save_stamps_the_precise_current_time() {
+    fn save_stamps_a_time_ahead_of_every_reader() {
         let dir = tempfile::tempdir().unwrap();
         let p = FilePersistence::new(dir.path().join("cache.json"));
         for _ in 0..20 {
             let before = SystemTime::now();
             p.save("{}").unwrap();
+            let after = SystemTime::now();
             let mtime = fs::metadata(p.path()).unwrap().modified().unwrap();
-            assert!(mtime >= before, "{mtime:?} < {before:?}");
+            // A reader that records time.time() right after this save still sees a later file.
+            assert!(
+                mtime >= before + MTIME_LEAD,
+                "{mtime:?} < {before:?} + lead"
+            );
+            assert!(mtime <= after + MTIME_LEAD, "{mtime:?} > {after:?} + lead");
         }
     }
 
