@@ -23,5 +23,18 @@ pub mod persistence;
 
 pub use error::{Classification, Error, Result, ServiceError};
 
+// The types an application needs first, at the crate root.
+pub use app::{
+    Account, AuthCodeFlow, AuthCodeFlowOptions, AuthenticationResult, BeforeUiCallback,
+    BrokerAvailability, Clock, ConfidentialClientApplication, ConfidentialClientBuilder,
+    DeviceFlow, ForClientOptions, InteractiveOptions, ManagedIdentityClient,
+    ManagedIdentityClientBuilder, PublicClientApplication, PublicClientBuilder, SecretToken,
+    SilentOptions, SystemClock, TokenSource,
+};
+pub use authority::{Authority, AuthorityType};
+pub use cache::{CacheListener, TokenCache};
+pub use interactive::{ResultPages, UrlOpener};
+pub use oauth::{CertificateCredential, ClientCredential, ClientSecret};
+
 #[doc(hidden)]
 pub mod fuzzing;
