@@ -17,6 +17,7 @@ pub mod cache;
 pub mod error;
 pub mod http;
 pub mod interactive;
+mod jwt;
 pub mod managed_identity;
 pub mod oauth;
 pub mod persistence;

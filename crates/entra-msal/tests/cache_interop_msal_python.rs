@@ -21,7 +21,7 @@ use std::process::Command;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use entra_msal::cache::{
-    AccessToken, AccessTokenQuery, Account, RefreshTokenQuery, TokenCache, TokenEvent,
+    AccessToken, AccessTokenQuery, AccountEntity, RefreshTokenQuery, TokenCache, TokenEvent,
     ext_cache_key,
 };
 use serde_json::{Map, Value, json};
@@ -169,7 +169,7 @@ fn rust_reads_a_cache_written_by_msal_python() {
     // The account, its ID token and the app metadata.
     assert_eq!(
         cache.accounts(),
-        vec![Account {
+        vec![AccountEntity {
             home_account_id: hid.clone(),
             environment: ENVIRONMENT.into(),
             realm: TENANT.into(),

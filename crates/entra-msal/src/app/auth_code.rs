@@ -6,10 +6,11 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
-use super::core::{ClientCore, Store, home_account_id, oid_anchor};
-use super::result::{self, AuthenticationResult};
+use super::core::{ClientCore, Store, oid_anchor};
+use super::result::AuthenticationResult;
 use super::scopes;
 use crate::error::{Classification, Error, ServiceError};
+use crate::jwt::home_account_id;
 use crate::oauth::grants;
 use crate::oauth::pkce::{self, Pkce};
 
@@ -254,7 +255,7 @@ impl ClientCore {
         let token = self
             .redeem(&endpoints.token_endpoint, form, &correlation_id, anchor)
             .await?;
-        let claims = token.id_token().and_then(result::jwt_claims);
+        let claims = token.id_token().and_then(crate::jwt::jwt_claims);
         flow.check_id_token(claims.as_ref(), self.now())?;
         self.store(&Store {
             endpoints: &endpoints,

@@ -9,13 +9,14 @@ use sha2::{Digest, Sha256};
 
 use super::auth_code::{AuthCodeFlow, AuthCodeFlowOptions};
 use super::builder::{CommonOptions, common_builder_methods};
-use super::core::{CacheAccess, ClientCore, Store, home_account_id};
+use super::core::{CacheAccess, ClientCore, Store};
 use super::result::{Account, AuthenticationResult};
 use super::silent::{self, SilentOptions};
 use super::{claims, scopes};
 use crate::authority;
 use crate::cache::{self, TokenCache};
 use crate::error::Error;
+use crate::jwt::home_account_id;
 use crate::oauth::assertion::AssertionCache;
 use crate::oauth::credential::{AssertionCallback, AssertionRequest};
 use crate::oauth::{CertificateCredential, ClientCredential, ClientSecret, grants};

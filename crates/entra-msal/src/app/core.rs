@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::clock::Clock;
 use super::coalesce::Coalescer;
@@ -218,10 +218,11 @@ impl ClientCore {
         tracing::Instrument::instrument(post.send_for_token(&self.http), span).await
     }
 
-    /// Writes the response into the cache and shapes the result.
+    /// Writes the response into the cache and shapes the result from what was filed (the one
+    /// decoding of the response serves both).
     pub fn store(&self, s: &Store<'_>) -> Result<AuthenticationResult, Error> {
         let json = Value::Object(s.response.json.clone());
-        self.cache.add(&TokenEvent {
+        let filed = self.cache.add(&TokenEvent {
             client_id: &self.client_id,
             environment: self.environment(),
             realm: &s.endpoints.realm,
@@ -233,7 +234,7 @@ impl ClientCore {
             skip_account_creation: s.skip_account_creation,
             now: s.now,
         })?;
-        let result = self.result_from_response(s);
+        let result = result_from_filed(filed, TokenSource::IdentityProvider, s.correlation_id)?;
         let account = result
             .account
             .as_ref()
@@ -257,43 +258,6 @@ impl ClientCore {
             value
         } else {
             "[redacted]"
-        }
-    }
-
-    fn result_from_response(&self, s: &Store<'_>) -> AuthenticationResult {
-        let r = s.response;
-        let expires_in = r.expires_in().unwrap_or(600);
-        let id_token_claims = r.id_token().and_then(result::jwt_claims);
-        let scopes = r.scopes().unwrap_or_else(|| s.requested_scopes.to_vec());
-        let account = r.client_info().and_then(|ci| {
-            account_from_tokens(
-                ci,
-                id_token_claims.as_ref(),
-                self.environment(),
-                &s.endpoints.realm,
-                s.username,
-                s.grant_type,
-            )
-        });
-        AuthenticationResult {
-            access_token: SecretToken::new(r.access_token().unwrap_or_default()),
-            token_type: r.token_type().to_string(),
-            // Saturating: the numbers are the server's (a fuzzing finding: `refresh_in` near
-            // i64::MAX overflowed).
-            expires_on: result::at(s.now.saturating_add(expires_in)),
-            extended_expires_on: Some(result::at(
-                s.now
-                    .saturating_add(r.ext_expires_in().unwrap_or(expires_in)),
-            )),
-            refresh_on: r
-                .refresh_in()
-                .map(|ri| result::at(s.now.saturating_add(ri))),
-            scopes,
-            id_token: r.id_token().map(SecretToken::new),
-            id_token_claims,
-            account,
-            token_source: TokenSource::IdentityProvider,
-            correlation_id: s.correlation_id.to_string(),
         }
     }
 
@@ -327,7 +291,7 @@ impl ClientCore {
             scopes: at.target.split_whitespace().map(str::to_string).collect(),
             id_token_claims: id_token
                 .as_ref()
-                .and_then(|t| result::jwt_claims(&t.secret)),
+                .and_then(|t| crate::jwt::jwt_claims(&t.secret)),
             id_token: id_token.map(|t| SecretToken::new(t.secret)),
             account,
             token_source: TokenSource::Cache,
@@ -344,57 +308,32 @@ pub(crate) fn oid_anchor(home_account_id: &str) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
-/// `uid.utid` from a base64url `client_info` (padding tolerated).
-pub(crate) fn home_account_id(client_info: &str) -> Option<String> {
-    use base64::Engine as _;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(client_info.trim_end_matches('='))
-        .ok()?;
-    let json: Map<String, Value> = serde_json::from_slice(&bytes).ok()?;
-    let uid = json.get("uid")?.as_str()?;
-    let utid = json.get("utid")?.as_str()?;
-    Some(format!("{uid}.{utid}"))
-}
-
-fn account_from_tokens(
-    client_info: &str,
-    claims: Option<&Map<String, Value>>,
-    environment: &str,
-    realm: &str,
-    username: Option<&str>,
-    grant_type: &str,
-) -> Option<Account> {
-    let claim = |k: &str| claims.and_then(|c| c.get(k)).and_then(Value::as_str);
-    Some(Account {
-        home_account_id: home_account_id(client_info)?,
-        environment: environment.to_string(),
-        realm: realm.to_string(),
-        username: claim("preferred_username")
-            .or(claim("upn"))
-            .or(username)
-            .unwrap_or("")
-            .to_string(),
-        local_account_id: claim("oid").or(claim("sub")).unwrap_or("").to_string(),
-        authority_type: if realm.eq_ignore_ascii_case("adfs") {
-            "ADFS"
-        } else {
-            "MSSTS"
-        }
-        .to_string(),
-        account_source: matches!(
-            grant_type,
-            "authorization_code"
-                | "password"
-                | "urn:ietf:params:oauth:grant-type:device_code"
-                | "broker"
-                | "user_fic"
-        )
-        .then(|| grant_type.to_string()),
+/// The result of a token response, from the entries the cache filed for it.
+pub(crate) fn result_from_filed(
+    filed: cache::Filed,
+    token_source: TokenSource,
+    correlation_id: &str,
+) -> Result<AuthenticationResult, Error> {
+    let at = filed
+        .access_token
+        .ok_or_else(|| Error::Cache("the token response filed no access token".into()))?;
+    Ok(AuthenticationResult {
+        access_token: SecretToken::new(at.secret.clone()),
+        token_type: at.token_type.clone().unwrap_or_else(|| "Bearer".into()),
+        expires_on: result::at(at.expires_on()),
+        extended_expires_on: at.extended_expires_on().map(result::at),
+        refresh_on: at.refresh_on().map(result::at),
+        scopes: at.target.split_whitespace().map(str::to_string).collect(),
+        id_token: filed.id_token.map(|t| SecretToken::new(t.secret)),
+        id_token_claims: filed.id_token_claims,
+        account: filed.account.as_ref().map(Account::from),
+        token_source,
+        correlation_id: correlation_id.to_string(),
     })
 }
 
-impl From<&cache::Account> for Account {
-    fn from(a: &cache::Account) -> Self {
+impl From<&cache::AccountEntity> for Account {
+    fn from(a: &cache::AccountEntity) -> Self {
         Self {
             home_account_id: a.home_account_id.clone(),
             environment: a.environment.clone(),
@@ -404,5 +343,85 @@ impl From<&cache::Account> for Account {
             authority_type: a.authority_type.clone(),
             account_source: a.account_source.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use base64::Engine as _;
+    use futures_util::future::BoxFuture;
+
+    use crate::app::ConfidentialClientApplication;
+    use crate::http::{HttpClient, HttpError, HttpRequest, HttpResponse};
+
+    /// An AD FS server: its OpenID configuration, and `token` from its token endpoint.
+    struct Adfs {
+        token: String,
+    }
+
+    fn json_response(body: &str) -> HttpResponse {
+        http::Response::builder()
+            .status(200)
+            .header("content-type", "application/json")
+            .body(body.as_bytes().to_vec())
+            .unwrap()
+    }
+
+    impl HttpClient for Adfs {
+        fn send(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, HttpError>> {
+            let path = request.uri().path().to_string();
+            let response = if path.ends_with("openid-configuration") {
+                json_response(
+                    r#"{"authorization_endpoint":"https://fs.contoso.com/adfs/oauth2/authorize",
+                        "token_endpoint":"https://fs.contoso.com/adfs/oauth2/token",
+                        "issuer":"https://fs.contoso.com/adfs"}"#,
+                )
+            } else if path.ends_with("/token") {
+                json_response(&self.token)
+            } else {
+                http::Response::builder()
+                    .status(404)
+                    .body(Vec::new())
+                    .unwrap()
+            };
+            Box::pin(async move { Ok(response) })
+        }
+    }
+
+    /// AD FS sends no `client_info`: the account is the ID token's `sub`, in the cache and in
+    /// the result alike.
+    #[tokio::test]
+    async fn an_adfs_response_without_client_info_names_the_same_account_in_cache_and_result() {
+        let claims = serde_json::json!({"sub": "adfs-subject", "upn": "ann@contoso.com"});
+        let id_token = format!(
+            "eyJhbGciOiJub25lIn0.{}.",
+            base64::engine::general_purpose::STANDARD.encode(claims.to_string())
+        );
+        let token = serde_json::json!({
+            "access_token": "at", "token_type": "Bearer", "expires_in": 3600,
+            "id_token": id_token, "scope": "api://x/read",
+        })
+        .to_string();
+        let app = ConfidentialClientApplication::builder("client")
+            .authority("https://fs.contoso.com/adfs")
+            .client_secret("secret")
+            .http_client(Arc::new(Adfs { token }))
+            .build()
+            .unwrap();
+        let result = app
+            .acquire_token_on_behalf_of("assertion", &["api://x/read"])
+            .await
+            .unwrap();
+        let account = result.account.expect("the result names the account");
+        assert_eq!(account.home_account_id, "adfs-subject");
+        assert_eq!(account.username, "ann@contoso.com");
+        assert_eq!(account.authority_type, "ADFS");
+        assert_eq!(app.accounts(None), vec![account]);
+        assert_eq!(
+            result.id_token_claims.as_ref().and_then(|c| c.get("sub")),
+            Some(&serde_json::Value::from("adfs-subject"))
+        );
     }
 }

@@ -93,16 +93,6 @@ pub(crate) fn at(epoch: i64) -> OffsetDateTime {
     })
 }
 
-/// Decodes the claims of a JWT without validating it.
-pub(crate) fn jwt_claims(jwt: &str) -> Option<Map<String, Value>> {
-    use base64::Engine as _;
-    let payload = jwt.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .ok()?;
-    serde_json::from_slice(&bytes).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,12 +4,12 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
-use super::claims::{claim_text, decode_json_object, jwt_claims};
 use super::schema::{
-    AUTHORITY_TYPE_ADFS, AUTHORITY_TYPE_MSSTS, AccessToken, Account, AppMetadata, IdToken,
+    AUTHORITY_TYPE_ADFS, AUTHORITY_TYPE_MSSTS, AccessToken, AccountEntity, AppMetadata, IdToken,
     RefreshToken,
 };
 use crate::error::Error;
+use crate::jwt::{claim_text, decode_json_object, jwt_claims};
 
 /// Grants after which the account records where it came from (`account_source`).
 const ACCOUNT_SOURCE_GRANTS: [&str; 5] = [
@@ -73,10 +73,39 @@ impl fmt::Debug for TokenEvent<'_> {
 #[derive(Debug)]
 pub(crate) struct Entities {
     pub(crate) access_token: Option<AccessToken>,
-    pub(crate) account: Option<Account>,
+    pub(crate) account: Option<AccountEntity>,
     pub(crate) id_token: Option<IdToken>,
+    /// The ID token's claims, decoded once (empty without an ID token).
+    pub(crate) id_token_claims: Map<String, Value>,
     pub(crate) refresh_token: Option<RefreshToken>,
     pub(crate) app_metadata: AppMetadata,
+}
+
+/// What one [`TokenCache::add`](super::TokenCache::add) filed, from the same decoding of the
+/// response, so that an application's result names exactly what the cache holds.
+#[derive(Debug, Clone, Default)]
+pub struct Filed {
+    /// The access token entry, when the response had an `access_token`.
+    pub access_token: Option<AccessToken>,
+    /// The account entry (none for app-only tokens, or with `skip_account_creation`).
+    pub account: Option<AccountEntity>,
+    /// The ID token entry, when the response had an `id_token`.
+    pub id_token: Option<IdToken>,
+    /// The ID token's claims (decoded, not validated), when there is an ID token.
+    pub id_token_claims: Option<Map<String, Value>>,
+}
+
+impl Entities {
+    /// What [`Filed`] reports of these entities.
+    pub(crate) fn filed(&self) -> Filed {
+        Filed {
+            access_token: self.access_token.clone(),
+            account: self.account.clone(),
+            id_token: self.id_token.clone(),
+            id_token_claims: (!self.id_token_claims.is_empty())
+                .then(|| self.id_token_claims.clone()),
+        }
+    }
 }
 
 fn invalid(what: &str) -> Error {
@@ -240,7 +269,7 @@ pub(crate) fn entities_from_event(event: &TokenEvent<'_>) -> Result<Entities, Er
     };
 
     let account = match &home_account_id {
-        Some(hid) if !event.skip_account_creation => Some(Account {
+        Some(hid) if !event.skip_account_creation => Some(AccountEntity {
             home_account_id: hid.clone(),
             environment: environment.clone(),
             realm: realm.clone(),
@@ -295,6 +324,7 @@ pub(crate) fn entities_from_event(event: &TokenEvent<'_>) -> Result<Entities, Er
         access_token,
         account,
         id_token,
+        id_token_claims: id_claims,
         refresh_token,
         app_metadata: AppMetadata {
             client_id,

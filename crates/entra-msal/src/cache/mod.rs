@@ -1,7 +1,8 @@
 //! The token cache: the unified schema, MSAL-compatible JSON, and an indexed in-memory store.
 //!
 //! [`TokenCache`] holds the five entity types of MSAL's unified cache schema ([`AccessToken`],
-//! [`RefreshToken`], [`IdToken`], [`Account`], [`AppMetadata`]) and reads and writes the JSON
+//! [`RefreshToken`], [`IdToken`], [`AccountEntity`],
+//! [`AppMetadata`]) and reads and writes the JSON
 //! that MSAL Python 1.39's `SerializableTokenCache` uses, so one cache file can be shared with
 //! Python applications (and, since the schema is common, with the other MSALs).
 //!
@@ -50,7 +51,6 @@
 //!   `AccessToken_With_AuthScheme`) are kept and written back, but never returned.
 
 pub(crate) mod add;
-pub(crate) mod claims;
 mod hash;
 pub mod keys;
 mod query;
@@ -60,11 +60,11 @@ mod serialize;
 mod store;
 mod token_cache;
 
-pub use add::{DEFAULT_EXPIRES_IN, TokenEvent};
+pub use add::{DEFAULT_EXPIRES_IN, Filed, TokenEvent};
 pub use keys::ext_cache_key;
 pub use query::{AccessTokenQuery, RefreshTokenQuery};
 pub use schema::{
     ACCESS_TOKEN, ACCOUNT, APP_METADATA, AUTHORITY_TYPE_ADFS, AUTHORITY_TYPE_MSSTS, AccessToken,
-    Account, AppMetadata, ID_TOKEN, IdToken, REFRESH_TOKEN, RefreshToken,
+    AccountEntity, AppMetadata, ID_TOKEN, IdToken, REFRESH_TOKEN, RefreshToken,
 };
 pub use token_cache::{CacheListener, TokenCache};

@@ -100,7 +100,7 @@ pub struct IdToken {
 
 /// A cached account (`Account` map).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Account {
+pub struct AccountEntity {
     /// `{uid}.{utid}`, or the `sub` on AD FS.
     pub home_account_id: String,
     /// The authority host.
@@ -206,7 +206,7 @@ impl IdToken {
     }
 }
 
-impl Account {
+impl AccountEntity {
     /// The cache key MSAL Python files this account under.
     pub fn key(&self) -> String {
         keys::account_key(&self.home_account_id, &self.environment, &self.realm)
@@ -361,7 +361,7 @@ impl Serialize for IdToken {
     }
 }
 
-impl Serialize for Account {
+impl Serialize for AccountEntity {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut m = serializer.serialize_map(None)?;
         m.serialize_entry("home_account_id", &self.home_account_id)?;
@@ -599,7 +599,7 @@ impl Entity for IdToken {
     }
 }
 
-impl Entity for Account {
+impl Entity for AccountEntity {
     const FIELDS: &'static [&'static str] = &[
         "home_account_id",
         "environment",
@@ -723,7 +723,7 @@ mod tests {
         let account = json!({"home_account_id": "h", "environment": "e", "realm": "r",
             "local_account_id": "l", "username": "u", "authority_type": "MSSTS",
             "account_source": "password", "client_info": "abc"});
-        let parsed: Account = parse(account.clone()).unwrap();
+        let parsed: AccountEntity = parse(account.clone()).unwrap();
         assert_eq!(serde_json::to_value(&parsed).unwrap(), account);
     }
 
@@ -749,7 +749,10 @@ mod tests {
             assert_eq!(parse::<AccessToken>(v.clone()).unwrap_err(), v);
         }
         let account = json!({"home_account_id": "h", "environment": "e"});
-        assert_eq!(parse::<Account>(account.clone()).unwrap_err(), account);
+        assert_eq!(
+            parse::<AccountEntity>(account.clone()).unwrap_err(),
+            account
+        );
     }
 
     #[test]

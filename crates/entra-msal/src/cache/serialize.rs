@@ -15,7 +15,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
 use super::schema::{
-    ACCESS_TOKEN, ACCOUNT, APP_METADATA, AccessToken, Account, AppMetadata, Entity, ID_TOKEN,
+    ACCESS_TOKEN, ACCOUNT, APP_METADATA, AccessToken, AccountEntity, AppMetadata, Entity, ID_TOKEN,
     IdToken, REFRESH_TOKEN, RefreshToken,
 };
 use super::store::{AccessTokens, EntryRef, Indexed, Section as StoreSection, Store};
@@ -238,7 +238,7 @@ impl<T: Entity> ObjectOr for Section<T> {
 #[derive(Default)]
 struct Sections {
     access_tokens: Option<Section<AccessToken>>,
-    accounts: Option<Section<Account>>,
+    accounts: Option<Section<AccountEntity>>,
     id_tokens: Option<Section<IdToken>>,
     refresh_tokens: Option<Section<RefreshToken>>,
     app_metadata: Option<Section<AppMetadata>>,

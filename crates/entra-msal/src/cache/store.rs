@@ -21,8 +21,8 @@ use super::hash::{FastMap, FastSet};
 use super::keys;
 use super::query::{AccessTokenQuery, RefreshTokenQuery};
 use super::schema::{
-    ACCESS_TOKEN, ACCOUNT, APP_METADATA, AccessToken, Account, AppMetadata, ID_TOKEN, IdToken,
-    REFRESH_TOKEN, RefreshToken,
+    ACCESS_TOKEN, ACCOUNT, APP_METADATA, AccessToken, AccountEntity, AppMetadata, ID_TOKEN,
+    IdToken, REFRESH_TOKEN, RefreshToken,
 };
 use super::scopes::{is_subset, lower, normalize};
 
@@ -120,7 +120,7 @@ impl Indexed for IdToken {
     }
 }
 
-impl Indexed for Account {
+impl Indexed for AccountEntity {
     fn account_slot(&self) -> Option<String> {
         Some(account_slot(&self.environment, Some(&self.home_account_id)))
     }
@@ -480,7 +480,7 @@ pub(crate) struct Store {
     pub(crate) access_tokens: AccessTokens,
     pub(crate) refresh_tokens: Section<RefreshToken>,
     pub(crate) id_tokens: Section<IdToken>,
-    pub(crate) accounts: Section<Account>,
+    pub(crate) accounts: Section<AccountEntity>,
     pub(crate) app_metadata: Section<AppMetadata>,
     /// Unknown top-level keys, and known ones whose value is not an object.
     pub(crate) extra: Map<String, Value>,
@@ -580,7 +580,7 @@ impl Store {
     }
 
     /// See [`TokenCache::accounts`](super::TokenCache::accounts).
-    pub(crate) fn accounts(&self) -> Vec<Account> {
+    pub(crate) fn accounts(&self) -> Vec<AccountEntity> {
         self.accounts
             .sorted()
             .into_iter()
@@ -623,7 +623,7 @@ impl Store {
     /// anything was removed.
     pub(crate) fn remove_account(
         &mut self,
-        account: &Account,
+        account: &AccountEntity,
         client_id: &str,
         family_id: Option<&str>,
     ) -> bool {

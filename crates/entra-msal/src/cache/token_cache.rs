@@ -6,9 +6,9 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use futures_util::future::BoxFuture;
 
-use super::add::{TokenEvent, entities_from_event};
+use super::add::{Filed, TokenEvent, entities_from_event};
 use super::query::{AccessTokenQuery, RefreshTokenQuery};
-use super::schema::{AccessToken, Account, AppMetadata, IdToken, RefreshToken};
+use super::schema::{AccessToken, AccountEntity, AppMetadata, IdToken, RefreshToken};
 use super::serialize::{from_json, to_json};
 use super::store::Store;
 use crate::error::Error;
@@ -281,16 +281,18 @@ impl TokenCache {
     /// an AccessToken when the response has `access_token`, an Account when the user is known
     /// (from `client_info`, else the ID token's `sub`) unless `skip_account_creation`, an
     /// IdToken when it has `id_token`, a RefreshToken when it has `refresh_token`, and always the
-    /// AppMetadata. Each replaces the entry under the same key.
+    /// AppMetadata. Each replaces the entry under the same key. Returns what was filed (the
+    /// access token, account and ID token entries, and the ID token's claims).
     ///
     /// # Errors
     /// [`Error::Cache`] when the response is malformed (not an object, a non-numeric
     /// `expires_in`, an undecodable `client_info` or ID token); nothing is written then.
-    pub fn add(&self, event: &TokenEvent<'_>) -> Result<(), Error> {
+    pub fn add(&self, event: &TokenEvent<'_>) -> Result<Filed, Error> {
         let entities = entities_from_event(event)?;
+        let filed = entities.filed();
         self.write().apply(entities);
         self.mark_changed();
-        Ok(())
+        Ok(filed)
     }
 
     /// The best unexpired access token of the query's partition whose target holds every
@@ -321,7 +323,7 @@ impl TokenCache {
     }
 
     /// Every account, sorted by cache key. Grouping by `home_account_id` is the caller's job.
-    pub fn accounts(&self) -> Vec<Account> {
+    pub fn accounts(&self) -> Vec<AccountEntity> {
         self.read().accounts()
     }
 
@@ -341,7 +343,12 @@ impl TokenCache {
     /// Forgets an account in its environment, as MSAL's `remove_account`: its refresh tokens of
     /// this app or of `family_id`, all its access tokens (every app, every tenant, with or
     /// without an extended cache key), its ID tokens and its Account entries (every tenant).
-    pub fn remove_account(&self, account: &Account, client_id: &str, family_id: Option<&str>) {
+    pub fn remove_account(
+        &self,
+        account: &AccountEntity,
+        client_id: &str,
+        family_id: Option<&str>,
+    ) {
         if self.write().remove_account(account, client_id, family_id) {
             self.mark_changed();
         }

@@ -12,7 +12,7 @@ use crate::broker::{
     BrokerAccount, BrokerError, BrokerPlatform, BrokerStatus, BrokerTokenRequest,
     BrokerTokenResponse, BrokerTokenType,
 };
-use crate::cache::claims::{claim_text, decode_json_object, jwt_claims};
+use crate::jwt::{claim_text, decode_json_object, jwt_claims};
 
 /// The identity-provider URL the SSO provider is created for (MSAL's `MSID_DEFAULT_AAD_AUTHORITY`).
 pub const SSO_PROVIDER_URL: &str = "https://login.microsoftonline.com/common";

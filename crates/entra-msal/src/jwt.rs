@@ -1,8 +1,11 @@
-//! Decoding of `client_info` and ID-token payloads, without signature validation (as MSAL does:
-//! tokens obtained directly from the token endpoint need none).
+//! The one decoder of `client_info` and ID-token payloads, without signature validation (as MSAL
+//! does: tokens obtained directly from the token endpoint need none). The cache, the results,
+//! the auth-code flow's nonce check and the broker codecs all read tokens through it, so they
+//! cannot disagree about who a token names.
 //!
 //! base64 is decoded leniently, like MSAL Python's `decode_part`: padding is optional, and both
-//! the URL-safe and the standard alphabets are accepted.
+//! the URL-safe and the standard alphabets are accepted. Claims read as text accept numbers too
+//! (a numeric `uid` or `utid` is formatted).
 
 use base64::Engine as _;
 use base64::alphabet;
@@ -45,6 +48,16 @@ pub(crate) fn jwt_claims(jwt: &str) -> Option<Map<String, Value>> {
     decode_json_object(jwt.split('.').nth(1)?)
 }
 
+/// `{uid}.{utid}` from a `client_info` (base64 JSON; `uid` and `utid` may be numbers).
+pub(crate) fn home_account_id(client_info: &str) -> Option<String> {
+    let info = decode_json_object(client_info)?;
+    Some(format!(
+        "{}.{}",
+        claim_text(&info, "uid")?,
+        claim_text(&info, "utid")?
+    ))
+}
+
 /// A claim as text: strings as they are, numbers and booleans formatted (Python's `format`).
 pub(crate) fn claim_text(map: &Map<String, Value>, name: &str) -> Option<String> {
     match map.get(name)? {
@@ -78,5 +91,15 @@ mod tests {
         assert_eq!(claim_text(&claims, "sub").as_deref(), Some("subject"));
         assert_eq!(claim_text(&claims, "n").as_deref(), Some("5"));
         assert!(jwt_claims("no-dots").is_none());
+    }
+
+    #[test]
+    fn home_account_id_accepts_padding_and_numbers() {
+        let padded = STANDARD.encode(b"{\"uid\":\"u\",\"utid\":\"t\"}");
+        assert!(padded.ends_with('='));
+        assert_eq!(home_account_id(&padded).as_deref(), Some("u.t"));
+        let numeric = URL_SAFE_NO_PAD.encode(b"{\"uid\":12,\"utid\":34}");
+        assert_eq!(home_account_id(&numeric).as_deref(), Some("12.34"));
+        assert!(home_account_id(&URL_SAFE_NO_PAD.encode(b"{\"uid\":\"u\"}")).is_none());
     }
 }
