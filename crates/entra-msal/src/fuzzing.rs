@@ -165,7 +165,7 @@ pub fn token_response(data: &[u8]) {
             if let Some(client_info) = token.client_info() {
                 let _ = home_account_id(client_info);
             }
-            let json = Value::Object(token.json.clone());
+            let json = token.to_json();
             let scopes = vec!["https://graph.example/.default".to_string()];
             let cache = TokenCache::new();
             for grant_type in ["authorization_code", "refresh_token"] {

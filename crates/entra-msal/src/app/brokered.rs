@@ -207,24 +207,21 @@ impl Ask<'_> {
                 .map_err(|e| self.route.error(&core.client_id, e))?;
             token.token_type = BrokerTokenType::Pop;
         }
-        let mut json = Map::new();
-        json.insert("access_token".into(), token.access_token.clone().into());
-        json.insert("token_type".into(), token.token_type.as_str().into());
-        json.insert("expires_in".into(), (token.expires_on - now).max(0).into());
-        if let Some(ext) = token.ext_expires_on {
-            json.insert("ext_expires_in".into(), (ext - now).max(0).into());
-        }
-        if let Some(id_token) = &token.id_token {
-            json.insert("id_token".into(), id_token.clone().into());
-        }
-        if let Some(client_info) = &token.client_info {
-            json.insert("client_info".into(), client_info.clone().into());
-        }
-        json.insert("scope".into(), token.granted_scopes.join(" ").into());
+        let mut extra = Map::new();
         if let Some(account) = &token.account {
-            json.insert("_account_id".into(), account.account_id.clone().into());
+            extra.insert("_account_id".into(), account.account_id.clone().into());
         }
-        let response = TokenResponse { json };
+        let response = TokenResponse {
+            access_token: Some(token.access_token.clone()),
+            token_type: Some(token.token_type.as_str().into()),
+            expires_in: Some((token.expires_on - now).max(0)),
+            ext_expires_in: token.ext_expires_on.map(|ext| (ext - now).max(0)),
+            id_token: token.id_token.clone(),
+            client_info: token.client_info.clone(),
+            scope: Some(token.granted_scopes.join(" ")),
+            extra,
+            ..TokenResponse::default()
+        };
         let ext_key = self.ext_cache_key();
         let mut result = core.store(&Store {
             endpoints: &endpoints,

@@ -3,8 +3,6 @@
 
 use std::sync::Arc;
 
-use serde_json::Value;
-
 use super::clock::Clock;
 use super::coalesce::Coalescer;
 use super::result::{self, Account, AuthenticationResult, SecretToken, TokenSource};
@@ -221,7 +219,7 @@ impl ClientCore {
     /// Writes the response into the cache and shapes the result from what was filed (the one
     /// decoding of the response serves both).
     pub fn store(&self, s: &Store<'_>) -> Result<AuthenticationResult, Error> {
-        let json = Value::Object(s.response.json.clone());
+        let json = s.response.to_json();
         let filed = self.cache.add(&TokenEvent {
             client_id: &self.client_id,
             environment: self.environment(),

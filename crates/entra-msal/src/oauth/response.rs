@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{Classification, Error, ServiceError};
@@ -11,18 +13,108 @@ use crate::http::HttpResponse;
 /// How long to wait after a 429 or 503 without `Retry-After`.
 pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(5);
 
-/// A successful token response, kept as JSON with typed accessors.
-#[derive(Clone, PartialEq)]
+/// A successful token response, decoded once. Numbers may arrive as strings (`"3599"`); empty
+/// strings read as absent; fields this library does not know are kept in
+/// [`extra`](Self::extra) (and go into the cache with the rest).
+#[derive(Clone, Default, PartialEq, Deserialize, Serialize)]
 pub struct TokenResponse {
-    /// The JSON object as received.
-    pub json: Map<String, Value>,
+    /// `access_token`.
+    #[serde(
+        default,
+        deserialize_with = "text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub access_token: Option<String>,
+    /// `token_type` (see [`token_type`](Self::token_type) for the default).
+    #[serde(
+        default,
+        deserialize_with = "text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub token_type: Option<String>,
+    /// `expires_in`, seconds.
+    #[serde(
+        default,
+        deserialize_with = "seconds",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub expires_in: Option<i64>,
+    /// `ext_expires_in`, seconds: how long the token may serve while the identity provider is
+    /// unavailable.
+    #[serde(
+        default,
+        deserialize_with = "seconds",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub ext_expires_in: Option<i64>,
+    /// `refresh_in`, seconds: when to refresh proactively.
+    #[serde(
+        default,
+        deserialize_with = "seconds",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub refresh_in: Option<i64>,
+    /// `refresh_token`.
+    #[serde(
+        default,
+        deserialize_with = "text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub refresh_token: Option<String>,
+    /// `id_token` (a JWT).
+    #[serde(
+        default,
+        deserialize_with = "text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub id_token: Option<String>,
+    /// `client_info` (base64 JSON with `uid` and `utid`).
+    #[serde(
+        default,
+        deserialize_with = "text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub client_info: Option<String>,
+    /// `scope`, space-separated.
+    #[serde(
+        default,
+        deserialize_with = "text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub scope: Option<String>,
+    /// `foci`: the family id (a number is read as its text).
+    #[serde(
+        default,
+        deserialize_with = "text_or_number",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub foci: Option<String>,
+    /// Every other field, as received.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 impl std::fmt::Debug for TokenResponse {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let keys: Vec<&String> = self.json.keys().collect();
+        // Secrets never: only which fields arrived, and the lifetimes.
+        let mut fields: Vec<&str> = [
+            ("access_token", self.access_token.is_some()),
+            ("token_type", self.token_type.is_some()),
+            ("refresh_token", self.refresh_token.is_some()),
+            ("id_token", self.id_token.is_some()),
+            ("client_info", self.client_info.is_some()),
+            ("scope", self.scope.is_some()),
+            ("foci", self.foci.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, present)| present.then_some(name))
+        .collect();
+        fields.extend(self.extra.keys().map(String::as_str));
         f.debug_struct("TokenResponse")
-            .field("fields", &keys)
+            .field("fields", &fields)
+            .field("expires_in", &self.expires_in)
+            .field("ext_expires_in", &self.ext_expires_in)
+            .field("refresh_in", &self.refresh_in)
             .finish_non_exhaustive()
     }
 }
@@ -36,54 +128,100 @@ pub fn number(value: Option<&Value>) -> Option<i64> {
     }
 }
 
-impl TokenResponse {
-    fn str(&self, name: &str) -> Option<&str> {
-        self.json
-            .get(name)
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
+/// A string field: absent, `null` and `""` are `None`; any other non-string is an error.
+fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok((!s.is_empty()).then_some(s)),
+        Some(other) => Err(D::Error::custom(format!(
+            "expected a string, got {}",
+            kind(&other)
+        ))),
     }
+}
 
+/// [`text`], with a number read as its decimal text.
+fn text_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    match Option::<Value>::deserialize(d)? {
+        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok((!s.is_empty()).then_some(s)),
+        Some(other) => Err(D::Error::custom(format!(
+            "expected a string or a number, got {}",
+            kind(&other)
+        ))),
+    }
+}
+
+/// A number of seconds, as a JSON number or a numeric string; anything else is an error.
+fn seconds<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => number(Some(&v)).map(Some).ok_or_else(|| {
+            D::Error::custom(format!("expected a number of seconds, got {}", kind(&v)))
+        }),
+    }
+}
+
+/// What a JSON value is, for error messages (the value itself may be a secret).
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+impl TokenResponse {
     /// `access_token`.
     pub fn access_token(&self) -> Option<&str> {
-        self.str("access_token")
+        self.access_token.as_deref()
     }
     /// `token_type`, default `Bearer`.
     pub fn token_type(&self) -> &str {
-        self.str("token_type").unwrap_or("Bearer")
+        self.token_type.as_deref().unwrap_or("Bearer")
     }
     /// `refresh_token`.
     pub fn refresh_token(&self) -> Option<&str> {
-        self.str("refresh_token")
+        self.refresh_token.as_deref()
     }
     /// `id_token`.
     pub fn id_token(&self) -> Option<&str> {
-        self.str("id_token")
+        self.id_token.as_deref()
     }
     /// `client_info`.
     pub fn client_info(&self) -> Option<&str> {
-        self.str("client_info")
+        self.client_info.as_deref()
     }
     /// `scope`, split.
     pub fn scopes(&self) -> Option<Vec<String>> {
-        self.str("scope")
+        self.scope
+            .as_deref()
             .map(|s| s.split_whitespace().map(str::to_string).collect())
     }
     /// `expires_in` seconds.
     pub fn expires_in(&self) -> Option<i64> {
-        number(self.json.get("expires_in"))
+        self.expires_in
     }
     /// `ext_expires_in` seconds.
     pub fn ext_expires_in(&self) -> Option<i64> {
-        number(self.json.get("ext_expires_in"))
+        self.ext_expires_in
     }
     /// `refresh_in` seconds.
     pub fn refresh_in(&self) -> Option<i64> {
-        number(self.json.get("refresh_in"))
+        self.refresh_in
     }
     /// `foci` (family id).
     pub fn foci(&self) -> Option<&str> {
-        self.str("foci")
+        self.foci.as_deref()
+    }
+    /// The response as a JSON object (the known fields, then the unknown ones), as the cache
+    /// files it.
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self).unwrap_or_else(|_| Value::Object(Map::new()))
     }
 }
 
@@ -163,7 +301,14 @@ pub fn parse_token_response(
             body,
         )
     })?;
-    let response = TokenResponse { json };
+    let response = TokenResponse::deserialize(Value::Object(json)).map_err(|e| {
+        invalid(
+            url,
+            status,
+            &format!("the body is not a token response ({e})"),
+            b"",
+        )
+    })?;
     if response.access_token().is_none() {
         return Err(invalid(
             url,
@@ -219,6 +364,47 @@ mod tests {
         assert_eq!(r.expires_in(), Some(3599));
         assert_eq!(r.refresh_in(), Some(1800));
         assert_eq!(r.token_type(), "Bearer");
+    }
+
+    #[test]
+    fn decoded_into_fields_with_the_unknown_ones_kept() {
+        let r = parse_token_response(
+            "u",
+            &response(
+                200,
+                "application/json",
+                r#"{"access_token":"a","token_type":"pop","id_token":"","foci":1,
+                    "scope":"b a","xms_extra":{"k":[1]},"expires_on":"99"}"#,
+            ),
+            "c",
+        )
+        .unwrap();
+        assert_eq!(r.token_type(), "pop");
+        assert_eq!(r.id_token(), None, "an empty string is absent");
+        assert_eq!(r.foci(), Some("1"));
+        assert_eq!(r.scopes(), Some(vec!["b".to_string(), "a".to_string()]));
+        assert_eq!(r.extra["xms_extra"], serde_json::json!({"k": [1]}));
+        let json = r.to_json();
+        assert_eq!(json["expires_on"], "99");
+        assert_eq!(json["access_token"], "a");
+        assert!(json.get("id_token").is_none());
+        assert!(!format!("{r:?}").contains("\"a\""), "Debug shows no token");
+    }
+
+    #[test]
+    fn a_known_field_of_the_wrong_type_is_an_invalid_response_that_shows_no_value() {
+        for body in [
+            r#"{"access_token":"a","expires_in":"soon"}"#,
+            r#"{"access_token":"a","id_token":{"secret":"s3cr3t"}}"#,
+            r#"{"access_token":7}"#,
+        ] {
+            match parse_token_response("u", &response(200, "application/json", body), "c") {
+                Err(Error::InvalidResponse { message, .. }) => {
+                    assert!(!message.contains("s3cr3t"), "{message}");
+                }
+                other => panic!("{body}: {other:?}"),
+            }
+        }
     }
 
     #[test]
