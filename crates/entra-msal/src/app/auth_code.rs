@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
-use super::core::{ClientCore, Store, oid_anchor};
+use super::core::{ClientCore, GrantType, Issued, oid_anchor};
 use super::result::AuthenticationResult;
 use super::scopes;
 use crate::error::{Classification, Error, ServiceError};
@@ -257,17 +257,14 @@ impl ClientCore {
             .await?;
         let claims = token.id_token().and_then(crate::jwt::jwt_claims);
         flow.check_id_token(claims.as_ref(), self.now())?;
-        self.store(&Store {
-            endpoints: &endpoints,
-            response: &token,
-            requested_scopes: &decorated,
-            grant_type: "authorization_code",
-            username: None,
-            ext_cache_key: None,
-            skip_account_creation: false,
-            now: self.now(),
-            correlation_id: &correlation_id,
-        })
+        self.store(&Issued::response(
+            &endpoints,
+            &token,
+            &decorated,
+            GrantType::AuthorizationCode,
+            self.now(),
+            &correlation_id,
+        ))
     }
 }
 

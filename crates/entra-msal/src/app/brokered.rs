@@ -5,12 +5,11 @@
 
 use std::sync::Arc;
 
-use serde_json::Map;
 use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 
 use super::claims;
-use super::core::{ClientCore, Store};
+use super::core::{ClientCore, GrantType, Issued};
 use super::public::InteractiveOptions;
 use super::result::{Account, AuthenticationResult, TokenSource};
 use super::silent::SilentOptions;
@@ -20,8 +19,8 @@ use crate::broker::{
     BrokerAccount, BrokerBackend, BrokerError, BrokerPlatform, BrokerTokenRequest,
     BrokerTokenResponse, BrokerTokenType, ParentWindow, PopParams,
 };
+use crate::cache;
 use crate::error::{Classification, Error, ServiceError};
-use crate::oauth::TokenResponse;
 
 /// The broker an application uses, connected on first use.
 pub(crate) struct BrokerRoute {
@@ -207,35 +206,33 @@ impl Ask<'_> {
                 .map_err(|e| self.route.error(&core.client_id, e))?;
             token.token_type = BrokerTokenType::Pop;
         }
-        let mut extra = Map::new();
-        if let Some(account) = &token.account {
-            extra.insert("_account_id".into(), account.account_id.clone().into());
-        }
-        let response = TokenResponse {
-            access_token: Some(token.access_token.clone()),
-            token_type: Some(token.token_type.as_str().into()),
-            expires_in: Some((token.expires_on - now).max(0)),
-            ext_expires_in: token.ext_expires_on.map(|ext| (ext - now).max(0)),
-            id_token: token.id_token.clone(),
-            client_info: token.client_info.clone(),
-            scope: Some(token.granted_scopes.join(" ")),
-            extra,
-            ..TokenResponse::default()
-        };
         let ext_key = self.ext_cache_key();
-        let mut result = core.store(&Store {
+        // The broker's typed result goes into the cache as it is: no refresh token (the broker
+        // keeps it), the broker's own account id.
+        core.store(&Issued {
             endpoints: &endpoints,
-            response: &response,
+            tokens: cache::Tokens {
+                access_token: Some(&token.access_token),
+                token_type: Some(token.token_type.as_str()),
+                expires_in: Some(token.expires_on.saturating_sub(now).max(0)),
+                ext_expires_in: token
+                    .ext_expires_on
+                    .map(|ext| ext.saturating_sub(now).max(0)),
+                id_token: token.id_token.as_deref(),
+                client_info: token.client_info.as_deref(),
+                scopes: Some(token.granted_scopes.iter().map(String::as_str).collect()),
+                account_id: token.account.as_ref().map(|a| a.account_id.as_str()),
+                ..cache::Tokens::default()
+            },
             requested_scopes: self.scopes,
-            grant_type: "broker",
+            grant: GrantType::Broker,
             username: token.account.as_ref().map(|a| a.username.as_str()),
             ext_cache_key: ext_key.as_deref(),
             skip_account_creation: false,
             now,
             correlation_id: &self.correlation_id,
-        })?;
-        result.token_source = TokenSource::Broker;
-        Ok(result)
+            token_source: TokenSource::Broker,
+        })
     }
 }
 

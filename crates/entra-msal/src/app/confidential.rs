@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use super::auth_code::{AuthCodeFlow, AuthCodeFlowOptions};
 use super::builder::{CommonOptions, common_builder_methods};
-use super::core::{CacheAccess, ClientCore, Store};
+use super::core::{CacheAccess, ClientCore, GrantType, Issued};
 use super::result::{Account, AuthenticationResult};
 use super::silent::{self, SilentOptions};
 use super::{claims, scopes};
@@ -322,16 +322,17 @@ impl ConfidentialClientApplication {
                 }
                 (Err(e), None) => return Err(e),
             };
-            core.store(&Store {
-                endpoints: &endpoints,
-                response: &response,
-                requested_scopes: &scopes,
-                grant_type: "client_credentials",
-                username: None,
+            core.store(&Issued {
                 ext_cache_key: ext_key.as_deref(),
                 skip_account_creation: true,
-                now: core.now(),
-                correlation_id: &correlation_id,
+                ..Issued::response(
+                    &endpoints,
+                    &response,
+                    &scopes,
+                    GrantType::ClientCredentials,
+                    core.now(),
+                    &correlation_id,
+                )
             })
         })
         .await
@@ -384,17 +385,14 @@ impl ConfidentialClientApplication {
                     .unwrap_or_else(|p| p.into_inner())
                     .insert(assertion_hash, hid);
             }
-            core.store(&Store {
-                endpoints: &endpoints,
-                response: &response,
-                requested_scopes: &decorated,
-                grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer",
-                username: None,
-                ext_cache_key: None,
-                skip_account_creation: false,
-                now: core.now(),
-                correlation_id: &correlation_id,
-            })
+            core.store(&Issued::response(
+                &endpoints,
+                &response,
+                &decorated,
+                GrantType::OnBehalfOf,
+                core.now(),
+                &correlation_id,
+            ))
         })
         .await
     }

@@ -7,7 +7,7 @@ use super::clock::Clock;
 use super::coalesce::Coalescer;
 use super::result::{self, Account, AuthenticationResult, SecretToken, TokenSource};
 use crate::authority::{self, Authority, DiscoveryOptions, Endpoints};
-use crate::cache::{self, TokenCache, TokenEvent};
+use crate::cache::{self, TokenCache};
 use crate::error::Error;
 use crate::http::{ClientIdentity, ThrottledHttp};
 use crate::oauth::ClientCredential;
@@ -107,17 +107,92 @@ impl std::fmt::Debug for ClientCore {
     }
 }
 
-/// What to store after a successful token response.
-pub(crate) struct Store<'a> {
+/// The grant a token was issued for: decides the account's `account_source` (in the cache)
+/// and names the flow in logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum GrantType {
+    AuthorizationCode,
+    Password,
+    DeviceCode,
+    RefreshToken,
+    ClientCredentials,
+    OnBehalfOf,
+    /// A token from an authentication broker.
+    Broker,
+}
+
+impl GrantType {
+    /// The OAuth `grant_type` (for a broker, MSAL's `broker`), as the cache records it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AuthorizationCode => "authorization_code",
+            Self::Password => "password",
+            Self::DeviceCode => crate::oauth::grants::DEVICE_CODE_GRANT,
+            Self::RefreshToken => "refresh_token",
+            Self::ClientCredentials => "client_credentials",
+            Self::OnBehalfOf => "urn:ietf:params:oauth:grant-type:jwt-bearer",
+            Self::Broker => "broker",
+        }
+    }
+}
+
+/// A token just issued (by the identity provider or a broker), with what filing it needs.
+pub(crate) struct Issued<'a> {
     pub endpoints: &'a Endpoints,
-    pub response: &'a TokenResponse,
+    pub tokens: cache::Tokens<'a>,
     pub requested_scopes: &'a [String],
-    pub grant_type: &'a str,
+    pub grant: GrantType,
     pub username: Option<&'a str>,
     pub ext_cache_key: Option<&'a str>,
     pub skip_account_creation: bool,
     pub now: i64,
     pub correlation_id: &'a str,
+    pub token_source: TokenSource,
+}
+
+impl<'a> Issued<'a> {
+    /// A token-endpoint response, filed with the defaults of a user flow (an account is
+    /// created; no extended cache key).
+    pub fn response(
+        endpoints: &'a Endpoints,
+        response: &'a TokenResponse,
+        requested_scopes: &'a [String],
+        grant: GrantType,
+        now: i64,
+        correlation_id: &'a str,
+    ) -> Self {
+        Self {
+            endpoints,
+            tokens: tokens(response),
+            requested_scopes,
+            grant,
+            username: None,
+            ext_cache_key: None,
+            skip_account_creation: false,
+            now,
+            correlation_id,
+            token_source: TokenSource::IdentityProvider,
+        }
+    }
+}
+
+/// What the cache reads of a token response.
+fn tokens(r: &TokenResponse) -> cache::Tokens<'_> {
+    cache::Tokens {
+        access_token: r.access_token(),
+        token_type: r.token_type.as_deref(),
+        expires_in: r.expires_in,
+        expires_on: r.expires_on,
+        ext_expires_in: r.ext_expires_in,
+        refresh_in: r.refresh_in,
+        refresh_token: r.refresh_token(),
+        id_token: r.id_token(),
+        id_token_claims: None,
+        client_info: r.client_info(),
+        scopes: r.scope.as_deref().map(|s| s.split_whitespace().collect()),
+        family_id: r.foci.clone(),
+        account_id: None,
+    }
 }
 
 impl ClientCore {
@@ -216,23 +291,24 @@ impl ClientCore {
         tracing::Instrument::instrument(post.send_for_token(&self.http), span).await
     }
 
-    /// Writes the response into the cache and shapes the result from what was filed (the one
+    /// Files an issued token in the cache and shapes the result from what was filed (the one
     /// decoding of the response serves both).
-    pub fn store(&self, s: &Store<'_>) -> Result<AuthenticationResult, Error> {
-        let json = s.response.to_json();
-        let filed = self.cache.add(&TokenEvent {
-            client_id: &self.client_id,
-            environment: self.environment(),
-            realm: &s.endpoints.realm,
-            requested_scopes: s.requested_scopes,
-            response: &json,
-            grant_type: s.grant_type,
-            username: s.username,
-            ext_cache_key: s.ext_cache_key,
-            skip_account_creation: s.skip_account_creation,
-            now: s.now,
-        })?;
-        let result = result_from_filed(filed, TokenSource::IdentityProvider, s.correlation_id)?;
+    pub fn store(&self, s: &Issued<'_>) -> Result<AuthenticationResult, Error> {
+        let filed = self.cache.file(
+            &cache::Filing {
+                client_id: &self.client_id,
+                environment: self.environment(),
+                realm: &s.endpoints.realm,
+                requested_scopes: s.requested_scopes,
+                grant_type: s.grant.as_str(),
+                username: s.username,
+                ext_cache_key: s.ext_cache_key,
+                skip_account_creation: s.skip_account_creation,
+                now: s.now,
+            },
+            &s.tokens,
+        )?;
+        let result = result_from_filed(filed, s.token_source, s.correlation_id)?;
         let account = result
             .account
             .as_ref()
@@ -240,7 +316,7 @@ impl ClientCore {
             .unwrap_or("");
         tracing::debug!(
             correlation_id = s.correlation_id,
-            grant_type = s.grant_type,
+            grant_type = s.grant.as_str(),
             account = self.pii(account),
             contains_pii = self.pii_logging,
             "token acquired from the identity provider"

@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use super::core::{ClientCore, Store};
+use super::core::{ClientCore, GrantType, Issued};
 use super::result::{self, AuthenticationResult};
 use crate::error::{Classification, Error, ServiceError};
 use crate::oauth::grants;
@@ -232,17 +232,14 @@ impl ClientCore {
                 .await
             {
                 Ok(response) => {
-                    return self.store(&Store {
-                        endpoints: &endpoints,
-                        response: &response,
-                        requested_scopes: &flow.scopes,
-                        grant_type: grants::DEVICE_CODE_GRANT,
-                        username: None,
-                        ext_cache_key: None,
-                        skip_account_creation: false,
-                        now: self.now(),
-                        correlation_id: &flow.correlation_id,
-                    });
+                    return self.store(&Issued::response(
+                        &endpoints,
+                        &response,
+                        &flow.scopes,
+                        GrantType::DeviceCode,
+                        self.now(),
+                        &flow.correlation_id,
+                    ));
                 }
                 Err(e) => match next_poll(&e, interval) {
                     NextPoll::After(next) => {

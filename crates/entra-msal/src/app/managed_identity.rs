@@ -4,14 +4,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::clock::{Clock, SystemClock};
 use super::coalesce::Coalescer;
-use super::core::{CacheAccess, EXPIRY_MARGIN};
+use super::core::{CacheAccess, EXPIRY_MARGIN, result_from_filed};
 use super::result::{self, AuthenticationResult, SecretToken, TokenSource};
-use crate::cache::{self, TokenCache, TokenEvent};
+use crate::cache::{self, TokenCache};
 use crate::error::Error;
 use crate::http::{
     HttpClient, HttpOptions, HttpRequest, HttpResponse, ReqwestHttpClient, ThrottledHttp,
@@ -341,41 +340,29 @@ impl ManagedIdentityClient {
         let inner = &self.inner;
         let now = inner.clock.now();
         let refresh_in = (token.expires_in >= HALF_LIFE_THRESHOLD).then_some(token.expires_in / 2);
-        let mut response = json!({
-            "access_token": token.access_token,
-            "expires_in": token.expires_in,
-            "token_type": token.token_type,
-        });
-        if let Some(r) = refresh_in {
-            response["refresh_in"] = json!(r);
-        }
         let scopes = [resource.to_string()];
-        inner.cache.add(&TokenEvent {
-            client_id: inner.identity.cache_client_id(),
-            environment: MANAGED_IDENTITY_ENVIRONMENT,
-            realm: MANAGED_IDENTITY_REALM,
-            requested_scopes: &scopes,
-            response: &response,
-            grant_type: "managed_identity",
-            username: None,
-            ext_cache_key: None,
-            skip_account_creation: true,
-            now,
-        })?;
+        let filed = inner.cache.file(
+            &cache::Filing {
+                client_id: inner.identity.cache_client_id(),
+                environment: MANAGED_IDENTITY_ENVIRONMENT,
+                realm: MANAGED_IDENTITY_REALM,
+                requested_scopes: &scopes,
+                grant_type: "managed_identity",
+                username: None,
+                ext_cache_key: None,
+                skip_account_creation: true,
+                now,
+            },
+            &cache::Tokens {
+                access_token: Some(&token.access_token),
+                token_type: Some(&token.token_type),
+                expires_in: Some(token.expires_in),
+                refresh_in,
+                ..cache::Tokens::default()
+            },
+        )?;
         tracing::debug!(correlation_id, "managed identity token acquired");
-        Ok(AuthenticationResult {
-            access_token: SecretToken::new(token.access_token.clone()),
-            token_type: token.token_type.clone(),
-            expires_on: result::at(now + token.expires_in),
-            extended_expires_on: Some(result::at(now + token.expires_in)),
-            refresh_on: refresh_in.map(|r| result::at(now + r)),
-            scopes: scopes.to_vec(),
-            id_token: None,
-            id_token_claims: None,
-            account: None,
-            token_source: TokenSource::IdentityProvider,
-            correlation_id: correlation_id.to_string(),
-        })
+        result_from_filed(filed, TokenSource::IdentityProvider, correlation_id)
     }
 
     async fn send(

@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::auth_code::{AuthCodeFlow, AuthCodeFlowOptions};
 use super::brokered::{self, BrokerRoute};
 use super::builder::{CommonOptions, common_builder_methods};
-use super::core::{CacheAccess, ClientCore, Store};
+use super::core::{CacheAccess, ClientCore, GrantType, Issued};
 use super::device_flow::DeviceFlow;
 use super::result::{Account, AuthenticationResult};
 use super::silent::{self, SilentOptions};
@@ -494,16 +494,16 @@ impl PublicClientApplication {
             let response = core
                 .redeem(&endpoints.token_endpoint, form, &correlation_id, anchor)
                 .await?;
-            core.store(&Store {
-                endpoints: &endpoints,
-                response: &response,
-                requested_scopes: &decorated,
-                grant_type: "password",
+            core.store(&Issued {
                 username: Some(username),
-                ext_cache_key: None,
-                skip_account_creation: false,
-                now: core.now(),
-                correlation_id: &correlation_id,
+                ..Issued::response(
+                    &endpoints,
+                    &response,
+                    &decorated,
+                    GrantType::Password,
+                    core.now(),
+                    &correlation_id,
+                )
             })
         })
         .await
@@ -531,17 +531,14 @@ impl PublicClientApplication {
             let response = core
                 .redeem(&endpoints.token_endpoint, form, &correlation_id, Vec::new())
                 .await?;
-            core.store(&Store {
-                endpoints: &endpoints,
-                response: &response,
-                requested_scopes: &decorated,
-                grant_type: "refresh_token",
-                username: None,
-                ext_cache_key: None,
-                skip_account_creation: false,
-                now: core.now(),
-                correlation_id: &correlation_id,
-            })
+            core.store(&Issued::response(
+                &endpoints,
+                &response,
+                &decorated,
+                GrantType::RefreshToken,
+                core.now(),
+                &correlation_id,
+            ))
         })
         .await
     }

@@ -5,7 +5,7 @@
 //! A refresh token is never deleted on `invalid_grant`.
 
 use super::claims;
-use super::core::{ClientCore, Store, oid_anchor};
+use super::core::{ClientCore, GrantType, Issued, oid_anchor};
 use super::result::{Account, AuthenticationResult};
 use super::scopes;
 use crate::authority::Endpoints;
@@ -208,16 +208,16 @@ async fn refresh(
                 if let Some(new_rt) = response.refresh_token() {
                     core.cache.update_refresh_token(&rt, new_rt, now);
                 }
-                let mut result = core.store(&Store {
-                    endpoints,
-                    response: &response,
-                    requested_scopes: &decorated,
-                    grant_type: "refresh_token",
-                    username: None,
-                    ext_cache_key: None,
+                let mut result = core.store(&Issued {
                     skip_account_creation: true,
-                    now,
-                    correlation_id,
+                    ..Issued::response(
+                        endpoints,
+                        &response,
+                        &decorated,
+                        GrantType::RefreshToken,
+                        now,
+                        correlation_id,
+                    )
                 })?;
                 result.account = Some(account.clone());
                 return Ok(result);

@@ -69,6 +69,38 @@ impl fmt::Debug for TokenEvent<'_> {
     }
 }
 
+/// Where and how a token response is filed: a [`TokenEvent`] without its JSON, for callers
+/// whose response is already decoded into [`Tokens`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Filing<'a> {
+    pub(crate) client_id: &'a str,
+    pub(crate) environment: &'a str,
+    pub(crate) realm: &'a str,
+    pub(crate) requested_scopes: &'a [String],
+    pub(crate) grant_type: &'a str,
+    pub(crate) username: Option<&'a str>,
+    pub(crate) ext_cache_key: Option<&'a str>,
+    pub(crate) skip_account_creation: bool,
+    pub(crate) now: i64,
+}
+
+impl<'a> TokenEvent<'a> {
+    /// The event without its JSON.
+    pub(crate) fn filing(&self) -> Filing<'a> {
+        Filing {
+            client_id: self.client_id,
+            environment: self.environment,
+            realm: self.realm,
+            requested_scopes: self.requested_scopes,
+            grant_type: self.grant_type,
+            username: self.username,
+            ext_cache_key: self.ext_cache_key,
+            skip_account_creation: self.skip_account_creation,
+            now: self.now,
+        }
+    }
+}
+
 /// What one event writes.
 #[derive(Debug)]
 pub(crate) struct Entities {
@@ -128,8 +160,8 @@ fn integer(v: &Value) -> Option<i64> {
     }
 }
 
-fn present(response: &Map<String, Value>, name: &str) -> Option<Value> {
-    response.get(name).filter(|v| !v.is_null()).cloned()
+fn present<'a>(response: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    response.get(name).filter(|v| !v.is_null())
 }
 
 fn required_integer(response: &Map<String, Value>, name: &str) -> Result<Option<i64>, Error> {
@@ -141,11 +173,11 @@ fn required_integer(response: &Map<String, Value>, name: &str) -> Result<Option<
     }
 }
 
-fn secret(response: &Map<String, Value>, name: &str) -> Result<Option<String>, Error> {
+fn secret<'a>(response: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>, Error> {
     match response.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.is_empty() => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(Value::String(s)) => Ok(Some(s)),
         Some(_) => Err(invalid(&format!("`{name}` is not a string"))),
     }
 }
@@ -158,30 +190,89 @@ fn as_text(v: &Value) -> Option<String> {
     }
 }
 
-/// `target`: the response's `scope` (space-separated) when present, else the requested scopes;
-/// sorted and space-joined.
-fn target(event: &TokenEvent<'_>, response: &Map<String, Value>) -> String {
-    let mut scopes: Vec<&str> = match response.get("scope") {
-        Some(Value::String(s)) => s.split_whitespace().collect(),
-        Some(Value::Array(items)) if items.iter().all(Value::is_string) => {
-            items.iter().filter_map(Value::as_str).collect()
+/// A token response as the cache files it: the fields it reads, already decoded. Typed
+/// callers (the applications' OAuth responses, broker results) fill it directly; the JSON of a
+/// [`TokenEvent`] is read into it. Empty strings count as absent.
+#[derive(Debug, Default)]
+pub(crate) struct Tokens<'a> {
+    pub(crate) access_token: Option<&'a str>,
+    /// Default `Bearer`.
+    pub(crate) token_type: Option<&'a str>,
+    /// Seconds; when absent, `expires_on`; else [`DEFAULT_EXPIRES_IN`].
+    pub(crate) expires_in: Option<i64>,
+    /// Epoch seconds.
+    pub(crate) expires_on: Option<i64>,
+    pub(crate) ext_expires_in: Option<i64>,
+    pub(crate) refresh_in: Option<i64>,
+    pub(crate) refresh_token: Option<&'a str>,
+    pub(crate) id_token: Option<&'a str>,
+    /// The ID token's claims when the caller already has them decoded (a broker).
+    pub(crate) id_token_claims: Option<&'a Map<String, Value>>,
+    pub(crate) client_info: Option<&'a str>,
+    /// The granted scopes; `None`: the requested ones.
+    pub(crate) scopes: Option<Vec<&'a str>>,
+    pub(crate) family_id: Option<String>,
+    /// A broker's own id for the account (MSAL Python's `_account_id`).
+    pub(crate) account_id: Option<&'a str>,
+}
+
+/// Reads a [`TokenEvent`]'s JSON, with the checks MSAL's `__add` makes: times are integers
+/// (numbers or decimal strings), tokens are strings, `client_info` is text.
+fn tokens_from_json(response: &Map<String, Value>) -> Result<Tokens<'_>, Error> {
+    let access_token = secret(response, "access_token")?;
+    let (mut expires_in, mut expires_on, mut ext_expires_in, mut refresh_in) =
+        (None, None, None, None);
+    // The lifetimes matter (and are checked) only with an access token.
+    if access_token.is_some() {
+        expires_in = required_integer(response, "expires_in")?;
+        if expires_in.is_none() {
+            expires_on = present(response, "expires_on")
+                .map(|v| integer(v).ok_or_else(|| invalid("`expires_on` is not an integer")))
+                .transpose()?;
         }
-        _ => event.requested_scopes.iter().map(String::as_str).collect(),
+        ext_expires_in = required_integer(response, "ext_expires_in")?;
+        refresh_in = required_integer(response, "refresh_in")?;
+    }
+    let client_info = match response.get("client_info") {
+        None => None,
+        Some(Value::String(s)) => Some(s.as_str()),
+        Some(_) => return Err(invalid("`client_info` is not base64url-encoded JSON")),
     };
-    scopes.sort_unstable();
-    scopes.join(" ")
+    let scopes = match response.get("scope") {
+        Some(Value::String(s)) => Some(s.split_whitespace().collect()),
+        Some(Value::Array(items)) if items.iter().all(Value::is_string) => {
+            Some(items.iter().filter_map(Value::as_str).collect())
+        }
+        _ => None,
+    };
+    Ok(Tokens {
+        access_token,
+        token_type: response.get("token_type").and_then(Value::as_str),
+        expires_in,
+        expires_on,
+        ext_expires_in,
+        refresh_in,
+        refresh_token: secret(response, "refresh_token")?,
+        id_token: secret(response, "id_token")?,
+        id_token_claims: match response.get("id_token_claims") {
+            Some(Value::Object(claims)) if !claims.is_empty() => Some(claims),
+            _ => None,
+        },
+        client_info,
+        scopes,
+        family_id: present(response, "foci").and_then(as_text),
+        account_id: response.get("_account_id").and_then(Value::as_str),
+    })
 }
 
 /// `home_account_id`, and whether an account can be created: `{uid}.{utid}` from `client_info`,
 /// else the ID token's `sub`, else none.
 fn home_account_id(
-    response: &Map<String, Value>,
+    client_info: Option<&str>,
     id_claims: &Map<String, Value>,
 ) -> Result<Option<String>, Error> {
-    if let Some(raw) = response.get("client_info") {
-        let info = raw
-            .as_str()
-            .and_then(decode_json_object)
+    if let Some(raw) = client_info {
+        let info = decode_json_object(raw)
             .ok_or_else(|| invalid("`client_info` is not base64url-encoded JSON"))?;
         if let (Some(uid), Some(utid)) = (claim_text(&info, "uid"), claim_text(&info, "utid")) {
             return Ok(Some(format!("{uid}.{utid}")));
@@ -197,76 +288,71 @@ fn non_empty_claim(claims: &Map<String, Value>, name: &str) -> Option<String> {
     claim_text(claims, name).filter(|s| !s.is_empty())
 }
 
-/// Builds the entities one successful token response produces. Nothing is written when the
-/// response is malformed (a non-numeric `expires_in`, undecodable `client_info` or ID token).
+/// Builds the entities one successful token response (its JSON) produces. Nothing is written
+/// when the response is malformed (a non-numeric `expires_in`, undecodable `client_info` or ID
+/// token).
 pub(crate) fn entities_from_event(event: &TokenEvent<'_>) -> Result<Entities, Error> {
     let response = event
         .response
         .as_object()
         .ok_or_else(|| invalid("the response is not a JSON object"))?;
-    let now = event.now;
+    entities(&event.filing(), &tokens_from_json(response)?)
+}
 
-    let id_token = secret(response, "id_token")?;
-    let id_claims = match response.get("id_token_claims") {
-        // A broker hands the claims over already decoded.
-        Some(Value::Object(claims)) if !claims.is_empty() => claims.clone(),
-        _ => match &id_token {
-            Some(jwt) => {
-                jwt_claims(jwt).ok_or_else(|| invalid("`id_token` is not a decodable JWT"))?
-            }
-            None => Map::new(),
-        },
+/// Builds the entities of `tokens`, filed as `event` says.
+pub(crate) fn entities(event: &Filing<'_>, tokens: &Tokens<'_>) -> Result<Entities, Error> {
+    let now = event.now;
+    let non_empty = |s: Option<&str>| s.filter(|s| !s.is_empty()).map(str::to_string);
+
+    let id_token = non_empty(tokens.id_token);
+    let id_claims = match (tokens.id_token_claims, &id_token) {
+        (Some(claims), _) if !claims.is_empty() => claims.clone(),
+        (_, Some(jwt)) => {
+            jwt_claims(jwt).ok_or_else(|| invalid("`id_token` is not a decodable JWT"))?
+        }
+        _ => Map::new(),
     };
-    let home_account_id = home_account_id(response, &id_claims)?;
-    let target = target(event, response);
+    let home_account_id = home_account_id(tokens.client_info, &id_claims)?;
+    let target = {
+        let mut scopes: Vec<&str> = match &tokens.scopes {
+            Some(granted) => granted.clone(),
+            None => event.requested_scopes.iter().map(String::as_str).collect(),
+        };
+        scopes.sort_unstable();
+        scopes.join(" ")
+    };
     let environment = event.environment.to_string();
     let realm = event.realm.to_string();
     let client_id = event.client_id.to_string();
-    let family_id = present(response, "foci").as_ref().and_then(as_text);
+    let family_id = tokens.family_id.clone();
 
-    let access_token = match secret(response, "access_token")? {
-        Some(secret) => {
-            let expires_in = match required_integer(response, "expires_in")? {
-                Some(v) => v,
-                None => match present(response, "expires_on").as_ref() {
-                    Some(v) => integer(v)
-                        .ok_or_else(|| invalid("`expires_on` is not an integer"))?
-                        .saturating_sub(now),
-                    None => DEFAULT_EXPIRES_IN,
-                },
-            };
-            let ext_expires_in =
-                required_integer(response, "ext_expires_in")?.unwrap_or(expires_in);
-            let refresh_on =
-                required_integer(response, "refresh_in")?.map(|r| now.saturating_add(r));
-            Some(AccessToken {
-                secret,
-                home_account_id: home_account_id.clone(),
-                environment: environment.clone(),
-                client_id: client_id.clone(),
-                target: target.clone(),
-                realm: realm.clone(),
-                token_type: Some(
-                    response
-                        .get("token_type")
-                        .and_then(Value::as_str)
-                        .unwrap_or("Bearer")
-                        .to_string(),
-                ),
-                cached_at: Some(now),
-                expires_on: now.saturating_add(expires_in),
-                extended_expires_on: Some(now.saturating_add(ext_expires_in)),
-                refresh_on,
-                key_id: None,
-                ext_cache_key: event
-                    .ext_cache_key
-                    .filter(|k| !k.is_empty())
-                    .map(str::to_string),
-                extra: Map::new(),
-            })
+    let access_token = non_empty(tokens.access_token).map(|secret| {
+        let expires_in = match (tokens.expires_in, tokens.expires_on) {
+            (Some(v), _) => v,
+            (None, Some(on)) => on.saturating_sub(now),
+            (None, None) => DEFAULT_EXPIRES_IN,
+        };
+        let ext_expires_in = tokens.ext_expires_in.unwrap_or(expires_in);
+        AccessToken {
+            secret,
+            home_account_id: home_account_id.clone(),
+            environment: environment.clone(),
+            client_id: client_id.clone(),
+            target: target.clone(),
+            realm: realm.clone(),
+            token_type: Some(tokens.token_type.unwrap_or("Bearer").to_string()),
+            cached_at: Some(now),
+            expires_on: now.saturating_add(expires_in),
+            extended_expires_on: Some(now.saturating_add(ext_expires_in)),
+            refresh_on: tokens.refresh_in.map(|r| now.saturating_add(r)),
+            key_id: None,
+            ext_cache_key: event
+                .ext_cache_key
+                .filter(|k| !k.is_empty())
+                .map(str::to_string),
+            extra: Map::new(),
         }
-        None => None,
-    };
+    });
 
     let account = match &home_account_id {
         Some(hid) if !event.skip_account_creation => Some(AccountEntity {
@@ -274,11 +360,7 @@ pub(crate) fn entities_from_event(event: &TokenEvent<'_>) -> Result<Entities, Er
             environment: environment.clone(),
             realm: realm.clone(),
             // A broker's own account id (MSAL Python's `_account_id`), else the object id.
-            local_account_id: response
-                .get("_account_id")
-                .and_then(Value::as_str)
-                .filter(|id| !id.is_empty())
-                .map(str::to_string)
+            local_account_id: non_empty(tokens.account_id)
                 .or_else(|| claim_text(&id_claims, "oid"))
                 .or_else(|| claim_text(&id_claims, "sub"))
                 .unwrap_or_default(),
@@ -309,7 +391,7 @@ pub(crate) fn entities_from_event(event: &TokenEvent<'_>) -> Result<Entities, Er
         extra: Map::new(),
     });
 
-    let refresh_token = secret(response, "refresh_token")?.map(|secret| RefreshToken {
+    let refresh_token = non_empty(tokens.refresh_token).map(|secret| RefreshToken {
         secret,
         home_account_id: home_account_id.clone(),
         environment: environment.clone(),

@@ -61,6 +61,7 @@ mod store;
 mod token_cache;
 
 pub use add::{DEFAULT_EXPIRES_IN, Filed, TokenEvent};
+pub(crate) use add::{Filing, Tokens};
 pub use keys::ext_cache_key;
 pub use query::{AccessTokenQuery, RefreshTokenQuery};
 pub use schema::{

@@ -6,7 +6,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use futures_util::future::BoxFuture;
 
-use super::add::{Filed, TokenEvent, entities_from_event};
+use super::add::{Entities, Filed, Filing, TokenEvent, Tokens, entities, entities_from_event};
 use super::query::{AccessTokenQuery, RefreshTokenQuery};
 use super::schema::{AccessToken, AccountEntity, AppMetadata, IdToken, RefreshToken};
 use super::serialize::{from_json, to_json};
@@ -288,7 +288,16 @@ impl TokenCache {
     /// [`Error::Cache`] when the response is malformed (not an object, a non-numeric
     /// `expires_in`, an undecodable `client_info` or ID token); nothing is written then.
     pub fn add(&self, event: &TokenEvent<'_>) -> Result<Filed, Error> {
-        let entities = entities_from_event(event)?;
+        self.apply(entities_from_event(event)?)
+    }
+
+    /// [`add`](Self::add) for a response already decoded (an application's token response, a
+    /// broker's result): the same entities, without a JSON detour.
+    pub(crate) fn file(&self, filing: &Filing<'_>, tokens: &Tokens<'_>) -> Result<Filed, Error> {
+        self.apply(entities(filing, tokens)?)
+    }
+
+    fn apply(&self, entities: Entities) -> Result<Filed, Error> {
         let filed = entities.filed();
         self.write().apply(entities);
         self.mark_changed();

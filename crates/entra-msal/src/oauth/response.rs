@@ -39,6 +39,13 @@ pub struct TokenResponse {
         skip_serializing_if = "Option::is_none"
     )]
     pub expires_in: Option<i64>,
+    /// `expires_on`, epoch seconds (sent by some servers instead of `expires_in`).
+    #[serde(
+        default,
+        deserialize_with = "seconds",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub expires_on: Option<i64>,
     /// `ext_expires_in`, seconds: how long the token may serve while the identity provider is
     /// unavailable.
     #[serde(
@@ -384,8 +391,8 @@ mod tests {
         assert_eq!(r.foci(), Some("1"));
         assert_eq!(r.scopes(), Some(vec!["b".to_string(), "a".to_string()]));
         assert_eq!(r.extra["xms_extra"], serde_json::json!({"k": [1]}));
+        assert_eq!(r.expires_on, Some(99));
         let json = r.to_json();
-        assert_eq!(json["expires_on"], "99");
         assert_eq!(json["access_token"], "a");
         assert!(json.get("id_token").is_none());
         assert!(!format!("{r:?}").contains("\"a\""), "Debug shows no token");
