@@ -56,7 +56,7 @@ type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
 #[derive(Clone)]
 pub struct ThrottledHttp {
     inner: Arc<dyn HttpClient>,
-    store: Arc<Mutex<Store>>,
+    store: Arc<Mutex<ThrottledResponses>>,
     default_retry_after: Duration,
     now: Clock,
     managed_identity: bool,
@@ -94,7 +94,7 @@ impl ThrottledHttp {
     ) -> Self {
         Self {
             inner,
-            store: Arc::new(Mutex::new(Store::default())),
+            store: Arc::new(Mutex::new(ThrottledResponses::default())),
             default_retry_after: default_retry_after.min(MAX_RETRY_AFTER),
             now: Arc::new(now),
             managed_identity: false,
@@ -153,7 +153,7 @@ impl ThrottledHttp {
         (self.now)()
     }
 
-    fn lock(&self) -> MutexGuard<'_, Store> {
+    fn lock(&self) -> MutexGuard<'_, ThrottledResponses> {
         // No store operation can panic halfway through, so a poisoned lock still guards a
         // consistent store.
         self.store.lock().unwrap_or_else(|p| p.into_inner())
@@ -357,16 +357,17 @@ struct Entry {
     seq: u64,
 }
 
-/// A bounded map with per-entry expiry, indexed by expiry time and by age.
+/// The responses being replayed while a throttle lasts: a bounded map with per-entry expiry,
+/// indexed by expiry time and by age.
 #[derive(Debug, Default)]
-struct Store {
+struct ThrottledResponses {
     entries: HashMap<String, Entry>,
     by_expiry: BTreeMap<(Instant, u64), String>,
     by_age: BTreeMap<u64, String>,
     next_seq: u64,
 }
 
-impl Store {
+impl ThrottledResponses {
     fn get(&mut self, key: &str, now: Instant) -> Option<Arc<StoredResponse>> {
         let entry = self.entries.get(key)?;
         if entry.expires_at > now {
@@ -678,7 +679,7 @@ mod tests {
 
     #[test]
     fn store_evicts_expired_first_then_oldest() {
-        let mut store = Store::default();
+        let mut store = ThrottledResponses::default();
         let base = Instant::now();
         let stored = Arc::new(StoredResponse::from_response(&response(200, None, "")));
         // One short-lived entry among long-lived ones.
