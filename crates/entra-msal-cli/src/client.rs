@@ -4,12 +4,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use entra_msal::app::{
+use entra_msal::TokenCache;
+use entra_msal::persistence::{FilePersistence, PersistentTokenCache};
+use entra_msal::{
     ConfidentialClientApplication, ConfidentialClientBuilder, PublicClientApplication,
     PublicClientBuilder,
 };
-use entra_msal::cache::TokenCache;
-use entra_msal::persistence::{FilePersistence, PersistentTokenCache};
 
 use crate::failure::Failure;
 use crate::settings::Settings;

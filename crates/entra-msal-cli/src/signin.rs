@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use entra_msal::Error;
-use entra_msal::app::{AuthenticationResult, InteractiveOptions, PublicClientApplication};
-use entra_msal::interactive::{SystemBrowser, UrlOpener};
+use entra_msal::{AuthenticationResult, InteractiveOptions, PublicClientApplication};
+use entra_msal::{SystemBrowser, UrlOpener};
 use time::OffsetDateTime;
 
 use crate::cli::SignInArgs;

@@ -10,10 +10,10 @@ use entra_emulator::{
     FaultAction, FaultMatch, FaultRule, LoggedRequest, ManagedIdentityConfig, ManagedIdentityServer,
 };
 use entra_msal::Error;
-use entra_msal::app::{ManagedIdentityClient, TokenSource};
 use entra_msal::managed_identity::{
     ManagedIdentity, ManagedIdentityErrorKind, ManagedIdentitySource, StaticEnvironment,
 };
+use entra_msal::{ManagedIdentityClient, TokenSource};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 

@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use entra_msal::Error;
-use entra_msal::app::TokenSource;
-use entra_msal::cache::TokenCache;
+use entra_msal::TokenCache;
+use entra_msal::TokenSource;
 use entra_msal::persistence::{
     DefaultPersistenceOptions, ENVELOPE_MAGIC, EncryptedFilePersistence, FilePersistence,
     LibsecretPersistence, Persistence, PersistentTokenCache, SecretServiceOptions,

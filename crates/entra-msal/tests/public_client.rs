@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use entra_emulator::FaultAction;
 use entra_msal::Error;
-use entra_msal::app::{InteractiveOptions, PublicClientApplication, SilentOptions, TokenSource};
-use entra_msal::interactive::UrlOpener;
+use entra_msal::UrlOpener;
+use entra_msal::{InteractiveOptions, PublicClientApplication, SilentOptions, TokenSource};
 use support::{browser, env, test_clock};
 
 const SCOPE: &str = "api://emulator-api/access_as_user";
@@ -135,7 +135,11 @@ async fn device_code_interval_zero_polls_every_five_seconds_not_in_a_storm() {
     e.emulator.control().set_device_code_lifetime(Some(2));
     let app = e.public_app();
     let flow = app.initiate_device_flow(&[SCOPE]).await.unwrap();
-    assert_eq!(flow.interval, entra_msal::app::DEVICE_CODE_DEFAULT_INTERVAL);
+    assert_eq!(
+        flow.interval,
+        Duration::from_secs(5),
+        "MSAL's default interval"
+    );
     let err = tokio::time::timeout(
         Duration::from_secs(60),
         app.acquire_token_by_device_flow(&flow),
@@ -312,7 +316,7 @@ async fn silent_refresh_in_matrix() {
 #[tokio::test]
 async fn family_app_uses_the_family_refresh_token() {
     let e = env().await;
-    let cache = entra_msal::cache::TokenCache::new();
+    let cache = entra_msal::TokenCache::new();
     let first = e
         .public_builder(&e.info.public_client.as_ref().unwrap().client_id)
         .token_cache(cache.clone())

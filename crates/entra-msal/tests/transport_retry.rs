@@ -191,7 +191,7 @@ async fn a_refused_connection_is_tried_once_more_then_reported() {
 #[tokio::test]
 async fn managed_identity_does_not_retry() {
     use entra_emulator::ManagedIdentityConfig;
-    use entra_msal::app::ManagedIdentityClient;
+    use entra_msal::ManagedIdentityClient;
     use entra_msal::managed_identity::{ManagedIdentity, StaticEnvironment};
 
     let e = emulator().await;

@@ -52,7 +52,7 @@
 pub(crate) mod add;
 pub(crate) mod claims;
 mod hash;
-pub mod keys;
+pub(crate) mod keys;
 mod query;
 mod schema;
 mod scopes;
@@ -60,11 +60,10 @@ mod serialize;
 mod store;
 mod token_cache;
 
-pub use add::{DEFAULT_EXPIRES_IN, TokenEvent};
-pub use keys::ext_cache_key;
-pub use query::{AccessTokenQuery, RefreshTokenQuery};
-pub use schema::{
-    ACCESS_TOKEN, ACCOUNT, APP_METADATA, AUTHORITY_TYPE_ADFS, AUTHORITY_TYPE_MSSTS, AccessToken,
-    Account, AppMetadata, ID_TOKEN, IdToken, REFRESH_TOKEN, RefreshToken,
-};
 pub use token_cache::{CacheListener, TokenCache};
+
+pub use add::TokenEvent;
+pub(crate) use keys::ext_cache_key;
+pub use query::AccessTokenQuery;
+pub(crate) use query::RefreshTokenQuery;
+pub(crate) use schema::{AccessToken, Account, RefreshToken};

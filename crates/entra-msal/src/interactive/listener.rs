@@ -103,6 +103,7 @@ impl LoopbackListener {
     }
 
     /// The socket address bound (always `127.0.0.1:port`).
+    #[cfg(test)]
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
     }
@@ -115,6 +116,7 @@ impl LoopbackListener {
     /// How long one connection may take to send its request before it is closed (default
     /// [`DEFAULT_CONNECTION_TIMEOUT`](Self::DEFAULT_CONNECTION_TIMEOUT)). Zero is raised to
     /// one millisecond.
+    #[cfg(test)]
     pub fn with_connection_timeout(mut self, timeout: Duration) -> Self {
         self.connection_timeout = timeout.max(Duration::from_millis(1));
         self

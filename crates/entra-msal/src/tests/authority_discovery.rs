@@ -5,7 +5,7 @@
 //! (and the other Microsoft hosts) to the emulator in the transport, the way an application would
 //! test with its own `HttpClient`; the library always asks the real hosts.
 
-mod support;
+use super::support;
 
 use support::hits;
 
