@@ -3,13 +3,13 @@
 
 mod headers;
 mod reqwest_client;
-pub mod throttle;
+pub(crate) mod throttle;
 
 use futures_util::future::BoxFuture;
 
-pub use headers::{ClientIdentity, msal_headers};
+pub(crate) use headers::{ClientIdentity, msal_headers};
 pub use reqwest_client::{HttpOptions, ReqwestHttpClient};
-pub use throttle::ThrottledHttp;
+pub(crate) use throttle::ThrottledHttp;
 
 /// A request as the library builds it: method, URL, headers, and a (possibly empty) body.
 pub type HttpRequest = http::Request<Vec<u8>>;

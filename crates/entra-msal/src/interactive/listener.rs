@@ -50,8 +50,8 @@ const LINGER: Duration = Duration::from_millis(500);
 /// The browser reaches it as `http://localhost:PORT`. Every connection is served concurrently
 /// and answers exactly one request, so a slow or silent connection (a browser's speculative
 /// pre-connection, a port scanner) does not hold up the browser's real request. Each
-/// connection has a read deadline ([`with_connection_timeout`](Self::with_connection_timeout),
-/// 10 s by default) and requests are limited to 64 KiB.
+/// connection has a read deadline
+/// (10 s by default) and requests are limited to 64 KiB.
 #[derive(Debug)]
 pub struct LoopbackListener {
     listener: TcpListener,
