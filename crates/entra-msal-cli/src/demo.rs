@@ -229,8 +229,8 @@ pub async fn run(_args: DemoArgs) -> anyhow::Result<()> {
             let service = e.service_error().context("a service error")?;
             println!(
                 "    {} (HTTP {}), AADSTS{}",
-                service.error,
-                service.http_status,
+                service.error(),
+                service.http_status().map_or("-".into(), |s| s.to_string()),
                 service.aadsts().unwrap_or(0)
             );
             println!("    {}", service.summary());

@@ -159,7 +159,7 @@ async fn certificate_credentials() {
         .certificate(other, pem.clone())
         .build()
         .unwrap_err();
-    assert!(matches!(err, Error::Configuration(_)), "{err}");
+    assert!(matches!(err, Error::Configuration { .. }), "{err}");
 }
 
 #[tokio::test]
@@ -180,7 +180,7 @@ async fn pkcs12_and_assertion_callback() {
         .certificate_pkcs12(pfx, "nope")
         .build()
         .unwrap_err();
-    assert!(matches!(wrong, Error::Configuration(_)));
+    assert!(matches!(wrong, Error::Configuration { .. }));
 
     let signer = entra_msal::CertificateCredential::from_pem(&key_pem, &cert_pem).unwrap();
     let calls = Arc::new(AtomicI64::new(0));
@@ -227,10 +227,10 @@ async fn service_errors_are_typed() {
         .unwrap();
     let err = wrong.acquire_token_for_client(&[SCOPE]).await.unwrap_err();
     let service = err.service_error().expect("a service error");
-    assert_eq!(service.error, "invalid_client");
+    assert_eq!(service.error(), "invalid_client");
     assert_eq!(service.aadsts(), Some(7000215));
-    assert_eq!(service.http_status, 401);
-    assert!(service.correlation_id.is_some());
+    assert_eq!(service.http_status(), Some(401));
+    assert!(service.correlation_id().is_some());
     assert!(!err.is_ui_required());
 
     let app = e.secret_app();
@@ -240,7 +240,7 @@ async fn service_errors_are_typed() {
         .unwrap_err();
     assert_eq!(err.service_error().unwrap().aadsts(), Some(70011));
     let err = app.acquire_token_for_client(&["openid"]).await.unwrap_err();
-    assert!(matches!(err, Error::Configuration(_)));
+    assert!(matches!(err, Error::Configuration { .. }));
     assert!(
         ConfidentialClientApplication::builder("x")
             .authority(e.emulator.authority())
@@ -570,9 +570,9 @@ async fn every_aadsts_error_becomes_the_right_typed_error() {
                     .service_error()
                     .unwrap_or_else(|| panic!("{}: {err:?}", aadsts.code));
                 assert_eq!(service.aadsts(), Some(aadsts.code));
-                assert_eq!(service.error, aadsts.error);
-                assert_eq!(service.http_status, status);
-                assert_eq!(service.suberror.as_deref(), aadsts.suberror);
+                assert_eq!(service.error(), aadsts.error);
+                assert_eq!(service.http_status(), Some(status));
+                assert_eq!(service.suberror().as_deref(), aadsts.suberror);
                 let interactive = matches!(
                     aadsts.error,
                     "invalid_grant"
@@ -582,7 +582,10 @@ async fn every_aadsts_error_becomes_the_right_typed_error() {
                 );
                 assert_eq!(err.is_ui_required(), interactive, "{}: {err}", aadsts.code);
                 if aadsts.code == 50076 {
-                    assert!(service.claims.is_some(), "the MFA claims challenge is kept");
+                    assert!(
+                        service.claims().is_some(),
+                        "the MFA claims challenge is kept"
+                    );
                 }
             }
         }

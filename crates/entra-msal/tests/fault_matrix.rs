@@ -279,7 +279,7 @@ fn describe(r: &Result<AuthenticationResult, Error>) -> String {
             } else {
                 "Service"
             },
-            s.error,
+            s.error(),
             s.aadsts().map(|c| c.to_string()).unwrap_or_default(),
             if e.is_transient() { " (transient)" } else { "" }
         ),

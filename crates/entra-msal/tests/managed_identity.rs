@@ -587,11 +587,11 @@ async fn no_endpoint_is_a_network_error_that_says_why() {
     );
     assert!(matches!(
         client.acquire_token_for_client(" ").await,
-        Err(Error::Configuration(_))
+        Err(Error::Configuration { .. })
     ));
     assert!(matches!(
         ManagedIdentityClient::new(ManagedIdentity::client_id("")),
-        Err(Error::Configuration(_))
+        Err(Error::Configuration { .. })
     ));
 }
 

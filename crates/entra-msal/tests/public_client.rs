@@ -97,12 +97,15 @@ async fn device_code_declined_expired_and_cancelled() {
         .deny_device_code(&flow.user_code)
         .unwrap();
     let err = app.acquire_token_by_device_flow(&flow).await.unwrap_err();
-    assert_eq!(err.service_error().unwrap().error, "authorization_declined");
+    assert_eq!(
+        err.service_error().unwrap().error(),
+        "authorization_declined"
+    );
 
     let flow = app.initiate_device_flow(&[SCOPE]).await.unwrap();
     e.emulator.control().advance_clock(901);
     let err = app.acquire_token_by_device_flow(&flow).await.unwrap_err();
-    assert_eq!(err.service_error().unwrap().error, "expired_token");
+    assert_eq!(err.service_error().unwrap().error(), "expired_token");
 
     e.emulator.control().set_device_code_interval(Some(1));
     let flow = app.initiate_device_flow(&[SCOPE]).await.unwrap();
@@ -147,7 +150,11 @@ async fn device_code_interval_zero_polls_every_five_seconds_not_in_a_storm() {
     .await
     .expect("polling stops at the code's expiry")
     .unwrap_err();
-    assert_eq!(err.service_error().unwrap().error, "expired_token", "{err}");
+    assert_eq!(
+        err.service_error().unwrap().error(),
+        "expired_token",
+        "{err}"
+    );
     let polls = device_code_polls(&e);
     assert!(
         (1..=2).contains(&polls),
@@ -172,7 +179,11 @@ async fn device_code_interval_longer_than_the_code_ends_at_expiry() {
     .await
     .expect("the wait is cut at the code's expiry, not after the 3600 s interval")
     .unwrap_err();
-    assert_eq!(err.service_error().unwrap().error, "expired_token", "{err}");
+    assert_eq!(
+        err.service_error().unwrap().error(),
+        "expired_token",
+        "{err}"
+    );
     let polls = device_code_polls(&e);
     assert!(
         (1..=2).contains(&polls),
@@ -219,10 +230,10 @@ async fn username_password() {
     assert!(err.is_ui_required());
     let service = err.service_error().unwrap();
     assert_eq!(service.aadsts(), Some(50076));
-    assert!(service.claims.is_some());
+    assert!(service.claims().is_some());
     assert_eq!(
-        service.classification,
-        entra_msal::Classification::BasicAction
+        service.classification(),
+        &entra_msal::Classification::BasicAction
     );
 
     let err = app
@@ -236,7 +247,7 @@ async fn username_password() {
         .await
         .unwrap_err();
     match err {
-        Error::Configuration(message) => assert!(
+        Error::Configuration { message, .. } => assert!(
             message.contains("federated") && message.contains("device-code"),
             "{message}"
         ),
@@ -245,7 +256,7 @@ async fn username_password() {
     assert!(matches!(
         app.acquire_token_by_username_password(&alice.username, "x", &["openid"])
             .await,
-        Err(Error::Configuration(_))
+        Err(Error::Configuration { .. })
     ));
 }
 
@@ -464,7 +475,7 @@ async fn interactive_denied_and_timeout() {
         .acquire_token_interactive(&[SCOPE], &denied)
         .await
         .unwrap_err();
-    assert_eq!(err.service_error().unwrap().error, "access_denied");
+    assert_eq!(err.service_error().unwrap().error(), "access_denied");
 
     struct Nothing;
     impl UrlOpener for Nothing {

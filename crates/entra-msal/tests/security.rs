@@ -245,7 +245,9 @@ async fn plain_http_authority_is_refused_except_trusted_loopback() {
         ("http://127.0.0.2:1/tenant", true),
     ] {
         match build(url, allow) {
-            Err(Error::Configuration(m)) => assert!(m.contains("http"), "{url}: {m}"),
+            Err(Error::Configuration { message: m, .. }) => {
+                assert!(m.contains("http"), "{url}: {m}")
+            }
             Err(other) => panic!("{url}: {other:?}"),
             Ok(_) => panic!("{url} (allow={allow}) was accepted"),
         }
@@ -322,7 +324,7 @@ async fn unknown_authorities_are_refused_unless_validation_is_off() {
         .acquire_token_for_client(&["api://emulator-api/.default"])
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Configuration(_)), "{err:?}");
+    assert!(matches!(err, Error::Configuration { .. }), "{err:?}");
     assert!(
         err.to_string().contains("validate_authority(false)"),
         "{err}"

@@ -176,7 +176,7 @@ async fn a_refused_connection_is_tried_once_more_then_reported() {
     };
     let http = ReqwestHttpClient::new(&HttpOptions::default()).unwrap();
     let error = http.send(token_post(&url)).await.unwrap_err();
-    assert!(!error.timeout, "{error}");
+    assert!(!error.is_timeout(), "{error}");
     assert_eq!(retries_logged(), 1, "one retry, even for a POST");
 
     let http = ReqwestHttpClient::new(&HttpOptions {

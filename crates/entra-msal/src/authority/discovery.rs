@@ -133,7 +133,7 @@ async fn discover_uncached(
         AuthorityType::Oidc | AuthorityType::Dsts
     ) && !has_valid_issuer(endpoints.issuer.as_deref(), authority.url())
     {
-        return Err(Error::Configuration(format!(
+        return Err(Error::configuration(format!(
             "the issuer {:?} in {url} does not match the OIDC authority {} or a known pattern. If this is a \
              Microsoft Entra authority (e.g. login.microsoftonline.com), configure it as the authority rather than \
              as an OIDC authority",
@@ -174,7 +174,7 @@ pub(crate) fn parse_openid_configuration(
         if let Some(error) = wire::entra_error(status, response.body()) {
             return Err(Error::Service(Box::new(error)));
         }
-        return Err(Error::Configuration(format!(
+        return Err(Error::configuration(format!(
             "unable to get the configuration of the authority {}: its OpenID Connect discovery endpoint {url} \
              answered HTTP {status}. Check the tenant name or GUID; an authority typically looks like \
              https://login.microsoftonline.com/your_tenant, https://tenant_name.ciamlogin.com or \
@@ -348,7 +348,7 @@ mod tests {
         assert!(!e.is_ui_required());
         let e = parse("https://h/x", 404, "Not Found").unwrap_err();
         assert!(
-            matches!(&e, Error::Configuration(m) if m.contains("https://h/x") && m.contains("404")),
+            matches!(&e, Error::Configuration { message: m, .. } if m.contains("https://h/x") && m.contains("404")),
             "{e}"
         );
         assert!(matches!(

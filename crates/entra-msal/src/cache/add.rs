@@ -80,7 +80,7 @@ pub(crate) struct Entities {
 }
 
 fn invalid(what: &str) -> Error {
-    Error::Cache(format!(
+    Error::cache(format!(
         "the token response cannot be cached: {what}; nothing was written (check the \
          identity provider's answer)"
     ))
@@ -457,7 +457,7 @@ pub(crate) mod tests {
             json!({"access_token": "at", "refresh_in": [1]}),
         ] {
             let err = entities_from_event(&event(&r, &s)).unwrap_err();
-            assert!(matches!(err, Error::Cache(_)), "{r}");
+            assert!(matches!(err, Error::Cache { .. }), "{r}");
         }
     }
 

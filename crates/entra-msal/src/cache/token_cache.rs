@@ -175,7 +175,7 @@ impl TokenCache {
     /// [`Error::Cache`] when the text is not a JSON object; the cache is then left unchanged.
     pub fn deserialize(&self, json: &str) -> Result<(), Error> {
         let parsed = from_json(json).map_err(|e| {
-            Error::Cache(format!(
+            Error::cache(format!(
                 "{e}; the in-memory cache was left unchanged (delete or repair the cache file)"
             ))
         })?;
@@ -198,7 +198,7 @@ impl TokenCache {
         let hint = self.shared.last_size.load(Ordering::Relaxed);
         let current = to_json(&store, hint + hint / 8);
         let next = merge(&current)?;
-        *store = from_json(&next).map_err(Error::Cache)?;
+        *store = from_json(&next).map_err(Error::cache)?;
         let json = to_json(&store, next.len() + next.len() / 8);
         self.shared.last_size.store(json.len(), Ordering::Relaxed);
         Ok(json)
@@ -207,7 +207,7 @@ impl TokenCache {
     /// `json` (a serialized cache) as [`serialize`](Self::serialize) would write it after
     /// [`deserialize`](Self::deserialize): the form merges compare entries in.
     pub(crate) fn normalize(json: &str) -> Result<String, Error> {
-        let store = from_json(json).map_err(Error::Cache)?;
+        let store = from_json(json).map_err(Error::cache)?;
         Ok(to_json(&store, json.len() + json.len() / 8))
     }
 
@@ -778,7 +778,7 @@ mod tests {
             "{\"AccessToken\": {\"k\": {\"secret\": \"\\ud800\"}}}x",
         ] {
             let err = cache.deserialize(bad).unwrap_err();
-            assert!(matches!(err, Error::Cache(_)), "{bad}");
+            assert!(matches!(err, Error::Cache { .. }), "{bad}");
             assert!(
                 cache.has_state_changed(),
                 "a failed deserialize changes nothing"

@@ -80,14 +80,15 @@ impl LoopbackListener {
                 } else {
                     format!(" could not be bound: {e}")
                 };
-                Error::Configuration(format!(
+                Error::configuration(format!(
                     "loopback redirect listener: {what} on 127.0.0.1{hint}"
                 ))
             })?;
         let addr = listener.local_addr().map_err(|e| {
-            Error::Configuration(format!(
-                "loopback redirect listener: the bound address is unknown: {e}"
-            ))
+            Error::configuration_caused(
+                format!("loopback redirect listener: the bound address is unknown: {e}"),
+                e,
+            )
         })?;
         tracing::debug!(port = addr.port(), "loopback redirect listener bound");
         Ok(Self {

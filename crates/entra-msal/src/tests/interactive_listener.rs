@@ -426,7 +426,7 @@ async fn port_in_use_is_a_configuration_error_naming_the_port() {
     let first = LoopbackListener::bind(None).await.unwrap();
     let port = first.port();
     match LoopbackListener::bind(Some(port)).await {
-        Err(Error::Configuration(message)) => {
+        Err(Error::Configuration { message, .. }) => {
             assert!(message.contains(&format!("port {port}")), "{message}");
             assert!(message.contains("in use"), "{message}");
         }
