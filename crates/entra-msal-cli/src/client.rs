@@ -4,12 +4,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use entra_msal::app::{
+use entra_msal::TokenCache;
+use entra_msal::persistence::{FilePersistence, PersistentTokenCache};
+use entra_msal::{
     ConfidentialClientApplication, ConfidentialClientBuilder, PublicClientApplication,
     PublicClientBuilder,
 };
-use entra_msal::cache::TokenCache;
-use entra_msal::persistence::{FilePersistence, PersistentTokenCache};
 
 use crate::failure::Failure;
 use crate::settings::Settings;
@@ -30,7 +30,7 @@ impl Cache {
         let cache = TokenCache::new();
         let persistence = Arc::new(FilePersistence::new(path));
         let listener = PersistentTokenCache::attach(&cache, persistence).map_err(|e| match e {
-            entra_msal::Error::Cache(_) => Failure::from(e).next(format!(
+            entra_msal::Error::Cache { .. } => Failure::from(e).next(format!(
                 "repair or delete {}, or use another cache with --cache-file",
                 path.display()
             )),
@@ -163,18 +163,23 @@ pub fn confidential_app(
         AppCredential::Secret(s) => builder.client_secret(s),
         AppCredential::Certificate { key_pem, cert_pem } => builder.certificate(key_pem, cert_pem),
         AppCredential::AssertionFile(path) => builder.client_assertion(move |_| {
-            let text = std::fs::read_to_string(&path).map_err(|e| {
-                entra_msal::Error::Configuration(format!(
-                    "cannot read the federated token file {} (AZURE_FEDERATED_TOKEN_FILE): {e}",
-                    path.display()
-                ))
-            })?;
+            let text =
+                std::fs::read_to_string(&path).map_err(|e| entra_msal::Error::Configuration {
+                    message: format!(
+                        "cannot read the federated token file {} (AZURE_FEDERATED_TOKEN_FILE): {e}",
+                        path.display()
+                    ),
+                    source: Some(std::sync::Arc::new(e)),
+                })?;
             let assertion = text.trim();
             if assertion.is_empty() {
-                return Err(entra_msal::Error::Configuration(format!(
-                    "the federated token file {} (AZURE_FEDERATED_TOKEN_FILE) is empty",
-                    path.display()
-                )));
+                return Err(entra_msal::Error::Configuration {
+                    message: format!(
+                        "the federated token file {} (AZURE_FEDERATED_TOKEN_FILE) is empty",
+                        path.display()
+                    ),
+                    source: None,
+                });
             }
             Ok(assertion.to_string())
         }),

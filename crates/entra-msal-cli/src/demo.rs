@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Args;
-use entra_msal::app::{ConfidentialClientApplication, PublicClientApplication, SilentOptions};
+use entra_msal::{ConfidentialClientApplication, PublicClientApplication, SilentOptions};
 
 /// Options of `msal demo`.
 #[derive(Debug, Args)]
@@ -229,8 +229,8 @@ pub async fn run(_args: DemoArgs) -> anyhow::Result<()> {
             let service = e.service_error().context("a service error")?;
             println!(
                 "    {} (HTTP {}), AADSTS{}",
-                service.error,
-                service.http_status,
+                service.error(),
+                service.http_status().map_or("-".into(), |s| s.to_string()),
                 service.aadsts().unwrap_or(0)
             );
             println!("    {}", service.summary());
@@ -276,7 +276,7 @@ async fn broker_step(
     scopes: &[&str],
 ) -> anyhow::Result<()> {
     use entra_emulator::broker::{BrokerOptions, PrivateSessionBus};
-    use entra_msal::app::{InteractiveOptions, TokenSource};
+    use entra_msal::{InteractiveOptions, TokenSource};
 
     if !cfg!(target_os = "linux") || entra_msal::broker::running_on_wsl() {
         println!("    skipped: the Linux broker step runs on Linux (not WSL)");

@@ -157,7 +157,7 @@ impl From<Error> for Failure {
                 Kind::InteractionRequired,
                 Some("sign in again with `msal login` (same --scope), or run without --no-interactive".into()),
             ),
-            Error::Service(s) => match s.error.as_str() {
+            Error::Service(s) => match s.error() {
                 "access_denied" | "authorization_declined" => (
                     Kind::Cancelled,
                     Some("the sign-in was declined; run the command again to retry".into()),
@@ -195,11 +195,12 @@ impl From<Error> for Failure {
                 Kind::Service,
                 Some("the authority answered something unexpected: check the authority URL with `msal doctor`".into()),
             ),
-            Error::Configuration(_) => (
+            Error::Configuration { .. } => (
                 Kind::Configuration,
                 Some("fix the configuration (flags, MSAL_* environment variables, config file); `msal doctor` shows it".into()),
             ),
-            Error::Cache(_) => (
+            Error::Unsupported { .. } => (Kind::Configuration, None),
+            Error::Cache { .. } => (
                 Kind::Other,
                 Some("repair or delete the token cache file, or use another one with --cache-file".into()),
             ),
@@ -269,7 +270,12 @@ mod tests {
     #[test]
     fn library_errors_map_to_distinct_codes() {
         assert_eq!(
-            Failure::from(Error::Configuration("x".into())).kind.code(),
+            Failure::from(Error::Configuration {
+                message: "x".into(),
+                source: None
+            })
+            .kind
+            .code(),
             3
         );
         assert_eq!(Failure::from(Error::Cancelled("x".into())).kind.code(), 5);
@@ -277,9 +283,18 @@ mod tests {
             url: "u".into(),
             message: "m".into(),
             timeout: false,
+            source: None,
         };
         assert_eq!(Failure::from(network).kind.code(), 6);
-        assert_eq!(Failure::from(Error::Cache("x".into())).kind.code(), 1);
+        assert_eq!(
+            Failure::from(Error::Cache {
+                message: "x".into(),
+                source: None
+            })
+            .kind
+            .code(),
+            1
+        );
         let codes: std::collections::HashSet<u8> = [
             Kind::Other,
             Kind::Configuration,

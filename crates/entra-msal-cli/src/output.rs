@@ -1,7 +1,7 @@
 //! The shapes `msal token` prints: our JSON, the bare token, the Azure CLI's
 //! `get-access-token`, and a Kubernetes `ExecCredential`.
 
-use entra_msal::app::{Account, AuthenticationResult, TokenSource};
+use entra_msal::{Account, AuthenticationResult, TokenSource};
 use serde_json::{Value, json};
 
 use crate::cli::TokenOutput;

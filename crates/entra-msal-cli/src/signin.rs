@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use entra_msal::Error;
-use entra_msal::app::{AuthenticationResult, InteractiveOptions, PublicClientApplication};
-use entra_msal::interactive::{SystemBrowser, UrlOpener};
+use entra_msal::{AuthenticationResult, InteractiveOptions, PublicClientApplication};
+use entra_msal::{SystemBrowser, UrlOpener};
 use time::OffsetDateTime;
 
 use crate::cli::SignInArgs;
@@ -207,7 +207,8 @@ fn password_failure(e: Error, username: &str) -> Failure {
     const OTHER_WAYS: &str =
         "sign in with `msal login` (the browser) or `msal login --device-code` instead";
     let service = e.service_error().cloned();
-    let federated = matches!(&e, Error::Configuration(m) if m.contains("federated domain"));
+    let federated =
+        matches!(&e, Error::Unsupported { why, .. } if why.contains("federated domain"));
     let mut failure = Failure::from(e);
     if federated {
         failure.message = format!(
@@ -220,7 +221,7 @@ fn password_failure(e: Error, username: &str) -> Failure {
     let Some(s) = service else {
         return failure;
     };
-    let codes = &s.error_codes;
+    let codes = &s.error_codes();
     if codes.contains(&50126) {
         failure.next = Some(format!(
             "check the password of {} (MSAL_PASSWORD or standard input) and run the command again",
@@ -229,7 +230,7 @@ fn password_failure(e: Error, username: &str) -> Failure {
     } else if codes
         .iter()
         .any(|c| matches!(c, 50076 | 50079 | 50072 | 50074))
-        || s.suberror.as_deref() == Some("basic_action")
+        || s.suberror().as_deref() == Some("basic_action")
     {
         failure.next = Some(format!(
             "this account must use multi-factor authentication, which a password alone cannot: {OTHER_WAYS}"

@@ -21,7 +21,8 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::{BatchSize, Criterion};
-use entra_msal::cache::{AccessTokenQuery, TokenCache, TokenEvent};
+use entra_msal::TokenCache;
+use entra_msal::fuzzing::cache_internals::{self as internals, AccessTokenQuery, TokenEvent};
 use serde_json::{Value, json};
 
 const CLIENT_ID: &str = "client_id";
@@ -42,8 +43,9 @@ impl Picker {
 
 fn add_app_token(cache: &TokenCache, realm: &str, scope: &str, response: &Value) {
     let scopes = [scope.to_string()];
-    cache
-        .add(&TokenEvent {
+    internals::add(
+        cache,
+        &TokenEvent {
             client_id: CLIENT_ID,
             environment: ENVIRONMENT,
             realm,
@@ -54,13 +56,15 @@ fn add_app_token(cache: &TokenCache, realm: &str, scope: &str, response: &Value)
             ext_cache_key: None,
             skip_account_creation: false,
             now: NOW,
-        })
-        .expect("a valid response");
+        },
+    )
+    .expect("a valid response");
 }
 
 fn find_app_token(cache: &TokenCache, realm: &str, scopes: &[String]) -> bool {
-    cache
-        .find_access_token(&AccessTokenQuery {
+    internals::has_access_token(
+        cache,
+        &AccessTokenQuery {
             client_id: CLIENT_ID,
             environment: ENVIRONMENT,
             realm,
@@ -68,8 +72,8 @@ fn find_app_token(cache: &TokenCache, realm: &str, scopes: &[String]) -> bool {
             scopes,
             ext_cache_key: None,
             now: NOW,
-        })
-        .is_some()
+        },
+    )
 }
 
 fn stub_response(scope: &str) -> Value {
@@ -134,7 +138,7 @@ fn cca_miss(c: &mut Criterion) {
             })
         });
         assert!(!find_app_token(&cache, &realms[0], &scopes));
-        let len = cache.len_access_tokens();
+        let len = internals::access_token_count(&cache);
         assert!(
             len >= tenants * tokens && len <= tenants * (tokens + 1),
             "the cache keeps its size"
@@ -194,8 +198,9 @@ fn pca_cache(accounts: usize) -> TokenCache {
             "access_token": format!("eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.{}.sig", "a".repeat(1500)),
             "refresh_token": format!("0.AX{}", "r".repeat(1000)),
             "id_token": id_token, "client_info": client_info});
-        cache
-            .add(&TokenEvent {
+        internals::add(
+            &cache,
+            &TokenEvent {
                 client_id: CLIENT_ID,
                 environment: ENVIRONMENT,
                 realm: "common",
@@ -206,8 +211,9 @@ fn pca_cache(accounts: usize) -> TokenCache {
                 ext_cache_key: None,
                 skip_account_creation: false,
                 now: NOW,
-            })
-            .expect("a valid response");
+            },
+        )
+        .expect("a valid response");
     }
     cache
 }
@@ -232,7 +238,7 @@ fn serialization(c: &mut Criterion) {
                 BatchSize::LargeInput,
             )
         });
-        assert_eq!(cache.accounts().len(), accounts);
+        assert_eq!(internals::account_count(&cache), accounts);
     }
     group.finish();
 }

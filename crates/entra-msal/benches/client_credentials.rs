@@ -12,8 +12,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use entra_msal::app::ConfidentialClientApplication;
-use entra_msal::cache::{TokenCache, TokenEvent};
+use entra_msal::ConfidentialClientApplication;
+use entra_msal::TokenCache;
+use entra_msal::fuzzing::cache_internals::{self as internals, TokenEvent};
 use entra_msal::http::{HttpClient, HttpError, HttpRequest, HttpResponse};
 use futures_util::future::BoxFuture;
 use serde_json::json;
@@ -59,8 +60,9 @@ fn prefill(cache: &TokenCache, tenant: &str, scopes: impl Iterator<Item = String
     for scope in scopes {
         let response =
             json!({"access_token": "cached", "token_type": "Bearer", "expires_in": 3600});
-        cache
-            .add(&TokenEvent {
+        internals::add(
+            cache,
+            &TokenEvent {
                 client_id: "bench-client",
                 environment: "login.microsoftonline.com",
                 realm: tenant,
@@ -71,8 +73,9 @@ fn prefill(cache: &TokenCache, tenant: &str, scopes: impl Iterator<Item = String
                 ext_cache_key: None,
                 skip_account_creation: true,
                 now: time::OffsetDateTime::now_utc().unix_timestamp(),
-            })
-            .unwrap();
+            },
+        )
+        .unwrap();
     }
 }
 
@@ -130,10 +133,7 @@ fn run(
                 .acquire_token_for_client(&["scope"])
                 .await
                 .unwrap();
-            assert_eq!(
-                result.token_source == entra_msal::app::TokenSource::Cache,
-                hit
-            );
+            assert_eq!(result.token_source == entra_msal::TokenSource::Cache, hit);
         })
     });
 }

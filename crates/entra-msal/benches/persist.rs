@@ -19,7 +19,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::Criterion;
-use entra_msal::cache::{TokenCache, TokenEvent};
+use entra_msal::TokenCache;
+use entra_msal::fuzzing::cache_internals::{self as internals, TokenEvent};
 use entra_msal::persistence::{
     AesGcmProtector, EncryptedFilePersistence, FilePersistence, Persistence, PersistentTokenCache,
 };
@@ -36,8 +37,9 @@ fn stub_response(scope: &str) -> Value {
 
 fn add(cache: &TokenCache, scope: &str) {
     let scopes = [scope.to_string()];
-    cache
-        .add(&TokenEvent {
+    internals::add(
+        cache,
+        &TokenEvent {
             client_id: CLIENT_ID,
             environment: ENVIRONMENT,
             realm: REALM,
@@ -48,8 +50,9 @@ fn add(cache: &TokenCache, scope: &str) {
             ext_cache_key: None,
             skip_account_creation: false,
             now: NOW,
-        })
-        .expect("a valid response");
+        },
+    )
+    .expect("a valid response");
 }
 
 /// A cache of `n` tokens, serialized.
@@ -63,9 +66,7 @@ fn filled(n: usize) -> String {
 
 /// One token operation that adds one token.
 fn operation(cache: &TokenCache, partition: Option<&str>) {
-    cache.before_partition_access(partition);
-    add(cache, "scope");
-    cache.after_access();
+    internals::with_access(cache, partition, || add(cache, "scope"));
 }
 
 fn file_backed(c: &mut Criterion, name: &str, make: fn(&std::path::Path) -> Arc<dyn Persistence>) {

@@ -23,7 +23,7 @@ use azure_core::http::{
     AsyncRawResponse, Body, ClientOptions, Context, HttpClient, Method, Pipeline, Request,
     StatusCode, Transport, Url,
 };
-use entra_msal::app::ManagedIdentityClient;
+use entra_msal::ManagedIdentityClient;
 use entra_msal::http::{HttpOptions, ReqwestHttpClient};
 use entra_msal::managed_identity::ManagedIdentity;
 

@@ -11,11 +11,11 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use entra_msal::app::{
+use entra_msal::broker::PopParams;
+use entra_msal::{
     AuthenticationResult, BrokerAvailability, InteractiveOptions, PublicClientApplication,
     SilentOptions,
 };
-use entra_msal::broker::PopParams;
 
 fn describe(what: &str, result: &AuthenticationResult) {
     let account = result.account.as_ref();

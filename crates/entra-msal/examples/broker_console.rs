@@ -16,9 +16,7 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use entra_msal::app::{
-    BrokerAvailability, InteractiveOptions, PublicClientApplication, SilentOptions,
-};
+use entra_msal::{BrokerAvailability, InteractiveOptions, PublicClientApplication, SilentOptions};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -6,7 +6,7 @@
 //! app's client id in place of `CLIENT_ID`).
 
 // docs/broker.md: A console program
-use entra_msal::app::{InteractiveOptions, PublicClientApplication};
+use entra_msal::{InteractiveOptions, PublicClientApplication};
 
 #[tokio::main]
 async fn main() -> Result<(), entra_msal::Error> {

@@ -7,16 +7,14 @@
 //!
 //! - `acquire FIRST COUNT`: acquires `api://load-<n>/.default` for `n` in `FIRST..FIRST+COUNT`,
 //!   printing `done <scope> <source>` once each acquisition has returned (and so is in the file);
-//! - `hold-lock`: takes the file's lock, prints `locked` and sleeps (the tests kill it);
-//! - `bench TOKENS`: no network; measures one persisted token operation on a file that holds
-//!   `TOKENS` access tokens.
+//! - `hold-lock`: takes the file's lock, prints `locked` and sleeps (the tests kill it).
 
 use std::io::Write;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use entra_msal::app::ConfidentialClientApplication;
-use entra_msal::cache::{TokenCache, TokenEvent};
+use entra_msal::ConfidentialClientApplication;
+use entra_msal::TokenCache;
 use entra_msal::persistence::{FilePersistence, Persistence, PersistentTokenCache};
 
 type Failure = Box<dyn std::error::Error>;
@@ -44,8 +42,7 @@ async fn main() -> Result<(), Failure> {
             std::thread::sleep(Duration::from_secs(120));
             Ok(())
         }
-        Some("bench") => bench(persistence, args.get(1).map_or(Ok(1000), |n| n.parse())?),
-        _ => Err("usage: cache_writer acquire FIRST COUNT | hold-lock | bench TOKENS".into()),
+        _ => Err("usage: cache_writer acquire FIRST COUNT | hold-lock".into()),
     }
 }
 
@@ -72,61 +69,5 @@ async fn acquire(persistence: FilePersistence, first: u32, count: u32) -> Result
         writeln!(out, "done {scope} {:?}", result.token_source)?;
         out.flush()?;
     }
-    Ok(())
-}
-
-fn add(cache: &TokenCache, n: usize) -> Result<(), Failure> {
-    let scopes = vec![format!("api://load-{n}/.default")];
-    let response = serde_json::json!({
-        "access_token": format!("eyJ0eXAiOiJKV1QifQ.{}.sig", "x".repeat(400)),
-        "token_type": "Bearer", "expires_in": 3599,
-    });
-    cache.add(&TokenEvent {
-        client_id: "11111111-2222-3333-4444-555555555555",
-        environment: "login.microsoftonline.com",
-        realm: "contoso.onmicrosoft.com",
-        requested_scopes: &scopes,
-        response: &response,
-        grant_type: "client_credentials",
-        username: None,
-        ext_cache_key: None,
-        skip_account_creation: false,
-        now: 1_700_000_000,
-    })?;
-    Ok(())
-}
-
-fn bench(persistence: FilePersistence, tokens: usize) -> Result<(), Failure> {
-    let _ = std::fs::remove_file(persistence.path());
-    let cache = TokenCache::new();
-    for n in 0..tokens {
-        add(&cache, n)?;
-    }
-    persistence.save(&cache.serialize())?;
-    let size = std::fs::metadata(persistence.path())?.len();
-    let listener = PersistentTokenCache::attach(&cache, Arc::new(persistence))?;
-    let rounds = 50;
-    let start = Instant::now();
-    for n in 0..rounds {
-        cache.before_access();
-        add(&cache, tokens + n)?;
-        cache.after_access();
-    }
-    let write = start.elapsed() / rounds as u32;
-    let start = Instant::now();
-    for _ in 0..rounds {
-        cache.before_access();
-        cache.after_access();
-    }
-    let hit = start.elapsed() / rounds as u32;
-    if let Some(error) = listener.take_last_error() {
-        return Err(error.into());
-    }
-    println!(
-        "{tokens} tokens ({size} bytes): one operation that adds a token {:.3} ms, one without \
-         change {:.3} ms",
-        write.as_secs_f64() * 1e3,
-        hit.as_secs_f64() * 1e3
-    );
     Ok(())
 }

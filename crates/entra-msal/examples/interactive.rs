@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use entra_msal::app::InteractiveOptions;
+use entra_msal::InteractiveOptions;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

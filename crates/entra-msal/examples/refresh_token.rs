@@ -6,7 +6,7 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use entra_msal::app::SilentOptions;
+use entra_msal::SilentOptions;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -48,30 +48,73 @@ impl Classification {
     }
 }
 
-/// An error answer from the identity provider (Entra's JSON error body).
+/// An error's cause, kept as its [`source`](std::error::Error::source) (shared, so errors
+/// handed to several waiters of one coalesced request keep it).
+pub type ErrorCause = std::sync::Arc<dyn std::error::Error + Send + Sync + 'static>;
+
+/// An error answer from the identity provider (Entra's JSON error body), or a broker's
+/// equivalent. Read it through its accessors; new fields may be added.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ServiceError {
-    /// The OAuth 2.0 `error` code, e.g. `invalid_grant`.
-    pub error: String,
-    /// `error_description`, including Entra's `AADSTSnnnnn:` prefix and trace lines.
-    pub error_description: String,
-    /// The AADSTS numbers from `error_codes`.
-    pub error_codes: Vec<u32>,
-    /// `suberror`, when Entra sent one.
-    pub suberror: Option<String>,
-    /// The claims challenge to pass to the next interactive or silent call.
-    pub claims: Option<String>,
-    /// The correlation id (`correlation_id` in the body, else the request's).
-    pub correlation_id: Option<String>,
-    /// Entra's trace id.
-    pub trace_id: Option<String>,
-    /// The HTTP status.
-    pub http_status: u16,
-    /// MSAL's classification of `suberror`.
-    pub classification: Classification,
+    pub(crate) error: String,
+    pub(crate) error_description: String,
+    pub(crate) error_codes: Vec<u32>,
+    pub(crate) suberror: Option<String>,
+    pub(crate) claims: Option<String>,
+    pub(crate) correlation_id: Option<String>,
+    pub(crate) trace_id: Option<String>,
+    pub(crate) http_status: Option<u16>,
+    pub(crate) classification: Classification,
 }
 
 impl ServiceError {
+    /// The OAuth 2.0 `error` code, e.g. `invalid_grant`.
+    pub fn error(&self) -> &str {
+        &self.error
+    }
+
+    /// `error_description`, including Entra's `AADSTSnnnnn:` prefix and trace lines.
+    pub fn error_description(&self) -> &str {
+        &self.error_description
+    }
+
+    /// The AADSTS numbers from `error_codes`.
+    pub fn error_codes(&self) -> &[u32] {
+        &self.error_codes
+    }
+
+    /// `suberror`, when Entra sent one.
+    pub fn suberror(&self) -> Option<&str> {
+        self.suberror.as_deref()
+    }
+
+    /// The claims challenge to pass to the next interactive or silent call.
+    pub fn claims(&self) -> Option<&str> {
+        self.claims.as_deref()
+    }
+
+    /// The correlation id (`correlation_id` in the body, else the request's).
+    pub fn correlation_id(&self) -> Option<&str> {
+        self.correlation_id.as_deref()
+    }
+
+    /// Entra's trace id.
+    pub fn trace_id(&self) -> Option<&str> {
+        self.trace_id.as_deref()
+    }
+
+    /// The HTTP status of the answer; `None` when no HTTP exchange carried it (a broker's
+    /// answer, a cached error replayed by the library).
+    pub fn http_status(&self) -> Option<u16> {
+        self.http_status
+    }
+
+    /// MSAL's classification of [`suberror`](Self::suberror).
+    pub fn classification(&self) -> &Classification {
+        &self.classification
+    }
+
     /// The first AADSTS code, if any.
     pub fn aadsts(&self) -> Option<u32> {
         self.error_codes.first().copied()
@@ -111,16 +154,9 @@ impl ServiceError {
 
 impl std::fmt::Display for ServiceError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.http_status == 0 {
-            write!(f, "{}: {}", self.error, self.summary())?;
-        } else {
-            write!(
-                f,
-                "{} (HTTP {}): {}",
-                self.error,
-                self.http_status,
-                self.summary()
-            )?;
+        match self.http_status {
+            None => write!(f, "{}: {}", self.error, self.summary())?,
+            Some(status) => write!(f, "{} (HTTP {status}): {}", self.error, self.summary())?,
         }
         if let Some(c) = &self.correlation_id {
             write!(f, " [correlation id {c}]")?;
@@ -160,6 +196,9 @@ pub enum Error {
         message: String,
         /// Whether it was a timeout.
         timeout: bool,
+        /// The transport's error, when it gave one.
+        #[source]
+        source: Option<ErrorCause>,
     },
     /// The server answered something that is not a valid response (wrong content type,
     /// malformed JSON, missing fields).
@@ -172,12 +211,35 @@ pub enum Error {
         /// What was wrong.
         message: String,
     },
-    /// The application is configured wrongly (authority, credential, scopes...).
-    #[error("configuration error: {0}")]
-    Configuration(String),
+    /// The application is configured wrongly (authority, credential, scopes...). `message`
+    /// says what to change.
+    #[error("configuration error: {message}")]
+    Configuration {
+        /// What is wrong and what to change.
+        message: String,
+        /// The underlying error (a PEM or URL parser, a file read), when there is one.
+        #[source]
+        source: Option<ErrorCause>,
+    },
+    /// The request is valid but this library, platform or account cannot serve it (a federated
+    /// account for username/password, proof-of-possession without a broker...). `why` says
+    /// what to use instead.
+    #[error("{what} is not supported: {why}")]
+    Unsupported {
+        /// What was asked for.
+        what: String,
+        /// Why not, and what to do instead.
+        why: String,
+    },
     /// The token cache could not be read or written.
-    #[error("token cache error: {0}")]
-    Cache(String),
+    #[error("token cache error: {message}")]
+    Cache {
+        /// What failed.
+        message: String,
+        /// The underlying error (usually an I/O error), when there is one.
+        #[source]
+        source: Option<ErrorCause>,
+    },
     /// Another process held the token cache's lock file for the whole wait. The cache file
     /// itself is fine: wait for that process (named by `holder`, from the lock file) and retry.
     #[error(
@@ -261,6 +323,62 @@ pub enum Error {
 }
 
 impl Error {
+    /// A [`Configuration`](Self::Configuration) error without an underlying cause.
+    pub(crate) fn configuration(message: String) -> Self {
+        Self::Configuration {
+            message,
+            source: None,
+        }
+    }
+
+    /// A [`Configuration`](Self::Configuration) error caused by `source`.
+    pub(crate) fn configuration_caused(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::Configuration {
+            message: message.into(),
+            source: Some(std::sync::Arc::new(source)),
+        }
+    }
+
+    /// A [`Cache`](Self::Cache) error without an underlying cause.
+    pub(crate) fn cache(message: String) -> Self {
+        Self::Cache {
+            message,
+            source: None,
+        }
+    }
+
+    /// A [`Cache`](Self::Cache) error caused by `source`.
+    pub(crate) fn cache_caused(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::Cache {
+            message: message.into(),
+            source: Some(std::sync::Arc::new(source)),
+        }
+    }
+
+    /// A [`Network`](Self::Network) error for a request to `url` that failed in transport.
+    pub(crate) fn network(url: impl Into<String>, e: &crate::http::HttpError) -> Self {
+        Self::Network {
+            url: url.into(),
+            message: e.message().to_owned(),
+            timeout: e.is_timeout(),
+            source: e.cause(),
+        }
+    }
+
+    /// An [`Unsupported`](Self::Unsupported) error.
+    pub(crate) fn unsupported(what: impl Into<String>, why: impl Into<String>) -> Self {
+        Self::Unsupported {
+            what: what.into(),
+            why: why.into(),
+        }
+    }
+
     /// The service error, for `Service` and `UiRequired`.
     pub fn service_error(&self) -> Option<&ServiceError> {
         match self {
@@ -280,7 +398,7 @@ impl Error {
         match self {
             Self::Network { .. } | Self::Throttled { .. } => true,
             // A 5xx answer (e.g. HTTP 500 `temporarily_unavailable`) is the service's fault.
-            Self::Service(e) | Self::UiRequired(e) => e.http_status >= 500,
+            Self::Service(e) | Self::UiRequired(e) => e.http_status.is_some_and(|s| s >= 500),
             Self::Broker(e) => e.status.is_transient(),
             Self::ManagedIdentity(e) => e.is_transient(),
             _ => false,
@@ -323,7 +441,7 @@ mod tests {
             claims: None,
             correlation_id: None,
             trace_id: None,
-            http_status: 400,
+            http_status: Some(400),
             classification: Classification::from_suberror(suberror),
         }
     }

@@ -13,9 +13,10 @@
 use serde_json::Value;
 
 use crate::app::claims::merged;
+use crate::authority::Authority;
 use crate::authority::discovery::parse_openid_configuration;
 use crate::authority::instance::{aliases_in, parse_instance_discovery};
-use crate::authority::{Authority, parse_user_realm};
+use crate::authority::user_realm::parse_user_realm;
 use crate::broker::linux::codec::{
     Method, decode_accounts, decode_error, decode_remove_account, decode_token,
 };
@@ -770,5 +771,45 @@ pub fn wsl_protocol(data: &[u8]) {
             }
             Err(e) => exercise_broker_error(&e),
         }
+    }
+}
+
+/// The token cache's internal entry points, for the criterion benchmarks in `benches/`, which
+/// measure the cache without an application around it. Not API.
+pub mod cache_internals {
+    pub use crate::cache::{AccessTokenQuery, TokenEvent};
+    use crate::{Error, TokenCache};
+
+    /// Files a token response (what the applications do after a successful request).
+    pub fn add(cache: &TokenCache, event: &TokenEvent<'_>) -> Result<(), Error> {
+        cache.add(event).map(drop)
+    }
+
+    /// Whether the cache holds a usable access token for `query`.
+    pub fn has_access_token(cache: &TokenCache, query: &AccessTokenQuery<'_>) -> bool {
+        cache.find_access_token(query).is_some()
+    }
+
+    /// How many access tokens the cache holds.
+    pub fn access_token_count(cache: &TokenCache) -> usize {
+        cache.len_access_tokens()
+    }
+
+    /// How many accounts the cache lists.
+    pub fn account_count(cache: &TokenCache) -> usize {
+        cache.accounts().len()
+    }
+
+    /// Runs `operation` inside the listener's bracket, as the applications run one token
+    /// operation (`before_access` for `partition`, then `after_access`).
+    pub fn with_access<T>(
+        cache: &TokenCache,
+        partition: Option<&str>,
+        operation: impl FnOnce() -> T,
+    ) -> T {
+        cache.before_partition_access(partition);
+        let out = operation();
+        cache.after_access();
+        out
     }
 }

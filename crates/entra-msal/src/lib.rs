@@ -8,18 +8,18 @@
 //! Everything is tested end to end against `entra-emulator`, a local Microsoft Entra ID in the
 //! same workspace.
 
-pub mod app;
+mod app;
 pub mod authority;
 #[cfg(feature = "azure-core")]
 pub mod azure;
 pub mod broker;
-pub mod cache;
-pub mod error;
+mod cache;
+mod error;
 pub mod http;
-pub mod interactive;
+mod interactive;
 mod jwt;
 pub mod managed_identity;
-pub mod oauth;
+mod oauth;
 pub mod persistence;
 
 pub use error::{Classification, Error, Result, ServiceError};
@@ -32,10 +32,16 @@ pub use app::{
     ManagedIdentityClientBuilder, PublicClientApplication, PublicClientBuilder, SecretToken,
     SilentOptions, SystemClock, TokenSource,
 };
-pub use authority::{Authority, AuthorityType};
 pub use cache::{CacheListener, TokenCache};
-pub use interactive::{ResultPages, UrlOpener};
+pub use interactive::{ResultPages, SystemBrowser, UrlOpener};
 pub use oauth::{CertificateCredential, ClientCredential, ClientSecret};
 
 #[doc(hidden)]
 pub mod fuzzing;
+
+// The in-crate end-to-end tests and their shared helpers name the crate `entra_msal`, as the
+// integration tests in `tests/` do.
+#[cfg(test)]
+extern crate self as entra_msal;
+#[cfg(test)]
+mod tests;

@@ -17,7 +17,7 @@ use azure_core::http::{
     Transport, Url,
 };
 use entra_emulator::ManagedIdentityConfig;
-use entra_msal::app::ManagedIdentityClient;
+use entra_msal::ManagedIdentityClient;
 use entra_msal::azure::{InteractiveMode, PublicClientCredential};
 use entra_msal::managed_identity::{ManagedIdentity, StaticEnvironment};
 use serde_json::Value;

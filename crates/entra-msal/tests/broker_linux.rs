@@ -12,10 +12,10 @@ use entra_emulator::broker::{BrokerErrorSpec, BrokerOptions, BrokerService, Priv
 use entra_emulator::config::{AppConfig, ClientKind};
 use entra_emulator::{Emulator, ready_made};
 use entra_msal::Error;
-use entra_msal::app::{
+use entra_msal::broker::{BrokerPlatform, BrokerStatus, LINUX_REDIRECT_URI, PopParams};
+use entra_msal::{
     BrokerAvailability, InteractiveOptions, PublicClientApplication, SilentOptions, TokenSource,
 };
-use entra_msal::broker::{BrokerPlatform, BrokerStatus, LINUX_REDIRECT_URI, PopParams};
 
 const SCOPE: &str = "api://emulator-api/access_as_user";
 const NO_BROKER_CLIENT: &str = "6a1d2c3b-4e5f-4a6b-9c7d-8e9f0a1b2c3d";

@@ -20,7 +20,7 @@ use std::pin::Pin;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use entra_msal::broker::wsl::{WslBridge, serve};
+use entra_msal::broker::wsl_bridge::{WslBridge, serve};
 use entra_msal::broker::{
     BrokerAccount, BrokerBackend, BrokerError, BrokerFuture, BrokerPassword, BrokerPlatform,
     BrokerStatus, BrokerTokenRequest, BrokerTokenResponse, BrokerTokenType, ParentWindow,

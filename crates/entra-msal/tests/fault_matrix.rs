@@ -16,10 +16,8 @@ use entra_emulator::{
     FaultAction, FaultMatch, FaultRule, ManagedIdentityConfig, ManagedIdentityServer, errors,
 };
 use entra_msal::Error;
-use entra_msal::app::{
-    AuthCodeFlowOptions, AuthenticationResult, ManagedIdentityClient, SilentOptions,
-};
 use entra_msal::managed_identity::{ManagedIdentity, ManagedIdentityErrorKind, StaticEnvironment};
+use entra_msal::{AuthCodeFlowOptions, AuthenticationResult, ManagedIdentityClient, SilentOptions};
 
 /// Any call that takes longer than this is a hang, and fails the test.
 const HANG: Duration = Duration::from_secs(30);
@@ -281,7 +279,7 @@ fn describe(r: &Result<AuthenticationResult, Error>) -> String {
             } else {
                 "Service"
             },
-            s.error,
+            s.error(),
             s.aadsts().map(|c| c.to_string()).unwrap_or_default(),
             if e.is_transient() { " (transient)" } else { "" }
         ),
@@ -399,7 +397,7 @@ impl Rig {
         rig
     }
 
-    fn public_app(&self) -> entra_msal::app::PublicClientApplication {
+    fn public_app(&self) -> entra_msal::PublicClientApplication {
         self.env
             .public_builder(&self.env.info.public_client.as_ref().unwrap().client_id)
             .timeout(APP_TIMEOUT)
@@ -407,7 +405,7 @@ impl Rig {
             .unwrap()
     }
 
-    fn secret_app(&self) -> entra_msal::app::ConfidentialClientApplication {
+    fn secret_app(&self) -> entra_msal::ConfidentialClientApplication {
         self.env
             .secret_builder()
             .timeout(APP_TIMEOUT)
@@ -450,8 +448,8 @@ impl Rig {
 
 /// The application of a cell, whichever kind it is.
 enum App {
-    Public(entra_msal::app::PublicClientApplication),
-    Confidential(entra_msal::app::ConfidentialClientApplication),
+    Public(entra_msal::PublicClientApplication),
+    Confidential(entra_msal::ConfidentialClientApplication),
     Mi(ManagedIdentityClient),
 }
 
@@ -513,8 +511,8 @@ async fn prepare(rig: &Rig, flow: Flow) -> (App, Option<CellState>) {
 }
 
 enum CellState {
-    AuthCode(Box<entra_msal::app::AuthCodeFlow>, HashMap<String, String>),
-    Device(Box<entra_msal::app::DeviceFlow>),
+    AuthCode(Box<entra_msal::AuthCodeFlow>, HashMap<String, String>),
+    Device(Box<entra_msal::DeviceFlow>),
 }
 
 /// The call under test.
@@ -725,7 +723,7 @@ mod broker {
     use super::*;
     use entra_emulator::broker::{BrokerErrorSpec, BrokerOptions, PrivateSessionBus};
     use entra_emulator::{Emulator, ready_made};
-    use entra_msal::app::{InteractiveOptions, PublicClientApplication};
+    use entra_msal::{InteractiveOptions, PublicClientApplication};
 
     fn start_bus() -> Option<PrivateSessionBus> {
         match PrivateSessionBus::start() {

@@ -9,9 +9,7 @@ mod support;
 
 use std::path::PathBuf;
 
-use entra_msal::app::{
-    AuthCodeFlowOptions, ConfidentialClientApplication, SilentOptions, TokenSource,
-};
+use entra_msal::{AuthCodeFlowOptions, ConfidentialClientApplication, SilentOptions, TokenSource};
 use sha2::{Digest, Sha256};
 use support::{python, repo_root};
 

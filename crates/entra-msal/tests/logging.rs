@@ -6,7 +6,7 @@ mod support;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use entra_msal::app::{AuthCodeFlowOptions, SilentOptions};
+use entra_msal::{AuthCodeFlowOptions, SilentOptions};
 
 #[derive(Clone, Default)]
 struct Buffer(Arc<Mutex<Vec<u8>>>);

@@ -10,10 +10,10 @@ use entra_emulator::{
     FaultAction, FaultMatch, FaultRule, LoggedRequest, ManagedIdentityConfig, ManagedIdentityServer,
 };
 use entra_msal::Error;
-use entra_msal::app::{ManagedIdentityClient, TokenSource};
 use entra_msal::managed_identity::{
     ManagedIdentity, ManagedIdentityErrorKind, ManagedIdentitySource, StaticEnvironment,
 };
+use entra_msal::{ManagedIdentityClient, TokenSource};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -587,11 +587,11 @@ async fn no_endpoint_is_a_network_error_that_says_why() {
     );
     assert!(matches!(
         client.acquire_token_for_client(" ").await,
-        Err(Error::Configuration(_))
+        Err(Error::Configuration { .. })
     ));
     assert!(matches!(
         ManagedIdentityClient::new(ManagedIdentity::client_id("")),
-        Err(Error::Configuration(_))
+        Err(Error::Configuration { .. })
     ));
 }
 

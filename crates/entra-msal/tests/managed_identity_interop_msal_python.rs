@@ -10,8 +10,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use entra_emulator::{ManagedIdentityConfig, ManagedIdentityServer};
-use entra_msal::app::{ManagedIdentityClient, TokenSource};
 use entra_msal::managed_identity::{ManagedIdentity, StaticEnvironment};
+use entra_msal::{ManagedIdentityClient, TokenSource};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 

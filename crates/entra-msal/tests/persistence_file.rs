@@ -10,8 +10,8 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use entra_msal::app::TokenSource;
-use entra_msal::cache::TokenCache;
+use entra_msal::TokenCache;
+use entra_msal::TokenSource;
 use entra_msal::persistence::{FilePersistence, Persistence, PersistentTokenCache};
 use sha2::{Digest, Sha256};
 use support::{Env, example, python, repo_root};

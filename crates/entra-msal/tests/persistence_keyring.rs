@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use entra_msal::Error;
-use entra_msal::app::TokenSource;
-use entra_msal::cache::TokenCache;
+use entra_msal::TokenCache;
+use entra_msal::TokenSource;
 use entra_msal::persistence::{
     DefaultPersistenceOptions, ENVELOPE_MAGIC, EncryptedFilePersistence, FilePersistence,
     LibsecretPersistence, Persistence, PersistentTokenCache, SecretServiceOptions,
@@ -299,7 +299,7 @@ async fn encrypted_cache_with_the_key_in_gnome_keyring() {
         .unwrap();
     let err = wrong.load().unwrap_err();
     assert!(
-        matches!(err, Error::Cache(ref m) if m.contains("another key")),
+        matches!(err, Error::Cache { message: ref m, .. } if m.contains("another key")),
         "{err}"
     );
     assert_eq!(std::fs::read(&path).unwrap(), raw);
@@ -322,7 +322,7 @@ async fn a_locked_keyring_is_a_typed_error_and_fallback_is_explicit() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, Error::Cache(ref m) if m.contains("locked") && m.contains("unlock")),
+        matches!(err, Error::Cache { message: ref m, .. } if m.contains("locked") && m.contains("unlock")),
         "{err}"
     );
     // A new key cannot be created in a locked collection either.
@@ -330,7 +330,7 @@ async fn a_locked_keyring_is_a_typed_error_and_fallback_is_explicit() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, Error::Cache(ref m) if m.contains("locked")),
+        matches!(err, Error::Cache { message: ref m, .. } if m.contains("locked")),
         "{err}"
     );
 
@@ -351,7 +351,7 @@ async fn no_secret_service_on_the_bus_is_a_typed_error() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, Error::Cache(ref m) if m.contains("no Secret Service")),
+        matches!(err, Error::Cache { message: ref m, .. } if m.contains("no Secret Service")),
         "{err}"
     );
     assert!(!dir.path().join("msal_token_cache.bin").exists());

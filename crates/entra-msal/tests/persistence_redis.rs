@@ -10,12 +10,10 @@ mod support;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use entra_msal::app::{
-    AuthCodeFlowOptions, ConfidentialClientApplication, SilentOptions, TokenSource,
-};
-use entra_msal::cache::TokenCache;
+use entra_msal::TokenCache;
 use entra_msal::persistence::partition;
 use entra_msal::persistence::{RedisOptions, RedisTokenCache};
+use entra_msal::{AuthCodeFlowOptions, ConfidentialClientApplication, SilentOptions, TokenSource};
 use support::Env;
 
 fn redis_url() -> Option<String> {

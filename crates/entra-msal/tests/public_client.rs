@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use entra_emulator::FaultAction;
 use entra_msal::Error;
-use entra_msal::app::{InteractiveOptions, PublicClientApplication, SilentOptions, TokenSource};
-use entra_msal::interactive::UrlOpener;
+use entra_msal::UrlOpener;
+use entra_msal::{InteractiveOptions, PublicClientApplication, SilentOptions, TokenSource};
 use support::{browser, env, test_clock};
 
 const SCOPE: &str = "api://emulator-api/access_as_user";
@@ -97,12 +97,15 @@ async fn device_code_declined_expired_and_cancelled() {
         .deny_device_code(&flow.user_code)
         .unwrap();
     let err = app.acquire_token_by_device_flow(&flow).await.unwrap_err();
-    assert_eq!(err.service_error().unwrap().error, "authorization_declined");
+    assert_eq!(
+        err.service_error().unwrap().error(),
+        "authorization_declined"
+    );
 
     let flow = app.initiate_device_flow(&[SCOPE]).await.unwrap();
     e.emulator.control().advance_clock(901);
     let err = app.acquire_token_by_device_flow(&flow).await.unwrap_err();
-    assert_eq!(err.service_error().unwrap().error, "expired_token");
+    assert_eq!(err.service_error().unwrap().error(), "expired_token");
 
     e.emulator.control().set_device_code_interval(Some(1));
     let flow = app.initiate_device_flow(&[SCOPE]).await.unwrap();
@@ -135,7 +138,11 @@ async fn device_code_interval_zero_polls_every_five_seconds_not_in_a_storm() {
     e.emulator.control().set_device_code_lifetime(Some(2));
     let app = e.public_app();
     let flow = app.initiate_device_flow(&[SCOPE]).await.unwrap();
-    assert_eq!(flow.interval, entra_msal::app::DEVICE_CODE_DEFAULT_INTERVAL);
+    assert_eq!(
+        flow.interval,
+        Duration::from_secs(5),
+        "MSAL's default interval"
+    );
     let err = tokio::time::timeout(
         Duration::from_secs(60),
         app.acquire_token_by_device_flow(&flow),
@@ -143,7 +150,11 @@ async fn device_code_interval_zero_polls_every_five_seconds_not_in_a_storm() {
     .await
     .expect("polling stops at the code's expiry")
     .unwrap_err();
-    assert_eq!(err.service_error().unwrap().error, "expired_token", "{err}");
+    assert_eq!(
+        err.service_error().unwrap().error(),
+        "expired_token",
+        "{err}"
+    );
     let polls = device_code_polls(&e);
     assert!(
         (1..=2).contains(&polls),
@@ -168,7 +179,11 @@ async fn device_code_interval_longer_than_the_code_ends_at_expiry() {
     .await
     .expect("the wait is cut at the code's expiry, not after the 3600 s interval")
     .unwrap_err();
-    assert_eq!(err.service_error().unwrap().error, "expired_token", "{err}");
+    assert_eq!(
+        err.service_error().unwrap().error(),
+        "expired_token",
+        "{err}"
+    );
     let polls = device_code_polls(&e);
     assert!(
         (1..=2).contains(&polls),
@@ -215,10 +230,10 @@ async fn username_password() {
     assert!(err.is_ui_required());
     let service = err.service_error().unwrap();
     assert_eq!(service.aadsts(), Some(50076));
-    assert!(service.claims.is_some());
+    assert!(service.claims().is_some());
     assert_eq!(
-        service.classification,
-        entra_msal::Classification::BasicAction
+        service.classification(),
+        &entra_msal::Classification::BasicAction
     );
 
     let err = app
@@ -232,7 +247,7 @@ async fn username_password() {
         .await
         .unwrap_err();
     match err {
-        Error::Configuration(message) => assert!(
+        Error::Configuration { message, .. } => assert!(
             message.contains("federated") && message.contains("device-code"),
             "{message}"
         ),
@@ -241,7 +256,7 @@ async fn username_password() {
     assert!(matches!(
         app.acquire_token_by_username_password(&alice.username, "x", &["openid"])
             .await,
-        Err(Error::Configuration(_))
+        Err(Error::Configuration { .. })
     ));
 }
 
@@ -312,7 +327,7 @@ async fn silent_refresh_in_matrix() {
 #[tokio::test]
 async fn family_app_uses_the_family_refresh_token() {
     let e = env().await;
-    let cache = entra_msal::cache::TokenCache::new();
+    let cache = entra_msal::TokenCache::new();
     let first = e
         .public_builder(&e.info.public_client.as_ref().unwrap().client_id)
         .token_cache(cache.clone())
@@ -460,7 +475,7 @@ async fn interactive_denied_and_timeout() {
         .acquire_token_interactive(&[SCOPE], &denied)
         .await
         .unwrap_err();
-    assert_eq!(err.service_error().unwrap().error, "access_denied");
+    assert_eq!(err.service_error().unwrap().error(), "access_denied");
 
     struct Nothing;
     impl UrlOpener for Nothing {

@@ -3,19 +3,20 @@
 
 mod support;
 
+use support::{non_loopback_ip, refused};
+
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
 use entra_emulator::{Emulator, ready_made};
 use entra_msal::Error;
-use entra_msal::app::{AuthCodeFlowOptions, ConfidentialClientApplication};
-use entra_msal::interactive::{LoopbackListener, ResultPages};
+use entra_msal::{AuthCodeFlowOptions, ConfidentialClientApplication};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 const USER_SCOPE: &str = "api://emulator-api/access_as_user";
 const REDIRECT: &str = "https://localhost/auth/callback";
@@ -47,21 +48,6 @@ fn jwt_claims(token: &str) -> serde_json::Value {
             .unwrap(),
     )
     .unwrap()
-}
-
-/// A non-loopback address of this machine, if it has one.
-fn non_loopback_ip() -> Option<IpAddr> {
-    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
-    socket.connect("10.255.255.255:9").ok()?;
-    let ip = socket.local_addr().ok()?.ip();
-    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
-}
-
-async fn refused(addr: SocketAddr) -> bool {
-    tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(addr))
-        .await
-        .map(|r| r.is_err())
-        .unwrap_or(true)
 }
 
 // Guards `app/auth_code.rs` (`code_challenge` / `code_challenge_method=S256` in the authorize URL,
@@ -241,70 +227,6 @@ async fn a_replayed_authorization_response_is_rejected() {
     assert!(other.accounts(None).is_empty());
 }
 
-// Guards `interactive/listener.rs` (`TcpListener::bind((Ipv4Addr::LOCALHOST, port))`, the
-// one-shot claim, and the timeout that frees the port).
-#[tokio::test]
-async fn loopback_listener_is_loopback_only_one_shot_and_closes_on_timeout() {
-    let listener = LoopbackListener::bind(None).await.unwrap();
-    let addr = listener.local_addr();
-    assert_eq!(addr.ip(), IpAddr::from([127, 0, 0, 1]));
-    if let Some(ip) = non_loopback_ip() {
-        assert!(
-            refused(SocketAddr::new(ip, addr.port())).await,
-            "the listener answered on {ip}"
-        );
-    } else {
-        eprintln!("NOTE: no non-loopback interface; only the bound address was checked");
-    }
-    let pages = ResultPages::default();
-    let waiter = tokio::spawn(async move {
-        listener
-            .wait_for_response(Some("s1"), Some(Duration::from_secs(30)), &pages)
-            .await
-    });
-    let http = reqwest::Client::new();
-    let url = format!("http://127.0.0.1:{}/", addr.port());
-    // A forged state is ignored; the real response ends the wait.
-    http.post(&url)
-        .form(&[("code", "forged"), ("state", "other")])
-        .send()
-        .await
-        .unwrap();
-    http.post(&url)
-        .form(&[("code", "c1"), ("state", "s1")])
-        .send()
-        .await
-        .unwrap();
-    let got = waiter.await.unwrap().unwrap();
-    assert_eq!(got["code"], "c1");
-    // A second delivery finds nobody listening.
-    assert!(
-        http.post(&url)
-            .form(&[("code", "c2"), ("state", "s1")])
-            .send()
-            .await
-            .is_err(),
-        "the listener accepted a second response"
-    );
-
-    // Timeout: a typed error, and the port is closed.
-    let listener = LoopbackListener::bind(None).await.unwrap();
-    let addr = listener.local_addr();
-    let err = listener
-        .wait_for_response(
-            None,
-            Some(Duration::from_millis(200)),
-            &ResultPages::default(),
-        )
-        .await
-        .unwrap_err();
-    assert!(matches!(err, Error::InteractionTimeout { .. }), "{err:?}");
-    assert!(
-        refused(addr).await,
-        "the port stayed open after the timeout"
-    );
-}
-
 // Guards `authority/parse.rs` (`"http" if trust_loopback_http && hosts::is_loopback(&host)`).
 #[tokio::test]
 async fn plain_http_authority_is_refused_except_trusted_loopback() {
@@ -323,7 +245,9 @@ async fn plain_http_authority_is_refused_except_trusted_loopback() {
         ("http://127.0.0.2:1/tenant", true),
     ] {
         match build(url, allow) {
-            Err(Error::Configuration(m)) => assert!(m.contains("http"), "{url}: {m}"),
+            Err(Error::Configuration { message: m, .. }) => {
+                assert!(m.contains("http"), "{url}: {m}")
+            }
             Err(other) => panic!("{url}: {other:?}"),
             Ok(_) => panic!("{url} (allow={allow}) was accepted"),
         }
@@ -400,7 +324,7 @@ async fn unknown_authorities_are_refused_unless_validation_is_off() {
         .acquire_token_for_client(&["api://emulator-api/.default"])
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Configuration(_)), "{err:?}");
+    assert!(matches!(err, Error::Configuration { .. }), "{err:?}");
     assert!(
         err.to_string().contains("validate_authority(false)"),
         "{err}"
@@ -567,7 +491,7 @@ async fn a_client_assertion_only_goes_to_the_token_endpoint_it_was_made_for() {
             .unwrap();
         app.acquire_token_for_client_with(
             &["api://emulator-api/.default"],
-            &entra_msal::app::ForClientOptions {
+            &entra_msal::ForClientOptions {
                 force_refresh: true,
                 ..Default::default()
             },

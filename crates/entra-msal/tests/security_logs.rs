@@ -13,10 +13,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use entra_emulator::ManagedIdentityConfig;
-use entra_msal::app::{
-    AuthCodeFlowOptions, AuthenticationResult, ManagedIdentityClient, SilentOptions,
-};
 use entra_msal::managed_identity::{ManagedIdentity, StaticEnvironment};
+use entra_msal::{AuthCodeFlowOptions, AuthenticationResult, ManagedIdentityClient, SilentOptions};
 
 const USER_SCOPE: &str = "api://emulator-api/access_as_user";
 

@@ -176,7 +176,7 @@ async fn a_refused_connection_is_tried_once_more_then_reported() {
     };
     let http = ReqwestHttpClient::new(&HttpOptions::default()).unwrap();
     let error = http.send(token_post(&url)).await.unwrap_err();
-    assert!(!error.timeout, "{error}");
+    assert!(!error.is_timeout(), "{error}");
     assert_eq!(retries_logged(), 1, "one retry, even for a POST");
 
     let http = ReqwestHttpClient::new(&HttpOptions {
@@ -191,7 +191,7 @@ async fn a_refused_connection_is_tried_once_more_then_reported() {
 #[tokio::test]
 async fn managed_identity_does_not_retry() {
     use entra_emulator::ManagedIdentityConfig;
-    use entra_msal::app::ManagedIdentityClient;
+    use entra_msal::ManagedIdentityClient;
     use entra_msal::managed_identity::{ManagedIdentity, StaticEnvironment};
 
     let e = emulator().await;

@@ -1,6 +1,6 @@
 //! `msal accounts` and `msal logout`.
 
-use entra_msal::app::Account;
+use entra_msal::Account;
 
 use crate::cli::{AccountsArgs, ListOutput, LogoutArgs};
 use crate::client::{self, Cache};

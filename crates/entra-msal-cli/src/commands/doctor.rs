@@ -6,10 +6,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use entra_msal::app::{BrokerAvailability, PublicClientApplication};
 use entra_msal::authority::{self, Authority, DiscoveryOptions};
 use entra_msal::broker::BrokerPlatform;
-use entra_msal::http::{HttpOptions, ReqwestHttpClient, ThrottledHttp};
+use entra_msal::http::{HttpOptions, ReqwestHttpClient};
+use entra_msal::{BrokerAvailability, PublicClientApplication};
 use serde_json::{Value, json};
 
 use crate::cli::{DoctorArgs, ListOutput};
@@ -233,15 +233,15 @@ async fn discovery(ctx: &mut Context<'_>) -> Section {
         }
     }
     let http = match ReqwestHttpClient::new(&options) {
-        Ok(c) => ThrottledHttp::new(Arc::new(c), Duration::from_secs(1)),
+        Ok(c) => Arc::new(c),
         Err(e) => {
             out.problem = Some(e.into());
             return out;
         }
     };
     let started = Instant::now();
-    let result = authority::resolve_endpoints(
-        &http,
+    let result = authority::discover(
+        http,
         &authority,
         DiscoveryOptions {
             instance_discovery: s.instance_discovery.value,

@@ -1,6 +1,6 @@
 //! `msal login`.
 
-use entra_msal::app::{AuthenticationResult, BrokerAvailability, PublicClientApplication};
+use entra_msal::{AuthenticationResult, BrokerAvailability, PublicClientApplication};
 
 use crate::cli::{ListOutput, LoginArgs};
 use crate::client::{self, Cache};

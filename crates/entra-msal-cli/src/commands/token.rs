@@ -3,8 +3,8 @@
 use std::io::{IsTerminal as _, Write as _};
 use std::path::Path;
 
-use entra_msal::app::{AuthenticationResult, ManagedIdentityClient, SilentOptions};
 use entra_msal::managed_identity::ManagedIdentity;
+use entra_msal::{AuthenticationResult, ManagedIdentityClient, SilentOptions};
 
 use crate::cli::{TokenArgs, TokenOutput};
 use crate::client::{self, AppCredential, Cache};
@@ -189,7 +189,7 @@ pub async fn run(settings: &Settings, args: &TokenArgs) -> Result<(), Failure> {
                 settings
             };
             let app = client::confidential_app(settings, &cache, c)?;
-            let options = entra_msal::app::ForClientOptions {
+            let options = entra_msal::ForClientOptions {
                 force_refresh: args.force_refresh,
                 ..Default::default()
             };

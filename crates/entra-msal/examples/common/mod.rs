@@ -9,7 +9,7 @@
 //! | `ENTRA_CA_FILE` | optional: a CA certificate to trust (the emulator's `ca_file`) |
 #![allow(dead_code)]
 
-use entra_msal::app::{
+use entra_msal::{
     ConfidentialClientApplication, ConfidentialClientBuilder, PublicClientApplication,
     PublicClientBuilder,
 };
@@ -52,7 +52,7 @@ pub fn confidential_client() -> Result<ConfidentialClientBuilder, Box<dyn std::e
 }
 
 /// Prints the outcome of a token acquisition without the token itself.
-pub fn report(result: &entra_msal::app::AuthenticationResult) {
+pub fn report(result: &entra_msal::AuthenticationResult) {
     let who = result
         .account
         .as_ref()

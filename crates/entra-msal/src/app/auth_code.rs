@@ -84,7 +84,7 @@ impl AuthCodeFlow {
         options: &AuthCodeFlowOptions,
     ) -> Result<Self, Error> {
         if options.redirect_uri.is_empty() {
-            return Err(Error::Configuration(
+            return Err(Error::configuration(
                 "the auth-code flow needs a redirect URI registered for the app".into(),
             ));
         }
@@ -100,9 +100,10 @@ impl AuthCodeFlow {
         all_scopes.sort_unstable();
         all_scopes.dedup();
         let mut url = url::Url::parse(authorization_endpoint).map_err(|e| {
-            Error::Configuration(format!(
-                "the authorization endpoint {authorization_endpoint:?} is not a URL: {e}"
-            ))
+            Error::configuration_caused(
+                format!("the authorization endpoint {authorization_endpoint:?} is not a URL: {e}"),
+                e,
+            )
         })?;
         {
             let mut q = url.query_pairs_mut();
@@ -179,7 +180,7 @@ impl AuthCodeFlow {
                 claims: response.get("claims").cloned(),
                 correlation_id: response.get("correlation_id").cloned(),
                 trace_id: response.get("trace_id").cloned(),
-                http_status: 0,
+                http_status: None,
             }));
         }
         response

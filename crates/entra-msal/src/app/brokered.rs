@@ -121,7 +121,7 @@ fn ui_required(error: &str, description: String, correlation_id: Option<String>)
         claims: None,
         correlation_id,
         trace_id: None,
-        http_status: 0,
+        http_status: None,
         classification: Classification::None,
     }))
 }

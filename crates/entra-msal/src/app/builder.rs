@@ -64,10 +64,10 @@ impl CommonOptions {
     /// The parsed authority (default `https://login.microsoftonline.com/common`).
     pub fn parse_authority(&self) -> Result<Authority, Error> {
         if self.client_id.trim().is_empty() {
-            return Err(Error::Configuration("the client id is empty".into()));
+            return Err(Error::configuration("the client id is empty".into()));
         }
         match (&self.authority, &self.oidc_authority) {
-            (Some(_), Some(_)) => Err(Error::Configuration(
+            (Some(_), Some(_)) => Err(Error::configuration(
                 "set either authority or oidc_authority, not both".into(),
             )),
             (_, Some(oidc)) => Authority::parse_oidc(oidc, self.allow_http_loopback),
@@ -88,7 +88,7 @@ impl CommonOptions {
             .iter()
             .any(|s| s.eq_ignore_ascii_case("openid"))
         {
-            return Err(Error::Configuration(
+            return Err(Error::configuration(
                 "\"openid\" cannot be excluded: it is what signs the user in".into(),
             ));
         }

@@ -28,7 +28,10 @@ pub fn merged(capabilities: &[String], challenge: Option<&str>) -> Result<Option
     }
     if let Some(challenge) = challenge.filter(|c| !c.trim().is_empty()) {
         let parsed: Map<String, Value> = serde_json::from_str(challenge).map_err(|e| {
-            Error::Configuration(format!("the claims challenge is not a JSON object: {e}"))
+            Error::configuration_caused(
+                format!("the claims challenge is not a JSON object: {e}"),
+                e,
+            )
         })?;
         merge(&mut out, &parsed);
     }

@@ -138,7 +138,7 @@ impl ConfidentialClientBuilder {
         let authority = self.common.parse_authority()?;
         let is_adfs = authority.authority_type() == authority::AuthorityType::Adfs;
         let spec = self.credential.ok_or_else(|| {
-            Error::Configuration(
+            Error::configuration(
                 "a confidential client needs a credential: client_secret, certificate or client_assertion".into(),
             )
         })?;

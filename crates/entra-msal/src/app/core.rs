@@ -11,7 +11,7 @@ use crate::cache::{self, TokenCache};
 use crate::error::Error;
 use crate::http::{ClientIdentity, ThrottledHttp};
 use crate::oauth::ClientCredential;
-use crate::oauth::response::TokenResponse;
+use crate::oauth::TokenResponse;
 use crate::oauth::transport::FormPost;
 
 /// Brackets one token operation for the cache's listener (persistence): `before_access` now,
@@ -390,7 +390,7 @@ pub(crate) fn result_from_filed(
 ) -> Result<AuthenticationResult, Error> {
     let at = filed
         .access_token
-        .ok_or_else(|| Error::Cache("the token response filed no access token".into()))?;
+        .ok_or_else(|| Error::cache("the token response filed no access token".into()))?;
     Ok(AuthenticationResult {
         access_token: SecretToken::new(at.secret.clone()),
         token_type: at.token_type.clone().unwrap_or_else(|| "Bearer".into()),

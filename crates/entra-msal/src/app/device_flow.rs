@@ -105,7 +105,7 @@ fn expired(flow: &DeviceFlow) -> Error {
         claims: None,
         correlation_id: Some(flow.correlation_id.clone()),
         trace_id: None,
-        http_status: 0,
+        http_status: None,
         classification: Classification::None,
     }))
 }
@@ -272,7 +272,7 @@ mod tests {
             claims: None,
             correlation_id: None,
             trace_id: None,
-            http_status: 400,
+            http_status: Some(400),
             classification: Classification::None,
         })
     }

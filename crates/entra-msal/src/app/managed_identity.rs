@@ -282,7 +282,7 @@ impl ManagedIdentityClient {
     ) -> Result<AuthenticationResult, Error> {
         let inner = &self.inner;
         if resource.trim().is_empty() {
-            return Err(Error::Configuration(
+            return Err(Error::configuration(
                 "the resource is empty; pass the resource's URI, e.g. https://vault.azure.net"
                     .into(),
             ));
@@ -383,8 +383,9 @@ impl ManagedIdentityClient {
             };
             Error::Network {
                 url: safe_url,
-                message: format!("{}{hint}", e.message),
-                timeout: e.timeout,
+                message: format!("{}{hint}", e.message()),
+                timeout: e.is_timeout(),
+                source: e.cause(),
             }
         })
     }

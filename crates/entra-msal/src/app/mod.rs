@@ -21,15 +21,11 @@ pub use clock::{Clock, SystemClock};
 pub use confidential::{
     ConfidentialClientApplication, ConfidentialClientBuilder, ForClientOptions,
 };
-pub use device_flow::{DEVICE_CODE_DEFAULT_INTERVAL, DEVICE_CODE_MIN_INTERVAL, DeviceFlow};
-pub use managed_identity::{
-    MANAGED_IDENTITY_ENVIRONMENT, MANAGED_IDENTITY_REALM, ManagedIdentityClient,
-    ManagedIdentityClientBuilder,
-};
+pub use device_flow::DeviceFlow;
+pub use managed_identity::{ManagedIdentityClient, ManagedIdentityClientBuilder};
 pub use public::{
-    BeforeUiCallback, BrokerAvailability, InteractiveOptions, ParentWindow,
-    PublicClientApplication, PublicClientBuilder,
+    BeforeUiCallback, BrokerAvailability, InteractiveOptions, PublicClientApplication,
+    PublicClientBuilder,
 };
 pub use result::{Account, AuthenticationResult, SecretToken, TokenSource};
-pub use scopes::RESERVED_SCOPES;
 pub use silent::SilentOptions;

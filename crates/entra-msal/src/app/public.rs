@@ -198,7 +198,7 @@ impl PublicClientBuilder {
         );
         let broker = match &decision {
             Decision::NotBuiltIn(platform) => {
-                return Err(Error::Configuration(routing::not_built_in_message(
+                return Err(Error::configuration(routing::not_built_in_message(
                     *platform,
                 )));
             }
@@ -474,10 +474,13 @@ impl PublicClientApplication {
             if let UserRealm::Federated { protocol } =
                 authority::user_realm(&core.http, &core.authority, username).await
             {
-                return Err(Error::Configuration(format!(
-                    "{username} belongs to a federated domain ({}): its password is checked by another identity provider, so username/password sign-in does not work here; use acquire_token_interactive or the device-code flow",
-                    protocol.unwrap_or_else(|| "federated".into())
-                )));
+                return Err(Error::unsupported(
+                    "username/password sign-in for a federated account",
+                    format!(
+                        "{username} belongs to a federated domain ({}): its password is checked by another identity provider; use acquire_token_interactive or the device-code flow",
+                        protocol.unwrap_or_else(|| "federated".into())
+                    ),
+                ));
             }
             let endpoints = core.endpoints().await?;
             let decorated = scopes::decorate(&scopes, &core.exclude_scopes);
@@ -649,15 +652,15 @@ impl PublicClientApplication {
 }
 
 fn pop_needs_broker() -> Error {
-    Error::Configuration(
+    Error::unsupported(
+        "a proof-of-possession token without a broker",
         "proof-of-possession tokens are available through an authentication broker only: enable \
-         the broker for this platform, or request a bearer token"
-            .into(),
+         the broker for this platform, or request a bearer token",
     )
 }
 
 fn data_needs_broker() -> Error {
-    Error::Configuration(
+    Error::configuration(
         "extra token-request parameters (`data`, e.g. an SSH certificate's token_type, req_cnf \
          and key_id) are passed to an authentication broker only: enable the broker for this \
          platform, or leave `data` empty"
@@ -685,7 +688,7 @@ mod tests {
     fn a_switch_without_the_broker_feature_says_how_to_enable_it() {
         let err = linux_switch_on().unwrap_err();
         let text = err.to_string();
-        assert!(matches!(err, Error::Configuration(_)), "{err:?}");
+        assert!(matches!(err, Error::Configuration { .. }), "{err:?}");
         assert!(text.contains("features = [\"broker\"]"), "{text}");
         // Non-Entra authorities never use the broker, so they build.
         PublicClientApplication::builder("0c4a2e6f-8b1d-4f3a-9e5c-7d2b1a0f9e11")

@@ -11,7 +11,7 @@ pub fn validate(scopes: &[&str]) -> Result<Vec<String>, Error> {
     let mut out: Vec<String> = Vec::new();
     for s in scopes.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
         if RESERVED_SCOPES.iter().any(|r| r.eq_ignore_ascii_case(s)) {
-            return Err(Error::Configuration(format!(
+            return Err(Error::configuration(format!(
                 "the scope {s:?} is reserved: the library adds openid, profile and offline_access itself; remove it from the request"
             )));
         }
@@ -20,7 +20,7 @@ pub fn validate(scopes: &[&str]) -> Result<Vec<String>, Error> {
         }
     }
     if out.is_empty() {
-        return Err(Error::Configuration(
+        return Err(Error::configuration(
             "at least one scope is required, e.g. \"User.Read\" or \"api://my-api/.default\""
                 .into(),
         ));

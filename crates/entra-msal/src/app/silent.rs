@@ -49,7 +49,7 @@ fn no_tokens(account: &Account) -> Error {
         claims: None,
         correlation_id: None,
         trace_id: None,
-        http_status: 0,
+        http_status: None,
         classification: Classification::None,
     }))
 }

@@ -20,6 +20,7 @@ use crate::http::{HttpResponse, ThrottledHttp};
 /// Values are kept as the document gives them; in a multi-tenant document (`common`,
 /// `organizations`) the `{tenantid}` placeholder of `issuer` stays as-is.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Endpoints {
     /// Where the browser signs in (`…/oauth2/v2.0/authorize`).
     pub authorization_endpoint: String,
@@ -61,6 +62,21 @@ impl Default for DiscoveryOptions {
 static ENDPOINTS: LazyLock<Memo<Endpoints>> =
     LazyLock::new(|| Memo::new(Duration::from_secs(24 * 3600), 1024));
 
+/// Discovers `authority`'s endpoints through `http` (as every application does on its first
+/// request), for tools that show or check an authority before signing in.
+///
+/// Results are shared with the applications' process-wide 24 h cache; see
+/// [`resolve_endpoints`]'s rules for validation and errors (throttling answers are replayed
+/// for 1 s).
+pub async fn discover(
+    http: Arc<dyn crate::http::HttpClient>,
+    authority: &Authority,
+    options: DiscoveryOptions,
+) -> Result<Arc<Endpoints>, Error> {
+    let http = ThrottledHttp::new(http, Duration::from_secs(1));
+    resolve_endpoints(&http, authority, options).await
+}
+
 /// The authority's endpoints, discovered on first use and then kept 24 h in a process-wide cache
 /// shared by all applications (keyed by the discovery URL, the authority type and `options`).
 /// Concurrent first calls for the same authority share one request; failures are not kept.
@@ -76,7 +92,7 @@ static ENDPOINTS: LazyLock<Memo<Endpoints>> =
 /// 4xx with an Entra error (e.g. AADSTS90002, unknown tenant); [`Error::Configuration`] for any
 /// other 4xx or an unacceptable issuer; [`Error::InvalidResponse`] when the document lacks an
 /// https `authorization_endpoint` or `token_endpoint` (the latter with a tenant segment).
-pub async fn resolve_endpoints(
+pub(crate) async fn resolve_endpoints(
     http: &ThrottledHttp,
     authority: &Authority,
     options: DiscoveryOptions,
@@ -91,12 +107,12 @@ pub async fn resolve_endpoints(
     let (http_owned, authority_owned) = (http.clone(), authority.clone());
     ENDPOINTS
         .get_or_fetch(&key, http, move || {
-            Box::pin(async move { discover(&http_owned, &authority_owned, options).await })
+            Box::pin(async move { discover_uncached(&http_owned, &authority_owned, options).await })
         })
         .await
 }
 
-async fn discover(
+async fn discover_uncached(
     http: &ThrottledHttp,
     authority: &Authority,
     options: DiscoveryOptions,
@@ -117,7 +133,7 @@ async fn discover(
         AuthorityType::Oidc | AuthorityType::Dsts
     ) && !has_valid_issuer(endpoints.issuer.as_deref(), authority.url())
     {
-        return Err(Error::Configuration(format!(
+        return Err(Error::configuration(format!(
             "the issuer {:?} in {url} does not match the OIDC authority {} or a known pattern. If this is a \
              Microsoft Entra authority (e.g. login.microsoftonline.com), configure it as the authority rather than \
              as an OIDC authority",
@@ -158,7 +174,7 @@ pub(crate) fn parse_openid_configuration(
         if let Some(error) = wire::entra_error(status, response.body()) {
             return Err(Error::Service(Box::new(error)));
         }
-        return Err(Error::Configuration(format!(
+        return Err(Error::configuration(format!(
             "unable to get the configuration of the authority {}: its OpenID Connect discovery endpoint {url} \
              answered HTTP {status}. Check the tenant name or GUID; an authority typically looks like \
              https://login.microsoftonline.com/your_tenant, https://tenant_name.ciamlogin.com or \
@@ -332,7 +348,7 @@ mod tests {
         assert!(!e.is_ui_required());
         let e = parse("https://h/x", 404, "Not Found").unwrap_err();
         assert!(
-            matches!(&e, Error::Configuration(m) if m.contains("https://h/x") && m.contains("404")),
+            matches!(&e, Error::Configuration { message: m, .. } if m.contains("https://h/x") && m.contains("404")),
             "{e}"
         );
         assert!(matches!(

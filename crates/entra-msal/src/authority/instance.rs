@@ -81,7 +81,7 @@ pub(crate) fn aliases_url(authority: &Authority) -> String {
 }
 
 fn unknown_authority(authority: &Authority) -> Error {
-    Error::Configuration(format!(
+    Error::configuration(format!(
         "invalid_instance: the authority {} is not known to Microsoft Entra ID's instance discovery (AADSTS50049). \
          If it is a valid authority that you trust, skip this check with instance_discovery(false) or \
          validate_authority(false)",

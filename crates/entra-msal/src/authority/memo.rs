@@ -136,12 +136,7 @@ mod tests {
     struct Unused;
     impl HttpClient for Unused {
         fn send(&self, _: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, HttpError>> {
-            Box::pin(async {
-                Err(HttpError {
-                    message: "unused".into(),
-                    timeout: false,
-                })
-            })
+            Box::pin(async { Err(HttpError::new("unused")) })
         }
     }
 
@@ -207,6 +202,7 @@ mod tests {
                         url: "u".into(),
                         message: "down".into(),
                         timeout: false,
+                        source: None,
                     })
                 })
             }

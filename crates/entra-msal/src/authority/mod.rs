@@ -27,6 +27,7 @@
 //! route `login.microsoftonline.com` to the local server in your
 //! [`HttpClient`](crate::http::HttpClient); the library itself always asks Microsoft's real hosts.
 
+mod builder;
 pub(crate) mod discovery;
 mod hosts;
 pub(crate) mod instance;
@@ -34,11 +35,17 @@ mod issuer;
 mod memo;
 mod parse;
 mod region;
-mod user_realm;
+pub(crate) mod user_realm;
 pub(crate) mod wire;
 
-pub use discovery::{DiscoveryOptions, Endpoints, resolve_endpoints};
-pub use instance::aliases;
+pub use builder::{
+    AZURE_CHINA, AZURE_GOV_DE, AZURE_GOV_FR, AZURE_GOV_SG, AZURE_PUBLIC, AZURE_US_GOVERNMENT,
+    AuthorityBuilder,
+};
+pub use discovery::{DiscoveryOptions, Endpoints, discover};
 pub use parse::{Authority, AuthorityType};
-pub use region::{is_valid_region, regional_token_endpoint};
-pub use user_realm::{UserRealm, parse_user_realm, user_realm};
+
+pub(crate) use discovery::resolve_endpoints;
+pub(crate) use instance::aliases;
+pub(crate) use region::regional_token_endpoint;
+pub(crate) use user_realm::{UserRealm, user_realm};

@@ -61,7 +61,7 @@ const EXAMPLES: &str = "e.g. https://login.microsoftonline.com/{tenant}, https:/
      or https://{tenant_name}.b2clogin.com/{tenant_name}.onmicrosoft.com/{policy}";
 
 fn invalid(input: &str, reason: &str) -> Error {
-    Error::Configuration(format!(
+    Error::configuration(format!(
         "the authority {input:?} is not valid: {reason}. An authority is an https URL with a host name and at \
          least one path segment (the tenant), {EXAMPLES}"
     ))
@@ -282,7 +282,7 @@ impl Authority {
     /// a value that is not a single path segment.
     pub fn with_tenant(&self, tenant: &str) -> Result<Self, Error> {
         if !matches!(self.kind, AuthorityType::Aad | AuthorityType::Ciam) {
-            return Err(Error::Configuration(format!(
+            return Err(Error::configuration(format!(
                 "the tenant of the {:?} authority {} cannot be changed; configure the application with the \
                  authority you need instead",
                 self.kind, self.url
@@ -293,7 +293,7 @@ impl Authority {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~' | '%'));
         if !valid {
-            return Err(Error::Configuration(format!(
+            return Err(Error::configuration(format!(
                 "{tenant:?} is not a tenant: use a tenant GUID, a domain such as contoso.onmicrosoft.com, common, \
                  organizations or consumers"
             )));
@@ -524,7 +524,7 @@ mod tests {
             "",
         ] {
             let err = Authority::parse(url, false).expect_err(url);
-            assert!(matches!(err, Error::Configuration(_)), "{url}: {err:?}");
+            assert!(matches!(err, Error::Configuration { .. }), "{url}: {err:?}");
         }
         let err = Authority::parse("http://login.microsoftonline.com/common", false)
             .unwrap_err()

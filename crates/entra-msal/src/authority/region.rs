@@ -34,13 +34,13 @@ pub fn regional_token_endpoint(
     region: &str,
 ) -> Result<String, Error> {
     if !is_valid_region(region) {
-        return Err(Error::Configuration(format!(
+        return Err(Error::configuration(format!(
             "{region:?} is not an Azure region name: use lowercase letters, digits and hyphens, at most 63 \
              characters, e.g. westus2"
         )));
     }
     if authority.authority_type() != AuthorityType::Aad {
-        return Err(Error::Configuration(format!(
+        return Err(Error::configuration(format!(
             "regional token endpoints exist only for Microsoft Entra ID authorities, not for the {:?} authority {}; \
              do not configure a region for it",
             authority.authority_type(),
@@ -49,7 +49,7 @@ pub fn regional_token_endpoint(
     }
     let instance = authority.host();
     if instance.parse::<std::net::Ipv4Addr>().is_ok() || instance.starts_with('[') {
-        return Err(Error::Configuration(format!(
+        return Err(Error::configuration(format!(
             "the authority {} has an IP address as its host, which has no regional variant; do not configure a region",
             authority.url()
         )));
@@ -60,10 +60,13 @@ pub fn regional_token_endpoint(
         format!("{region}.{instance}")
     };
     let token = Url::parse(&endpoints.token_endpoint).map_err(|e| {
-        Error::Configuration(format!(
-            "the token endpoint {} is not a URL: {e}",
-            endpoints.token_endpoint
-        ))
+        Error::configuration_caused(
+            format!(
+                "the token endpoint {} is not a URL: {e}",
+                endpoints.token_endpoint
+            ),
+            e,
+        )
     })?;
     let mut url = format!("https://{regional_host}{}", token.path());
     if let Some(q) = token.query() {
@@ -169,11 +172,11 @@ mod tests {
         let aad = Authority::parse("https://login.microsoftonline.com/tid", false).unwrap();
         assert!(matches!(
             regional_token_endpoint(&aad, &e, "West US"),
-            Err(Error::Configuration(_))
+            Err(Error::Configuration { .. })
         ));
         assert!(matches!(
             regional_token_endpoint(&aad, &e, "westus."),
-            Err(Error::Configuration(_))
+            Err(Error::Configuration { .. })
         ));
         for url in [
             "https://fs.contoso.com/adfs",
@@ -185,7 +188,7 @@ mod tests {
             assert!(
                 matches!(
                     regional_token_endpoint(&a, &e, "westus2"),
-                    Err(Error::Configuration(_))
+                    Err(Error::Configuration { .. })
                 ),
                 "{url}"
             );

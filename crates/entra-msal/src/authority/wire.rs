@@ -15,12 +15,12 @@ pub(crate) async fn get(http: &ThrottledHttp, url: &str) -> Result<HttpResponse,
     let request = http::Request::get(url)
         .header(http::header::ACCEPT, "application/json")
         .body(Vec::new())
-        .map_err(|e| Error::Configuration(format!("cannot build a request to {url}: {e}")))?;
-    http.send(request).await.map_err(|e| Error::Network {
-        url: url.to_string(),
-        message: e.message,
-        timeout: e.timeout,
-    })
+        .map_err(|e| {
+            Error::configuration_caused(format!("cannot build a request to {url}: {e}"), e)
+        })?;
+    http.send(request)
+        .await
+        .map_err(|e| Error::network(url, &e))
 }
 
 #[derive(Deserialize)]
@@ -55,7 +55,7 @@ pub(crate) fn entra_error(status: u16, body: &[u8]) -> Option<ServiceError> {
         claims: parsed.claims.filter(|c| !c.is_empty()),
         correlation_id: parsed.correlation_id,
         trace_id: parsed.trace_id,
-        http_status: status,
+        http_status: Some(status),
     })
 }
 
@@ -105,10 +105,12 @@ pub(crate) fn replicate(e: &Error) -> Error {
             url,
             message,
             timeout,
+            source,
         } => Error::Network {
             url: url.clone(),
             message: message.clone(),
             timeout: *timeout,
+            source: source.clone(),
         },
         Error::InvalidResponse {
             url,
@@ -119,10 +121,16 @@ pub(crate) fn replicate(e: &Error) -> Error {
             status: *status,
             message: message.clone(),
         },
-        Error::Configuration(m) => Error::Configuration(m.clone()),
-        Error::Cache(m) => Error::Cache(m.clone()),
+        Error::Configuration { message, source } => Error::Configuration {
+            message: message.clone(),
+            source: source.clone(),
+        },
+        Error::Cache { message, source } => Error::Cache {
+            message: message.clone(),
+            source: source.clone(),
+        },
         Error::Validation(m) => Error::Validation(m.clone()),
-        other => Error::Configuration(other.to_string()),
+        other => Error::configuration(other.to_string()),
     }
 }
 
@@ -149,7 +157,7 @@ mod tests {
         assert_eq!(e.correlation_id.as_deref(), Some("c"));
         assert_eq!(e.classification, Classification::BasicAction);
         assert_eq!(e.claims, None);
-        assert_eq!(e.http_status, 400);
+        assert_eq!(e.http_status, Some(400));
         assert!(entra_error(400, b"<html>").is_none());
         assert!(entra_error(400, b"{\"error\":\"\"}").is_none());
         assert!(entra_error(400, b"{\"issuer\":\"x\"}").is_none());
@@ -189,13 +197,14 @@ mod tests {
             url: "u".into(),
             message: "m".into(),
             timeout: true,
+            source: None,
         };
         assert!(matches!(
             replicate(&e),
             Error::Network { timeout: true, .. }
         ));
         assert_eq!(
-            replicate(&Error::Configuration("x".into())).to_string(),
+            replicate(&Error::configuration("x".into())).to_string(),
             "configuration error: x"
         );
     }

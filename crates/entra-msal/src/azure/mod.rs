@@ -55,11 +55,11 @@ fn resource_of(scopes: &[&str]) -> Result<String, Error> {
             let scope = scope.trim();
             let resource = scope.strip_suffix("/.default").unwrap_or(scope);
             if resource.is_empty() {
-                return Err(Error::Configuration("the scope is empty".into()));
+                return Err(Error::configuration("the scope is empty".into()));
             }
             Ok(resource.to_string())
         }
-        _ => Err(Error::Configuration(format!(
+        _ => Err(Error::configuration(format!(
             "managed identity acquires a token for one resource at a time, got {} scopes; \
              pass exactly one, e.g. https://vault.azure.net/.default",
             scopes.len()
@@ -206,7 +206,7 @@ impl PublicClientCredential {
             return Ok(r);
         }
         match &self.mode {
-            InteractiveMode::SilentOnly => Err(Error::Configuration(
+            InteractiveMode::SilentOnly => Err(Error::configuration(
                 "no cached account can be used silently and the credential is SilentOnly; sign \
                  the user in with the application first, or choose an interactive mode"
                     .into(),

@@ -8,14 +8,14 @@
 use std::process::ExitCode;
 
 use entra_msal::broker::BrokerBackend;
-use entra_msal::broker::wsl::helper::run_stdio;
+use entra_msal::broker::wsl_bridge::run_stdio;
 
 fn main() -> ExitCode {
     if std::env::args().skip(1).any(|a| a == "--version") {
         println!(
             "entra-broker-wsl-helper {} (protocol {})",
             env!("CARGO_PKG_VERSION"),
-            entra_msal::broker::wsl::protocol::PROTOCOL_VERSION
+            entra_msal::broker::wsl_bridge::PROTOCOL_VERSION
         );
         return ExitCode::SUCCESS;
     }
@@ -41,16 +41,16 @@ fn main() -> ExitCode {
 
 #[cfg(windows)]
 fn backend() -> std::sync::Arc<dyn BrokerBackend> {
-    entra_msal::broker::windows::WamBroker::new().unwrap_or_else(|e| {
+    entra_msal::broker::wsl_bridge::WamBroker::new().unwrap_or_else(|e| {
         eprintln!("entra-broker-wsl-helper: WAM is unavailable: {e}");
-        std::sync::Arc::new(entra_msal::broker::wsl::UnavailableBroker(e))
+        std::sync::Arc::new(entra_msal::broker::wsl_bridge::UnavailableBroker(e))
     })
 }
 
 #[cfg(not(windows))]
 fn backend() -> std::sync::Arc<dyn BrokerBackend> {
     use entra_msal::broker::{BrokerError, BrokerPlatform, BrokerStatus};
-    std::sync::Arc::new(entra_msal::broker::wsl::UnavailableBroker(
+    std::sync::Arc::new(entra_msal::broker::wsl_bridge::UnavailableBroker(
         BrokerError::new(
             BrokerPlatform::Wsl,
             BrokerStatus::RequiredBrokerMissing,

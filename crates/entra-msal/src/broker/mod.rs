@@ -22,15 +22,15 @@
 mod backend;
 pub(crate) mod connect;
 mod error;
-pub mod linux;
-pub mod macos;
+pub(crate) mod linux;
+pub(crate) mod macos;
 mod platform;
-pub mod pop_key;
+pub(crate) mod pop_key;
 pub(crate) mod routing;
 mod types;
 mod window;
-pub mod windows;
-pub mod wsl;
+pub(crate) mod windows;
+pub(crate) mod wsl;
 
 pub use backend::{BrokerBackend, BrokerFuture};
 pub use error::{BrokerError, BrokerStatus};
@@ -43,3 +43,15 @@ pub use types::{
     PopParams,
 };
 pub use window::ParentWindow;
+
+/// The WSL bridge's two ends, for the `entra-broker-wsl-helper` binary this package ships and
+/// its tests: [`serve`](wsl_bridge::serve) answers the bridge protocol for a backend
+/// over any byte streams, [`run_stdio`](wsl_bridge::run_stdio) over stdin/stdout. Not API.
+#[doc(hidden)]
+pub mod wsl_bridge {
+    #[cfg(all(feature = "broker", windows))]
+    pub use super::windows::WamBroker;
+    #[cfg(feature = "broker")]
+    pub use super::wsl::WslBridge;
+    pub use super::wsl::{PROTOCOL_VERSION, UnavailableBroker, run_stdio, serve};
+}

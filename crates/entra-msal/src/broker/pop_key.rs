@@ -105,6 +105,7 @@ impl PopKey {
     }
 
     /// The RFC 7638 thumbprint (base64url SHA-256 of the canonical JWK): the `kid`.
+    #[cfg(test)]
     pub fn kid(&self) -> &str {
         &self.kid
     }

@@ -32,7 +32,7 @@ impl TryFrom<raw_window_handle::RawWindowHandle> for ParentWindow {
             H::Xlib(h) => u64::from(h.window),
             H::Xcb(h) => u64::from(h.window.get()),
             other => {
-                return Err(Error::Configuration(format!(
+                return Err(Error::configuration(format!(
                     "a {other:?} window cannot own broker UI; pass a Win32, AppKit, Xlib or Xcb \
                      window handle, or PublicClientApplication::CONSOLE_WINDOW_HANDLE"
                 )));
@@ -63,7 +63,7 @@ mod tests {
         let web = raw_window_handle::WebWindowHandle::new(1);
         assert!(matches!(
             ParentWindow::try_from(RawWindowHandle::Web(web)),
-            Err(Error::Configuration(_))
+            Err(Error::Configuration { .. })
         ));
     }
 }

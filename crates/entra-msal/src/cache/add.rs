@@ -141,7 +141,7 @@ impl Entities {
 }
 
 fn invalid(what: &str) -> Error {
-    Error::Cache(format!(
+    Error::cache(format!(
         "the token response cannot be cached: {what}; nothing was written (check the \
          identity provider's answer)"
     ))
@@ -569,7 +569,7 @@ pub(crate) mod tests {
             json!({"access_token": "at", "refresh_in": [1]}),
         ] {
             let err = entities_from_event(&event(&r, &s)).unwrap_err();
-            assert!(matches!(err, Error::Cache(_)), "{r}");
+            assert!(matches!(err, Error::Cache { .. }), "{r}");
         }
     }
 

@@ -52,7 +52,7 @@
 
 pub(crate) mod add;
 mod hash;
-pub mod keys;
+pub(crate) mod keys;
 mod query;
 mod schema;
 mod scopes;
@@ -60,12 +60,11 @@ mod serialize;
 mod store;
 mod token_cache;
 
-pub use add::{DEFAULT_EXPIRES_IN, Filed, TokenEvent};
-pub(crate) use add::{Filing, Tokens};
-pub use keys::ext_cache_key;
-pub use query::{AccessTokenQuery, RefreshTokenQuery};
-pub use schema::{
-    ACCESS_TOKEN, ACCOUNT, APP_METADATA, AUTHORITY_TYPE_ADFS, AUTHORITY_TYPE_MSSTS, AccessToken,
-    AccountEntity, AppMetadata, ID_TOKEN, IdToken, REFRESH_TOKEN, RefreshToken,
-};
 pub use token_cache::{CacheListener, TokenCache};
+
+pub use add::TokenEvent;
+pub(crate) use add::{Filed, Filing, Tokens};
+pub(crate) use keys::ext_cache_key;
+pub use query::AccessTokenQuery;
+pub(crate) use query::RefreshTokenQuery;
+pub(crate) use schema::{AccessToken, AccountEntity, RefreshToken};

@@ -151,11 +151,6 @@ impl AccessToken {
         self.target.split_whitespace()
     }
 
-    /// Whether the token has expired at `now` (`expires_on <= now`).
-    pub fn is_expired(&self, now: i64) -> bool {
-        self.expires_on <= now
-    }
-
     /// `expires_on`, epoch seconds.
     pub fn expires_on(&self) -> i64 {
         self.expires_on
@@ -169,11 +164,6 @@ impl AccessToken {
     /// `refresh_on`, epoch seconds.
     pub fn refresh_on(&self) -> Option<i64> {
         self.refresh_on
-    }
-
-    /// `cached_at`, epoch seconds.
-    pub fn cached_at(&self) -> Option<i64> {
-        self.cached_at
     }
 }
 
@@ -189,6 +179,7 @@ impl RefreshToken {
     }
 
     /// `last_modification_time`, epoch seconds.
+    #[cfg(test)]
     pub fn last_modification_time(&self) -> Option<i64> {
         self.last_modification_time
     }

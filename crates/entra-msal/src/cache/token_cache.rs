@@ -175,7 +175,7 @@ impl TokenCache {
     /// [`Error::Cache`] when the text is not a JSON object; the cache is then left unchanged.
     pub fn deserialize(&self, json: &str) -> Result<(), Error> {
         let parsed = from_json(json).map_err(|e| {
-            Error::Cache(format!(
+            Error::cache(format!(
                 "{e}; the in-memory cache was left unchanged (delete or repair the cache file)"
             ))
         })?;
@@ -198,7 +198,7 @@ impl TokenCache {
         let hint = self.shared.last_size.load(Ordering::Relaxed);
         let current = to_json(&store, hint + hint / 8);
         let next = merge(&current)?;
-        *store = from_json(&next).map_err(Error::Cache)?;
+        *store = from_json(&next).map_err(Error::cache)?;
         let json = to_json(&store, next.len() + next.len() / 8);
         self.shared.last_size.store(json.len(), Ordering::Relaxed);
         Ok(json)
@@ -207,7 +207,7 @@ impl TokenCache {
     /// `json` (a serialized cache) as [`serialize`](Self::serialize) would write it after
     /// [`deserialize`](Self::deserialize): the form merges compare entries in.
     pub(crate) fn normalize(json: &str) -> Result<String, Error> {
-        let store = from_json(json).map_err(Error::Cache)?;
+        let store = from_json(json).map_err(Error::cache)?;
         Ok(to_json(&store, json.len() + json.len() / 8))
     }
 
@@ -235,7 +235,7 @@ impl TokenCache {
     }
 
     /// Calls the listener's `before_access`, if any.
-    pub fn before_access(&self) {
+    pub(crate) fn before_access(&self) {
         if let Some(listener) = self.listener() {
             listener.before_access(self);
         }
@@ -243,7 +243,7 @@ impl TokenCache {
 
     /// Calls the listener's `before_partition_access`, if any: the operation needs
     /// `partition` (see [`CacheListener::before_partition_access`]).
-    pub fn before_partition_access(&self, partition: Option<&str>) {
+    pub(crate) fn before_partition_access(&self, partition: Option<&str>) {
         if let Some(listener) = self.listener() {
             listener.before_partition_access(self, partition);
         }
@@ -251,7 +251,7 @@ impl TokenCache {
 
     /// Calls the listener's `after_access` with [`has_state_changed`](Self::has_state_changed),
     /// then clears the flag.
-    pub fn after_access(&self) {
+    pub(crate) fn after_access(&self) {
         if let Some(listener) = self.listener() {
             listener.after_access(self, self.has_state_changed());
         }
@@ -260,7 +260,7 @@ impl TokenCache {
 
     /// Awaits the listener's [`before_access_async`](CacheListener::before_access_async), if
     /// any (`partition` `None`: the whole cache).
-    pub async fn before_access_async(&self, partition: Option<&str>) {
+    pub(crate) async fn before_access_async(&self, partition: Option<&str>) {
         if let Some(listener) = self.listener() {
             listener.before_access_async(self, partition).await;
         }
@@ -268,7 +268,7 @@ impl TokenCache {
 
     /// Awaits the listener's [`after_access_async`](CacheListener::after_access_async) with
     /// [`has_state_changed`](Self::has_state_changed), then clears the flag.
-    pub async fn after_access_async(&self) {
+    pub(crate) async fn after_access_async(&self) {
         if let Some(listener) = self.listener() {
             listener
                 .after_access_async(self, self.has_state_changed())
@@ -287,7 +287,7 @@ impl TokenCache {
     /// # Errors
     /// [`Error::Cache`] when the response is malformed (not an object, a non-numeric
     /// `expires_in`, an undecodable `client_info` or ID token); nothing is written then.
-    pub fn add(&self, event: &TokenEvent<'_>) -> Result<Filed, Error> {
+    pub(crate) fn add(&self, event: &TokenEvent<'_>) -> Result<Filed, Error> {
         self.apply(entities_from_event(event)?)
     }
 
@@ -308,36 +308,36 @@ impl TokenCache {
     /// requested scope (case-insensitively): one whose scopes are exactly the requested ones,
     /// else the one that expires last. Tokens with `expires_on <= now` are never returned (and
     /// never removed). The 5-minute safety margin is the caller's business.
-    pub fn find_access_token(&self, query: &AccessTokenQuery<'_>) -> Option<AccessToken> {
+    pub(crate) fn find_access_token(&self, query: &AccessTokenQuery<'_>) -> Option<AccessToken> {
         self.read().find_access_token(query).cloned()
     }
 
     /// The refresh tokens of one account in one environment, of the given app and/or family,
     /// newest `last_modification_time` first.
-    pub fn find_refresh_tokens(&self, query: &RefreshTokenQuery<'_>) -> Vec<RefreshToken> {
+    pub(crate) fn find_refresh_tokens(&self, query: &RefreshTokenQuery<'_>) -> Vec<RefreshToken> {
         self.read().find_refresh_tokens(query)
     }
 
     /// Writes a rotated refresh token into the entry `old` was read from (MSAL's `update_rt`):
     /// its `secret` and `last_modification_time` change, everything else stays, even when the
     /// entry belongs to a sibling app of the family.
-    pub fn update_refresh_token(&self, old: &RefreshToken, new_secret: &str, now: i64) {
+    pub(crate) fn update_refresh_token(&self, old: &RefreshToken, new_secret: &str, now: i64) {
         self.write().update_refresh_token(old, new_secret, now);
         self.mark_changed();
     }
 
     /// The app's metadata in `environment` (tells whether it belongs to a family).
-    pub fn app_metadata(&self, environment: &str, client_id: &str) -> Option<AppMetadata> {
+    pub(crate) fn app_metadata(&self, environment: &str, client_id: &str) -> Option<AppMetadata> {
         self.read().app_metadata(environment, client_id).cloned()
     }
 
     /// Every account, sorted by cache key. Grouping by `home_account_id` is the caller's job.
-    pub fn accounts(&self) -> Vec<AccountEntity> {
+    pub(crate) fn accounts(&self) -> Vec<AccountEntity> {
         self.read().accounts()
     }
 
     /// The ID token of an account for one app and tenant.
-    pub fn id_token(
+    pub(crate) fn id_token(
         &self,
         home_account_id: &str,
         environment: &str,
@@ -352,7 +352,7 @@ impl TokenCache {
     /// Forgets an account in its environment, as MSAL's `remove_account`: its refresh tokens of
     /// this app or of `family_id`, all its access tokens (every app, every tenant, with or
     /// without an extended cache key), its ID tokens and its Account entries (every tenant).
-    pub fn remove_account(
+    pub(crate) fn remove_account(
         &self,
         account: &AccountEntity,
         client_id: &str,
@@ -366,14 +366,14 @@ impl TokenCache {
     /// Removes this app's app-only access tokens (`home_account_id` null) in the given
     /// environments, every tenant and extended cache key included (MSAL's
     /// `remove_tokens_for_client`).
-    pub fn remove_app_tokens(&self, client_id: &str, environments: &[String]) {
+    pub(crate) fn remove_app_tokens(&self, client_id: &str, environments: &[String]) {
         if self.write().remove_app_tokens(client_id, environments) {
             self.mark_changed();
         }
     }
 
     /// The number of access tokens (entries of unknown shape excluded).
-    pub fn len_access_tokens(&self) -> usize {
+    pub(crate) fn len_access_tokens(&self) -> usize {
         self.read().access_tokens.len()
     }
 }
@@ -789,7 +789,7 @@ mod tests {
             "{\"AccessToken\": {\"k\": {\"secret\": \"\\ud800\"}}}x",
         ] {
             let err = cache.deserialize(bad).unwrap_err();
-            assert!(matches!(err, Error::Cache(_)), "{bad}");
+            assert!(matches!(err, Error::Cache { .. }), "{bad}");
             assert!(
                 cache.has_state_changed(),
                 "a failed deserialize changes nothing"

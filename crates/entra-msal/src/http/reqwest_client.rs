@@ -84,19 +84,22 @@ impl ReqwestHttpClient {
         }
         for pem in &options.trusted_ca_pems {
             let cert = reqwest::Certificate::from_pem(pem.as_bytes()).map_err(|e| {
-                Error::Configuration(format!("a trusted CA certificate is not valid PEM: {e}"))
+                Error::configuration_caused(
+                    format!("a trusted CA certificate is not valid PEM: {e}"),
+                    e,
+                )
             })?;
             builder = builder.add_root_certificate(cert);
         }
         if let Some(proxy) = &options.proxy {
             let proxy = reqwest::Proxy::all(proxy).map_err(|e| {
-                Error::Configuration(format!("the proxy URL {proxy:?} is not valid: {e}"))
+                Error::configuration_caused(format!("the proxy URL {proxy:?} is not valid: {e}"), e)
             })?;
             builder = builder.proxy(proxy);
         }
-        let client = builder
-            .build()
-            .map_err(|e| Error::Configuration(format!("cannot build the HTTP client: {e}")))?;
+        let client = builder.build().map_err(|e| {
+            Error::configuration_caused(format!("cannot build the HTTP client: {e}"), e)
+        })?;
         Ok(Self {
             client,
             retries: options.retries,
@@ -115,10 +118,7 @@ impl ReqwestHttpClient {
         }
         let body = response.bytes().await.map_err(failed)?;
         builder.body(body.to_vec()).map_err(|e| Failed {
-            error: HttpError {
-                message: e.to_string(),
-                timeout: false,
-            },
+            error: HttpError::new(e.to_string()).with_source(e),
             connect: false,
         })
     }
@@ -149,7 +149,7 @@ fn without_query(url: &reqwest::Url) -> &str {
 /// Whether a failed attempt may be sent again: never after a timeout; after a connect failure
 /// always; after any other failure only for an idempotent GET.
 fn may_retry(failed: &Failed, idempotent: bool) -> bool {
-    !failed.error.timeout && (failed.connect || idempotent)
+    !failed.error.is_timeout() && (failed.connect || idempotent)
 }
 
 fn transport_error(e: &reqwest::Error) -> HttpError {
@@ -160,11 +160,26 @@ fn transport_error(e: &reqwest::Error) -> HttpError {
         message.push_str(&s.to_string());
         source = s.source();
     }
-    HttpError {
-        message,
-        timeout: e.is_timeout(),
+    let error = if e.is_timeout() {
+        HttpError::timeout(message)
+    } else {
+        HttpError::new(message)
+    };
+    error.with_source(ReqwestFailure(e.to_string()))
+}
+
+/// A reqwest error's text, as the source of an [`HttpError`]: `reqwest::Error` itself is not
+/// `Clone`, and HTTP errors are shared by the waiters of a coalesced request.
+#[derive(Debug)]
+struct ReqwestFailure(String);
+
+impl std::fmt::Display for ReqwestFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
 }
+
+impl std::error::Error for ReqwestFailure {}
 
 impl HttpClient for ReqwestHttpClient {
     fn send(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, HttpError>> {
@@ -245,9 +260,10 @@ mod tests {
     #[test]
     fn connect_failures_always_retry_others_only_for_get_and_never_timeouts() {
         let f = |connect, timeout| Failed {
-            error: HttpError {
-                message: String::new(),
-                timeout,
+            error: if timeout {
+                HttpError::timeout("")
+            } else {
+                HttpError::new("")
             },
             connect,
         };

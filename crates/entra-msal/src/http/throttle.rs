@@ -648,12 +648,7 @@ mod tests {
 
     #[test]
     fn transport_errors_are_never_cached() {
-        let h = Harness::new(|_| {
-            Err(HttpError {
-                message: "refused".into(),
-                timeout: false,
-            })
-        });
+        let h = Harness::new(|_| Err(HttpError::new("refused")));
         block(async {
             assert!(h.http.send(get("https://h/x")).await.is_err());
             assert!(h.http.send(post(TOKEN, &[("a", "b")])).await.is_err());

@@ -50,8 +50,8 @@ const LINGER: Duration = Duration::from_millis(500);
 /// The browser reaches it as `http://localhost:PORT`. Every connection is served concurrently
 /// and answers exactly one request, so a slow or silent connection (a browser's speculative
 /// pre-connection, a port scanner) does not hold up the browser's real request. Each
-/// connection has a read deadline ([`with_connection_timeout`](Self::with_connection_timeout),
-/// 10 s by default) and requests are limited to 64 KiB.
+/// connection has a read deadline
+/// (10 s by default) and requests are limited to 64 KiB.
 #[derive(Debug)]
 pub struct LoopbackListener {
     listener: TcpListener,
@@ -80,14 +80,15 @@ impl LoopbackListener {
                 } else {
                     format!(" could not be bound: {e}")
                 };
-                Error::Configuration(format!(
+                Error::configuration(format!(
                     "loopback redirect listener: {what} on 127.0.0.1{hint}"
                 ))
             })?;
         let addr = listener.local_addr().map_err(|e| {
-            Error::Configuration(format!(
-                "loopback redirect listener: the bound address is unknown: {e}"
-            ))
+            Error::configuration_caused(
+                format!("loopback redirect listener: the bound address is unknown: {e}"),
+                e,
+            )
         })?;
         tracing::debug!(port = addr.port(), "loopback redirect listener bound");
         Ok(Self {
@@ -103,6 +104,7 @@ impl LoopbackListener {
     }
 
     /// The socket address bound (always `127.0.0.1:port`).
+    #[cfg(test)]
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
     }
@@ -115,6 +117,7 @@ impl LoopbackListener {
     /// How long one connection may take to send its request before it is closed (default
     /// [`DEFAULT_CONNECTION_TIMEOUT`](Self::DEFAULT_CONNECTION_TIMEOUT)). Zero is raised to
     /// one millisecond.
+    #[cfg(test)]
     pub fn with_connection_timeout(mut self, timeout: Duration) -> Self {
         self.connection_timeout = timeout.max(Duration::from_millis(1));
         self

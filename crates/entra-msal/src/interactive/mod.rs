@@ -31,7 +31,7 @@ mod opener;
 mod pages;
 pub(crate) mod redirect;
 
-pub use browser::{Platform, SystemBrowser};
+pub use browser::SystemBrowser;
 pub use listener::LoopbackListener;
 pub use opener::UrlOpener;
 pub use pages::ResultPages;

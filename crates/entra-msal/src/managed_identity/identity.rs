@@ -76,7 +76,7 @@ impl ManagedIdentity {
     /// ```
     pub fn from_json(json: &str) -> Result<Self, Error> {
         let bad = |what: &str| {
-            Error::Configuration(format!(
+            Error::configuration(format!(
                 "the managed identity configuration is not valid: {what}; expected \
                  {{\"ManagedIdentityIdType\": \"SystemAssigned\" | \"ClientId\" | \"ResourceId\" \
                  | \"ObjectId\", \"Id\": …}}"
@@ -107,7 +107,7 @@ impl ManagedIdentity {
         if let Self::UserAssigned(id) = self
             && id.value().trim().is_empty()
         {
-            return Err(Error::Configuration(format!(
+            return Err(Error::configuration(format!(
                 "the user-assigned managed identity's {} is empty; pass the identity's id, or use \
                  ManagedIdentity::SystemAssigned",
                 id.kind()
@@ -173,7 +173,7 @@ mod tests {
         ] {
             assert!(matches!(
                 ManagedIdentity::from_json(bad),
-                Err(Error::Configuration(_))
+                Err(Error::Configuration { .. })
             ));
         }
     }

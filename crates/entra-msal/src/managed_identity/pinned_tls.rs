@@ -87,7 +87,7 @@ pub(crate) fn client(
     };
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Configuration(format!("cannot configure TLS: {e}")))?
+        .map_err(|e| Error::configuration_caused(format!("cannot configure TLS: {e}"), e))?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth();
@@ -99,7 +99,7 @@ pub(crate) fn client(
         .connect_timeout(timeout.min(Duration::from_secs(10)))
         .build()
         .map_err(|e| {
-            Error::Configuration(format!("cannot build the Service Fabric client: {e}"))
+            Error::configuration_caused(format!("cannot build the Service Fabric client: {e}"), e)
         })?;
     Ok((ReqwestHttpClient::from_client(client), mismatch))
 }

@@ -52,7 +52,7 @@ impl std::fmt::Debug for CertificateCredential {
 }
 
 fn bad(what: &str, e: impl std::fmt::Display) -> Error {
-    Error::Configuration(format!("{what}: {e}"))
+    Error::configuration(format!("{what}: {e}"))
 }
 
 /// The DER of an RSA private key, as PEM framed it: `PRIVATE KEY` (PKCS#8) or
@@ -76,7 +76,7 @@ fn rsa_key_from_pem(key_pem: &str) -> Result<RsaKeyDer, Error> {
     use rustls::pki_types::pem::PemObject as _;
     let not_rsa = || {
         let encrypted = key_pem.contains("ENCRYPTED");
-        Error::Configuration(if encrypted {
+        Error::configuration(if encrypted {
             "the private key is encrypted: decrypt it first (openssl pkey -in key.pem -out              plain.pem) or use a PKCS#12 file with its password"
                 .into()
         } else {
@@ -120,7 +120,7 @@ impl CertificateCredential {
                 .map_err(|e| bad("the certificate does not parse", e))?;
             let public = cert.public_key().subject_public_key.data.as_ref();
             if public != key.public_key().as_ref() {
-                return Err(Error::Configuration(
+                return Err(Error::configuration(
                     "the certificate does not belong to the private key".into(),
                 ));
             }
@@ -129,7 +129,7 @@ impl CertificateCredential {
             (Some(t), _) => t,
             (None, Some(der)) => Sha1::digest(der).to_vec(),
             (None, None) => {
-                return Err(Error::Configuration(
+                return Err(Error::configuration(
                     "a certificate or its thumbprint is required".into(),
                 ));
             }
@@ -161,7 +161,7 @@ impl CertificateCredential {
     pub fn from_pem_and_thumbprint(key_pem: &str, sha1_hex: &str) -> Result<Self, Error> {
         let hex = sha1_hex.trim().replace(':', "");
         if hex.len() != 40 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(Error::Configuration(
+            return Err(Error::configuration(
                 "the thumbprint must be 40 hexadecimal characters (SHA-1)".into(),
             ));
         }
@@ -191,13 +191,13 @@ impl CertificateCredential {
                 p12_keystore::KeyStoreEntry::PrivateKeyChain(chain) => Some(chain.clone()),
                 _ => None,
             })
-            .ok_or_else(|| Error::Configuration("the PKCS#12 file holds no private key".into()))?;
+            .ok_or_else(|| Error::configuration("the PKCS#12 file holds no private key".into()))?;
         let certificate = chain
             .certs()
             .first()
             .map(|c| c.as_der().to_vec())
             .ok_or_else(|| {
-                Error::Configuration("the PKCS#12 file holds no certificate for its key".into())
+                Error::configuration("the PKCS#12 file holds no certificate for its key".into())
             })?;
         Self::build(
             &RsaKeyDer::Pkcs8(chain.key().as_der().to_vec()),
@@ -258,7 +258,7 @@ impl CertificateCredential {
                 input.as_bytes(),
                 &mut signature,
             )
-            .map_err(|_| Error::Configuration("signing the client assertion failed".into()))?;
+            .map_err(|_| Error::configuration("signing the client assertion failed".into()))?;
         Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature)))
     }
 }
@@ -342,7 +342,7 @@ mod tests {
     fn bad_inputs_are_configuration_errors() {
         assert!(matches!(
             CertificateCredential::from_pem("nope", "nope"),
-            Err(Error::Configuration(_))
+            Err(Error::Configuration { .. })
         ));
         let pem = key_pem();
         assert!(CertificateCredential::from_pem_and_thumbprint(&pem, "xyz").is_err());

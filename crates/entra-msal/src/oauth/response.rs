@@ -262,7 +262,7 @@ pub fn service_error(body: &[u8], status: u16, correlation_id: &str) -> Option<S
         claims: text("claims").filter(|s| !s.is_empty()),
         correlation_id: text("correlation_id").or_else(|| Some(correlation_id.to_string())),
         trace_id: text("trace_id"),
-        http_status: status,
+        http_status: Some(status),
     })
 }
 

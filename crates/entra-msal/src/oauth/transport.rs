@@ -24,8 +24,9 @@ impl FormPost<'_> {
     fn request(&self) -> Result<HttpRequest, Error> {
         let fields: Vec<&(String, String)> =
             self.form.iter().filter(|(_, v)| !v.is_empty()).collect();
-        let body = serde_urlencoded::to_string(fields)
-            .map_err(|e| Error::Configuration(format!("cannot encode the request: {e}")))?;
+        let body = serde_urlencoded::to_string(fields).map_err(|e| {
+            Error::configuration_caused(format!("cannot encode the request: {e}"), e)
+        })?;
         let mut builder = http::Request::post(self.url)
             .header("content-type", "application/x-www-form-urlencoded");
         for (name, value) in msal_headers(self.correlation_id, self.identity) {
@@ -35,18 +36,16 @@ impl FormPost<'_> {
             builder = builder.header(name.as_str(), value.as_str());
         }
         builder.body(body.into_bytes()).map_err(|e| {
-            Error::Configuration(format!("cannot build a request to {}: {e}", self.url))
+            Error::configuration_caused(format!("cannot build a request to {}: {e}", self.url), e)
         })
     }
 
     /// Sends the form and returns the raw response.
     pub async fn send(&self, http: &ThrottledHttp) -> Result<crate::http::HttpResponse, Error> {
         let request = self.request()?;
-        http.send(request).await.map_err(|e| Error::Network {
-            url: self.url.to_string(),
-            message: e.message,
-            timeout: e.timeout,
-        })
+        http.send(request)
+            .await
+            .map_err(|e| Error::network(self.url, &e))
     }
 
     /// Sends the form and parses a token response.

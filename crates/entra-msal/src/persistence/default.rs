@@ -44,7 +44,7 @@ pub fn default_cache_dir(app_name: &str) -> Result<PathBuf, Error> {
         || app_name == ".."
         || app_name.contains(['/', '\\', '\0'])
     {
-        return Err(Error::Configuration(format!(
+        return Err(Error::configuration(format!(
             "the application name {app_name:?} cannot name a cache directory; use a plain name \
              such as \"my-app\""
         )));
@@ -55,7 +55,7 @@ pub fn default_cache_dir(app_name: &str) -> Result<PathBuf, Error> {
             .map(PathBuf::from)
     };
     let missing = |what: &str| {
-        Error::Configuration(format!(
+        Error::configuration(format!(
             "{what} is not set, so there is no default cache directory; pass one in \
              DefaultPersistenceOptions::directory"
         ))
@@ -175,7 +175,7 @@ async fn encrypted(
     _dir: &std::path::Path,
     _options: &DefaultPersistenceOptions,
 ) -> Result<Arc<dyn Persistence>, Error> {
-    Err(Error::Cache(
+    Err(Error::cache(
         "no encrypted token cache on this build: entra-msal was built without the `keyring` \
          feature (or for an OS without a supported keystore); enable the feature, or allow the \
          plaintext fallback explicitly"
@@ -192,7 +192,7 @@ mod tests {
         for bad in ["", ".", "..", "a/b", "a\\b"] {
             assert!(matches!(
                 default_cache_dir(bad),
-                Err(Error::Configuration(_))
+                Err(Error::Configuration { .. })
             ));
         }
         let dir = default_cache_dir("my-app").unwrap();
@@ -216,7 +216,7 @@ mod tests {
             let err = default_persistence_with("my-app", &strict)
                 .await
                 .unwrap_err();
-            assert!(matches!(err, Error::Cache(_)), "{err}");
+            assert!(matches!(err, Error::Cache { .. }), "{err}");
             let p = default_persistence_with("my-app", &options).await.unwrap();
             assert!(!p.is_encrypted());
             assert!(p.location().ends_with(PLAINTEXT_FILE_NAME));

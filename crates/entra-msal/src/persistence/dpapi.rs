@@ -18,7 +18,7 @@ pub struct DpapiProtector;
 
 fn blob(data: &[u8]) -> Result<CRYPT_INTEGER_BLOB, Error> {
     let len = u32::try_from(data.len())
-        .map_err(|_| Error::Cache("the token cache is larger than 4 GiB".into()))?;
+        .map_err(|_| Error::cache("the token cache is larger than 4 GiB".into()))?;
     Ok(CRYPT_INTEGER_BLOB {
         cbData: len,
         pbData: data.as_ptr().cast_mut(),
@@ -60,7 +60,7 @@ impl DataProtector for DpapiProtector {
             )
         };
         if ok == 0 {
-            return Err(Error::Cache(format!(
+            return Err(Error::cache(format!(
                 "DPAPI could not encrypt the token cache: {}",
                 std::io::Error::last_os_error()
             )));
@@ -87,7 +87,7 @@ impl DataProtector for DpapiProtector {
             )
         };
         if ok == 0 {
-            return Err(Error::Cache(format!(
+            return Err(Error::cache(format!(
                 "DPAPI could not decrypt the token cache ({}): it belongs to another Windows \
                  user or machine, or is not a DPAPI file; delete it to start over",
                 std::io::Error::last_os_error()

@@ -66,7 +66,7 @@ impl AesGcmProtector {
     pub fn generate_key() -> Result<[u8; 32], Error> {
         let mut key = [0u8; 32];
         SystemRandom::new().fill(&mut key).map_err(|_| {
-            Error::Cache("the system random generator failed to make a cache key".into())
+            Error::cache("the system random generator failed to make a cache key".into())
         })?;
         Ok(key)
     }
@@ -95,20 +95,20 @@ impl DataProtector for AesGcmProtector {
         let mut nonce = [0u8; NONCE_LEN];
         SystemRandom::new()
             .fill(&mut nonce)
-            .map_err(|_| Error::Cache("the system random generator failed".into()))?;
+            .map_err(|_| Error::cache("the system random generator failed".into()))?;
         Ok(self.seal_with_nonce(nonce, plaintext))
     }
 
     fn unprotect(&self, data: &[u8]) -> Result<Vec<u8>, Error> {
         let Some(rest) = data.strip_prefix(ENVELOPE_MAGIC.as_slice()) else {
-            return Err(Error::Cache(
+            return Err(Error::cache(
                 "the token cache file is not an encrypted entra-msal cache (wrong header); \
                  delete it to start over, or open it with the persistence that wrote it"
                     .into(),
             ));
         };
         if rest.len() < NONCE_LEN + AES_256_GCM.tag_len() {
-            return Err(Error::Cache(
+            return Err(Error::cache(
                 "the encrypted token cache file is cut short; delete it to start over".into(),
             ));
         }
@@ -119,7 +119,7 @@ impl DataProtector for AesGcmProtector {
             .key
             .open_in_place(nonce, Aad::from(ENVELOPE_MAGIC), &mut body)
             .map_err(|_| {
-                Error::Cache(format!(
+                Error::cache(format!(
                     "the token cache file cannot be decrypted with the key in {}: it was \
                      written with another key (the key was deleted or replaced, or the file \
                      belongs to another user) or it was altered; delete the file to start over",
@@ -208,7 +208,10 @@ impl EncryptedFilePersistence {
 
     fn located(&self, e: Error) -> Error {
         match e {
-            Error::Cache(m) => Error::Cache(format!("{}: {m}", self.file.path().display())),
+            Error::Cache { message, source } => Error::Cache {
+                message: format!("{}: {message}", self.file.path().display()),
+                source,
+            },
             other => other,
         }
     }
@@ -227,7 +230,7 @@ impl Persistence for EncryptedFilePersistence {
             .unprotect(&data)
             .map_err(|e| self.located(e))?;
         String::from_utf8(plain).map(Some).map_err(|_| {
-            Error::Cache(format!(
+            Error::cache(format!(
                 "the decrypted token cache {} is not UTF-8 text; delete it to start over",
                 self.file.path().display()
             ))
@@ -298,16 +301,19 @@ mod tests {
         );
         let mut tampered = sealed.clone();
         *tampered.last_mut().unwrap() ^= 1;
-        assert!(matches!(p.unprotect(&tampered), Err(Error::Cache(_))));
+        assert!(matches!(p.unprotect(&tampered), Err(Error::Cache { .. })));
         let mut header = sealed.clone();
         header[6] = b'2';
         let err = p.unprotect(&header).unwrap_err().to_string();
         assert!(err.contains("wrong header"), "{err}");
         assert!(matches!(
             p.unprotect(b"{\"AccessToken\": {}}"),
-            Err(Error::Cache(_))
+            Err(Error::Cache { .. })
         ));
-        assert!(matches!(p.unprotect(&sealed[..25]), Err(Error::Cache(_))));
+        assert!(matches!(
+            p.unprotect(&sealed[..25]),
+            Err(Error::Cache { .. })
+        ));
         assert!(!format!("{p:?}").contains("7, 7"));
     }
 

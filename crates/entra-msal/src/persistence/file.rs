@@ -159,10 +159,13 @@ impl FilePersistence {
     }
 
     fn error(&self, what: &str, e: &io::Error) -> Error {
-        Error::Cache(format!(
-            "cannot {what} the token cache file {}: {e}",
-            self.path.display()
-        ))
+        Error::cache_caused(
+            format!(
+                "cannot {what} the token cache file {}: {e}",
+                self.path.display()
+            ),
+            io::Error::new(e.kind(), e.to_string()),
+        )
     }
 
     /// The file the cache really is: the path, or the end of its chain of symbolic links (which
@@ -367,12 +370,15 @@ impl FilePersistence {
     }
 
     fn lock_error(&self, what: &str, e: &io::Error) -> Error {
-        Error::Cache(format!(
-            "cannot {what} the token cache lock file {}: {e} (check the permissions of the lock \
+        Error::cache_caused(
+            format!(
+                "cannot {what} the token cache lock file {}: {e} (check the permissions of the lock \
              file and its directory, and delete the lock file if no process is using the cache; \
              the cache file itself is fine)",
-            self.lock_path.display()
-        ))
+                self.lock_path.display()
+            ),
+            io::Error::new(e.kind(), e.to_string()),
+        )
     }
 
     /// Creates the lock file exclusively; `None` when it exists.
@@ -721,7 +727,7 @@ impl Persistence for FilePersistence {
         self.load_bytes()?
             .map(|bytes| {
                 String::from_utf8(bytes).map_err(|_| {
-                    Error::Cache(format!(
+                    Error::cache(format!(
                         "the token cache file {} is not UTF-8 text; repair or delete it",
                         self.path.display()
                     ))

@@ -25,7 +25,7 @@ pub fn load_or_create_key(service: &str, account: &str) -> Result<[u8; 32], Erro
                 .ok()
                 .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
                 .ok_or_else(|| {
-                    Error::Cache(format!(
+                    Error::cache(format!(
                         "{} does not hold a 256-bit key (base64); delete that item and the \
                          cache file to start over",
                         describe()
@@ -36,19 +36,25 @@ pub fn load_or_create_key(service: &str, account: &str) -> Result<[u8; 32], Erro
             let key = super::AesGcmProtector::generate_key()?;
             set_generic_password(service, account, STANDARD.encode(key).as_bytes()).map_err(
                 |e| {
-                    Error::Cache(format!(
-                        "cannot store the token cache key in {}: {e}; unlock the login \
+                    Error::cache_caused(
+                        format!(
+                            "cannot store the token cache key in {}: {e}; unlock the login \
                          keychain and retry",
-                        describe()
-                    ))
+                            describe()
+                        ),
+                        e,
+                    )
                 },
             )?;
             Ok(key)
         }
-        Err(e) => Err(Error::Cache(format!(
-            "cannot read the token cache key from {}: {e}; unlock the login keychain (or allow \
+        Err(e) => Err(Error::cache_caused(
+            format!(
+                "cannot read the token cache key from {}: {e}; unlock the login keychain (or allow \
              this program access) and retry",
-            describe()
-        ))),
+                describe()
+            ),
+            e,
+        )),
     }
 }

@@ -97,29 +97,35 @@ impl Persistence for KeychainPersistence {
     fn load(&self) -> Result<Option<String>, Error> {
         match get_generic_password(&self.service_name, &self.account_name) {
             Ok(value) => String::from_utf8(value).map(Some).map_err(|_| {
-                Error::Cache(format!(
+                Error::cache(format!(
                     "{} does not hold UTF-8 text, so it is not a token cache written by \
                      msal-extensions or this library; delete it in Keychain Access to start over",
                     self.describe()
                 ))
             }),
             Err(e) if e.code() == ITEM_NOT_FOUND => Ok(None),
-            Err(e) => Err(Error::Cache(format!(
-                "cannot read the token cache from {}: {e}; unlock the login keychain (or allow \
+            Err(e) => Err(Error::cache_caused(
+                format!(
+                    "cannot read the token cache from {}: {e}; unlock the login keychain (or allow \
                  this program access) and retry",
-                self.describe()
-            ))),
+                    self.describe()
+                ),
+                e,
+            )),
         }
     }
 
     fn save(&self, data: &str) -> Result<(), Error> {
         set_generic_password(&self.service_name, &self.account_name, data.as_bytes()).map_err(
             |e| {
-                Error::Cache(format!(
-                    "cannot store the token cache in {}: {e}; unlock the login keychain and \
+                Error::cache_caused(
+                    format!(
+                        "cannot store the token cache in {}: {e}; unlock the login keychain and \
                      retry",
-                    self.describe()
-                ))
+                        self.describe()
+                    ),
+                    e,
+                )
             },
         )?;
         signal::touch(&self.signal_location)

@@ -170,7 +170,7 @@ impl LibsecretPersistence {
     }
 
     fn locked(&self) -> Error {
-        Error::Cache(format!(
+        Error::cache(format!(
             "the keyring holding {} is locked; unlock it (log in to the desktop session, or \
              `gnome-keyring-daemon --unlock` with the password on stdin) and retry",
             self.describe()
@@ -206,7 +206,7 @@ impl LibsecretPersistence {
                 .await
                 .map_err(|e| failed("read the token cache", &e))?;
             String::from_utf8(secret.2).map(Some).map_err(|_| {
-                Error::Cache(format!(
+                Error::cache(format!(
                     "{} does not hold UTF-8 text (content type {:?}), so it was not written by \
                      msal-extensions' LibsecretPersistence or this library; delete that item \
                      (for example with `secret-tool clear xdg:schema {}`) to start over",
@@ -229,7 +229,7 @@ impl LibsecretPersistence {
                 .await
                 .map_err(|e| failed("find the default collection", &e))?;
             if is_root(&collection) {
-                return Err(Error::Cache(format!(
+                return Err(Error::cache(format!(
                     "the Secret Service has no default keyring collection to keep {} in; \
                      create one (log in to the desktop session once, or start \
                      `gnome-keyring-daemon --unlock`) and retry",
@@ -314,16 +314,16 @@ fn run<T: Send>(future: impl Future<Output = Result<T, Error>> + Send) -> Result
                     .enable_all()
                     .build()
                     .map_err(|e| {
-                        Error::Cache(format!(
+                        Error::cache_caused(format!(
                             "cannot start a thread for the Secret Service ({e}); the process is \
                              out of resources"
-                        ))
+                        ), e)
                     })?;
                 runtime.block_on(async {
                     tokio::time::timeout(CALL_TIMEOUT, future)
                         .await
                         .unwrap_or_else(|_| {
-                            Err(Error::Cache(format!(
+                            Err(Error::cache(format!(
                                 "the Secret Service did not answer within {} s; check that the \
                                  keyring daemon is running and not waiting for a prompt",
                                 CALL_TIMEOUT.as_secs()
@@ -333,7 +333,7 @@ fn run<T: Send>(future: impl Future<Output = Result<T, Error>> + Send) -> Result
             })
             .join()
             .unwrap_or_else(|_| {
-                Err(Error::Cache(
+                Err(Error::cache(
                     "the Secret Service exchange panicked; the token cache was not read or \
                      written"
                         .into(),

@@ -155,10 +155,10 @@ impl PersistentTokenCache {
 
     fn not_a_cache(&self, e: &Error) -> Error {
         let detail = match e {
-            Error::Cache(m) => m.as_str(),
+            Error::Cache { message, .. } => message.as_str(),
             _ => "",
         };
-        Error::Cache(format!(
+        Error::cache(format!(
             "the token cache file {} is not a valid token cache, so it is neither loaded nor \
              overwritten; repair or delete it: {detail}",
             self.persistence.location()
@@ -182,7 +182,7 @@ impl PersistentTokenCache {
                 }
                 Some(text) => match TokenCache::normalize(&text) {
                     Ok(normal) => {
-                        let map = merge::parse(&normal).map_err(Error::Cache)?;
+                        let map = merge::parse(&normal).map_err(Error::cache)?;
                         return Ok(Read::Parsed(map));
                     }
                     Err(e) if last => return Ok(Read::Corrupt(e)),
@@ -207,9 +207,9 @@ impl PersistentTokenCache {
         theirs: &Map<String, Value>,
     ) -> Result<String, Error> {
         cache.replace_with(|current| {
-            let ours = merge::parse(current).map_err(Error::Cache)?;
+            let ours = merge::parse(current).map_err(Error::cache)?;
             let merged = merge::three_way(&state.base, &ours, theirs);
-            serde_json::to_string(&merged).map_err(|e| Error::Cache(e.to_string()))
+            serde_json::to_string(&merged).map_err(|e| Error::cache(e.to_string()))
         })
     }
 
@@ -263,7 +263,7 @@ impl PersistentTokenCache {
             Read::Corrupt(_) => {
                 state.corrupt = true;
                 state.synced = self.persistence.version()?;
-                return Err(Error::Cache(format!(
+                return Err(Error::cache(format!(
                     "the token cache file {} is not a valid token cache; new tokens are kept in \
                      memory only until it is repaired or deleted",
                     self.persistence.location()
@@ -273,7 +273,7 @@ impl PersistentTokenCache {
         let json = Self::merge_into(cache, state, &theirs)?;
         self.persistence.save(&json)?;
         state.synced = self.persistence.version()?;
-        state.base = merge::parse(&json).map_err(Error::Cache)?;
+        state.base = merge::parse(&json).map_err(Error::cache)?;
         state.loaded = true;
         state.corrupt = false;
         state.untrusted = false;
@@ -363,7 +363,7 @@ mod tests {
         let p = Arc::new(FilePersistence::new(&path));
         assert!(matches!(
             PersistentTokenCache::attach(&cache, p.clone()),
-            Err(Error::Cache(_))
+            Err(Error::Cache { .. })
         ));
         let listener = PersistentTokenCache::new(p);
         cache.set_listener(Some(listener.clone()));

@@ -150,10 +150,13 @@ impl RedisTokenCache {
     /// [`Error::Configuration`] when the URL is not a Redis URL.
     pub fn new(options: RedisOptions) -> Result<Arc<Self>, Error> {
         let client = redis::Client::open(options.url.as_str()).map_err(|e| {
-            Error::Configuration(format!(
-                "invalid Redis URL {}: {e}; use redis://[:password@]host:port[/db]",
-                redact_url(&options.url)
-            ))
+            Error::configuration_caused(
+                format!(
+                    "invalid Redis URL {}: {e}; use redis://[:password@]host:port[/db]",
+                    redact_url(&options.url)
+                ),
+                e,
+            )
         })?;
         Ok(Arc::new(Self {
             client,
@@ -203,11 +206,14 @@ impl RedisTokenCache {
     }
 
     fn redis_error(&self, what: &str, e: &redis::RedisError) -> Error {
-        Error::Cache(format!(
-            "the Redis token cache at {} could not {what}: {e}; check that the server is \
+        Error::cache_caused(
+            format!(
+                "the Redis token cache at {} could not {what}: {e}; check that the server is \
              reachable and the password is right (changes are retried at the next operation)",
-            redact_url(&self.options.url)
-        ))
+                redact_url(&self.options.url)
+            ),
+            e.clone(),
+        )
     }
 
     async fn connect(&self, link: Link) -> Result<MultiplexedConnection, Error> {
@@ -243,7 +249,7 @@ impl RedisTokenCache {
             None => Ok(Value::Object(Default::default())),
             Some(text) => match serde_json::from_str::<Value>(&text) {
                 Ok(v @ Value::Object(_)) => Ok(v),
-                _ => Err(Error::Cache(format!(
+                _ => Err(Error::cache(format!(
                     "the Redis key {key} does not hold a serialized token cache; delete it"
                 ))),
             },
@@ -426,35 +432,36 @@ impl RedisTokenCache {
     /// timeout.
     fn run_on_helper<'a>(&'a self, exchange: impl Future<Output = ()> + Send + 'a) {
         let timeout = self.options.timeout.saturating_mul(2);
-        let outcome = std::thread::scope(|scope| {
-            scope
-                .spawn(|| {
-                    let runtime = tokio::runtime::Builder::new_current_thread()
+        let outcome =
+            std::thread::scope(|scope| {
+                scope
+                    .spawn(|| {
+                        let runtime = tokio::runtime::Builder::new_current_thread()
                         .enable_all()
                         .build()
                         .map_err(|e| {
-                            Error::Cache(format!(
+                            Error::cache_caused(format!(
                                 "the Redis token cache could not start a helper runtime ({e}); \
                                  the process is out of resources"
-                            ))
+                            ), e)
                         })?;
-                    runtime
-                        .block_on(async { tokio::time::timeout(timeout, exchange).await })
-                        .map_err(|_| {
-                            Error::Cache(format!(
-                                "the Redis token cache was busy or unreachable for {} s; \
+                        runtime
+                            .block_on(async { tokio::time::timeout(timeout, exchange).await })
+                            .map_err(|_| {
+                                Error::cache(format!(
+                                    "the Redis token cache was busy or unreachable for {} s; \
                                  changes are retried at the next operation",
-                                timeout.as_secs()
-                            ))
-                        })
-                })
-                .join()
-                .unwrap_or_else(|_| {
-                    Err(Error::Cache(
-                        "the Redis token cache's helper thread panicked".into(),
-                    ))
-                })
-        });
+                                    timeout.as_secs()
+                                ))
+                            })
+                    })
+                    .join()
+                    .unwrap_or_else(|_| {
+                        Err(Error::cache(
+                            "the Redis token cache's helper thread panicked".into(),
+                        ))
+                    })
+            });
         if let Err(e) = outcome {
             self.record(e);
         }
@@ -506,7 +513,7 @@ mod tests {
         assert!(!format!("{l:?}").contains("hunter2"));
         assert!(matches!(
             RedisTokenCache::new(RedisOptions::new("http://x")),
-            Err(Error::Configuration(_))
+            Err(Error::Configuration { .. })
         ));
     }
 

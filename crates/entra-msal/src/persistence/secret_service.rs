@@ -78,18 +78,24 @@ impl SecretServiceOptions {
 pub(crate) type Secret = (OwnedObjectPath, Vec<u8>, Vec<u8>, String);
 
 pub(crate) fn no_service(e: &zbus::Error) -> Error {
-    Error::Cache(format!(
-        "no Secret Service answers on the session bus ({e}); start a keyring (gnome-keyring, \
+    Error::cache_caused(
+        format!(
+            "no Secret Service answers on the session bus ({e}); start a keyring (gnome-keyring, \
          KeePassXC with Secret Service on), or choose an unencrypted cache explicitly"
-    ))
+        ),
+        e.clone(),
+    )
 }
 
 pub(crate) fn failed(what: &str, e: &zbus::Error) -> Error {
-    Error::Cache(format!("the Secret Service could not {what}: {e}"))
+    Error::cache_caused(
+        format!("the Secret Service could not {what}: {e}"),
+        e.clone(),
+    )
 }
 
 fn locked() -> Error {
-    Error::Cache(
+    Error::cache(
         "the keyring holding the token cache key is locked; unlock it (log in to the desktop \
          session, or `gnome-keyring-daemon --unlock` with the password on stdin) and retry"
             .into(),
@@ -122,7 +128,10 @@ pub(crate) async fn open_session(
         Some(address) => {
             zbus::connection::Builder::address(address)
                 .map_err(|e| {
-                    Error::Configuration(format!("invalid D-Bus address {address:?}: {e}"))
+                    Error::configuration_caused(
+                        format!("invalid D-Bus address {address:?}: {e}"),
+                        e,
+                    )
                 })?
                 .build()
                 .await
@@ -130,11 +139,14 @@ pub(crate) async fn open_session(
         None => zbus::Connection::session().await,
     }
     .map_err(|e| {
-        Error::Cache(format!(
-            "cannot connect to the D-Bus session bus for the Secret Service ({e}); run inside \
+        Error::cache_caused(
+            format!(
+                "cannot connect to the D-Bus session bus for the Secret Service ({e}); run inside \
              a desktop session or set DBUS_SESSION_BUS_ADDRESS, or choose an unencrypted cache \
              explicitly"
-        ))
+            ),
+            e,
+        )
     })?;
     let service = zbus::Proxy::new(&connection, SERVICE, SERVICE_PATH, SERVICE_IFACE)
         .await
@@ -191,7 +203,7 @@ async fn key_in_session(
         .await
         .map_err(|e| failed("find the default collection", &e))?;
     if is_root(&collection) {
-        return Err(Error::Cache(
+        return Err(Error::cache(
             "the Secret Service has no default keyring collection to keep the token cache key \
              in; create one (log in to the desktop session once, or start \
              `gnome-keyring-daemon --unlock`) and retry"
@@ -236,7 +248,7 @@ pub(crate) fn decode_key(value: &[u8], options: &SecretServiceOptions) -> Result
         .ok()
         .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
         .ok_or_else(|| {
-            Error::Cache(format!(
+            Error::cache(format!(
                 "{} does not hold a 256-bit key (base64); delete that item and the cache file \
                  to start over",
                 options.description()

@@ -26,12 +26,15 @@ pub(crate) fn auto_hash(signal_location: &Path) -> String {
 /// time to now, explicitly, so a reader comparing it with its own clock sees the change.
 pub(crate) fn touch(signal_location: &Path) -> Result<(), Error> {
     let failed = |what: &str, e: io::Error| {
-        Error::Cache(format!(
-            "the secret was stored, but its signal file {} could not be {what} ({e}); other \
+        Error::cache_caused(
+            format!(
+                "the secret was stored, but its signal file {} could not be {what} ({e}); other \
              processes will not notice the change until it can: check that its directory is \
              writable",
-            signal_location.display()
-        ))
+                signal_location.display()
+            ),
+            e,
+        )
     };
     if let Some(parent) = signal_location
         .parent()

@@ -13,8 +13,8 @@ use std::sync::{Arc, OnceLock};
 
 use entra_emulator::{Emulator, FaultAction, FaultMatch, FaultRule};
 use entra_msal::Error;
-use entra_msal::app::{ConfidentialClientApplication, ConfidentialClientBuilder};
-use entra_msal::interactive::UrlOpener;
+use entra_msal::UrlOpener;
+use entra_msal::{ConfidentialClientApplication, ConfidentialClientBuilder};
 
 /// A running emulator (control API on) and its connection info.
 pub struct Env {
@@ -46,15 +46,15 @@ impl Env {
     }
 
     /// A public-client builder for the emulator's authority, trusting its CA.
-    pub fn public_builder(&self, client_id: &str) -> entra_msal::app::PublicClientBuilder {
-        entra_msal::app::PublicClientApplication::builder(client_id)
+    pub fn public_builder(&self, client_id: &str) -> entra_msal::PublicClientBuilder {
+        entra_msal::PublicClientApplication::builder(client_id)
             .authority(self.emulator.authority())
             .trusted_ca(self.emulator.ca_pem().unwrap())
             .instance_discovery(false)
     }
 
     /// The ready-made public client.
-    pub fn public_app(&self) -> entra_msal::app::PublicClientApplication {
+    pub fn public_app(&self) -> entra_msal::PublicClientApplication {
         self.public_builder(&self.info.public_client.as_ref().unwrap().client_id)
             .build()
             .unwrap()
@@ -193,7 +193,7 @@ pub fn python() -> Option<PathBuf> {
 }
 
 /// A clock the test moves: the handle to move it, and the clock to give the application.
-pub fn test_clock() -> (Arc<AtomicI64>, Arc<dyn entra_msal::app::Clock>) {
+pub fn test_clock() -> (Arc<AtomicI64>, Arc<dyn entra_msal::Clock>) {
     let now = Arc::new(AtomicI64::new(
         time::OffsetDateTime::now_utc().unix_timestamp(),
     ));
@@ -293,4 +293,23 @@ pub fn browser_on(emulator: &Emulator, username: Option<&str>) -> Arc<dyn UrlOpe
         control: emulator.control(),
         username: username.map(str::to_string),
     })
+}
+
+/// A non-loopback address of this machine, if it has one.
+pub fn non_loopback_ip() -> Option<std::net::IpAddr> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket.connect("10.255.255.255:9").ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+/// Whether a TCP connection to `addr` is refused (or not answered within 5 s).
+pub async fn refused(addr: std::net::SocketAddr) -> bool {
+    tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        tokio::net::TcpStream::connect(addr),
+    )
+    .await
+    .map(|r| r.is_err())
+    .unwrap_or(true)
 }

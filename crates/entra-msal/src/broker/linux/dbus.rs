@@ -50,11 +50,6 @@ impl LinuxBroker {
         Ok(Self { connection })
     }
 
-    /// Uses an existing connection.
-    pub fn with_connection(connection: Connection) -> Self {
-        Self { connection }
-    }
-
     async fn call(
         &self,
         method: Method,

@@ -7,4 +7,4 @@ pub mod codec;
 mod dbus;
 
 #[cfg(all(feature = "broker", target_os = "linux"))]
-pub use dbus::{BUS_NAME, INTERFACE, LinuxBroker, OBJECT_PATH};
+pub use dbus::LinuxBroker;

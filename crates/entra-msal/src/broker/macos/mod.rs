@@ -37,6 +37,8 @@
 //! As MSAL Python 1.39, the broker is used on Apple Silicon only
 //! ([`codec::mac_broker_supported`]); Intel Macs and Rosetta fall back to the browser.
 
+#![cfg_attr(not(all(feature = "broker", target_os = "macos")), allow(dead_code))]
+
 pub mod codec;
 pub mod main_loop;
 #[cfg(all(feature = "broker", target_os = "macos"))]
@@ -45,7 +47,7 @@ mod shim;
 #[cfg(all(feature = "broker", target_os = "macos"))]
 pub use shim::MacBroker;
 
-pub use codec::{NsErrorInfo, mac_broker_supported};
+pub use codec::mac_broker_supported;
 
 /// The bundle id of the running app, for its redirect URI `msauth.<bundle id>://auth`; `None`
 /// for a program that is not an app bundle (then `msauth.com.msauth.unsignedapp://auth` is used).

@@ -16,6 +16,8 @@
 //! WAM calls block a worker thread (`tokio::task::spawn_blocking`) while WinRT completes them;
 //! the interactive UI is modal to the parent window.
 
+#![cfg_attr(not(all(feature = "broker", windows)), allow(dead_code))]
+
 pub mod codec;
 #[cfg(all(feature = "broker", windows))]
 mod picker;

@@ -25,5 +25,6 @@ pub mod helper;
 pub mod protocol;
 
 #[cfg(feature = "broker")]
-pub use bridge::{DEFAULT_SILENT_TIMEOUT, HELPER_EXE, WslBridge, find_helper_on_path};
-pub use helper::{UnavailableBroker, serve};
+pub use bridge::WslBridge;
+pub use helper::{UnavailableBroker, run_stdio, serve};
+pub use protocol::PROTOCOL_VERSION;

@@ -12,7 +12,7 @@
 //! root (`scripts/test` creates it). Without it the tests fail when `CI=true` and are skipped
 //! with a notice otherwise.
 
-mod support;
+use super::support;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! MSAL's throttling and HTTP response cache, against the real emulator. Time is moved with an
 //! injected clock; the emulator's request log shows which requests reached the server.
 
-mod support;
+use super::support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

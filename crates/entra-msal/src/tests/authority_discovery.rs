@@ -5,7 +5,7 @@
 //! (and the other Microsoft hosts) to the emulator in the transport, the way an application would
 //! test with its own `HttpClient`; the library always asks the real hosts.
 
-mod support;
+use super::support;
 
 use support::hits;
 
@@ -188,7 +188,7 @@ fn parse_and_classify() {
         assert!(
             matches!(
                 Authority::parse(refused, false),
-                Err(Error::Configuration(_))
+                Err(Error::Configuration { .. })
             ),
             "{refused}"
         );
@@ -415,7 +415,7 @@ async fn invalid_instance_says_how_to_skip_the_check() {
     let http = routed(&emulator);
     let a = authority("https://login.contoso.test/contoso.example");
     let err = resolve_endpoints(&http, &a, VALIDATING).await.unwrap_err();
-    let Error::Configuration(message) = &err else {
+    let Error::Configuration { message, .. } = &err else {
         panic!("{err:?}")
     };
     assert!(
@@ -442,7 +442,7 @@ async fn unknown_tenant_is_a_typed_error_and_not_cached() {
             .unwrap_err();
         let service = err.service_error().unwrap_or_else(|| panic!("{err:?}"));
         assert_eq!(service.aadsts(), Some(90002));
-        assert_eq!(service.http_status, 400);
+        assert_eq!(service.http_status, Some(400));
         assert!(service.error_description.contains("no-such-tenant.example"));
         assert!(!err.is_ui_required());
         assert_eq!(hits(&emulator, "openid-configuration"), attempt);
@@ -537,7 +537,7 @@ async fn oidc_issuer_rules() {
     let err = resolve_endpoints(&http, &other_host, VALIDATING)
         .await
         .unwrap_err();
-    let Error::Configuration(message) = &err else {
+    let Error::Configuration { message, .. } = &err else {
         panic!("{err:?}")
     };
     assert!(
@@ -636,7 +636,7 @@ async fn aliases_of_public_sovereign_and_local_hosts() {
     )
     .await
     .unwrap_err();
-    assert!(matches!(err, Error::Configuration(_)), "{err:?}");
+    assert!(matches!(err, Error::Configuration { .. }), "{err:?}");
 }
 
 #[tokio::test]
@@ -711,7 +711,7 @@ fn regional_token_endpoints() {
         assert!(
             matches!(
                 regional_token_endpoint(&public, &e, bad),
-                Err(Error::Configuration(_))
+                Err(Error::Configuration { .. })
             ),
             "{bad:?}"
         );

@@ -1,7 +1,7 @@
 //! The loopback redirect listener over real sockets, and a real headless Chromium signing in at
 //! the emulator through it.
 
-mod support;
+use super::support;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -426,7 +426,7 @@ async fn port_in_use_is_a_configuration_error_naming_the_port() {
     let first = LoopbackListener::bind(None).await.unwrap();
     let port = first.port();
     match LoopbackListener::bind(Some(port)).await {
-        Err(Error::Configuration(message)) => {
+        Err(Error::Configuration { message, .. }) => {
             assert!(message.contains(&format!("port {port}")), "{message}");
             assert!(message.contains("in use"), "{message}");
         }
@@ -633,5 +633,69 @@ async fn real_browser_signs_in_through_the_emulator() {
         tokens["refresh_token"]
             .as_str()
             .is_some_and(|t| !t.is_empty())
+    );
+}
+
+// Guards `interactive/listener.rs` (`TcpListener::bind((Ipv4Addr::LOCALHOST, port))`, the
+// one-shot claim, and the timeout that frees the port).
+#[tokio::test]
+async fn loopback_listener_is_loopback_only_one_shot_and_closes_on_timeout() {
+    let listener = LoopbackListener::bind(None).await.unwrap();
+    let addr = listener.local_addr();
+    assert_eq!(addr.ip(), IpAddr::from([127, 0, 0, 1]));
+    if let Some(ip) = support::non_loopback_ip() {
+        assert!(
+            support::refused(SocketAddr::new(ip, addr.port())).await,
+            "the listener answered on {ip}"
+        );
+    } else {
+        eprintln!("NOTE: no non-loopback interface; only the bound address was checked");
+    }
+    let pages = ResultPages::default();
+    let waiter = tokio::spawn(async move {
+        listener
+            .wait_for_response(Some("s1"), Some(Duration::from_secs(30)), &pages)
+            .await
+    });
+    let http = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{}/", addr.port());
+    // A forged state is ignored; the real response ends the wait.
+    http.post(&url)
+        .form(&[("code", "forged"), ("state", "other")])
+        .send()
+        .await
+        .unwrap();
+    http.post(&url)
+        .form(&[("code", "c1"), ("state", "s1")])
+        .send()
+        .await
+        .unwrap();
+    let got = waiter.await.unwrap().unwrap();
+    assert_eq!(got["code"], "c1");
+    // A second delivery finds nobody listening.
+    assert!(
+        http.post(&url)
+            .form(&[("code", "c2"), ("state", "s1")])
+            .send()
+            .await
+            .is_err(),
+        "the listener accepted a second response"
+    );
+
+    // Timeout: a typed error, and the port is closed.
+    let listener = LoopbackListener::bind(None).await.unwrap();
+    let addr = listener.local_addr();
+    let err = listener
+        .wait_for_response(
+            None,
+            Some(Duration::from_millis(200)),
+            &ResultPages::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InteractionTimeout { .. }), "{err:?}");
+    assert!(
+        support::refused(addr).await,
+        "the port stayed open after the timeout"
     );
 }
