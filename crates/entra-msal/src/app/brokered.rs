@@ -10,9 +10,8 @@ use tokio::sync::OnceCell;
 
 use super::claims;
 use super::core::{ClientCore, GrantType, Issued};
-use super::public::InteractiveOptions;
+use super::options::{InteractiveOptions, SilentOptions};
 use super::result::{Account, AuthenticationResult, TokenSource};
-use super::silent::SilentOptions;
 use crate::broker::connect::{self, BrokerSettings};
 use crate::broker::pop_key::{self, PopKey};
 use crate::broker::{

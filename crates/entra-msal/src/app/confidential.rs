@@ -1,6 +1,6 @@
 //! `ConfidentialClientApplication`: daemons, web apps and web APIs that can hold a credential.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -10,8 +10,9 @@ use sha2::{Digest, Sha256};
 use super::auth_code::{AuthCodeFlow, AuthCodeFlowOptions};
 use super::builder::{CommonOptions, common_builder_methods};
 use super::core::{CacheAccess, ClientCore, GrantType, Issued};
+use super::options::{ForClientOptions, SilentOptions};
 use super::result::{Account, AuthenticationResult};
-use super::silent::{self, SilentOptions};
+use super::silent;
 use super::{claims, scopes};
 use crate::authority;
 use crate::cache::{self, TokenCache};
@@ -24,19 +25,6 @@ use crate::persistence::partition;
 
 /// Confidential clients replay a throttled response for 5 s by default (MSAL Python).
 const DEFAULT_THROTTLE: Duration = Duration::from_secs(5);
-
-/// Options of [`ConfidentialClientApplication::acquire_token_for_client_with`].
-#[derive(Debug, Clone, Default)]
-pub struct ForClientOptions {
-    /// Skip the cache and get a new token.
-    pub force_refresh: bool,
-    /// A claims challenge from a resource; skips the cache.
-    pub claims_challenge: Option<String>,
-    /// `fmi_path` (federated managed identity path); keys its own cache entry.
-    pub fmi_path: Option<String>,
-    /// Extra body parameters; each keys the cache entry (`ext_cache_key`).
-    pub extra_parameters: BTreeMap<String, String>,
-}
 
 enum CredentialSpec {
     Secret(ClientSecret),

@@ -11,6 +11,7 @@ mod confidential;
 pub(crate) mod core;
 mod device_flow;
 mod managed_identity;
+mod options;
 mod public;
 pub(crate) mod result;
 mod scopes;
@@ -18,14 +19,9 @@ mod silent;
 
 pub use auth_code::{AuthCodeFlow, AuthCodeFlowOptions};
 pub use clock::{Clock, SystemClock};
-pub use confidential::{
-    ConfidentialClientApplication, ConfidentialClientBuilder, ForClientOptions,
-};
+pub use confidential::{ConfidentialClientApplication, ConfidentialClientBuilder};
 pub use device_flow::DeviceFlow;
 pub use managed_identity::{ManagedIdentityClient, ManagedIdentityClientBuilder};
-pub use public::{
-    BeforeUiCallback, BrokerAvailability, InteractiveOptions, PublicClientApplication,
-    PublicClientBuilder,
-};
+pub use options::{BeforeUiCallback, ForClientOptions, InteractiveOptions, SilentOptions};
+pub use public::{BrokerAvailability, PublicClientApplication, PublicClientBuilder};
 pub use result::{Account, AuthenticationResult, SecretToken, TokenSource};
-pub use silent::SilentOptions;

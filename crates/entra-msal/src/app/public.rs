@@ -8,71 +8,22 @@ use super::brokered::{self, BrokerRoute};
 use super::builder::{CommonOptions, common_builder_methods};
 use super::core::{CacheAccess, ClientCore, GrantType, Issued};
 use super::device_flow::DeviceFlow;
+use super::options::{InteractiveOptions, SilentOptions};
 use super::result::{Account, AuthenticationResult};
-use super::silent::{self, SilentOptions};
+use super::silent;
 use super::{claims, scopes};
 use crate::authority::{self, UserRealm};
 pub use crate::broker::ParentWindow;
 use crate::broker::connect::BrokerSettings;
 use crate::broker::routing::{self, BrokerSwitches, Decision};
-use crate::broker::{BrokerBackend, BrokerPlatform, PopParams, RequiredRedirectUri};
+use crate::broker::{BrokerBackend, BrokerPlatform, RequiredRedirectUri};
 use crate::cache::TokenCache;
 use crate::error::Error;
-use crate::interactive::{LoopbackListener, ResultPages, SystemBrowser, UrlOpener};
+use crate::interactive::{LoopbackListener, SystemBrowser, UrlOpener};
 use crate::oauth::grants;
 
 /// Public clients replay a throttled response for 60 s by default (MSAL Python).
 const DEFAULT_THROTTLE: Duration = Duration::from_secs(60);
-
-/// Called just before the browser (or broker) UI appears, with `"browser"` or `"broker"`.
-pub type BeforeUiCallback = Arc<dyn Fn(&str) + Send + Sync>;
-
-/// Options of [`PublicClientApplication::acquire_token_interactive`].
-#[derive(Clone, Default)]
-pub struct InteractiveOptions {
-    /// `prompt`: `login`, `consent`, `select_account`, `none`, `create`.
-    pub prompt: Option<String>,
-    /// Pre-fills the username.
-    pub login_hint: Option<String>,
-    /// `domain_hint` (skips home-realm discovery on the sign-in page).
-    pub domain_hint: Option<String>,
-    /// A claims challenge from a previous error or a resource.
-    pub claims_challenge: Option<String>,
-    /// The user must have signed in within this many seconds.
-    pub max_age: Option<u64>,
-    /// Scopes of other resources to consent to now.
-    pub extra_scopes_to_consent: Vec<String>,
-    /// The loopback port (default: one the OS picks).
-    pub port: Option<u16>,
-    /// How long to wait for the user (default: no limit, as MSAL).
-    pub timeout: Option<Duration>,
-    /// Called before the browser opens.
-    pub on_before_launching_ui: Option<BeforeUiCallback>,
-    /// Opens the URL (default: the system browser). Use it for embedded web views and tests.
-    pub url_opener: Option<Arc<dyn UrlOpener>>,
-    /// The pages shown after the redirect (default: the library's).
-    pub pages: Option<ResultPages>,
-    /// The window that owns the sign-in UI. Required when a broker is enabled for this platform
-    /// ([`Error::ParentWindowRequired`] otherwise); the browser ignores it.
-    pub parent_window: Option<ParentWindow>,
-    /// Requests a proof-of-possession token bound to one HTTP request (brokers only).
-    pub pop: Option<PopParams>,
-    /// Extra token-request parameters passed to the authentication broker (MSAL Python's
-    /// `data`), e.g. `token_type=ssh-cert`, `req_cnf` (the public key as a JWK) and `key_id` for
-    /// an SSH certificate. Brokers only; SSH certificates are cached apart by `key_id`.
-    pub data: std::collections::BTreeMap<String, String>,
-}
-
-impl std::fmt::Debug for InteractiveOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("InteractiveOptions")
-            .field("prompt", &self.prompt)
-            .field("login_hint", &self.login_hint)
-            .field("port", &self.port)
-            .field("timeout", &self.timeout)
-            .finish_non_exhaustive()
-    }
-}
 
 /// Builds a [`PublicClientApplication`]. Building does no network I/O.
 pub struct PublicClientBuilder {

@@ -6,29 +6,13 @@
 
 use super::claims;
 use super::core::{ClientCore, GrantType, Issued, oid_anchor};
+use super::options::SilentOptions;
 use super::result::{Account, AuthenticationResult};
 use super::scopes;
 use crate::authority::Endpoints;
 use crate::cache::{RefreshToken, RefreshTokenQuery};
 use crate::error::{Classification, Error, ServiceError};
 use crate::oauth::grants;
-
-/// Options of a silent request.
-#[derive(Debug, Clone, Default)]
-pub struct SilentOptions {
-    /// Skip the cached access token and use a refresh token.
-    pub force_refresh: bool,
-    /// A claims challenge from a resource (skips the cached access token).
-    pub claims_challenge: Option<String>,
-    /// Another tenant than the application's authority (e.g. a guest tenant of the account).
-    pub tenant: Option<String>,
-    /// Requests a proof-of-possession token bound to one HTTP request (brokers only).
-    pub pop: Option<crate::broker::PopParams>,
-    /// Extra token-request parameters passed to the authentication broker (MSAL Python's
-    /// `data`), e.g. `token_type=ssh-cert`, `req_cnf` (the public key as a JWK) and `key_id` for
-    /// an SSH certificate. Brokers only; SSH certificates are cached apart by `key_id`.
-    pub data: std::collections::BTreeMap<String, String>,
-}
 
 /// The family MSAL tries when an app's family is unknown.
 const DEFAULT_FAMILY: &str = "1";

@@ -1,0 +1,91 @@
+//! The options of one token request (per call, unlike the builders' per-application settings):
+//! interactive, silent, and client-credentials requests.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::broker::{ParentWindow, PopParams};
+use crate::interactive::{ResultPages, UrlOpener};
+
+/// Called just before the browser (or broker) UI appears, with `"browser"` or `"broker"`.
+pub type BeforeUiCallback = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Options of
+/// [`PublicClientApplication::acquire_token_interactive`](super::PublicClientApplication::acquire_token_interactive).
+#[derive(Clone, Default)]
+pub struct InteractiveOptions {
+    /// `prompt`: `login`, `consent`, `select_account`, `none`, `create`.
+    pub prompt: Option<String>,
+    /// Pre-fills the username.
+    pub login_hint: Option<String>,
+    /// `domain_hint` (skips home-realm discovery on the sign-in page).
+    pub domain_hint: Option<String>,
+    /// A claims challenge from a previous error or a resource.
+    pub claims_challenge: Option<String>,
+    /// The user must have signed in within this many seconds.
+    pub max_age: Option<u64>,
+    /// Scopes of other resources to consent to now.
+    pub extra_scopes_to_consent: Vec<String>,
+    /// The loopback port (default: one the OS picks).
+    pub port: Option<u16>,
+    /// How long to wait for the user (default: no limit, as MSAL).
+    pub timeout: Option<Duration>,
+    /// Called before the browser opens.
+    pub on_before_launching_ui: Option<BeforeUiCallback>,
+    /// Opens the URL (default: the system browser). Use it for embedded web views and tests.
+    pub url_opener: Option<Arc<dyn UrlOpener>>,
+    /// The pages shown after the redirect (default: the library's).
+    pub pages: Option<ResultPages>,
+    /// The window that owns the sign-in UI. Required when a broker is enabled for this platform
+    /// ([`Error::ParentWindowRequired`](crate::Error::ParentWindowRequired) otherwise); the browser ignores it.
+    pub parent_window: Option<ParentWindow>,
+    /// Requests a proof-of-possession token bound to one HTTP request (brokers only).
+    pub pop: Option<PopParams>,
+    /// Extra token-request parameters passed to the authentication broker (MSAL Python's
+    /// `data`), e.g. `token_type=ssh-cert`, `req_cnf` (the public key as a JWK) and `key_id` for
+    /// an SSH certificate. Brokers only; SSH certificates are cached apart by `key_id`.
+    pub data: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for InteractiveOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InteractiveOptions")
+            .field("prompt", &self.prompt)
+            .field("login_hint", &self.login_hint)
+            .field("port", &self.port)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Options of a silent request.
+#[derive(Debug, Clone, Default)]
+pub struct SilentOptions {
+    /// Skip the cached access token and use a refresh token.
+    pub force_refresh: bool,
+    /// A claims challenge from a resource (skips the cached access token).
+    pub claims_challenge: Option<String>,
+    /// Another tenant than the application's authority (e.g. a guest tenant of the account).
+    pub tenant: Option<String>,
+    /// Requests a proof-of-possession token bound to one HTTP request (brokers only).
+    pub pop: Option<PopParams>,
+    /// Extra token-request parameters passed to the authentication broker (MSAL Python's
+    /// `data`), e.g. `token_type=ssh-cert`, `req_cnf` (the public key as a JWK) and `key_id` for
+    /// an SSH certificate. Brokers only; SSH certificates are cached apart by `key_id`.
+    pub data: BTreeMap<String, String>,
+}
+
+/// Options of
+/// [`ConfidentialClientApplication::acquire_token_for_client_with`](super::ConfidentialClientApplication::acquire_token_for_client_with).
+#[derive(Debug, Clone, Default)]
+pub struct ForClientOptions {
+    /// Skip the cache and get a new token.
+    pub force_refresh: bool,
+    /// A claims challenge from a resource; skips the cache.
+    pub claims_challenge: Option<String>,
+    /// `fmi_path` (federated managed identity path); keys its own cache entry.
+    pub fmi_path: Option<String>,
+    /// Extra body parameters; each keys the cache entry (`ext_cache_key`).
+    pub extra_parameters: BTreeMap<String, String>,
+}
