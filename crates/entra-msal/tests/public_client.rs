@@ -247,9 +247,9 @@ async fn username_password() {
         .await
         .unwrap_err();
     match err {
-        Error::Configuration { message, .. } => assert!(
-            message.contains("federated") && message.contains("device-code"),
-            "{message}"
+        Error::Unsupported { why, .. } => assert!(
+            why.contains("federated") && why.contains("device-code"),
+            "{why}"
         ),
         other => panic!("{other:?}"),
     }

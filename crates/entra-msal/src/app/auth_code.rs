@@ -258,7 +258,7 @@ impl ClientCore {
             .await?;
         let claims = token.id_token().and_then(crate::jwt::jwt_claims);
         flow.check_id_token(claims.as_ref(), self.now())?;
-        self.store(&Issued::response(
+        self.finish(&Issued::response(
             &endpoints,
             &token,
             &decorated,

@@ -208,7 +208,7 @@ impl Ask<'_> {
         let ext_key = self.ext_cache_key();
         // The broker's typed result goes into the cache as it is: no refresh token (the broker
         // keeps it), the broker's own account id.
-        core.store(&Issued {
+        core.finish(&Issued {
             endpoints: &endpoints,
             tokens: cache::Tokens {
                 access_token: Some(&token.access_token),

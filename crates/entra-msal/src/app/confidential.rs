@@ -12,8 +12,8 @@ use super::builder::{CommonOptions, common_builder_methods};
 use super::core::{CacheAccess, ClientCore, GrantType, Issued};
 use super::options::{ForClientOptions, SilentOptions};
 use super::result::{Account, AuthenticationResult};
+use super::scopes;
 use super::silent;
-use super::{claims, scopes};
 use crate::authority;
 use crate::cache::{self, TokenCache};
 use crate::error::Error;
@@ -259,8 +259,8 @@ impl ConfidentialClientApplication {
         options: &ForClientOptions,
     ) -> Result<AuthenticationResult, Error> {
         let core = &self.core;
-        let scopes = scopes::validate(scopes)?;
-        let correlation_id = uuid::Uuid::new_v4().to_string();
+        let request = core.begin(scopes, options.claims_challenge.as_deref())?;
+        let scopes = &request.scopes;
         let endpoints = core.endpoints().await?;
         let partition = partition::app_partition(&core.client_id, &endpoints.realm);
         CacheAccess::around(&core.cache, Some(&partition), async {
@@ -269,13 +269,12 @@ impl ConfidentialClientApplication {
                 extra.insert("fmi_path".into(), fmi.clone());
             }
             let ext_key = cache::ext_cache_key(&extra);
-            let claims = claims::merged(&core.capabilities, options.claims_challenge.as_deref())?;
             let use_cache = !options.force_refresh && options.claims_challenge.is_none();
-            let lookup = || core.cached_token(&endpoints.realm, None, &scopes, ext_key.as_deref());
+            let lookup = || core.cached_token(&endpoints.realm, None, scopes, ext_key.as_deref());
             let mut aging = None;
             if use_cache && let Some(at) = lookup() {
                 if at.refresh_on().is_none_or(|r| r > core.now()) {
-                    return Ok(core.result_from_cache(&at, None, &correlation_id));
+                    return Ok(core.result_from_cache(&at, None, request.correlation_id_if_sent()));
                 }
                 aging = Some(at);
             }
@@ -289,7 +288,7 @@ impl ConfidentialClientApplication {
             if use_cache
                 && let Some(at) = lookup().filter(|at| at.refresh_on().is_none_or(|r| r > core.now()))
             {
-                return Ok(core.result_from_cache(&at, None, &correlation_id));
+                return Ok(core.result_from_cache(&at, None, request.correlation_id_if_sent()));
             }
             let token_endpoint = match &self.region {
                 Some(region) => {
@@ -297,29 +296,29 @@ impl ConfidentialClientApplication {
                 }
                 None => endpoints.token_endpoint.clone(),
             };
-            let mut form = grants::client_credentials(&core.client_id, &scopes, claims.as_deref());
+            let mut form =
+                grants::client_credentials(&core.client_id, scopes, request.claims.as_deref());
             form.extend(extra);
-            let outcome = core
-                .redeem(&token_endpoint, form, &correlation_id, Vec::new())
-                .await;
+            let outcome = core.send(&request, &token_endpoint, form, Vec::new()).await;
+            let correlation_id = request.correlation_id();
             let response = match (outcome, aging) {
                 (Ok(r), _) => r,
                 (Err(e), Some(at)) => {
                     tracing::warn!(correlation_id, error = %e, "proactive refresh failed; using the cached access token");
-                    return Ok(core.result_from_cache(&at, None, &correlation_id));
+                    return Ok(core.result_from_cache(&at, None, correlation_id));
                 }
                 (Err(e), None) => return Err(e),
             };
-            core.store(&Issued {
+            core.finish(&Issued {
                 ext_cache_key: ext_key.as_deref(),
                 skip_account_creation: true,
                 ..Issued::response(
                     &endpoints,
                     &response,
-                    &scopes,
+                    scopes,
                     GrantType::ClientCredentials,
                     core.now(),
-                    &correlation_id,
+                    correlation_id,
                 )
             })
         })
@@ -334,7 +333,7 @@ impl ConfidentialClientApplication {
         scopes: &[&str],
     ) -> Result<AuthenticationResult, Error> {
         let core = &self.core;
-        let scopes = scopes::validate(scopes)?;
+        let request = core.begin(scopes, None)?;
         let assertion_hash = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode(Sha256::digest(user_assertion.as_bytes()));
         let known = self
@@ -344,28 +343,29 @@ impl ConfidentialClientApplication {
             .get(&assertion_hash)
             .cloned();
         CacheAccess::around(&core.cache, known.as_deref(), async {
-            let correlation_id = uuid::Uuid::new_v4().to_string();
             let endpoints = core.endpoints().await?;
             if let Some(hid) = &known {
-                let hit = core.cached_token(&endpoints.realm, Some(hid), &scopes, None);
+                let hit = core.cached_token(&endpoints.realm, Some(hid), &request.scopes, None);
                 if let Some(at) = hit {
                     let account = self
                         .accounts(None)
                         .into_iter()
                         .find(|a| &a.home_account_id == hid);
-                    return Ok(core.result_from_cache(&at, account, &correlation_id));
+                    return Ok(core.result_from_cache(
+                        &at,
+                        account,
+                        request.correlation_id_if_sent(),
+                    ));
                 }
             }
-            let decorated = scopes::decorate(&scopes, &core.exclude_scopes);
-            let claims = claims::merged(&core.capabilities, None)?;
             let form = grants::on_behalf_of(
                 &core.client_id,
                 user_assertion,
-                &decorated,
-                claims.as_deref(),
+                &request.decorated,
+                request.claims.as_deref(),
             );
             let response = core
-                .redeem(&endpoints.token_endpoint, form, &correlation_id, Vec::new())
+                .send(&request, &endpoints.token_endpoint, form, Vec::new())
                 .await?;
             if let Some(hid) = response.client_info().and_then(home_account_id) {
                 self.obo_accounts
@@ -373,13 +373,13 @@ impl ConfidentialClientApplication {
                     .unwrap_or_else(|p| p.into_inner())
                     .insert(assertion_hash, hid);
             }
-            core.store(&Issued::response(
+            core.finish(&Issued::response(
                 &endpoints,
                 &response,
-                &decorated,
+                &request.decorated,
                 GrantType::OnBehalfOf,
                 core.now(),
-                &correlation_id,
+                request.correlation_id(),
             ))
         })
         .await
@@ -392,16 +392,14 @@ impl ConfidentialClientApplication {
         options: &AuthCodeFlowOptions,
     ) -> Result<AuthCodeFlow, Error> {
         let core = &self.core;
-        let scopes = scopes::validate(scopes)?;
+        let request = core.begin(scopes, options.claims_challenge.as_deref())?;
         let endpoints = core.endpoints().await?;
-        let decorated = scopes::decorate(&scopes, &core.exclude_scopes);
-        let claims = claims::merged(&core.capabilities, options.claims_challenge.as_deref())?;
         AuthCodeFlow::build(
             &endpoints.authorization_endpoint,
             &core.client_id,
-            scopes,
-            &decorated,
-            claims,
+            request.scopes,
+            &request.decorated,
+            request.claims,
             options,
         )
     }

@@ -293,7 +293,7 @@ impl ClientCore {
 
     /// Files an issued token in the cache and shapes the result from what was filed (the one
     /// decoding of the response serves both).
-    pub fn store(&self, s: &Issued<'_>) -> Result<AuthenticationResult, Error> {
+    pub fn finish(&self, s: &Issued<'_>) -> Result<AuthenticationResult, Error> {
         let filed = self.cache.file(
             &cache::Filing {
                 client_id: &self.client_id,

@@ -232,7 +232,7 @@ impl ClientCore {
                 .await
             {
                 Ok(response) => {
-                    return self.store(&Issued::response(
+                    return self.finish(&Issued::response(
                         &endpoints,
                         &response,
                         &flow.scopes,

@@ -13,6 +13,7 @@ mod device_flow;
 mod managed_identity;
 mod options;
 mod public;
+mod request;
 pub(crate) mod result;
 mod scopes;
 mod silent;

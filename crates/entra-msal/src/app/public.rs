@@ -362,10 +362,10 @@ impl PublicClientApplication {
         scopes: &[&str],
         claims_challenge: Option<&str>,
     ) -> Result<DeviceFlow, Error> {
-        let scopes = scopes::validate(scopes)?;
-        let decorated = scopes::decorate(&scopes, &self.core.exclude_scopes);
-        let claims = claims::merged(&self.core.capabilities, claims_challenge)?;
-        self.core.initiate_device_flow(&decorated, claims).await
+        let request = self.core.begin(scopes, claims_challenge)?;
+        self.core
+            .initiate_device_flow(&request.decorated, request.claims)
+            .await
     }
 
     /// Polls until the user has signed in (every `flow.interval`; `slow_down` adds 5 s), and
@@ -402,7 +402,7 @@ impl PublicClientApplication {
         scopes: &[&str],
     ) -> Result<AuthenticationResult, Error> {
         let core = &self.core;
-        let scopes = scopes::validate(scopes)?;
+        let request = core.begin(scopes, None)?;
         CacheAccess::around(&core.cache, None, async {
             // Through the broker on macOS and Windows only (MSAL Python 1.39).
             if let Some(route) = self.broker.as_ref().filter(|r| {
@@ -416,7 +416,7 @@ impl PublicClientApplication {
                     core,
                     route,
                     backend.as_ref(),
-                    &scopes,
+                    &request.scopes,
                     username,
                     password,
                 )
@@ -434,29 +434,26 @@ impl PublicClientApplication {
                 ));
             }
             let endpoints = core.endpoints().await?;
-            let decorated = scopes::decorate(&scopes, &core.exclude_scopes);
-            let claims = claims::merged(&core.capabilities, None)?;
-            let correlation_id = uuid::Uuid::new_v4().to_string();
             let form = grants::password(
                 &core.client_id,
                 username,
                 password,
-                &decorated,
-                claims.as_deref(),
+                &request.decorated,
+                request.claims.as_deref(),
             );
             let anchor = vec![("X-AnchorMailbox".to_string(), format!("UPN:{username}"))];
             let response = core
-                .redeem(&endpoints.token_endpoint, form, &correlation_id, anchor)
+                .send(&request, &endpoints.token_endpoint, form, anchor)
                 .await?;
-            core.store(&Issued {
+            core.finish(&Issued {
                 username: Some(username),
                 ..Issued::response(
                     &endpoints,
                     &response,
-                    &decorated,
+                    &request.decorated,
                     GrantType::Password,
                     core.now(),
-                    &correlation_id,
+                    request.correlation_id(),
                 )
             })
         })
@@ -470,28 +467,25 @@ impl PublicClientApplication {
         scopes: &[&str],
     ) -> Result<AuthenticationResult, Error> {
         let core = &self.core;
-        let scopes = scopes::validate(scopes)?;
+        let request = core.begin(scopes, None)?;
         CacheAccess::around(&core.cache, None, async {
             let endpoints = core.endpoints().await?;
-            let decorated = scopes::decorate(&scopes, &core.exclude_scopes);
-            let claims = claims::merged(&core.capabilities, None)?;
-            let correlation_id = uuid::Uuid::new_v4().to_string();
             let form = grants::refresh_token(
                 &core.client_id,
                 refresh_token,
-                &decorated,
-                claims.as_deref(),
+                &request.decorated,
+                request.claims.as_deref(),
             );
             let response = core
-                .redeem(&endpoints.token_endpoint, form, &correlation_id, Vec::new())
+                .send(&request, &endpoints.token_endpoint, form, Vec::new())
                 .await?;
-            core.store(&Issued::response(
+            core.finish(&Issued::response(
                 &endpoints,
                 &response,
-                &decorated,
+                &request.decorated,
                 GrantType::RefreshToken,
                 core.now(),
-                &correlation_id,
+                request.correlation_id(),
             ))
         })
         .await

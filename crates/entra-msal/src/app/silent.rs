@@ -192,7 +192,7 @@ async fn refresh(
                 if let Some(new_rt) = response.refresh_token() {
                     core.cache.update_refresh_token(&rt, new_rt, now);
                 }
-                let mut result = core.store(&Issued {
+                let mut result = core.finish(&Issued {
                     skip_account_creation: true,
                     ..Issued::response(
                         endpoints,
