@@ -8,7 +8,6 @@ use serde_json::{Map, Value};
 
 use super::core::{ClientCore, GrantType, Issued, oid_anchor};
 use super::result::AuthenticationResult;
-use super::scopes;
 use crate::error::{Classification, Error, ServiceError};
 use crate::jwt::home_account_id;
 use crate::oauth::grants;
@@ -238,15 +237,14 @@ impl ClientCore {
     ) -> Result<AuthenticationResult, Error> {
         let code = flow.code_from_response(response)?;
         let endpoints = self.endpoints().await?;
-        let decorated = scopes::decorate(&flow.scopes, &self.exclude_scopes);
-        let correlation_id = uuid::Uuid::new_v4().to_string();
+        let request = self.resume(flow.scopes.clone(), flow.claims.clone());
         let form = grants::authorization_code(
             &self.client_id,
             &code,
             &flow.redirect_uri,
             &flow.code_verifier,
-            &decorated,
-            flow.claims.as_deref(),
+            &request.decorated,
+            request.claims.as_deref(),
         );
         let anchor = response
             .get("client_info")
@@ -254,17 +252,17 @@ impl ClientCore {
             .map(|hid| oid_anchor(&hid))
             .unwrap_or_default();
         let token = self
-            .redeem(&endpoints.token_endpoint, form, &correlation_id, anchor)
+            .send(&request, &endpoints.token_endpoint, form, anchor)
             .await?;
         let claims = token.id_token().and_then(crate::jwt::jwt_claims);
         flow.check_id_token(claims.as_ref(), self.now())?;
         self.finish(&Issued::response(
             &endpoints,
             &token,
-            &decorated,
+            &request.decorated,
             GrantType::AuthorizationCode,
             self.now(),
-            &correlation_id,
+            request.correlation_id(),
         ))
     }
 }

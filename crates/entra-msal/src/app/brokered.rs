@@ -8,9 +8,9 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 
-use super::claims;
 use super::core::{ClientCore, GrantType, Issued};
 use super::options::{InteractiveOptions, SilentOptions};
+use super::request::{Request, new_correlation_id};
 use super::result::{Account, AuthenticationResult, TokenSource};
 use crate::broker::connect::{self, BrokerSettings};
 use crate::broker::pop_key::{self, PopKey};
@@ -144,10 +144,7 @@ impl Ask<'_> {
     /// The key this request's tokens are cached under besides bearer tokens: PoP tokens by
     /// their HTTP request, SSH certificates by their `key_id`.
     fn ext_cache_key(&self) -> Option<String> {
-        if let Some(pop) = self.pop {
-            return Some(pop_cache_key(pop));
-        }
-        ssh_cert_cache_key(self.data)
+        ext_cache_key(self.pop, self.data)
     }
 
     fn request(&self, account: Option<BrokerAccount>) -> BrokerTokenRequest {
@@ -235,6 +232,17 @@ impl Ask<'_> {
     }
 }
 
+/// The key a request's tokens are cached under besides bearer tokens (see [`Ask`]).
+fn ext_cache_key(
+    pop: Option<&PopParams>,
+    data: &std::collections::BTreeMap<String, String>,
+) -> Option<String> {
+    match pop {
+        Some(pop) => Some(pop_cache_key(pop)),
+        None => ssh_cert_cache_key(data),
+    }
+}
+
 /// PoP tokens are cached under an extended key of their own, so a bearer lookup never returns
 /// one (MSAL Python mixes them up) and a PoP lookup finds only a token for the same request.
 pub(crate) fn pop_cache_key(pop: &PopParams) -> String {
@@ -317,7 +325,7 @@ pub(crate) async fn interactive(
     core: &ClientCore,
     route: &BrokerRoute,
     backend: &dyn BrokerBackend,
-    scopes: &[String],
+    request: &Request,
     options: &InteractiveOptions,
     window: ParentWindow,
 ) -> Result<AuthenticationResult, Error> {
@@ -327,11 +335,11 @@ pub(crate) async fn interactive(
     let mut ask = Ask {
         core,
         route,
-        scopes,
-        claims: claims::merged(&core.capabilities, options.claims_challenge.as_deref())?,
+        scopes: &request.scopes,
+        claims: request.claims.clone(),
         pop: options.pop.as_ref(),
         data: &options.data,
-        correlation_id: uuid::Uuid::new_v4().to_string(),
+        correlation_id: request.correlation_id().to_string(),
     };
     let prompt = options.prompt.as_deref();
     let hint = options.login_hint.as_deref();
@@ -381,7 +389,8 @@ pub(crate) async fn interactive(
     if let Some(callback) = &options.on_before_launching_ui {
         callback("broker");
     }
-    ask.correlation_id = uuid::Uuid::new_v4().to_string();
+    // The interactive request is a request of its own.
+    ask.correlation_id = new_correlation_id();
     let mut request = ask.request(None);
     request.login_hint = hint.map(str::to_string);
     request.prompt = options.prompt.clone();
@@ -410,36 +419,36 @@ pub(crate) async fn silent(
     core: &ClientCore,
     route: &BrokerRoute,
     backend: &dyn BrokerBackend,
-    scopes: &[String],
+    request: &Request,
     account: &Account,
     options: &SilentOptions,
 ) -> Result<Silent, Error> {
-    let ask = Ask {
-        core,
-        route,
-        scopes,
-        claims: claims::merged(&core.capabilities, options.claims_challenge.as_deref())?,
-        pop: options.pop.as_ref(),
-        data: &options.data,
-        correlation_id: uuid::Uuid::new_v4().to_string(),
-    };
     let use_cache = !options.force_refresh && options.claims_challenge.is_none();
     if use_cache {
         let endpoints = core.endpoints().await?;
-        let ext_key = ask.ext_cache_key();
+        let ext_key = ext_cache_key(options.pop.as_ref(), &options.data);
         if let Some(at) = core.cached_token(
             &endpoints.realm,
             Some(&account.home_account_id),
-            scopes,
+            &request.scopes,
             ext_key.as_deref(),
         ) {
             return Ok(Silent::Token(Box::new(core.result_from_cache(
                 &at,
                 Some(account.clone()),
-                &ask.correlation_id,
+                request.correlation_id_if_sent(),
             ))));
         }
     }
+    let ask = Ask {
+        core,
+        route,
+        scopes: &request.scopes,
+        claims: request.claims.clone(),
+        pop: options.pop.as_ref(),
+        data: &options.data,
+        correlation_id: request.correlation_id().to_string(),
+    };
     let found = find_account(backend, &core.client_id, account, &ask.correlation_id)
         .await
         .map_err(|e| route.silent_error(&core.client_id, e))?;
@@ -460,18 +469,18 @@ pub(crate) async fn username_password(
     core: &ClientCore,
     route: &BrokerRoute,
     backend: &dyn BrokerBackend,
-    scopes: &[String],
+    request: &Request,
     username: &str,
     password: &str,
 ) -> Result<AuthenticationResult, Error> {
     let ask = Ask {
         core,
         route,
-        scopes,
-        claims: claims::merged(&core.capabilities, None)?,
+        scopes: &request.scopes,
+        claims: request.claims.clone(),
         pop: None,
         data: &NO_DATA,
-        correlation_id: uuid::Uuid::new_v4().to_string(),
+        correlation_id: request.correlation_id().to_string(),
     };
     let mut request = ask.request(None);
     request.username_password = Some((
@@ -487,7 +496,7 @@ pub(crate) async fn username_password(
 
 /// Signs the account out of the broker (errors are logged, as MSAL Python does).
 pub(crate) async fn sign_out(core: &ClientCore, backend: &dyn BrokerBackend, account: &Account) {
-    let correlation_id = uuid::Uuid::new_v4().to_string();
+    let correlation_id = new_correlation_id();
     match find_account(backend, &core.client_id, account, &correlation_id).await {
         Ok(Some(found)) => {
             if let Err(e) = backend

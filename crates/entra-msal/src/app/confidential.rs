@@ -12,12 +12,10 @@ use super::builder::{CommonOptions, common_builder_methods};
 use super::core::{CacheAccess, ClientCore, GrantType, Issued};
 use super::options::{ForClientOptions, SilentOptions};
 use super::result::{Account, AuthenticationResult};
-use super::scopes;
 use super::silent;
 use crate::authority;
 use crate::cache::{self, TokenCache};
 use crate::error::Error;
-use crate::jwt::home_account_id;
 use crate::oauth::assertion::AssertionCache;
 use crate::oauth::credential::{AssertionCallback, AssertionRequest};
 use crate::oauth::{CertificateCredential, ClientCredential, ClientSecret, grants};
@@ -367,20 +365,22 @@ impl ConfidentialClientApplication {
             let response = core
                 .send(&request, &endpoints.token_endpoint, form, Vec::new())
                 .await?;
-            if let Some(hid) = response.client_info().and_then(home_account_id) {
-                self.obo_accounts
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(assertion_hash, hid);
-            }
-            core.finish(&Issued::response(
+            let result = core.finish(&Issued::response(
                 &endpoints,
                 &response,
                 &request.decorated,
                 GrantType::OnBehalfOf,
                 core.now(),
                 request.correlation_id(),
-            ))
+            ))?;
+            // The next call with this assertion looks for the account just filed.
+            if let Some(account) = &result.account {
+                self.obo_accounts
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(assertion_hash, account.home_account_id.clone());
+            }
+            Ok(result)
         })
         .await
     }
@@ -424,9 +424,11 @@ impl ConfidentialClientApplication {
         account: &Account,
         options: &SilentOptions,
     ) -> Result<AuthenticationResult, Error> {
-        let scopes = scopes::validate(scopes)?;
+        let request = self
+            .core
+            .begin(scopes, options.claims_challenge.as_deref())?;
         CacheAccess::around(&self.core.cache, Some(&account.home_account_id), async {
-            silent::acquire(&self.core, scopes, account, options).await
+            silent::acquire(&self.core, &request, account, options).await
         })
         .await
     }

@@ -492,7 +492,16 @@ mod tests {
         assert_eq!(account.home_account_id, "adfs-subject");
         assert_eq!(account.username, "ann@contoso.com");
         assert_eq!(account.authority_type, "ADFS");
-        assert_eq!(app.accounts(None), vec![account]);
+        assert_eq!(app.accounts(None), vec![account.clone()]);
+        assert_eq!(result.correlation_id.len(), 36, "a request went out");
+        // The same assertion again: from the cache, same account, and no request (no id).
+        let again = app
+            .acquire_token_on_behalf_of("assertion", &["api://x/read"])
+            .await
+            .unwrap();
+        assert_eq!(again.token_source, crate::app::TokenSource::Cache);
+        assert_eq!(again.account, Some(account));
+        assert_eq!(again.correlation_id, "");
         assert_eq!(
             result.id_token_claims.as_ref().and_then(|c| c.get("sub")),
             Some(&serde_json::Value::from("adfs-subject"))

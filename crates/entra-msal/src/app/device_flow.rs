@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use super::core::{ClientCore, GrantType, Issued};
+use super::request::Request;
 use super::result::{self, AuthenticationResult};
 use crate::error::{Classification, Error, ServiceError};
 use crate::oauth::grants;
@@ -150,15 +151,16 @@ impl ClientCore {
     /// Starts a device-code flow.
     pub(crate) async fn initiate_device_flow(
         &self,
-        scopes: &[String],
-        claims: Option<String>,
+        request: &Request,
     ) -> Result<DeviceFlow, Error> {
+        let (scopes, claims) = (&request.decorated, request.claims.clone());
         let endpoints = self.endpoints().await?;
         let url = endpoints
             .device_authorization_endpoint
             .clone()
             .unwrap_or_else(|| endpoints.token_endpoint.replace("/token", "/devicecode"));
-        let correlation_id = uuid::Uuid::new_v4().to_string();
+        // The polls that follow send the same correlation id.
+        let correlation_id = request.correlation_id().to_string();
         let post = FormPost {
             url: &url,
             form: grants::device_authorization(&self.client_id, scopes, claims.as_deref()),

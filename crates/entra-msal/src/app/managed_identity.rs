@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 use super::clock::{Clock, SystemClock};
 use super::coalesce::Coalescer;
 use super::core::{CacheAccess, EXPIRY_MARGIN, result_from_filed};
+use super::request::CorrelationId;
 use super::result::{self, AuthenticationResult, SecretToken, TokenSource};
 use crate::cache::{self, TokenCache};
 use crate::error::Error;
@@ -289,7 +290,7 @@ impl ManagedIdentityClient {
         }
         let claims = claims.filter(|c| !c.trim().is_empty());
         CacheAccess::around(&inner.cache, None, async {
-            let correlation_id = uuid::Uuid::new_v4().to_string();
+            let correlation = CorrelationId::default();
             let _flight = inner
                 .coalescer
                 .lock(&format!("mi|{}", resource.to_lowercase()))
@@ -298,8 +299,8 @@ impl ManagedIdentityClient {
             let (to_refresh, fallback) = match (&cached, claims) {
                 (Some(at), Some(_)) => (Some(at.secret.clone()), None),
                 (Some(at), None) if self.fresh(at) => {
-                    tracing::debug!(correlation_id, "managed identity token found in the cache");
-                    return Ok(from_cache(at, &correlation_id));
+                    tracing::debug!("managed identity token found in the cache");
+                    return Ok(from_cache(at, correlation.if_made()));
                 }
                 (Some(at), None) => (None, Some(at.clone())),
                 (None, _) => (None, None),
@@ -310,11 +311,12 @@ impl ManagedIdentityClient {
                     .map(|b| format!("{b:02x}"))
                     .collect::<String>()
             });
+            let correlation_id = correlation.get();
             let detected = detect(inner.env.as_ref());
             let source = detected.source();
             let span = tracing::debug_span!("managed_identity", correlation_id, source = source.name());
             let outcome = tracing::Instrument::instrument(
-                self.obtain(&detected, resource, hash.as_deref(), &correlation_id),
+                self.obtain(&detected, resource, hash.as_deref(), correlation_id),
                 span,
             )
             .await;
@@ -322,11 +324,11 @@ impl ManagedIdentityClient {
                 (Ok(t), _) => t,
                 (Err(e), Some(at)) => {
                     tracing::warn!(correlation_id, error = %e, "proactive managed identity refresh failed; using the cached token");
-                    return Ok(from_cache(&at, &correlation_id));
+                    return Ok(from_cache(&at, correlation_id));
                 }
                 (Err(e), None) => return Err(e),
             };
-            self.store(resource, &token, &correlation_id)
+            self.store(resource, &token, correlation_id)
         })
         .await
     }

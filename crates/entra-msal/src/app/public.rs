@@ -11,7 +11,7 @@ use super::device_flow::DeviceFlow;
 use super::options::{InteractiveOptions, SilentOptions};
 use super::result::{Account, AuthenticationResult};
 use super::silent;
-use super::{claims, scopes};
+
 use crate::authority::{self, UserRealm};
 pub use crate::broker::ParentWindow;
 use crate::broker::connect::BrokerSettings;
@@ -273,7 +273,7 @@ impl PublicClientApplication {
         options: &InteractiveOptions,
     ) -> Result<AuthenticationResult, Error> {
         let core = &self.core;
-        let scopes = scopes::validate(scopes)?;
+        let request = core.begin(scopes, options.claims_challenge.as_deref())?;
         CacheAccess::around(&core.cache, None, async {
             if let Some(route) = &self.broker {
                 // As MSAL Python: the parent window is required whenever the broker is enabled.
@@ -283,7 +283,7 @@ impl PublicClientApplication {
                         core,
                         route,
                         backend.as_ref(),
-                        &scopes,
+                        &request,
                         options,
                         window,
                     )
@@ -298,8 +298,6 @@ impl PublicClientApplication {
             }
             let endpoints = core.endpoints().await?;
             let listener = LoopbackListener::bind(options.port).await?;
-            let decorated = scopes::decorate(&scopes, &core.exclude_scopes);
-            let claims = claims::merged(&core.capabilities, options.claims_challenge.as_deref())?;
             let flow_options = AuthCodeFlowOptions {
                 redirect_uri: listener.redirect_uri(),
                 state: None,
@@ -314,9 +312,9 @@ impl PublicClientApplication {
             let flow = AuthCodeFlow::build(
                 &endpoints.authorization_endpoint,
                 &core.client_id,
-                scopes,
-                &decorated,
-                claims,
+                request.scopes.clone(),
+                &request.decorated,
+                request.claims.clone(),
                 &flow_options,
             )?;
             if let Some(callback) = &options.on_before_launching_ui {
@@ -363,9 +361,7 @@ impl PublicClientApplication {
         claims_challenge: Option<&str>,
     ) -> Result<DeviceFlow, Error> {
         let request = self.core.begin(scopes, claims_challenge)?;
-        self.core
-            .initiate_device_flow(&request.decorated, request.claims)
-            .await
+        self.core.initiate_device_flow(&request).await
     }
 
     /// Polls until the user has signed in (every `flow.interval`; `slow_down` adds 5 s), and
@@ -416,7 +412,7 @@ impl PublicClientApplication {
                     core,
                     route,
                     backend.as_ref(),
-                    &request.scopes,
+                    &request,
                     username,
                     password,
                 )
@@ -499,7 +495,9 @@ impl PublicClientApplication {
         account: &Account,
         options: &SilentOptions,
     ) -> Result<AuthenticationResult, Error> {
-        let scopes = scopes::validate(scopes)?;
+        let request = self
+            .core
+            .begin(scopes, options.claims_challenge.as_deref())?;
         CacheAccess::around(&self.core.cache, Some(&account.home_account_id), async {
             if let Some(route) = &self.broker
                 && brokered::serves(account)
@@ -509,7 +507,7 @@ impl PublicClientApplication {
                     &self.core,
                     route,
                     backend.as_ref(),
-                    &scopes,
+                    &request,
                     account,
                     options,
                 )
@@ -532,7 +530,7 @@ impl PublicClientApplication {
             if !options.data.is_empty() {
                 return Err(data_needs_broker());
             }
-            silent::acquire(&self.core, scopes, account, options).await
+            silent::acquire(&self.core, &request, account, options).await
         })
         .await
     }

@@ -14,6 +14,11 @@ use super::scopes;
 use crate::error::Error;
 use crate::oauth::TokenResponse;
 
+/// A fresh correlation id (a random UUID): the one place the library makes them.
+pub(crate) fn new_correlation_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
 /// A request's correlation id (`client-request-id`): made on first use, so a request answered
 /// from the cache never makes one.
 #[derive(Debug, Default)]
@@ -22,7 +27,7 @@ pub(crate) struct CorrelationId(OnceLock<String>);
 impl CorrelationId {
     /// The id, made now if this is its first use.
     pub fn get(&self) -> &str {
-        self.0.get_or_init(|| uuid::Uuid::new_v4().to_string())
+        self.0.get_or_init(new_correlation_id)
     }
 
     /// The id if one was made (a request went out), else `""`.
@@ -74,6 +79,17 @@ impl ClientCore {
             scopes,
             correlation_id: CorrelationId::default(),
         })
+    }
+
+    /// The request of a flow that started earlier (an auth-code flow being redeemed): its
+    /// scopes were validated and its claims merged when it started.
+    pub fn resume(&self, scopes: Vec<String>, claims: Option<String>) -> Request {
+        Request {
+            decorated: scopes::decorate(&scopes, &self.exclude_scopes),
+            claims,
+            scopes,
+            correlation_id: CorrelationId::default(),
+        }
     }
 
     /// Sends `request`'s token request (`form`, plus `headers`) to `token_endpoint`.

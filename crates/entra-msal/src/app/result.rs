@@ -79,7 +79,8 @@ pub struct AuthenticationResult {
     pub account: Option<Account>,
     /// Identity provider, cache, or broker.
     pub token_source: TokenSource,
-    /// The correlation id of the request (`client-request-id`).
+    /// The correlation id of the request (`client-request-id`); empty when no request was sent
+    /// (a token from the cache).
     pub correlation_id: String,
 }
 

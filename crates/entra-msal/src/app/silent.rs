@@ -4,11 +4,10 @@
 //! tokens first when this app's family is unknown or known, then the app's own), newest first.
 //! A refresh token is never deleted on `invalid_grant`.
 
-use super::claims;
 use super::core::{ClientCore, GrantType, Issued, oid_anchor};
 use super::options::SilentOptions;
+use super::request::Request;
 use super::result::{Account, AuthenticationResult};
-use super::scopes;
 use crate::authority::Endpoints;
 use crate::cache::{RefreshToken, RefreshTokenQuery};
 use crate::error::{Classification, Error, ServiceError};
@@ -41,21 +40,25 @@ fn no_tokens(account: &Account) -> Error {
 /// Runs the silent flow for `account`.
 pub(crate) async fn acquire(
     core: &ClientCore,
-    scopes: Vec<String>,
+    request: &Request,
     account: &Account,
     options: &SilentOptions,
 ) -> Result<AuthenticationResult, Error> {
-    let correlation_id = uuid::Uuid::new_v4().to_string();
+    let scopes = &request.scopes;
     let use_cache = !options.force_refresh && options.claims_challenge.is_none();
     // A fresh cached token needs no discovery when the realm is known from the authority
     // itself: the common case of a command-line tool answering from its cache.
     if use_cache
         && options.tenant.is_none()
         && let Some(realm) = core.authority.realm_without_discovery()
-        && let Some(at) = core.cached_token(realm, Some(&account.home_account_id), &scopes, None)
+        && let Some(at) = core.cached_token(realm, Some(&account.home_account_id), scopes, None)
         && at.refresh_on().is_none_or(|r| r > core.now())
     {
-        return Ok(core.result_from_cache(&at, Some(account.clone()), &correlation_id));
+        return Ok(core.result_from_cache(
+            &at,
+            Some(account.clone()),
+            request.correlation_id_if_sent(),
+        ));
     }
     let endpoints = match &options.tenant {
         Some(tenant) => {
@@ -64,35 +67,30 @@ pub(crate) async fn acquire(
         }
         None => core.endpoints().await?,
     };
-    let claims = claims::merged(&core.capabilities, options.claims_challenge.as_deref())?;
     let lookup = || {
         core.cached_token(
             &endpoints.realm,
             Some(&account.home_account_id),
-            &scopes,
+            scopes,
             None,
         )
     };
     if use_cache && let Some(at) = lookup() {
         let now = core.now();
         if at.refresh_on().is_none_or(|r| r > now) {
-            return Ok(core.result_from_cache(&at, Some(account.clone()), &correlation_id));
+            return Ok(core.result_from_cache(
+                &at,
+                Some(account.clone()),
+                request.correlation_id_if_sent(),
+            ));
         }
         // Aging: refresh proactively, but keep the cached token if the identity provider fails.
-        return match refresh(
-            core,
-            &endpoints,
-            &scopes,
-            account,
-            claims.as_deref(),
-            &correlation_id,
-        )
-        .await
-        {
+        return match refresh(core, &endpoints, request, account).await {
             Ok(fresh) => Ok(fresh),
             Err(e) => {
+                let correlation_id = request.correlation_id_if_sent();
                 tracing::warn!(correlation_id, error = %e, "proactive refresh failed; using the cached access token");
-                Ok(core.result_from_cache(&at, Some(account.clone()), &correlation_id))
+                Ok(core.result_from_cache(&at, Some(account.clone()), correlation_id))
             }
         };
     }
@@ -104,17 +102,13 @@ pub(crate) async fn acquire(
     );
     let _flight = core.coalescer.lock(&key).await;
     if use_cache && let Some(at) = lookup() {
-        return Ok(core.result_from_cache(&at, Some(account.clone()), &correlation_id));
+        return Ok(core.result_from_cache(
+            &at,
+            Some(account.clone()),
+            request.correlation_id_if_sent(),
+        ));
     }
-    refresh(
-        core,
-        &endpoints,
-        &scopes,
-        account,
-        claims.as_deref(),
-        &correlation_id,
-    )
-    .await
+    refresh(core, &endpoints, request, account).await
 }
 
 /// The refresh tokens to try, in MSAL's order, without duplicates: under the authority's host,
@@ -168,23 +162,17 @@ fn candidates_in(core: &ClientCore, account: &Account, environment: &str) -> Vec
 async fn refresh(
     core: &ClientCore,
     endpoints: &Endpoints,
-    scopes: &[String],
+    request: &Request,
     account: &Account,
-    claims: Option<&str>,
-    correlation_id: &str,
 ) -> Result<AuthenticationResult, Error> {
-    let decorated = scopes::decorate(scopes, &core.exclude_scopes);
+    let decorated = &request.decorated;
+    let claims = request.claims.as_deref();
     let anchor = oid_anchor(&account.home_account_id);
     let mut last_error = None;
     for rt in candidates(core, account).await {
-        let form = grants::refresh_token(&core.client_id, &rt.secret, &decorated, claims);
+        let form = grants::refresh_token(&core.client_id, &rt.secret, decorated, claims);
         match core
-            .redeem(
-                &endpoints.token_endpoint,
-                form,
-                correlation_id,
-                anchor.clone(),
-            )
+            .send(request, &endpoints.token_endpoint, form, anchor.clone())
             .await
         {
             Ok(response) => {
@@ -197,10 +185,10 @@ async fn refresh(
                     ..Issued::response(
                         endpoints,
                         &response,
-                        &decorated,
+                        decorated,
                         GrantType::RefreshToken,
                         now,
-                        correlation_id,
+                        request.correlation_id(),
                     )
                 })?;
                 result.account = Some(account.clone());
