@@ -28,8 +28,8 @@ pub use app::{
     Account, AuthCodeFlow, AuthCodeFlowOptions, AuthenticationResult, BeforeUiCallback,
     BrokerAvailability, Clock, ConfidentialClientApplication, ConfidentialClientBuilder,
     DeviceFlow, ForClientOptions, InteractiveOptions, ManagedIdentityClient,
-    ManagedIdentityClientBuilder, PublicClientApplication, PublicClientBuilder, SecretToken,
-    SilentOptions, SystemClock, TokenSource,
+    ManagedIdentityClientBuilder, Prompt, PublicClientApplication, PublicClientBuilder,
+    SecretToken, SilentOptions, SystemClock, TokenSource,
 };
 pub use cache::{CacheListener, TokenCache};
 pub use interactive::{ResultPages, SystemBrowser, UrlOpener};

@@ -11,6 +11,7 @@ mod confidential;
 pub(crate) mod core;
 mod device_flow;
 mod managed_identity;
+mod prompt;
 mod public;
 pub(crate) mod result;
 mod scopes;
@@ -23,6 +24,7 @@ pub use confidential::{
 };
 pub use device_flow::DeviceFlow;
 pub use managed_identity::{ManagedIdentityClient, ManagedIdentityClientBuilder};
+pub use prompt::Prompt;
 pub use public::{
     BeforeUiCallback, BrokerAvailability, InteractiveOptions, PublicClientApplication,
     PublicClientBuilder,

@@ -8,6 +8,7 @@ use super::brokered::{self, BrokerRoute};
 use super::builder::{CommonOptions, common_builder_methods};
 use super::core::{CacheAccess, ClientCore, Store};
 use super::device_flow::DeviceFlow;
+use super::prompt::Prompt;
 use super::result::{Account, AuthenticationResult};
 use super::silent::{self, SilentOptions};
 use super::{claims, scopes};
@@ -30,8 +31,8 @@ pub type BeforeUiCallback = Arc<dyn Fn(&str) + Send + Sync>;
 /// Options of [`PublicClientApplication::acquire_token_interactive`].
 #[derive(Clone, Default)]
 pub struct InteractiveOptions {
-    /// `prompt`: `login`, `consent`, `select_account`, `none`, `create`.
-    pub prompt: Option<String>,
+    /// What the sign-in page asks of the user.
+    pub prompt: Option<Prompt>,
     /// Pre-fills the username.
     pub login_hint: Option<String>,
     /// `domain_hint` (skips home-realm discovery on the sign-in page).
