@@ -7,7 +7,7 @@ use serde::Deserialize;
 use url::Url;
 
 use super::hosts;
-use super::instance;
+use super::instance::{self, DiscoveryOptions};
 use super::issuer::has_valid_issuer;
 use super::memo::Memo;
 use super::parse::{Authority, AuthorityType};
@@ -37,26 +37,6 @@ pub struct Endpoints {
     /// The first path segment of the token endpoint: the tenant the cache records as `realm`
     /// (`common`, a tenant GUID, ...), which may differ from the configured tenant.
     pub realm: String,
-}
-
-/// How an authority is validated before its metadata is trusted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DiscoveryOptions {
-    /// Validate unknown hosts and look up aliases through Entra's instance discovery
-    /// (`instance_discovery` in MSAL Python). Default true.
-    pub instance_discovery: bool,
-    /// Validate the authority (`validate_authority` in MSAL Python); false treats every
-    /// authority as known to the developer. Default true.
-    pub validate_authority: bool,
-}
-
-impl Default for DiscoveryOptions {
-    fn default() -> Self {
-        Self {
-            instance_discovery: true,
-            validate_authority: true,
-        }
-    }
 }
 
 static ENDPOINTS: LazyLock<Memo<Endpoints>> =

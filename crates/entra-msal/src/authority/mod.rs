@@ -42,7 +42,8 @@ pub use builder::{
     AZURE_CHINA, AZURE_GOV_DE, AZURE_GOV_FR, AZURE_GOV_SG, AZURE_PUBLIC, AZURE_US_GOVERNMENT,
     AuthorityBuilder,
 };
-pub use discovery::{DiscoveryOptions, Endpoints, discover};
+pub use discovery::{Endpoints, discover};
+pub use instance::DiscoveryOptions;
 pub use parse::{Authority, AuthorityType};
 
 pub(crate) use discovery::resolve_endpoints;
