@@ -10,6 +10,8 @@ use assert_cmd::Command;
 use entra_emulator::ManagedIdentityConfig;
 use entra_emulator::broker::{BrokerOptions, BrokerService, PrivateSessionBus};
 use entra_emulator::{ConnectionInfo, Emulator};
+use entra_test_support::logs::suite_log_file;
+use entra_test_support::{python, repo_root};
 use serde_json::Value;
 
 /// A running emulator (control API on), its connection info and a private directory for the
@@ -69,7 +71,7 @@ impl Fixture {
     /// log file when the whole suite's logs are captured.
     fn envs(&self) -> Vec<(&'static str, String)> {
         let mut envs = self.base_envs();
-        envs.extend(suite_log_file().map(|f| ("MSAL_LOG_FILE", f)));
+        envs.extend(suite_log_file("msal-cli").map(|f| ("MSAL_LOG_FILE", f.display().to_string())));
         envs
     }
 
@@ -126,17 +128,6 @@ impl Fixture {
             String::from_utf8_lossy(&out.stdout).contains("Signed in as alice@contoso.example")
         );
     }
-}
-
-/// A new file under `ENTRA_TEST_LOG_DIR` for one run of the binary (`scripts/test` scans them
-/// for secrets), when the variable is set.
-fn suite_log_file() -> Option<String> {
-    static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let dir = std::env::var("ENTRA_TEST_LOG_DIR")
-        .ok()
-        .filter(|d| !d.is_empty())?;
-    let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    Some(format!("{dir}/msal-cli-{}-{n}.log", std::process::id()))
 }
 
 fn stdout_json(output: &std::process::Output) -> Value {
@@ -926,33 +917,6 @@ fn reads_a_cache_file_written_by_msal_python() {
         String::from_utf8(again.stdout).unwrap().trim(),
         expected["access_token"].as_str().unwrap()
     );
-}
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-/// MSAL Python: `$ENTRA_INTEROP_PYTHON`, else `.venv-interop/bin/python`; missing is a failure
-/// when `CI=true`, else a loud skip.
-fn python() -> Option<PathBuf> {
-    let candidate = std::env::var_os("ENTRA_INTEROP_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join(".venv-interop/bin/python"));
-    if candidate.exists() {
-        return Some(candidate);
-    }
-    let message = format!(
-        "MSAL Python interop: no interpreter at {} (run scripts/test, or set ENTRA_INTEROP_PYTHON)",
-        candidate.display()
-    );
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{message}");
-    }
-    eprintln!("SKIPPED: {message}");
-    None
 }
 
 /// A revoked refresh token: the silent refresh gets `invalid_grant`, which means the user must
