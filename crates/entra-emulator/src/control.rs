@@ -12,6 +12,10 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+// The limits the control API checks, where the clock and the state keep them.
+pub use crate::clock::MAX_CLOCK_UNIX;
+pub use crate::state::MAX_LIFETIME_SECONDS;
+
 use crate::broker::session::Decision;
 use crate::broker::{BrokerErrorSpec, BrokerSession, BrokerSignIn, Method, PendingBrokerRequest};
 use crate::faults::FaultRule;
@@ -347,8 +351,6 @@ fn failure(status: StatusCode, message: String) -> Response {
     (status, Json(json!({"error": message}))).into_response()
 }
 
-pub use crate::clock::MAX_CLOCK_UNIX;
-pub use crate::state::MAX_LIFETIME_SECONDS;
 /// The longest device-code polling interval the control API accepts (one hour).
 pub const MAX_INTERVAL_SECONDS: u64 = 3600;
 /// The longest scripted delay: ten minutes.

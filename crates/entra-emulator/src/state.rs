@@ -147,9 +147,9 @@ pub struct DeviceCodeRecord {
     pub sign_in: Option<SignIn>,
 }
 
-/// The longest access-token lifetime the control API accepts and the token endpoints use: 100 years. Beyond it `exp`
-/// would leave the range JWT consumers handle (a security review found that `u64::MAX` gave
-/// `exp` < `iat`).
+/// The longest access-token lifetime the control API accepts and the token endpoints use: 100
+/// years. Beyond it `exp` would leave the range JWT consumers handle (a security review found
+/// that `u64::MAX` gave `exp` < `iat`).
 pub const MAX_LIFETIME_SECONDS: u64 = 100 * 365 * 24 * 3600;
 
 /// The mutable part of the emulator.

@@ -14,7 +14,8 @@ use super::{Form, pages};
 use crate::crypto::random_token;
 use crate::errors::{self, EntraError, Trace};
 use crate::rules::access::{
-    check_delegated, grant_consent, parse_scopes, redirect_uri_registered, user_tenant,
+    check_consent, check_delegated, check_mfa, grant_consent, parse_scopes,
+    redirect_uri_registered, user_tenant,
 };
 use crate::rules::authorization::{AuthorizationCompletion, complete, completion_error, deny};
 use crate::state::{
@@ -300,14 +301,13 @@ fn route_signed_in(
                     EntraError::new(errors::LOGIN_REQUIRED, &[]),
                 );
             };
-            if user.mfa_required && !sign_in.mfa {
-                let e =
-                    EntraError::new(errors::MFA_REQUIRED, &[&pending.scopes.resource_or_graph()]);
+            // The same rules as the token endpoint and the broker, answered on the redirect URI.
+            if let Err(e) = check_mfa(user, sign_in.mfa, &pending.scopes.resource_or_graph()) {
                 return deny_with(state, &pending, "interaction_required", e);
             }
-            if !state.has_consent(&user.username, &pending.client_id) {
-                let name = app_name(state, &pending.client_id);
-                let e = EntraError::new(errors::CONSENT_REQUIRED, &[&pending.client_id, &name]);
+            if let Some(app) = state.directory.app(&pending.client_id)
+                && let Err(e) = check_consent(state, user, app)
+            {
                 return deny_with(state, &pending, "consent_required", e);
             }
             finish(state, &pending, sign_in, session)
