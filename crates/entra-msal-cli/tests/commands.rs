@@ -10,6 +10,7 @@ use assert_cmd::Command;
 use entra_emulator::ManagedIdentityConfig;
 use entra_emulator::broker::{BrokerOptions, BrokerService, PrivateSessionBus};
 use entra_emulator::{ConnectionInfo, Emulator};
+use entra_test_support::cache_file::access_token_targets as cached_targets;
 use entra_test_support::logs::suite_log_file;
 use entra_test_support::{python, repo_root};
 use serde_json::Value;
@@ -2037,21 +2038,6 @@ fn app_token_command(f: &Fixture, cache: &Path, scope: &str) -> StdCommand {
     .args(["-o", "json", "--cache-file"])
     .arg(cache);
     cmd
-}
-
-/// The lowercased targets of the access tokens in a cache file, which must parse.
-fn cached_targets(path: &Path) -> std::collections::HashSet<String> {
-    let text = std::fs::read_to_string(path).unwrap();
-    let doc: Value = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("the cache file does not parse ({e}): {text:.200}"));
-    doc["AccessToken"]
-        .as_object()
-        .map(|ats| {
-            ats.values()
-                .map(|at| at["target"].as_str().unwrap().to_lowercase())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// An `interop/msal_extensions_load.py write` process: MSAL Python + msal-extensions with

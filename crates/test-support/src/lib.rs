@@ -8,9 +8,11 @@
 //!   otherwise.
 //! - [`emulator`]: an in-process emulator with the ready-made tenant and the control API on,
 //!   and `serve --json` child processes with the connection info they print.
+//! - [`cache_file`]: what a test reads from an MSAL token-cache file.
 //! - [`logs`]: the files under `ENTRA_TEST_LOG_DIR` that `scripts/test` scans for leaked
 //!   secrets.
 
+pub mod cache_file;
 pub mod emulator;
 pub mod external;
 pub mod logs;
