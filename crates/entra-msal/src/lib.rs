@@ -116,7 +116,7 @@ pub mod managed_identity;
 mod oauth;
 pub mod persistence;
 
-pub use error::{Classification, Error, Result, ServiceError};
+pub use error::{Classification, Error, ErrorCause, Result, ServiceError};
 
 // The types an application needs first, at the crate root.
 pub use app::{

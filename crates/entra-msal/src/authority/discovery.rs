@@ -46,7 +46,7 @@ static ENDPOINTS: LazyLock<Memo<Endpoints>> =
 /// request), for tools that show or check an authority before signing in.
 ///
 /// Results are shared with the applications' process-wide 24 h cache; see
-/// [`resolve_endpoints`]'s rules for validation and errors (throttling answers are replayed
+/// `resolve_endpoints`'s rules for validation and errors (throttling answers are replayed
 /// for 1 s).
 pub async fn discover(
     http: Arc<dyn crate::http::HttpClient>,
