@@ -4,6 +4,10 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use time::OffsetDateTime;
 
+/// The latest time the clock may be set to: 9999-12-31T23:59:59Z (the last time Entra's
+/// `YYYY-MM-DD` timestamps can show).
+pub const MAX_CLOCK_UNIX: i64 = 253_402_300_799;
+
 /// Adjustable time source shared by every endpoint.
 #[derive(Debug, Default)]
 pub struct Clock {
@@ -18,7 +22,7 @@ impl Clock {
         OffsetDateTime::now_utc()
             .unix_timestamp()
             .saturating_add(self.offset_seconds.load(Ordering::Relaxed))
-            .clamp(0, crate::control::MAX_CLOCK_UNIX)
+            .clamp(0, MAX_CLOCK_UNIX)
     }
 
     /// Moves the clock forward (or backward, with a negative value).
@@ -63,7 +67,7 @@ mod tests {
         // Absurd values saturate instead of wrapping (or panicking in debug).
         c.set(i64::MAX);
         c.advance(i64::MAX);
-        assert_eq!(c.now(), crate::control::MAX_CLOCK_UNIX);
+        assert_eq!(c.now(), MAX_CLOCK_UNIX);
         c.set(i64::MIN);
         assert_eq!(c.now(), 0);
     }

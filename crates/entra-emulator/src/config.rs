@@ -1,6 +1,6 @@
 //! The emulator's configuration: tenants, applications, users and settings.
 //!
-//! A configuration is plain data (TOML or JSON). [`crate::ready_made()`] builds the tenant
+//! A configuration is plain data (TOML or JSON). `ready_made()` (`ready_made.rs`) builds the tenant
 //! that `entra-emulator serve` starts with when no file is given.
 
 use std::path::Path;

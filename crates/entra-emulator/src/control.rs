@@ -12,11 +12,17 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::broker::{BrokerErrorSpec, BrokerSignIn, Method, PendingBrokerRequest};
-use crate::endpoints::authorize::{self, AuthorizationCompletion};
-use crate::endpoints::{device, token};
+// The limits the control API checks, where the clock and the state keep them.
+pub use crate::clock::MAX_CLOCK_UNIX;
+pub use crate::state::MAX_LIFETIME_SECONDS;
+
+use crate::broker::session::Decision;
+use crate::broker::{BrokerErrorSpec, BrokerSession, BrokerSignIn, Method, PendingBrokerRequest};
 use crate::faults::FaultRule;
 use crate::request_log::LoggedRequest;
+use crate::rules::access;
+use crate::rules::authorization::{self, AuthorizationCompletion};
+use crate::rules::device;
 use crate::state::{AppState, SignIn};
 
 /// Why a control operation failed.
@@ -73,6 +79,7 @@ pub struct PendingAuthorizationInfo {
 #[derive(Clone)]
 pub struct Control {
     state: Arc<AppState>,
+    broker: Arc<BrokerSession>,
 }
 
 impl std::fmt::Debug for Control {
@@ -90,8 +97,9 @@ fn scope_text(s: &crate::scopes::RequestedScopes) -> String {
 }
 
 impl Control {
-    pub(crate) fn new(state: Arc<AppState>) -> Self {
-        Self { state }
+    /// A handle over the emulator's state and the broker's session.
+    pub(crate) fn new(state: Arc<AppState>, broker: Arc<BrokerSession>) -> Self {
+        Self { state, broker }
     }
 
     fn sign_in_for(&self, username: &str, tenant_segment: &str) -> Result<SignIn, ControlError> {
@@ -105,7 +113,7 @@ impl Control {
             .directory
             .tenant_segment(tenant_segment)
             .ok_or_else(|| ControlError::NotInTenant(format!("unknown tenant {tenant_segment}")))?;
-        let tenant = token::user_tenant(&self.state, segment, user)
+        let tenant = access::user_tenant(&self.state, segment, user)
             .map_err(|e| ControlError::NotInTenant(e.message))?;
         Ok(SignIn {
             username: user.username.clone(),
@@ -200,11 +208,8 @@ impl Control {
     ) -> Result<AuthorizationCompletion, ControlError> {
         let pending = self.find_pending(state)?;
         let sign_in = self.sign_in_for(username, &pending.tenant_segment)?;
-        self.state.runtime().consents.insert((
-            sign_in.username.to_ascii_lowercase(),
-            pending.client_id.to_ascii_lowercase(),
-        ));
-        Ok(authorize::complete(&self.state, &pending, sign_in))
+        access::grant_consent(&self.state, &sign_in.username, &pending.client_id);
+        Ok(authorization::complete(&self.state, &pending, sign_in))
     }
 
     /// Denies a pending authorization request: the app receives `access_denied`.
@@ -213,7 +218,7 @@ impl Control {
         state: Option<&str>,
     ) -> Result<AuthorizationCompletion, ControlError> {
         let pending = self.find_pending(state)?;
-        Ok(authorize::deny(&self.state, &pending))
+        Ok(authorization::deny(&self.state, &pending))
     }
 
     /// Scripts a fault for the next `rule.count` matching requests.
@@ -244,7 +249,7 @@ impl Control {
     /// Revokes the refresh tokens of one user (or everyone), and their broker sessions (silent
     /// broker requests then need interaction); returns how many refresh tokens.
     pub fn revoke_refresh_tokens(&self, username: Option<&str>) -> usize {
-        self.state.broker.revoke(username);
+        self.broker.revoke(username);
         let mut runtime = self.state.runtime();
         let mut count = 0;
         for record in runtime.refresh_tokens.values_mut() {
@@ -288,7 +293,7 @@ impl Control {
     /// Interactive broker requests (`acquireTokenInteractively`) waiting for the user, oldest
     /// first.
     pub fn broker_pending(&self) -> Vec<PendingBrokerRequest> {
-        self.state.broker.pending()
+        self.broker.pending()
     }
 
     /// Completes a pending interactive broker request, signed in as `username` (with MFA, and
@@ -296,16 +301,11 @@ impl Control {
     /// to the request's tenant.
     pub fn broker_approve(&self, id: &str, username: &str) -> Result<(), ControlError> {
         let segment = self
-            .state
             .broker
             .pending_tenant(id)
             .ok_or_else(|| ControlError::NoPendingBrokerRequest(id.to_string()))?;
         let sign_in = self.sign_in_for(username, &segment)?;
-        if self
-            .state
-            .broker
-            .decide(id, crate::broker::session::Decision::Approve(sign_in))
-        {
+        if self.broker.decide(id, Decision::Approve(sign_in)) {
             Ok(())
         } else {
             Err(ControlError::NoPendingBrokerRequest(id.to_string()))
@@ -314,11 +314,7 @@ impl Control {
 
     /// Denies a pending interactive broker request: the caller gets status 7 (UserCanceled).
     pub fn broker_deny(&self, id: &str) -> Result<(), ControlError> {
-        if self
-            .state
-            .broker
-            .decide(id, crate::broker::session::Decision::Deny)
-        {
+        if self.broker.decide(id, Decision::Deny) {
             Ok(())
         } else {
             Err(ControlError::NoPendingBrokerRequest(id.to_string()))
@@ -340,39 +336,23 @@ impl Control {
             ))
         })?;
         error.check().map_err(ControlError::InvalidBrokerError)?;
-        self.state.broker.inject(m, error);
+        self.broker.inject(m, error);
         Ok(())
     }
 
     /// The accounts signed in through the broker, per client, in sign-in order (the device
     /// user appears once it has been used for a client).
     pub fn broker_signed_in(&self) -> Vec<BrokerSignIn> {
-        self.state.broker.signed_in()
+        self.broker.signed_in()
     }
-}
-
-fn control(state: &Arc<AppState>) -> Control {
-    Control::new(state.clone())
 }
 
 fn failure(status: StatusCode, message: String) -> Response {
     (status, Json(json!({"error": message}))).into_response()
 }
 
-/// A control-API refusal: `status` with `{"error": message}`.
-pub(crate) fn refuse(status: StatusCode, message: String) -> Response {
-    failure(status, message)
-}
-
-/// The longest access-token lifetime the control API accepts: 100 years. Beyond it `exp`
-/// would leave the range JWT consumers handle (a security review found that `u64::MAX` gave
-/// `exp` < `iat`).
-pub const MAX_LIFETIME_SECONDS: u64 = 100 * 365 * 24 * 3600;
 /// The longest device-code polling interval the control API accepts (one hour).
 pub const MAX_INTERVAL_SECONDS: u64 = 3600;
-/// The latest time the clock may be set to: 9999-12-31T23:59:59Z (the last time Entra's
-/// `YYYY-MM-DD` timestamps can show).
-pub const MAX_CLOCK_UNIX: i64 = 253_402_300_799;
 /// The longest scripted delay: ten minutes.
 pub const MAX_DELAY_MS: u64 = 600_000;
 
@@ -519,63 +499,61 @@ fn completion_json(c: AuthorizationCompletion) -> Value {
 }
 
 /// The HTTP control API, nested under `/_control`.
-pub fn routes() -> Router<Arc<AppState>> {
+pub fn routes() -> Router<Control> {
     Router::new()
         .route(
             "/device/approve",
-            post(|State(s): State<Arc<AppState>>, Json(b): Json<ApproveDevice>| async move {
-                result(control(&s).approve_device_code(&b.user_code, &b.username).map(|()| json!({})))
+            post(|State(c): State<Control>, Json(b): Json<ApproveDevice>| async move {
+                result(c.approve_device_code(&b.user_code, &b.username).map(|()| json!({})))
             }),
         )
         .route(
             "/device/deny",
-            post(|State(s): State<Arc<AppState>>, Json(b): Json<UserCode>| async move {
-                result(control(&s).deny_device_code(&b.user_code).map(|()| json!({})))
+            post(|State(c): State<Control>, Json(b): Json<UserCode>| async move {
+                result(c.deny_device_code(&b.user_code).map(|()| json!({})))
             }),
         )
         .route(
             "/pending",
-            get(|State(s): State<Arc<AppState>>| async move {
-                let c = control(&s);
+            get(|State(c): State<Control>| async move {
                 Json(json!({"device_codes": c.pending_device_codes(), "authorization_requests": c.pending_authorizations()}))
             }),
         )
         .route(
             "/authorize/approve",
-            post(|State(s): State<Arc<AppState>>, Json(b): Json<ApproveAuthorization>| async move {
-                result(control(&s).approve_authorization(b.state.as_deref(), &b.username).map(completion_json))
+            post(|State(c): State<Control>, Json(b): Json<ApproveAuthorization>| async move {
+                result(c.approve_authorization(b.state.as_deref(), &b.username).map(completion_json))
             }),
         )
         .route(
             "/authorize/deny",
-            post(|State(s): State<Arc<AppState>>, body: axum::body::Bytes| async move {
+            post(|State(c): State<Control>, body: axum::body::Bytes| async move {
                 let b: StateSelector = match optional_body(&body) {
                     Ok(b) => b,
                     Err(r) => return r,
                 };
-                result(control(&s).deny_authorization(b.state.as_deref()).map(completion_json))
+                result(c.deny_authorization(b.state.as_deref()).map(completion_json))
             }),
         )
         .route(
             "/faults",
-            post(|State(s): State<Arc<AppState>>, Json(rule): Json<FaultRule>| async move {
+            post(|State(c): State<Control>, Json(rule): Json<FaultRule>| async move {
                 if let Err(why) = check_fault(&rule) {
                     return failure(StatusCode::BAD_REQUEST, why);
                 }
-                control(&s).add_fault(rule);
+                c.add_fault(rule);
                 Json(json!({})).into_response()
             })
-            .delete(|State(s): State<Arc<AppState>>| async move {
-                control(&s).clear_faults();
+            .delete(|State(c): State<Control>| async move {
+                c.clear_faults();
                 Json(json!({}))
             }),
         )
         .route(
             "/clock",
-            get(|State(s): State<Arc<AppState>>| async move { Json(json!({"now": control(&s).now()})) }).post(
-                |State(s): State<Arc<AppState>>, Json(b): Json<ClockChange>| async move {
-                    let c = control(&s);
-                    if let Err(why) = check_clock(c.now(), &b) {
+            get(|State(c): State<Control>| async move { Json(json!({"now": c.now()})) }).post(
+                |State(c): State<Control>, Json(b): Json<ClockChange>| async move {
+                        if let Err(why) = check_clock(c.now(), &b) {
                         return failure(StatusCode::BAD_REQUEST, why);
                     }
                     if let Some(t) = b.set_unix {
@@ -590,43 +568,43 @@ pub fn routes() -> Router<Arc<AppState>> {
         )
         .route(
             "/revoke",
-            post(|State(s): State<Arc<AppState>>, body: axum::body::Bytes| async move {
+            post(|State(c): State<Control>, body: axum::body::Bytes| async move {
                 let b: Revoke = match optional_body(&body) {
                     Ok(b) => b,
                     Err(r) => return r,
                 };
-                Json(json!({"revoked": control(&s).revoke_refresh_tokens(b.username.as_deref())})).into_response()
+                Json(json!({"revoked": c.revoke_refresh_tokens(b.username.as_deref())})).into_response()
             }),
         )
         .route(
             "/requests",
-            get(|State(s): State<Arc<AppState>>| async move { Json(control(&s).requests()) }).delete(
-                |State(s): State<Arc<AppState>>| async move {
-                    control(&s).clear_requests();
+            get(|State(c): State<Control>| async move { Json(c.requests()) }).delete(
+                |State(c): State<Control>| async move {
+                    c.clear_requests();
                     Json(json!({}))
                 },
             ),
         )
         .route(
             "/broker/pending",
-            get(|State(s): State<Arc<AppState>>| async move { Json(control(&s).broker_pending()) }),
+            get(|State(c): State<Control>| async move { Json(c.broker_pending()) }),
         )
         .route(
             "/broker/approve",
-            post(|State(s): State<Arc<AppState>>, Json(b): Json<BrokerApprove>| async move {
-                result(control(&s).broker_approve(&b.id, &b.username).map(|()| json!({})))
+            post(|State(c): State<Control>, Json(b): Json<BrokerApprove>| async move {
+                result(c.broker_approve(&b.id, &b.username).map(|()| json!({})))
             }),
         )
         .route(
             "/broker/deny",
-            post(|State(s): State<Arc<AppState>>, Json(b): Json<BrokerId>| async move {
-                result(control(&s).broker_deny(&b.id).map(|()| json!({})))
+            post(|State(c): State<Control>, Json(b): Json<BrokerId>| async move {
+                result(c.broker_deny(&b.id).map(|()| json!({})))
             }),
         )
         .route(
             "/broker/errors",
-            post(|State(s): State<Arc<AppState>>, Json(b): Json<BrokerInject>| async move {
-                match control(&s).broker_inject_error(&b.method, b.error) {
+            post(|State(c): State<Control>, Json(b): Json<BrokerInject>| async move {
+                match c.broker_inject_error(&b.method, b.error) {
                     Ok(()) => Json(json!({})).into_response(),
                     Err(e) => failure(StatusCode::BAD_REQUEST, e.to_string()),
                 }
@@ -634,12 +612,11 @@ pub fn routes() -> Router<Arc<AppState>> {
         )
         .route(
             "/broker/signed-in",
-            get(|State(s): State<Arc<AppState>>| async move { Json(control(&s).broker_signed_in()) }),
+            get(|State(c): State<Control>| async move { Json(c.broker_signed_in()) }),
         )
         .route(
             "/settings",
-            post(|State(s): State<Arc<AppState>>, Json(b): Json<serde_json::Map<String, Value>>| async move {
-                let c = control(&s);
+            post(|State(c): State<Control>, Json(b): Json<serde_json::Map<String, Value>>| async move {
                 // Every value is checked before any is applied.
                 let mut changes = Vec::new();
                 for (key, value) in &b {

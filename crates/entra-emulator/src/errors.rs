@@ -79,6 +79,12 @@ pub fn by_code(code: u32) -> Option<Aadsts> {
     ALL.iter().copied().find(|a| a.code == code)
 }
 
+/// The claims challenge sent with AADSTS50076 (Conditional Access requires MFA).
+pub fn mfa_claims_challenge() -> String {
+    r#"{"access_token":{"capolids":{"essential":true,"values":["c1a4fb2b-3c0e-4b6a-9b1c-5e8f7d2a6b10"]}}}"#
+        .to_string()
+}
+
 /// An error about to be sent in Entra's JSON shape.
 #[derive(Debug, Clone)]
 pub struct EntraError {

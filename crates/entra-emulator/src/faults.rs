@@ -173,7 +173,7 @@ pub fn apply(action: &FaultAction, trace: &Trace) -> FaultOutcome {
                 &["(scripted fault)", "(scripted fault)", "(scripted fault)"],
             );
             if *code == errors::MFA_REQUIRED.code {
-                e = e.with_claims(crate::tokens::mfa_claims_challenge());
+                e = e.with_claims(errors::mfa_claims_challenge());
             }
             respond(e.into_response_with(trace))
         }

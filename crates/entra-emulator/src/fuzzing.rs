@@ -18,8 +18,8 @@ use crate::config::EmulatorConfig;
 use crate::crypto::{self, SigningKey};
 use crate::directory::Directory;
 use crate::endpoints::Form;
-use crate::endpoints::token::parse_scopes;
 use crate::ready_made;
+use crate::rules::access::parse_scopes;
 use crate::scopes::{glob_match, split_scope};
 use crate::state::AppState;
 
@@ -147,8 +147,12 @@ fn harness() -> &'static Harness {
             key,
             settings,
         ));
+        let control = crate::control::Control::new(
+            state.clone(),
+            Arc::new(crate::broker::BrokerSession::default()),
+        );
         Harness {
-            router: crate::server::router(state),
+            router: crate::server::router(state, control),
             runtime: tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{AppConfig, ClientKind};
-use crate::server::{Emulator, EmulatorError};
+use crate::config::{AppConfig, ClientKind, EmulatorConfig};
+use crate::startup::EmulatorError;
 
 /// A client of the tenant, with a scope it may request.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -124,17 +124,22 @@ pub(crate) fn write_private(dir: &Path, name: &str, text: &str) -> Result<PathBu
     Ok(path)
 }
 
+/// The connection info of an emulator serving `config` at `base_url`, with its `authority` and
+/// its CA written to `ca_file`; writes the certificate credential into `dir`.
 pub(crate) fn connection_info(
-    emulator: &Emulator,
+    config: &EmulatorConfig,
+    base_url: &str,
+    authority: String,
     ca_file: Option<PathBuf>,
     dir: &Path,
 ) -> Result<ConnectionInfo, EmulatorError> {
-    let config = emulator.config();
+    let first_client =
+        |pick: &dyn Fn(&AppConfig) -> bool| config.applications.iter().find(|a| pick(a));
     let tenant = &config.tenants[0];
-    let public = emulator.first_client(|a| a.kind == ClientKind::Public);
+    let public = first_client(&|a| a.kind == ClientKind::Public);
     let family = public.and_then(|p| {
         p.family_id.as_ref().and_then(|f| {
-            emulator.first_client(|a| {
+            first_client(&|a| {
                 a.kind == ClientKind::Public
                     && a.client_id != p.client_id
                     && a.family_id.as_ref() == Some(f)
@@ -142,9 +147,8 @@ pub(crate) fn connection_info(
         })
     });
     let confidential =
-        emulator.first_client(|a| a.kind == ClientKind::Confidential && !a.secrets.is_empty());
-    let cert_app =
-        emulator.first_client(|a| a.certificates.iter().any(|c| c.private_key_pem.is_some()));
+        first_client(&|a| a.kind == ClientKind::Confidential && !a.secrets.is_empty());
+    let cert_app = first_client(&|a| a.certificates.iter().any(|c| c.private_key_pem.is_some()));
     let certificate_client = match cert_app {
         Some(app) => {
             let cert = app
@@ -176,15 +180,15 @@ pub(crate) fn connection_info(
         None => None,
     };
     Ok(ConnectionInfo {
-        base_url: emulator.base_url().to_string(),
-        authority: emulator.authority(),
+        base_url: base_url.to_string(),
+        authority,
         tenant_id: tenant.id.to_string(),
         tenant_domain: tenant.domains.first().cloned(),
         ca_file: ca_file.map(|p| p.display().to_string()),
         control_url: config
             .settings
             .control_api
-            .then(|| format!("{}/_control", emulator.base_url())),
+            .then(|| format!("{base_url}/_control")),
         public_client: public.map(client),
         family_client: family.map(client),
         confidential_client: confidential.map(client),

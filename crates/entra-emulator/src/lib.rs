@@ -21,7 +21,6 @@
 #![allow(clippy::result_large_err)]
 
 pub mod broker;
-pub mod claims;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -34,25 +33,28 @@ pub mod faults;
 pub mod info;
 pub mod jwt;
 pub mod leak_scan;
+mod listener;
 pub mod ready_made;
 pub mod request_log;
+pub mod rules;
 pub mod scopes;
 pub mod secrets_log;
 pub mod server;
+mod startup;
 pub mod state;
 pub mod tls;
-pub mod tokens;
 
 pub use broker::{BrokerOptions, BrokerService, PrivateSessionBus};
 pub use config::{AppConfig, ClientKind, EmulatorConfig, Settings, TenantConfig, UserConfig};
 pub use control::{Control, ControlError};
-pub use endpoints::authorize::AuthorizationCompletion;
 pub use endpoints::managed_identity::{ManagedIdentityConfig, ManagedIdentityServer, MiIdentity};
 pub use faults::{FaultAction, FaultMatch, FaultRule};
 pub use info::ConnectionInfo;
 pub use ready_made::ready_made;
 pub use request_log::LoggedRequest;
-pub use server::{Emulator, EmulatorError};
+pub use rules::authorization::AuthorizationCompletion;
+pub use server::Emulator;
+pub use startup::EmulatorError;
 
 #[doc(hidden)]
 pub mod fuzzing;

@@ -3,7 +3,7 @@
 //! test suite can search its own logs for leaks afterwards ([`crate::leak_scan`],
 //! `entra-emulator scan-logs`).
 //!
-//! Off unless [`Settings::secrets_log`](crate::Settings::secrets_log) or the
+//! Off unless [`Settings::secrets_log`](crate::config::Settings::secrets_log) or the
 //! `ENTRA_EMULATOR_SECRETS_LOG` environment variable names a file. Each line is one JSON object,
 //! `{"kind":"access_token","value":"eyJ…"}`; the file is created readable by its owner only and
 //! opened for appending, so several emulators (and processes) can share it.
@@ -143,7 +143,7 @@ impl SecretsLog {
     }
 
     /// Records the configuration's passwords, client secrets, private keys and usernames.
-    pub fn record_configuration(&self, config: &crate::EmulatorConfig) {
+    pub fn record_configuration(&self, config: &crate::config::EmulatorConfig) {
         if !self.is_on() {
             return;
         }

@@ -1,64 +1,34 @@
-//! Starting and stopping the emulator: TLS, the accept loop, and the middleware every request
-//! passes (trace ids, body limit, request log, scripted faults).
+//! The emulator as a whole: [`Emulator`] builds the shared state, serves the HTTP endpoints and
+//! the control API, and starts the side services next to it (the broker service on D-Bus, the
+//! managed-identity endpoints), each a type of its own built from the shared state.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::HeaderValue;
-use axum::middleware::Next;
-use axum::response::Response;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::broker::{BrokerOptions, BrokerService, BrokerServiceError, BrokerSession};
 use crate::config::EmulatorConfig;
 use crate::control::Control;
 use crate::crypto::{self, SigningKey};
 use crate::directory::Directory;
-use crate::errors::{self, EntraError, Trace};
-use crate::faults::{self, FaultOutcome, RequestFacts};
+use crate::endpoints::managed_identity::{ManagedIdentityConfig, ManagedIdentityServer};
 use crate::info::{self, ConnectionInfo};
-use crate::request_log::LoggedRequest;
+pub use crate::listener::host_is_local;
+use crate::listener::{accept_loop, entra_layer, method_not_allowed, not_found};
 use crate::secrets_log::SecretsLog;
+pub use crate::startup::EmulatorError;
 use crate::state::AppState;
 use crate::tls::TlsMaterial;
-
-/// Why the emulator could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum EmulatorError {
-    /// The configuration is inconsistent.
-    #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
-    /// Key or certificate generation failed.
-    #[error("key material: {0}")]
-    Crypto(#[from] crypto::CryptoError),
-    /// The port could not be bound.
-    #[error(
-        "cannot listen on 127.0.0.1:{port}: {source} (choose another port, or 0 for any free one)"
-    )]
-    Bind {
-        /// The port asked for.
-        port: u16,
-        /// The OS error.
-        source: std::io::Error,
-    },
-    /// A file could not be written.
-    #[error("cannot write {path}: {source}")]
-    Write {
-        /// The file.
-        path: String,
-        /// The OS error.
-        source: std::io::Error,
-    },
-}
 
 /// A running emulator on 127.0.0.1. Dropping it stops the server.
 pub struct Emulator {
     state: Arc<AppState>,
+    /// What the broker service remembers; the control API reads and decides it too.
+    broker: Arc<BrokerSession>,
     ca_pem: Option<String>,
     shutdown: watch::Sender<bool>,
     addr: SocketAddr,
@@ -112,7 +82,8 @@ impl Emulator {
         }
         state.secrets.record_configuration(state.directory.config());
         let state = Arc::new(state);
-        let router = router(state.clone());
+        let broker = Arc::new(BrokerSession::default());
+        let router = router(state.clone(), Control::new(state.clone(), broker.clone()));
         let (shutdown, shutdown_rx) = watch::channel(false);
         let acceptor = tls
             .as_ref()
@@ -121,6 +92,7 @@ impl Emulator {
         tracing::info!(base_url = %state.base_url, "entra-emulator listening");
         Ok(Self {
             state,
+            broker,
             ca_pem: tls.map(|t| t.ca_pem),
             shutdown,
             addr,
@@ -163,7 +135,7 @@ impl Emulator {
 
     /// The test-control handle (works whether or not the HTTP control API is on).
     pub fn control(&self) -> Control {
-        Control::new(self.state.clone())
+        Control::new(self.state.clone(), self.broker.clone())
     }
 
     /// The configuration in force.
@@ -175,7 +147,13 @@ impl Emulator {
     /// the ready-made certificate credential into `dir`.
     pub fn connection_info(&self, dir: &Path) -> Result<ConnectionInfo, EmulatorError> {
         let ca_file = self.write_ca_file(dir)?;
-        info::connection_info(self, ca_file, dir)
+        info::connection_info(
+            self.config(),
+            self.base_url(),
+            self.authority(),
+            ca_file,
+            dir,
+        )
     }
 
     /// Stops accepting connections.
@@ -183,16 +161,31 @@ impl Emulator {
         let _ = self.shutdown.send(true);
     }
 
-    /// The shared state (for listeners started next to the main one).
-    pub(crate) fn state(&self) -> &Arc<AppState> {
-        &self.state
+    /// Serves the broker on the session bus at `bus_address` (a D-Bus address such as
+    /// `unix:path=/run/user/1000/bus`, or [`PrivateSessionBus::address`]).
+    ///
+    /// [`PrivateSessionBus::address`]: crate::broker::PrivateSessionBus::address
+    pub async fn serve_broker(
+        &self,
+        bus_address: &str,
+        options: BrokerOptions,
+    ) -> Result<BrokerService, BrokerServiceError> {
+        BrokerService::start(
+            self.state.clone(),
+            self.broker.clone(),
+            bus_address,
+            options,
+        )
+        .await
     }
 
-    pub(crate) fn first_client(
+    /// Starts the managed-identity endpoints (a plain-HTTP and an HTTPS listener on 127.0.0.1),
+    /// sharing this emulator's clock, signing key, request log and faults.
+    pub async fn start_managed_identity(
         &self,
-        pick: impl Fn(&crate::config::AppConfig) -> bool,
-    ) -> Option<&crate::config::AppConfig> {
-        self.config().applications.iter().find(|a| pick(a))
+        config: ManagedIdentityConfig,
+    ) -> Result<ManagedIdentityServer, EmulatorError> {
+        ManagedIdentityServer::start(self.state.clone(), config).await
     }
 }
 
@@ -202,156 +195,9 @@ impl Drop for Emulator {
     }
 }
 
-pub(crate) async fn accept_loop(
-    listener: TcpListener,
-    acceptor: Option<tokio_rustls::TlsAcceptor>,
-    router: Router,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    // Every endpoint answers only requests naming this listener (DNS rebinding).
-    let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
-    let router = router.layer(axum::middleware::from_fn(
-        move |request: Request, next: Next| check_host(port, request, next),
-    ));
-    let mut backoff = AcceptBackoff::default();
-    loop {
-        let accepted = tokio::select! {
-            a = listener.accept() => a,
-            _ = shutdown.changed() => break,
-        };
-        let stream = match accepted {
-            Ok((stream, _)) => {
-                backoff.reset();
-                stream
-            }
-            Err(e) => {
-                // Out of descriptors (EMFILE/ENFILE) the listener stays readable: without a
-                // pause the loop would spin a core until connections close.
-                let pause = backoff.next_pause();
-                tracing::warn!(error = %e, pause_ms = pause.as_millis() as u64, "accept failed; pausing");
-                tokio::select! {
-                    _ = tokio::time::sleep(pause) => {}
-                    _ = shutdown.changed() => break,
-                }
-                continue;
-            }
-        };
-        // Responses go out at once: with Nagle's algorithm on, a response written after the TLS
-        // handshake's last small record waits for the client's delayed ACK (up to 40 ms).
-        let _ = stream.set_nodelay(true);
-        let router = router.clone();
-        let acceptor = acceptor.clone();
-        let mut conn_shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            let service = hyper_util::service::TowerToHyperService::new(router);
-            // A client that stops sending headers does not hold a connection forever.
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(std::time::Duration::from_secs(30));
-            let served = async {
-                match acceptor {
-                    Some(acceptor) => {
-                        let Ok(Ok(tls)) = tokio::time::timeout(
-                            std::time::Duration::from_secs(10),
-                            acceptor.accept(stream),
-                        )
-                        .await
-                        else {
-                            return;
-                        };
-                        let io = hyper_util::rt::TokioIo::new(tls);
-                        let _ = builder.serve_connection(io, service).await;
-                    }
-                    None => {
-                        let io = hyper_util::rt::TokioIo::new(stream);
-                        let _ = builder.serve_connection(io, service).await;
-                    }
-                }
-            };
-            tokio::select! {
-                _ = served => {}
-                _ = conn_shutdown.changed() => {}
-            }
-        });
-    }
-}
-
-/// How long the accept loop pauses after consecutive failures: 10 ms, doubling to 1 s.
-#[derive(Debug, Default)]
-pub(crate) struct AcceptBackoff {
-    failures: u32,
-}
-
-impl AcceptBackoff {
-    /// The first pause.
-    pub(crate) const MIN: std::time::Duration = std::time::Duration::from_millis(10);
-    /// The longest pause.
-    pub(crate) const MAX: std::time::Duration = std::time::Duration::from_secs(1);
-
-    /// The pause after one more failure.
-    pub(crate) fn next_pause(&mut self) -> std::time::Duration {
-        let pause = Self::MIN.saturating_mul(1 << self.failures.min(10));
-        self.failures = self.failures.saturating_add(1);
-        pause.min(Self::MAX)
-    }
-
-    /// A connection was accepted: start again from the shortest pause.
-    pub(crate) fn reset(&mut self) {
-        self.failures = 0;
-    }
-}
-
-/// Whether `host` (a `Host` header value) names this emulator: `127.0.0.1`, `localhost` or
-/// `[::1]`, with no port or the listener's `port`.
-///
-/// Rule: a loopback server must refuse requests whose `Host` is another name, or a page on a
-/// hostile site can rebind its DNS name to 127.0.0.1 and read the answers (DNS rebinding; the
-/// same check as the library's loopback redirect listener).
-pub fn host_is_local(host: &str, port: u16) -> bool {
-    let (name, host_port) = match host.rsplit_once(':') {
-        // `[::1]:443` or `127.0.0.1:443`; a bare `[::1]` has its colons inside the brackets.
-        Some((name, p)) if !p.contains(']') => (name, Some(p)),
-        _ => (host, None),
-    };
-    let name_ok = name == "127.0.0.1" || name.eq_ignore_ascii_case("localhost") || name == "[::1]";
-    let port_ok = match host_port {
-        None => true,
-        Some(p) => p.parse::<u16>().is_ok_and(|p| p == port),
-    };
-    name_ok && port_ok
-}
-
-async fn check_host(port: u16, request: Request, next: Next) -> Response {
-    let host = request
-        .headers()
-        .get(http::header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .or_else(|| request.uri().authority().map(|a| a.to_string()));
-    match host {
-        Some(h) if host_is_local(&h, port) => next.run(request).await,
-        other => {
-            let why = match other {
-                // RFC 9112 §3.2: a server responds 400 to an HTTP/1.1 request without Host.
-                None => "The request has no Host header.".to_string(),
-                Some(h) => format!(
-                    "The Host header {:?} does not name this emulator (use 127.0.0.1:{port}, localhost:{port} or [::1]:{port}).",
-                    h.chars().take(256).collect::<String>()
-                ),
-            };
-            let e = EntraError::new(errors::MALFORMED_REQUEST, &[&why]).with_status(400);
-            let trace = Trace {
-                trace_id: uuid::Uuid::new_v4().to_string(),
-                correlation_id: uuid::Uuid::new_v4().to_string(),
-                timestamp: crate::clock::Clock::default().timestamp(),
-            };
-            with_trace_headers(e.into_response_with(&trace), &trace)
-        }
-    }
-}
-
-pub(crate) fn router(state: Arc<AppState>) -> Router {
+/// The main listener's routes: the Entra endpoints, and the control API under `/_control`
+/// (refused by [`entra_layer`] unless `settings.control_api` is on).
+pub(crate) fn router(state: Arc<AppState>, control: Control) -> Router {
     use axum::routing::{get, post};
 
     use crate::endpoints::{authorize, device, discovery, logout, token, userrealm};
@@ -375,7 +221,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
             "/{tenant}/oauth2/v2.0/logout",
             get(logout::logout).post(logout::logout),
         )
-        .nest("/_control", crate::control::routes())
+        .nest("/_control", crate::control::routes().with_state(control))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
@@ -383,191 +229,4 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
             entra_layer,
         ))
         .with_state(state)
-}
-
-async fn not_found(axum::Extension(trace): axum::Extension<Trace>, request: Request) -> Response {
-    not_found_error(request.uri().path()).into_response_with(&trace)
-}
-
-async fn method_not_allowed(
-    axum::Extension(trace): axum::Extension<Trace>,
-    request: Request,
-) -> Response {
-    let mut e = EntraError::new(
-        errors::MALFORMED_REQUEST,
-        &[&format!(
-            "{} is not supported on {}.",
-            request.method(),
-            request.uri().path()
-        )],
-    );
-    e.status = Some(405);
-    e.into_response_with(&trace)
-}
-
-fn not_found_error(path: &str) -> EntraError {
-    EntraError::new(
-        errors::MALFORMED_REQUEST,
-        &[&format!("The endpoint '{path}' does not exist.")],
-    )
-    .with_status(404)
-}
-
-fn header_map(request: &Request) -> BTreeMap<String, String> {
-    let mut headers = BTreeMap::<String, String>::new();
-    for (name, value) in request.headers() {
-        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-        headers
-            .entry(name.as_str().to_string())
-            .and_modify(|v| {
-                v.push_str(", ");
-                v.push_str(&value);
-            })
-            .or_insert(value);
-    }
-    headers
-}
-
-fn pairs(bytes: &[u8]) -> BTreeMap<String, String> {
-    let mut map = BTreeMap::new();
-    for (k, v) in serde_urlencoded::from_bytes::<Vec<(String, String)>>(bytes).unwrap_or_default() {
-        map.entry(k).or_insert(v);
-    }
-    map
-}
-
-/// Trace ids, body limit, request log and scripted faults, around every request.
-pub(crate) async fn entra_layer(
-    State(state): State<Arc<AppState>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let correlation_id = request
-        .headers()
-        .get("client-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 128)
-        .map(str::to_string)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let trace = Trace {
-        trace_id: uuid::Uuid::new_v4().to_string(),
-        correlation_id,
-        timestamp: state.clock.timestamp(),
-    };
-    let is_control = request.uri().path().starts_with("/_control");
-    if is_control && !state.settings.control_api {
-        return with_trace_headers(
-            not_found_error(request.uri().path()).into_response_with(&trace),
-            &trace,
-        );
-    }
-    let (mut parts, body) = request.into_parts();
-    let limit = state.settings.max_body_bytes;
-    // A client that stops sending its body does not hold the request forever.
-    let read = tokio::time::timeout(
-        std::time::Duration::from_secs(30),
-        axum::body::to_bytes(body, limit),
-    )
-    .await;
-    let bytes = match read {
-        Ok(Ok(b)) => b,
-        Ok(Err(_)) => {
-            let e = EntraError::new(
-                errors::MALFORMED_REQUEST,
-                &[&format!("The request body is larger than {limit} bytes.")],
-            );
-            return with_trace_headers(e.with_status(413).into_response_with(&trace), &trace);
-        }
-        Err(_) => {
-            let e = EntraError::new(
-                errors::MALFORMED_REQUEST,
-                &["The request body was not received within 30 seconds."],
-            );
-            return with_trace_headers(e.with_status(408).into_response_with(&trace), &trace);
-        }
-    };
-    parts.extensions.insert(trace.clone());
-    if is_control && parts.method == http::Method::POST && !is_json(&parts.headers) {
-        // A cross-site page can POST without a CORS preflight only with a form or text
-        // content type; requiring JSON keeps it from driving the control API (CSRF).
-        return with_trace_headers(
-            crate::control::refuse(
-                axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "control requests must have Content-Type: application/json".into(),
-            ),
-            &trace,
-        );
-    }
-    let mut request = Request::from_parts(parts, Body::from(bytes.clone()));
-    if is_control {
-        return next.run(request).await;
-    }
-
-    let is_form = request
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    let form = if is_form {
-        pairs(&bytes)
-    } else {
-        BTreeMap::new()
-    };
-    let query = pairs(request.uri().query().unwrap_or("").as_bytes());
-    let mut entry = LoggedRequest {
-        method: request.method().to_string(),
-        path: request.uri().path().to_string(),
-        query,
-        headers: header_map(&request),
-        form,
-        status: 0,
-    };
-
-    let facts = RequestFacts {
-        method: &entry.method,
-        path: &entry.path,
-        grant_type: entry.form.get("grant_type").map(String::as_str),
-        client_id: entry
-            .form
-            .get("client_id")
-            .or_else(|| entry.query.get("client_id"))
-            .map(String::as_str),
-    };
-    state.secrets.record_received(&entry.form);
-    let fault = faults::take_matching(&mut state.runtime().faults, &facts);
-    let response = match fault.map(|f| faults::apply(&f, &trace)) {
-        Some(FaultOutcome::Respond(response)) => response,
-        Some(FaultOutcome::Delay(d)) => {
-            tokio::time::sleep(d).await;
-            request.extensions_mut().insert(trace.clone());
-            next.run(request).await
-        }
-        None => next.run(request).await,
-    };
-    entry.status = response.status().as_u16();
-    state.log.push(entry);
-    with_trace_headers(response, &trace)
-}
-
-fn is_json(headers: &http::HeaderMap) -> bool {
-    headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
-}
-
-fn with_trace_headers(mut response: Response, trace: &Trace) -> Response {
-    let headers = response.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&trace.correlation_id) {
-        headers.insert("client-request-id", v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&trace.trace_id) {
-        headers.insert("x-ms-request-id", v);
-    }
-    headers.insert(
-        "cache-control",
-        HeaderValue::from_static("no-store, no-cache"),
-    );
-    response
 }

@@ -147,6 +147,11 @@ pub struct DeviceCodeRecord {
     pub sign_in: Option<SignIn>,
 }
 
+/// The longest access-token lifetime the control API accepts and the token endpoints use: 100
+/// years. Beyond it `exp` would leave the range JWT consumers handle (a security review found
+/// that `u64::MAX` gave `exp` < `iat`).
+pub const MAX_LIFETIME_SECONDS: u64 = 100 * 365 * 24 * 3600;
+
 /// The mutable part of the emulator.
 #[derive(Debug, Default)]
 pub struct Runtime {
@@ -189,8 +194,6 @@ pub struct AppState {
     runtime: Mutex<Runtime>,
     /// Request log.
     pub log: RequestLog,
-    /// The broker service's sign-ins, pending interactive requests and injected errors.
-    pub broker: crate::broker::BrokerSession,
     /// Where issued and received secrets are recorded (off unless configured).
     pub secrets: crate::secrets_log::SecretsLog,
 }
@@ -274,7 +277,6 @@ impl AppState {
             settings,
             runtime: Mutex::new(Runtime::default()),
             log,
-            broker: crate::broker::BrokerSession::default(),
             secrets: crate::secrets_log::SecretsLog::off(),
         }
     }
@@ -286,13 +288,13 @@ impl AppState {
     }
 
     /// The access-token lifetime in force, at most
-    /// [`MAX_LIFETIME_SECONDS`](crate::control::MAX_LIFETIME_SECONDS) so that `exp` never
+    /// [`MAX_LIFETIME_SECONDS`] so that `exp` never
     /// wraps below `iat`.
     pub fn access_token_lifetime(&self) -> u64 {
         self.runtime()
             .access_token_lifetime
             .unwrap_or(self.settings.access_token_lifetime_seconds)
-            .min(crate::control::MAX_LIFETIME_SECONDS)
+            .min(MAX_LIFETIME_SECONDS)
     }
 
     /// The device-code polling interval in force.

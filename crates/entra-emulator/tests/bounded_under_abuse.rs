@@ -8,10 +8,11 @@ mod common;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use entra_emulator::ConnectionInfo;
+use entra_test_support::emulator::spawn_serve;
 use serde_json::{Value, json};
 
 /// A child emulator over plain HTTP (so the load needs no TLS client), killed on drop.
@@ -39,17 +40,7 @@ impl ChildEmulator {
             ])
             .arg(dir.path())
             .args(extra);
-        let mut command = wrap(command);
-        let mut child = command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let info: ConnectionInfo = serde_json::from_str(&line).expect("connection info");
+        let (child, info) = spawn_serve(&mut wrap(command));
         Self {
             child,
             info,
@@ -384,18 +375,11 @@ fn every_endpoint_checks_the_host_header_in_http_mode() {
 fn default_state_directory_is_fresh_private_and_removed_on_exit() {
     let tmp = tempfile::tempdir().unwrap();
     let spawn = || {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_entra-emulator"))
-            .args(["serve", "--json", "--port", "0"])
-            .env("TMPDIR", tmp.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let info: ConnectionInfo = serde_json::from_str(&line).unwrap();
+        let (child, info) = spawn_serve(
+            Command::new(env!("CARGO_BIN_EXE_entra-emulator"))
+                .args(["serve", "--json", "--port", "0"])
+                .env("TMPDIR", tmp.path()),
+        );
         let dir = Path::new(info.ca_file.as_deref().unwrap())
             .parent()
             .unwrap()

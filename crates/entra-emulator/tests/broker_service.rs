@@ -19,6 +19,8 @@ use entra_emulator::broker::{
 use entra_emulator::config::{AppConfig, ClientKind};
 use entra_emulator::crypto::SigningKey;
 use entra_emulator::{ControlError, EmulatorConfig};
+use entra_test_support::external::ci;
+use entra_test_support::repo_root;
 use serde_json::{Value, json};
 
 use common::TestEmulator;
@@ -50,10 +52,6 @@ trait Broker1 {
 
 const CORR: &str = "5a0c3f1e-9d2b-4c8a-b7e6-1f2d3c4b5a69";
 const SEED_TAG: i64 = 508170375;
-
-fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
 
 /// A private bus, or `None` (test skipped) when dbus-daemon is missing outside CI.
 fn private_bus() -> Option<PrivateSessionBus> {
@@ -1439,20 +1437,8 @@ async fn absent_name_taken_name_and_release() {
     );
 }
 
-fn repo_root() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("repository root")
-}
-
 fn missing(what: &str) -> Option<std::convert::Infallible> {
-    let message = format!("MSAL Python broker interop: {what}");
-    if ci() {
-        panic!("{message}");
-    }
-    eprintln!("\n!!! SKIPPED: {message}. With CI=true this fails.\n");
-    None
+    entra_test_support::missing(&format!("MSAL Python broker interop: {what}"))
 }
 
 /// The interop interpreter with msal[broker] (pymsalruntime and its system libraries) usable.

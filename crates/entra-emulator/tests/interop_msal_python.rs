@@ -8,34 +8,8 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-
+use entra_test_support::{python, repo_root};
 use serde_json::Value;
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("repository root")
-}
-
-fn python() -> Option<PathBuf> {
-    let candidate = std::env::var_os("ENTRA_INTEROP_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join(".venv-interop/bin/python"));
-    if candidate.exists() {
-        return Some(candidate);
-    }
-    let message = format!(
-        "MSAL Python interop: no interpreter at {} (run scripts/test, or set ENTRA_INTEROP_PYTHON)",
-        candidate.display()
-    );
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{message}");
-    }
-    eprintln!("SKIPPED: {message}");
-    None
-}
 
 async fn run_scenario(scenario: &str) {
     let Some(python) = python() else { return };

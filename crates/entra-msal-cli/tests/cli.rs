@@ -1,18 +1,17 @@
 //! The `msal` binary: the README's demo and the emulator subcommand.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
+
+use entra_test_support::emulator::spawn_serve;
+use entra_test_support::logs::suite_log_file;
 
 #[test]
 fn demo_runs_unattended_to_the_end() {
     let mut demo = Command::new(env!("CARGO_BIN_EXE_msal"));
     demo.arg("demo").env_remove("MSAL_LOG_FILE");
     // Under scripts/test the demo's trace joins the whole suite's logs for the leak scan.
-    if let Some(dir) = std::env::var_os("ENTRA_TEST_LOG_DIR").filter(|d| !d.is_empty()) {
-        demo.env(
-            "MSAL_LOG_FILE",
-            std::path::Path::new(&dir).join(format!("msal-demo-{}.log", std::process::id())),
-        );
+    if let Some(file) = suite_log_file("msal-demo") {
+        demo.env("MSAL_LOG_FILE", file);
     }
     let output = demo.output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -48,28 +47,16 @@ fn demo_runs_unattended_to_the_end() {
 #[test]
 fn emulator_serve_from_the_cli() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_msal"))
-        .args(["emulator", "serve", "--json", "--state-dir"])
-        .arg(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let (mut child, info) = spawn_serve(
+        Command::new(env!("CARGO_BIN_EXE_msal"))
+            .args(["emulator", "serve", "--json", "--state-dir"])
+            .arg(dir.path()),
+    );
     child.kill().unwrap();
     child.wait().unwrap();
-    let info: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert!(info.authority.starts_with("https://127.0.0.1:"));
     assert!(
-        info["authority"]
-            .as_str()
-            .unwrap()
-            .starts_with("https://127.0.0.1:")
-    );
-    assert!(
-        info["control_url"].is_null(),
+        info.control_url.is_none(),
         "the control API is off unless enabled"
     );
 }

@@ -10,6 +10,9 @@ use assert_cmd::Command;
 use entra_emulator::ManagedIdentityConfig;
 use entra_emulator::broker::{BrokerOptions, BrokerService, PrivateSessionBus};
 use entra_emulator::{ConnectionInfo, Emulator};
+use entra_test_support::cache_file::access_token_targets as cached_targets;
+use entra_test_support::logs::suite_log_file;
+use entra_test_support::{python, repo_root};
 use serde_json::Value;
 
 /// A running emulator (control API on), its connection info and a private directory for the
@@ -69,7 +72,7 @@ impl Fixture {
     /// log file when the whole suite's logs are captured.
     fn envs(&self) -> Vec<(&'static str, String)> {
         let mut envs = self.base_envs();
-        envs.extend(suite_log_file().map(|f| ("MSAL_LOG_FILE", f)));
+        envs.extend(suite_log_file("msal-cli").map(|f| ("MSAL_LOG_FILE", f.display().to_string())));
         envs
     }
 
@@ -126,17 +129,6 @@ impl Fixture {
             String::from_utf8_lossy(&out.stdout).contains("Signed in as alice@contoso.example")
         );
     }
-}
-
-/// A new file under `ENTRA_TEST_LOG_DIR` for one run of the binary (`scripts/test` scans them
-/// for secrets), when the variable is set.
-fn suite_log_file() -> Option<String> {
-    static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let dir = std::env::var("ENTRA_TEST_LOG_DIR")
-        .ok()
-        .filter(|d| !d.is_empty())?;
-    let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    Some(format!("{dir}/msal-cli-{}-{n}.log", std::process::id()))
 }
 
 fn stdout_json(output: &std::process::Output) -> Value {
@@ -926,33 +918,6 @@ fn reads_a_cache_file_written_by_msal_python() {
         String::from_utf8(again.stdout).unwrap().trim(),
         expected["access_token"].as_str().unwrap()
     );
-}
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-/// MSAL Python: `$ENTRA_INTEROP_PYTHON`, else `.venv-interop/bin/python`; missing is a failure
-/// when `CI=true`, else a loud skip.
-fn python() -> Option<PathBuf> {
-    let candidate = std::env::var_os("ENTRA_INTEROP_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join(".venv-interop/bin/python"));
-    if candidate.exists() {
-        return Some(candidate);
-    }
-    let message = format!(
-        "MSAL Python interop: no interpreter at {} (run scripts/test, or set ENTRA_INTEROP_PYTHON)",
-        candidate.display()
-    );
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{message}");
-    }
-    eprintln!("SKIPPED: {message}");
-    None
 }
 
 /// A revoked refresh token: the silent refresh gets `invalid_grant`, which means the user must
@@ -2073,21 +2038,6 @@ fn app_token_command(f: &Fixture, cache: &Path, scope: &str) -> StdCommand {
     .args(["-o", "json", "--cache-file"])
     .arg(cache);
     cmd
-}
-
-/// The lowercased targets of the access tokens in a cache file, which must parse.
-fn cached_targets(path: &Path) -> std::collections::HashSet<String> {
-    let text = std::fs::read_to_string(path).unwrap();
-    let doc: Value = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("the cache file does not parse ({e}): {text:.200}"));
-    doc["AccessToken"]
-        .as_object()
-        .map(|ats| {
-            ats.values()
-                .map(|at| at["target"].as_str().unwrap().to_lowercase())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// An `interop/msal_extensions_load.py write` process: MSAL Python + msal-extensions with

@@ -59,7 +59,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let options = InteractiveOptions {
         parent_window: Some(PublicClientApplication::CONSOLE_WINDOW_HANDLE),
         login_hint: std::env::var("ENTRA_LOGIN_HINT").ok(),
-        prompt: std::env::var("ENTRA_PROMPT").ok(),
+        prompt: std::env::var("ENTRA_PROMPT")
+            .ok()
+            .map(|p| p.parse())
+            .transpose()?,
         pop: pop.clone(),
         ..Default::default()
     };

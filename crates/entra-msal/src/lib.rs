@@ -1,12 +1,107 @@
 //! # entra-msal
 //!
-//! The Microsoft Authentication Library (MSAL) for Rust, with authentication-broker support.
-//! Behaviour follows MSAL Python 1.39 where applications depend on it (wire protocol, token-cache
-//! JSON, silent-flow rules) and improves on it where it is weak (typed errors, async, an indexed
-//! cache, lazy discovery, request coalescing).
+//! The Microsoft Authentication Library (MSAL) for Rust: sign users in to Microsoft Entra ID and
+//! get tokens for Microsoft Graph, Azure and your own APIs, from desktop apps, command-line
+//! tools, daemons, web apps and Azure workloads, with the operating system's authentication
+//! broker where there is one (macOS Enterprise SSO, Windows WAM, the Linux identity broker, WSL).
 //!
-//! Everything is tested end to end against `entra-emulator`, a local Microsoft Entra ID in the
-//! same workspace.
+//! Behaviour follows MSAL Python 1.39 where applications depend on it (the wire protocol, the
+//! token cache's JSON, which MSAL Python reads and writes too, the silent-flow rules) and is
+//! stricter where it is weak (typed errors, async throughout, an indexed cache, coalesced
+//! requests). Everything is tested end to end against `entra-emulator`, a local Entra ID in the
+//! same repository, which you can use to test your own app offline.
+//!
+//! ## A desktop app or command-line tool
+//!
+//! The cached token when there is one, else the system browser (or the broker):
+//!
+//! ```no_run
+//! use entra_msal::{InteractiveOptions, PublicClientApplication, SilentOptions};
+//!
+//! # async fn run() -> Result<(), entra_msal::Error> {
+//! let app = PublicClientApplication::builder("YOUR_CLIENT_ID")
+//!     .authority("https://login.microsoftonline.com/organizations")
+//!     .build()?; // no network I/O yet
+//! let scopes = ["User.Read"];
+//! let cached = match app.accounts(None).first() {
+//!     Some(account) => match app
+//!         .acquire_token_silent(&scopes, account, &SilentOptions::default())
+//!         .await
+//!     {
+//!         Err(e) if e.is_ui_required() => None, // the user must sign in again
+//!         other => Some(other?),
+//!     },
+//!     None => None,
+//! };
+//! let result = match cached {
+//!     Some(result) => result,
+//!     None => {
+//!         app.acquire_token_interactive(&scopes, &InteractiveOptions::default())
+//!             .await?
+//!     }
+//! };
+//! println!("Bearer {}", result.access_token.expose());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! [`PublicClientApplication`] also signs in with a device code
+//! ([`initiate_device_flow`](PublicClientApplication::initiate_device_flow)) and, for
+//! managed (non-federated) accounts, with a username and password.
+//!
+//! ## A daemon or web API
+//!
+//! ```no_run
+//! use entra_msal::ConfidentialClientApplication;
+//!
+//! # async fn run() -> Result<(), entra_msal::Error> {
+//! let app = ConfidentialClientApplication::builder("YOUR_CLIENT_ID")
+//!     .authority("https://login.microsoftonline.com/YOUR_TENANT_ID")
+//!     .client_secret(std::env::var("CLIENT_SECRET").unwrap_or_default())
+//!     .build()?;
+//! // From the cache while it is valid, else from Entra ID.
+//! let result = app
+//!     .acquire_token_for_client(&["https://graph.microsoft.com/.default"])
+//!     .await?;
+//! # drop(result);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! [`ConfidentialClientApplication`] also takes a certificate or a signed assertion, and runs
+//! the on-behalf-of and authorization-code flows of web apps. On Azure,
+//! [`ManagedIdentityClient`] gets tokens for the host's managed identity.
+//!
+//! ## Errors
+//!
+//! Every call returns [`Error`]. Branch on [`Error::is_ui_required`] (sign the user in
+//! interactively, passing [`ServiceError::claims`] when there is a challenge),
+//! [`Error::is_transient`] (retry later), or the variant; [`Error::service_error`] carries
+//! Entra's error code, AADSTS numbers and correlation id.
+//!
+//! ## Features
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | (none) | every OAuth flow, the in-memory cache, file and encrypted-file persistence ([`persistence`]), managed identity ([`managed_identity`]) |
+//! | `broker` | the authentication brokers ([`broker`]): macOS Enterprise SSO, Windows WAM, the Linux identity broker over D-Bus, WSL through Windows |
+//! | `keyring` | the token cache encrypted in the OS keystore: Secret Service / libsecret (Linux), Keychain (macOS), DPAPI (Windows) |
+//! | `redis` | a distributed token cache in Redis, partitioned per tenant and account |
+//! | `azure-core` | `TokenCredential` for the Azure SDK for Rust |
+//!
+//! ## Modules
+//!
+//! The applications and their types are at the crate root. The modules are the extension
+//! points: [`persistence`] (where a cache lives), [`broker`] (parent windows, redirect URIs,
+//! custom broker backends), [`http`] (bring your own transport), [`authority`] (cloud hosts,
+//! [`AuthorityBuilder`](authority::AuthorityBuilder), discovery) and [`managed_identity`].
+//!
+//! ## Guides
+//!
+//! The repository's `docs/` folder has a guide per topic: `getting-started.md`, `broker.md`
+//! (each OS broker and its redirect URI), `cache.md` (sharing a cache file with MSAL Python and
+//! msal-extensions), `azure-sdk.md`, `emulator.md` (testing offline), `features.md` (every
+//! feature with MSAL Python's behaviour for it).
 
 mod app;
 pub mod authority;
@@ -22,15 +117,15 @@ pub mod managed_identity;
 mod oauth;
 pub mod persistence;
 
-pub use error::{Classification, Error, Result, ServiceError};
+pub use error::{Classification, Error, ErrorCause, Result, ServiceError};
 
 // The types an application needs first, at the crate root.
 pub use app::{
     Account, AuthCodeFlow, AuthCodeFlowOptions, AuthenticationResult, BeforeUiCallback,
     BrokerAvailability, Clock, ConfidentialClientApplication, ConfidentialClientBuilder,
     DeviceFlow, ForClientOptions, InteractiveOptions, ManagedIdentityClient,
-    ManagedIdentityClientBuilder, PublicClientApplication, PublicClientBuilder, SecretToken,
-    SilentOptions, SystemClock, TokenSource,
+    ManagedIdentityClientBuilder, Prompt, PublicClientApplication, PublicClientBuilder,
+    SecretToken, SilentOptions, SystemClock, TokenSource,
 };
 pub use cache::{CacheListener, TokenCache};
 pub use interactive::{ResultPages, SystemBrowser, UrlOpener};

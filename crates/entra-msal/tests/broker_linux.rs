@@ -186,7 +186,7 @@ async fn select_account_goes_to_the_brokers_ui_and_cancel_is_typed() {
     let app = rig.app();
     let approver = rig.approve_next("carol@fabrikam.example");
     let options = InteractiveOptions {
-        prompt: Some("select_account".into()),
+        prompt: Some(entra_msal::Prompt::SelectAccount),
         ..console()
     };
     let result = app
@@ -332,7 +332,7 @@ async fn remove_account_signs_out_in_the_broker_then_locally() {
     let app = rig.app();
     let approver = rig.approve_next("carol@fabrikam.example");
     let options = InteractiveOptions {
-        prompt: Some("login".into()),
+        prompt: Some(entra_msal::Prompt::Login),
         ..console()
     };
     app.acquire_token_interactive(&[SCOPE], &options)

@@ -4,7 +4,6 @@
 
 mod support;
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -13,6 +12,7 @@ use std::time::Duration;
 use entra_msal::TokenCache;
 use entra_msal::TokenSource;
 use entra_msal::persistence::{FilePersistence, Persistence, PersistentTokenCache};
+use entra_test_support::cache_file::access_token_targets as targets;
 use sha2::{Digest, Sha256};
 use support::{Env, example, python, repo_root};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -44,20 +44,6 @@ fn persisted(path: &Path) -> (TokenCache, Arc<PersistentTokenCache>) {
     let listener =
         PersistentTokenCache::attach(&cache, Arc::new(FilePersistence::new(path))).unwrap();
     (cache, listener)
-}
-
-/// The lowercased targets of the access tokens in the cache file.
-fn targets(path: &Path) -> HashSet<String> {
-    let doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).expect("valid JSON");
-    doc["AccessToken"]
-        .as_object()
-        .map(|ats| {
-            ats.values()
-                .map(|at| at["target"].as_str().unwrap().to_lowercase())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 fn sha256(text: &str) -> String {

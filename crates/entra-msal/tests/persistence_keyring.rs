@@ -364,22 +364,11 @@ async fn no_secret_service_on_the_bus_is_a_typed_error() {
 /// from Debian's python3 with `python3-gi` and `gir1.2-secret-1`). Missing: a failure when
 /// `CI=true`, a skip with a notice otherwise.
 fn libsecret_python() -> Option<PathBuf> {
-    let candidate = std::env::var_os("ENTRA_INTEROP_LIBSECRET_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| support::repo_root().join(".venv-libsecret/bin/python"));
-    if candidate.exists() {
-        return Some(candidate);
-    }
-    let message = format!(
-        "msal-extensions LibsecretPersistence interop: no interpreter at {} (run scripts/test, \
-         or set ENTRA_INTEROP_LIBSECRET_PYTHON)",
-        candidate.display()
-    );
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{message}");
-    }
-    eprintln!("SKIPPED: {message}");
-    None
+    entra_test_support::interpreter(
+        "ENTRA_INTEROP_LIBSECRET_PYTHON",
+        ".venv-libsecret/bin/python",
+        "msal-extensions LibsecretPersistence interop",
+    )
 }
 
 impl Keyring {

@@ -1,6 +1,7 @@
 //! What the broker does with a request: validation against the directory (app, redirect URI,
-//! authority, scopes), the device user, interactive approval, and token minting through the
-//! emulator's own `tokens` module. The D-Bus layer (`service.rs`) only forwards strings here.
+//! authority, scopes), the device user, interactive approval, and token minting, each decided by
+//! the emulator's rules (`crate::rules`) as the HTTP endpoints decide them. The D-Bus layer
+//! (`service.rs`) only forwards strings here.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,22 +15,25 @@ use super::codec::{
     self, AccountRef, AccountView, AuthParams, BrokerErrorSpec, BrokerRequest, Method, PopParams,
     TokenResult, status, tag,
 };
-use super::session::Decision;
+use super::session::{BROKER_PENDING_LIFETIME, BrokerSession, Decision};
 use crate::config::{AppConfig, ClientKind, UserConfig};
 use crate::directory::{TenantSegment, object_id_in};
-use crate::endpoints::{authorize, token};
 use crate::errors::{self, EntraError};
 use crate::request_log::LoggedRequest;
+use crate::rules::access;
+use crate::rules::tokens::{self, ClientAuthMethod, UserTokenRequest};
 use crate::scopes::RequestedScopes;
 use crate::state::{AppState, SignIn};
-use crate::tokens::{self, ClientAuthMethod, UserTokenRequest};
 
 type Outcome = Result<Value, BrokerErrorSpec>;
 
 /// The broker's behaviour over the emulator's state.
 #[derive(Debug)]
 pub(crate) struct Engine {
+    /// The emulator's data: directory, key, clock, consents, request log.
     pub state: Arc<AppState>,
+    /// What the broker remembers (shared with the control API).
+    pub session: Arc<BrokerSession>,
     /// The device user's configured username.
     pub device_user: String,
     /// Interactive requests complete at once as this user.
@@ -58,13 +62,13 @@ struct Checked<'a> {
 
 /// Removes a pending interactive request if the caller's future is dropped before a decision.
 struct PendingGuard<'a> {
-    state: &'a AppState,
+    session: &'a BrokerSession,
     id: String,
 }
 
 impl Drop for PendingGuard<'_> {
     fn drop(&mut self) {
-        self.state.broker.forget_pending(&self.id);
+        self.session.forget_pending(&self.id);
     }
 }
 
@@ -79,7 +83,7 @@ impl Engine {
         request: &str,
     ) -> String {
         let mut facts: BTreeMap<String, String> = BTreeMap::new();
-        let outcome = match self.state.broker.take_injected(method) {
+        let outcome = match self.session.take_injected(method) {
             Some(spec) => {
                 facts.insert("injected".into(), "true".into());
                 Err(spec)
@@ -151,8 +155,7 @@ impl Engine {
             }
             BrokerRequest::Cancel { client_id } => {
                 let n = self
-                    .state
-                    .broker
+                    .session
                     .cancel(Some(correlation_id), client_id.as_deref());
                 tracing::debug!(canceled = n, "cancelInteractiveFlow");
                 Ok(json!({}))
@@ -244,7 +247,7 @@ impl Engine {
     fn check_token_request<'a>(&'a self, p: &AuthParams) -> Result<Checked<'a>, BrokerErrorSpec> {
         let client = self.client(&p.client_id)?;
         let redirect = p.redirect_uri.as_deref().unwrap_or_default();
-        if !authorize::redirect_uri_registered(client, redirect) {
+        if !access::redirect_uri_registered(client, redirect) {
             let e = EntraError::new(
                 errors::REDIRECT_URI_MISMATCH,
                 &[redirect, &client.client_id],
@@ -256,9 +259,9 @@ impl Engine {
             ));
         }
         let (segment, segment_text, environment) = self.authority(p.authority.as_deref())?;
-        let mut scopes = token::parse_scopes(&p.requested_scopes.join(" "))
+        let mut scopes = access::parse_scopes(&p.requested_scopes.join(" "))
             .map_err(|e| entra(status::INCORRECT_CONFIGURATION, tag::SCOPE, &e))?;
-        token::check_delegated(client, &scopes)
+        access::check_delegated(client, &scopes)
             .map_err(|e| entra(status::INCORRECT_CONFIGURATION, tag::SCOPE, &e))?;
         // The broker always returns an id token; it keeps refresh tokens to itself.
         scopes.oidc.insert("openid".into());
@@ -330,9 +333,9 @@ impl Engine {
 
     fn get_accounts(&self, client_id: &str) -> Outcome {
         let client = self.client(client_id)?;
-        let records = self.state.broker.sign_ins_for(&client.client_id);
+        let records = self.session.sign_ins_for(&client.client_id);
         let mut views = Vec::new();
-        if !self.state.broker.device_signed_out(&client.client_id)
+        if !self.session.device_signed_out(&client.client_id)
             && let Some(user) = self.state.directory.user(&self.device_user)
         {
             let view = match records
@@ -366,8 +369,7 @@ impl Engine {
             Self::account_not_found(account.username.as_deref().unwrap_or("named"))
         })?;
         let device = self.is_device_user(&user.username);
-        self.state
-            .broker
+        self.session
             .remove(&client.client_id, &user.username, device);
         Ok(json!({}))
     }
@@ -394,7 +396,7 @@ impl Engine {
                     .find_user(account)
                     .ok_or_else(|| Self::account_not_found("named by homeAccountId"))?,
                 None => {
-                    if self.state.broker.device_signed_out(client_id) {
+                    if self.session.device_signed_out(client_id) {
                         return Err(Self::interaction_required(
                             tag::NO_ACCOUNT,
                             i64::from(errors::LOGIN_REQUIRED.code),
@@ -416,10 +418,10 @@ impl Engine {
                 }
             },
         };
-        let record = match self.state.broker.sign_in(client_id, &user.username) {
+        let record = match self.session.sign_in(client_id, &user.username) {
             Some(r) => r,
             None if self.is_device_user(&user.username)
-                && !self.state.broker.device_signed_out(client_id) =>
+                && !self.session.device_signed_out(client_id) =>
             {
                 // The account signed in to the machine: single sign-on without a prompt.
                 let sign_in = SignIn {
@@ -428,11 +430,9 @@ impl Engine {
                     auth_time: self.state.clock.now(),
                     mfa: false,
                 };
-                self.state
-                    .broker
+                self.session
                     .record(client_id, sign_in, c.environment.clone());
-                self.state
-                    .broker
+                self.session
                     .sign_in(client_id, &user.username)
                     .ok_or_else(|| internal("the device sign-in was not recorded"))?
             }
@@ -447,15 +447,15 @@ impl Engine {
                 ));
             }
         };
-        let tenant = token::user_tenant(&self.state, c.segment, user)
+        let tenant = access::user_tenant(&self.state, c.segment, user)
             .map_err(|e| entra(status::INTERACTION_REQUIRED, tag::TENANT, &e))?;
-        token::check_consent(&self.state, user, c.client)
+        access::check_consent(&self.state, user, c.client)
             .map_err(|e| entra(status::INTERACTION_REQUIRED, tag::CONSENT, &e))?;
-        token::check_mfa(user, record.sign_in.mfa, &c.scopes.resource_or_graph())
+        access::check_mfa(user, record.sign_in.mfa, &c.scopes.resource_or_graph())
             .map_err(|e| entra(status::INTERACTION_REQUIRED, tag::MFA, &e))?;
-        // The same rule as the token endpoint's refresh grant (`crate::claims`): a CAE
+        // The same rule as the token endpoint's refresh grant (`crate::rules::claims`): a CAE
         // challenge is satisfied silently; one needing MFA the session lacks needs the user.
-        if let Err(e) = crate::claims::check(
+        if let Err(e) = crate::rules::claims::check(
             p.decoded_claims.as_deref(),
             record.sign_in.mfa,
             &c.scopes.resource_or_graph(),
@@ -485,7 +485,7 @@ impl Engine {
                     .directory
                     .user(username)
                     .ok_or_else(|| Self::account_not_found(&format!("'{username}'")))?;
-                let tenant = token::user_tenant(&self.state, c.segment, user)
+                let tenant = access::user_tenant(&self.state, c.segment, user)
                     .map_err(|e| entra(status::INTERACTION_REQUIRED, tag::TENANT, &e))?;
                 SignIn {
                     username: user.username.clone(),
@@ -496,7 +496,7 @@ impl Engine {
             }
             None => {
                 let hint = p.named_username().map(str::to_string);
-                let (id, receiver) = self.state.broker.add_pending(
+                let (id, receiver) = self.session.add_pending(
                     &client_id,
                     p.requested_scopes.clone(),
                     hint,
@@ -504,12 +504,10 @@ impl Engine {
                     c.segment_text.clone(),
                 );
                 let _guard = PendingGuard {
-                    state: &self.state,
+                    session: &self.session,
                     id,
                 };
-                let waited =
-                    tokio::time::timeout(crate::broker::session::BROKER_PENDING_LIFETIME, receiver)
-                        .await;
+                let waited = tokio::time::timeout(BROKER_PENDING_LIFETIME, receiver).await;
                 let Ok(decided) = waited else {
                     // Nobody answered in time: the caller may be gone (zbus does not drop the
                     // call when it disconnects), so the request is forgotten.
@@ -547,15 +545,11 @@ impl Engine {
             .user(&sign_in.username)
             .ok_or_else(|| Self::account_not_found(&format!("'{}'", sign_in.username)))?;
         // Approving is signing in and consenting.
-        self.state.runtime().consents.insert((
-            user.username.to_ascii_lowercase(),
-            client_id.to_ascii_lowercase(),
-        ));
-        self.state
-            .broker
+        access::grant_consent(&self.state, &user.username, &client_id);
+        self.session
             .record(&client_id, sign_in.clone(), c.environment.clone());
         if self.is_device_user(&user.username) {
-            self.state.broker.restore_device(&client_id);
+            self.session.restore_device(&client_id);
         }
         self.mint(
             c.client,
@@ -644,8 +638,7 @@ impl Engine {
         let user = self.find_user(account).ok_or_else(|| {
             Self::account_not_found(account.username.as_deref().unwrap_or("named"))
         })?;
-        if !self.is_device_user(&user.username)
-            && !self.state.broker.signed_in_anywhere(&user.username)
+        if !self.is_device_user(&user.username) && !self.session.signed_in_anywhere(&user.username)
         {
             return Err(Self::interaction_required(
                 tag::NO_ACCOUNT,

@@ -2,7 +2,8 @@
 //! (`microsoft-identity-broker`) is to MSAL, served from the emulator's own tenants, apps and
 //! users.
 //!
-//! [`Emulator::serve_broker`] claims `com.microsoft.identity.broker1` on a session bus and serves
+//! [`BrokerService`] (started by `Emulator::serve_broker`) claims `com.microsoft.identity.broker1`
+//! on a session bus and serves
 //! the object `/com/microsoft/identity/broker1`, interface `com.microsoft.identity.Broker1`, with
 //! all eight methods `(protocol_version, correlation_id, request_json) -> response_json`:
 //! `acquireTokenInteractively`, `acquireTokenSilently`, `getAccounts`, `removeAccount`,
@@ -36,7 +37,7 @@ pub use bus::PrivateSessionBus;
 pub use codec::{BrokerErrorSpec, Method};
 pub use session::{BrokerSession, BrokerSignIn, PendingBrokerRequest};
 
-use crate::server::Emulator;
+use crate::state::AppState;
 
 /// How the broker service behaves.
 #[derive(Debug, Clone, Default)]
@@ -92,7 +93,7 @@ pub struct BrokerService {
     connection: Option<zbus::Connection>,
     broker_user: String,
     bus_address: String,
-    state: Arc<crate::state::AppState>,
+    session: Arc<BrokerSession>,
 }
 
 impl std::fmt::Debug for BrokerService {
@@ -118,7 +119,7 @@ impl BrokerService {
     /// Stops the service and waits until the bus has released the name.
     pub async fn stop(mut self) {
         if let Some(connection) = self.connection.take() {
-            self.state.broker.cancel(None, None);
+            self.session.cancel(None, None);
             release(connection).await;
         }
     }
@@ -135,7 +136,7 @@ async fn release(connection: zbus::Connection) {
 impl Drop for BrokerService {
     fn drop(&mut self) {
         if let Some(connection) = self.connection.take() {
-            self.state.broker.cancel(None, None);
+            self.session.cancel(None, None);
             // Closing the connection releases the name too; the explicit release is best effort.
             if let Ok(handle) = tokio::runtime::Handle::try_current() {
                 handle.spawn(release(connection));
@@ -144,15 +145,15 @@ impl Drop for BrokerService {
     }
 }
 
-impl Emulator {
-    /// Serves the broker on the session bus at `bus_address` (a D-Bus address such as
-    /// `unix:path=/run/user/1000/bus`, or [`PrivateSessionBus::address`]).
-    pub async fn serve_broker(
-        &self,
+impl BrokerService {
+    /// Serves the broker on the session bus at `bus_address` over the emulator's data (`state`)
+    /// and the broker's memory (`session`, which the control API shares).
+    pub(crate) async fn start(
+        state: Arc<AppState>,
+        session: Arc<BrokerSession>,
         bus_address: &str,
         options: BrokerOptions,
-    ) -> Result<BrokerService, BrokerServiceError> {
-        let state = self.state().clone();
+    ) -> Result<Self, BrokerServiceError> {
         let directory = &state.directory;
         let device_user = match &options.device_user {
             Some(name) => directory
@@ -178,9 +179,10 @@ impl Emulator {
             ),
             None => None,
         };
-        state.broker.set_device_user(&device_user);
+        session.set_device_user(&device_user);
         let engine = Arc::new(engine::Engine {
             state: state.clone(),
+            session: session.clone(),
             device_user: device_user.clone(),
             auto_approve,
         });
@@ -204,11 +206,11 @@ impl Emulator {
             .await
             .map_err(bus_error)?;
         tracing::info!(bus = bus_address, device_user = %device_user, "broker service on the session bus");
-        Ok(BrokerService {
+        Ok(Self {
             connection: Some(connection),
             broker_user: device_user,
             bus_address: bus_address.to_string(),
-            state,
+            session,
         })
     }
 }

@@ -83,8 +83,9 @@ struct Inner {
     injected: Vec<(Method, BrokerErrorSpec)>,
 }
 
-/// The broker's mutable state; part of the emulator's shared state. One mutex, never held across
-/// an `.await`.
+/// The broker's mutable state. The emulator holds it next to its shared state and hands it to
+/// the broker service and the control API (which approves, denies and revokes through it). One
+/// mutex, never held across an `.await`.
 #[derive(Debug, Default)]
 pub struct BrokerSession {
     inner: Mutex<Inner>,

@@ -9,16 +9,17 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 
-use super::token::{check_delegated, parse_scopes, user_tenant};
 use super::{Form, pages};
-use crate::config::AppConfig;
 use crate::crypto::random_token;
 use crate::errors::{self, EntraError, Trace};
+use crate::rules::access::{
+    check_consent, check_delegated, check_mfa, grant_consent, parse_scopes,
+    redirect_uri_registered, user_tenant,
+};
+use crate::rules::authorization::{AuthorizationCompletion, complete, completion_error, deny};
 use crate::state::{
-    AppState, AuthorizationCode, MAX_PENDING_AUTHORIZATIONS, PENDING_LIFETIME,
-    PendingAuthorization, SignIn,
+    AppState, MAX_PENDING_AUTHORIZATIONS, PENDING_LIFETIME, PendingAuthorization, SignIn,
 };
 
 /// The browser-session cookie.
@@ -36,68 +37,12 @@ pub fn session_id(headers: &HeaderMap) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
-/// Whether `requested` matches a registered redirect URI. Loopback `http://localhost` and
-/// `http://127.0.0.1` registrations match any port, as in Entra.
-pub fn redirect_uri_registered(app: &AppConfig, requested: &str) -> bool {
-    let Ok(req) = url::Url::parse(requested) else {
-        return false;
-    };
-    app.redirect_uris.iter().any(|registered| {
-        if registered == requested {
-            return true;
-        }
-        let Ok(reg) = url::Url::parse(registered) else {
-            return false;
-        };
-        let loopback = |u: &url::Url| {
-            u.scheme() == "http"
-                && matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"))
-        };
-        loopback(&reg)
-            && loopback(&req)
-            && reg.host_str() == req.host_str()
-            && reg.path().trim_end_matches('/') == req.path().trim_end_matches('/')
-            && reg.query() == req.query()
-    })
-}
-
-/// The authorization response, ready to deliver to the app's redirect URI.
-#[derive(Debug, Clone, Serialize)]
-pub struct AuthorizationCompletion {
-    /// Where it goes.
-    pub redirect_uri: String,
-    /// `query`, `fragment` or `form_post`.
-    pub response_mode: String,
-    /// `code`, `state`, `client_info`, ... or `error`, `error_description`, `state`.
-    pub params: Vec<(String, String)>,
-}
-
-impl AuthorizationCompletion {
-    /// The URL a browser is redirected to (query and fragment modes; for form_post, the URL
-    /// with the parameters in the query, which is what a test can replay with a POST body).
-    pub fn url(&self) -> String {
-        let encoded = serde_urlencoded::to_string(&self.params).unwrap_or_default();
-        let separator = match self.response_mode.as_str() {
-            "fragment" => "#",
-            _ if self.redirect_uri.contains('?') => "&",
-            _ => "?",
-        };
-        format!("{}{separator}{encoded}", self.redirect_uri)
-    }
-
-    /// A parameter's value.
-    pub fn param(&self, name: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn into_response(self) -> Response {
-        match self.response_mode.as_str() {
-            "form_post" => pages::form_post(&self.redirect_uri, &self.params),
-            _ => found(&self.url()),
-        }
+/// Sends the authorization response to the browser: a redirect (query and fragment modes) or a
+/// self-posting form (form_post).
+fn respond(completion: AuthorizationCompletion) -> Response {
+    match completion.response_mode.as_str() {
+        "form_post" => pages::form_post(&completion.redirect_uri, &completion.params),
+        _ => found(&completion.url()),
     }
 }
 
@@ -108,96 +53,6 @@ pub fn found(location: &str) -> Response {
         response.headers_mut().insert("location", v);
     }
     response
-}
-
-fn completion_error(
-    state: &AppState,
-    pending: &PendingAuthorization,
-    error: &str,
-    e: &EntraError,
-) -> AuthorizationCompletion {
-    let trace = Trace {
-        trace_id: uuid::Uuid::new_v4().to_string(),
-        correlation_id: uuid::Uuid::new_v4().to_string(),
-        timestamp: state.clock.timestamp(),
-    };
-    let mut params = vec![
-        ("error".to_string(), error.to_string()),
-        ("error_description".to_string(), e.description(&trace)),
-        (
-            "error_uri".to_string(),
-            format!(
-                "https://login.microsoftonline.com/error?code={}",
-                e.aadsts.code
-            ),
-        ),
-    ];
-    if let Some(s) = &pending.state {
-        params.push(("state".to_string(), s.clone()));
-    }
-    AuthorizationCompletion {
-        redirect_uri: pending.redirect_uri.clone(),
-        response_mode: pending.response_mode.clone(),
-        params,
-    }
-}
-
-/// Issues the code for a finished sign-in.
-pub fn complete(
-    state: &AppState,
-    pending: &PendingAuthorization,
-    sign_in: SignIn,
-) -> AuthorizationCompletion {
-    let code = format!("1.emu.{}", random_token(64));
-    let mut runtime = state.runtime();
-    runtime.pending.remove(&pending.id);
-    state
-        .secrets
-        .record(crate::secrets_log::SecretKind::AuthorizationCode, &code);
-    runtime.codes.insert(
-        code.clone(),
-        AuthorizationCode {
-            client_id: pending.client_id.clone(),
-            redirect_uri: pending.redirect_uri.clone(),
-            sign_in: sign_in.clone(),
-            scopes: pending.scopes.clone(),
-            nonce: pending.nonce.clone(),
-            code_challenge: pending.code_challenge.clone(),
-            expires_at: state.clock.now()
-                + state.settings.authorization_code_lifetime_seconds as i64,
-            redeemed: false,
-        },
-    );
-    drop(runtime);
-    let mut params = vec![("code".to_string(), code)];
-    if let Some(s) = &pending.state {
-        params.push(("state".to_string(), s.clone()));
-    }
-    if pending.client_info
-        && let Some(user) = state.directory.user(&sign_in.username)
-    {
-        params.push(("client_info".to_string(), crate::tokens::client_info(user)));
-    }
-    params.push((
-        "session_state".to_string(),
-        uuid::Uuid::new_v4().to_string(),
-    ));
-    AuthorizationCompletion {
-        redirect_uri: pending.redirect_uri.clone(),
-        response_mode: pending.response_mode.clone(),
-        params,
-    }
-}
-
-/// Ends a pending request with `access_denied` (the user cancelled).
-pub fn deny(state: &AppState, pending: &PendingAuthorization) -> AuthorizationCompletion {
-    state.runtime().pending.remove(&pending.id);
-    completion_error(
-        state,
-        pending,
-        "access_denied",
-        &EntraError::new(errors::CONSENT_DECLINED, &[]),
-    )
 }
 
 fn action_url(pending: &PendingAuthorization) -> String {
@@ -236,7 +91,7 @@ pub async fn start(
     }
     match validate(&state, &tenant, &params) {
         Err(Invalid::Page(e)) => pages::error(&e, &trace),
-        Err(Invalid::Redirect(completion)) => completion.into_response(),
+        Err(Invalid::Redirect(completion)) => respond(completion),
         Ok(pending) => {
             state.runtime().insert_pending(
                 pending.clone(),
@@ -446,14 +301,13 @@ fn route_signed_in(
                     EntraError::new(errors::LOGIN_REQUIRED, &[]),
                 );
             };
-            if user.mfa_required && !sign_in.mfa {
-                let e =
-                    EntraError::new(errors::MFA_REQUIRED, &[&pending.scopes.resource_or_graph()]);
+            // The same rules as the token endpoint and the broker, answered on the redirect URI.
+            if let Err(e) = check_mfa(user, sign_in.mfa, &pending.scopes.resource_or_graph()) {
                 return deny_with(state, &pending, "interaction_required", e);
             }
-            if !state.has_consent(&user.username, &pending.client_id) {
-                let name = app_name(state, &pending.client_id);
-                let e = EntraError::new(errors::CONSENT_REQUIRED, &[&pending.client_id, &name]);
+            if let Some(app) = state.directory.app(&pending.client_id)
+                && let Err(e) = check_consent(state, user, app)
+            {
                 return deny_with(state, &pending, "consent_required", e);
             }
             finish(state, &pending, sign_in, session)
@@ -483,7 +337,7 @@ fn deny_with(
     e: EntraError,
 ) -> Response {
     state.runtime().pending.remove(&pending.id);
-    completion_error(state, pending, error, &e).into_response()
+    respond(completion_error(state, pending, error, &e))
 }
 
 /// After the user is known: MFA, then consent, then the code.
@@ -538,7 +392,7 @@ fn finish(
         users.retain(|u| !u.username.eq_ignore_ascii_case(&sign_in.username));
         users.push(sign_in.clone());
     }
-    let mut response = complete(state, pending, sign_in).into_response();
+    let mut response = respond(complete(state, pending, sign_in));
     let secure = if state.base_url.starts_with("https") {
         "; Secure"
     } else {
@@ -578,7 +432,7 @@ pub async fn submit(
     };
     let session = session_id(&headers);
     match form.get("action").unwrap_or("login") {
-        "cancel" => deny(&state, &pending).into_response(),
+        "cancel" => respond(deny(&state, &pending)),
         "other" => login_page(&state, &pending, None),
         "pick" => {
             let picked = form.get("username").unwrap_or("");
@@ -604,10 +458,7 @@ pub async fn submit(
         },
         "consent" => match pending.sign_in.clone() {
             Some(sign_in) => {
-                state.runtime().consents.insert((
-                    sign_in.username.to_ascii_lowercase(),
-                    pending.client_id.to_ascii_lowercase(),
-                ));
+                grant_consent(&state, &sign_in.username, &pending.client_id);
                 pending.consented = true;
                 proceed(&state, pending, sign_in, session)
             }

@@ -9,8 +9,8 @@ use super::Form;
 use crate::config::{AppConfig, ClientKind};
 use crate::errors::{self, EntraError};
 use crate::jwt;
+use crate::rules::tokens::ClientAuthMethod;
 use crate::state::AppState;
-use crate::tokens::ClientAuthMethod;
 
 /// The only `client_assertion_type` Entra accepts.
 pub const JWT_BEARER_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";

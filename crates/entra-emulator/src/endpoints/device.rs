@@ -10,10 +10,11 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde_json::json;
 
-use super::token::{check_delegated, parse_scopes, user_tenant};
 use super::{Form, pages};
 use crate::crypto::random_token;
 use crate::errors::{self, EntraError, Trace};
+use crate::rules::access::{check_delegated, parse_scopes, user_tenant};
+use crate::rules::device::{approve, decline, find_pending};
 use crate::state::{AppState, DeviceCodeRecord, DeviceCodeStatus, SignIn};
 
 const USER_CODE_ALPHABET: &[u8] = b"BCDFGHJKLMNPQRSTVWXZ23456789";
@@ -99,22 +100,6 @@ pub async fn page(
     }
 }
 
-/// Finds the device code a user typed: pending and not expired.
-pub fn find_pending(state: &AppState, user_code: &str) -> Option<(String, DeviceCodeRecord)> {
-    let now = state.clock.now();
-    let wanted = user_code.trim().replace('-', "");
-    state
-        .runtime()
-        .device_codes
-        .iter()
-        .find(|(_, r)| {
-            r.user_code.eq_ignore_ascii_case(&wanted)
-                && r.status == DeviceCodeStatus::Pending
-                && r.expires_at > now
-        })
-        .map(|(k, r)| (k.clone(), r.clone()))
-}
-
 fn app_name(state: &AppState, client_id: &str) -> String {
     state
         .directory
@@ -131,27 +116,6 @@ fn code_entered(state: &AppState, user_code: &str) -> Response {
         None => {
             pages::device_code_entry(Some("That code didn't work. Check the code and try again."))
         }
-    }
-}
-
-/// Approves a pending device code for `sign_in`.
-pub fn approve(state: &AppState, device_code: &str, sign_in: SignIn) {
-    let mut runtime = state.runtime();
-    if let Some(record) = runtime.device_codes.get_mut(device_code) {
-        record.status = DeviceCodeStatus::Approved;
-        let consent = (
-            sign_in.username.to_ascii_lowercase(),
-            record.client_id.to_ascii_lowercase(),
-        );
-        record.sign_in = Some(sign_in);
-        runtime.consents.insert(consent);
-    }
-}
-
-/// Marks a pending device code declined.
-pub fn decline(state: &AppState, device_code: &str) {
-    if let Some(r) = state.runtime().device_codes.get_mut(device_code) {
-        r.status = DeviceCodeStatus::Declined;
     }
 }
 

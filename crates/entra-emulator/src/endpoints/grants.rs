@@ -2,17 +2,32 @@
 
 use serde_json::Value;
 
-use super::token::{
-    TokenRequest, check_consent, check_delegated, check_mfa, parse_scopes, user_tenant,
-};
-use crate::config::ClientKind;
+use super::Form;
+use crate::config::{AppConfig, ClientKind};
 use crate::crypto::pkce_s256;
 use crate::directory::TenantSegment;
 use crate::errors::{self, EntraError};
 use crate::jwt;
+use crate::rules::access::{check_consent, check_delegated, check_mfa, parse_scopes, user_tenant};
+use crate::rules::tokens::{self, ClientAuthMethod, UserTokenRequest};
 use crate::scopes::{self, RequestedScopes};
-use crate::state::{DeviceCodeStatus, SignIn};
-use crate::tokens::{self, UserTokenRequest};
+use crate::state::{AppState, DeviceCodeStatus, SignIn};
+
+/// Everything a grant handler needs about the request.
+pub struct TokenRequest<'a> {
+    /// Shared state.
+    pub state: &'a AppState,
+    /// The form body.
+    pub form: &'a Form,
+    /// The tenant segment as sent.
+    pub tenant_segment: &'a str,
+    /// The tenant segment, resolved.
+    pub segment: TenantSegment,
+    /// The authenticated client.
+    pub client: &'a AppConfig,
+    /// How it authenticated.
+    pub client_auth: ClientAuthMethod,
+}
 
 fn issue(
     req: &TokenRequest<'_>,
@@ -132,8 +147,8 @@ pub fn refresh_token(req: &TokenRequest<'_>) -> Result<Value, EntraError> {
         .ok_or_else(|| EntraError::new(errors::INVALID_GRANT, &["The user no longer exists."]))?;
     check_mfa(user, record.sign_in.mfa, &scopes.resource_or_graph())?;
     // A claims challenge the session satisfies (CAE `nbf`) is answered with a token; one the
-    // user must act on (`acrs` without MFA) is AADSTS50076 (see `crate::claims`).
-    crate::claims::check(
+    // user must act on (`acrs` without MFA) is AADSTS50076 (see `crate::rules::claims`).
+    crate::rules::claims::check(
         req.form.get("claims"),
         record.sign_in.mfa,
         &scopes.resource_or_graph(),

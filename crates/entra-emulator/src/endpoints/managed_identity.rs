@@ -35,7 +35,8 @@ use tokio::sync::watch;
 
 use crate::crypto::random_token;
 use crate::jwt;
-use crate::server::{Emulator, EmulatorError, accept_loop, entra_layer};
+use crate::listener::{accept_loop, entra_layer};
+use crate::startup::EmulatorError;
 use crate::state::AppState;
 
 /// One managed identity the emulated host has.
@@ -222,13 +223,14 @@ impl ManagedIdentityServer {
     }
 }
 
-impl Emulator {
-    /// Starts the managed-identity endpoints (a plain-HTTP and an HTTPS listener on 127.0.0.1),
-    /// sharing this emulator's clock, signing key, request log and faults.
-    pub async fn start_managed_identity(
-        &self,
+impl ManagedIdentityServer {
+    /// Starts the managed-identity endpoints (a plain-HTTP and an HTTPS listener on 127.0.0.1)
+    /// over the emulator's state `app`: its clock, signing key, request log and faults
+    /// (`Emulator::start_managed_identity`).
+    pub(crate) async fn start(
+        app: Arc<AppState>,
         config: ManagedIdentityConfig,
-    ) -> Result<ManagedIdentityServer, EmulatorError> {
+    ) -> Result<Self, EmulatorError> {
         let bind = || async {
             let listener = TcpListener::bind(("127.0.0.1", 0))
                 .await
@@ -265,17 +267,17 @@ impl Emulator {
         tls.alpn_protocols = vec![b"http/1.1".to_vec()];
 
         let secret = random_token(24);
-        self.state().secrets.record(
+        app.secrets.record(
             crate::secrets_log::SecretKind::ManagedIdentitySecret,
             &secret,
         );
         let state = Arc::new(MiState {
-            app: self.state().clone(),
+            app: app.clone(),
             config,
             secret,
             arc_secrets: Mutex::new(HashMap::new()),
         });
-        let layer = axum::middleware::from_fn_with_state(self.state().clone(), entra_layer);
+        let layer = axum::middleware::from_fn_with_state(app, entra_layer);
         let http_router = Router::new()
             .route("/metadata/identity/oauth2/token", get(imds))
             .route("/msi/token", get(app_service))
@@ -296,7 +298,7 @@ impl Emulator {
             https_router,
             rx,
         ));
-        Ok(ManagedIdentityServer {
+        Ok(Self {
             state,
             http_base: format!("http://127.0.0.1:{}", http_addr.port()),
             https_base: format!("https://127.0.0.1:{}", https_addr.port()),

@@ -2,28 +2,13 @@
 //! ready-made tenant and the control API on, and an HTTPS client that trusts its CA.
 #![allow(dead_code)]
 
-use std::sync::OnceLock;
-
 use base64::Engine as _;
 use entra_emulator::info::UserInfo;
 use entra_emulator::{ConnectionInfo, Emulator, EmulatorConfig};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-/// The ready-made configuration and a signing key, generated once per test binary (RSA key
-/// generation is the slow part of a start).
-pub fn config() -> EmulatorConfig {
-    static CONFIG: OnceLock<EmulatorConfig> = OnceLock::new();
-    CONFIG
-        .get_or_init(|| {
-            let mut c = entra_emulator::ready_made().expect("ready-made tenant");
-            c.settings.signing_key_pem =
-                Some(entra_emulator::crypto::generate_rsa_key_pem().expect("key"));
-            c.settings.control_api = true;
-            c
-        })
-        .clone()
-}
+pub use entra_test_support::emulator::config;
 
 /// A running emulator plus what tests need to talk to it.
 pub struct TestEmulator {
@@ -38,11 +23,11 @@ pub async fn start() -> TestEmulator {
 }
 
 pub async fn start_with(config: EmulatorConfig) -> TestEmulator {
-    let emulator = Emulator::start(config).await.expect("emulator starts");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let info = emulator
-        .connection_info(dir.path())
-        .expect("connection info");
+    let entra_test_support::emulator::Started {
+        emulator,
+        info,
+        dir,
+    } = entra_test_support::emulator::start_with(config).await;
     let http = client_for(&emulator);
     TestEmulator {
         emulator,

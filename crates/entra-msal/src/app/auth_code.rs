@@ -23,8 +23,8 @@ pub struct AuthCodeFlowOptions {
     pub redirect_uri: String,
     /// `state`; a random one when `None`.
     pub state: Option<String>,
-    /// `prompt`: `none`, `login`, `consent`, `select_account`, `create`.
-    pub prompt: Option<String>,
+    /// What the sign-in page asks of the user.
+    pub prompt: Option<crate::app::Prompt>,
     /// `login_hint`.
     pub login_hint: Option<String>,
     /// `domain_hint`.
@@ -120,11 +120,11 @@ impl AuthCodeFlow {
                 )
                 .append_pair("client_info", "1");
             for (name, value) in [
-                ("prompt", &options.prompt),
-                ("login_hint", &options.login_hint),
-                ("domain_hint", &options.domain_hint),
+                ("prompt", options.prompt.map(|p| p.as_str())),
+                ("login_hint", options.login_hint.as_deref()),
+                ("domain_hint", options.domain_hint.as_deref()),
             ] {
-                if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
+                if let Some(v) = value.filter(|v| !v.is_empty()) {
                     q.append_pair(name, v);
                 }
             }

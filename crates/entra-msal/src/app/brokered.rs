@@ -10,6 +10,7 @@ use tokio::sync::OnceCell;
 
 use super::core::{ClientCore, GrantType, Issued};
 use super::options::{InteractiveOptions, SilentOptions};
+use super::prompt::Prompt;
 use super::request::{Request, new_correlation_id};
 use super::result::{Account, AuthenticationResult, TokenSource};
 use crate::broker::connect::{self, BrokerSettings};
@@ -341,10 +342,10 @@ pub(crate) async fn interactive(
         data: &options.data,
         correlation_id: request.correlation_id().to_string(),
     };
-    let prompt = options.prompt.as_deref();
+    let prompt = options.prompt;
     let hint = options.login_hint.as_deref();
     if let Some(hint) = hint
-        && prompt != Some("select_account")
+        && prompt != Some(Prompt::SelectAccount)
         && let [account] = core.accounts(Some(hint)).as_slice()
         && let Ok(Some(found)) =
             find_account(backend, &core.client_id, account, &ask.correlation_id).await
@@ -354,7 +355,7 @@ pub(crate) async fn interactive(
     {
         return ask.store(token).await;
     }
-    if prompt.is_none() || prompt == Some("none") {
+    if prompt.is_none() || prompt == Some(Prompt::None) {
         let mut request = ask.request(None);
         request.login_hint = hint.map(str::to_string);
         match backend.acquire_token_silently(&request).await {
@@ -368,7 +369,7 @@ pub(crate) async fn interactive(
                 if !wrong_account {
                     return ask.store(token).await;
                 }
-                if prompt == Some("none") {
+                if prompt == Some(Prompt::None) {
                     return Err(ui_required(
                         "broker_error",
                         format!(
@@ -379,7 +380,9 @@ pub(crate) async fn interactive(
                     ));
                 }
             }
-            Err(e) if prompt == Some("none") => return Err(route.silent_error(&core.client_id, e)),
+            Err(e) if prompt == Some(Prompt::None) => {
+                return Err(route.silent_error(&core.client_id, e));
+            }
             Err(e) if e.status.requires_interaction() => {
                 tracing::debug!(error = %e, "silent broker sign-in needs interaction");
             }
@@ -393,7 +396,7 @@ pub(crate) async fn interactive(
     ask.correlation_id = new_correlation_id();
     let mut request = ask.request(None);
     request.login_hint = hint.map(str::to_string);
-    request.prompt = options.prompt.clone();
+    request.prompt = options.prompt.map(|p| p.as_str().to_owned());
     if let Some(max_age) = options.max_age {
         request
             .extra_parameters

@@ -54,7 +54,7 @@ pub struct DeviceFlow {
     /// When the code expires.
     pub expires_at: OffsetDateTime,
     /// How long to wait between polls: the identity provider's `interval`, or
-    /// [`DEVICE_CODE_DEFAULT_INTERVAL`] (5 s) when it sent none or one below [`DEVICE_CODE_MIN_INTERVAL`] (1 s).
+    /// 5 s (RFC 8628's default) when it sent none or one below 1 s.
     /// Polling never waits past [`expires_at`](Self::expires_at), whatever the interval.
     pub interval: Duration,
     /// The correlation id of the flow's requests.

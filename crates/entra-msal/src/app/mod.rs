@@ -12,6 +12,7 @@ pub(crate) mod core;
 mod device_flow;
 mod managed_identity;
 mod options;
+mod prompt;
 mod public;
 mod request;
 pub(crate) mod result;
@@ -24,5 +25,6 @@ pub use confidential::{ConfidentialClientApplication, ConfidentialClientBuilder}
 pub use device_flow::DeviceFlow;
 pub use managed_identity::{ManagedIdentityClient, ManagedIdentityClientBuilder};
 pub use options::{BeforeUiCallback, ForClientOptions, InteractiveOptions, SilentOptions};
+pub use prompt::Prompt;
 pub use public::{BrokerAvailability, PublicClientApplication, PublicClientBuilder};
 pub use result::{Account, AuthenticationResult, SecretToken, TokenSource};

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::prompt::Prompt;
 use crate::broker::{ParentWindow, PopParams};
 use crate::interactive::{ResultPages, UrlOpener};
 
@@ -15,8 +16,8 @@ pub type BeforeUiCallback = Arc<dyn Fn(&str) + Send + Sync>;
 /// [`PublicClientApplication::acquire_token_interactive`](super::PublicClientApplication::acquire_token_interactive).
 #[derive(Clone, Default)]
 pub struct InteractiveOptions {
-    /// `prompt`: `login`, `consent`, `select_account`, `none`, `create`.
-    pub prompt: Option<String>,
+    /// What the sign-in page asks of the user.
+    pub prompt: Option<Prompt>,
     /// Pre-fills the username.
     pub login_hint: Option<String>,
     /// `domain_hint` (skips home-realm discovery on the sign-in page).

@@ -301,7 +301,7 @@ impl PublicClientApplication {
             let flow_options = AuthCodeFlowOptions {
                 redirect_uri: listener.redirect_uri(),
                 state: None,
-                prompt: options.prompt.clone(),
+                prompt: options.prompt,
                 login_hint: options.login_hint.clone(),
                 domain_hint: options.domain_hint.clone(),
                 claims_challenge: None,

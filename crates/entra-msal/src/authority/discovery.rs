@@ -7,7 +7,7 @@ use serde::Deserialize;
 use url::Url;
 
 use super::hosts;
-use super::instance;
+use super::instance::{self, DiscoveryOptions};
 use super::issuer::has_valid_issuer;
 use super::memo::Memo;
 use super::parse::{Authority, AuthorityType};
@@ -39,26 +39,6 @@ pub struct Endpoints {
     pub realm: String,
 }
 
-/// How an authority is validated before its metadata is trusted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DiscoveryOptions {
-    /// Validate unknown hosts and look up aliases through Entra's instance discovery
-    /// (`instance_discovery` in MSAL Python). Default true.
-    pub instance_discovery: bool,
-    /// Validate the authority (`validate_authority` in MSAL Python); false treats every
-    /// authority as known to the developer. Default true.
-    pub validate_authority: bool,
-}
-
-impl Default for DiscoveryOptions {
-    fn default() -> Self {
-        Self {
-            instance_discovery: true,
-            validate_authority: true,
-        }
-    }
-}
-
 static ENDPOINTS: LazyLock<Memo<Endpoints>> =
     LazyLock::new(|| Memo::new(Duration::from_secs(24 * 3600), 1024));
 
@@ -66,7 +46,7 @@ static ENDPOINTS: LazyLock<Memo<Endpoints>> =
 /// request), for tools that show or check an authority before signing in.
 ///
 /// Results are shared with the applications' process-wide 24 h cache; see
-/// [`resolve_endpoints`]'s rules for validation and errors (throttling answers are replayed
+/// `resolve_endpoints`'s rules for validation and errors (throttling answers are replayed
 /// for 1 s).
 pub async fn discover(
     http: Arc<dyn crate::http::HttpClient>,

@@ -10,13 +10,32 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::discovery::DiscoveryOptions;
 use super::hosts;
 use super::memo::Memo;
 use super::parse::Authority;
 use super::wire;
 use crate::error::Error;
 use crate::http::ThrottledHttp;
+
+/// How an authority is validated before its metadata is trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DiscoveryOptions {
+    /// Validate unknown hosts and look up aliases through Entra's instance discovery
+    /// (`instance_discovery` in MSAL Python). Default true.
+    pub instance_discovery: bool,
+    /// Validate the authority (`validate_authority` in MSAL Python); false treats every
+    /// authority as known to the developer. Default true.
+    pub validate_authority: bool,
+}
+
+impl Default for DiscoveryOptions {
+    fn default() -> Self {
+        Self {
+            instance_discovery: true,
+            validate_authority: true,
+        }
+    }
+}
 
 /// An instance-discovery answer (the fields MSAL reads).
 #[derive(Debug, Clone, Deserialize)]

@@ -1,10 +1,9 @@
-//! Authorities: parsing and classification, tenant and instance discovery, aliases, regional hosts.
+//! Authorities: the cloud hosts and [`AuthorityBuilder`], parsing and classification
+//! ([`Authority`]), and tenant discovery ([`discover`]).
 //!
-//! An [`Authority`] is parsed without I/O. Its [`Endpoints`] are discovered on first use with
-//! [`resolve_endpoints`] and kept 24 h in a process-wide cache shared by every application, so
-//! concurrent first calls make one request. [`aliases`] reads the other host names of the
-//! authority's cloud for cache lookups, and [`regional_token_endpoint`] builds an ESTS-R token
-//! endpoint.
+//! An [`Authority`] is parsed without I/O. Its [`Endpoints`] are discovered on an application's
+//! first request and kept 24 h in a process-wide cache shared by every application, so
+//! concurrent first calls make one request; [`discover`] runs the same discovery for tools.
 //!
 //! The rules follow MSAL Python 1.39 (`msal/authority.py`), with these improvements: the port is
 //! kept in every URL built from the authority (MSAL drops it from instance discovery), discovery is
@@ -42,7 +41,8 @@ pub use builder::{
     AZURE_CHINA, AZURE_GOV_DE, AZURE_GOV_FR, AZURE_GOV_SG, AZURE_PUBLIC, AZURE_US_GOVERNMENT,
     AuthorityBuilder,
 };
-pub use discovery::{DiscoveryOptions, Endpoints, discover};
+pub use discovery::{Endpoints, discover};
+pub use instance::DiscoveryOptions;
 pub use parse::{Authority, AuthorityType};
 
 pub(crate) use discovery::resolve_endpoints;

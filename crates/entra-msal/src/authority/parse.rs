@@ -30,7 +30,7 @@ pub enum AuthorityType {
 ///
 /// Construct it with [`Authority::parse`] (an Entra-style `authority`) or
 /// [`Authority::parse_oidc`] (a generic OIDC issuer). Parsing does no I/O; discovery happens
-/// later, lazily (see [`resolve_endpoints`](super::resolve_endpoints)).
+/// later, lazily (see [`discover`](super::discover)).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Authority {
     url: String,

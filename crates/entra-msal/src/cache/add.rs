@@ -37,14 +37,14 @@ pub struct TokenEvent<'a> {
     pub requested_scopes: &'a [String],
     /// The token endpoint's JSON answer. Numbers may be strings. For a refresh-token grant, the
     /// caller removes `refresh_token` first and calls
-    /// [`TokenCache::update_refresh_token`](super::TokenCache::update_refresh_token) instead,
+    /// `TokenCache::update_refresh_token` instead,
     /// as MSAL does.
     pub response: &'a Value,
     /// The grant type of the request.
     pub grant_type: &'a str,
     /// The username sent with ROPC, used when the ID token has none.
     pub username: Option<&'a str>,
-    /// The request's extended cache key (see [`ext_cache_key`](super::ext_cache_key)).
+    /// The request's extended cache key (see `cache::keys::ext_cache_key`).
     pub ext_cache_key: Option<&'a str>,
     /// Do not create an Account (silent refresh: honours a concurrent `remove_account`).
     pub skip_account_creation: bool,

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::launch::{self, Outcome};
+use super::launch::{self, Candidate, Outcome};
 use super::opener::UrlOpener;
 use crate::error::Error;
 
@@ -42,22 +42,6 @@ impl Platform {
     fn list_separator(self) -> char {
         if self == Self::Windows { ';' } else { ':' }
     }
-}
-
-/// One command to try.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Candidate {
-    /// The program, as named (looked up on `PATH` unless it contains a path separator).
-    pub program: String,
-    /// Its arguments, the URL included.
-    pub args: Vec<String>,
-    /// The arguments are already quoted for `cmd.exe` and go onto the command line verbatim
-    /// (Windows only).
-    pub raw_args: bool,
-    /// The exit status means nothing (`explorer.exe` exits with 1 after opening a URL).
-    pub ignore_exit_status: bool,
-    /// Where the command came from, for error messages.
-    pub origin: &'static str,
 }
 
 impl Candidate {

@@ -5,7 +5,21 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::browser::Candidate;
+/// One command to try.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Candidate {
+    /// The program, as named (looked up on `PATH` unless it contains a path separator).
+    pub program: String,
+    /// Its arguments, the URL included.
+    pub args: Vec<String>,
+    /// The arguments are already quoted for `cmd.exe` and go onto the command line verbatim
+    /// (Windows only).
+    pub raw_args: bool,
+    /// The exit status means nothing (`explorer.exe` exits with 1 after opening a URL).
+    pub ignore_exit_status: bool,
+    /// Where the command came from, for error messages.
+    pub origin: &'static str,
+}
 
 /// What became of one launch attempt.
 #[derive(Debug)]

@@ -16,6 +16,8 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
+use support::repo_root;
+
 type Outcome = Result<HashMap<String, String>, Error>;
 
 /// Bounds every client-side wait, so a listener bug fails the test instead of hanging it.
@@ -439,24 +441,14 @@ async fn port_in_use_is_a_configuration_error_naming_the_port() {
 
 // ----- a real browser against the emulator -----
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 /// Missing test dependencies fail the test under CI and skip it elsewhere.
 fn require(what: &str, path: &Path, hint: &str) -> bool {
-    if path.exists() {
-        return true;
-    }
-    let message = format!(
-        "real-browser sign-in: {what} missing at {} ({hint})",
-        path.display()
-    );
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{message}");
-    }
-    eprintln!("SKIPPED: {message}");
-    false
+    path.exists()
+        || entra_test_support::missing::<()>(&format!(
+            "real-browser sign-in: {what} missing at {} ({hint})",
+            path.display()
+        ))
+        .is_some()
 }
 
 /// Opens the URL by running `interop/browser_signin.py URL` (Selenium driving headless

@@ -16,8 +16,7 @@ use std::fs::File;
 use std::io::Write;
 use std::sync::{Arc, Mutex, Once, OnceLock};
 
-/// The environment variable naming the directory for the whole suite's logs.
-pub const LOG_DIR_ENV: &str = "ENTRA_TEST_LOG_DIR";
+use entra_test_support::logs::log_dir;
 
 /// The captured text, shared by every writer.
 #[derive(Clone, Default)]
@@ -63,7 +62,7 @@ fn sink() -> &'static Sink {
 
 /// `$ENTRA_TEST_LOG_DIR/<binary>-<pid>.log`, owner-only, when the variable is set.
 fn suite_log_file() -> Option<File> {
-    let dir = std::env::var_os(LOG_DIR_ENV).filter(|d| !d.is_empty())?;
+    let dir = log_dir()?;
     let exe = std::env::current_exe().ok();
     let name = exe
         .as_deref()
@@ -130,7 +129,7 @@ fn ensure_subscriber() {
 /// Before `main`: capture the whole binary's logs when `ENTRA_TEST_LOG_DIR` is set.
 #[ctor::ctor(unsafe)]
 fn capture_the_whole_suite() {
-    if std::env::var_os(LOG_DIR_ENV).is_some_and(|d| !d.is_empty()) {
+    if log_dir().is_some() {
         ensure_subscriber();
     }
 }

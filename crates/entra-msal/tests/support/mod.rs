@@ -6,7 +6,7 @@
 pub mod log_capture;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -26,9 +26,11 @@ pub struct Env {
 pub async fn env() -> Env {
     let mut config = entra_emulator::ready_made().unwrap();
     config.settings.control_api = true;
-    let emulator = Emulator::start(config).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let info = emulator.connection_info(dir.path()).unwrap();
+    let entra_test_support::emulator::Started {
+        emulator,
+        info,
+        dir,
+    } = entra_test_support::emulator::start_with(config).await;
     Env {
         emulator,
         info,
@@ -165,32 +167,9 @@ pub fn hits(emulator: &Emulator, path: &str) -> usize {
         .count()
 }
 
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-/// The MSAL Python interpreter: `$ENTRA_INTEROP_PYTHON`, else `.venv-interop/bin/python`.
-/// Missing: a failure when `CI=true`, a skip with a notice otherwise.
-pub fn python() -> Option<PathBuf> {
-    let candidate = std::env::var_os("ENTRA_INTEROP_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join(".venv-interop/bin/python"));
-    if candidate.exists() {
-        return Some(candidate);
-    }
-    let message = format!(
-        "MSAL Python interop: no interpreter at {} (run scripts/test, or set ENTRA_INTEROP_PYTHON)",
-        candidate.display()
-    );
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{message}");
-    }
-    eprintln!("SKIPPED: {message}");
-    None
-}
+// Not every test binary that includes this module uses both.
+#[allow(unused_imports)]
+pub use entra_test_support::{python, repo_root};
 
 /// A clock the test moves: the handle to move it, and the clock to give the application.
 pub fn test_clock() -> (Arc<AtomicI64>, Arc<dyn entra_msal::Clock>) {

@@ -116,7 +116,7 @@ impl WslBridge {
         }
     }
 
-    /// Sets how long non-interactive calls may take (default [`DEFAULT_SILENT_TIMEOUT`]).
+    /// Sets how long non-interactive calls may take (default 30 s).
     pub fn silent_timeout(mut self, timeout: Duration) -> Self {
         self.silent_timeout = timeout;
         self

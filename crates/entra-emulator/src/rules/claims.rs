@@ -49,7 +49,7 @@ pub fn check(claims: Option<&str>, mfa_done: bool, resource: &str) -> Result<(),
     };
     match demand(claims)? {
         ClaimsDemand::Mfa if !mfa_done => Err(EntraError::new(errors::MFA_REQUIRED, &[resource])
-            .with_claims(crate::tokens::mfa_claims_challenge())),
+            .with_claims(errors::mfa_claims_challenge())),
         _ => Ok(()),
     }
 }

@@ -15,12 +15,6 @@ use crate::scopes::RequestedScopes;
 use crate::secrets_log::SecretKind;
 use crate::state::{AppState, RefreshTokenRecord, SignIn};
 
-/// The claims challenge sent with AADSTS50076 (Conditional Access requires MFA).
-pub fn mfa_claims_challenge() -> String {
-    r#"{"access_token":{"capolids":{"essential":true,"values":["c1a4fb2b-3c0e-4b6a-9b1c-5e8f7d2a6b10"]}}}"#
-        .to_string()
-}
-
 /// How the client authenticated, for the `azpacr` claim: 0 public, 1 secret, 2 certificate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientAuthMethod {
