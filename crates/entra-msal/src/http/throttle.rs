@@ -116,6 +116,21 @@ impl ThrottledHttp {
 
     /// Sends `request`, or replays a stored response to an equivalent earlier request.
     pub async fn send(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
+        if !self.managed_identity
+            && *request.method() == Method::POST
+            && self.lock().entries.is_empty()
+        {
+            // Nothing stored to replay: a POST's keys (the form parsed, two SHA-256) are needed
+            // only if this response gets stored, which a success never is.
+            let uri = request.uri().clone();
+            let body = request.body().clone();
+            let response = self.inner.send(request).await?;
+            if post_may_be_stored(&response) {
+                let plan = Plan::for_parts(&Method::POST, &uri, &body);
+                self.store(plan, &response);
+            }
+            return Ok(response);
+        }
         let plan = if self.managed_identity {
             Plan::throttle_only(&request)
         } else {
@@ -136,16 +151,21 @@ impl ThrottledHttp {
             }
         }
         let response = self.inner.send(request).await?;
-        let decisions = plan.decide(&response, self.default_retry_after);
+        self.store(plan, &response);
+        Ok(response)
+    }
+
+    /// Stores `response` under the keys `plan` decides on, if any.
+    fn store(&self, plan: Plan, response: &HttpResponse) {
+        let decisions = plan.decide(response, self.default_retry_after);
         if !decisions.is_empty() {
-            let stored = Arc::new(StoredResponse::from_response(&response));
+            let stored = Arc::new(StoredResponse::from_response(response));
             let now = self.now();
             let mut store = self.lock();
             for (key, ttl) in decisions {
                 store.insert(key, stored.clone(), now, ttl);
             }
         }
-        Ok(response)
     }
 
     /// The current time on this client's clock.
@@ -178,14 +198,17 @@ enum Plan {
 
 impl Plan {
     fn for_request(request: &HttpRequest) -> Self {
-        let url = request.uri().to_string();
-        match *request.method() {
+        Self::for_parts(request.method(), request.uri(), request.body())
+    }
+
+    fn for_parts(method: &Method, uri: &http::Uri, body: &[u8]) -> Self {
+        let url = uri.to_string();
+        match *method {
             Method::GET => Self::Get {
                 key: format!("GET {url}"),
             },
             Method::POST => {
-                let form: Option<Vec<(String, String)>> =
-                    serde_urlencoded::from_bytes(request.body()).ok();
+                let form: Option<Vec<(String, String)>> = serde_urlencoded::from_bytes(body).ok();
                 let field = |name: &str| {
                     form.as_ref()
                         .and_then(|f| f.iter().find(|(k, _)| k == name))
@@ -208,7 +231,7 @@ impl Plan {
                             .collect();
                         hex_sha256(&parts)
                     }
-                    None => hex_sha256(&[request.body()]),
+                    None => hex_sha256(&[body]),
                 };
                 let bad_request_key = format!("POST {url} params={params_hash} 400");
                 let device_code =
@@ -288,6 +311,16 @@ impl Plan {
     }
 }
 
+/// Whether [`Plan::decide`] could store this answer to a POST: `429`, `5xx`, `Retry-After`, or
+/// `400`. A superset; `decide` has the last word.
+fn post_may_be_stored(response: &HttpResponse) -> bool {
+    let status = response.status();
+    status == StatusCode::TOO_MANY_REQUESTS
+        || status == StatusCode::BAD_REQUEST
+        || status.is_server_error()
+        || response.headers().contains_key(http::header::RETRY_AFTER)
+}
+
 /// How long to replay a `429`, `5xx` or `Retry-After` response; `None` for other responses or
 /// a zero `Retry-After`.
 fn throttle_ttl(response: &HttpResponse, default_retry_after: Duration) -> Option<Duration> {
@@ -315,11 +348,14 @@ fn hex_sha256(parts: &[&[u8]]) -> String {
         hasher.update((part.len() as u64).to_be_bytes());
         hasher.update(part);
     }
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = hasher.finalize();
+    let mut out = String::with_capacity(2 * digest.len());
+    for b in digest {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0x0f)]));
+    }
+    out
 }
 
 /// A response as stored: everything needed to replay it exactly.
@@ -509,6 +545,14 @@ mod tests {
             .build()
             .unwrap()
             .block_on(f)
+    }
+
+    #[test]
+    fn hex_sha256_is_lowercase_hex_of_the_length_prefixed_parts() {
+        assert_eq!(
+            hex_sha256(&[b"abc"]),
+            "c3494ca1a2cf8eeb8a11ded316fb55b83c3bbbedb6313cd50415251e5d09e12f"
+        );
     }
 
     #[test]
