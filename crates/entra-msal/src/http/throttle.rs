@@ -116,11 +116,8 @@ impl ThrottledHttp {
 
     /// Sends `request`, or replays a stored response to an equivalent earlier request.
     pub async fn send(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
-        if !self.managed_identity
-            && *request.method() == Method::POST
-            && self.lock().entries.is_empty()
-        {
-            // Nothing stored to replay: a POST's keys (the form parsed, two SHA-256) are needed
+        if !self.managed_identity && *request.method() == Method::POST && self.lock().posts == 0 {
+            // No stored answer to a POST to replay: a POST's keys (the form parsed, two SHA-256) are needed
             // only if this response gets stored, which a success never is.
             let uri = request.uri().clone();
             let body = request.body().clone();
@@ -400,6 +397,12 @@ struct Store {
     by_expiry: BTreeMap<(Instant, u64), String>,
     by_age: BTreeMap<u64, String>,
     next_seq: u64,
+    /// How many entries answer POSTs (keys `POST …`): none, and a POST has nothing to replay.
+    posts: usize,
+}
+
+fn is_post_key(key: &str) -> bool {
+    key.starts_with("POST ")
 }
 
 impl Store {
@@ -428,6 +431,9 @@ impl Store {
         self.next_seq += 1;
         self.by_expiry.insert((expires_at, seq), key.clone());
         self.by_age.insert(seq, key.clone());
+        if is_post_key(&key) {
+            self.posts += 1;
+        }
         self.entries.insert(
             key,
             Entry {
@@ -452,6 +458,9 @@ impl Store {
         if let Some(entry) = self.entries.remove(key) {
             self.by_expiry.remove(&(entry.expires_at, entry.seq));
             self.by_age.remove(&entry.seq);
+            if is_post_key(key) {
+                self.posts -= 1;
+            }
         }
     }
 }
@@ -630,6 +639,45 @@ mod tests {
             key(&[("client_id", "c"), ("username", "u"), ("password", "p2")]);
         assert_eq!(by_user.0, by_user_other_password.0);
         assert_ne!(by_user.1, by_user_other_password.1);
+    }
+
+    #[test]
+    fn posts_are_keyed_only_when_an_answer_to_a_post_is_stored() {
+        let status = Arc::new(AtomicU64::new(200));
+        let answer = status.clone();
+        let h = Harness::new(move |r| {
+            let code = if r.method() == Method::GET {
+                200
+            } else {
+                answer.load(Ordering::SeqCst) as u16
+            };
+            Ok(response(code, None, "{}"))
+        });
+        block(async {
+            // A stored discovery GET does not make POSTs pay for their keys...
+            h.http.send(get("https://login.example/d")).await.unwrap();
+            h.http
+                .send(post(TOKEN, &[("client_id", "c")]))
+                .await
+                .unwrap();
+            assert_eq!(h.http.lock().posts, 0);
+            assert_eq!(h.http.lock().entries.len(), 1);
+            // ...and a throttled answer is still stored and replayed.
+            status.store(429, Ordering::SeqCst);
+            h.http
+                .send(post(TOKEN, &[("client_id", "c")]))
+                .await
+                .unwrap();
+            assert_eq!(h.http.lock().posts, 1);
+            status.store(200, Ordering::SeqCst);
+            let replayed = h
+                .http
+                .send(post(TOKEN, &[("client_id", "c")]))
+                .await
+                .unwrap();
+            assert_eq!(replayed.status(), 429);
+            assert_eq!(h.calls(), 3);
+        });
     }
 
     #[test]
