@@ -395,7 +395,8 @@ def git_head():
     try:
         head = subprocess.check_output(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
                                        text=True).strip()
-        dirty = subprocess.call(["git", "diff", "--quiet", "HEAD"], cwd=REPO) != 0
+        dirty = subprocess.call(["git", "diff", "--quiet", "HEAD", "--", "crates"],
+                                cwd=REPO) != 0
         return head + (" (with uncommitted changes)" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "?"
@@ -500,11 +501,11 @@ def main():
         add_line(row, name, kind, goal)
         if row == "9":
             add_line("9", "file cache: add 1 token to 1,000 (CPU)", "ratio", 30, key="cpu_ns")
-    allocs = ", ".join("{} {:.1f}".format(row, statistics.median(
+    allocs = ", ".join("{} {:,.1f}".format(row, statistics.median(
         s["allocations"] for s in samples[row]["rust"])) for row, _, _, _ in rows
         if samples[row]["rust"])
     lines.append("")
-    lines.append("entra-msal heap allocations per operation (median): {}.".format(allocs))
+    lines.append("entra-msal heap allocations per operation (median), by row: {}.".format(allocs))
     if "6" in samples and not samples["6"]["python"]:
         lines.append("MSAL Python's row 6 was skipped (`--skip-python-fill`).")
     text = "\n".join(lines)
