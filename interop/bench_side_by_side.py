@@ -455,6 +455,9 @@ def main():
             samples["6"]["rust"] += [before, after]
     finally:
         rust.close()
+        for scenario in py.values():
+            if getattr(scenario, "dir", None):
+                shutil.rmtree(scenario.dir, ignore_errors=True)
     load_end = loadavg()
 
     def stats(row, side, key="wall_ns"):
