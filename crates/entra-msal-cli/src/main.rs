@@ -10,6 +10,7 @@ mod cli;
 mod client;
 mod commands;
 mod demo;
+mod discovery_cache;
 mod failure;
 mod jwt;
 mod localtime;

@@ -1197,6 +1197,7 @@ fn a_cached_token_needs_no_discovery_request() {
             .filter(|r| r.path.contains("openid-configuration"))
             .count()
     };
+    let all = || f.emulator.control().requests().len();
     let before = discovery();
     let out = run(f.msal().args(["token", "-s", USER_SCOPE, "-o", "token"]));
     assert!(out.status.success(), "{}", stderr(&out));
@@ -1205,6 +1206,11 @@ fn a_cached_token_needs_no_discovery_request() {
         before,
         "a fresh process answered from its cache without discovery"
     );
+    // Not a single request of any kind, also with the discovery file beside the cache.
+    let before = all();
+    let out = run(f.msal().args(["token", "-s", USER_SCOPE, "-o", "token"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(all(), before, "no request at all for a cached token");
 }
 
 /// `--log-file`: the trace goes to the file (owner-only), not to standard error, and names
