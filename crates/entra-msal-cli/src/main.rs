@@ -13,6 +13,7 @@ mod demo;
 mod failure;
 mod jwt;
 mod localtime;
+mod managed_identity;
 mod output;
 mod qr;
 mod settings;

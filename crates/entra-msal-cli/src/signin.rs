@@ -230,7 +230,7 @@ fn password_failure(e: Error, username: &str) -> Failure {
     } else if codes
         .iter()
         .any(|c| matches!(c, 50076 | 50079 | 50072 | 50074))
-        || s.suberror().as_deref() == Some("basic_action")
+        || s.suberror() == Some("basic_action")
     {
         failure.next = Some(format!(
             "this account must use multi-factor authentication, which a password alone cannot: {OTHER_WAYS}"
