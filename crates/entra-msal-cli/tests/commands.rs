@@ -512,6 +512,15 @@ fn browser_sign_in_through_msal_browser() {
     assert_eq!(json["source"], "identity_provider");
     assert_eq!(json["account"]["username"], "alice@contoso.example");
     assert!(stderr(&output).contains("/authorize?"), "the URL is shown");
+    // The page, not msal, sees a redirect URI missing from the app registration: say what to
+    // register next to the URL.
+    assert!(
+        stderr(&output).contains(
+            "AADSTS50011 (redirect URI mismatch), the app registration lacks http://localhost"
+        ),
+        "{}",
+        stderr(&output)
+    );
     let again = stdout_json(&run(f.msal().args([
         "token",
         "-s",
@@ -1748,6 +1757,23 @@ fn hints_fit_the_error() {
     assert!(err.contains("--username cannot sign it in"), "{err}");
     assert!(!err.contains("acquire_token"), "{err}");
     assert!(err.contains("msal login --device-code"), "{err}");
+
+    // A busy --port is told in the CLI's words, not the library's `port None`.
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port().to_string();
+    let taken = run(f.msal().env("MSAL_BROWSER", "true").args([
+        "login",
+        "-s",
+        USER_SCOPE,
+        "--timeout",
+        "5",
+        "--port",
+        &port,
+    ]));
+    let err = stderr(&taken);
+    assert_eq!(code(&taken), 3, "{err}");
+    assert!(err.contains("omit --port"), "{err}");
+    assert!(!err.contains("port None"), "{err}");
 }
 
 #[test]
