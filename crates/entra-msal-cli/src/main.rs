@@ -14,6 +14,7 @@ mod discovery_cache;
 mod failure;
 mod jwt;
 mod localtime;
+mod managed_identity;
 mod output;
 mod qr;
 mod settings;
