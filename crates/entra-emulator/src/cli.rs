@@ -8,7 +8,8 @@ use clap::Args;
 
 use crate::broker::{BrokerOptions, PrivateSessionBus};
 use crate::config::EmulatorConfig;
-use crate::info::ConnectionInfo;
+use crate::endpoints::managed_identity::{ManagedIdentityConfig, ManagedIdentityServer};
+use crate::info::{ConnectionInfo, ManagedIdentityIdInfo, ManagedIdentityInfo};
 use crate::server::Emulator;
 
 /// Options of `serve`.
@@ -55,10 +56,97 @@ pub struct ServeArgs {
     /// Complete interactive broker requests at once, signed in as this user.
     #[arg(long, value_name = "USERNAME", requires = "broker")]
     pub broker_auto_approve: Option<String>,
+    /// Also serve a managed-identity endpoint of this kind (on its own 127.0.0.1 port), and
+    /// print the environment variables to export so a client (MSAL in any language, `msal token
+    /// --managed-identity`) uses it.
+    #[arg(long, value_name = "SOURCE", value_enum)]
+    pub managed_identity: Option<ManagedIdentitySource>,
     /// Append every secret the emulator issues or receives, and its users' names, to FILE
     /// (JSON lines, owner-only), for `entra-emulator scan-logs`.
     #[arg(long, value_name = "FILE")]
     pub secrets_log: Option<PathBuf>,
+}
+
+/// The managed-identity sources `serve --managed-identity` can play.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ManagedIdentitySource {
+    /// An Azure VM's Instance Metadata Service (AZURE_POD_IDENTITY_AUTHORITY_HOST).
+    Imds,
+    /// App Service, Functions, Automation (IDENTITY_ENDPOINT, IDENTITY_HEADER).
+    AppService,
+    /// Azure Machine Learning (MSI_ENDPOINT, MSI_SECRET).
+    MachineLearning,
+    /// Azure Arc (IDENTITY_ENDPOINT, IMDS_ENDPOINT; key files in the state directory).
+    AzureArc,
+    /// Cloud Shell (AZUREPS_HOST_ENVIRONMENT, MSI_ENDPOINT).
+    CloudShell,
+    /// Service Fabric, HTTPS pinned by thumbprint (IDENTITY_ENDPOINT, IDENTITY_HEADER,
+    /// IDENTITY_SERVER_THUMBPRINT).
+    ServiceFabric,
+}
+
+impl ManagedIdentitySource {
+    /// The name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Imds => "imds",
+            Self::AppService => "app-service",
+            Self::MachineLearning => "machine-learning",
+            Self::AzureArc => "azure-arc",
+            Self::CloudShell => "cloud-shell",
+            Self::ServiceFabric => "service-fabric",
+        }
+    }
+
+    /// The source's name in [`ManagedIdentityServer::environment`].
+    fn environment_key(self) -> &'static str {
+        match self {
+            Self::Imds => "imds",
+            Self::AppService => "app_service",
+            Self::MachineLearning => "machine_learning",
+            Self::AzureArc => "azure_arc",
+            Self::CloudShell => "cloud_shell",
+            Self::ServiceFabric => "service_fabric",
+        }
+    }
+}
+
+/// Starts the managed-identity endpoint of `source` next to `emulator` (Azure Arc's key files
+/// in `<state dir>/arc-tokens`) and describes it.
+async fn start_managed_identity(
+    emulator: &Emulator,
+    source: ManagedIdentitySource,
+    state_dir: &Path,
+) -> anyhow::Result<(ManagedIdentityServer, ManagedIdentityInfo)> {
+    let mut config = ManagedIdentityConfig::default();
+    if source == ManagedIdentitySource::AzureArc {
+        let dir = state_dir.join("arc-tokens");
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot create the Azure Arc key directory {}: {e}",
+                dir.display()
+            )
+        })?;
+        config.arc_key_directory = Some(dir);
+    }
+    let server = emulator.start_managed_identity(config).await?;
+    let id = |i: &crate::MiIdentity| ManagedIdentityIdInfo {
+        client_id: i.client_id.clone(),
+        object_id: i.object_id.clone(),
+        resource_id: i.resource_id.clone(),
+    };
+    let info = ManagedIdentityInfo {
+        source: source.name().to_string(),
+        environment: server.environment(source.environment_key()),
+        system_assigned: id(&server.config().system_assigned),
+        user_assigned: server.config().user_assigned.iter().map(id).collect(),
+        arc_key_directory: server
+            .config()
+            .arc_key_directory
+            .as_ref()
+            .map(|d| d.display().to_string()),
+    };
+    Ok((server, info))
 }
 
 /// Options of `scan-logs`.
@@ -223,6 +311,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         info.bus_address = Some(address);
         broker = Some(service);
     }
+    let mut managed_identity = None;
+    if let Some(source) = args.managed_identity {
+        let (server, mi) = start_managed_identity(&emulator, source, dir.path()).await?;
+        info.managed_identity = Some(mi);
+        managed_identity = Some(server);
+    }
     let mut out = std::io::stdout().lock();
     if args.json {
         writeln!(out, "{}", serde_json::to_string(&info)?)?;
@@ -236,6 +330,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         service.stop().await;
     }
     drop(private_bus);
+    drop(managed_identity);
     emulator.shutdown();
     // A temporary state directory (it holds private keys) goes with the emulator.
     drop(dir);
@@ -352,6 +447,27 @@ pub fn describe(info: &ConnectionInfo) -> String {
         line(format!(
             "                     DBUS_SESSION_BUS_ADDRESS={bus}"
         ));
+    }
+    if let Some(mi) = &info.managed_identity {
+        line(format!(
+            "  Managed identity   {}: system-assigned client id {}",
+            mi.source, mi.system_assigned.client_id
+        ));
+        for u in &mi.user_assigned {
+            line(format!(
+                "                     user-assigned client id {}   resource id {}",
+                u.client_id, u.resource_id
+            ));
+        }
+        line("                     export these for the client (then e.g. `msal token --managed-identity --scope https://management.azure.com/.default`):".into());
+        for (name, value) in &mi.environment {
+            line(format!("                     export {name}={value}"));
+        }
+        if let Some(dir) = &mi.arc_key_directory {
+            line(format!(
+                "                     Azure Arc key files go to {dir}: MSAL clients read them only from the agent's directory (/var/opt/azcmagent/tokens on Linux) unless they let you set it"
+            ));
+        }
     }
     line("Press Ctrl+C to stop.".into());
     s

@@ -85,6 +85,37 @@ pub struct ConnectionInfo {
     /// `DBUS_SESSION_BUS_ADDRESS` for clients.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bus_address: Option<String>,
+    /// The managed-identity endpoint `serve --managed-identity SOURCE` runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_identity: Option<ManagedIdentityInfo>,
+}
+
+/// A managed identity of the emulated host.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ManagedIdentityIdInfo {
+    /// Client (application) id: `--client-id` / `ManagedIdentity::client_id`.
+    pub client_id: String,
+    /// Object (principal) id.
+    pub object_id: String,
+    /// ARM resource id.
+    pub resource_id: String,
+}
+
+/// The managed-identity endpoint of `serve --managed-identity SOURCE`: the environment variables
+/// a host of that source has (export them for the client), and the identities it serves.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ManagedIdentityInfo {
+    /// The source, as `--managed-identity` names it (`app-service`, `imds`, ...).
+    pub source: String,
+    /// The environment variables, in the order to export them.
+    pub environment: Vec<(String, String)>,
+    /// The system-assigned identity.
+    pub system_assigned: ManagedIdentityIdInfo,
+    /// The user-assigned identities.
+    pub user_assigned: Vec<ManagedIdentityIdInfo>,
+    /// Azure Arc only: the directory the key files are written to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arc_key_directory: Option<String>,
 }
 
 fn concrete(patterns: &[String]) -> Option<String> {
@@ -206,5 +237,6 @@ pub(crate) fn connection_info(
             .collect(),
         broker_user: None,
         bus_address: None,
+        managed_identity: None,
     })
 }

@@ -49,7 +49,7 @@ pub use config::{AppConfig, ClientKind, EmulatorConfig, Settings, TenantConfig, 
 pub use control::{Control, ControlError};
 pub use endpoints::managed_identity::{ManagedIdentityConfig, ManagedIdentityServer, MiIdentity};
 pub use faults::{FaultAction, FaultMatch, FaultRule};
-pub use info::ConnectionInfo;
+pub use info::{ConnectionInfo, ManagedIdentityIdInfo, ManagedIdentityInfo};
 pub use ready_made::ready_made;
 pub use request_log::LoggedRequest;
 pub use rules::authorization::AuthorizationCompletion;

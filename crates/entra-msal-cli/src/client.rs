@@ -5,12 +5,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use entra_msal::TokenCache;
+use entra_msal::http::{HttpClient, HttpOptions};
 use entra_msal::persistence::{FilePersistence, PersistentTokenCache};
 use entra_msal::{
     ConfidentialClientApplication, ConfidentialClientBuilder, PublicClientApplication,
     PublicClientBuilder,
 };
 
+use crate::discovery_cache::CachingTransport;
 use crate::failure::Failure;
 use crate::settings::Settings;
 
@@ -110,11 +112,23 @@ macro_rules! configure {
         if let Some(oidc) = &settings.oidc_authority {
             b = b.oidc_authority(oidc.value.clone());
         }
-        if let Some(ca) = &settings.ca_file {
-            b = b.trusted_ca(read_ca(&ca.value)?);
-        }
         b
     }};
+}
+
+/// The transport: discovery answered from the file beside `cache` when it holds a fresh answer,
+/// the HTTP client (trusting only `--ca-file` when given, as `trusted_ca` does) built only when a
+/// request really goes out (see [`CachingTransport`]).
+fn transport(settings: &Settings, cache: &Cache) -> Result<Arc<dyn HttpClient>, Failure> {
+    let mut options = HttpOptions::default();
+    if let Some(ca) = &settings.ca_file {
+        options.trusted_ca_pems.push(read_ca(&ca.value)?);
+        options.only_trusted_cas = true;
+    }
+    Ok(Arc::new(CachingTransport::new(
+        options,
+        Some(CachingTransport::file_beside(&cache.path)),
+    )))
 }
 
 /// A public-client builder for the settings.
@@ -122,7 +136,8 @@ pub fn public_builder(settings: &Settings, cache: &Cache) -> Result<PublicClient
     let client_id = settings.require_client_id()?;
     Ok(
         configure!(PublicClientApplication::builder(client_id), settings)
-            .token_cache(cache.cache.clone()),
+            .token_cache(cache.cache.clone())
+            .http_client(transport(settings, cache)?),
     )
 }
 
@@ -158,7 +173,9 @@ pub fn confidential_app(
     cache: &Cache,
     credential: AppCredential,
 ) -> Result<ConfidentialClientApplication, Failure> {
-    let builder = confidential_builder(settings)?.token_cache(cache.cache.clone());
+    let builder = confidential_builder(settings)?
+        .token_cache(cache.cache.clone())
+        .http_client(transport(settings, cache)?);
     let builder = match credential {
         AppCredential::Secret(s) => builder.client_secret(s),
         AppCredential::Certificate { key_pem, cert_pem } => builder.certificate(key_pem, cert_pem),

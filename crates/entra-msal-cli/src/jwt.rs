@@ -31,6 +31,12 @@ pub fn header(token: &str) -> Result<Map<String, Value>, Failure> {
 /// The claims of a JWT.
 pub fn claims(token: &str) -> Result<Map<String, Value>, Failure> {
     let token = token.trim();
+    if token.split('.').count() == 5 {
+        return Err(Failure::other(
+            "this is an encrypted token (JWE, 5 parts separated by dots): its claims can only be read with the key of the resource it was issued for",
+        )
+        .next("pass an access or id token that is a signed JWT (3 parts, eyJ...)"));
+    }
     if token.split('.').count() != 3 {
         return Err(Failure::other(format!(
             "this is not a JWT: it has {} parts separated by dots, not 3",
@@ -57,6 +63,12 @@ mod tests {
         assert_eq!(claims(&jwt).unwrap()["tid"], "t");
         assert!(claims("abc").is_err());
         assert!(claims("a.b.c").is_err());
+        let jwe = claims("h.k.iv.ct.tag").unwrap_err();
+        assert!(
+            jwe.message.contains("encrypted token (JWE"),
+            "{}",
+            jwe.message
+        );
         assert!(claims(&format!("x.{}.s", enc("[1]"))).is_err());
     }
 }

@@ -23,7 +23,14 @@ struct CliOpener {
     system: SystemBrowser,
     failed: Arc<tokio::sync::Notify>,
     terminal: bool,
+    /// The user's own app registration (not the Azure CLI's client, which has the redirect URI):
+    /// the page may refuse the redirect URI, which only the browser shows.
+    own_app: bool,
 }
+
+/// Printed with the sign-in URL for the user's own app: Entra shows a redirect-URI mismatch
+/// (AADSTS50011) on the page and never redirects, so `msal` cannot see it.
+pub const REDIRECT_URI_HINT: &str = "If the page reports AADSTS50011 (redirect URI mismatch), the app registration lacks http://localhost: add it under \"Mobile and desktop applications\" (any port is accepted; `msal doctor` lists what to register), then press Ctrl+C and run this again.";
 
 impl CliOpener {
     fn launch(&self, url: &str) -> Result<(), Error> {
@@ -59,6 +66,9 @@ impl CliOpener {
 impl UrlOpener for CliOpener {
     fn open(&self, url: &str) -> Result<(), Error> {
         eprintln!("Opening the sign-in page in a browser. If none opens, visit:\n  {url}");
+        if self.own_app {
+            eprintln!("{REDIRECT_URI_HINT}");
+        }
         match self.launch(url) {
             Ok(()) => Ok(()),
             Err(Error::NoBrowser { message, .. }) => {
@@ -148,6 +158,21 @@ fn no_browser_no_terminal(reason: &str) -> Failure {
     .next("run `msal login --device-code` in a terminal (same --client-id, --tenant and --scope) and then this command again, which will use the signed-in account; or set MSAL_BROWSER to a program that opens URLs")
 }
 
+/// A loopback port that cannot be used, in the CLI's words (the library speaks of its
+/// `port: None` option); any other error as it is.
+fn port_failure(e: Error, port: Option<u16>) -> Failure {
+    let busy = port.is_some()
+        && matches!(&e, Error::Configuration { message, .. } if message.contains("already in use"));
+    let mut failure = Failure::from(e);
+    if busy {
+        failure.message = failure
+            .message
+            .replace("let the OS pick one (port None)", "omit --port");
+        failure.next = Some("omit --port to let the system choose a free port (Entra accepts any port for http://localhost), or pass a free one".into());
+    }
+    failure
+}
+
 /// Signs the user in with `method`.
 pub async fn sign_in(
     app: &PublicClientApplication,
@@ -181,12 +206,13 @@ pub async fn sign_in(
                     system: SystemBrowser::new(),
                     failed: failed.clone(),
                     terminal,
+                    own_app: app.client_id() != crate::settings::AZURE_CLI_CLIENT_ID,
                 })),
                 parent_window: Some(PublicClientApplication::CONSOLE_WINDOW_HANDLE),
                 ..Default::default()
             };
             tokio::select! {
-                r = app.acquire_token_interactive(scopes, &options) => Ok(r?),
+                r = app.acquire_token_interactive(scopes, &options) => r.map_err(|e| port_failure(e, *port)),
                 () = ctrl_c() => Err(Failure::new(Kind::Cancelled, "the sign-in was cancelled (Ctrl+C)")),
                 () = failed.notified() => Err(no_browser_no_terminal("the browser could not be started")),
             }
@@ -230,7 +256,7 @@ fn password_failure(e: Error, username: &str) -> Failure {
     } else if codes
         .iter()
         .any(|c| matches!(c, 50076 | 50079 | 50072 | 50074))
-        || s.suberror().as_deref() == Some("basic_action")
+        || s.suberror() == Some("basic_action")
     {
         failure.next = Some(format!(
             "this account must use multi-factor authentication, which a password alone cannot: {OTHER_WAYS}"

@@ -512,6 +512,15 @@ fn browser_sign_in_through_msal_browser() {
     assert_eq!(json["source"], "identity_provider");
     assert_eq!(json["account"]["username"], "alice@contoso.example");
     assert!(stderr(&output).contains("/authorize?"), "the URL is shown");
+    // The page, not msal, sees a redirect URI missing from the app registration: say what to
+    // register next to the URL.
+    assert!(
+        stderr(&output).contains(
+            "AADSTS50011 (redirect URI mismatch), the app registration lacks http://localhost"
+        ),
+        "{}",
+        stderr(&output)
+    );
     let again = stdout_json(&run(f.msal().args([
         "token",
         "-s",
@@ -1197,6 +1206,7 @@ fn a_cached_token_needs_no_discovery_request() {
             .filter(|r| r.path.contains("openid-configuration"))
             .count()
     };
+    let all = || f.emulator.control().requests().len();
     let before = discovery();
     let out = run(f.msal().args(["token", "-s", USER_SCOPE, "-o", "token"]));
     assert!(out.status.success(), "{}", stderr(&out));
@@ -1205,6 +1215,11 @@ fn a_cached_token_needs_no_discovery_request() {
         before,
         "a fresh process answered from its cache without discovery"
     );
+    // Not a single request of any kind, also with the discovery file beside the cache.
+    let before = all();
+    let out = run(f.msal().args(["token", "-s", USER_SCOPE, "-o", "token"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(all(), before, "no request at all for a cached token");
 }
 
 /// `--log-file`: the trace goes to the file (owner-only), not to standard error, and names
@@ -1748,6 +1763,23 @@ fn hints_fit_the_error() {
     assert!(err.contains("--username cannot sign it in"), "{err}");
     assert!(!err.contains("acquire_token"), "{err}");
     assert!(err.contains("msal login --device-code"), "{err}");
+
+    // A busy --port is told in the CLI's words, not the library's `port None`.
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port().to_string();
+    let taken = run(f.msal().env("MSAL_BROWSER", "true").args([
+        "login",
+        "-s",
+        USER_SCOPE,
+        "--timeout",
+        "5",
+        "--port",
+        &port,
+    ]));
+    let err = stderr(&taken);
+    assert_eq!(code(&taken), 3, "{err}");
+    assert!(err.contains("omit --port"), "{err}");
+    assert!(!err.contains("port None"), "{err}");
 }
 
 #[test]
@@ -2390,4 +2422,208 @@ fn special_cache_paths_are_refused_with_a_next_step() {
         std::fs::read_to_string(dir.join("victim.txt")).unwrap(),
         "precious"
     );
+}
+
+/// Every variable that selects a managed-identity source, removed so the test's own
+/// environment cannot choose one.
+const MANAGED_IDENTITY_VARIABLES: &[&str] = &[
+    "IDENTITY_ENDPOINT",
+    "IDENTITY_HEADER",
+    "IDENTITY_SERVER_THUMBPRINT",
+    "IMDS_ENDPOINT",
+    "MSI_ENDPOINT",
+    "MSI_SECRET",
+    "AZUREPS_HOST_ENVIRONMENT",
+    "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+];
+
+/// `msal emulator serve --json --managed-identity SOURCE`, and the variables it says to export.
+fn serve_managed_identity(
+    f: &Fixture,
+    source: &str,
+) -> (std::process::Child, entra_emulator::ManagedIdentityInfo) {
+    let state = f.dir.path().join(format!("mi-state-{source}"));
+    let (child, info) = entra_test_support::emulator::spawn_serve(
+        StdCommand::new(env!("CARGO_BIN_EXE_msal"))
+            .args(["emulator", "serve", "--json", "--managed-identity", source])
+            .arg("--state-dir")
+            .arg(&state),
+    );
+    let mi = info
+        .managed_identity
+        .unwrap_or_else(|| panic!("no managed_identity in the --json line for {source}"));
+    assert_eq!(mi.source, source);
+    (child, mi)
+}
+
+/// `msal` with exactly `environment` as its managed-identity variables and a cache of its own.
+fn msal_mi(f: &Fixture, environment: &[(String, String)], cache: &str) -> Command {
+    let mut cmd = f.msal();
+    for var in MANAGED_IDENTITY_VARIABLES {
+        cmd.env_remove(var);
+    }
+    cmd.env_remove("MSAL_CLIENT_ID")
+        .env("MSAL_CACHE_FILE", f.dir.path().join(cache))
+        .envs(environment.iter().cloned());
+    cmd
+}
+
+const ARM: &str = "https://management.azure.com/.default";
+
+#[test]
+fn emulator_serve_managed_identity_serves_msal_token_and_doctor_explains_it() {
+    let f = fixture();
+    let (mut app_service, mi) = serve_managed_identity(&f, "app-service");
+    let names: Vec<&str> = mi.environment.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(names, ["IDENTITY_ENDPOINT", "IDENTITY_HEADER"]);
+
+    // The system-assigned identity, then a user-assigned one, through the printed variables.
+    let out = run(msal_mi(&f, &mi.environment, "mi-app.json").args([
+        "token",
+        "--managed-identity",
+        "-s",
+        ARM,
+        "-o",
+        "token",
+    ]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let claims = run(f.msal().args(["decode", "-o", "json"]).write_stdin(token));
+    assert!(
+        String::from_utf8_lossy(&claims.stdout).contains(&mi.system_assigned.client_id),
+        "{}",
+        String::from_utf8_lossy(&claims.stdout)
+    );
+    let user_assigned = &mi.user_assigned[0].client_id;
+    let out = run(msal_mi(&f, &mi.environment, "mi-app.json").args([
+        "token",
+        "--managed-identity",
+        "--client-id",
+        user_assigned,
+        "-s",
+        ARM,
+    ]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let unknown = run(msal_mi(&f, &mi.environment, "mi-app.json").args([
+        "token",
+        "--managed-identity",
+        "--client-id",
+        "00000000-0000-0000-0000-0000000000ff",
+        "-s",
+        ARM,
+    ]));
+    assert_eq!(code(&unknown), 7, "{}", stderr(&unknown));
+
+    // doctor names the source and its variables, and never prints the secret.
+    let doctor = run(msal_mi(&f, &mi.environment, "mi-app.json").arg("doctor"));
+    let text = String::from_utf8_lossy(&doctor.stdout);
+    assert!(text.contains("Managed identity"), "{text}");
+    assert!(
+        text.contains("App Service (detected from IDENTITY_ENDPOINT, IDENTITY_HEADER)"),
+        "{text}"
+    );
+    assert!(text.contains(&mi.environment[0].1), "{text}");
+    assert!(
+        !text.contains(&mi.environment[1].1),
+        "the secret was printed:\n{text}"
+    );
+    assert!(text.contains("--managed-identity app-service"), "{text}");
+
+    // Endpoint gone: a network error (6) whose next step is about the managed-identity
+    // endpoint, not the authority or --ca-file.
+    app_service.kill().unwrap();
+    app_service.wait().unwrap();
+    let gone = run(msal_mi(&f, &mi.environment, "mi-gone.json").args([
+        "token",
+        "--managed-identity",
+        "-s",
+        ARM,
+    ]));
+    let err = stderr(&gone);
+    assert_eq!(code(&gone), 6, "{err}");
+    assert!(
+        err.contains("App Service managed-identity endpoint cannot be reached"),
+        "{err}"
+    );
+    assert!(
+        err.contains("entra-emulator serve --managed-identity app-service"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("--ca-file") && !err.contains("authority URL"),
+        "{err}"
+    );
+}
+
+#[test]
+fn managed_identity_configuration_errors_exit_3_and_a_pin_mismatch_exits_6() {
+    let f = fixture();
+    let (mut fabric, mi) = serve_managed_identity(&f, "service-fabric");
+    let ok = run(msal_mi(&f, &mi.environment, "mi-sf.json").args([
+        "token",
+        "--managed-identity",
+        "-s",
+        ARM,
+    ]));
+    assert!(ok.status.success(), "{}", stderr(&ok));
+
+    let with = |name: &str, value: &str| -> Vec<(String, String)> {
+        mi.environment
+            .iter()
+            .map(|(k, v)| {
+                let v = if k == name {
+                    value.to_string()
+                } else {
+                    v.clone()
+                };
+                (k.clone(), v)
+            })
+            .collect()
+    };
+    let endpoint = &mi.environment[0].1;
+    let plain = with(
+        "IDENTITY_ENDPOINT",
+        &endpoint.replace("https://", "http://"),
+    );
+    let malformed = with("IDENTITY_SERVER_THUMBPRINT", "not-a-thumbprint");
+    let other_pin = with("IDENTITY_SERVER_THUMBPRINT", &"AB".repeat(20));
+    for (env, expected, what) in [
+        (&plain, 3, "Service Fabric over http://"),
+        (&malformed, 3, "a malformed thumbprint"),
+        (&other_pin, 6, "a certificate that is not the pinned one"),
+    ] {
+        let out = run(msal_mi(&f, env, "mi-sf-bad.json").args([
+            "token",
+            "--managed-identity",
+            "-s",
+            ARM,
+        ]));
+        let err = stderr(&out);
+        assert_eq!(code(&out), expected, "{what}: {err}");
+        assert!(err.contains("next:"), "{what}: {err}");
+        assert!(!err.contains("--ca-file"), "{what}: {err}");
+    }
+
+    // A user-assigned identity on Cloud Shell, which has none: configuration (3).
+    let shell = vec![
+        (
+            "AZUREPS_HOST_ENVIRONMENT".to_string(),
+            "cloud-shell/1.0".to_string(),
+        ),
+        (
+            "MSI_ENDPOINT".to_string(),
+            "http://127.0.0.1:1/oauth2/token".to_string(),
+        ),
+    ];
+    let out = run(msal_mi(&f, &shell, "mi-shell.json").args([
+        "token",
+        "--managed-identity",
+        "--client-id",
+        "00000000-0000-0000-0000-0000000000ff",
+        "-s",
+        ARM,
+    ]));
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    fabric.kill().unwrap();
+    fabric.wait().unwrap();
 }

@@ -374,6 +374,45 @@ async fn broker(ctx: &mut Context<'_>) -> Section {
     out
 }
 
+/// Managed identity: the source `msal token --managed-identity` would use here, and the
+/// environment variables behind it (secrets shown as set, never printed). No request is made:
+/// off Azure the Instance Metadata Service may not answer at all.
+fn managed_identity(_ctx: &mut Context<'_>) -> Section {
+    use crate::managed_identity as mi;
+    let mut out = Section::new("Managed identity");
+    let source = mi::detected();
+    let set: Vec<&str> = mi::variables(source)
+        .iter()
+        .copied()
+        .filter(|v| std::env::var_os(v).is_some())
+        .collect();
+    out.line(
+        "source",
+        match (source, set.is_empty()) {
+            (entra_msal::managed_identity::ManagedIdentitySource::Imds, true) => {
+                "IMDS (the default when no managed-identity variable is set: 169.254.169.254, which only Azure VMs, scale sets and AKS nodes answer)".to_string()
+            }
+            (s, true) => format!("{s} (detected from the host, e.g. the Azure Arc agent)"),
+            (s, false) => format!("{s} (detected from {})", set.join(", ")),
+        },
+    );
+    for (name, value) in mi::variable_lines(source) {
+        out.line(name, value);
+    }
+    out.line(
+        "use",
+        "msal token --managed-identity --scope RESOURCE/.default (a user-assigned identity: --client-id, --resource-id or --object-id)",
+    );
+    out.line(
+        "try it locally",
+        format!(
+            "entra-emulator serve --managed-identity {} (or msal emulator serve ...) prints the variables to export",
+            mi::emulator_name(source)
+        ),
+    );
+    out
+}
+
 /// The report's sections, in order. Add a section here.
 async fn sections(settings: &Settings) -> Vec<Section> {
     let mut ctx = Context {
@@ -386,6 +425,7 @@ async fn sections(settings: &Settings) -> Vec<Section> {
         discovery(&mut ctx).await,
         sign_in(&mut ctx),
         broker(&mut ctx).await,
+        managed_identity(&mut ctx),
     ]
 }
 

@@ -237,8 +237,11 @@ async fn managed_identity_token(
     if let Some(ca) = &settings.ca_file {
         builder = builder.trusted_ca(client::read_ca(&ca.value)?);
     }
-    let client = builder.build()?;
-    Ok(client.acquire_token_for_client(resource).await?)
+    let client = builder.build().map_err(crate::managed_identity::failure)?;
+    client
+        .acquire_token_for_client(resource)
+        .await
+        .map_err(crate::managed_identity::failure)
 }
 
 /// The `msal login` command line that signs in for this token (kubectl never shows a plugin's

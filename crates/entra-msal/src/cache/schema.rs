@@ -271,8 +271,30 @@ impl fmt::Debug for IdToken {
 // ---------------------------------------------------------------------------------------------
 // Writing: field order follows MSAL Python's insertion order, then unknown fields.
 
-fn time(v: i64) -> String {
-    v.to_string()
+/// An epoch time as MSAL writes it: a decimal string, formatted on the stack (serializing a
+/// cache writes several per access token).
+struct Time(i64);
+
+impl Serialize for Time {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // 19 digits and a sign hold every i64.
+        let mut buf = [0u8; 20];
+        let mut start = buf.len();
+        let mut n = self.0.unsigned_abs();
+        loop {
+            start -= 1;
+            buf[start] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        if self.0 < 0 {
+            start -= 1;
+            buf[start] = b'-';
+        }
+        serializer.serialize_str(std::str::from_utf8(&buf[start..]).unwrap_or_default())
+    }
 }
 
 fn write_extra<M: SerializeMap>(map: &mut M, extra: &Map<String, Value>) -> Result<(), M::Error> {
@@ -296,11 +318,11 @@ impl Serialize for AccessToken {
             m.serialize_entry("token_type", v)?;
         }
         if let Some(v) = self.cached_at {
-            m.serialize_entry("cached_at", &time(v))?;
+            m.serialize_entry("cached_at", &Time(v))?;
         }
-        m.serialize_entry("expires_on", &time(self.expires_on))?;
+        m.serialize_entry("expires_on", &Time(self.expires_on))?;
         if let Some(v) = self.extended_expires_on {
-            m.serialize_entry("extended_expires_on", &time(v))?;
+            m.serialize_entry("extended_expires_on", &Time(v))?;
         }
         if let Some(v) = &self.key_id {
             m.serialize_entry("key_id", v)?;
@@ -309,7 +331,7 @@ impl Serialize for AccessToken {
             m.serialize_entry("ext_cache_key", v)?;
         }
         if let Some(v) = self.refresh_on {
-            m.serialize_entry("refresh_on", &time(v))?;
+            m.serialize_entry("refresh_on", &Time(v))?;
         }
         write_extra(&mut m, &self.extra)?;
         m.end()
@@ -328,7 +350,7 @@ impl Serialize for RefreshToken {
             m.serialize_entry("target", v)?;
         }
         if let Some(v) = self.last_modification_time {
-            m.serialize_entry("last_modification_time", &time(v))?;
+            m.serialize_entry("last_modification_time", &Time(v))?;
         }
         if let Some(v) = &self.family_id {
             m.serialize_entry("family_id", v)?;
@@ -642,6 +664,13 @@ impl Entity for AppMetadata {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_are_written_as_decimal_strings() {
+        for v in [0, 7, -7, 1_700_000_000, i64::MAX, i64::MIN] {
+            assert_eq!(serde_json::to_string(&Time(v)).unwrap(), format!("\"{v}\""));
+        }
+    }
     use serde_json::json;
 
     fn parse<T: Entity>(v: Value) -> Result<T, Value> {

@@ -295,7 +295,6 @@ impl AccessTokens {
         }
         let scopes = normalize(token.scopes());
         let pk = partition_of(&token);
-        let slot = account_slot(&token.environment, token.home_account_id.as_deref());
         let id = match self.free.pop() {
             Some(id) => id,
             None => {
@@ -305,6 +304,8 @@ impl AccessTokens {
         };
         let by_account = &mut self.by_account;
         let part = self.partitions.entry(pk).or_insert_with_key(|pk| {
+            // Only a new partition needs its account's key.
+            let slot = account_slot(&token.environment, token.home_account_id.as_deref());
             by_account.entry(slot).or_default().insert(pk.clone());
             Partition {
                 client_id: lower(&token.client_id),

@@ -204,6 +204,16 @@ impl TokenCache {
         Ok(json)
     }
 
+    /// The cache as [`serialize`](Self::serialize) writes it, leaving
+    /// [`has_state_changed`](Self::has_state_changed) as it is (for persistence writes).
+    pub(crate) fn to_json_snapshot(&self) -> String {
+        let store = self.read();
+        let hint = self.shared.last_size.load(Ordering::Relaxed);
+        let json = to_json(&store, hint + hint / 8);
+        self.shared.last_size.store(json.len(), Ordering::Relaxed);
+        json
+    }
+
     /// `json` (a serialized cache) as [`serialize`](Self::serialize) would write it after
     /// [`deserialize`](Self::deserialize): the form merges compare entries in.
     pub(crate) fn normalize(json: &str) -> Result<String, Error> {

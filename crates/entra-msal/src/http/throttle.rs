@@ -116,6 +116,18 @@ impl ThrottledHttp {
 
     /// Sends `request`, or replays a stored response to an equivalent earlier request.
     pub async fn send(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
+        if !self.managed_identity && *request.method() == Method::POST && self.lock().posts == 0 {
+            // No stored answer to a POST to replay: a POST's keys (the form parsed, two SHA-256) are needed
+            // only if this response gets stored, which a success never is.
+            let uri = request.uri().clone();
+            let body = request.body().clone();
+            let response = self.inner.send(request).await?;
+            if post_may_be_stored(&response) {
+                let plan = Plan::for_parts(&Method::POST, &uri, &body);
+                self.store(plan, &response);
+            }
+            return Ok(response);
+        }
         let plan = if self.managed_identity {
             Plan::throttle_only(&request)
         } else {
@@ -136,16 +148,21 @@ impl ThrottledHttp {
             }
         }
         let response = self.inner.send(request).await?;
-        let decisions = plan.decide(&response, self.default_retry_after);
+        self.store(plan, &response);
+        Ok(response)
+    }
+
+    /// Stores `response` under the keys `plan` decides on, if any.
+    fn store(&self, plan: Plan, response: &HttpResponse) {
+        let decisions = plan.decide(response, self.default_retry_after);
         if !decisions.is_empty() {
-            let stored = Arc::new(StoredResponse::from_response(&response));
+            let stored = Arc::new(StoredResponse::from_response(response));
             let now = self.now();
             let mut store = self.lock();
             for (key, ttl) in decisions {
                 store.insert(key, stored.clone(), now, ttl);
             }
         }
-        Ok(response)
     }
 
     /// The current time on this client's clock.
@@ -178,14 +195,17 @@ enum Plan {
 
 impl Plan {
     fn for_request(request: &HttpRequest) -> Self {
-        let url = request.uri().to_string();
-        match *request.method() {
+        Self::for_parts(request.method(), request.uri(), request.body())
+    }
+
+    fn for_parts(method: &Method, uri: &http::Uri, body: &[u8]) -> Self {
+        let url = uri.to_string();
+        match *method {
             Method::GET => Self::Get {
                 key: format!("GET {url}"),
             },
             Method::POST => {
-                let form: Option<Vec<(String, String)>> =
-                    serde_urlencoded::from_bytes(request.body()).ok();
+                let form: Option<Vec<(String, String)>> = serde_urlencoded::from_bytes(body).ok();
                 let field = |name: &str| {
                     form.as_ref()
                         .and_then(|f| f.iter().find(|(k, _)| k == name))
@@ -208,7 +228,7 @@ impl Plan {
                             .collect();
                         hex_sha256(&parts)
                     }
-                    None => hex_sha256(&[request.body()]),
+                    None => hex_sha256(&[body]),
                 };
                 let bad_request_key = format!("POST {url} params={params_hash} 400");
                 let device_code =
@@ -288,6 +308,16 @@ impl Plan {
     }
 }
 
+/// Whether [`Plan::decide`] could store this answer to a POST: `429`, `5xx`, `Retry-After`, or
+/// `400`. A superset; `decide` has the last word.
+fn post_may_be_stored(response: &HttpResponse) -> bool {
+    let status = response.status();
+    status == StatusCode::TOO_MANY_REQUESTS
+        || status == StatusCode::BAD_REQUEST
+        || status.is_server_error()
+        || response.headers().contains_key(http::header::RETRY_AFTER)
+}
+
 /// How long to replay a `429`, `5xx` or `Retry-After` response; `None` for other responses or
 /// a zero `Retry-After`.
 fn throttle_ttl(response: &HttpResponse, default_retry_after: Duration) -> Option<Duration> {
@@ -315,11 +345,14 @@ fn hex_sha256(parts: &[&[u8]]) -> String {
         hasher.update((part.len() as u64).to_be_bytes());
         hasher.update(part);
     }
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = hasher.finalize();
+    let mut out = String::with_capacity(2 * digest.len());
+    for b in digest {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0x0f)]));
+    }
+    out
 }
 
 /// A response as stored: everything needed to replay it exactly.
@@ -365,6 +398,12 @@ struct ThrottledResponses {
     by_expiry: BTreeMap<(Instant, u64), String>,
     by_age: BTreeMap<u64, String>,
     next_seq: u64,
+    /// How many entries answer POSTs (keys `POST …`): none, and a POST has nothing to replay.
+    posts: usize,
+}
+
+fn is_post_key(key: &str) -> bool {
+    key.starts_with("POST ")
 }
 
 impl ThrottledResponses {
@@ -393,6 +432,9 @@ impl ThrottledResponses {
         self.next_seq += 1;
         self.by_expiry.insert((expires_at, seq), key.clone());
         self.by_age.insert(seq, key.clone());
+        if is_post_key(&key) {
+            self.posts += 1;
+        }
         self.entries.insert(
             key,
             Entry {
@@ -417,6 +459,9 @@ impl ThrottledResponses {
         if let Some(entry) = self.entries.remove(key) {
             self.by_expiry.remove(&(entry.expires_at, entry.seq));
             self.by_age.remove(&entry.seq);
+            if is_post_key(key) {
+                self.posts -= 1;
+            }
         }
     }
 }
@@ -513,6 +558,14 @@ mod tests {
     }
 
     #[test]
+    fn hex_sha256_is_lowercase_hex_of_the_length_prefixed_parts() {
+        assert_eq!(
+            hex_sha256(&[b"abc"]),
+            "c3494ca1a2cf8eeb8a11ded316fb55b83c3bbbedb6313cd50415251e5d09e12f"
+        );
+    }
+
+    #[test]
     fn retry_after_is_honoured_capped_and_defaulted() {
         let ttl = |status: u16, retry_after: Option<&str>| {
             let plan = Plan::for_request(&post(TOKEN, &[("client_id", "c")]));
@@ -587,6 +640,45 @@ mod tests {
             key(&[("client_id", "c"), ("username", "u"), ("password", "p2")]);
         assert_eq!(by_user.0, by_user_other_password.0);
         assert_ne!(by_user.1, by_user_other_password.1);
+    }
+
+    #[test]
+    fn posts_are_keyed_only_when_an_answer_to_a_post_is_stored() {
+        let status = Arc::new(AtomicU64::new(200));
+        let answer = status.clone();
+        let h = Harness::new(move |r| {
+            let code = if r.method() == Method::GET {
+                200
+            } else {
+                answer.load(Ordering::SeqCst) as u16
+            };
+            Ok(response(code, None, "{}"))
+        });
+        block(async {
+            // A stored discovery GET does not make POSTs pay for their keys...
+            h.http.send(get("https://login.example/d")).await.unwrap();
+            h.http
+                .send(post(TOKEN, &[("client_id", "c")]))
+                .await
+                .unwrap();
+            assert_eq!(h.http.lock().posts, 0);
+            assert_eq!(h.http.lock().entries.len(), 1);
+            // ...and a throttled answer is still stored and replayed.
+            status.store(429, Ordering::SeqCst);
+            h.http
+                .send(post(TOKEN, &[("client_id", "c")]))
+                .await
+                .unwrap();
+            assert_eq!(h.http.lock().posts, 1);
+            status.store(200, Ordering::SeqCst);
+            let replayed = h
+                .http
+                .send(post(TOKEN, &[("client_id", "c")]))
+                .await
+                .unwrap();
+            assert_eq!(replayed.status(), 429);
+            assert_eq!(h.calls(), 3);
+        });
     }
 
     #[test]

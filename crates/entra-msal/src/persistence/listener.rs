@@ -30,11 +30,29 @@ struct State {
     /// The stored cache as last read or written (normalized), the base of three-way merges:
     /// what differs from it in memory is this process's own changes.
     base: Map<String, Value>,
+    /// When set, `base` is stale and is this text, parsed only when a merge needs it (a write
+    /// that finds the store unchanged never does).
+    base_text: Option<String>,
     /// The stored data at `synced` is not a valid cache: never overwrite it.
     corrupt: bool,
     /// The last read found an empty file that another writer may have been rewriting: read
     /// again next time even if the version did not change.
     untrusted: bool,
+}
+
+impl State {
+    /// The base of three-way merges, parsed now if it was kept as text.
+    fn base(&mut self) -> Result<&Map<String, Value>, Error> {
+        if let Some(text) = self.base_text.take() {
+            self.base = merge::parse(&text).map_err(Error::cache)?;
+        }
+        Ok(&self.base)
+    }
+
+    fn set_base(&mut self, base: Map<String, Value>) {
+        self.base = base;
+        self.base_text = None;
+    }
 }
 
 /// What a read of the store found.
@@ -203,12 +221,13 @@ impl PersistentTokenCache {
     /// Memory becomes `theirs` with this process's changes since `state.base` applied.
     fn merge_into(
         cache: &TokenCache,
-        state: &State,
+        state: &mut State,
         theirs: &Map<String, Value>,
     ) -> Result<String, Error> {
+        let base = state.base()?;
         cache.replace_with(|current| {
             let ours = merge::parse(current).map_err(Error::cache)?;
-            let merged = merge::three_way(&state.base, &ours, theirs);
+            let merged = merge::three_way(base, &ours, theirs);
             serde_json::to_string(&merged).map_err(|e| Error::cache(e.to_string()))
         })
     }
@@ -243,7 +262,7 @@ impl PersistentTokenCache {
             }
             Read::Parsed(theirs) => {
                 Self::merge_into(cache, state, &theirs)?;
-                state.base = theirs;
+                state.set_base(theirs);
                 state.corrupt = false;
                 state.untrusted = false;
             }
@@ -256,10 +275,26 @@ impl PersistentTokenCache {
     /// Under the lock: reads the store, merges this process's changes onto it, writes it.
     fn write(&self, cache: &TokenCache, state: &mut State) -> Result<(), Error> {
         let _lock = self.persistence.lock()?;
+        let version = self.persistence.version()?;
+        if state.loaded
+            && !state.corrupt
+            && !state.untrusted
+            && version.is_some()
+            && version == state.synced
+        {
+            // Nobody wrote since this process last read or wrote the store, so it holds
+            // `base`, and `base` with this process's changes applied is memory itself: no
+            // read, no merge, one serialization.
+            let json = cache.to_json_snapshot();
+            self.persistence.save(&json)?;
+            state.synced = self.persistence.version()?;
+            state.base_text = Some(json);
+            return Ok(());
+        }
         let theirs = match self.read_store()? {
             Read::Parsed(theirs) => theirs,
             // Never a reason to drop entries: what was last read stands for the store.
-            Read::Missing | Read::Empty => state.base.clone(),
+            Read::Missing | Read::Empty => state.base()?.clone(),
             Read::Corrupt(_) => {
                 state.corrupt = true;
                 state.synced = self.persistence.version()?;
@@ -273,7 +308,7 @@ impl PersistentTokenCache {
         let json = Self::merge_into(cache, state, &theirs)?;
         self.persistence.save(&json)?;
         state.synced = self.persistence.version()?;
-        state.base = merge::parse(&json).map_err(Error::cache)?;
+        state.base_text = Some(json);
         state.loaded = true;
         state.corrupt = false;
         state.untrusted = false;

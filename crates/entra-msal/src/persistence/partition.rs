@@ -13,7 +13,15 @@ const SHARED: &str = "AppMetadata";
 /// The partition of app tokens (client credentials) of `client_id` in `tenant`:
 /// `<client_id>_<tenant>_AppTokenCache`, MSAL.NET's and Microsoft.Identity.Web's key.
 pub fn app_partition(client_id: &str, tenant: &str) -> String {
-    format!("{client_id}_{tenant}_AppTokenCache")
+    // One exact-size allocation, without the formatting machinery: this runs on every
+    // client-credential call, persistence or not.
+    const SUFFIX: &str = "_AppTokenCache";
+    let mut out = String::with_capacity(client_id.len() + 1 + tenant.len() + SUFFIX.len());
+    out.push_str(client_id);
+    out.push('_');
+    out.push_str(tenant);
+    out.push_str(SUFFIX);
+    out
 }
 
 /// The partition of a user's tokens: the home account id (`<oid>.<tid>`).
