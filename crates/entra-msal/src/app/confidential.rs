@@ -4,22 +4,19 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use base64::Engine as _;
-use sha2::{Digest, Sha256};
-
 use super::auth_code::{AuthCodeFlow, AuthCodeFlowOptions};
 use super::builder::{CommonOptions, common_builder_methods};
-use super::core::{CacheAccess, ClientCore, GrantType, Issued};
+use super::core::{CacheAccess, ClientCore};
+use super::flows::{client_credentials, on_behalf_of};
 use super::options::{ForClientOptions, SilentOptions};
 use super::result::{Account, AuthenticationResult};
 use super::silent;
 use crate::authority;
-use crate::cache::{self, TokenCache};
+use crate::cache::TokenCache;
 use crate::error::Error;
 use crate::oauth::assertion::AssertionCache;
 use crate::oauth::credential::{AssertionCallback, AssertionRequest};
-use crate::oauth::{CertificateCredential, ClientCredential, ClientSecret, grants};
-use crate::persistence::partition;
+use crate::oauth::{CertificateCredential, ClientCredential, ClientSecret};
 
 /// Confidential clients replay a throttled response for 5 s by default (MSAL Python).
 const DEFAULT_THROTTLE: Duration = Duration::from_secs(5);
@@ -256,71 +253,7 @@ impl ConfidentialClientApplication {
         scopes: &[&str],
         options: &ForClientOptions,
     ) -> Result<AuthenticationResult, Error> {
-        let core = &self.core;
-        let request = core.begin(scopes, options.claims_challenge.as_deref())?;
-        let scopes = &request.scopes;
-        let endpoints = core.endpoints().await?;
-        let partition = partition::app_partition(&core.client_id, &endpoints.realm);
-        CacheAccess::around(&core.cache, Some(&partition), async {
-            let mut extra = options.extra_parameters.clone();
-            if let Some(fmi) = &options.fmi_path {
-                extra.insert("fmi_path".into(), fmi.clone());
-            }
-            let ext_key = cache::ext_cache_key(&extra);
-            let use_cache = !options.force_refresh && options.claims_challenge.is_none();
-            let lookup = || core.cached_token(&endpoints.realm, None, scopes, ext_key.as_deref());
-            let mut aging = None;
-            if use_cache && let Some(at) = lookup() {
-                if at.refresh_on().is_none_or(|r| r > core.now()) {
-                    return Ok(core.result_from_cache(&at, None, request.correlation_id_if_sent()));
-                }
-                aging = Some(at);
-            }
-            let key = format!(
-                "client|{}|{}|{}",
-                endpoints.realm,
-                scopes.join(" ").to_lowercase(),
-                ext_key.as_deref().unwrap_or("")
-            );
-            let _flight = core.coalescer.lock(&key).await;
-            if use_cache
-                && let Some(at) = lookup().filter(|at| at.refresh_on().is_none_or(|r| r > core.now()))
-            {
-                return Ok(core.result_from_cache(&at, None, request.correlation_id_if_sent()));
-            }
-            let token_endpoint = match &self.region {
-                Some(region) => {
-                    authority::regional_token_endpoint(&core.authority, &endpoints, region)?
-                }
-                None => endpoints.token_endpoint.clone(),
-            };
-            let mut form =
-                grants::client_credentials(&core.client_id, scopes, request.claims.as_deref());
-            form.extend(extra);
-            let outcome = core.send(&request, &token_endpoint, form, Vec::new()).await;
-            let correlation_id = request.correlation_id();
-            let response = match (outcome, aging) {
-                (Ok(r), _) => r,
-                (Err(e), Some(at)) => {
-                    tracing::warn!(correlation_id, error = %e, "proactive refresh failed; using the cached access token");
-                    return Ok(core.result_from_cache(&at, None, correlation_id));
-                }
-                (Err(e), None) => return Err(e),
-            };
-            core.finish(&Issued {
-                ext_cache_key: ext_key.as_deref(),
-                skip_account_creation: true,
-                ..Issued::response(
-                    &endpoints,
-                    &response,
-                    scopes,
-                    GrantType::ClientCredentials,
-                    core.now(),
-                    correlation_id,
-                )
-            })
-        })
-        .await
+        client_credentials::run(&self.core, self.region.as_deref(), scopes, options).await
     }
 
     /// Exchanges a user's access token for one to call a downstream API (on-behalf-of).
@@ -330,59 +263,7 @@ impl ConfidentialClientApplication {
         user_assertion: &str,
         scopes: &[&str],
     ) -> Result<AuthenticationResult, Error> {
-        let core = &self.core;
-        let request = core.begin(scopes, None)?;
-        let assertion_hash = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(Sha256::digest(user_assertion.as_bytes()));
-        let known = self
-            .obo_accounts
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&assertion_hash)
-            .cloned();
-        CacheAccess::around(&core.cache, known.as_deref(), async {
-            let endpoints = core.endpoints().await?;
-            if let Some(hid) = &known {
-                let hit = core.cached_token(&endpoints.realm, Some(hid), &request.scopes, None);
-                if let Some(at) = hit {
-                    let account = self
-                        .accounts(None)
-                        .into_iter()
-                        .find(|a| &a.home_account_id == hid);
-                    return Ok(core.result_from_cache(
-                        &at,
-                        account,
-                        request.correlation_id_if_sent(),
-                    ));
-                }
-            }
-            let form = grants::on_behalf_of(
-                &core.client_id,
-                user_assertion,
-                &request.decorated,
-                request.claims.as_deref(),
-            );
-            let response = core
-                .send(&request, &endpoints.token_endpoint, form, Vec::new())
-                .await?;
-            let result = core.finish(&Issued::response(
-                &endpoints,
-                &response,
-                &request.decorated,
-                GrantType::OnBehalfOf,
-                core.now(),
-                request.correlation_id(),
-            ))?;
-            // The next call with this assertion looks for the account just filed.
-            if let Some(account) = &result.account {
-                self.obo_accounts
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(assertion_hash, account.home_account_id.clone());
-            }
-            Ok(result)
-        })
-        .await
+        on_behalf_of::run(&self.core, &self.obo_accounts, user_assertion, scopes).await
     }
 
     /// Starts the web-app auth-code flow: redirect the user to the returned `auth_uri`.

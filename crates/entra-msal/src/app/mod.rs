@@ -10,6 +10,7 @@ mod coalesce;
 mod confidential;
 pub(crate) mod core;
 mod device_flow;
+mod flows;
 mod managed_identity;
 mod options;
 mod prompt;

@@ -1,0 +1,6 @@
+//! One module per token flow, each a `run(core, …)` that the application methods call: every
+//! flow goes through the same pipeline (`ClientCore::begin` → cache lookup → `send` →
+//! `finish`).
+
+pub(crate) mod client_credentials;
+pub(crate) mod on_behalf_of;
