@@ -6,13 +6,13 @@ use std::time::Duration;
 use super::auth_code::{AuthCodeFlow, AuthCodeFlowOptions};
 use super::brokered::{self, BrokerRoute};
 use super::builder::{CommonOptions, common_builder_methods};
-use super::core::{CacheAccess, ClientCore, GrantType, Issued};
+use super::core::{CacheAccess, ClientCore};
 use super::device_flow::DeviceFlow;
+use super::flows::{password, refresh_token};
 use super::options::{InteractiveOptions, SilentOptions};
 use super::result::{Account, AuthenticationResult};
 use super::silent;
 
-use crate::authority::{self, UserRealm};
 pub use crate::broker::ParentWindow;
 use crate::broker::connect::BrokerSettings;
 use crate::broker::routing::{self, BrokerSwitches, Decision};
@@ -20,7 +20,6 @@ use crate::broker::{BrokerBackend, BrokerPlatform, RequiredRedirectUri};
 use crate::cache::TokenCache;
 use crate::error::Error;
 use crate::interactive::{LoopbackListener, SystemBrowser, UrlOpener};
-use crate::oauth::grants;
 
 /// Public clients replay a throttled response for 60 s by default (MSAL Python).
 const DEFAULT_THROTTLE: Duration = Duration::from_secs(60);
@@ -397,62 +396,13 @@ impl PublicClientApplication {
         password: &str,
         scopes: &[&str],
     ) -> Result<AuthenticationResult, Error> {
-        let core = &self.core;
-        let request = core.begin(scopes, None)?;
-        CacheAccess::around(&core.cache, None, async {
-            // Through the broker on macOS and Windows only (MSAL Python 1.39).
-            if let Some(route) = self.broker.as_ref().filter(|r| {
-                matches!(
-                    r.platform(),
-                    BrokerPlatform::MacOs | BrokerPlatform::Windows
-                )
-            }) && let Some(backend) = route.backend().await
-            {
-                return brokered::username_password(
-                    core,
-                    route,
-                    backend.as_ref(),
-                    &request,
-                    username,
-                    password,
-                )
-                .await;
-            }
-            if let UserRealm::Federated { protocol } =
-                authority::user_realm(&core.http, &core.authority, username).await
-            {
-                return Err(Error::unsupported(
-                    "username/password sign-in for a federated account",
-                    format!(
-                        "{username} belongs to a federated domain ({}): its password is checked by another identity provider; use acquire_token_interactive or the device-code flow",
-                        protocol.unwrap_or_else(|| "federated".into())
-                    ),
-                ));
-            }
-            let endpoints = core.endpoints().await?;
-            let form = grants::password(
-                &core.client_id,
-                username,
-                password,
-                &request.decorated,
-                request.claims.as_deref(),
-            );
-            let anchor = vec![("X-AnchorMailbox".to_string(), format!("UPN:{username}"))];
-            let response = core
-                .send(&request, &endpoints.token_endpoint, form, anchor)
-                .await?;
-            core.finish(&Issued {
-                username: Some(username),
-                ..Issued::response(
-                    &endpoints,
-                    &response,
-                    &request.decorated,
-                    GrantType::Password,
-                    core.now(),
-                    request.correlation_id(),
-                )
-            })
-        })
+        password::run(
+            &self.core,
+            self.broker.as_deref(),
+            username,
+            password,
+            scopes,
+        )
         .await
     }
 
@@ -462,29 +412,7 @@ impl PublicClientApplication {
         refresh_token: &str,
         scopes: &[&str],
     ) -> Result<AuthenticationResult, Error> {
-        let core = &self.core;
-        let request = core.begin(scopes, None)?;
-        CacheAccess::around(&core.cache, None, async {
-            let endpoints = core.endpoints().await?;
-            let form = grants::refresh_token(
-                &core.client_id,
-                refresh_token,
-                &request.decorated,
-                request.claims.as_deref(),
-            );
-            let response = core
-                .send(&request, &endpoints.token_endpoint, form, Vec::new())
-                .await?;
-            core.finish(&Issued::response(
-                &endpoints,
-                &response,
-                &request.decorated,
-                GrantType::RefreshToken,
-                core.now(),
-                request.correlation_id(),
-            ))
-        })
-        .await
+        refresh_token::run(&self.core, refresh_token, scopes).await
     }
 
     /// A token for a signed-in account, from the cache or by refresh; `Error::UiRequired` when

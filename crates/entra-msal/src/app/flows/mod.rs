@@ -4,3 +4,5 @@
 
 pub(crate) mod client_credentials;
 pub(crate) mod on_behalf_of;
+pub(crate) mod password;
+pub(crate) mod refresh_token;
