@@ -18,7 +18,6 @@ mod public;
 mod request;
 pub(crate) mod result;
 mod scopes;
-mod silent;
 
 pub use auth_code::{AuthCodeFlow, AuthCodeFlowOptions};
 pub use clock::{Clock, SystemClock};

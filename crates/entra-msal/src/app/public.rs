@@ -8,10 +8,10 @@ use super::brokered::{self, BrokerRoute};
 use super::builder::{CommonOptions, common_builder_methods};
 use super::core::{CacheAccess, ClientCore};
 use super::device_flow::DeviceFlow;
+use super::flows::silent;
 use super::flows::{password, refresh_token};
 use super::options::{InteractiveOptions, SilentOptions};
 use super::result::{Account, AuthenticationResult};
-use super::silent;
 
 pub use crate::broker::ParentWindow;
 use crate::broker::connect::BrokerSettings;

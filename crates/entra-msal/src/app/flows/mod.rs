@@ -6,3 +6,4 @@ pub(crate) mod client_credentials;
 pub(crate) mod on_behalf_of;
 pub(crate) mod password;
 pub(crate) mod refresh_token;
+pub(crate) mod silent;

@@ -4,10 +4,10 @@
 //! tokens first when this app's family is unknown or known, then the app's own), newest first.
 //! A refresh token is never deleted on `invalid_grant`.
 
-use super::core::{ClientCore, GrantType, Issued, oid_anchor};
-use super::options::SilentOptions;
-use super::request::Request;
-use super::result::{Account, AuthenticationResult};
+use super::super::core::{ClientCore, GrantType, Issued, oid_anchor};
+use super::super::options::SilentOptions;
+use super::super::request::Request;
+use super::super::result::{Account, AuthenticationResult};
 use crate::authority::Endpoints;
 use crate::cache::{RefreshToken, RefreshTokenQuery};
 use crate::error::{Classification, Error, ServiceError};
