@@ -78,6 +78,10 @@ pub(crate) fn client(
     thumbprint: [u8; 20],
     timeout: Duration,
 ) -> Result<(ReqwestHttpClient, Arc<AtomicBool>), Error> {
+    // rustls 0.23.48 deprecates ring's provider because it has no post-quantum key exchange;
+    // the alternative (aws-lc-rs) needs a C toolchain and CMake at build time. This connection
+    // never leaves the machine (loopback, or the local Service Fabric agent).
+    #[allow(deprecated)]
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mismatch = Arc::new(AtomicBool::new(false));
     let verifier = ThumbprintVerifier {
