@@ -49,6 +49,10 @@ impl TlsMaterial {
             CertificateDer::from(ca.der().to_vec()),
         ];
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
+        // rustls 0.23.48 deprecates ring's provider because it has no post-quantum key exchange;
+        // the alternative (aws-lc-rs) needs a C toolchain and CMake at build time. This connection
+        // never leaves the machine (loopback, or the local Service Fabric agent).
+        #[allow(deprecated)]
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut server_config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()

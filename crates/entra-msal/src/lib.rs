@@ -83,7 +83,8 @@
 //!
 //! | feature | what it adds |
 //! |---|---|
-//! | (none) | every OAuth flow, the in-memory cache, file and encrypted-file persistence ([`persistence`]), managed identity ([`managed_identity`]) |
+//! | (always) | every OAuth flow, the in-memory cache, file and encrypted-file persistence ([`persistence`]), managed identity ([`managed_identity`]) |
+//! | `reqwest` (default) | the default HTTP transport, reqwest with rustls; without it, pass your own [`http::HttpClient`] to the builders' `http_client(...)` |
 //! | `broker` | the authentication brokers ([`broker`]): macOS Enterprise SSO, Windows WAM, the Linux identity broker over D-Bus, WSL through Windows |
 //! | `keyring` | the token cache encrypted in the OS keystore: Secret Service / libsecret (Linux), Keychain (macOS), DPAPI (Windows) |
 //! | `redis` | a distributed token cache in Redis, partitioned per tenant and account |
@@ -138,5 +139,5 @@ pub mod fuzzing;
 // integration tests in `tests/` do.
 #[cfg(test)]
 extern crate self as entra_msal;
-#[cfg(test)]
+#[cfg(all(test, feature = "reqwest"))]
 mod tests;

@@ -10,7 +10,7 @@ use super::core::ClientCore;
 use crate::authority::{Authority, DiscoveryOptions};
 use crate::cache::TokenCache;
 use crate::error::Error;
-use crate::http::{ClientIdentity, HttpClient, HttpOptions, ReqwestHttpClient, ThrottledHttp};
+use crate::http::{ClientIdentity, HttpClient, HttpOptions, ThrottledHttp};
 use crate::oauth::ClientCredential;
 
 /// The options both builders share.
@@ -94,7 +94,7 @@ impl CommonOptions {
         }
         let transport: Arc<dyn HttpClient> = match self.http_client {
             Some(c) => c,
-            None => Arc::new(ReqwestHttpClient::new(&self.http_options)?),
+            None => crate::http::default_client(&self.http_options)?,
         };
         Ok(ClientCore {
             client_id: self.client_id,

@@ -13,9 +13,7 @@ use super::request::CorrelationId;
 use super::result::{self, AuthenticationResult, SecretToken, TokenSource};
 use crate::cache::{self, TokenCache};
 use crate::error::Error;
-use crate::http::{
-    HttpClient, HttpOptions, HttpRequest, HttpResponse, ReqwestHttpClient, ThrottledHttp,
-};
+use crate::http::{HttpClient, HttpOptions, HttpRequest, HttpResponse, ThrottledHttp};
 use crate::managed_identity::codecs::{
     app_service, arc, cloud_shell, imds, machine_learning, pinned_tls, service_fabric,
 };
@@ -165,7 +163,7 @@ impl ManagedIdentityClientBuilder {
         self.identity.validate()?;
         let transport: Arc<dyn HttpClient> = match self.http_client {
             Some(c) => c,
-            None => Arc::new(ReqwestHttpClient::new(&self.http_options)?),
+            None => crate::http::default_client(&self.http_options)?,
         };
         let clock = self.clock;
         let start = Instant::now();
@@ -501,7 +499,7 @@ impl ManagedIdentityClient {
         let instant = inner.instant.clone();
         let transport = PinnedTransport {
             thumbprint,
-            http: ThrottledHttp::for_managed_identity(Arc::new(client), move || instant()),
+            http: ThrottledHttp::for_managed_identity(client, move || instant()),
             mismatch,
         };
         *slot = Some(transport.clone());

@@ -561,7 +561,8 @@ mod tests {
         let text = err.to_string();
         assert!(matches!(err, Error::Configuration { .. }), "{err:?}");
         assert!(text.contains("features = [\"broker\"]"), "{text}");
-        // Non-Entra authorities never use the broker, so they build.
+        // Non-Entra authorities never use the broker, so they build (given a transport).
+        #[cfg(feature = "reqwest")]
         PublicClientApplication::builder("0c4a2e6f-8b1d-4f3a-9e5c-7d2b1a0f9e11")
             .authority("https://adfs.contoso.com/adfs")
             .enable_broker_on_linux(true)

@@ -51,7 +51,7 @@ pub use window::ParentWindow;
 pub mod wsl_bridge {
     #[cfg(all(feature = "broker", windows))]
     pub use super::windows::WamBroker;
+    pub use super::wsl::{PROTOCOL_VERSION, UnavailableBroker, serve};
     #[cfg(feature = "broker")]
-    pub use super::wsl::WslBridge;
-    pub use super::wsl::{PROTOCOL_VERSION, UnavailableBroker, run_stdio, serve};
+    pub use super::wsl::{WslBridge, run_stdio};
 }

@@ -13,7 +13,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use sha1::{Digest, Sha1};
 
 use crate::error::Error;
-use crate::http::ReqwestHttpClient;
+use crate::http::{HttpClient, ReqwestHttpClient};
 
 /// Accepts exactly the certificate with the pinned SHA-1 thumbprint (signatures still verified).
 #[derive(Debug)]
@@ -77,7 +77,11 @@ impl ServerCertVerifier for ThumbprintVerifier {
 pub(crate) fn client(
     thumbprint: [u8; 20],
     timeout: Duration,
-) -> Result<(ReqwestHttpClient, Arc<AtomicBool>), Error> {
+) -> Result<(Arc<dyn HttpClient>, Arc<AtomicBool>), Error> {
+    // rustls 0.23.48 deprecates ring's provider because it has no post-quantum key exchange;
+    // the alternative (aws-lc-rs) needs a C toolchain and CMake at build time. This connection
+    // never leaves the machine (loopback, or the local Service Fabric agent).
+    #[allow(deprecated)]
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mismatch = Arc::new(AtomicBool::new(false));
     let verifier = ThumbprintVerifier {
@@ -101,5 +105,5 @@ pub(crate) fn client(
         .map_err(|e| {
             Error::configuration_caused(format!("cannot build the Service Fabric client: {e}"), e)
         })?;
-    Ok((ReqwestHttpClient::from_client(client), mismatch))
+    Ok((Arc::new(ReqwestHttpClient::from_client(client)), mismatch))
 }

@@ -26,5 +26,7 @@ pub mod protocol;
 
 #[cfg(feature = "broker")]
 pub use bridge::WslBridge;
-pub use helper::{UnavailableBroker, run_stdio, serve};
+#[cfg(feature = "broker")]
+pub use helper::run_stdio;
+pub use helper::{UnavailableBroker, serve};
 pub use protocol::PROTOCOL_VERSION;
