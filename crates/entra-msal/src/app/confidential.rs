@@ -190,7 +190,7 @@ fn build_credential(
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), entra_msal::Error> {
-/// use entra_msal::app::ConfidentialClientApplication;
+/// use entra_msal::ConfidentialClientApplication;
 ///
 /// let app = ConfidentialClientApplication::builder("00000000-0000-0000-0000-000000000001")
 ///     .authority("https://login.microsoftonline.com/contoso.onmicrosoft.com")

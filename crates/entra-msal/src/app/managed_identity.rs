@@ -47,7 +47,7 @@ const HALF_LIFE_THRESHOLD: i64 = 7200;
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), entra_msal::Error> {
-/// use entra_msal::app::ManagedIdentityClient;
+/// use entra_msal::ManagedIdentityClient;
 /// use entra_msal::managed_identity::ManagedIdentity;
 ///
 /// let client = ManagedIdentityClient::new(ManagedIdentity::SystemAssigned)?;

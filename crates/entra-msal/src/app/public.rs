@@ -186,7 +186,7 @@ impl PublicClientBuilder {
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), entra_msal::Error> {
-/// use entra_msal::app::{PublicClientApplication, SilentOptions};
+/// use entra_msal::{PublicClientApplication, SilentOptions};
 ///
 /// let app = PublicClientApplication::builder("00000000-0000-0000-0000-000000000001")
 ///     .authority("https://login.microsoftonline.com/organizations")

@@ -8,7 +8,7 @@
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
 //! use azure_core::credentials::TokenCredential;
-//! use entra_msal::app::ManagedIdentityClient;
+//! use entra_msal::ManagedIdentityClient;
 //! use entra_msal::managed_identity::ManagedIdentity;
 //!
 //! let credential: Arc<dyn TokenCredential> =

@@ -80,37 +80,23 @@ struct Shared {
 /// lock for the few microseconds they need. A poisoned lock is recovered (every write leaves the
 /// indexes consistent before it can panic).
 ///
+/// Share one cache between applications, or keep it in a file MSAL Python reads too
+/// ([`persistence`](crate::persistence)); its JSON is MSAL's:
+///
 /// ```
-/// use entra_msal::cache::{AccessTokenQuery, TokenCache, TokenEvent};
+/// use entra_msal::{ConfidentialClientApplication, TokenCache};
 ///
 /// let cache = TokenCache::new();
-/// let response = serde_json::json!({
-///     "access_token": "eyJ0eXAi...", "token_type": "Bearer", "expires_in": 3599,
-/// });
-/// let scopes = vec!["https://graph.microsoft.com/.default".to_string()];
-/// cache.add(&TokenEvent {
-///     client_id: "11111111-2222-3333-4444-555555555555",
-///     environment: "login.microsoftonline.com",
-///     realm: "contoso.onmicrosoft.com",
-///     requested_scopes: &scopes,
-///     response: &response,
-///     grant_type: "client_credentials",
-///     username: None,
-///     ext_cache_key: None,
-///     skip_account_creation: false,
-///     now: 1_700_000_000,
-/// })?;
-/// let hit = cache.find_access_token(&AccessTokenQuery {
-///     client_id: "11111111-2222-3333-4444-555555555555",
-///     environment: "login.microsoftonline.com",
-///     realm: "contoso.onmicrosoft.com",
-///     home_account_id: None,
-///     scopes: &scopes,
-///     ext_cache_key: None,
-///     now: 1_700_000_100,
-/// });
-/// assert_eq!(hit.map(|at| at.expires_on), Some(1_700_003_599));
-/// assert!(cache.serialize().contains("\"expires_on\": \"1700003599\""));
+/// let app = ConfidentialClientApplication::builder("11111111-2222-3333-4444-555555555555")
+///     .authority("https://login.microsoftonline.com/contoso.onmicrosoft.com")
+///     .client_secret("a secret")
+///     .token_cache(cache.clone()) // the same cache, not a copy
+///     .build()?;
+/// # drop(app);
+/// let json = cache.serialize(); // what MSAL Python's SerializableTokenCache writes
+/// let restored = TokenCache::new();
+/// restored.deserialize(&json)?;
+/// assert_eq!(restored.serialize(), json);
 /// # Ok::<(), entra_msal::Error>(())
 /// ```
 #[derive(Clone, Default)]

@@ -235,24 +235,7 @@ type FindFn = dyn Fn(&str) -> Option<PathBuf> + Send + Sync;
 /// at once (then the next one is tried), never for the browser to exit. A launcher still
 /// running after the grace period is reaped by a background thread. When nothing starts,
 /// [`Error::NoBrowser`] carries the URL and what was tried.
-///
-/// Every environment lookup can be replaced, so the selection can be tested:
-///
-/// ```
-/// use entra_msal::interactive::{Platform, SystemBrowser};
-///
-/// let browser = SystemBrowser::new()
-///     .with_env(|name| (name == "BROWSER").then(|| "my-browser --new-tab %s".to_string()))
-///     .with_platform(Platform::MacOs)
-///     .with_wsl(false);
-/// assert_eq!(
-///     browser.commands("https://login.example/a?b=c&d=e"),
-///     vec![
-///         vec!["my-browser", "--new-tab", "https://login.example/a?b=c&d=e"],
-///         vec!["open", "https://login.example/a?b=c&d=e"],
-///     ]
-/// );
-/// ```
+
 #[derive(Clone)]
 pub struct SystemBrowser {
     env: Option<Arc<EnvFn>>,
@@ -297,7 +280,8 @@ impl SystemBrowser {
 
     /// Reads environment variables (`BROWSER`, `DISPLAY`, `WAYLAND_DISPLAY`, `PATH`, `PATHEXT`)
     /// through `env` instead of the process environment. Empty values count as unset.
-    pub fn with_env(
+    #[cfg(test)]
+    pub(crate) fn with_env(
         mut self,
         env: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
     ) -> Self {
@@ -306,7 +290,8 @@ impl SystemBrowser {
     }
 
     /// Resolves program names through `find` instead of searching `PATH` (`None`: not found).
-    pub fn with_path_search(
+    #[cfg(test)]
+    pub(crate) fn with_path_search(
         mut self,
         find: impl Fn(&str) -> Option<PathBuf> + Send + Sync + 'static,
     ) -> Self {
@@ -316,13 +301,15 @@ impl SystemBrowser {
 
     /// Says whether this is WSL instead of reading `/proc/sys/kernel/osrelease` and
     /// `/proc/version`.
-    pub fn with_wsl(mut self, is_wsl: bool) -> Self {
+    #[cfg(test)]
+    pub(crate) fn with_wsl(mut self, is_wsl: bool) -> Self {
         self.wsl = Some(is_wsl);
         self
     }
 
     /// Chooses the launchers of `platform` instead of this build's.
-    pub fn with_platform(mut self, platform: Platform) -> Self {
+    #[cfg(test)]
+    pub(crate) fn with_platform(mut self, platform: Platform) -> Self {
         self.platform = platform;
         self
     }
@@ -367,16 +354,6 @@ impl SystemBrowser {
     fn candidates(&self, url: &str) -> (Vec<Candidate>, Option<&'static str>) {
         let env = |name: &str| self.var(name);
         candidates(&env, self.is_wsl(), self.platform, url)
-    }
-
-    /// The commands `open(url)` would try, in order, each as program and arguments (on
-    /// Windows the `cmd` arguments are shown as they go onto the command line, quoted).
-    pub fn commands(&self, url: &str) -> Vec<Vec<String>> {
-        self.candidates(url)
-            .0
-            .into_iter()
-            .map(|c| std::iter::once(c.program).chain(c.args).collect())
-            .collect()
     }
 }
 

@@ -29,10 +29,10 @@ const LINGER: Duration = Duration::from_millis(500);
 /// Bind it, put [`redirect_uri`](Self::redirect_uri) into the authorization request, open the
 /// URL, then [`wait_for_response`](Self::wait_for_response):
 ///
-/// ```no_run
+/// ```ignore
 /// # async fn demo() -> Result<(), entra_msal::Error> {
 /// use std::time::Duration;
-/// use entra_msal::interactive::{LoopbackListener, ResultPages, SystemBrowser, UrlOpener};
+/// use entra_msal::{LoopbackListener, ResultPages, SystemBrowser, UrlOpener};
 ///
 /// let listener = LoopbackListener::bind(None).await?;
 /// let auth_uri = format!(

@@ -12,9 +12,9 @@ use crate::error::Error;
 /// Any `Fn(&str) -> Result<(), Error>` closure is an opener:
 ///
 /// ```
-/// use entra_msal::interactive::UrlOpener;
+/// use entra_msal::UrlOpener;
 ///
-/// let print = |url: &str| -> Result<(), entra_msal::error::Error> {
+/// let print = |url: &str| -> Result<(), entra_msal::Error> {
 ///     eprintln!("Open this URL to sign in: {url}");
 ///     Ok(())
 /// };

@@ -7,7 +7,7 @@
 /// sent as is. The pages are served with `Content-Type: text/html; charset=utf-8`.
 ///
 /// ```
-/// use entra_msal::interactive::ResultPages;
+/// use entra_msal::ResultPages;
 ///
 /// let pages = ResultPages {
 ///     success_html: "<h1>Signed in to Contoso Tool</h1>".into(),

@@ -50,7 +50,7 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(25);
 /// ```no_run
 /// # #[cfg(target_os = "linux")] {
 /// use std::sync::Arc;
-/// use entra_msal::cache::TokenCache;
+/// use entra_msal::TokenCache;
 /// use entra_msal::persistence::{LibsecretPersistence, PersistentTokenCache};
 ///
 /// // The Azure CLI's encrypted cache on Linux (azure-cli `auth/persistence.py`,

@@ -14,7 +14,7 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use entra_msal::cache::TokenCache;
+//! use entra_msal::TokenCache;
 //! use entra_msal::persistence::{FilePersistence, PersistentTokenCache};
 //!
 //! let cache = TokenCache::new();
