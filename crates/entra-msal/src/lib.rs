@@ -130,7 +130,7 @@ pub use app::{
 };
 pub use cache::{CacheListener, TokenCache};
 pub use interactive::{ResultPages, SystemBrowser, UrlOpener};
-pub use oauth::{CertificateCredential, ClientCredential, ClientSecret};
+pub use oauth::{AssertionRequest, CertificateCredential};
 
 #[doc(hidden)]
 pub mod fuzzing;

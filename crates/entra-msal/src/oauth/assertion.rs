@@ -207,7 +207,7 @@ impl CertificateCredential {
     }
 
     /// The algorithm assertions will use.
-    pub fn algorithm(&self) -> AssertionAlgorithm {
+    pub(crate) fn algorithm(&self) -> AssertionAlgorithm {
         if self.force_rs256 || self.sha256.is_none() {
             AssertionAlgorithm::Rs256
         } else {

@@ -9,5 +9,6 @@ pub mod response;
 pub mod transport;
 
 pub use assertion::CertificateCredential;
-pub use credential::{ClientCredential, ClientSecret};
+pub use credential::AssertionRequest;
+pub(crate) use credential::{ClientCredential, ClientSecret};
 pub use response::TokenResponse;
