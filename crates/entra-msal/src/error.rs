@@ -361,16 +361,6 @@ impl Error {
         }
     }
 
-    /// A [`Network`](Self::Network) error for a request to `url` that failed in transport.
-    pub(crate) fn network(url: impl Into<String>, e: &crate::http::HttpError) -> Self {
-        Self::Network {
-            url: url.into(),
-            message: e.message().to_owned(),
-            timeout: e.is_timeout(),
-            source: e.cause(),
-        }
-    }
-
     /// An [`Unsupported`](Self::Unsupported) error.
     pub(crate) fn unsupported(what: impl Into<String>, why: impl Into<String>) -> Self {
         Self::Unsupported {

@@ -18,9 +18,7 @@ pub(crate) async fn get(http: &ThrottledHttp, url: &str) -> Result<HttpResponse,
         .map_err(|e| {
             Error::configuration_caused(format!("cannot build a request to {url}: {e}"), e)
         })?;
-    http.send(request)
-        .await
-        .map_err(|e| Error::network(url, &e))
+    http.send(request).await.map_err(|e| e.at(url))
 }
 
 #[derive(Deserialize)]

@@ -78,6 +78,17 @@ impl HttpError {
     pub(crate) fn cause(&self) -> Option<ErrorCause> {
         self.source.clone()
     }
+
+    /// The library's [`Error::Network`](crate::Error::Network) for a request to `url` that
+    /// failed with this error.
+    pub(crate) fn at(&self, url: impl Into<String>) -> crate::Error {
+        crate::Error::Network {
+            url: url.into(),
+            message: self.message.clone(),
+            timeout: self.timeout,
+            source: self.cause(),
+        }
+    }
 }
 
 /// Sends HTTP requests. Implement it to bring your own transport; the default is

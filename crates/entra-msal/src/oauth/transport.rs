@@ -43,9 +43,7 @@ impl FormPost<'_> {
     /// Sends the form and returns the raw response.
     pub async fn send(&self, http: &ThrottledHttp) -> Result<crate::http::HttpResponse, Error> {
         let request = self.request()?;
-        http.send(request)
-            .await
-            .map_err(|e| Error::network(self.url, &e))
+        http.send(request).await.map_err(|e| e.at(self.url))
     }
 
     /// Sends the form and parses a token response.
