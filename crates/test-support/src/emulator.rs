@@ -7,13 +7,15 @@ use std::sync::OnceLock;
 
 use entra_emulator::{ConnectionInfo, Emulator, EmulatorConfig};
 
-/// The ready-made configuration with the control API on, built once per test binary (its RSA
-/// keys come from the emulator's per-machine key cache, `entra_emulator::key_cache`).
+/// The ready-made configuration with the control API on and a signing key generated once per
+/// test binary (RSA key generation is the slow part of a start).
 pub fn config() -> EmulatorConfig {
     static CONFIG: OnceLock<EmulatorConfig> = OnceLock::new();
     CONFIG
         .get_or_init(|| {
             let mut c = entra_emulator::ready_made().expect("the ready-made tenant builds");
+            c.settings.signing_key_pem =
+                Some(entra_emulator::crypto::generate_rsa_key_pem().expect("an RSA key"));
             c.settings.control_api = true;
             c
         })
