@@ -153,7 +153,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// How many requests the request log keeps.
     pub request_log_capacity: usize,
-    /// An RSA private key (PKCS#8 or PKCS#1 PEM) to sign tokens with; generated when absent.
+    /// An RSA private key (PKCS#8 or PKCS#1 PEM) to sign tokens with; when absent, the
+    /// per-machine cached key ([`crate::key_cache`]), generated on first use.
     pub signing_key_pem: Option<String>,
     /// Append every secret the emulator issues or receives, and its users' names, to this file
     /// (JSON lines, owner-only), to search an app's logs for leaks with `entra-emulator

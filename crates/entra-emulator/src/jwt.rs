@@ -7,19 +7,27 @@ use serde_json::{Map, Value};
 use crate::crypto::{CryptoError, SigningKey};
 
 /// Signs `claims` with the emulator's key as an RS256 JWT with `typ`, `alg`, `kid` (and `x5t`).
+///
+/// The encoded header is the key's, built once ([`SigningKey::jws_header`]); the claims are
+/// serialized and encoded straight into the token's buffer.
 pub fn sign(key: &SigningKey, claims: &Value) -> Result<String, CryptoError> {
-    let header = serde_json::json!({"typ": "JWT", "alg": "RS256", "kid": key.kid, "x5t": key.x5t});
-    let mut out = encode_part(&header);
+    let json = serde_json::to_vec(claims).unwrap_or_default();
+    let header = key.jws_header();
+    // header . claims . signature (256 bytes, 342 characters in base64url)
+    let mut out = String::with_capacity(header.len() + json.len() * 4 / 3 + 350);
+    out.push_str(header);
     out.push('.');
-    out.push_str(&encode_part(claims));
+    URL_SAFE_NO_PAD.encode_string(&json, &mut out);
     let sig = key.sign_rs256(out.as_bytes())?;
     out.push('.');
-    out.push_str(&URL_SAFE_NO_PAD.encode(sig));
+    URL_SAFE_NO_PAD.encode_string(sig, &mut out);
     Ok(out)
 }
 
-fn encode_part(value: &Value) -> String {
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(value).unwrap_or_default())
+/// The base64url JOSE header of the tokens signed with the key `kid` / `x5t`.
+pub(crate) fn encoded_header(kid: &str, x5t: &str) -> String {
+    let header = serde_json::json!({"typ": "JWT", "alg": "RS256", "kid": kid, "x5t": x5t});
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).unwrap_or_default())
 }
 
 /// A JWT split into its parts, not yet verified.

@@ -32,6 +32,7 @@ pub mod errors;
 pub mod faults;
 pub mod info;
 pub mod jwt;
+pub mod key_cache;
 pub mod leak_scan;
 mod listener;
 pub mod ready_made;

@@ -237,9 +237,9 @@ pub(crate) async fn entra_layer(
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 128)
         .map(str::to_string)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        .unwrap_or_else(|| crate::crypto::random_uuid().to_string());
     let trace = Trace {
-        trace_id: uuid::Uuid::new_v4().to_string(),
+        trace_id: crate::crypto::random_uuid().to_string(),
         correlation_id,
         timestamp: state.clock.timestamp(),
     };

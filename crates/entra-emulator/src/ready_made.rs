@@ -30,9 +30,10 @@ fn password() -> String {
     format!("Pw-{}", crypto::random_token(9))
 }
 
-/// Builds the ready-made tenant: fresh secrets, passwords and certificate on every call.
+/// Builds the ready-made tenant: fresh secrets, passwords and certificate on every call; the
+/// certificate's RSA key comes from the per-machine key cache ([`crate::key_cache`]).
 pub fn ready_made() -> Result<EmulatorConfig, CryptoError> {
-    let cert_key = crypto::generate_rsa_key_pem()?;
+    let cert_key = crate::key_cache::rsa_key_pem(crate::key_cache::CERTIFICATE_CLIENT_KEY)?;
     let cert_der =
         crypto::self_signed_rsa_certificate(&cert_key, "entra-emulator certificate client")?;
     let cert_pem = pem_encode("CERTIFICATE", &cert_der);

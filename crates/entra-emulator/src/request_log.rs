@@ -129,16 +129,23 @@ impl RequestLog {
     /// Appends a request, cut to the bounds described in the module documentation.
     pub fn push(&self, mut entry: LoggedRequest) {
         let size = entry.bound();
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        while !entries.list.is_empty()
-            && (entries.list.len() >= self.capacity || entries.bytes + size > self.max_bytes)
+        // The entries dropped to make room are freed after the lock is released: every request
+        // passes here, so the critical section is kept to moving pointers.
+        let mut evicted = Vec::new();
         {
-            if let Some((_, dropped)) = entries.list.pop_front() {
-                entries.bytes -= dropped;
+            let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+            while !entries.list.is_empty()
+                && (entries.list.len() >= self.capacity || entries.bytes + size > self.max_bytes)
+            {
+                if let Some((old, dropped)) = entries.list.pop_front() {
+                    entries.bytes -= dropped;
+                    evicted.push(old);
+                }
             }
+            entries.bytes += size;
+            entries.list.push_back((entry, size));
         }
-        entries.bytes += size;
-        entries.list.push_back((entry, size));
+        drop(evicted);
     }
 
     /// A copy of the log, oldest first.

@@ -117,6 +117,9 @@ impl SecretsLog {
 
     /// Records a value the emulator issued or was configured with.
     pub fn record(&self, kind: SecretKind, value: &str) {
+        if !self.is_on() {
+            return;
+        }
         self.write(&SecretRecord {
             kind,
             field: None,

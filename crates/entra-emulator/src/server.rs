@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use crate::broker::{BrokerOptions, BrokerService, BrokerServiceError, BrokerSession};
 use crate::config::EmulatorConfig;
 use crate::control::Control;
-use crate::crypto::{self, SigningKey};
+use crate::crypto::SigningKey;
 use crate::directory::Directory;
 use crate::endpoints::managed_identity::{ManagedIdentityConfig, ManagedIdentityServer};
 use crate::info::{self, ConnectionInfo};
@@ -69,7 +69,7 @@ impl Emulator {
         let base_url = format!("{scheme}://127.0.0.1:{}", addr.port());
         let key_pem = match &settings.signing_key_pem {
             Some(pem) => pem.clone(),
-            None => crypto::generate_rsa_key_pem()?,
+            None => crate::key_cache::rsa_key_pem(crate::key_cache::SIGNING_KEY)?,
         };
         let key = SigningKey::from_pem(&key_pem)?;
         let directory = Directory::new(config)?;

@@ -180,3 +180,59 @@ fn serve_rejects_a_bad_config_file() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot read"));
 }
+
+/// Starts `serve --http --json` with `ENTRA_EMULATOR_KEY_CACHE=cache` and returns the `kid` of
+/// its token-signing key and the certificate client's thumbprint.
+async fn served_key_ids(cache: &std::ffi::OsStr) -> (String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_entra-emulator"))
+        .args(["serve", "--http", "--json", "--state-dir"])
+        .arg(dir.path())
+        .env("ENTRA_EMULATOR_KEY_CACHE", cache)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let info: ConnectionInfo = serde_json::from_str(&line).expect("one JSON line");
+    let jwks: serde_json::Value = reqwest::get(format!("{}/discovery/v2.0/keys", info.authority))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let kid = jwks["keys"][0]["kid"].as_str().unwrap().to_string();
+    let cert_key =
+        std::fs::read_to_string(info.certificate_client.unwrap().private_key_file).unwrap();
+    (kid, cert_key)
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn rsa_keys_come_from_the_per_machine_cache_unless_it_is_off() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let root = tempfile::tempdir().unwrap();
+    let cache = root.path().join("cache/keys");
+    let first = served_key_ids(cache.as_os_str()).await;
+    let second = served_key_ids(cache.as_os_str()).await;
+    assert_eq!(
+        first, second,
+        "the same signing and certificate keys from the cache"
+    );
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&cache), 0o700);
+    for slot in ["token-signing", "certificate-client"] {
+        assert_eq!(mode(&cache.join(format!("{slot}.pem"))), 0o600, "{slot}");
+    }
+    let off = served_key_ids(std::ffi::OsStr::new("off")).await;
+    assert_ne!(off.0, first.0, "a new signing key when the cache is off");
+    assert_ne!(
+        off.1, first.1,
+        "a new certificate key when the cache is off"
+    );
+}

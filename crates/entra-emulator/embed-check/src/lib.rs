@@ -1,0 +1,1 @@
+//! Nothing here: the measurement is `tests/embed.rs`, run by `scripts/bench-embed`.
