@@ -211,13 +211,17 @@ impl ClientCore {
     pub fn accounts(&self, username: Option<&str>) -> Vec<Account> {
         let env = self.environment();
         let mut out: Vec<Account> = Vec::new();
-        for a in self.cache.accounts() {
+        let accounts = self.cache.accounts();
+        // One per home account, first seen wins (the cache's order): O(n), not O(n²).
+        let mut seen: std::collections::HashSet<&str> =
+            std::collections::HashSet::with_capacity(accounts.len());
+        for a in &accounts {
             if a.environment.eq_ignore_ascii_case(env)
                 && matches!(a.authority_type.as_str(), "MSSTS" | "ADFS")
                 && username.is_none_or(|u| a.username.eq_ignore_ascii_case(u))
-                && !out.iter().any(|o| o.home_account_id == a.home_account_id)
+                && seen.insert(a.home_account_id.as_str())
             {
-                out.push(Account::from(&a));
+                out.push(Account::from(a));
             }
         }
         out
