@@ -95,7 +95,14 @@ pub(crate) struct ClientCore {
     pub coalescer: Coalescer,
     /// Log usernames and account ids (never tokens or secrets).
     pub pii_logging: bool,
+    /// The authority's endpoints and when the process-wide discovery cache drops them: read
+    /// without formatting or hashing a key while they are current.
+    pub endpoints_memo: EndpointsMemo,
 }
+
+/// An application's copy of its authority's endpoints (see [`ClientCore::endpoints`]).
+#[derive(Default)]
+pub(crate) struct EndpointsMemo(std::sync::Mutex<Option<(Arc<Endpoints>, std::time::Instant)>>);
 
 impl std::fmt::Debug for ClientCore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -254,23 +261,66 @@ impl ClientCore {
         scopes: &[String],
         ext_cache_key: Option<&str>,
     ) -> Option<cache::AccessToken> {
+        self.with_cached_token(
+            realm,
+            home_account_id,
+            scopes,
+            ext_cache_key,
+            cache::AccessToken::clone,
+        )
+    }
+
+    /// [`cached_token`](Self::cached_token) read in place: `f` sees the entry under the cache's
+    /// read lock (it must not call back into the cache), so a hit copies only what `f` takes.
+    pub fn with_cached_token<R>(
+        &self,
+        realm: &str,
+        home_account_id: Option<&str>,
+        scopes: &[String],
+        ext_cache_key: Option<&str>,
+        f: impl FnOnce(&cache::AccessToken) -> R,
+    ) -> Option<R> {
         let now = self.now();
         self.cache
-            .find_access_token(&cache::AccessTokenQuery {
-                client_id: &self.client_id,
-                environment: self.environment(),
-                realm,
-                home_account_id,
-                scopes,
-                ext_cache_key,
-                now,
-            })
-            .filter(|at| at.expires_on() - now >= EXPIRY_MARGIN)
+            .with_access_token(
+                &cache::AccessTokenQuery {
+                    client_id: &self.client_id,
+                    environment: self.environment(),
+                    realm,
+                    home_account_id,
+                    scopes,
+                    ext_cache_key,
+                    now,
+                },
+                |at| (at.expires_on() - now >= EXPIRY_MARGIN).then(|| f(at)),
+            )
+            .flatten()
     }
 
     /// Tenant and endpoints (lazy, cached process-wide).
     pub async fn endpoints(&self) -> Result<Arc<Endpoints>, Error> {
-        authority::resolve_endpoints(&self.http, &self.authority, self.discovery).await
+        {
+            let memo = self
+                .endpoints_memo
+                .0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if let Some((endpoints, expires_at)) = memo.as_ref()
+                && *expires_at > self.http.now()
+            {
+                return Ok(endpoints.clone());
+            }
+        }
+        let (endpoints, expires_at) =
+            authority::resolve_endpoints_until(&self.http, &self.authority, self.discovery).await?;
+        if let Some(expires_at) = expires_at {
+            *self
+                .endpoints_memo
+                .0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = Some((endpoints.clone(), expires_at));
+        }
+        Ok(endpoints)
     }
 
     /// Sends one token request: adds the client's credential, MSAL's headers, and parses.
@@ -346,12 +396,6 @@ impl ClientCore {
         account: Option<Account>,
         correlation_id: &str,
     ) -> AuthenticationResult {
-        tracing::debug!(
-            correlation_id,
-            account = self.pii(account.as_ref().map(|a| a.username.as_str()).unwrap_or("")),
-            contains_pii = self.pii_logging,
-            "token found in the cache"
-        );
         let id_token = account.as_ref().and_then(|a| {
             self.cache.id_token(
                 &a.home_account_id,
@@ -360,6 +404,24 @@ impl ClientCore {
                 &self.client_id,
             )
         });
+        self.result_from_entries(at, account, id_token, correlation_id)
+    }
+
+    /// [`result_from_cache`](Self::result_from_cache) with the account's ID token already read
+    /// (or none): reads nothing from the cache, so it may run under the cache's lock.
+    pub fn result_from_entries(
+        &self,
+        at: &cache::AccessToken,
+        account: Option<Account>,
+        id_token: Option<cache::IdToken>,
+        correlation_id: &str,
+    ) -> AuthenticationResult {
+        tracing::debug!(
+            correlation_id,
+            account = self.pii(account.as_ref().map(|a| a.username.as_str()).unwrap_or("")),
+            contains_pii = self.pii_logging,
+            "token found in the cache"
+        );
         AuthenticationResult {
             access_token: SecretToken::new(at.secret.clone()),
             token_type: at.token_type.clone().unwrap_or_else(|| "Bearer".into()),
