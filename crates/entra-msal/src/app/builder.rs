@@ -113,6 +113,7 @@ impl CommonOptions {
             coalescer: Coalescer::default(),
             pii_logging: self.pii_logging,
             endpoints_memo: Default::default(),
+            app_token_key: Default::default(),
         })
     }
 }

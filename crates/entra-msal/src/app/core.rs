@@ -98,6 +98,9 @@ pub(crate) struct ClientCore {
     /// The authority's endpoints and when the process-wide discovery cache drops them: read
     /// without formatting or hashing a key while they are current.
     pub endpoints_memo: EndpointsMemo,
+    /// The realm of the application's app-only tokens and their partition's index key in the
+    /// cache (see [`with_cached_token`](Self::with_cached_token)).
+    pub app_token_key: std::sync::OnceLock<(String, String)>,
 }
 
 /// An application's copy of its authority's endpoints (see [`ClientCore::endpoints`]).
@@ -217,21 +220,22 @@ impl ClientCore {
     /// home account, optionally only those with `username` (case-insensitive).
     pub fn accounts(&self, username: Option<&str>) -> Vec<Account> {
         let env = self.environment();
-        let mut out: Vec<Account> = Vec::new();
-        let accounts = self.cache.accounts();
-        // One per home account, first seen wins (the cache's order): O(n), not O(n²).
-        let mut seen: std::collections::HashSet<&str> =
-            std::collections::HashSet::with_capacity(accounts.len());
-        for a in &accounts {
-            if a.environment.eq_ignore_ascii_case(env)
-                && matches!(a.authority_type.as_str(), "MSSTS" | "ADFS")
-                && username.is_none_or(|u| a.username.eq_ignore_ascii_case(u))
-                && seen.insert(a.home_account_id.as_str())
-            {
-                out.push(Account::from(a));
+        self.cache.with_accounts(|accounts| {
+            let mut out: Vec<Account> = Vec::new();
+            // One per home account, first seen wins (the cache's order): O(n), not O(n²).
+            let mut seen: std::collections::HashSet<&str> =
+                std::collections::HashSet::with_capacity(accounts.len());
+            for a in accounts {
+                if a.environment.eq_ignore_ascii_case(env)
+                    && matches!(a.authority_type.as_str(), "MSSTS" | "ADFS")
+                    && username.is_none_or(|u| a.username.eq_ignore_ascii_case(u))
+                    && seen.insert(a.home_account_id.as_str())
+                {
+                    out.push(Account::from(*a));
+                }
             }
-        }
-        out
+            out
+        })
     }
 
     /// Forgets an account as MSAL does: its refresh tokens (this app's and its family's), all its
@@ -261,26 +265,38 @@ impl ClientCore {
         scopes: &[String],
         ext_cache_key: Option<&str>,
     ) -> Option<cache::AccessToken> {
-        self.with_cached_token(
-            realm,
-            home_account_id,
-            scopes,
-            ext_cache_key,
-            cache::AccessToken::clone,
-        )
+        self.with_cached_token(realm, home_account_id, scopes, ext_cache_key, |at, _| {
+            at.clone()
+        })
     }
 
     /// [`cached_token`](Self::cached_token) read in place: `f` sees the entry under the cache's
-    /// read lock (it must not call back into the cache), so a hit copies only what `f` takes.
+    /// read lock (it must not call back into the cache), with the time it was found fresh at, so
+    /// a hit copies only what `f` takes.
     pub fn with_cached_token<R>(
         &self,
         realm: &str,
         home_account_id: Option<&str>,
         scopes: &[String],
         ext_cache_key: Option<&str>,
-        f: impl FnOnce(&cache::AccessToken) -> R,
+        f: impl FnOnce(&cache::AccessToken, i64) -> R,
     ) -> Option<R> {
         let now = self.now();
+        let fresh =
+            |at: &cache::AccessToken| (at.expires_on() - now >= EXPIRY_MARGIN).then(|| f(at, now));
+        if home_account_id.is_none() && ext_cache_key.is_none_or(str::is_empty) {
+            // App-only tokens: the partition's index key is computed once per application.
+            let (key_realm, key) = self.app_token_key.get_or_init(|| {
+                let key = cache::app_partition_key(&self.client_id, self.environment(), realm);
+                (realm.to_string(), key)
+            });
+            if key_realm == realm {
+                return self
+                    .cache
+                    .with_access_token_in(key, scopes, now, fresh)
+                    .flatten();
+            }
+        }
         self.cache
             .with_access_token(
                 &cache::AccessTokenQuery {
@@ -292,7 +308,7 @@ impl ClientCore {
                     ext_cache_key,
                     now,
                 },
-                |at| (at.expires_on() - now >= EXPIRY_MARGIN).then(|| f(at)),
+                fresh,
             )
             .flatten()
     }

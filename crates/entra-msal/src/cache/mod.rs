@@ -68,3 +68,4 @@ pub(crate) use keys::ext_cache_key;
 pub use query::AccessTokenQuery;
 pub(crate) use query::RefreshTokenQuery;
 pub(crate) use schema::{AccessToken, AccountEntity, IdToken, RefreshToken};
+pub(crate) use store::app_partition_key;

@@ -332,6 +332,20 @@ impl TokenCache {
         self.read().find_access_token(query).map(f)
     }
 
+    /// [`with_access_token`](Self::with_access_token) in the partition whose index key is
+    /// `partition_key` (see `store::app_partition_key`).
+    pub(crate) fn with_access_token_in<R>(
+        &self,
+        partition_key: &str,
+        scopes: &[String],
+        now: i64,
+        f: impl FnOnce(&AccessToken) -> R,
+    ) -> Option<R> {
+        self.read()
+            .find_access_token_in(partition_key, scopes, now)
+            .map(f)
+    }
+
     /// Whether a listener is attached (one may want to know the partition an operation needs).
     pub(crate) fn has_listener(&self) -> bool {
         self.shared
@@ -363,6 +377,12 @@ impl TokenCache {
     /// Every account, sorted by cache key. Grouping by `home_account_id` is the caller's job.
     pub(crate) fn accounts(&self) -> Vec<AccountEntity> {
         self.read().accounts()
+    }
+
+    /// [`accounts`](Self::accounts) read in place: `f` gets them in the same order under the
+    /// cache's read lock (it must not call back into the cache).
+    pub(crate) fn with_accounts<R>(&self, f: impl FnOnce(&[&AccountEntity]) -> R) -> R {
+        f(&self.read().accounts_sorted())
     }
 
     /// The ID token of an account for one app and tenant.

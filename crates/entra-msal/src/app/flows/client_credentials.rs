@@ -28,27 +28,26 @@ pub(crate) async fn run(
     let request = core.begin_app_only(scopes, options.claims_challenge.as_deref())?;
     let scopes = &request.scopes;
     let endpoints = core.endpoints().await?;
-    // The partition is for the listener (persistence); without one it is not even formatted.
-    let partition = core
-        .cache
-        .has_listener()
-        .then(|| partition::app_partition(&core.client_id, &endpoints.realm));
-    CacheAccess::around(&core.cache, partition.as_deref(), async {
-        let extra = match &options.fmi_path {
-            Some(fmi) => {
-                let mut extra = options.extra_parameters.clone();
-                extra.insert("fmi_path".into(), fmi.clone());
-                Cow::Owned(extra)
-            }
-            None => Cow::Borrowed(&options.extra_parameters),
-        };
-        let ext_key = cache::ext_cache_key(&extra);
-        let use_cache = !options.force_refresh && options.claims_challenge.is_none();
-        // A fresh token becomes the result in place (only its secret and scopes are copied);
-        // an aging one is kept whole, to fall back on if its refresh fails.
-        let lookup = || {
-            core.with_cached_token(&endpoints.realm, None, scopes, ext_key.as_deref(), |at| {
-                if at.refresh_on().is_none_or(|r| r > core.now()) {
+    let extra = match &options.fmi_path {
+        Some(fmi) => {
+            let mut extra = options.extra_parameters.clone();
+            extra.insert("fmi_path".into(), fmi.clone());
+            Cow::Owned(extra)
+        }
+        None => Cow::Borrowed(&options.extra_parameters),
+    };
+    let ext_key = cache::ext_cache_key(&extra);
+    let use_cache = !options.force_refresh && options.claims_challenge.is_none();
+    // A fresh token becomes the result in place (only its secret and scopes are copied);
+    // an aging one is kept whole, to fall back on if its refresh fails.
+    let lookup = || {
+        core.with_cached_token(
+            &endpoints.realm,
+            None,
+            scopes,
+            ext_key.as_deref(),
+            |at, now| {
+                if at.refresh_on().is_none_or(|r| r > now) {
                     Cached::Fresh(core.result_from_entries(
                         at,
                         None,
@@ -58,11 +57,29 @@ pub(crate) async fn run(
                 } else {
                     Cached::Aging(at.clone())
                 }
-            })
-        };
+            },
+        )
+    };
+    let has_listener = core.cache.has_listener();
+    // Without a listener the access hooks do nothing but clear the changed flag: a fresh token
+    // is answered before the operation's (large) future is built.
+    let mut found = None;
+    if use_cache && !has_listener {
+        match lookup() {
+            Some(Cached::Fresh(result)) => {
+                core.cache.after_access();
+                return Ok(result);
+            }
+            other => found = Some(other),
+        }
+    }
+    // The partition is for the listener (persistence); without one it is not even formatted.
+    let partition =
+        has_listener.then(|| partition::app_partition(&core.client_id, &endpoints.realm));
+    CacheAccess::around(&core.cache, partition.as_deref(), async {
         let mut aging = None;
         if use_cache {
-            match lookup() {
+            match found.unwrap_or_else(lookup) {
                 Some(Cached::Fresh(result)) => return Ok(result),
                 Some(Cached::Aging(at)) => aging = Some(at),
                 None => {}
