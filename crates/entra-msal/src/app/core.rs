@@ -438,13 +438,18 @@ impl ClientCore {
             contains_pii = self.pii_logging,
             "token found in the cache"
         );
+        let scopes = if cache::is_one_scope(&at.target) {
+            vec![at.target.clone()]
+        } else {
+            at.target.split_whitespace().map(str::to_string).collect()
+        };
         AuthenticationResult {
             access_token: SecretToken::new(at.secret.clone()),
             token_type: at.token_type.clone().unwrap_or_else(|| "Bearer".into()),
             expires_on: result::at(at.expires_on()),
             extended_expires_on: at.extended_expires_on().map(result::at),
             refresh_on: at.refresh_on().map(result::at),
-            scopes: at.target.split_whitespace().map(str::to_string).collect(),
+            scopes,
             id_token_claims: id_token
                 .as_ref()
                 .and_then(|t| crate::jwt::jwt_claims(&t.secret)),

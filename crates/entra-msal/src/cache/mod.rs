@@ -68,4 +68,5 @@ pub(crate) use keys::ext_cache_key;
 pub use query::AccessTokenQuery;
 pub(crate) use query::RefreshTokenQuery;
 pub(crate) use schema::{AccessToken, AccountEntity, IdToken, RefreshToken};
+pub(crate) use scopes::is_one_scope;
 pub(crate) use store::app_partition_key;
