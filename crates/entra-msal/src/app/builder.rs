@@ -112,6 +112,8 @@ impl CommonOptions {
             clock: self.clock,
             coalescer: Coalescer::default(),
             pii_logging: self.pii_logging,
+            endpoints_memo: Default::default(),
+            app_token_key: Default::default(),
         })
     }
 }

@@ -19,6 +19,9 @@ fn merge(into: &mut Map<String, Value>, from: &Map<String, Value>) {
 /// The `claims` value to send: the capabilities and the challenge merged (the challenge wins on
 /// conflicts), or `None` when both are empty.
 pub fn merged(capabilities: &[String], challenge: Option<&str>) -> Result<Option<String>, Error> {
+    if capabilities.is_empty() && challenge.is_none_or(|c| c.trim().is_empty()) {
+        return Ok(None);
+    }
     let mut out = Map::new();
     if !capabilities.is_empty() {
         out = json!({"access_token": {"xms_cc": {"values": capabilities}}})

@@ -12,12 +12,50 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> i64 {
-        time::OffsetDateTime::now_utc().unix_timestamp()
+        unix_seconds(std::time::SystemTime::now())
+    }
+}
+
+/// Whole seconds since the Unix epoch, rounded down (as `OffsetDateTime::unix_timestamp`), without
+/// the calendar conversion `OffsetDateTime::now_utc` makes.
+fn unix_seconds(t: std::time::SystemTime) -> i64 {
+    match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
+        Err(before) => {
+            let d = before.duration();
+            let secs = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+            -secs - i64::from(d.subsec_nanos() > 0)
+        }
     }
 }
 
 impl<F: Fn() -> i64 + Send + Sync + 'static> Clock for F {
     fn now(&self) -> i64 {
         self()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+
+    #[test]
+    fn unix_seconds_round_down_like_offset_date_time() {
+        for (t, want) in [
+            (
+                UNIX_EPOCH + Duration::new(1_700_000_000, 999_999_999),
+                1_700_000_000,
+            ),
+            (UNIX_EPOCH, 0),
+            (UNIX_EPOCH - Duration::from_millis(500), -1),
+            (UNIX_EPOCH - Duration::from_secs(2), -2),
+        ] {
+            assert_eq!(unix_seconds(t), want);
+            assert_eq!(time::OffsetDateTime::from(t).unix_timestamp(), want);
+        }
+        let now = SystemClock.now();
+        assert!((now - time::OffsetDateTime::now_utc().unix_timestamp()).abs() <= 1);
     }
 }

@@ -95,7 +95,17 @@ pub(crate) struct ClientCore {
     pub coalescer: Coalescer,
     /// Log usernames and account ids (never tokens or secrets).
     pub pii_logging: bool,
+    /// The authority's endpoints and when the process-wide discovery cache drops them: read
+    /// without formatting or hashing a key while they are current.
+    pub endpoints_memo: EndpointsMemo,
+    /// The realm of the application's app-only tokens and their partition's index key in the
+    /// cache (see [`with_cached_token`](Self::with_cached_token)).
+    pub app_token_key: std::sync::OnceLock<(String, String)>,
 }
+
+/// An application's copy of its authority's endpoints (see [`ClientCore::endpoints`]).
+#[derive(Default)]
+pub(crate) struct EndpointsMemo(std::sync::Mutex<Option<(Arc<Endpoints>, std::time::Instant)>>);
 
 impl std::fmt::Debug for ClientCore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -210,17 +220,22 @@ impl ClientCore {
     /// home account, optionally only those with `username` (case-insensitive).
     pub fn accounts(&self, username: Option<&str>) -> Vec<Account> {
         let env = self.environment();
-        let mut out: Vec<Account> = Vec::new();
-        for a in self.cache.accounts() {
-            if a.environment.eq_ignore_ascii_case(env)
-                && matches!(a.authority_type.as_str(), "MSSTS" | "ADFS")
-                && username.is_none_or(|u| a.username.eq_ignore_ascii_case(u))
-                && !out.iter().any(|o| o.home_account_id == a.home_account_id)
-            {
-                out.push(Account::from(&a));
+        self.cache.with_accounts(|accounts| {
+            let mut out: Vec<Account> = Vec::new();
+            // One per home account, first seen wins (the cache's order): O(n), not O(n²).
+            let mut seen: std::collections::HashSet<&str> =
+                std::collections::HashSet::with_capacity(accounts.len());
+            for a in accounts {
+                if a.environment.eq_ignore_ascii_case(env)
+                    && matches!(a.authority_type.as_str(), "MSSTS" | "ADFS")
+                    && username.is_none_or(|u| a.username.eq_ignore_ascii_case(u))
+                    && seen.insert(a.home_account_id.as_str())
+                {
+                    out.push(Account::from(*a));
+                }
             }
-        }
-        out
+            out
+        })
     }
 
     /// Forgets an account as MSAL does: its refresh tokens (this app's and its family's), all its
@@ -250,23 +265,78 @@ impl ClientCore {
         scopes: &[String],
         ext_cache_key: Option<&str>,
     ) -> Option<cache::AccessToken> {
+        self.with_cached_token(realm, home_account_id, scopes, ext_cache_key, |at, _| {
+            at.clone()
+        })
+    }
+
+    /// [`cached_token`](Self::cached_token) read in place: `f` sees the entry under the cache's
+    /// read lock (it must not call back into the cache), with the time it was found fresh at, so
+    /// a hit copies only what `f` takes.
+    pub fn with_cached_token<R>(
+        &self,
+        realm: &str,
+        home_account_id: Option<&str>,
+        scopes: &[String],
+        ext_cache_key: Option<&str>,
+        f: impl FnOnce(&cache::AccessToken, i64) -> R,
+    ) -> Option<R> {
         let now = self.now();
+        let fresh =
+            |at: &cache::AccessToken| (at.expires_on() - now >= EXPIRY_MARGIN).then(|| f(at, now));
+        if home_account_id.is_none() && ext_cache_key.is_none_or(str::is_empty) {
+            // App-only tokens: the partition's index key is computed once per application.
+            let (key_realm, key) = self.app_token_key.get_or_init(|| {
+                let key = cache::app_partition_key(&self.client_id, self.environment(), realm);
+                (realm.to_string(), key)
+            });
+            if key_realm == realm {
+                return self
+                    .cache
+                    .with_access_token_in(key, scopes, now, fresh)
+                    .flatten();
+            }
+        }
         self.cache
-            .find_access_token(&cache::AccessTokenQuery {
-                client_id: &self.client_id,
-                environment: self.environment(),
-                realm,
-                home_account_id,
-                scopes,
-                ext_cache_key,
-                now,
-            })
-            .filter(|at| at.expires_on() - now >= EXPIRY_MARGIN)
+            .with_access_token(
+                &cache::AccessTokenQuery {
+                    client_id: &self.client_id,
+                    environment: self.environment(),
+                    realm,
+                    home_account_id,
+                    scopes,
+                    ext_cache_key,
+                    now,
+                },
+                fresh,
+            )
+            .flatten()
     }
 
     /// Tenant and endpoints (lazy, cached process-wide).
     pub async fn endpoints(&self) -> Result<Arc<Endpoints>, Error> {
-        authority::resolve_endpoints(&self.http, &self.authority, self.discovery).await
+        {
+            let memo = self
+                .endpoints_memo
+                .0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if let Some((endpoints, expires_at)) = memo.as_ref()
+                && *expires_at > self.http.now()
+            {
+                return Ok(endpoints.clone());
+            }
+        }
+        let (endpoints, expires_at) =
+            authority::resolve_endpoints_until(&self.http, &self.authority, self.discovery).await?;
+        if let Some(expires_at) = expires_at {
+            *self
+                .endpoints_memo
+                .0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = Some((endpoints.clone(), expires_at));
+        }
+        Ok(endpoints)
     }
 
     /// Sends one token request: adds the client's credential, MSAL's headers, and parses.
@@ -342,12 +412,6 @@ impl ClientCore {
         account: Option<Account>,
         correlation_id: &str,
     ) -> AuthenticationResult {
-        tracing::debug!(
-            correlation_id,
-            account = self.pii(account.as_ref().map(|a| a.username.as_str()).unwrap_or("")),
-            contains_pii = self.pii_logging,
-            "token found in the cache"
-        );
         let id_token = account.as_ref().and_then(|a| {
             self.cache.id_token(
                 &a.home_account_id,
@@ -356,13 +420,36 @@ impl ClientCore {
                 &self.client_id,
             )
         });
+        self.result_from_entries(at, account, id_token, correlation_id)
+    }
+
+    /// [`result_from_cache`](Self::result_from_cache) with the account's ID token already read
+    /// (or none): reads nothing from the cache, so it may run under the cache's lock.
+    pub fn result_from_entries(
+        &self,
+        at: &cache::AccessToken,
+        account: Option<Account>,
+        id_token: Option<cache::IdToken>,
+        correlation_id: &str,
+    ) -> AuthenticationResult {
+        tracing::debug!(
+            correlation_id,
+            account = self.pii(account.as_ref().map(|a| a.username.as_str()).unwrap_or("")),
+            contains_pii = self.pii_logging,
+            "token found in the cache"
+        );
+        let scopes = if cache::is_one_scope(&at.target) {
+            vec![at.target.clone()]
+        } else {
+            at.target.split_whitespace().map(str::to_string).collect()
+        };
         AuthenticationResult {
             access_token: SecretToken::new(at.secret.clone()),
             token_type: at.token_type.clone().unwrap_or_else(|| "Bearer".into()),
             expires_on: result::at(at.expires_on()),
             extended_expires_on: at.extended_expires_on().map(result::at),
             refresh_on: at.refresh_on().map(result::at),
-            scopes: at.target.split_whitespace().map(str::to_string).collect(),
+            scopes,
             id_token_claims: id_token
                 .as_ref()
                 .and_then(|t| crate::jwt::jwt_claims(&t.secret)),

@@ -42,7 +42,7 @@ pub(crate) struct Request {
     /// The scopes the caller asked for, validated.
     pub scopes: Vec<String>,
     /// The scopes sent: [`scopes`](Self::scopes) with the reserved scopes, minus the
-    /// application's excluded ones.
+    /// application's excluded ones (empty for an app-only request, which sends `scopes`).
     pub decorated: Vec<String>,
     /// The `claims` parameter to send, if any.
     pub claims: Option<String>,
@@ -65,6 +65,22 @@ impl ClientCore {
     /// Starts a request for `scopes` (validated here) with an optional claims challenge.
     pub fn begin(&self, scopes: &[&str], claims_challenge: Option<&str>) -> Result<Request, Error> {
         self.begin_validated(scopes::validate(scopes)?, claims_challenge)
+    }
+
+    /// [`begin`](Self::begin) for an app-only request (client credentials), whose scopes are
+    /// sent as given: its [`Request::decorated`] is empty.
+    pub fn begin_app_only(
+        &self,
+        scopes: &[&str],
+        claims_challenge: Option<&str>,
+    ) -> Result<Request, Error> {
+        let scopes = scopes::validate(scopes)?;
+        Ok(Request {
+            decorated: Vec::new(),
+            claims: claims::merged(&self.capabilities, claims_challenge)?,
+            scopes,
+            correlation_id: CorrelationId::default(),
+        })
     }
 
     /// [`begin`](Self::begin) for scopes validated earlier (a flow started before).

@@ -77,6 +77,19 @@ pub(crate) async fn resolve_endpoints(
     authority: &Authority,
     options: DiscoveryOptions,
 ) -> Result<Arc<Endpoints>, Error> {
+    resolve_endpoints_until(http, authority, options)
+        .await
+        .map(|(endpoints, _)| endpoints)
+}
+
+/// [`resolve_endpoints`], with when the result leaves the process-wide cache (`None` when this
+/// call discovered it): an application keeps its own copy until then, so a cache hit does not
+/// format the cache's key or hash into the shared memo.
+pub(crate) async fn resolve_endpoints_until(
+    http: &ThrottledHttp,
+    authority: &Authority,
+    options: DiscoveryOptions,
+) -> Result<(Arc<Endpoints>, Option<std::time::Instant>), Error> {
     let key = format!(
         "{} type={:?} instance_discovery={} validate_authority={}",
         authority.discovery_url(),
@@ -86,7 +99,7 @@ pub(crate) async fn resolve_endpoints(
     );
     let (http_owned, authority_owned) = (http.clone(), authority.clone());
     ENDPOINTS
-        .get_or_fetch(&key, http, move || {
+        .get_or_fetch_until(&key, http, move || {
             Box::pin(async move { discover_uncached(&http_owned, &authority_owned, options).await })
         })
         .await

@@ -48,11 +48,25 @@ impl<T: Send + Sync + 'static> Memo<T> {
         http: &ThrottledHttp,
         fetch: impl FnOnce() -> BoxFuture<'static, Result<T, Error>>,
     ) -> Result<Arc<T>, Error> {
+        self.get_or_fetch_until(key, http, fetch)
+            .await
+            .map(|(value, _)| value)
+    }
+
+    /// [`get_or_fetch`](Self::get_or_fetch), with when the value leaves the memo: a caller may
+    /// keep its own copy until then. A value fetched by this call (or that another call
+    /// fetched) is given with `None`: its expiry is known once it is stored, on the next call.
+    pub(crate) async fn get_or_fetch_until(
+        &self,
+        key: &str,
+        http: &ThrottledHttp,
+        fetch: impl FnOnce() -> BoxFuture<'static, Result<T, Error>>,
+    ) -> Result<(Arc<T>, Option<Instant>), Error> {
         let in_flight = {
             let mut slots = self.lock();
             match slots.get(key) {
                 Some(Slot::Ready { value, expires_at }) if *expires_at > http.now() => {
-                    return Ok(value.clone());
+                    return Ok((value.clone(), Some(*expires_at)));
                 }
                 Some(Slot::InFlight(shared)) => shared.clone(),
                 _ => {
@@ -92,7 +106,9 @@ impl<T: Send + Sync + 'static> Memo<T> {
                 }
             }
         }
-        outcome.map_err(|e| replicate(&e))
+        outcome
+            .map(|value| (value, None))
+            .map_err(|e| replicate(&e))
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Slot<T>>> {

@@ -45,7 +45,7 @@ pub use discovery::{Endpoints, discover};
 pub use instance::DiscoveryOptions;
 pub use parse::{Authority, AuthorityType};
 
-pub(crate) use discovery::resolve_endpoints;
+pub(crate) use discovery::{resolve_endpoints, resolve_endpoints_until};
 pub(crate) use instance::aliases;
 pub(crate) use region::regional_token_endpoint;
 pub(crate) use user_realm::{UserRealm, user_realm};

@@ -67,4 +67,6 @@ pub(crate) use add::{Filed, Filing, Tokens};
 pub(crate) use keys::ext_cache_key;
 pub use query::AccessTokenQuery;
 pub(crate) use query::RefreshTokenQuery;
-pub(crate) use schema::{AccessToken, AccountEntity, RefreshToken};
+pub(crate) use schema::{AccessToken, AccountEntity, IdToken, RefreshToken};
+pub(crate) use scopes::is_one_scope;
+pub(crate) use store::app_partition_key;

@@ -34,14 +34,30 @@ pub(crate) fn lower(s: &str) -> String {
 
 /// The normalized set of `scopes` (each item may itself hold several space-separated scopes).
 pub(crate) fn normalize<'a>(scopes: impl IntoIterator<Item = &'a str>) -> Vec<String> {
-    let mut set: Vec<String> = scopes
-        .into_iter()
-        .flat_map(str::split_whitespace)
-        .map(canonical)
-        .collect();
-    set.sort_unstable();
-    set.dedup();
+    let scopes = scopes.into_iter();
+    // Usually one scope per item: allocated once, without the flattening iterator's regrowth.
+    let mut set: Vec<String> = Vec::with_capacity(scopes.size_hint().0);
+    for item in scopes {
+        if is_one_scope(item) {
+            set.push(canonical(item));
+        } else {
+            set.extend(item.split_whitespace().map(canonical));
+        }
+    }
+    if set.len() > 1 {
+        set.sort_unstable();
+        set.dedup();
+    }
     set
+}
+
+/// Whether `item` is one non-empty scope as `str::split_whitespace` sees it (checked on the
+/// bytes; text that is not ASCII answers `false`, to be split the general way).
+pub(crate) fn is_one_scope(item: &str) -> bool {
+    !item.is_empty()
+        && item
+            .bytes()
+            .all(|b| b.is_ascii() && !char::from(b).is_whitespace())
 }
 
 /// Whether sorted `small` ⊆ sorted `big`.
@@ -62,6 +78,29 @@ pub(crate) fn is_subset(small: &[String], big: &[String]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_scope_is_what_split_whitespace_sees_as_one() {
+        for item in [
+            "a",
+            "User.Read",
+            "api://x/.default",
+            "",
+            " ",
+            "a b",
+            "a\tb",
+            "a\u{b}b",
+            "a\u{a0}b",
+            "é",
+        ] {
+            let split: Vec<&str> = item.split_whitespace().collect();
+            if is_one_scope(item) {
+                assert_eq!(split, [item]);
+            }
+            assert_eq!(normalize([item]), normalize(split));
+        }
+        assert!(is_one_scope("User.Read") && !is_one_scope("a\u{b}b") && !is_one_scope(""));
+    }
 
     #[test]
     fn normalizes_and_compares() {

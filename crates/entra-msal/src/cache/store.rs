@@ -73,6 +73,13 @@ fn partition_key(
     ])
 }
 
+/// The index key of the app-only tokens (no account, no extended cache key) of `client_id` in
+/// `environment` and `realm`: an application computes it once and looks up with
+/// [`Store::find_access_token_in`].
+pub(crate) fn app_partition_key(client_id: &str, environment: &str, realm: &str) -> String {
+    partition_key(client_id, environment, realm, None, None)
+}
+
 fn partition_of(at: &AccessToken) -> String {
     partition_key(
         &at.client_id,
@@ -395,10 +402,15 @@ impl AccessTokens {
             q.home_account_id,
             q.ext_cache_key.filter(|e| !e.is_empty()),
         );
-        let part = self.partitions.get(&pk)?;
-        let wanted = normalize(q.scopes.iter().map(String::as_str));
+        self.find_in(&pk, q.scopes, q.now)
+    }
+
+    /// [`find`](Self::find) in the partition whose index key is `pk`.
+    pub(crate) fn find_in(&self, pk: &str, scopes: &[String], now: i64) -> Option<&AccessToken> {
+        let part = self.partitions.get(pk)?;
+        let wanted = normalize(scopes.iter().map(String::as_str));
         if wanted.is_empty() {
-            return self.best_of(part.members.iter().copied(), &wanted, q.now);
+            return self.best_of(part.members.iter().copied(), &wanted, now);
         }
         let mut rarest: Option<&Vec<usize>> = None;
         for scope in &wanted {
@@ -407,7 +419,7 @@ impl AccessTokens {
                 rarest = Some(holders);
             }
         }
-        self.best_of(rarest.into_iter().flatten().copied(), &wanted, q.now)
+        self.best_of(rarest.into_iter().flatten().copied(), &wanted, now)
     }
 
     fn best_of(
@@ -516,6 +528,17 @@ impl Store {
         self.access_tokens.find(q)
     }
 
+    /// [`find_access_token`](Self::find_access_token) in the partition whose index key is
+    /// `partition_key` (see [`app_partition_key`]).
+    pub(crate) fn find_access_token_in(
+        &self,
+        partition_key: &str,
+        scopes: &[String],
+        now: i64,
+    ) -> Option<&AccessToken> {
+        self.access_tokens.find_in(partition_key, scopes, now)
+    }
+
     /// See [`TokenCache::find_refresh_tokens`](super::TokenCache::find_refresh_tokens).
     pub(crate) fn find_refresh_tokens(&self, q: &RefreshTokenQuery<'_>) -> Vec<RefreshToken> {
         let slot = account_slot(q.environment, Some(q.home_account_id));
@@ -582,11 +605,16 @@ impl Store {
 
     /// See [`TokenCache::accounts`](super::TokenCache::accounts).
     pub(crate) fn accounts(&self) -> Vec<AccountEntity> {
+        self.accounts_sorted().into_iter().cloned().collect()
+    }
+
+    /// The accounts in [`accounts`](Self::accounts)' order, in place.
+    pub(crate) fn accounts_sorted(&self) -> Vec<&AccountEntity> {
         self.accounts
             .sorted()
             .into_iter()
             .filter_map(|(_, e)| match e {
-                EntryRef::Typed(a) => Some(a.clone()),
+                EntryRef::Typed(a) => Some(a),
                 EntryRef::Raw(_) => None,
             })
             .collect()

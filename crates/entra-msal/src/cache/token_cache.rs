@@ -305,7 +305,40 @@ impl TokenCache {
     /// else the one that expires last. Tokens with `expires_on <= now` are never returned (and
     /// never removed). The 5-minute safety margin is the caller's business.
     pub(crate) fn find_access_token(&self, query: &AccessTokenQuery<'_>) -> Option<AccessToken> {
-        self.read().find_access_token(query).cloned()
+        self.with_access_token(query, AccessToken::clone)
+    }
+
+    /// [`find_access_token`](Self::find_access_token) without copying the entry: `f` reads it
+    /// under the cache's read lock (it must not call back into the cache).
+    pub(crate) fn with_access_token<R>(
+        &self,
+        query: &AccessTokenQuery<'_>,
+        f: impl FnOnce(&AccessToken) -> R,
+    ) -> Option<R> {
+        self.read().find_access_token(query).map(f)
+    }
+
+    /// [`with_access_token`](Self::with_access_token) in the partition whose index key is
+    /// `partition_key` (see `store::app_partition_key`).
+    pub(crate) fn with_access_token_in<R>(
+        &self,
+        partition_key: &str,
+        scopes: &[String],
+        now: i64,
+        f: impl FnOnce(&AccessToken) -> R,
+    ) -> Option<R> {
+        self.read()
+            .find_access_token_in(partition_key, scopes, now)
+            .map(f)
+    }
+
+    /// Whether a listener is attached (one may want to know the partition an operation needs).
+    pub(crate) fn has_listener(&self) -> bool {
+        self.shared
+            .listener
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .is_some()
     }
 
     /// The refresh tokens of one account in one environment, of the given app and/or family,
@@ -330,6 +363,12 @@ impl TokenCache {
     /// Every account, sorted by cache key. Grouping by `home_account_id` is the caller's job.
     pub(crate) fn accounts(&self) -> Vec<AccountEntity> {
         self.read().accounts()
+    }
+
+    /// [`accounts`](Self::accounts) read in place: `f` gets them in the same order under the
+    /// cache's read lock (it must not call back into the cache).
+    pub(crate) fn with_accounts<R>(&self, f: impl FnOnce(&[&AccountEntity]) -> R) -> R {
+        f(&self.read().accounts_sorted())
     }
 
     /// The ID token of an account for one app and tenant.

@@ -1,6 +1,8 @@
 //! Client credentials (`acquire_token_for_client`): an app-only token, from the cache while it
 //! is fresh; a token past its `refresh_on` is refreshed, and kept when the refresh fails.
 
+use std::borrow::Cow;
+
 use super::super::core::{CacheAccess, ClientCore, GrantType, Issued};
 use super::super::options::ForClientOptions;
 use super::super::result::AuthenticationResult;
@@ -10,6 +12,12 @@ use crate::error::Error;
 use crate::oauth::grants;
 use crate::persistence::partition;
 
+/// A token found in the cache: fresh (already the result) or past its `refresh_on`.
+enum Cached {
+    Fresh(AuthenticationResult),
+    Aging(cache::AccessToken),
+}
+
 /// Runs the flow; `region` is the application's regional endpoint (ESTS-R), if any.
 pub(crate) async fn run(
     core: &ClientCore,
@@ -17,24 +25,65 @@ pub(crate) async fn run(
     scopes: &[&str],
     options: &ForClientOptions,
 ) -> Result<AuthenticationResult, Error> {
-    let request = core.begin(scopes, options.claims_challenge.as_deref())?;
+    let request = core.begin_app_only(scopes, options.claims_challenge.as_deref())?;
     let scopes = &request.scopes;
     let endpoints = core.endpoints().await?;
-    let partition = partition::app_partition(&core.client_id, &endpoints.realm);
-    CacheAccess::around(&core.cache, Some(&partition), async {
-        let mut extra = options.extra_parameters.clone();
-        if let Some(fmi) = &options.fmi_path {
+    let extra = match &options.fmi_path {
+        Some(fmi) => {
+            let mut extra = options.extra_parameters.clone();
             extra.insert("fmi_path".into(), fmi.clone());
+            Cow::Owned(extra)
         }
-        let ext_key = cache::ext_cache_key(&extra);
-        let use_cache = !options.force_refresh && options.claims_challenge.is_none();
-        let lookup = || core.cached_token(&endpoints.realm, None, scopes, ext_key.as_deref());
-        let mut aging = None;
-        if use_cache && let Some(at) = lookup() {
-            if at.refresh_on().is_none_or(|r| r > core.now()) {
-                return Ok(core.result_from_cache(&at, None, request.correlation_id_if_sent()));
+        None => Cow::Borrowed(&options.extra_parameters),
+    };
+    let ext_key = cache::ext_cache_key(&extra);
+    let use_cache = !options.force_refresh && options.claims_challenge.is_none();
+    // A fresh token becomes the result in place (only its secret and scopes are copied);
+    // an aging one is kept whole, to fall back on if its refresh fails.
+    let lookup = || {
+        core.with_cached_token(
+            &endpoints.realm,
+            None,
+            scopes,
+            ext_key.as_deref(),
+            |at, now| {
+                if at.refresh_on().is_none_or(|r| r > now) {
+                    Cached::Fresh(core.result_from_entries(
+                        at,
+                        None,
+                        None,
+                        request.correlation_id_if_sent(),
+                    ))
+                } else {
+                    Cached::Aging(at.clone())
+                }
+            },
+        )
+    };
+    let has_listener = core.cache.has_listener();
+    // Without a listener the access hooks do nothing but clear the changed flag: a fresh token
+    // is answered before the operation's (large) future is built.
+    let mut found = None;
+    if use_cache && !has_listener {
+        match lookup() {
+            Some(Cached::Fresh(result)) => {
+                core.cache.after_access();
+                return Ok(result);
             }
-            aging = Some(at);
+            other => found = Some(other),
+        }
+    }
+    // The partition is for the listener (persistence); without one it is not even formatted.
+    let partition =
+        has_listener.then(|| partition::app_partition(&core.client_id, &endpoints.realm));
+    CacheAccess::around(&core.cache, partition.as_deref(), async {
+        let mut aging = None;
+        if use_cache {
+            match found.unwrap_or_else(lookup) {
+                Some(Cached::Fresh(result)) => return Ok(result),
+                Some(Cached::Aging(at)) => aging = Some(at),
+                None => {}
+            }
         }
         let key = format!(
             "client|{}|{}|{}",
@@ -43,10 +92,8 @@ pub(crate) async fn run(
             ext_key.as_deref().unwrap_or("")
         );
         let _flight = core.coalescer.lock(&key).await;
-        if use_cache
-            && let Some(at) = lookup().filter(|at| at.refresh_on().is_none_or(|r| r > core.now()))
-        {
-            return Ok(core.result_from_cache(&at, None, request.correlation_id_if_sent()));
+        if use_cache && let Some(Cached::Fresh(result)) = lookup() {
+            return Ok(result);
         }
         let token_endpoint = match region {
             Some(region) => {
@@ -56,7 +103,7 @@ pub(crate) async fn run(
         };
         let mut form =
             grants::client_credentials(&core.client_id, scopes, request.claims.as_deref());
-        form.extend(extra);
+        form.extend(extra.into_owned());
         let outcome = core.send(&request, &token_endpoint, form, Vec::new()).await;
         let correlation_id = request.correlation_id();
         let response = match (outcome, aging) {
