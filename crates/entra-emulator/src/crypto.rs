@@ -27,7 +27,7 @@ pub fn generate_rsa_key_pem() -> Result<String, CryptoError> {
     let der = key
         .as_der()
         .map_err(|_| CryptoError::Parse("PKCS#8 encoding failed".into()))?;
-    Ok(crate::ready_made::pem_encode("PRIVATE KEY", der.as_ref()))
+    Ok(pem_encode("PRIVATE KEY", der.as_ref()))
 }
 
 /// Converts an RSA private key in PKCS#8 (`PRIVATE KEY`) or PKCS#1 (`RSA PRIVATE KEY`) PEM to
@@ -139,7 +139,7 @@ impl SigningKey {
             n,
             e,
             x5c: STANDARD.encode(&cert_der),
-            jws_header: crate::jwt::encoded_header(&x5t, &x5t),
+            jws_header: encoded_header(&x5t, &x5t),
             x5t,
         })
     }
@@ -282,6 +282,28 @@ pub fn random_token(bytes: usize) -> String {
 /// A random (version 4) UUID from the thread's CSPRNG: request and correlation ids.
 pub fn random_uuid() -> uuid::Uuid {
     uuid::Builder::from_random_bytes(rand::random()).into_uuid()
+}
+
+/// PEM-encodes DER with 64-character lines.
+pub fn pem_encode(label: &str, der: &[u8]) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
+/// The base64url JOSE header of the tokens signed with the key `kid` / `x5t`.
+pub(crate) fn encoded_header(kid: &str, x5t: &str) -> String {
+    let header = serde_json::json!({"typ": "JWT", "alg": "RS256", "kid": kid, "x5t": x5t});
+    base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        serde_json::to_vec(&header).unwrap_or_default(),
+    )
 }
 
 #[cfg(test)]

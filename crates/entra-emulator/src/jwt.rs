@@ -24,12 +24,6 @@ pub fn sign(key: &SigningKey, claims: &Value) -> Result<String, CryptoError> {
     Ok(out)
 }
 
-/// The base64url JOSE header of the tokens signed with the key `kid` / `x5t`.
-pub(crate) fn encoded_header(kid: &str, x5t: &str) -> String {
-    let header = serde_json::json!({"typ": "JWT", "alg": "RS256", "kid": kid, "x5t": x5t});
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).unwrap_or_default())
-}
-
 /// A JWT split into its parts, not yet verified.
 #[derive(Debug, Clone)]
 pub struct UnverifiedJwt {

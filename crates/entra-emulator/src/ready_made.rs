@@ -186,15 +186,4 @@ pub fn ready_made() -> Result<EmulatorConfig, CryptoError> {
     })
 }
 
-/// PEM-encodes DER with 64-character lines.
-pub fn pem_encode(label: &str, der: &[u8]) -> String {
-    use base64::Engine as _;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
-}
+pub use crate::crypto::pem_encode;
