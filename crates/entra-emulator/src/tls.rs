@@ -50,7 +50,7 @@ impl TlsMaterial {
         ];
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
         // rustls 0.23.48 deprecates ring's provider because it has no post-quantum key exchange;
-        // the alternative (aws-lc-rs) needs a C toolchain and CMake at build time. This connection
+        // the emulator's clients (MSAL, reqwest) negotiate classic groups, and this connection
         // never leaves the machine (loopback, or the local Service Fabric agent).
         #[allow(deprecated)]
         let provider = Arc::new(rustls::crypto::ring::default_provider());

@@ -438,26 +438,41 @@ impl ClientCore {
             contains_pii = self.pii_logging,
             "token found in the cache"
         );
-        let scopes = if cache::is_one_scope(&at.target) {
-            vec![at.target.clone()]
-        } else {
-            at.target.split_whitespace().map(str::to_string).collect()
-        };
         AuthenticationResult {
-            access_token: SecretToken::new(at.secret.clone()),
-            token_type: at.token_type.clone().unwrap_or_else(|| "Bearer".into()),
-            expires_on: result::at(at.expires_on()),
-            extended_expires_on: at.extended_expires_on().map(result::at),
-            refresh_on: at.refresh_on().map(result::at),
-            scopes,
             id_token_claims: id_token
                 .as_ref()
                 .and_then(|t| crate::jwt::jwt_claims(&t.secret)),
             id_token: id_token.map(|t| SecretToken::new(t.secret)),
             account,
-            token_source: TokenSource::Cache,
-            correlation_id: correlation_id.to_string(),
+            ..result_from_access_token(at, TokenSource::Cache, correlation_id)
         }
+    }
+}
+
+/// The part of every result that comes from its access-token entry (no ID token, no account):
+/// the whole result of an app-only token.
+pub(crate) fn result_from_access_token(
+    at: &cache::AccessToken,
+    token_source: TokenSource,
+    correlation_id: &str,
+) -> AuthenticationResult {
+    let scopes = if cache::is_one_scope(&at.target) {
+        vec![at.target.clone()]
+    } else {
+        at.target.split_whitespace().map(str::to_string).collect()
+    };
+    AuthenticationResult {
+        access_token: SecretToken::new(at.secret.clone()),
+        token_type: at.token_type.clone().unwrap_or_else(|| "Bearer".into()),
+        expires_on: result::at(at.expires_on()),
+        extended_expires_on: at.extended_expires_on().map(result::at),
+        refresh_on: at.refresh_on().map(result::at),
+        scopes,
+        id_token: None,
+        id_token_claims: None,
+        account: None,
+        token_source,
+        correlation_id: correlation_id.to_string(),
     }
 }
 
@@ -479,17 +494,10 @@ pub(crate) fn result_from_filed(
         .access_token
         .ok_or_else(|| Error::cache("the token response filed no access token".into()))?;
     Ok(AuthenticationResult {
-        access_token: SecretToken::new(at.secret.clone()),
-        token_type: at.token_type.clone().unwrap_or_else(|| "Bearer".into()),
-        expires_on: result::at(at.expires_on()),
-        extended_expires_on: at.extended_expires_on().map(result::at),
-        refresh_on: at.refresh_on().map(result::at),
-        scopes: at.target.split_whitespace().map(str::to_string).collect(),
         id_token: filed.id_token.map(|t| SecretToken::new(t.secret)),
         id_token_claims: filed.id_token_claims,
         account: filed.account.as_ref().map(Account::from),
-        token_source,
-        correlation_id: correlation_id.to_string(),
+        ..result_from_access_token(&at, token_source, correlation_id)
     })
 }
 

@@ -8,9 +8,9 @@ use sha2::{Digest, Sha256};
 
 use super::clock::{Clock, SystemClock};
 use super::coalesce::Coalescer;
-use super::core::{CacheAccess, EXPIRY_MARGIN, result_from_filed};
+use super::core::{CacheAccess, EXPIRY_MARGIN, result_from_access_token, result_from_filed};
 use super::request::CorrelationId;
-use super::result::{self, AuthenticationResult, SecretToken, TokenSource};
+use super::result::{AuthenticationResult, TokenSource};
 use crate::cache::{self, TokenCache};
 use crate::error::Error;
 use crate::http::{HttpClient, HttpOptions, HttpRequest, HttpResponse, ThrottledHttp};
@@ -508,17 +508,5 @@ impl ManagedIdentityClient {
 }
 
 fn from_cache(at: &cache::AccessToken, correlation_id: &str) -> AuthenticationResult {
-    AuthenticationResult {
-        access_token: SecretToken::new(at.secret.clone()),
-        token_type: at.token_type.clone().unwrap_or_else(|| "Bearer".into()),
-        expires_on: result::at(at.expires_on()),
-        extended_expires_on: at.extended_expires_on().map(result::at),
-        refresh_on: at.refresh_on().map(result::at),
-        scopes: at.target.split_whitespace().map(str::to_string).collect(),
-        id_token: None,
-        id_token_claims: None,
-        account: None,
-        token_source: TokenSource::Cache,
-        correlation_id: correlation_id.to_string(),
-    }
+    result_from_access_token(at, TokenSource::Cache, correlation_id)
 }
