@@ -155,6 +155,7 @@ async fn credentials_are_removed_one_kind_at_a_time_and_persisted() {
 
 #[tokio::test]
 async fn refresh_token_and_raw_response_only_on_request() {
+    let logs = support::log_capture::install();
     let e = env().await;
     let alice = e.user("alice");
     let client_id = e.info.public_client.as_ref().unwrap().client_id.clone();
@@ -205,6 +206,15 @@ async fn refresh_token_and_raw_response_only_on_request() {
         assert!(!debug.contains(secret), "a secret in {debug}");
     }
     assert!(debug.contains("expires_in"), "{debug}");
+    // Nor do the logs, at any level, even with the result logged through `Debug`.
+    tracing::info!(target: "entra_msal", ?result, "the result");
+    let leaks = logs.leaks([
+        ("refresh token", rt.expose()),
+        ("access token", result.access_token.expose()),
+        ("client_info", raw["client_info"].as_str().unwrap()),
+    ]);
+    assert!(leaks.is_empty(), "{leaks:?}");
+    assert!(logs.text().contains("the result"), "the capture works");
 
     // A token from the cache carries neither.
     let account = app.accounts(None).pop().unwrap();

@@ -103,3 +103,76 @@ async fn user_flows_name_their_api_and_why_silent_calls_went_out() {
     assert_eq!(telemetry(&requests[1]), ("4|84,1|", "4|1|||"));
     assert_eq!(seen.last().copied(), Some("4|84,2|"), "{seen:?}");
 }
+
+/// The token requests' telemetry headers, with each correlation id replaced by its position
+/// among the requests (`#0`, `#1`, …), so two runs compare.
+fn normalized(requests: &[LoggedRequest]) -> Vec<(String, String)> {
+    let ids: Vec<&str> = requests
+        .iter()
+        .map(|r| r.headers["client-request-id"].as_str())
+        .collect();
+    requests
+        .iter()
+        .map(|r| {
+            let (current, last) = telemetry(r);
+            let mut last = last.to_string();
+            for (n, id) in ids.iter().enumerate() {
+                last = last.replace(id, &format!("#{n}"));
+            }
+            (current.to_string(), last)
+        })
+        .collect()
+}
+
+/// MSAL Python 1.39 and this library send the same headers for the same sequence: a miss, a
+/// cache hit, a failure, two requests forced by a claims challenge
+/// (`interop/msal_python_interop.py`, scenario `telemetry_client_credentials`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headers_match_msal_python() {
+    let Some(python) = support::python() else {
+        return;
+    };
+    let e = env().await;
+    let info_file = e.dir.path().join("info.json");
+    std::fs::write(&info_file, serde_json::to_string(&e.info).unwrap()).unwrap();
+    let output = tokio::process::Command::new(&python)
+        .arg(support::repo_root().join("interop/msal_python_interop.py"))
+        .args(["--info".as_ref(), info_file.as_os_str()])
+        .args(["--scenario", "telemetry_client_credentials"])
+        .env_remove("REQUESTS_CA_BUNDLE")
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("python runs");
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let python_headers = normalized(&e.token_requests());
+    assert_eq!(python_headers.len(), 4, "MSAL Python's requests: {python_headers:?}");
+    e.emulator.control().clear_requests();
+
+    let scope = e.info.confidential_client.as_ref().unwrap().scope.clone();
+    let app = e.secret_app();
+    app.acquire_token_for_client(&[&scope]).await.unwrap();
+    app.acquire_token_for_client(&[&scope]).await.unwrap();
+    app.acquire_token_for_client(&["api://no-such-api/.default"])
+        .await
+        .unwrap_err();
+    let forced = ForClientOptions {
+        claims_challenge: Some(
+            r#"{"access_token":{"nbf":{"essential":true,"value":"1700000000"}}}"#.into(),
+        ),
+        ..Default::default()
+    };
+    for _ in 0..2 {
+        app.acquire_token_for_client_with(&[&scope], &forced)
+            .await
+            .unwrap();
+    }
+    let rust_headers = normalized(&e.token_requests());
+    assert_eq!(rust_headers.len(), 4, "{rust_headers:?}");
+    assert_eq!(rust_headers, python_headers);
+}
