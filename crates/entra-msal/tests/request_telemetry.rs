@@ -151,7 +151,11 @@ async fn headers_match_msal_python() {
         String::from_utf8_lossy(&output.stderr)
     );
     let python_headers = normalized(&e.token_requests());
-    assert_eq!(python_headers.len(), 4, "MSAL Python's requests: {python_headers:?}");
+    assert_eq!(
+        python_headers.len(),
+        4,
+        "MSAL Python's requests: {python_headers:?}"
+    );
     e.emulator.control().clear_requests();
 
     let scope = e.info.confidential_client.as_ref().unwrap().scope.clone();
