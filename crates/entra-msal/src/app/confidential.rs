@@ -253,7 +253,7 @@ impl ConfidentialClientApplication {
             .region
             .region(&self.core.http, &self.core.authority)
             .await;
-        client_credentials::run(&self.core, region.as_deref(), scopes, options).await
+        client_credentials::run(&self.core, region, scopes, options).await
     }
 
     /// Exchanges a user's access token for one to call a downstream API (on-behalf-of).

@@ -43,18 +43,19 @@ enum Choice {
     Detect,
 }
 
-/// A confidential client's region choice and, once detected, the region found.
+/// A confidential client's region choice and, once decided, the region its requests use.
 pub(crate) struct RegionChoice {
     choice: Choice,
     env: Arc<dyn EnvironmentReader>,
-    detected: OnceCell<Option<String>>,
+    /// The region in use (`None`: the global endpoint), decided on the first request.
+    decided: OnceCell<Option<String>>,
 }
 
 impl std::fmt::Debug for RegionChoice {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RegionChoice")
             .field("choice", &self.choice)
-            .field("detected", &self.detected.get())
+            .field("decided", &self.decided.get())
             .finish()
     }
 }
@@ -100,22 +101,28 @@ impl RegionChoice {
         Ok(Self {
             choice,
             env,
-            detected: OnceCell::new(),
+            decided: OnceCell::new(),
         })
     }
 
     /// The region to send client-credential requests to, `None` for the global endpoint. The
-    /// first call with `"auto"` detects it (see the module docs); a region that does not suit
-    /// the authority (not Microsoft Entra ID, an IP-address host) is not used.
-    pub async fn region(&self, http: &ThrottledHttp, authority: &Authority) -> Option<String> {
+    /// first call decides it, detecting it for `"auto"` (see the module docs); a region that
+    /// does not suit the authority (not Microsoft Entra ID, an IP-address host) is not used.
+    pub async fn region(&self, http: &ThrottledHttp, authority: &Authority) -> Option<&str> {
+        if self.choice == Choice::Global {
+            return None;
+        }
+        self.decided
+            .get_or_init(|| self.decide(http, authority))
+            .await
+            .as_deref()
+    }
+
+    async fn decide(&self, http: &ThrottledHttp, authority: &Authority) -> Option<String> {
         let region = match &self.choice {
             Choice::Global => return None,
             Choice::Named(name) => name.clone(),
-            Choice::Detect => self
-                .detected
-                .get_or_init(|| detect(self.env.as_ref(), http))
-                .await
-                .clone()?,
+            Choice::Detect => detect(self.env.as_ref(), http).await?,
         };
         if authority.authority_type() != AuthorityType::Aad
             || authority::regional_token_endpoint(authority, &probe_endpoints(authority), &region)

@@ -11,6 +11,7 @@
 //! Each application keeps its own [`TelemetryBuffer`].
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::Error;
 
@@ -127,8 +128,6 @@ struct Failure {
 
 #[derive(Debug, Default)]
 struct Buffer {
-    /// Tokens answered from the cache since the last successful request.
-    cache_hits: u64,
     failures: Vec<Failure>,
     /// The characters the failures take in the header, as MSAL counts them.
     failures_size: usize,
@@ -136,12 +135,16 @@ struct Buffer {
 
 /// An application's telemetry since its last successful token request.
 #[derive(Debug, Default)]
-pub(crate) struct TelemetryBuffer(Mutex<Buffer>);
+pub(crate) struct TelemetryBuffer {
+    /// Tokens answered from the cache (counted without a lock: cache hits are the hot path).
+    cache_hits: AtomicU64,
+    failures: Mutex<Buffer>,
+}
 
 impl TelemetryBuffer {
     fn lock(&self) -> std::sync::MutexGuard<'_, Buffer> {
         // Every update leaves the buffer consistent.
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
+        self.failures.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The two headers for a request with `call`'s telemetry.
@@ -160,7 +163,7 @@ impl TelemetryBuffer {
         let errors: Vec<&str> = buffer.failures.iter().map(|f| f.error.as_str()).collect();
         let last = format!(
             "{SCHEMA_VERSION}|{}|{}|{}|",
-            buffer.cache_hits,
+            self.cache_hits.load(Ordering::Relaxed),
             requests.join(","),
             errors.join(",")
         );
@@ -172,7 +175,7 @@ impl TelemetryBuffer {
 
     /// A token answered from the cache.
     pub fn cache_hit(&self) {
-        self.lock().cache_hits += 1;
+        self.cache_hits.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The outcome of a request: a success clears the buffer; an answer with an OAuth error is
@@ -181,7 +184,10 @@ impl TelemetryBuffer {
     pub fn record<T>(&self, call: CallTelemetry, correlation_id: &str, outcome: &Result<T, Error>) {
         let mut buffer = self.lock();
         match outcome {
-            Ok(_) => *buffer = Buffer::default(),
+            Ok(_) => {
+                *buffer = Buffer::default();
+                self.cache_hits.store(0, Ordering::Relaxed);
+            }
             Err(e) => {
                 let Some(error) = e.service_error().map(|s| s.error()) else {
                     return;
