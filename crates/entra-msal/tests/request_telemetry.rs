@@ -104,6 +104,23 @@ async fn user_flows_name_their_api_and_why_silent_calls_went_out() {
     assert_eq!(seen.last().copied(), Some("4|84,2|"), "{seen:?}");
 }
 
+#[tokio::test]
+async fn an_expired_token_is_reported_as_expired() {
+    let e = env().await;
+    let (now, clock) = support::test_clock();
+    let app = e.secret_builder().clock(clock).build().unwrap();
+    let first = app.acquire_token_for_client(&[APP_SCOPE]).await.unwrap();
+    // Past the expiry (less than 300 s left counts as expired, as in MSAL).
+    now.store(
+        first.expires_on.unix_timestamp() - 100,
+        std::sync::atomic::Ordering::SeqCst,
+    );
+    app.acquire_token_for_client(&[APP_SCOPE]).await.unwrap();
+    let requests = e.token_requests();
+    let seen: Vec<&str> = requests.iter().map(|r| telemetry(r).0).collect();
+    assert_eq!(seen, ["4|730,2|", "4|730,3|"]);
+}
+
 /// The token requests' telemetry headers, with each correlation id replaced by its position
 /// among the requests (`#0`, `#1`, …), so two runs compare.
 fn normalized(requests: &[LoggedRequest]) -> Vec<(String, String)> {
