@@ -213,6 +213,30 @@ def scenario_client_credentials_secret(info):
     return {"first": describe(first), "second_token_source": second["token_source"]}
 
 
+# The claims challenge that makes acquire_token_for_client skip the cache (telemetry scenario).
+TELEMETRY_CLAIMS = '{"access_token":{"nbf":{"essential":true,"value":"1700000000"}}}'
+# A scope no application of the emulator exposes: the token request fails.
+TELEMETRY_UNKNOWN_SCOPE = "api://no-such-api/.default"
+
+
+def scenario_telemetry_client_credentials(info):
+    """The sequence whose x-client-*-telemetry headers entra-msal's request_telemetry.rs
+    compares with its own: a miss, a cache hit, a failure, then two requests forced by a
+    claims challenge."""
+    cfg = info["confidential_client"]
+    session = EmulatorSession(info)
+    app = new_cca(info, session, cfg["client_secret"], cfg["client_id"])
+    require_token(app.acquire_token_for_client([cfg["scope"]]), "first call")
+    hit = app.acquire_token_for_client([cfg["scope"]])
+    require(hit.get("token_source") == "cache", "second call was not a cache hit")
+    failed = app.acquire_token_for_client([TELEMETRY_UNKNOWN_SCOPE])
+    require("error" in failed, "the unknown scope did not fail", result=describe(failed))
+    for n in (1, 2):
+        require_token(app.acquire_token_for_client(
+            [cfg["scope"]], claims_challenge=TELEMETRY_CLAIMS), "forced call %d" % n)
+    return {"error": failed.get("error")}
+
+
 def scenario_client_credentials_certificate(info):
     cfg = info["certificate_client"]
     with open(cfg["private_key_file"]) as f:
@@ -520,6 +544,7 @@ SCENARIOS = {
     "scope_forms_cache": scenario_scope_forms_cache,
     "client_credentials_secret": scenario_client_credentials_secret,
     "client_credentials_certificate": scenario_client_credentials_certificate,
+    "telemetry_client_credentials": scenario_telemetry_client_credentials,
     "device_flow": scenario_device_flow,
     "username_password": scenario_username_password,
     "interactive": scenario_interactive,

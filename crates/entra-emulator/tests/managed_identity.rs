@@ -227,3 +227,66 @@ async fn cloud_shell_requires_metadata_and_resource() {
     assert_eq!(status, 200);
     assert_eq!(body["resource"], VAULT);
 }
+
+#[tokio::test]
+async fn imds_instance_metadata_reports_the_location() {
+    let (t, mi, _arc) = start().await;
+    let http = reqwest::Client::new();
+    let compute = format!("{}/metadata/instance/compute", mi.imds_host());
+    let (status, body) = json(
+        http.get(&compute)
+            .header("Metadata", "true")
+            .query(&[("api-version", "2021-02-01")])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["location"], "westus2");
+    let text = http
+        .get(format!("{compute}/location"))
+        .header("Metadata", "true")
+        .query(&[("api-version", "2021-01-01"), ("format", "text")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(text.status().as_u16(), 200);
+    assert_eq!(text.text().await.unwrap(), "westus2");
+    // IMDS's refusals: no header, no api-version, a leaf without format=text.
+    for (metadata, query) in [(false, vec![("api-version", "2021-02-01")]), (true, vec![])] {
+        let mut request = http.get(&compute).query(&query);
+        if metadata {
+            request = request.header("Metadata", "true");
+        }
+        assert_eq!(request.send().await.unwrap().status().as_u16(), 400);
+    }
+    let leaf = http
+        .get(format!("{compute}/location"))
+        .header("Metadata", "true")
+        .query(&[("api-version", "2021-01-01")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(leaf.status().as_u16(), 400);
+    // Off Azure: no location, 404.
+    let off_azure = t
+        .emulator
+        .start_managed_identity(ManagedIdentityConfig {
+            location: None,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let missing = http
+        .get(format!(
+            "{}/metadata/instance/compute",
+            off_azure.imds_host()
+        ))
+        .header("Metadata", "true")
+        .query(&[("api-version", "2021-02-01")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status().as_u16(), 404);
+}

@@ -250,7 +250,8 @@ Examples:
   msal logout                           # the only signed-in account
   msal logout --account alice@contoso.com
   msal logout --all
-  msal logout --broker                  # an account signed in with --broker";
+  msal logout --broker                  # an account signed in with --broker
+  msal logout --app --client-id ID      # the app tokens of `msal token --client-secret/--certificate`";
 
 const STATUS_EXAMPLES: &str = "\
 Examples:
@@ -496,8 +497,13 @@ pub struct KubeconfigArgs {
 #[derive(Debug, Args)]
 pub struct LogoutArgs {
     /// The account to sign out (username or home account id).
-    #[arg(long, value_name = "ACCOUNT", conflicts_with = "all")]
+    #[arg(long, value_name = "ACCOUNT", conflicts_with_all = ["all", "app"])]
     pub account: Option<String>,
+    /// Remove the app-only tokens of the application (--client-id) instead of a user's: the
+    /// tokens `msal token --client-secret`, `--certificate` or a federated token cached, under
+    /// the authority's host and its aliases. Needs no credential.
+    #[arg(long, conflicts_with_all = ["all", "broker"])]
+    pub app: bool,
     /// Sign every account of this client id out.
     #[arg(long)]
     pub all: bool,

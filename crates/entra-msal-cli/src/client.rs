@@ -167,6 +167,27 @@ fn confidential_builder(settings: &Settings) -> Result<ConfidentialClientBuilder
     ))
 }
 
+/// The confidential client of the configured app for cache operations only (`msal logout
+/// --app`): it holds no credential, and its assertion callback refuses to sign, since nothing
+/// is sent.
+pub fn confidential_app_for_cache(
+    settings: &Settings,
+    cache: &Cache,
+) -> Result<ConfidentialClientApplication, Failure> {
+    let builder = confidential_builder(settings)?
+        .token_cache(cache.cache.clone())
+        .http_client(transport(settings, cache)?)
+        .client_assertion(|_| {
+            Err(entra_msal::Error::Configuration {
+                message: "this application only edits the token cache; it has no credential to \
+                          request tokens with"
+                    .into(),
+                source: None,
+            })
+        });
+    Ok(builder.build()?)
+}
+
 /// The confidential client for an app token.
 pub fn confidential_app(
     settings: &Settings,

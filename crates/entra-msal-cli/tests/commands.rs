@@ -635,6 +635,56 @@ fn app_tokens_with_a_secret_or_a_certificate() {
 }
 
 #[test]
+fn logout_app_removes_the_app_tokens_without_a_credential() {
+    let f = fixture();
+    let c = f.info.confidential_client.as_ref().unwrap();
+    let secret = c.client_secret.clone().unwrap();
+    let app_token = || {
+        stdout_json(&run(f.msal().env("MSAL_CLIENT_SECRET", &secret).args([
+            "token",
+            "--client-id",
+            &c.client_id,
+            "--client-secret",
+            "-s",
+            APP_SCOPE,
+        ])))
+    };
+    assert_eq!(app_token()["source"], "identity_provider");
+    assert_eq!(app_token()["source"], "cache");
+    let removed =
+        run(f
+            .msal()
+            .args(["logout", "--app", "--client-id", &c.client_id, "-o", "json"]));
+    assert!(removed.status.success(), "{}", stderr(&removed));
+    assert_eq!(
+        stdout_json(&removed)["app_tokens_removed_for"],
+        c.client_id.as_str()
+    );
+    assert_eq!(
+        app_token()["source"],
+        "identity_provider",
+        "the cached app token was removed from the file"
+    );
+    let text = run(f
+        .msal()
+        .args(["logout", "--app", "--client-id", &c.client_id]));
+    assert!(
+        String::from_utf8_lossy(&text.stdout).contains("Removed the app tokens of"),
+        "{}",
+        stderr(&text)
+    );
+    // An app needs its own client id; --app and --all do not mix.
+    let no_id = run(f
+        .msal()
+        .env_remove("MSAL_CLIENT_ID")
+        .args(["logout", "--app"]));
+    assert_eq!(code(&no_id), 3, "{}", stderr(&no_id));
+    assert!(stderr(&no_id).contains("--client-id"), "{}", stderr(&no_id));
+    let both = run(f.msal().args(["logout", "--app", "--all"]));
+    assert_eq!(code(&both), 2, "{}", stderr(&both));
+}
+
+#[test]
 fn errors_have_one_line_a_next_step_and_a_distinct_exit_code() {
     let f = fixture();
     // No client id: the Azure CLI's is used for a user token; an app token needs its own.

@@ -15,6 +15,7 @@
 //! | Azure Arc | `GET /arc/metadata/identity/oauth2/token` | `Metadata: true`, api-version `2020-06-01`, the key-file challenge |
 //! | Cloud Shell | `POST /cloudshell/oauth2/token` | `Metadata: true`, form `resource`; a token for the first user |
 //! | Service Fabric (HTTPS) | `GET /servicefabric/token` | header `Secret`, api-version `2019-07-01-preview` |
+//! | IMDS instance metadata (region detection) | `GET /metadata/instance/compute` (JSON), `GET /metadata/instance/compute/location?format=text` | `Metadata: true`, an api-version; the configured `location` |
 //!
 //! Every request goes through the emulator's request log and scripted faults (match them with
 //! `path_contains`).
@@ -87,11 +88,14 @@ pub struct ManagedIdentityConfig {
     /// Write Arc key files of this many bytes instead of a short secret (tests of the 4096-byte
     /// limit).
     pub arc_key_file_bytes: Option<usize>,
+    /// The Azure region IMDS's instance metadata reports as the host's `location` (region
+    /// auto-detection); `None`: the instance-metadata endpoints answer 404, as off Azure.
+    pub location: Option<String>,
 }
 
 impl Default for ManagedIdentityConfig {
     /// A system-assigned identity and two user-assigned ones (`uami-one`, `uami-two`) with fixed
-    /// ids; no Arc key directory.
+    /// ids; no Arc key directory; located in `westus2`.
     fn default() -> Self {
         Self {
             system_assigned: MiIdentity::derived("system"),
@@ -103,6 +107,7 @@ impl Default for ManagedIdentityConfig {
             token_lifetime_seconds: 86400,
             arc_legacy_agent: false,
             arc_key_file_bytes: None,
+            location: Some("westus2".to_string()),
         }
     }
 }
@@ -284,6 +289,11 @@ impl ManagedIdentityServer {
         let layer = axum::middleware::from_fn_with_state(app, entra_layer);
         let http_router = Router::new()
             .route("/metadata/identity/oauth2/token", get(imds))
+            .route("/metadata/instance/compute", get(instance_compute))
+            .route(
+                "/metadata/instance/compute/location",
+                get(instance_location),
+            )
             .route("/msi/token", get(app_service))
             .route("/ml/token", get(machine_learning))
             .route("/arc/metadata/identity/oauth2/token", get(arc))
@@ -434,6 +444,73 @@ async fn imds(State(state): State<Arc<MiState>>, headers: HeaderMap, Query(q): P
         ),
         Err(r) => r,
     }
+}
+
+/// IMDS's instance metadata, the part MSAL reads: `GET /metadata/instance/compute` (JSON; MSAL
+/// Python reads `location` with api-version `2021-02-01`).
+async fn instance_compute(
+    State(state): State<Arc<MiState>>,
+    headers: HeaderMap,
+    Query(q): Params,
+) -> Response {
+    match instance_checks(&state, &headers, &q) {
+        Err(r) => r,
+        Ok(location) => reply(
+            StatusCode::OK,
+            json!({
+                "azEnvironment": "AzurePublicCloud",
+                "location": location,
+                "name": "emulated-vm",
+                "osType": "Linux",
+                "vmId": state.config.system_assigned.object_id,
+            }),
+        ),
+    }
+}
+
+/// `GET /metadata/instance/compute/location?format=text`: the region alone, as plain text (MSAL
+/// .NET and Java read this form).
+async fn instance_location(
+    State(state): State<Arc<MiState>>,
+    headers: HeaderMap,
+    Query(q): Params,
+) -> Response {
+    if q.get("format").map(String::as_str) != Some("text") {
+        return reply(
+            StatusCode::BAD_REQUEST,
+            json!({"error": "Bad request. A leaf value requires format=text"}),
+        );
+    }
+    match instance_checks(&state, &headers, &q) {
+        Err(r) => r,
+        Ok(location) => (StatusCode::OK, location.to_string()).into_response(),
+    }
+}
+
+/// What both instance-metadata endpoints check: the `Metadata: true` header and an api-version
+/// (IMDS's error bodies); then the configured location, or 404 when there is none.
+fn instance_checks<'a>(
+    state: &'a MiState,
+    headers: &HeaderMap,
+    q: &BTreeMap<String, String>,
+) -> Result<&'a str, Response> {
+    if header(headers, "metadata") != Some("true") {
+        return Err(reply(
+            StatusCode::BAD_REQUEST,
+            json!({"error": "Bad request. Required metadata header not specified"}),
+        ));
+    }
+    if q.get("api-version").is_none_or(|v| v.is_empty()) {
+        return Err(reply(
+            StatusCode::BAD_REQUEST,
+            json!({"error": "Bad request. api-version was not specified in the request"}),
+        ));
+    }
+    state
+        .config
+        .location
+        .as_deref()
+        .ok_or_else(|| reply(StatusCode::NOT_FOUND, json!({"error": "Not found"})))
 }
 
 async fn app_service(

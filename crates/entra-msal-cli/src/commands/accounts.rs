@@ -82,6 +82,9 @@ pub fn names(accounts: &[Account]) -> String {
 
 /// Signs accounts out.
 pub async fn logout(settings: &Settings, args: &LogoutArgs) -> Result<(), Failure> {
+    if args.app {
+        return logout_app(settings, args);
+    }
     let cache = Cache::open(&settings.cache_file.value)?;
     let app = client::public_app(settings, &cache, args.broker || settings.broker)?;
     let accounts = app.accounts(None);
@@ -119,6 +122,28 @@ pub async fn logout(settings: &Settings, args: &LogoutArgs) -> Result<(), Failur
             "{}",
             clean_json(&serde_json::to_string_pretty(&v).unwrap_or_default())
         );
+    }
+    Ok(())
+}
+
+/// Removes the app-only tokens of the configured application (`msal logout --app`).
+fn logout_app(settings: &Settings, args: &LogoutArgs) -> Result<(), Failure> {
+    let client_id = settings.require_app_client_id()?.to_string();
+    let cache = Cache::open(&settings.cache_file.value)?;
+    let app = client::confidential_app_for_cache(settings, &cache)?;
+    app.remove_tokens_for_client();
+    cache.finish();
+    match args.output {
+        ListOutput::Text => println!("Removed the app tokens of {}.", clean(&client_id)),
+        ListOutput::Json => println!(
+            "{}",
+            clean_json(
+                &serde_json::to_string_pretty(
+                    &serde_json::json!({ "app_tokens_removed_for": client_id })
+                )
+                .unwrap_or_default()
+            )
+        ),
     }
     Ok(())
 }

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 use super::core::{ClientCore, GrantType, Issued, oid_anchor};
 use super::result::AuthenticationResult;
+use super::telemetry::{ApiId, RefreshReason};
 use crate::error::{Classification, Error, ServiceError};
 use crate::jwt::home_account_id;
 use crate::oauth::grants;
@@ -230,14 +231,18 @@ impl AuthCodeFlow {
 impl ClientCore {
     /// Completes an auth-code flow: checks the response against the flow, redeems the code with
     /// the PKCE verifier, checks the id token's nonce, and caches the tokens.
+    /// `api` is the public API redeeming it (interactive sign-in or the web-app flow), for
+    /// the telemetry headers.
     pub(crate) async fn redeem_auth_code(
         &self,
         flow: &AuthCodeFlow,
         response: &HashMap<String, String>,
+        api: ApiId,
     ) -> Result<AuthenticationResult, Error> {
         let code = flow.code_from_response(response)?;
         let endpoints = self.endpoints().await?;
         let request = self.resume(flow.scopes.clone(), flow.claims.clone());
+        request.report_as(api, RefreshReason::NotSilent);
         let form = grants::authorization_code(
             &self.client_id,
             &code,

@@ -229,6 +229,7 @@ impl Ask<'_> {
             now,
             correlation_id: &self.correlation_id,
             token_source: TokenSource::Broker,
+            response: None,
         })
     }
 }

@@ -29,6 +29,8 @@ pub(crate) struct CommonOptions {
     pub identity: ClientIdentity,
     pub clock: Arc<dyn Clock>,
     pub pii_logging: bool,
+    pub include_refresh_token: bool,
+    pub include_raw_response: bool,
 }
 
 impl std::fmt::Debug for CommonOptions {
@@ -58,6 +60,8 @@ impl CommonOptions {
             identity: ClientIdentity::default(),
             clock: Arc::new(SystemClock),
             pii_logging: false,
+            include_refresh_token: false,
+            include_raw_response: false,
         }
     }
 
@@ -112,6 +116,9 @@ impl CommonOptions {
             clock: self.clock,
             coalescer: Coalescer::default(),
             pii_logging: self.pii_logging,
+            include_refresh_token: self.include_refresh_token,
+            include_raw_response: self.include_raw_response,
+            telemetry: Default::default(),
             endpoints_memo: Default::default(),
             app_token_key: Default::default(),
         })
@@ -224,6 +231,22 @@ macro_rules! common_builder_methods {
         /// Lets logs name accounts (usernames). Tokens and secrets are never logged. Default off.
         pub fn enable_pii_log(mut self, enabled: bool) -> Self {
             self.common.pii_logging = enabled;
+            self
+        }
+
+        /// Puts the refresh token of each token response in its result
+        /// ([`AuthenticationResult::refresh_token`]), for tools that migrate tokens to another
+        /// system. Default off: the refresh token stays in the cache only.
+        pub fn include_refresh_token(mut self, enabled: bool) -> Self {
+            self.common.include_refresh_token = enabled;
+            self
+        }
+
+        /// Keeps each token response's JSON in its result
+        /// ([`AuthenticationResult::raw_response`]): `foci`, `client_info` and the fields this
+        /// library does not read. Default off.
+        pub fn include_raw_response(mut self, enabled: bool) -> Self {
+            self.common.include_raw_response = enabled;
             self
         }
     };

@@ -10,10 +10,12 @@ use super::core::{CacheAccess, ClientCore};
 use super::flows::silent;
 use super::flows::{client_credentials, on_behalf_of};
 use super::options::{ForClientOptions, SilentOptions};
+use super::region::RegionChoice;
 use super::result::{Account, AuthenticationResult};
 use crate::authority;
 use crate::cache::TokenCache;
 use crate::error::Error;
+use crate::managed_identity::{EnvironmentReader, ProcessEnvironment};
 use crate::oauth::assertion::AssertionCache;
 use crate::oauth::credential::{AssertionCallback, AssertionRequest};
 use crate::oauth::{CertificateCredential, ClientCredential, ClientSecret};
@@ -36,6 +38,7 @@ pub struct ConfidentialClientBuilder {
     send_x5c: bool,
     client_claims: serde_json::Map<String, serde_json::Value>,
     region: Option<String>,
+    env: Arc<dyn EnvironmentReader>,
 }
 
 impl std::fmt::Debug for ConfidentialClientBuilder {
@@ -110,9 +113,20 @@ impl ConfidentialClientBuilder {
     }
 
     /// Uses the regional endpoint (ESTS-R) for client credentials: a region name such as
-    /// `westus2`, or `"auto"` to read `REGION_NAME`.
+    /// `westus2`; `"auto"` to detect it on the first request (`REGION_NAME`, else the Instance
+    /// Metadata Service, else the global endpoint); `"none"` (or `""`) for the global endpoint
+    /// even when `MSAL_FORCE_REGION` is set. Without this call, `MSAL_FORCE_REGION` names the
+    /// region, if set.
     pub fn azure_region(mut self, region: impl Into<String>) -> Self {
         self.region = Some(region.into());
+        self
+    }
+
+    /// Reads `REGION_NAME`, `MSAL_FORCE_REGION` and `AZURE_POD_IDENTITY_AUTHORITY_HOST` (the
+    /// Instance Metadata Service's host for region detection) from `env` instead of the process
+    /// (tests, hosts configured another way).
+    pub fn environment(mut self, env: impl EnvironmentReader) -> Self {
+        self.env = Arc::new(env);
         self
     }
 
@@ -126,26 +140,7 @@ impl ConfidentialClientBuilder {
             )
         })?;
         let credential = build_credential(spec, is_adfs, self.send_x5c, self.client_claims)?;
-        let region = match self.region.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some("auto") | Some("true") => std::env::var("REGION_NAME")
-                .ok()
-                .filter(|r| !r.trim().is_empty()),
-            Some(r) => Some(r.to_string()),
-        };
-        if let Some(region) = &region {
-            // Validates the region name now rather than on the first request.
-            let probe = authority::Endpoints {
-                authorization_endpoint: String::new(),
-                token_endpoint: format!("{}/oauth2/v2.0/token", authority.url()),
-                device_authorization_endpoint: None,
-                end_session_endpoint: None,
-                issuer: None,
-                jwks_uri: None,
-                realm: authority.tenant().to_string(),
-            };
-            authority::regional_token_endpoint(&authority, &probe, region)?;
-        }
+        let region = RegionChoice::new(self.region.as_deref(), self.env, &authority)?;
         let core = self
             .common
             .into_core(authority, Some(credential), DEFAULT_THROTTLE)?;
@@ -202,7 +197,7 @@ fn build_credential(
 /// ```
 pub struct ConfidentialClientApplication {
     core: Arc<ClientCore>,
-    region: Option<String>,
+    region: RegionChoice,
     /// user-assertion hash → home account id, so repeated on-behalf-of calls hit the cache.
     obo_accounts: Mutex<HashMap<String, String>>,
 }
@@ -225,6 +220,7 @@ impl ConfidentialClientApplication {
             send_x5c: false,
             client_claims: serde_json::Map::new(),
             region: None,
+            env: Arc::new(ProcessEnvironment),
         }
     }
 
@@ -253,7 +249,11 @@ impl ConfidentialClientApplication {
         scopes: &[&str],
         options: &ForClientOptions,
     ) -> Result<AuthenticationResult, Error> {
-        client_credentials::run(&self.core, self.region.as_deref(), scopes, options).await
+        let region = self
+            .region
+            .region(&self.core.http, &self.core.authority)
+            .await;
+        client_credentials::run(&self.core, region, scopes, options).await
     }
 
     /// Exchanges a user's access token for one to call a downstream API (on-behalf-of).
@@ -293,7 +293,9 @@ impl ConfidentialClientApplication {
         response: &HashMap<String, String>,
     ) -> Result<AuthenticationResult, Error> {
         CacheAccess::around(&self.core.cache, None, async {
-            self.core.redeem_auth_code(flow, response).await
+            self.core
+                .redeem_auth_code(flow, response, super::telemetry::ApiId::AuthorizationCode)
+                .await
         })
         .await
     }
@@ -325,10 +327,16 @@ impl ConfidentialClientApplication {
         self.core.remove_account(account);
     }
 
-    /// Removes this app's app-only tokens (client credentials) from the cache.
+    /// Removes this app's app-only tokens (client credentials) from the cache, under the
+    /// authority's host and its aliases.
     pub fn remove_tokens_for_client(&self) {
         let _access = CacheAccess::begin(&self.core.cache);
-        let envs = vec![self.core.environment().to_string()];
+        let mut envs = vec![self.core.environment().to_string()];
+        envs.extend(authority::known_aliases(
+            &self.core.http,
+            &self.core.authority,
+            self.core.discovery,
+        ));
         self.core
             .cache
             .remove_app_tokens(&self.core.client_id, &envs);

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use super::clock::Clock;
 use super::coalesce::Coalescer;
-use super::result::{self, Account, AuthenticationResult, SecretToken, TokenSource};
+use super::result::{self, Account, AuthenticationResult, RawResponse, SecretToken, TokenSource};
+use super::telemetry::{CallTelemetry, RefreshReason, TelemetryBuffer};
 use crate::authority::{self, Authority, DiscoveryOptions, Endpoints};
 use crate::cache::{self, TokenCache};
 use crate::error::Error;
@@ -95,6 +96,12 @@ pub(crate) struct ClientCore {
     pub coalescer: Coalescer,
     /// Log usernames and account ids (never tokens or secrets).
     pub pii_logging: bool,
+    /// Put the refresh token in results from the identity provider.
+    pub include_refresh_token: bool,
+    /// Keep the token response's JSON in results from the identity provider.
+    pub include_raw_response: bool,
+    /// What the telemetry headers report since the last successful request.
+    pub telemetry: TelemetryBuffer,
     /// The authority's endpoints and when the process-wide discovery cache drops them: read
     /// without formatting or hashing a key while they are current.
     pub endpoints_memo: EndpointsMemo,
@@ -158,6 +165,8 @@ pub(crate) struct Issued<'a> {
     pub now: i64,
     pub correlation_id: &'a str,
     pub token_source: TokenSource,
+    /// The token-endpoint response the tokens came from (for the result's raw response).
+    pub response: Option<&'a TokenResponse>,
 }
 
 impl<'a> Issued<'a> {
@@ -182,6 +191,7 @@ impl<'a> Issued<'a> {
             now,
             correlation_id,
             token_source: TokenSource::IdentityProvider,
+            response: Some(response),
         }
     }
 }
@@ -218,8 +228,27 @@ impl ClientCore {
 
     /// Accounts in the cache for this authority's environment (`MSSTS` and `ADFS`), one per
     /// home account, optionally only those with `username` (case-insensitive).
+    ///
+    /// When no account is filed under the authority's host, the accounts filed under the first of
+    /// its aliases that has any are listed (MSAL Python's `get_accounts`): a cache written through
+    /// `login.windows.net` serves an application configured with `login.microsoftonline.com`.
     pub fn accounts(&self, username: Option<&str>) -> Vec<Account> {
-        let env = self.environment();
+        let mut found = self.accounts_in(self.environment());
+        if found.is_empty() && !self.cache.with_accounts(|all| all.is_empty()) {
+            found = crate::authority::known_aliases(&self.http, &self.authority, self.discovery)
+                .iter()
+                .map(|alias| self.accounts_in(alias))
+                .find(|accounts| !accounts.is_empty())
+                .unwrap_or_default();
+        }
+        if let Some(username) = username {
+            found.retain(|a| a.username.eq_ignore_ascii_case(username));
+        }
+        found
+    }
+
+    /// The accounts filed under the host `env`.
+    fn accounts_in(&self, env: &str) -> Vec<Account> {
         self.cache.with_accounts(|accounts| {
             let mut out: Vec<Account> = Vec::new();
             // One per home account, first seen wins (the cache's order): O(n), not O(n²).
@@ -228,7 +257,6 @@ impl ClientCore {
             for a in accounts {
                 if a.environment.eq_ignore_ascii_case(env)
                     && matches!(a.authority_type.as_str(), "MSSTS" | "ADFS")
-                    && username.is_none_or(|u| a.username.eq_ignore_ascii_case(u))
                     && seen.insert(a.home_account_id.as_str())
                 {
                     out.push(Account::from(*a));
@@ -313,6 +341,34 @@ impl ClientCore {
             .flatten()
     }
 
+    /// Why a silent request goes to the network when no usable access token was found: an
+    /// expired (or about to expire) one is in the cache, or none is.
+    pub fn miss_reason(
+        &self,
+        realm: &str,
+        home_account_id: Option<&str>,
+        scopes: &[String],
+        ext_cache_key: Option<&str>,
+    ) -> RefreshReason {
+        let stale = self.cache.with_access_token(
+            &cache::AccessTokenQuery {
+                client_id: &self.client_id,
+                environment: self.environment(),
+                realm,
+                home_account_id,
+                scopes,
+                ext_cache_key,
+                now: i64::MIN,
+            },
+            |_| (),
+        );
+        if stale.is_some() {
+            RefreshReason::Expired
+        } else {
+            RefreshReason::NoAccessToken
+        }
+    }
+
     /// Tenant and endpoints (lazy, cached process-wide).
     pub async fn endpoints(&self) -> Result<Arc<Endpoints>, Error> {
         {
@@ -345,8 +401,13 @@ impl ClientCore {
         token_endpoint: &str,
         mut form: Vec<(String, String)>,
         correlation_id: &str,
-        extra_headers: Vec<(String, String)>,
+        mut extra_headers: Vec<(String, String)>,
+        telemetry: Option<CallTelemetry>,
     ) -> Result<TokenResponse, Error> {
+        let telemetry = telemetry.or_else(|| CallTelemetry::of_form(&form));
+        if let Some(call) = telemetry {
+            extra_headers.extend(self.telemetry.headers(call));
+        }
         if let Some(credential) = &self.credential {
             form.extend(credential.form_fields(&self.client_id, token_endpoint, self.now())?);
         }
@@ -358,7 +419,11 @@ impl ClientCore {
             extra_headers,
         };
         let span = tracing::debug_span!("token_request", correlation_id, endpoint = token_endpoint);
-        tracing::Instrument::instrument(post.send_for_token(&self.http), span).await
+        let outcome = tracing::Instrument::instrument(post.send_for_token(&self.http), span).await;
+        if let Some(call) = telemetry {
+            self.telemetry.record(call, correlation_id, &outcome);
+        }
+        outcome
     }
 
     /// Files an issued token in the cache and shapes the result from what was filed (the one
@@ -378,7 +443,16 @@ impl ClientCore {
             },
             &s.tokens,
         )?;
-        let result = result_from_filed(filed, s.token_source, s.correlation_id)?;
+        let mut result = result_from_filed(filed, s.token_source, s.correlation_id)?;
+        if self.include_refresh_token {
+            result.refresh_token = s.tokens.refresh_token.map(SecretToken::new);
+        }
+        if self.include_raw_response {
+            result.raw_response = s
+                .response
+                .and_then(|r| serde_json::to_value(r).ok())
+                .map(RawResponse);
+        }
         let account = result
             .account
             .as_ref()
@@ -432,6 +506,10 @@ impl ClientCore {
         id_token: Option<cache::IdToken>,
         correlation_id: &str,
     ) -> AuthenticationResult {
+        if correlation_id.is_empty() {
+            // No request went out: a cache hit, counted for `x-client-last-telemetry`.
+            self.telemetry.cache_hit();
+        }
         tracing::debug!(
             correlation_id,
             account = self.pii(account.as_ref().map(|a| a.username.as_str()).unwrap_or("")),
@@ -473,6 +551,8 @@ pub(crate) fn result_from_access_token(
         account: None,
         token_source,
         correlation_id: correlation_id.to_string(),
+        refresh_token: None,
+        raw_response: None,
     }
 }
 

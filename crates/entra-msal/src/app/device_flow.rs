@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 use super::core::{ClientCore, GrantType, Issued};
 use super::request::Request;
 use super::result::{self, AuthenticationResult};
+use super::telemetry::{ApiId, CallTelemetry, RefreshReason};
 use crate::error::{Classification, Error, ServiceError};
 use crate::oauth::grants;
 use crate::oauth::response::{number, service_error};
@@ -230,6 +231,10 @@ impl ClientCore {
                     form,
                     &flow.correlation_id,
                     Vec::new(),
+                    Some(CallTelemetry::new(
+                        ApiId::DeviceFlow,
+                        RefreshReason::NotSilent,
+                    )),
                 )
                 .await
             {

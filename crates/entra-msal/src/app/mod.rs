@@ -9,15 +9,18 @@ mod clock;
 mod coalesce;
 mod confidential;
 pub(crate) mod core;
+mod credential_removal;
 mod device_flow;
 mod flows;
 mod managed_identity;
 mod options;
 mod prompt;
 mod public;
+mod region;
 mod request;
 pub(crate) mod result;
 mod scopes;
+mod telemetry;
 
 pub use auth_code::{AuthCodeFlow, AuthCodeFlowOptions};
 pub use clock::{Clock, SystemClock};

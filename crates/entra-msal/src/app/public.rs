@@ -342,7 +342,8 @@ impl PublicClientApplication {
             let response = listener
                 .wait_for_response(Some(&flow.state), options.timeout, &pages)
                 .await?;
-            core.redeem_auth_code(&flow, &response).await
+            core.redeem_auth_code(&flow, &response, super::telemetry::ApiId::Interactive)
+                .await
         })
         .await
     }

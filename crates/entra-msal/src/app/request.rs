@@ -11,6 +11,7 @@ use std::sync::OnceLock;
 use super::claims;
 use super::core::ClientCore;
 use super::scopes;
+use super::telemetry::{ApiId, CallTelemetry, RefreshReason};
 use crate::error::Error;
 use crate::oauth::TokenResponse;
 
@@ -47,6 +48,9 @@ pub(crate) struct Request {
     /// The `claims` parameter to send, if any.
     pub claims: Option<String>,
     correlation_id: CorrelationId,
+    /// The API and refresh reason the telemetry headers report, when the flow names them
+    /// (otherwise they follow the form's `grant_type`).
+    telemetry: OnceLock<CallTelemetry>,
 }
 
 impl Request {
@@ -58,6 +62,12 @@ impl Request {
     /// The correlation id if a request went out, else `""` (a result from the cache).
     pub fn correlation_id_if_sent(&self) -> &str {
         self.correlation_id.if_made()
+    }
+
+    /// Names the API and the refresh reason this request's telemetry headers report (the first
+    /// call wins).
+    pub fn report_as(&self, api: ApiId, reason: RefreshReason) {
+        let _ = self.telemetry.set(CallTelemetry::new(api, reason));
     }
 }
 
@@ -80,6 +90,7 @@ impl ClientCore {
             claims: claims::merged(&self.capabilities, claims_challenge)?,
             scopes,
             correlation_id: CorrelationId::default(),
+            telemetry: OnceLock::new(),
         })
     }
 
@@ -94,6 +105,7 @@ impl ClientCore {
             claims: claims::merged(&self.capabilities, claims_challenge)?,
             scopes,
             correlation_id: CorrelationId::default(),
+            telemetry: OnceLock::new(),
         })
     }
 
@@ -105,6 +117,7 @@ impl ClientCore {
             claims,
             scopes,
             correlation_id: CorrelationId::default(),
+            telemetry: OnceLock::new(),
         }
     }
 
@@ -116,8 +129,15 @@ impl ClientCore {
         form: Vec<(String, String)>,
         headers: Vec<(String, String)>,
     ) -> Result<TokenResponse, Error> {
-        self.redeem(token_endpoint, form, request.correlation_id(), headers)
-            .await
+        let telemetry = request.telemetry.get().copied();
+        self.redeem(
+            token_endpoint,
+            form,
+            request.correlation_id(),
+            headers,
+            telemetry,
+        )
+        .await
     }
 }
 

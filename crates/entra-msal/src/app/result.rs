@@ -1,6 +1,8 @@
 //! What a token acquisition returns: the token, its lifetimes, the account, and where it came
 //! from.
 
+use std::fmt;
+
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
@@ -82,6 +84,64 @@ pub struct AuthenticationResult {
     /// The correlation id of the request (`client-request-id`); empty when no request was sent
     /// (a token from the cache).
     pub correlation_id: String,
+    /// The refresh token of the response, when the application asked for it
+    /// (`include_refresh_token`).
+    pub(crate) refresh_token: Option<SecretToken>,
+    /// The response's JSON, when the application asked for it (`include_raw_response`).
+    pub(crate) raw_response: Option<RawResponse>,
+}
+
+impl AuthenticationResult {
+    /// The refresh token the identity provider returned with this token, for tools that hand
+    /// it to another system (token migration). `None` unless the application was built with
+    /// `include_refresh_token(true)`, for a token from the cache or a broker, and when the
+    /// response had none. It prints as `[redacted]`.
+    pub fn refresh_token(&self) -> Option<&SecretToken> {
+        self.refresh_token.as_ref()
+    }
+
+    /// The token response's JSON as the identity provider sent it (numbers written as numbers),
+    /// including the fields this library does not read (`foci`, `client_info`, custom ones).
+    /// `None` unless the application was built with `include_raw_response(true)`, and for a
+    /// token from the cache or a broker. It holds the tokens in clear; `Debug` prints it with
+    /// every token field redacted.
+    pub fn raw_response(&self) -> Option<&Value> {
+        self.raw_response.as_ref().map(|r| &r.0)
+    }
+}
+
+/// A token response's JSON kept in a result; its `Debug` redacts the secrets.
+#[derive(Clone, PartialEq)]
+pub(crate) struct RawResponse(pub(crate) Value);
+
+impl fmt::Debug for RawResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", redacted(&self.0))
+    }
+}
+
+/// `value` with the value of every field that holds a secret replaced by `[redacted]`: the
+/// tokens (any name ending in `token`, e.g. `access_token`, `refresh_token`, `id_token`) and
+/// `client_info`, at any depth.
+fn redacted(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let key = k.to_ascii_lowercase();
+                    let secret = key.ends_with("token") || key == "client_info";
+                    let v = if secret {
+                        Value::String("[redacted]".into())
+                    } else {
+                        redacted(v)
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(redacted).collect()),
+        other => other.clone(),
+    }
 }
 
 /// Converts epoch seconds. Beyond the year 9999 is the latest representable time (a far-future

@@ -21,6 +21,20 @@ pub(crate) const WELL_KNOWN_AUTHORITY_HOSTS: [&str; 13] = [
     "login.sovcloud-identity.sg",
 ];
 
+/// The alias groups of Microsoft's clouds as Entra's instance discovery publishes them: the host
+/// names under which one cloud's cache entries may have been written.
+pub(crate) const CLOUD_ALIAS_GROUPS: [&[&str]; 4] = [
+    &[
+        "login.microsoftonline.com",
+        "login.windows.net",
+        "login.microsoft.com",
+        "sts.windows.net",
+    ],
+    &["login.partner.microsoftonline.cn", "login.chinacloudapi.cn"],
+    &["login.microsoftonline.us", "login.usgovcloudapi.net"],
+    &["login-us.microsoftonline.com"],
+];
+
 /// The public-cloud hosts whose regional (ESTS-R) host is `{region}.login.microsoft.com`.
 pub(crate) const PUBLIC_CLOUD_HOSTS: [&str; 4] = [
     "login.microsoftonline.com",

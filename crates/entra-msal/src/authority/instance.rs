@@ -204,6 +204,35 @@ pub async fn aliases(
     Ok(aliases_in(&doc, authority))
 }
 
+/// The authority's aliases known without a request, for the synchronous cache reads
+/// (`accounts`, `remove_tokens_for_client`): the instance-discovery answer this process already
+/// holds, else, for Microsoft's clouds, their published alias groups. Empty under the same
+/// conditions as [`aliases`].
+pub(crate) fn known_aliases(
+    http: &ThrottledHttp,
+    authority: &Authority,
+    options: DiscoveryOptions,
+) -> Vec<String> {
+    if !options.instance_discovery || authority.is_known_to_developer(options.validate_authority) {
+        return Vec::new();
+    }
+    if let Some(doc) = DOCUMENTS.peek(&aliases_url(authority), http.now()) {
+        return aliases_in(&doc, authority);
+    }
+    let host = authority.host();
+    hosts::CLOUD_ALIAS_GROUPS
+        .iter()
+        .find(|group| group.contains(&host))
+        .map(|group| {
+            group
+                .iter()
+                .filter(|alias| **alias != host)
+                .map(|alias| alias.to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 pub(crate) fn aliases_in(doc: &InstanceDiscovery, authority: &Authority) -> Vec<String> {
     let host = authority.host();
     let host_with_port = authority.host_with_port();

@@ -39,6 +39,14 @@ impl<T: Send + Sync + 'static> Memo<T> {
         }
     }
 
+    /// The stored value for `key` if one is current at `now`, without fetching or waiting.
+    pub(crate) fn peek(&self, key: &str, now: Instant) -> Option<Arc<T>> {
+        match self.lock().get(key) {
+            Some(Slot::Ready { value, expires_at }) if *expires_at > now => Some(value.clone()),
+            _ => None,
+        }
+    }
+
     /// The stored value for `key`, else the result of the in-flight request for it, else the
     /// result of `fetch` (started now and shared with concurrent callers). Time is read from
     /// `http`'s clock.

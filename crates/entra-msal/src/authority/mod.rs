@@ -46,6 +46,6 @@ pub use instance::DiscoveryOptions;
 pub use parse::{Authority, AuthorityType};
 
 pub(crate) use discovery::{resolve_endpoints, resolve_endpoints_until};
-pub(crate) use instance::aliases;
-pub(crate) use region::regional_token_endpoint;
+pub(crate) use instance::{aliases, known_aliases};
+pub(crate) use region::{is_valid_region, regional_token_endpoint};
 pub(crate) use user_realm::{UserRealm, user_realm};

@@ -487,6 +487,17 @@ impl AccessTokens {
     }
 }
 
+/// The kinds of credential [`Store::remove_credentials`] removes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CredentialKind {
+    /// Access tokens.
+    Access,
+    /// Refresh tokens.
+    Refresh,
+    /// ID tokens.
+    Id,
+}
+
 /// The whole cache.
 #[derive(Default)]
 pub(crate) struct Store {
@@ -687,6 +698,42 @@ impl Store {
                 .remove_partitions(&slot, |p| p.client_id == client);
         }
         removed > 0
+    }
+
+    /// Removes one kind of credential of one account (home account id in `environment`) and one
+    /// client: its access tokens (every tenant and extended cache key), its refresh tokens, or its
+    /// ID tokens (every tenant). Returns how many entries were removed.
+    pub(crate) fn remove_credentials(
+        &mut self,
+        kind: CredentialKind,
+        environment: &str,
+        home_account_id: &str,
+        client_id: &str,
+    ) -> usize {
+        let slot = account_slot(environment, Some(home_account_id));
+        match kind {
+            CredentialKind::Access => {
+                let client = lower(client_id);
+                self.access_tokens
+                    .remove_partitions(&slot, |p| p.client_id == client)
+            }
+            CredentialKind::Refresh => {
+                let keys = self
+                    .refresh_tokens
+                    .keys_of_account(&slot, |rt| eq_ci(&rt.client_id, client_id));
+                keys.iter()
+                    .filter(|key| self.refresh_tokens.remove(key).is_some())
+                    .count()
+            }
+            CredentialKind::Id => {
+                let keys = self
+                    .id_tokens
+                    .keys_of_account(&slot, |idt| eq_ci(&idt.client_id, client_id));
+                keys.iter()
+                    .filter(|key| self.id_tokens.remove(key).is_some())
+                    .count()
+            }
+        }
     }
 
     /// Whether a known top-level map holds nothing.

@@ -10,7 +10,7 @@ use super::add::{Entities, Filed, Filing, TokenEvent, Tokens, entities, entities
 use super::query::{AccessTokenQuery, RefreshTokenQuery};
 use super::schema::{AccessToken, AccountEntity, AppMetadata, IdToken, RefreshToken};
 use super::serialize::{from_json, to_json};
-use super::store::Store;
+use super::store::{CredentialKind, Store};
 use crate::error::Error;
 
 /// Hooks around every cache access, for persistence: load the latest state in `before_access`,
@@ -405,6 +405,25 @@ impl TokenCache {
         if self.write().remove_app_tokens(client_id, environments) {
             self.mark_changed();
         }
+    }
+
+    /// Removes one kind of credential of one account and client (see
+    /// [`Store::remove_credentials`]) and returns how many entries were removed. The caller
+    /// brackets it with the listener's hooks.
+    pub(crate) fn remove_credentials(
+        &self,
+        kind: CredentialKind,
+        environment: &str,
+        home_account_id: &str,
+        client_id: &str,
+    ) -> usize {
+        let removed =
+            self.write()
+                .remove_credentials(kind, environment, home_account_id, client_id);
+        if removed > 0 {
+            self.mark_changed();
+        }
+        removed
     }
 
     /// The number of access tokens (entries of unknown shape excluded).

@@ -720,3 +720,148 @@ fn regional_token_endpoints() {
         regional_token_endpoint(&authority("https://fs.contoso.com/adfs"), &e, "eastus").is_err()
     );
 }
+
+/// Records every URL the application asks for, then routes it to the emulator.
+struct Recording {
+    inner: RouteToEmulator,
+    urls: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl HttpClient for Recording {
+    fn send(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, HttpError>> {
+        self.urls.lock().unwrap().push(request.uri().to_string());
+        self.inner.send(request)
+    }
+}
+
+/// `azure_region("auto")`, `REGION_NAME`, `MSAL_FORCE_REGION` and a failed detection, end to end:
+/// the region comes from the emulator's IMDS instance metadata (reached through
+/// `AZURE_POD_IDENTITY_AUTHORITY_HOST`), and the token request goes to the regional host.
+#[tokio::test]
+async fn region_auto_detection_probes_imds_and_uses_the_regional_endpoint() {
+    use entra_emulator::ManagedIdentityConfig;
+    use entra_msal::ConfidentialClientApplication;
+    use entra_msal::managed_identity::StaticEnvironment;
+
+    const SCOPE: &str = "api://emulator-api/.default";
+    let e = support::env().await;
+    let located = e
+        .emulator
+        .start_managed_identity(ManagedIdentityConfig {
+            location: Some("eastus2".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let off_azure = e
+        .emulator
+        .start_managed_identity(ManagedIdentityConfig {
+            location: None,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let registered = e.info.confidential_client.clone().unwrap();
+    let token_url = |host: &str| format!("https://{host}/{TENANT_ID}/oauth2/v2.0/token");
+    let emulator_host = e.emulator.local_addr().to_string();
+    let cases: [(&str, Option<&str>, StaticEnvironment, String, usize); 5] = [
+        (
+            "auto, IMDS answers",
+            Some("auto"),
+            StaticEnvironment::new()
+                .with_var("AZURE_POD_IDENTITY_AUTHORITY_HOST", located.imds_host()),
+            token_url("eastus2.login.microsoft.com"),
+            1,
+        ),
+        (
+            "auto, REGION_NAME first",
+            Some("auto"),
+            StaticEnvironment::new()
+                .with_var("REGION_NAME", "centralus")
+                .with_var("AZURE_POD_IDENTITY_AUTHORITY_HOST", located.imds_host()),
+            token_url("centralus.login.microsoft.com"),
+            0,
+        ),
+        (
+            "auto, no region anywhere",
+            Some("auto"),
+            StaticEnvironment::new()
+                .with_var("AZURE_POD_IDENTITY_AUTHORITY_HOST", off_azure.imds_host()),
+            token_url(&emulator_host),
+            1,
+        ),
+        (
+            "no choice, MSAL_FORCE_REGION",
+            None,
+            StaticEnvironment::new().with_var("MSAL_FORCE_REGION", "westeurope"),
+            token_url("westeurope.login.microsoft.com"),
+            0,
+        ),
+        (
+            "none beats MSAL_FORCE_REGION",
+            Some("none"),
+            StaticEnvironment::new().with_var("MSAL_FORCE_REGION", "westeurope"),
+            token_url(&emulator_host),
+            0,
+        ),
+    ];
+    for (name, region, env, expected, probes) in cases {
+        e.emulator.control().clear_requests();
+        let urls = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let transport = Recording {
+            inner: RouteToEmulator {
+                inner: client(&e.emulator),
+                emulator: e.emulator.local_addr().to_string().parse().unwrap(),
+            },
+            urls: urls.clone(),
+        };
+        let mut builder = ConfidentialClientApplication::builder(&registered.client_id)
+            .authority(format!("https://login.microsoftonline.com/{TENANT_ID}"))
+            .client_secret(registered.client_secret.clone().unwrap())
+            .http_client(Arc::new(transport))
+            .environment(env);
+        if let Some(region) = region {
+            builder = builder.azure_region(region);
+        }
+        let app = builder.build().unwrap();
+        for _ in 0..2 {
+            app.acquire_token_for_client_with(
+                &[SCOPE],
+                &entra_msal::ForClientOptions {
+                    force_refresh: true,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap_or_else(|err| panic!("{name}: {err}"));
+        }
+        let urls = urls.lock().unwrap().clone();
+        let token_posts: Vec<&String> = urls.iter().filter(|u| u.ends_with("/token")).collect();
+        assert_eq!(token_posts, [&expected, &expected], "{name}: {urls:?}");
+        let log = e.emulator.control().requests();
+        let imds: Vec<_> = log
+            .iter()
+            .filter(|r| r.path == "/metadata/instance/compute")
+            .collect();
+        // Detection runs once per application, whatever it found.
+        assert_eq!(imds.len(), probes, "{name}: {log:?}");
+        for probe in imds {
+            assert_eq!(
+                probe.headers.get("metadata").map(String::as_str),
+                Some("true")
+            );
+            assert_eq!(
+                probe.query.get("api-version").map(String::as_str),
+                Some("2021-02-01")
+            );
+        }
+        // The regional request reached the emulator's token endpoint.
+        assert_eq!(
+            log.iter()
+                .filter(|r| r.path.ends_with("/oauth2/v2.0/token") && r.status == 200)
+                .count(),
+            2,
+            "{name}"
+        );
+    }
+}

@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use super::super::core::{CacheAccess, ClientCore, GrantType, Issued};
 use super::super::options::ForClientOptions;
 use super::super::result::AuthenticationResult;
+use super::super::telemetry::{ApiId, RefreshReason};
 use crate::authority;
 use crate::cache;
 use crate::error::Error;
@@ -85,6 +86,12 @@ pub(crate) async fn run(
                 None => {}
             }
         }
+        let reason = match (use_cache, &aging) {
+            (false, _) => RefreshReason::ForceRefresh,
+            (true, Some(_)) => RefreshReason::Aging,
+            (true, None) => core.miss_reason(&endpoints.realm, None, scopes, ext_key.as_deref()),
+        };
+        request.report_as(ApiId::ForClient, reason);
         let key = format!(
             "client|{}|{}|{}",
             endpoints.realm,

@@ -2,6 +2,7 @@
 
 use super::super::core::{CacheAccess, ClientCore, GrantType, Issued};
 use super::super::result::AuthenticationResult;
+use super::super::telemetry::{ApiId, RefreshReason};
 use crate::error::Error;
 use crate::oauth::grants;
 
@@ -12,6 +13,7 @@ pub(crate) async fn run(
     scopes: &[&str],
 ) -> Result<AuthenticationResult, Error> {
     let request = core.begin(scopes, None)?;
+    request.report_as(ApiId::ByRefreshToken, RefreshReason::ForceRefresh);
     CacheAccess::around(&core.cache, None, async {
         let endpoints = core.endpoints().await?;
         let form = grants::refresh_token(

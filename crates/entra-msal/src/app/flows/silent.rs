@@ -8,6 +8,7 @@ use super::super::core::{ClientCore, GrantType, Issued, oid_anchor};
 use super::super::options::SilentOptions;
 use super::super::request::Request;
 use super::super::result::{Account, AuthenticationResult};
+use super::super::telemetry::{ApiId, RefreshReason};
 use crate::authority::Endpoints;
 use crate::cache::{RefreshToken, RefreshTokenQuery};
 use crate::error::{Classification, Error, ServiceError};
@@ -46,6 +47,9 @@ pub(crate) async fn acquire(
 ) -> Result<AuthenticationResult, Error> {
     let scopes = &request.scopes;
     let use_cache = !options.force_refresh && options.claims_challenge.is_none();
+    if !use_cache {
+        request.report_as(ApiId::Silent, RefreshReason::ForceRefresh);
+    }
     // A fresh cached token needs no discovery when the realm is known from the authority
     // itself: the common case of a command-line tool answering from its cache.
     if use_cache
@@ -85,6 +89,7 @@ pub(crate) async fn acquire(
             ));
         }
         // Aging: refresh proactively, but keep the cached token if the identity provider fails.
+        request.report_as(ApiId::Silent, RefreshReason::Aging);
         return match refresh(core, &endpoints, request, account).await {
             Ok(fresh) => Ok(fresh),
             Err(e) => {
@@ -108,6 +113,15 @@ pub(crate) async fn acquire(
             request.correlation_id_if_sent(),
         ));
     }
+    request.report_as(
+        ApiId::Silent,
+        core.miss_reason(
+            &endpoints.realm,
+            Some(&account.home_account_id),
+            scopes,
+            None,
+        ),
+    );
     refresh(core, &endpoints, request, account).await
 }
 

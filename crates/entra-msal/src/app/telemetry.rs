@@ -1,0 +1,306 @@
+//! MSAL's server-side telemetry headers on token requests, formatted as MSAL Python 1.39 formats
+//! them (schema version 4):
+//!
+//! - `x-client-current-telemetry: 4|{api id},{refresh reason}|` — which API made this request and
+//!   why a silent call went to the network;
+//! - `x-client-last-telemetry: 4|{cache hits}|{api id},{correlation id},…|{error},…|` — what
+//!   happened since the last request that succeeded: how many tokens were answered from the
+//!   cache, and the requests that failed with their OAuth error codes, bounded to 350
+//!   characters of failures. A successful response clears it.
+//!
+//! Each application keeps its own [`TelemetryBuffer`].
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::error::Error;
+
+/// The schema version both headers start with.
+const SCHEMA_VERSION: &str = "4";
+/// The most characters of failures `x-client-last-telemetry` carries (as MSAL Python).
+const LAST_FAILURES_LIMIT: usize = 350;
+
+/// The public API a token request was made for (MSAL's API ids).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ApiId {
+    /// `acquire_token_silent` (a refresh token redeemed): 84.
+    Silent,
+    /// `acquire_token_by_refresh_token` (migration): 85.
+    ByRefreshToken,
+    /// `acquire_token_interactive`: 169.
+    Interactive,
+    /// `acquire_token_by_username_password`: 301.
+    UsernamePassword,
+    /// `acquire_token_on_behalf_of`: 523.
+    OnBehalfOf,
+    /// `acquire_token_by_device_flow`: 622.
+    DeviceFlow,
+    /// `acquire_token_for_client`: 730.
+    ForClient,
+    /// `acquire_token_by_auth_code_flow`: 832.
+    AuthorizationCode,
+}
+
+impl ApiId {
+    fn code(self) -> u16 {
+        match self {
+            Self::Silent => 84,
+            Self::ByRefreshToken => 85,
+            Self::Interactive => 169,
+            Self::UsernamePassword => 301,
+            Self::OnBehalfOf => 523,
+            Self::DeviceFlow => 622,
+            Self::ForClient => 730,
+            Self::AuthorizationCode => 832,
+        }
+    }
+
+    /// The API a form's `grant_type` comes from when the flow names none: the refresh-token
+    /// grant is the silent flow's, the authorization-code grant the auth-code flow's.
+    fn of_grant(grant_type: &str) -> Option<Self> {
+        Some(match grant_type {
+            "client_credentials" => Self::ForClient,
+            "password" => Self::UsernamePassword,
+            "refresh_token" => Self::Silent,
+            "authorization_code" => Self::AuthorizationCode,
+            "urn:ietf:params:oauth:grant-type:jwt-bearer" => Self::OnBehalfOf,
+            "urn:ietf:params:oauth:grant-type:device_code" => Self::DeviceFlow,
+            _ => return None,
+        })
+    }
+}
+
+/// Why a token request was sent instead of answering from the cache (MSAL's `cache_refresh`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum RefreshReason {
+    /// Not a silent call: 0.
+    #[default]
+    NotSilent,
+    /// `force_refresh` or a claims challenge: 1.
+    ForceRefresh,
+    /// No access token in the cache: 2.
+    NoAccessToken,
+    /// The cached access token expired: 3.
+    Expired,
+    /// The cached access token is past its `refresh_on`: 4.
+    Aging,
+}
+
+impl RefreshReason {
+    fn code(self) -> u8 {
+        match self {
+            Self::NotSilent => 0,
+            Self::ForceRefresh => 1,
+            Self::NoAccessToken => 2,
+            Self::Expired => 3,
+            Self::Aging => 4,
+        }
+    }
+}
+
+/// What one token request reports about itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CallTelemetry {
+    pub api: ApiId,
+    pub reason: RefreshReason,
+}
+
+impl CallTelemetry {
+    /// A request of `api` sent for `reason`.
+    pub fn new(api: ApiId, reason: RefreshReason) -> Self {
+        Self { api, reason }
+    }
+
+    /// The telemetry of a form whose flow named none: the API of its `grant_type`, not silent.
+    pub fn of_form(form: &[(String, String)]) -> Option<Self> {
+        let grant = form.iter().find(|(k, _)| k == "grant_type")?;
+        ApiId::of_grant(&grant.1).map(|api| Self::new(api, RefreshReason::NotSilent))
+    }
+}
+
+/// One failed request remembered for `x-client-last-telemetry`.
+#[derive(Debug)]
+struct Failure {
+    api: ApiId,
+    correlation_id: String,
+    error: String,
+}
+
+#[derive(Debug, Default)]
+struct Buffer {
+    failures: Vec<Failure>,
+    /// The characters the failures take in the header, as MSAL counts them.
+    failures_size: usize,
+}
+
+/// An application's telemetry since its last successful token request.
+#[derive(Debug, Default)]
+pub(crate) struct TelemetryBuffer {
+    /// Tokens answered from the cache (counted without a lock: cache hits are the hot path).
+    cache_hits: AtomicU64,
+    failures: Mutex<Buffer>,
+}
+
+impl TelemetryBuffer {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Buffer> {
+        // Every update leaves the buffer consistent.
+        self.failures.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The two headers for a request with `call`'s telemetry.
+    pub fn headers(&self, call: CallTelemetry) -> [(String, String); 2] {
+        let buffer = self.lock();
+        let current = format!(
+            "{SCHEMA_VERSION}|{},{}|",
+            call.api.code(),
+            call.reason.code()
+        );
+        let requests: Vec<String> = buffer
+            .failures
+            .iter()
+            .map(|f| format!("{},{}", f.api.code(), f.correlation_id))
+            .collect();
+        let errors: Vec<&str> = buffer.failures.iter().map(|f| f.error.as_str()).collect();
+        let last = format!(
+            "{SCHEMA_VERSION}|{}|{}|{}|",
+            self.cache_hits.load(Ordering::Relaxed),
+            requests.join(","),
+            errors.join(",")
+        );
+        [
+            ("x-client-current-telemetry".to_string(), current),
+            ("x-client-last-telemetry".to_string(), last),
+        ]
+    }
+
+    /// A token answered from the cache.
+    pub fn cache_hit(&self) {
+        self.cache_hits.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The outcome of a request: a success clears the buffer; an answer with an OAuth error is
+    /// remembered while the failures fit in the header. A request that got no answer
+    /// (a network failure) and the device flow's "keep polling" answers are not failures.
+    pub fn record<T>(&self, call: CallTelemetry, correlation_id: &str, outcome: &Result<T, Error>) {
+        let mut buffer = self.lock();
+        match outcome {
+            Ok(_) => {
+                *buffer = Buffer::default();
+                self.cache_hits.store(0, Ordering::Relaxed);
+            }
+            Err(e) => {
+                let Some(error) = e.service_error().map(|s| s.error()) else {
+                    return;
+                };
+                if matches!(error, "authorization_pending" | "slow_down") {
+                    return;
+                }
+                // ",{api},{correlation id},{error}": what the entry adds to the header.
+                let size =
+                    3 + call.api.code().to_string().len() + correlation_id.len() + error.len();
+                if buffer.failures_size + size < LAST_FAILURES_LIMIT {
+                    buffer.failures_size += size;
+                    buffer.failures.push(Failure {
+                        api: call.api,
+                        correlation_id: correlation_id.to_string(),
+                        error: error.to_string(),
+                    });
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{Classification, ServiceError};
+
+    fn failed(error: &str) -> Result<(), Error> {
+        Err(Error::from_service(ServiceError {
+            error: error.into(),
+            error_description: String::new(),
+            error_codes: vec![],
+            suberror: None,
+            claims: None,
+            correlation_id: None,
+            trace_id: None,
+            http_status: Some(400),
+            classification: Classification::None,
+        }))
+    }
+
+    fn header(buffer: &TelemetryBuffer, call: CallTelemetry) -> (String, String) {
+        let [(_, current), (_, last)] = buffer.headers(call);
+        (current, last)
+    }
+
+    #[test]
+    fn headers_follow_msal_python() {
+        let buffer = TelemetryBuffer::default();
+        let client = CallTelemetry::new(ApiId::ForClient, RefreshReason::NoAccessToken);
+        assert_eq!(
+            header(&buffer, client),
+            ("4|730,2|".into(), "4|0|||".into())
+        );
+        buffer.cache_hit();
+        buffer.cache_hit();
+        buffer.record(client, "c1", &failed("invalid_client"));
+        buffer.record(
+            CallTelemetry::new(ApiId::Silent, RefreshReason::Aging),
+            "c2",
+            &failed("invalid_grant"),
+        );
+        // Not failures: no answer, and the device flow's polling answers.
+        buffer.record(
+            client,
+            "c3",
+            &Err::<(), _>(crate::http::HttpError::new("refused").at("https://x")),
+        );
+        buffer.record(client, "c4", &failed("authorization_pending"));
+        assert_eq!(
+            header(
+                &buffer,
+                CallTelemetry::new(ApiId::Silent, RefreshReason::ForceRefresh)
+            ),
+            (
+                "4|84,1|".into(),
+                "4|2|730,c1,84,c2|invalid_client,invalid_grant|".into()
+            )
+        );
+        buffer.record(client, "c5", &Ok(()));
+        assert_eq!(header(&buffer, client).1, "4|0|||");
+    }
+
+    #[test]
+    fn failures_are_bounded() {
+        let buffer = TelemetryBuffer::default();
+        let call = CallTelemetry::new(ApiId::OnBehalfOf, RefreshReason::NotSilent);
+        let id = "00000000-0000-0000-0000-000000000000";
+        for _ in 0..20 {
+            buffer.record(call, id, &failed("invalid_grant"));
+        }
+        // Each entry counts 1 + 3 + 1 + 36 + 1 + 13 = 55 characters: six fit under 350.
+        let last = header(&buffer, call).1;
+        assert_eq!(last.matches("invalid_grant").count(), 6, "{last}");
+    }
+
+    #[test]
+    fn api_of_a_form() {
+        let form = |g: &str| vec![("grant_type".to_string(), g.to_string())];
+        assert_eq!(
+            CallTelemetry::of_form(&form("password")),
+            Some(CallTelemetry::new(
+                ApiId::UsernamePassword,
+                RefreshReason::NotSilent
+            ))
+        );
+        assert_eq!(
+            CallTelemetry::of_form(&form("urn:ietf:params:oauth:grant-type:device_code"))
+                .map(|c| c.api),
+            Some(ApiId::DeviceFlow)
+        );
+        assert_eq!(CallTelemetry::of_form(&form("something_else")), None);
+        assert_eq!(CallTelemetry::of_form(&[]), None);
+    }
+}
