@@ -122,11 +122,11 @@ pub use error::{Classification, Error, ErrorCause, Result, ServiceError};
 
 // The types an application needs first, at the crate root.
 pub use app::{
-    Account, AuthCodeFlow, AuthCodeFlowOptions, AuthenticationResult, BeforeUiCallback,
-    BrokerAvailability, Clock, ConfidentialClientApplication, ConfidentialClientBuilder,
-    DeviceFlow, ForClientOptions, InteractiveOptions, ManagedIdentityClient,
-    ManagedIdentityClientBuilder, Prompt, PublicClientApplication, PublicClientBuilder,
-    SecretToken, SilentOptions, SystemClock, TokenSource,
+    Account, AuthCodeFlow, AuthCodeFlowOptions, AuthenticationResult, AuthorizationCodeOptions,
+    BeforeUiCallback, BrokerAvailability, Clock, ConfidentialClientApplication,
+    ConfidentialClientBuilder, DeviceFlow, ForClientOptions, InteractiveOptions,
+    ManagedIdentityClient, ManagedIdentityClientBuilder, Prompt, PublicClientApplication,
+    PublicClientBuilder, SecretToken, SilentOptions, SystemClock, TokenSource,
 };
 pub use cache::{CacheListener, TokenCache};
 pub use interactive::{ResultPages, SystemBrowser, UrlOpener};
