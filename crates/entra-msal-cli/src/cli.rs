@@ -209,7 +209,9 @@ pub enum EmulatorCommand {
 
 const LOGIN_EXAMPLES: &str = "\
 Examples:
+  msal login                                           # sign in only (no API's scope)
   msal login --scope User.Read                         # system browser (or $MSAL_BROWSER)
+  msal login --prompt select_account --login-hint alice@contoso.com
   msal login --device-code --scope User.Read           # sign in on another device
   msal login --username alice@contoso.com --scope User.Read < password.txt
   MSAL_PASSWORD=... msal login --username alice@contoso.com --scope User.Read
@@ -318,17 +320,51 @@ pub struct SignInArgs {
     /// The loopback port for the browser's redirect (default: any free port).
     #[arg(long, value_name = "PORT")]
     pub port: Option<u16>,
+    /// Pre-fill this username on the sign-in page (browser and broker).
+    #[arg(long, value_name = "USERNAME", conflicts_with_all = ["device_code", "username"])]
+    pub login_hint: Option<String>,
+    /// What the sign-in page asks of the user (browser and broker).
+    #[arg(long, value_enum, value_name = "PROMPT", conflicts_with_all = ["device_code", "username"])]
+    pub prompt: Option<PromptArg>,
     /// Give up an interactive sign-in after this many seconds (default: no limit at a terminal,
     /// 300 without one).
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
 }
 
+/// The `prompt` of an interactive sign-in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PromptArg {
+    /// The account picker.
+    #[value(name = "select_account", alias = "select-account")]
+    SelectAccount,
+    /// Enter the credentials again, even with a session.
+    Login,
+    /// The consent page, even when consent was given.
+    Consent,
+    /// No UI at all: fail when the user must act.
+    None,
+    /// The sign-up page (External ID / B2C self-service sign-up).
+    Create,
+}
+
+impl From<PromptArg> for entra_msal::Prompt {
+    fn from(p: PromptArg) -> Self {
+        match p {
+            PromptArg::SelectAccount => Self::SelectAccount,
+            PromptArg::Login => Self::Login,
+            PromptArg::Consent => Self::Consent,
+            PromptArg::None => Self::None,
+            PromptArg::Create => Self::Create,
+        }
+    }
+}
+
 /// `msal login`.
 #[derive(Debug, Args)]
 pub struct LoginArgs {
     /// A scope to consent to while signing in (repeatable; default: the config file's
-    /// `scopes`, else User.Read).
+    /// `scopes`, else none: sign in only, with just openid, profile and offline_access).
     #[arg(long = "scope", short = 's', value_name = "SCOPE")]
     pub scopes: Vec<String>,
     /// How to sign in.

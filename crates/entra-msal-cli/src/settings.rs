@@ -343,6 +343,18 @@ impl Settings {
         }
     }
 
+    /// The scopes given, else the config file's, else none (a sign-in only).
+    pub fn scopes_or_none(&self, given: &[String]) -> Vec<String> {
+        if given.is_empty() {
+            return self.scopes.clone();
+        }
+        given
+            .iter()
+            .flat_map(|s| s.split_whitespace())
+            .map(str::to_string)
+            .collect()
+    }
+
     /// The scopes to request: the given ones, else the config file's, else `fallback`.
     pub fn scopes(&self, given: &[String], fallback: Option<&str>) -> Result<Vec<String>, Failure> {
         let scopes: Vec<String> = if !given.is_empty() {

@@ -106,6 +106,10 @@ pub enum Method {
         broker: bool,
         /// With no browser at hand, the device code that replaces it shows a QR code.
         qr: bool,
+        /// `--login-hint`, which wins over the account a command already knows.
+        login_hint: Option<String>,
+        /// `--prompt`.
+        prompt: Option<entra_msal::Prompt>,
     },
     /// Device code.
     DeviceCode {
@@ -132,6 +136,8 @@ impl Method {
                 timeout: args.timeout.map(Duration::from_secs),
                 broker,
                 qr: args.qr,
+                login_hint: args.login_hint.clone(),
+                prompt: args.prompt.map(Into::into),
             }
         }
     }
@@ -186,6 +192,8 @@ pub async fn sign_in(
             timeout,
             broker,
             qr,
+            login_hint: hint,
+            prompt,
         } => {
             let terminal = terminal::interactive_terminal();
             if !broker
@@ -196,7 +204,8 @@ pub async fn sign_in(
             }
             let failed = Arc::new(tokio::sync::Notify::new());
             let options = InteractiveOptions {
-                login_hint: login_hint.map(str::to_string),
+                login_hint: hint.as_deref().or(login_hint).map(str::to_string),
+                prompt: *prompt,
                 port: *port,
                 timeout: timeout.or((!terminal).then_some(UNATTENDED_TIMEOUT)),
                 url_opener: Some(Arc::new(CliOpener {

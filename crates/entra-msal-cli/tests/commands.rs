@@ -499,6 +499,41 @@ fn with_browser(f: &Fixture, args: &[&str], user: Option<&str>) -> std::process:
     child.wait_with_output().unwrap()
 }
 
+/// `msal login` without a scope signs in only (just the reserved scopes on the wire);
+/// `--login-hint` and `--prompt` reach the sign-in page.
+#[test]
+fn login_without_a_scope_signs_in_only_with_hint_and_prompt() {
+    let f = fixture();
+    let output = with_browser(
+        &f,
+        &[
+            "login",
+            "--login-hint",
+            "alice@contoso.example",
+            "--prompt",
+            "select_account",
+        ],
+        Some("alice@contoso.example"),
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("Signed in as alice@contoso.example"),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    let url = std::fs::read_to_string(f.dir.path().join("url.txt")).unwrap();
+    let query: std::collections::HashMap<String, String> = url::Url::parse(&url)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect();
+    let mut scope: Vec<&str> = query["scope"].split(' ').collect();
+    scope.sort_unstable();
+    assert_eq!(scope, ["offline_access", "openid", "profile"]);
+    assert_eq!(query["login_hint"], "alice@contoso.example");
+    assert_eq!(query["prompt"], "select_account");
+}
+
 #[test]
 fn browser_sign_in_through_msal_browser() {
     let f = fixture();

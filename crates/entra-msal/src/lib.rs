@@ -45,8 +45,13 @@
 //! # }
 //! ```
 //!
+//! [`acquire_token_silent_or_interactive`](PublicClientApplication::acquire_token_silent_or_interactive)
+//! does the same in one call (and
+//! [`acquire_token_silent_or_device_code`](PublicClientApplication::acquire_token_silent_or_device_code)
+//! without a browser); no scopes at all (`&[]`) signs the user in only.
 //! [`PublicClientApplication`] also signs in with a device code
-//! ([`initiate_device_flow`](PublicClientApplication::initiate_device_flow)) and, for
+//! ([`initiate_device_flow`](PublicClientApplication::initiate_device_flow)), through an
+//! auth-code flow whose redirect the app receives itself (a custom scheme, a web view), and, for
 //! managed (non-federated) accounts, with a username and password.
 //!
 //! ## A daemon or web API
@@ -122,11 +127,11 @@ pub use error::{Classification, Error, ErrorCause, Result, ServiceError};
 
 // The types an application needs first, at the crate root.
 pub use app::{
-    Account, AuthCodeFlow, AuthCodeFlowOptions, AuthenticationResult, BeforeUiCallback,
-    BrokerAvailability, Clock, ConfidentialClientApplication, ConfidentialClientBuilder,
-    DeviceFlow, ForClientOptions, InteractiveOptions, ManagedIdentityClient,
-    ManagedIdentityClientBuilder, Prompt, PublicClientApplication, PublicClientBuilder,
-    SecretToken, SilentOptions, SystemClock, TokenSource,
+    Account, AuthCodeFlow, AuthCodeFlowOptions, AuthenticationResult, AuthorizationCodeOptions,
+    BeforeUiCallback, BrokerAvailability, Clock, ConfidentialClientApplication,
+    ConfidentialClientBuilder, DeviceFlow, ForClientOptions, InteractiveOptions,
+    ManagedIdentityClient, ManagedIdentityClientBuilder, Prompt, PublicClientApplication,
+    PublicClientBuilder, SecretToken, SilentOptions, SystemClock, TokenSource,
 };
 pub use cache::{CacheListener, TokenCache};
 pub use interactive::{ResultPages, SystemBrowser, UrlOpener};

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use entra_emulator::FaultAction;
 use entra_msal::Error;
 use entra_msal::{
-    AuthCodeFlowOptions, ConfidentialClientApplication, ForClientOptions, SilentOptions,
-    TokenSource,
+    AuthCodeFlow, AuthCodeFlowOptions, AuthorizationCodeOptions, ConfidentialClientApplication,
+    ForClientOptions, SilentOptions, TokenSource,
 };
 
 use support::{Env, env, test_clock};
@@ -721,4 +721,160 @@ async fn silent_tries_family_tokens_first_then_its_own() {
     assert_eq!(attempts[0].form["refresh_token"], family_refresh_token);
     assert_eq!(attempts[0].status, 400);
     assert_eq!(attempts[1].status, 200);
+}
+
+/// A web app keeps the flow in its server-side session; another worker (a new application
+/// instance, the same registration) reads it back and finishes the sign-in.
+#[tokio::test]
+async fn an_auth_code_flow_kept_in_a_session_is_finished_by_another_instance() {
+    let e = env().await;
+    let options = AuthCodeFlowOptions {
+        redirect_uri: "https://localhost/auth/callback".into(),
+        ..Default::default()
+    };
+    let flow = e
+        .secret_app()
+        .initiate_auth_code_flow(&["api://emulator-api/access_as_user"], &options)
+        .await
+        .unwrap();
+    let session = serde_json::to_string(&flow).unwrap();
+    let stored: serde_json::Value = serde_json::from_str(&session).unwrap();
+    let verifier = stored["code_verifier"].as_str().unwrap();
+    let nonce = stored["nonce"].as_str().unwrap();
+    assert!(verifier.len() >= 43 && nonce.len() == 64);
+    // The nonce is in `auth_uri` (it is sent); the verifier never leaves the server until the
+    // code is redeemed.
+    assert!(stored["auth_uri"].as_str().unwrap().contains(nonce));
+    let debug = format!("{flow:?}");
+    assert!(!debug.contains(verifier), "{debug}");
+    drop(flow);
+
+    let response = e
+        .sign_in(
+            stored["auth_uri"].as_str().unwrap(),
+            stored["state"].as_str().unwrap(),
+            "alice@contoso.example",
+        )
+        .await;
+    let other_worker = e.secret_app();
+    let restored: AuthCodeFlow = serde_json::from_str(&session).unwrap();
+    let result = other_worker
+        .acquire_token_by_auth_code_flow(&restored, &response)
+        .await
+        .unwrap();
+    assert_eq!(result.account.unwrap().username, "alice@contoso.example");
+    let redeem = e.token_requests().pop().unwrap();
+    assert_eq!(redeem.form["code_verifier"], verifier);
+}
+
+/// A code from a hand-built authorization request, redeemed with the nonce and PKCE verifier
+/// the request used, on both applications; a wrong nonce is refused.
+#[tokio::test]
+async fn a_raw_authorization_code_is_redeemed_by_both_applications() {
+    let e = env().await;
+    let public_id = e.info.public_client.as_ref().unwrap().client_id.clone();
+    let public = e.public_builder(&public_id).build().unwrap();
+    let confidential = e.secret_app();
+    /// Starts a sign-in and returns (code, redirect URI, nonce as sent, verifier).
+    async fn code_for(e: &Env, flow: AuthCodeFlow, user: &str) -> (String, String, String, String) {
+        let json: serde_json::Value = serde_json::to_value(&flow).unwrap();
+        let response = e.sign_in(&flow.auth_uri, &flow.state, user).await;
+        (
+            response["code"].clone(),
+            flow.redirect_uri.clone(),
+            json["nonce"].as_str().unwrap().to_string(),
+            json["code_verifier"].as_str().unwrap().to_string(),
+        )
+    }
+    let scope = "api://emulator-api/access_as_user";
+    let web = AuthCodeFlowOptions {
+        redirect_uri: "https://localhost/auth/callback".into(),
+        ..Default::default()
+    };
+    let native = AuthCodeFlowOptions {
+        redirect_uri: "http://localhost".into(),
+        ..Default::default()
+    };
+
+    let flow = confidential
+        .initiate_auth_code_flow(&[scope], &web)
+        .await
+        .unwrap();
+    let (code, redirect_uri, nonce, verifier) = code_for(&e, flow, "alice@contoso.example").await;
+    let options = AuthorizationCodeOptions {
+        nonce: Some(nonce),
+        code_verifier: Some(verifier.clone()),
+        ..Default::default()
+    };
+    assert!(!format!("{options:?}").contains(&verifier));
+    let result = confidential
+        .acquire_token_by_authorization_code(&code, &[scope], &redirect_uri, &options)
+        .await
+        .unwrap();
+    assert_eq!(result.account.unwrap().username, "alice@contoso.example");
+    assert_eq!(confidential.accounts(None).len(), 1);
+
+    let flow = public
+        .initiate_auth_code_flow(&[scope], &native)
+        .await
+        .unwrap();
+    let (code, redirect_uri, _, verifier) = code_for(&e, flow, "bob@contoso.example").await;
+    let wrong_nonce = AuthorizationCodeOptions {
+        nonce: Some("not-the-nonce-sent".into()),
+        code_verifier: Some(verifier.clone()),
+        ..Default::default()
+    };
+    assert!(matches!(
+        public
+            .acquire_token_by_authorization_code(&code, &[scope], &redirect_uri, &wrong_nonce)
+            .await,
+        Err(Error::Validation(_))
+    ));
+    assert!(
+        public.accounts(None).is_empty(),
+        "nothing cached after a nonce mismatch"
+    );
+}
+
+/// The user consents to two APIs' scopes up front; the code is redeemed for one of them.
+#[tokio::test]
+async fn an_auth_code_flow_is_redeemed_for_a_subset_of_its_scopes() {
+    let e = env().await;
+    let app = e.secret_app();
+    let options = AuthCodeFlowOptions {
+        redirect_uri: "https://localhost/auth/callback".into(),
+        ..Default::default()
+    };
+    let scopes = [
+        "api://emulator-api/access_as_user",
+        "api://emulator-api/read",
+    ];
+    let flow = app
+        .initiate_auth_code_flow(&scopes, &options)
+        .await
+        .unwrap();
+    let response = e
+        .sign_in(&flow.auth_uri, &flow.state, "alice@contoso.example")
+        .await;
+    assert!(matches!(
+        app.acquire_token_by_auth_code_flow_for_scopes(&flow, &response, &["api://other/x"])
+            .await,
+        Err(Error::Configuration { .. })
+    ));
+    let result = app
+        .acquire_token_by_auth_code_flow_for_scopes(&flow, &response, &["api://emulator-api/read"])
+        .await
+        .unwrap();
+    let redeem = e.token_requests().pop().unwrap();
+    let sent: Vec<&str> = redeem.form["scope"].split(' ').collect();
+    assert!(sent.contains(&"api://emulator-api/read"), "{sent:?}");
+    assert!(
+        !sent.contains(&"api://emulator-api/access_as_user"),
+        "{sent:?}"
+    );
+    assert!(
+        result.scopes.iter().any(|s| s.ends_with("/read")),
+        "{:?}",
+        result.scopes
+    );
 }

@@ -9,7 +9,15 @@ use std::time::Duration;
 use entra_emulator::FaultAction;
 use entra_msal::Error;
 use entra_msal::UrlOpener;
-use entra_msal::{InteractiveOptions, PublicClientApplication, SilentOptions, TokenSource};
+use entra_msal::broker::{
+    BrokerAccount, BrokerBackend, BrokerError, BrokerFuture, BrokerPlatform, BrokerStatus,
+    BrokerTokenRequest, BrokerTokenResponse, ParentWindow,
+};
+use entra_msal::managed_identity::StaticEnvironment;
+use entra_msal::{
+    AuthCodeFlowOptions, InteractiveOptions, Prompt, PublicClientApplication, SilentOptions,
+    TokenSource,
+};
 use support::{browser, env, test_clock};
 
 const SCOPE: &str = "api://emulator-api/access_as_user";
@@ -570,4 +578,523 @@ fn broker_switches_for_other_platforms_are_ignored() {
             "both platforms' URIs are listed"
         );
     }
+}
+
+/// A browser that counts the sign-ins it was asked to open, then completes them as `user`.
+struct CountingBrowser {
+    inner: Arc<dyn UrlOpener>,
+    opened: std::sync::atomic::AtomicUsize,
+}
+
+impl UrlOpener for CountingBrowser {
+    fn open(&self, url: &str) -> Result<(), Error> {
+        self.opened.fetch_add(1, Ordering::SeqCst);
+        self.inner.open(url)
+    }
+}
+
+fn counting_browser(e: &support::Env, user: &str) -> Arc<CountingBrowser> {
+    Arc::new(CountingBrowser {
+        inner: browser(e, Some(user)),
+        opened: std::sync::atomic::AtomicUsize::new(0),
+    })
+}
+
+fn with_browser(b: &Arc<CountingBrowser>) -> InteractiveOptions {
+    InteractiveOptions {
+        url_opener: Some(b.clone()),
+        timeout: Some(Duration::from_secs(30)),
+        ..Default::default()
+    }
+}
+
+fn authorize_requests(e: &support::Env) -> Vec<entra_emulator::LoggedRequest> {
+    e.emulator
+        .control()
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/authorize"))
+        .collect()
+}
+
+/// No account: the browser; then the only cached account, silently (no browser).
+#[tokio::test]
+async fn silent_or_interactive_signs_in_once_then_answers_silently() {
+    let e = env().await;
+    let app = e.public_app();
+    let b = counting_browser(&e, "alice@contoso.example");
+    let first = app
+        .acquire_token_silent_or_interactive(&[SCOPE], None, &with_browser(&b))
+        .await
+        .unwrap();
+    assert_eq!(first.token_source, TokenSource::IdentityProvider);
+    assert_eq!(b.opened.load(Ordering::SeqCst), 1);
+    let second = app
+        .acquire_token_silent_or_interactive(&[SCOPE], None, &with_browser(&b))
+        .await
+        .unwrap();
+    assert_eq!(second.token_source, TokenSource::Cache);
+    assert_eq!(second.access_token, first.access_token);
+    assert_eq!(
+        b.opened.load(Ordering::SeqCst),
+        1,
+        "no second browser window"
+    );
+}
+
+/// A revoked refresh token (`invalid_grant`) on an expired access token: the browser, with
+/// the account's username as `login_hint`.
+#[tokio::test]
+async fn silent_or_interactive_after_a_revoked_refresh_token_signs_in_again() {
+    let e = env().await;
+    let (now, clock) = test_clock();
+    let client_id = e.info.public_client.as_ref().unwrap().client_id.clone();
+    let app = e.public_builder(&client_id).clock(clock).build().unwrap();
+    let alice = e.user("alice");
+    let account = app
+        .acquire_token_by_username_password(&alice.username, &alice.password, &[SCOPE])
+        .await
+        .unwrap()
+        .account
+        .unwrap();
+    now.fetch_add(2 * 24 * 3600, Ordering::SeqCst);
+    assert!(
+        e.emulator
+            .control()
+            .revoke_refresh_tokens(Some(&alice.username))
+            > 0
+    );
+    let b = counting_browser(&e, &alice.username);
+    let result = app
+        .acquire_token_silent_or_interactive(&[SCOPE], Some(&account), &with_browser(&b))
+        .await
+        .unwrap();
+    assert_eq!(b.opened.load(Ordering::SeqCst), 1);
+    assert_eq!(result.token_source, TokenSource::IdentityProvider);
+    let grants: Vec<String> = e
+        .token_requests()
+        .iter()
+        .map(|r| r.form["grant_type"].clone())
+        .collect();
+    assert_eq!(grants.first().unwrap(), "password");
+    assert!(grants.contains(&"refresh_token".to_string()), "{grants:?}");
+    assert_eq!(grants.last().unwrap(), "authorization_code");
+    assert_eq!(
+        authorize_requests(&e)[0].query["login_hint"],
+        alice.username
+    );
+}
+
+/// A claims challenge from the refresh (AADSTS50076, MFA required) goes to the browser.
+#[tokio::test]
+async fn silent_or_interactive_sends_the_claims_challenge_to_the_browser() {
+    let e = env().await;
+    let (now, clock) = test_clock();
+    let client_id = e.info.public_client.as_ref().unwrap().client_id.clone();
+    let app = e.public_builder(&client_id).clock(clock).build().unwrap();
+    let alice = e.user("alice");
+    app.acquire_token_by_username_password(&alice.username, &alice.password, &[SCOPE])
+        .await
+        .unwrap();
+    now.fetch_add(2 * 24 * 3600, Ordering::SeqCst);
+    e.fault(FaultAction::Aadsts { code: 50076 }, 1);
+    let b = counting_browser(&e, &alice.username);
+    app.acquire_token_silent_or_interactive(&[SCOPE], None, &with_browser(&b))
+        .await
+        .unwrap();
+    assert_eq!(b.opened.load(Ordering::SeqCst), 1);
+    let claims = &authorize_requests(&e)[0].query["claims"];
+    assert!(claims.contains("access_token"), "{claims}");
+}
+
+/// Errors that interaction cannot fix are returned, and no browser opens.
+#[tokio::test]
+async fn silent_or_interactive_returns_network_and_throttling_errors() {
+    let e = env().await;
+    let (now, clock) = test_clock();
+    let client_id = e.info.public_client.as_ref().unwrap().client_id.clone();
+    let app = e.public_builder(&client_id).clock(clock).build().unwrap();
+    let alice = e.user("alice");
+    app.acquire_token_by_username_password(&alice.username, &alice.password, &[SCOPE])
+        .await
+        .unwrap();
+    now.fetch_add(2 * 24 * 3600, Ordering::SeqCst);
+    let b = counting_browser(&e, &alice.username);
+    e.fault(FaultAction::DropConnection, 1);
+    let err = app
+        .acquire_token_silent_or_interactive(&[SCOPE], None, &with_browser(&b))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Network { .. }), "{err:?}");
+    e.fault(
+        FaultAction::Throttle {
+            retry_after: Some(30),
+        },
+        1,
+    );
+    let err = app
+        .acquire_token_silent_or_interactive(&[SCOPE], None, &with_browser(&b))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Throttled { .. }), "{err:?}");
+    assert_eq!(b.opened.load(Ordering::SeqCst), 0);
+    let err = app
+        .acquire_token_silent_or_device_code(&[SCOPE], None, |_| panic!("no device code"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Throttled { .. }), "{err:?}");
+}
+
+/// No account: a device code, shown through the callback; then silently.
+#[tokio::test]
+async fn silent_or_device_code_signs_in_once_then_answers_silently() {
+    let e = env().await;
+    let app = e.public_app();
+    let control = e.emulator.control();
+    let shown = std::sync::Mutex::new(Vec::new());
+    let first = app
+        .acquire_token_silent_or_device_code(&[SCOPE], None, |flow| {
+            shown.lock().unwrap().push(flow.message.clone());
+            control
+                .approve_device_code(&flow.user_code, "alice@contoso.example")
+                .unwrap();
+        })
+        .await
+        .unwrap();
+    assert_eq!(shown.lock().unwrap().len(), 1);
+    let account = first.account.clone().unwrap();
+    let second = app
+        .acquire_token_silent_or_device_code(&[SCOPE], Some(&account), |_| {
+            panic!("the cached token should answer")
+        })
+        .await
+        .unwrap();
+    assert_eq!(second.token_source, TokenSource::Cache);
+    // A removed account: the silent attempt needs the user, so a device code again.
+    app.remove_account(&account).await;
+    let again = app
+        .acquire_token_silent_or_device_code(&[SCOPE], Some(&account), |flow| {
+            control
+                .approve_device_code(&flow.user_code, "alice@contoso.example")
+                .unwrap();
+        })
+        .await
+        .unwrap();
+    assert_eq!(again.token_source, TokenSource::IdentityProvider);
+}
+
+/// Sign in only (no scopes) through the browser, a device code and the auth-code flow: just
+/// the reserved scopes are sent, and the result carries the id token and the account.
+#[tokio::test]
+async fn sign_in_only_with_no_scopes() {
+    let e = env().await;
+    let app = e.public_app();
+    let b = counting_browser(&e, "alice@contoso.example");
+    let interactive = app
+        .acquire_token_interactive(&[], &with_browser(&b))
+        .await
+        .unwrap();
+    assert_eq!(
+        interactive.id_token_claims.as_ref().unwrap()["preferred_username"],
+        "alice@contoso.example"
+    );
+    assert_eq!(
+        interactive.account.unwrap().username,
+        "alice@contoso.example"
+    );
+    let reserved = |scope: &str| {
+        let mut s: Vec<&str> = scope.split(' ').collect();
+        s.sort_unstable();
+        s == ["offline_access", "openid", "profile"]
+    };
+    assert!(reserved(&authorize_requests(&e)[0].query["scope"]));
+    assert!(reserved(&e.token_requests().pop().unwrap().form["scope"]));
+
+    let flow = app.initiate_device_flow(&[]).await.unwrap();
+    e.emulator
+        .control()
+        .approve_device_code(&flow.user_code, "bob@contoso.example")
+        .unwrap();
+    let device = app.acquire_token_by_device_flow(&flow).await.unwrap();
+    assert_eq!(device.account.unwrap().username, "bob@contoso.example");
+    assert!(device.id_token.is_some());
+
+    let options = AuthCodeFlowOptions {
+        redirect_uri: "msauth.com.msauth.unsignedapp://auth".into(),
+        response_mode: Some("query".into()),
+        ..Default::default()
+    };
+    let flow = app.initiate_auth_code_flow(&[], &options).await.unwrap();
+    let url = url::Url::parse(&flow.auth_uri).unwrap();
+    let scope = url.query_pairs().find(|(k, _)| k == "scope").unwrap().1;
+    assert!(reserved(&scope), "{scope}");
+    let response = e
+        .sign_in(&flow.auth_uri, &flow.state, "dave@contoso.example")
+        .await;
+    let code_flow = app
+        .acquire_token_by_auth_code_flow(&flow, &response)
+        .await
+        .unwrap();
+    assert_eq!(code_flow.account.unwrap().username, "dave@contoso.example");
+    assert_eq!(app.accounts(None).len(), 3);
+}
+
+/// A native app with a custom-scheme redirect runs the auth-code flow itself on a public
+/// client: no secret is sent, PKCE is.
+#[tokio::test]
+async fn public_auth_code_flow_with_a_custom_scheme_redirect() {
+    let e = env().await;
+    let app = e.public_app();
+    let options = AuthCodeFlowOptions {
+        redirect_uri: "msauth.com.msauth.unsignedapp://auth".into(),
+        response_mode: Some("query".into()),
+        login_hint: Some("alice@contoso.example".into()),
+        ..Default::default()
+    };
+    let flow = app
+        .initiate_auth_code_flow(&[SCOPE], &options)
+        .await
+        .unwrap();
+    let response = e
+        .sign_in(&flow.auth_uri, &flow.state, "alice@contoso.example")
+        .await;
+    let mut forged = response.clone();
+    forged.insert("state".into(), "forged".into());
+    assert!(matches!(
+        app.acquire_token_by_auth_code_flow(&flow, &forged).await,
+        Err(Error::Validation(_))
+    ));
+    let result = app
+        .acquire_token_by_auth_code_flow(&flow, &response)
+        .await
+        .unwrap();
+    let account = result.account.unwrap();
+    assert_eq!(account.username, "alice@contoso.example");
+    let redeem = e.token_requests().pop().unwrap();
+    assert_eq!(
+        redeem.form["redirect_uri"],
+        "msauth.com.msauth.unsignedapp://auth"
+    );
+    assert!(redeem.form.contains_key("code_verifier"));
+    assert!(!redeem.form.contains_key("client_secret"));
+    let silent = app
+        .acquire_token_silent(&[SCOPE], &account, &SilentOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(silent.token_source, TokenSource::Cache);
+}
+
+/// In Cloud Shell, `prompt=none` asks Cloud Shell's endpoint for the portal user's token (no
+/// browser), caches it under that user's account; other prompts use the browser as usual.
+#[tokio::test]
+async fn cloud_shell_prompt_none_gets_the_portal_users_token_without_a_browser() {
+    let e = env().await;
+    let server = e
+        .emulator
+        .start_managed_identity(entra_emulator::ManagedIdentityConfig::default())
+        .await
+        .unwrap();
+    let mut cloud_shell = StaticEnvironment::new();
+    for (name, value) in server.environment("cloud_shell") {
+        cloud_shell = cloud_shell.with_var(name, value);
+    }
+    let client_id = e.info.public_client.as_ref().unwrap().client_id.clone();
+    let app = e
+        .public_builder(&client_id)
+        .environment(cloud_shell)
+        .build()
+        .unwrap();
+    let b = counting_browser(&e, "alice@contoso.example");
+    let arm = "https://management.core.windows.net//.default";
+    let none = InteractiveOptions {
+        prompt: Some(Prompt::None),
+        ..with_browser(&b)
+    };
+    let result = app.acquire_token_interactive(&[arm], &none).await.unwrap();
+    assert_eq!(b.opened.load(Ordering::SeqCst), 0);
+    assert_eq!(result.token_source, TokenSource::Broker);
+    let account = result.account.clone().unwrap();
+    assert_eq!(account.username, "alice@contoso.example");
+    let posted = e
+        .emulator
+        .control()
+        .requests()
+        .into_iter()
+        .find(|r| r.path.contains("/cloudshell/"))
+        .expect("Cloud Shell's endpoint was called");
+    assert_eq!(posted.method, "POST");
+    assert_eq!(
+        posted.form["resource"],
+        "https://management.core.windows.net/"
+    );
+    assert_eq!(posted.headers["metadata"], "true");
+    assert!(e.token_requests().is_empty(), "no token endpoint request");
+    // Cached: a silent call for the same scope finds it.
+    let silent = app
+        .acquire_token_silent(&[arm], &account, &SilentOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(silent.token_source, TokenSource::Cache);
+    assert_eq!(silent.access_token, result.access_token);
+    // Sign in only has no resource to ask Cloud Shell for.
+    assert!(matches!(
+        app.acquire_token_interactive(&[], &none).await,
+        Err(Error::Configuration { .. })
+    ));
+    // Any other prompt: the browser.
+    app.acquire_token_interactive(&[SCOPE], &with_browser(&b))
+        .await
+        .unwrap();
+    assert_eq!(b.opened.load(Ordering::SeqCst), 1);
+}
+
+/// A broker that records the requests it gets and answers that the user must act (silently)
+/// or cancelled (interactively).
+#[derive(Debug, Default)]
+struct RecordingBroker {
+    requests: std::sync::Mutex<Vec<BrokerTokenRequest>>,
+}
+
+impl BrokerBackend for RecordingBroker {
+    fn platform(&self) -> BrokerPlatform {
+        BrokerPlatform::Linux
+    }
+
+    fn probe(&self) -> BrokerFuture<'_, ()> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn accounts<'a>(&'a self, _: &'a str, _: &'a str) -> BrokerFuture<'a, Vec<BrokerAccount>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
+    fn acquire_token_silently<'a>(
+        &'a self,
+        request: &'a BrokerTokenRequest,
+    ) -> BrokerFuture<'a, BrokerTokenResponse> {
+        self.requests.lock().unwrap().push(request.clone());
+        Box::pin(async {
+            Err(BrokerError::new(
+                BrokerPlatform::Linux,
+                BrokerStatus::InteractionRequired,
+                "interaction required",
+            ))
+        })
+    }
+
+    fn acquire_token_interactively<'a>(
+        &'a self,
+        request: &'a BrokerTokenRequest,
+        _: ParentWindow,
+    ) -> BrokerFuture<'a, BrokerTokenResponse> {
+        self.requests.lock().unwrap().push(request.clone());
+        Box::pin(async {
+            Err(BrokerError::new(
+                BrokerPlatform::Linux,
+                BrokerStatus::UserCanceled,
+                "cancelled",
+            ))
+        })
+    }
+
+    fn sign_out<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a BrokerAccount,
+        _: &'a str,
+    ) -> BrokerFuture<'a, ()> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// `enable_msa_passthrough` sends `msal_request_type=consumer_passthrough` with the broker's
+/// silent sign-in and its interactive sign-in, and nothing without it.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+#[cfg_attr(not(feature = "broker"), allow(deprecated))]
+async fn msa_passthrough_goes_to_the_broker() {
+    let e = env().await;
+    let client_id = e.info.public_client.as_ref().unwrap().client_id.clone();
+    for passthrough in [true, false] {
+        let broker = Arc::new(RecordingBroker::default());
+        let app = e
+            .public_builder(&client_id)
+            .enable_broker_on_linux(true)
+            .broker_backend(broker.clone())
+            .build()
+            .unwrap();
+        let options = InteractiveOptions {
+            parent_window: Some(PublicClientApplication::CONSOLE_WINDOW_HANDLE),
+            enable_msa_passthrough: passthrough,
+            ..Default::default()
+        };
+        assert!(
+            app.acquire_token_interactive(&[SCOPE], &options)
+                .await
+                .is_err()
+        );
+        let requests = broker.requests.lock().unwrap();
+        assert_eq!(
+            requests.len(),
+            2,
+            "the silent sign-in, then the broker's UI"
+        );
+        for request in requests.iter() {
+            assert_eq!(
+                request
+                    .extra_parameters
+                    .get("msal_request_type")
+                    .map(String::as_str),
+                passthrough.then_some("consumer_passthrough")
+            );
+        }
+    }
+}
+
+/// `welcome_html`: the browser opens the listener's welcome page first, which links to the
+/// sign-in; following the link signs in.
+#[tokio::test]
+async fn interactive_with_a_welcome_page() {
+    struct FollowsTheWelcomePage {
+        then: Arc<dyn UrlOpener>,
+        opened: std::sync::Mutex<Vec<String>>,
+    }
+    impl UrlOpener for FollowsTheWelcomePage {
+        fn open(&self, url: &str) -> Result<(), Error> {
+            self.opened.lock().unwrap().push(url.to_string());
+            let then = self.then.clone();
+            let url = url.to_string();
+            tokio::runtime::Handle::current().spawn(async move {
+                let page = reqwest::get(&url).await.unwrap().text().await.unwrap();
+                let href = page
+                    .split("href=\"")
+                    .nth(1)
+                    .and_then(|rest| rest.split('"').next())
+                    .expect("the welcome page links to the sign-in")
+                    .replace("&amp;", "&");
+                then.open(&href).unwrap();
+            });
+            Ok(())
+        }
+    }
+    let e = env().await;
+    let app = e.public_app();
+    let opener = Arc::new(FollowsTheWelcomePage {
+        then: browser(&e, Some("alice@contoso.example")),
+        opened: std::sync::Mutex::new(Vec::new()),
+    });
+    let options = InteractiveOptions {
+        url_opener: Some(opener.clone()),
+        welcome_html: Some("<p>Contoso Tool</p><a href=\"{auth_uri}\">Sign in</a>".into()),
+        timeout: Some(Duration::from_secs(30)),
+        ..Default::default()
+    };
+    let result = app
+        .acquire_token_interactive(&[SCOPE], &options)
+        .await
+        .unwrap();
+    assert_eq!(result.account.unwrap().username, "alice@contoso.example");
+    let opened = opener.opened.lock().unwrap();
+    assert_eq!(opened.len(), 1);
+    assert!(opened[0].starts_with("http://localhost:") && opened[0].ends_with("/?welcome=true"));
 }

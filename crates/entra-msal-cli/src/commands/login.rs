@@ -10,12 +10,11 @@ use crate::settings::Settings;
 use crate::signin::{self, Method};
 use crate::terminal::{clean, clean_json};
 
-/// The scope `login` asks for when none is configured.
-pub const DEFAULT_LOGIN_SCOPE: &str = "User.Read";
-
 /// Signs the user in and prints who.
 pub async fn run(settings: &Settings, args: &LoginArgs) -> Result<(), Failure> {
-    let scopes = settings.scopes(&args.scopes, Some(DEFAULT_LOGIN_SCOPE))?;
+    // No scope given or configured: sign in only (the library sends openid profile
+    // offline_access and caches the account).
+    let scopes = settings.scopes_or_none(&args.scopes);
     let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
     let cache = Cache::open(&settings.cache_file.value)?;
     let broker = args.sign_in.broker || settings.broker;

@@ -1,13 +1,18 @@
-//! The authorization-code flow with PKCE, state and nonce, for web apps
-//! (`initiate_auth_code_flow` / `acquire_token_by_auth_code_flow`) and for the interactive
-//! public-client flow.
+//! The authorization-code flow with PKCE, state and nonce, for web apps and native apps on both
+//! applications (`initiate_auth_code_flow` / `acquire_token_by_auth_code_flow`), for the
+//! interactive public-client flow, and the redemption of a raw code
+//! (`acquire_token_by_authorization_code`).
 
 use std::collections::HashMap;
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::core::{ClientCore, GrantType, Issued, oid_anchor};
+use super::options::AuthorizationCodeOptions;
+use super::request::Request;
 use super::result::AuthenticationResult;
+use super::scopes;
 use super::telemetry::{ApiId, RefreshReason};
 use crate::error::{Classification, Error, ServiceError};
 use crate::jwt::home_account_id;
@@ -41,9 +46,16 @@ pub struct AuthCodeFlowOptions {
 }
 
 /// A started authorization-code flow: send the user to `auth_uri`, then hand the
-/// authorization response to `acquire_token_by_auth_code_flow`. Keep it server-side: it holds
-/// the PKCE verifier.
-#[derive(Clone)]
+/// authorization response to `acquire_token_by_auth_code_flow`.
+///
+/// It is `Serialize` and `Deserialize`, so a web app can keep it in its session between the
+/// redirect and the callback, and another worker or instance (an application built with the same
+/// client id and authority) can finish it. **The serialized form holds secrets**: the PKCE
+/// `code_verifier` (whoever holds it and intercepts the code can redeem it) and the `nonce` the
+/// id token must carry. Keep it server-side (a server-side session store, never a
+/// client-readable cookie), encrypt it if it leaves the process, and drop it once redeemed.
+/// `Debug` prints neither field.
+#[derive(Clone, Serialize, Deserialize)]
 pub struct AuthCodeFlow {
     /// The URL to send the user's browser to.
     pub auth_uri: String,
@@ -51,13 +63,19 @@ pub struct AuthCodeFlow {
     pub state: String,
     /// The redirect URI.
     pub redirect_uri: String,
-    /// The scopes asked for (undecorated).
+    /// The scopes asked for (undecorated; empty for "sign in only").
     pub scopes: Vec<String>,
+    /// The scopes of other resources consented to up front; a redemption may ask for a token
+    /// for them instead (`acquire_token_by_auth_code_flow_for_scopes`).
+    #[serde(default)]
+    pub extra_scopes_to_consent: Vec<String>,
     /// The claims sent, if any.
     pub claims: Option<String>,
     /// `max_age`, if any.
     pub max_age: Option<u64>,
+    /// The PKCE verifier (a secret).
     pub(crate) code_verifier: String,
+    /// The `nonce` sent, which the id token must carry.
     pub(crate) nonce: String,
 }
 
@@ -68,7 +86,10 @@ impl std::fmt::Debug for AuthCodeFlow {
             .field("state", &self.state)
             .field("redirect_uri", &self.redirect_uri)
             .field("scopes", &self.scopes)
+            .field("extra_scopes_to_consent", &self.extra_scopes_to_consent)
+            .field("max_age", &self.max_age)
             .field("code_verifier", &"[redacted]")
+            .field("nonce", &"[redacted]")
             .finish_non_exhaustive()
     }
 }
@@ -144,6 +165,7 @@ impl AuthCodeFlow {
             state,
             redirect_uri: options.redirect_uri.clone(),
             scopes,
+            extra_scopes_to_consent: options.extra_scopes_to_consent.clone(),
             claims,
             max_age: options.max_age,
             code_verifier: pkce.verifier,
@@ -194,73 +216,187 @@ impl AuthCodeFlow {
             })
     }
 
-    /// Checks the id token's `nonce` and, with `max_age`, its `auth_time`.
-    pub(crate) fn check_id_token(
-        &self,
-        claims: Option<&Map<String, Value>>,
-        now: i64,
-    ) -> Result<(), Error> {
-        let Some(claims) = claims else {
-            return Ok(());
+    /// The scopes a redemption asks for: the flow's, or `requested` when given, which must be
+    /// among the flow's scopes and its extra scopes consented to (MSAL Python's rule).
+    fn redemption_scopes(&self, requested: Option<&[&str]>) -> Result<Vec<String>, Error> {
+        let Some(requested) = requested else {
+            return Ok(self.scopes.clone());
         };
-        if claims.get("nonce").and_then(Value::as_str) != Some(self.nonce.as_str()) {
-            return Err(Error::Validation(
-                "the id token's nonce does not match the one sent (possible token replay)".into(),
-            ));
+        let requested = scopes::validate_sign_in(requested)?;
+        if requested.is_empty() {
+            return Ok(self.scopes.clone());
         }
-        if let Some(max_age) = self.max_age {
-            let auth_time = claims
-                .get("auth_time")
-                .and_then(Value::as_i64)
-                .ok_or_else(|| {
-                    Error::Validation(
-                        "max_age was requested but the id token has no auth_time".into(),
-                    )
-                })?;
-            if now > auth_time + max_age as i64 + MAX_AGE_SKEW {
-                return Err(Error::Validation(format!(
-                    "the user signed in {} s ago, longer than max_age {max_age} s",
-                    now - auth_time
-                )));
-            }
+        let known = |s: &String| {
+            self.scopes
+                .iter()
+                .chain(&self.extra_scopes_to_consent)
+                .any(|k| k.eq_ignore_ascii_case(s))
+        };
+        if let Some(unknown) = requested.iter().find(|s| !known(s)) {
+            return Err(Error::configuration(format!(
+                "the scope {unknown:?} was not asked for when the auth-code flow started: redeem \
+                 the code for the flow's scopes {:?} or its extra scopes to consent {:?}",
+                self.scopes, self.extra_scopes_to_consent
+            )));
         }
-        Ok(())
+        Ok(requested)
     }
 }
 
+/// Checks an id token's `nonce` (when one was sent) and, with `max_age`, its `auth_time`.
+fn check_id_token(
+    claims: Option<&Map<String, Value>>,
+    nonce: Option<&str>,
+    max_age: Option<u64>,
+    now: i64,
+) -> Result<(), Error> {
+    let Some(claims) = claims else {
+        return Ok(());
+    };
+    if let Some(nonce) = nonce
+        && claims.get("nonce").and_then(Value::as_str) != Some(nonce)
+    {
+        return Err(Error::Validation(
+            "the id token's nonce does not match the one sent (possible token replay)".into(),
+        ));
+    }
+    if let Some(max_age) = max_age {
+        let auth_time = claims
+            .get("auth_time")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| {
+                Error::Validation("max_age was requested but the id token has no auth_time".into())
+            })?;
+        if now > auth_time + max_age as i64 + MAX_AGE_SKEW {
+            return Err(Error::Validation(format!(
+                "the user signed in {} s ago, longer than max_age {max_age} s",
+                now - auth_time
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// What one code redemption sends and checks.
+struct Redemption<'a> {
+    code: &'a str,
+    redirect_uri: &'a str,
+    code_verifier: Option<&'a str>,
+    nonce: Option<&'a str>,
+    max_age: Option<u64>,
+    anchor: Vec<(String, String)>,
+}
+
 impl ClientCore {
+    /// Starts an auth-code flow for `scopes` (none: sign in only): the authorization URL, with
+    /// PKCE, `state` and `nonce` generated.
+    pub(crate) async fn initiate_auth_code_flow(
+        &self,
+        scopes: &[&str],
+        options: &AuthCodeFlowOptions,
+    ) -> Result<AuthCodeFlow, Error> {
+        let request = self.begin_sign_in(scopes, options.claims_challenge.as_deref())?;
+        let endpoints = self.endpoints().await?;
+        AuthCodeFlow::build(
+            &endpoints.authorization_endpoint,
+            &self.client_id,
+            request.scopes,
+            &request.decorated,
+            request.claims,
+            options,
+        )
+    }
+
     /// Completes an auth-code flow: checks the response against the flow, redeems the code with
-    /// the PKCE verifier, checks the id token's nonce, and caches the tokens.
-    /// `api` is the public API redeeming it (interactive sign-in or the web-app flow), for
-    /// the telemetry headers.
+    /// the PKCE verifier (for the flow's scopes, or `scopes` among them), checks the id token's
+    /// nonce, and caches the tokens. `api` is the public API redeeming it (interactive sign-in
+    /// or the web-app flow), for the telemetry headers.
     pub(crate) async fn redeem_auth_code(
         &self,
         flow: &AuthCodeFlow,
         response: &HashMap<String, String>,
         api: ApiId,
+        scopes: Option<&[&str]>,
     ) -> Result<AuthenticationResult, Error> {
         let code = flow.code_from_response(response)?;
-        let endpoints = self.endpoints().await?;
-        let request = self.resume(flow.scopes.clone(), flow.claims.clone());
+        let request = self.resume(flow.redemption_scopes(scopes)?, flow.claims.clone());
         request.report_as(api, RefreshReason::NotSilent);
-        let form = grants::authorization_code(
-            &self.client_id,
-            &code,
-            &flow.redirect_uri,
-            &flow.code_verifier,
-            &request.decorated,
-            request.claims.as_deref(),
-        );
         let anchor = response
             .get("client_info")
             .and_then(|ci| home_account_id(ci))
             .map(|hid| oid_anchor(&hid))
             .unwrap_or_default();
+        self.redeem_code(
+            &request,
+            Redemption {
+                code: &code,
+                redirect_uri: &flow.redirect_uri,
+                code_verifier: Some(&flow.code_verifier),
+                nonce: Some(&flow.nonce),
+                max_age: flow.max_age,
+                anchor,
+            },
+        )
+        .await
+    }
+
+    /// Redeems a code obtained without an [`AuthCodeFlow`] (a hand-built authorization URL,
+    /// another process): the `nonce` and PKCE verifier are the caller's, when it used them.
+    pub(crate) async fn redeem_authorization_code(
+        &self,
+        code: &str,
+        scopes: &[&str],
+        redirect_uri: &str,
+        options: &AuthorizationCodeOptions,
+    ) -> Result<AuthenticationResult, Error> {
+        if code.is_empty() {
+            return Err(Error::configuration(
+                "the authorization code is empty: pass the `code` parameter of the authorization \
+                 response"
+                    .into(),
+            ));
+        }
+        let request = self.begin_sign_in(scopes, options.claims_challenge.as_deref())?;
+        request.report_as(ApiId::AuthorizationCode, RefreshReason::NotSilent);
+        self.redeem_code(
+            &request,
+            Redemption {
+                code,
+                redirect_uri,
+                code_verifier: options.code_verifier.as_deref(),
+                nonce: options.nonce.as_deref(),
+                max_age: None,
+                anchor: Vec::new(),
+            },
+        )
+        .await
+    }
+
+    /// Sends one code redemption, checks the id token, and files the tokens.
+    async fn redeem_code(
+        &self,
+        request: &Request,
+        redemption: Redemption<'_>,
+    ) -> Result<AuthenticationResult, Error> {
+        let endpoints = self.endpoints().await?;
+        let form = grants::authorization_code(
+            &self.client_id,
+            redemption.code,
+            redemption.redirect_uri,
+            redemption.code_verifier,
+            &request.decorated,
+            request.claims.as_deref(),
+        );
         let token = self
-            .send(&request, &endpoints.token_endpoint, form, anchor)
+            .send(request, &endpoints.token_endpoint, form, redemption.anchor)
             .await?;
         let claims = token.id_token().and_then(crate::jwt::jwt_claims);
-        flow.check_id_token(claims.as_ref(), self.now())?;
+        check_id_token(
+            claims.as_ref(),
+            redemption.nonce,
+            redemption.max_age,
+            self.now(),
+        )?;
         self.finish(&Issued::response(
             &endpoints,
             &token,
@@ -333,9 +469,43 @@ mod tests {
         let mut claims = Map::new();
         claims.insert("nonce".into(), Value::from(f.nonce.clone()));
         claims.insert("auth_time".into(), Value::from(1000));
-        assert!(f.check_id_token(Some(&claims), 1100).is_ok());
-        assert!(f.check_id_token(Some(&claims), 1000 + 60 + 121).is_err());
+        assert!(check_id_token(Some(&claims), Some(&f.nonce), f.max_age, 1100).is_ok());
+        assert!(check_id_token(Some(&claims), Some(&f.nonce), f.max_age, 1000 + 60 + 121).is_err());
         claims.insert("nonce".into(), Value::from("x"));
-        assert!(f.check_id_token(Some(&claims), 1000).is_err());
+        assert!(check_id_token(Some(&claims), Some(&f.nonce), f.max_age, 1000).is_err());
+        // A raw code redeemed without a nonce checks none.
+        assert!(check_id_token(Some(&claims), None, None, 1000).is_ok());
+    }
+
+    #[test]
+    fn a_flow_round_trips_through_serde_and_debug_hides_its_secrets() {
+        let f = flow();
+        let json = serde_json::to_string(&f).unwrap();
+        assert!(json.contains(&f.code_verifier) && json.contains(&f.nonce));
+        let back: AuthCodeFlow = serde_json::from_str(&json).unwrap();
+        assert_eq!(
+            (
+                back.code_verifier.as_str(),
+                back.nonce.as_str(),
+                back.state.as_str()
+            ),
+            (f.code_verifier.as_str(), f.nonce.as_str(), f.state.as_str())
+        );
+        let debug = format!("{f:?}").replace(&f.auth_uri, "");
+        assert!(!debug.contains(&f.code_verifier) && !debug.contains(&f.nonce));
+    }
+
+    #[test]
+    fn redemption_scopes_are_the_flows_or_among_them() {
+        let mut f = flow();
+        f.extra_scopes_to_consent = vec!["api://other/read".into()];
+        assert_eq!(f.redemption_scopes(None).unwrap(), vec!["x"]);
+        assert_eq!(f.redemption_scopes(Some(&[])).unwrap(), vec!["x"]);
+        assert_eq!(
+            f.redemption_scopes(Some(&["API://other/read"])).unwrap(),
+            vec!["API://other/read"]
+        );
+        let e = f.redemption_scopes(Some(&["y"])).unwrap_err();
+        assert!(e.to_string().contains("not asked for"), "{e}");
     }
 }

@@ -356,8 +356,23 @@ pub(crate) async fn interactive(
     {
         return ask.store(token).await;
     }
+    // MSAL Python sends MSA passthrough with the two sign-in calls, not the login_hint one,
+    // and never for SSH certificates.
+    let msa_passthrough = options.enable_msa_passthrough
+        && !options
+            .data
+            .get("token_type")
+            .is_some_and(|t| t.eq_ignore_ascii_case("ssh-cert"));
+    let with_passthrough = |request: &mut crate::broker::BrokerTokenRequest| {
+        if msa_passthrough {
+            request
+                .extra_parameters
+                .insert("msal_request_type".into(), "consumer_passthrough".into());
+        }
+    };
     if prompt.is_none() || prompt == Some(Prompt::None) {
         let mut request = ask.request(None);
+        with_passthrough(&mut request);
         request.login_hint = hint.map(str::to_string);
         match backend.acquire_token_silently(&request).await {
             Ok(token) => {
@@ -396,6 +411,7 @@ pub(crate) async fn interactive(
     // The interactive request is a request of its own.
     ask.correlation_id = new_correlation_id();
     let mut request = ask.request(None);
+    with_passthrough(&mut request);
     request.login_hint = hint.map(str::to_string);
     request.prompt = options.prompt.map(|p| p.as_str().to_owned());
     if let Some(max_age) = options.max_age {

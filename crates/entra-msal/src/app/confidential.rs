@@ -9,7 +9,7 @@ use super::builder::{CommonOptions, common_builder_methods};
 use super::core::{CacheAccess, ClientCore};
 use super::flows::silent;
 use super::flows::{client_credentials, on_behalf_of};
-use super::options::{ForClientOptions, SilentOptions};
+use super::options::{AuthorizationCodeOptions, ForClientOptions, SilentOptions};
 use super::region::RegionChoice;
 use super::result::{Account, AuthenticationResult};
 use crate::authority;
@@ -266,23 +266,15 @@ impl ConfidentialClientApplication {
         on_behalf_of::run(&self.core, &self.obo_accounts, user_assertion, scopes).await
     }
 
-    /// Starts the web-app auth-code flow: redirect the user to the returned `auth_uri`.
+    /// Starts the web-app auth-code flow: redirect the user to the returned `auth_uri`, and keep
+    /// the flow (server-side; it is serializable and holds secrets, see [`AuthCodeFlow`]).
+    /// `scopes` may be empty: sign in only, for the id token and account.
     pub async fn initiate_auth_code_flow(
         &self,
         scopes: &[&str],
         options: &AuthCodeFlowOptions,
     ) -> Result<AuthCodeFlow, Error> {
-        let core = &self.core;
-        let request = core.begin(scopes, options.claims_challenge.as_deref())?;
-        let endpoints = core.endpoints().await?;
-        AuthCodeFlow::build(
-            &endpoints.authorization_endpoint,
-            &core.client_id,
-            request.scopes,
-            &request.decorated,
-            request.claims,
-            options,
-        )
+        self.core.initiate_auth_code_flow(scopes, options).await
     }
 
     /// Completes the auth-code flow with the authorization response's parameters (the query or
@@ -294,7 +286,54 @@ impl ConfidentialClientApplication {
     ) -> Result<AuthenticationResult, Error> {
         CacheAccess::around(&self.core.cache, None, async {
             self.core
-                .redeem_auth_code(flow, response, super::telemetry::ApiId::AuthorizationCode)
+                .redeem_auth_code(
+                    flow,
+                    response,
+                    super::telemetry::ApiId::AuthorizationCode,
+                    None,
+                )
+                .await
+        })
+        .await
+    }
+
+    /// [`acquire_token_by_auth_code_flow`](Self::acquire_token_by_auth_code_flow) for `scopes`
+    /// instead of the flow's: they must be among the flow's scopes and its
+    /// `extra_scopes_to_consent` (one resource's token when the user consented to several).
+    pub async fn acquire_token_by_auth_code_flow_for_scopes(
+        &self,
+        flow: &AuthCodeFlow,
+        response: &HashMap<String, String>,
+        scopes: &[&str],
+    ) -> Result<AuthenticationResult, Error> {
+        CacheAccess::around(&self.core.cache, None, async {
+            self.core
+                .redeem_auth_code(
+                    flow,
+                    response,
+                    super::telemetry::ApiId::AuthorizationCode,
+                    Some(scopes),
+                )
+                .await
+        })
+        .await
+    }
+
+    /// Redeems an authorization code obtained without an [`AuthCodeFlow`] (a hand-built
+    /// authorization URL, a code handed over by another component). `redirect_uri` must be the
+    /// one the authorization request carried; pass the `nonce` and PKCE `code_verifier` it used
+    /// in `options` (the id token's nonce is then checked). Prefer the auth-code flow, which
+    /// does all of this itself.
+    pub async fn acquire_token_by_authorization_code(
+        &self,
+        code: &str,
+        scopes: &[&str],
+        redirect_uri: &str,
+        options: &AuthorizationCodeOptions,
+    ) -> Result<AuthenticationResult, Error> {
+        CacheAccess::around(&self.core.cache, None, async {
+            self.core
+                .redeem_authorization_code(code, scopes, redirect_uri, options)
                 .await
         })
         .await

@@ -27,7 +27,9 @@ pub use clock::{Clock, SystemClock};
 pub use confidential::{ConfidentialClientApplication, ConfidentialClientBuilder};
 pub use device_flow::DeviceFlow;
 pub use managed_identity::{ManagedIdentityClient, ManagedIdentityClientBuilder};
-pub use options::{BeforeUiCallback, ForClientOptions, InteractiveOptions, SilentOptions};
+pub use options::{
+    AuthorizationCodeOptions, BeforeUiCallback, ForClientOptions, InteractiveOptions, SilentOptions,
+};
 pub use prompt::Prompt;
 pub use public::{BrokerAvailability, PublicClientApplication, PublicClientBuilder};
 pub use result::{Account, AuthenticationResult, SecretToken, TokenSource};

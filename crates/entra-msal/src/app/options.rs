@@ -30,6 +30,22 @@ pub struct InteractiveOptions {
     pub extra_scopes_to_consent: Vec<String>,
     /// The loopback port (default: one the OS picks).
     pub port: Option<u16>,
+    /// The address the loopback listener binds (default `127.0.0.1`). Inside a container, whose
+    /// loopback the host's browser cannot reach, set `0.0.0.0` with a fixed `port` and publish
+    /// it (`docker run -p 8400:8400`). MSAL Python switches to `0.0.0.0` by itself when it
+    /// detects Docker or Podman; here it is an explicit choice, since it lets anything that can
+    /// reach the container connect (the `Host` and `state` checks still apply).
+    pub listen_address: Option<std::net::IpAddr>,
+    /// A landing page opened first instead of the sign-in URL (MSAL Python's
+    /// `welcome_template`): the browser opens `http://localhost:PORT/?welcome=true`, which shows
+    /// this HTML with `{auth_uri}` replaced by the sign-in URL (HTML-escaped), e.g.
+    /// `<a href="{auth_uri}">Sign in</a>`.
+    pub welcome_html: Option<String>,
+    /// Sends `msal_request_type=consumer_passthrough` to the broker (MSAL Python's hidden
+    /// `enable_msa_passthrough`): personal Microsoft accounts through an `organizations`
+    /// authority, for the few first-party apps registered for MSA passthrough. Brokers only;
+    /// ignored for SSH certificates (`data` `token_type=ssh-cert`), as in MSAL Python.
+    pub enable_msa_passthrough: bool,
     /// How long to wait for the user (default: no limit, as MSAL).
     pub timeout: Option<Duration>,
     /// Called before the browser opens.
@@ -55,8 +71,36 @@ impl std::fmt::Debug for InteractiveOptions {
             .field("prompt", &self.prompt)
             .field("login_hint", &self.login_hint)
             .field("port", &self.port)
+            .field("listen_address", &self.listen_address)
             .field("timeout", &self.timeout)
+            .field("enable_msa_passthrough", &self.enable_msa_passthrough)
             .finish_non_exhaustive()
+    }
+}
+
+/// Options of `acquire_token_by_authorization_code` (a raw code, redeemed without an
+/// [`AuthCodeFlow`](super::AuthCodeFlow)) on either application.
+#[derive(Clone, Default)]
+pub struct AuthorizationCodeOptions {
+    /// The `nonce` sent in the authorization request, exactly as sent: the id token must carry
+    /// it (no check when `None`).
+    pub nonce: Option<String>,
+    /// A claims challenge from a previous error or a resource.
+    pub claims_challenge: Option<String>,
+    /// The PKCE `code_verifier` whose challenge the authorization request carried (a secret).
+    pub code_verifier: Option<String>,
+}
+
+impl std::fmt::Debug for AuthorizationCodeOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthorizationCodeOptions")
+            .field("nonce", &self.nonce.as_ref().map(|_| "[redacted]"))
+            .field("claims_challenge", &self.claims_challenge)
+            .field(
+                "code_verifier",
+                &self.code_verifier.as_ref().map(|_| "[redacted]"),
+            )
+            .finish()
     }
 }
 

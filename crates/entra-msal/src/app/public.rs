@@ -1,5 +1,6 @@
 //! `PublicClientApplication`: desktop apps and command-line tools that sign users in.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,8 +10,10 @@ use super::builder::{CommonOptions, common_builder_methods};
 use super::core::{CacheAccess, ClientCore};
 use super::device_flow::DeviceFlow;
 use super::flows::silent;
-use super::flows::{password, refresh_token};
-use super::options::{InteractiveOptions, SilentOptions};
+use super::flows::{cloud_shell, password, refresh_token};
+use super::options::{AuthorizationCodeOptions, InteractiveOptions, SilentOptions};
+use super::prompt::Prompt;
+use super::request::Request;
 use super::result::{Account, AuthenticationResult};
 
 pub use crate::broker::ParentWindow;
@@ -20,6 +23,7 @@ use crate::broker::{BrokerBackend, BrokerPlatform, RequiredRedirectUri};
 use crate::cache::TokenCache;
 use crate::error::Error;
 use crate::interactive::{LoopbackListener, SystemBrowser, UrlOpener};
+use crate::managed_identity::{EnvironmentReader, ProcessEnvironment};
 
 /// Public clients replay a throttled response for 60 s by default (MSAL Python).
 const DEFAULT_THROTTLE: Duration = Duration::from_secs(60);
@@ -29,6 +33,7 @@ pub struct PublicClientBuilder {
     common: CommonOptions,
     brokers: BrokerSwitches,
     broker_settings: BrokerSettings,
+    environment: Arc<dyn EnvironmentReader>,
 }
 
 impl std::fmt::Debug for PublicClientBuilder {
@@ -124,6 +129,14 @@ impl PublicClientBuilder {
         self
     }
 
+    /// Reads the process environment through `env` (tests, unusual hosts): today only Azure
+    /// Cloud Shell detection (`AZUREPS_HOST_ENVIRONMENT`, and `MSI_ENDPOINT` for its token
+    /// endpoint), see [`PublicClientApplication::acquire_token_interactive`].
+    pub fn environment(mut self, env: impl EnvironmentReader) -> Self {
+        self.environment = Arc::new(env);
+        self
+    }
+
     /// Uses this broker implementation instead of the platform's (custom brokers, tests). The
     /// routing rules still apply: the switch for the running platform must be on.
     pub fn broker_backend(mut self, backend: Arc<dyn BrokerBackend>) -> Self {
@@ -177,6 +190,7 @@ impl PublicClientBuilder {
             enabled_platforms: self.brokers.enabled(),
             bundle_id: self.broker_settings.bundle_id,
             decision,
+            environment: self.environment,
         })
     }
 }
@@ -210,6 +224,7 @@ pub struct PublicClientApplication {
     enabled_platforms: Vec<BrokerPlatform>,
     bundle_id: Option<String>,
     decision: Decision,
+    environment: Arc<dyn EnvironmentReader>,
 }
 
 /// Whether the broker serves an application, and why (see
@@ -251,6 +266,7 @@ impl PublicClientApplication {
             common: CommonOptions::new(client_id.into()),
             brokers: BrokerSwitches::default(),
             broker_settings: BrokerSettings::default(),
+            environment: Arc::new(ProcessEnvironment),
         }
     }
 
@@ -265,15 +281,27 @@ impl PublicClientApplication {
     }
 
     /// Signs the user in through the system browser and a loopback redirect on 127.0.0.1:
-    /// PKCE S256, `state` and `nonce` checked, `response_mode=form_post`.
+    /// PKCE S256, `state` and `nonce` checked, `response_mode=form_post`. `scopes` may be empty:
+    /// sign in only (the reserved scopes `openid profile offline_access` alone are sent; the
+    /// result carries the id token and the account).
+    ///
+    /// In Azure Cloud Shell (`AZUREPS_HOST_ENVIRONMENT=cloud-shell…`) with
+    /// `prompt: Some(Prompt::None)`, no browser opens: the signed-in portal user's token comes
+    /// from Cloud Shell's local endpoint (`http://localhost:50342/oauth2/token`, or
+    /// `MSI_ENDPOINT`) and is cached, as in MSAL Python (`token_source` is `Broker`).
     pub async fn acquire_token_interactive(
         &self,
         scopes: &[&str],
         options: &InteractiveOptions,
     ) -> Result<AuthenticationResult, Error> {
         let core = &self.core;
-        let request = core.begin(scopes, options.claims_challenge.as_deref())?;
+        let request = core.begin_sign_in(scopes, options.claims_challenge.as_deref())?;
         CacheAccess::around(&core.cache, None, async {
+            if options.prompt == Some(Prompt::None)
+                && cloud_shell::in_cloud_shell(self.environment.as_ref())
+            {
+                return cloud_shell::run(core, self.environment.as_ref(), &request).await;
+            }
             if let Some(route) = &self.broker {
                 // As MSAL Python: the parent window is required whenever the broker is enabled.
                 let window = options.parent_window.ok_or(Error::ParentWindowRequired)?;
@@ -296,7 +324,10 @@ impl PublicClientApplication {
                 return Err(data_needs_broker());
             }
             let endpoints = core.endpoints().await?;
-            let listener = LoopbackListener::bind(options.port).await?;
+            let listener = match options.listen_address {
+                Some(address) => LoopbackListener::bind_on(address, options.port).await?,
+                None => LoopbackListener::bind(options.port).await?,
+            };
             let flow_options = AuthCodeFlowOptions {
                 redirect_uri: listener.redirect_uri(),
                 state: None,
@@ -323,8 +354,16 @@ impl PublicClientApplication {
                 .url_opener
                 .clone()
                 .unwrap_or_else(|| Arc::new(SystemBrowser::new()));
+            let (listener, url) = match &options.welcome_html {
+                Some(template) => {
+                    let page = crate::interactive::render_welcome(template, &flow.auth_uri);
+                    let listener = listener.with_welcome_page(page);
+                    let url = listener.welcome_uri();
+                    (listener, url)
+                }
+                None => (listener, flow.auth_uri.clone()),
+            };
             // Launchers may block briefly (the system browser waits to see a launcher fail).
-            let url = flow.auth_uri.clone();
             let opened = tokio::task::spawn_blocking(move || opener.open(&url))
                 .await
                 .unwrap_or_else(|e| {
@@ -342,14 +381,192 @@ impl PublicClientApplication {
             let response = listener
                 .wait_for_response(Some(&flow.state), options.timeout, &pages)
                 .await?;
-            core.redeem_auth_code(&flow, &response, super::telemetry::ApiId::Interactive)
+            core.redeem_auth_code(&flow, &response, super::telemetry::ApiId::Interactive, None)
+                .await
+        })
+        .await
+    }
+
+    /// A token silently when possible, else by signing the user in interactively (the usual
+    /// pattern in one call). The silent attempt uses `account`, or the only account in the cache
+    /// (none or several: straight to interaction). Any [`Error::UiRequired`] from it (no
+    /// account, no refresh token, `invalid_grant` for a revoked or expired refresh token, a
+    /// claims challenge) leads to
+    /// [`acquire_token_interactive`](Self::acquire_token_interactive) with `options`, whose
+    /// `login_hint` defaults to the account's username and whose claims challenge defaults to
+    /// the one the error carried. Other errors (network, throttling, configuration) are
+    /// returned, not hidden behind a browser window.
+    pub async fn acquire_token_silent_or_interactive(
+        &self,
+        scopes: &[&str],
+        account: Option<&Account>,
+        options: &InteractiveOptions,
+    ) -> Result<AuthenticationResult, Error> {
+        let (account, error) = match self
+            .silent_first(scopes, account, options.claims_challenge.as_deref())
+            .await
+        {
+            SilentFirst::Token(result) => return Ok(*result),
+            SilentFirst::Failed(e) => return Err(e),
+            SilentFirst::NeedsUser { account, error } => (account, error),
+        };
+        let mut options = options.clone();
+        if options.login_hint.is_none()
+            && options.prompt != Some(Prompt::SelectAccount)
+            && let Some(account) = account.filter(|a| !a.username.is_empty())
+        {
+            options.login_hint = Some(account.username);
+        }
+        if options.claims_challenge.is_none() {
+            options.claims_challenge = challenge_of(error.as_ref());
+        }
+        self.acquire_token_interactive(scopes, &options).await
+    }
+
+    /// [`acquire_token_silent_or_interactive`](Self::acquire_token_silent_or_interactive) for
+    /// machines without a browser: when the user must sign in, a device-code flow starts,
+    /// `on_code` receives it (show its `message`), and the call returns once the user has
+    /// signed in on another device. The claims challenge of the silent attempt's error, if any,
+    /// goes with the device-code request.
+    pub async fn acquire_token_silent_or_device_code(
+        &self,
+        scopes: &[&str],
+        account: Option<&Account>,
+        on_code: impl FnOnce(&DeviceFlow),
+    ) -> Result<AuthenticationResult, Error> {
+        let error = match self.silent_first(scopes, account, None).await {
+            SilentFirst::Token(result) => return Ok(*result),
+            SilentFirst::Failed(e) => return Err(e),
+            SilentFirst::NeedsUser { error, .. } => error,
+        };
+        let flow = self
+            .initiate_device_flow_with_claims(scopes, challenge_of(error.as_ref()).as_deref())
+            .await?;
+        on_code(&flow);
+        self.acquire_token_by_device_flow(&flow).await
+    }
+
+    /// The silent half of the `silent_or_*` methods.
+    async fn silent_first(
+        &self,
+        scopes: &[&str],
+        account: Option<&Account>,
+        claims_challenge: Option<&str>,
+    ) -> SilentFirst {
+        let account = match account {
+            Some(account) => Some(account.clone()),
+            None => {
+                let mut accounts = self.accounts(None);
+                if accounts.len() == 1 {
+                    accounts.pop()
+                } else {
+                    None
+                }
+            }
+        };
+        let Some(account) = account else {
+            return SilentFirst::NeedsUser {
+                account: None,
+                error: None,
+            };
+        };
+        let options = SilentOptions {
+            claims_challenge: claims_challenge.map(str::to_string),
+            ..SilentOptions::default()
+        };
+        let request = match self.core.begin_sign_in(scopes, claims_challenge) {
+            Ok(request) => request,
+            Err(e) => return SilentFirst::Failed(e),
+        };
+        match self.silent(request, &account, &options).await {
+            Ok(result) => SilentFirst::Token(Box::new(result)),
+            Err(e) if e.is_ui_required() => {
+                tracing::debug!(error = %e, "the silent attempt needs the user; signing in");
+                SilentFirst::NeedsUser {
+                    account: Some(account),
+                    error: Some(e),
+                }
+            }
+            Err(e) => SilentFirst::Failed(e),
+        }
+    }
+
+    /// Starts an auth-code flow for a native app that receives the redirect itself (a
+    /// custom-scheme redirect URI such as `myapp://auth`, an embedded web view): open
+    /// `flow.auth_uri`, then pass the redirect's parameters to
+    /// [`acquire_token_by_auth_code_flow`](Self::acquire_token_by_auth_code_flow). PKCE,
+    /// `state` and `nonce` as in [`acquire_token_interactive`](Self::acquire_token_interactive);
+    /// `scopes` may be empty (sign in only). Use `response_mode: Some("query".into())` when the
+    /// redirect arrives as a URL rather than a form post.
+    pub async fn initiate_auth_code_flow(
+        &self,
+        scopes: &[&str],
+        options: &AuthCodeFlowOptions,
+    ) -> Result<AuthCodeFlow, Error> {
+        self.core.initiate_auth_code_flow(scopes, options).await
+    }
+
+    /// Completes an auth-code flow with the authorization response's parameters: checks state,
+    /// redeems the code with PKCE, checks nonce, caches the tokens.
+    pub async fn acquire_token_by_auth_code_flow(
+        &self,
+        flow: &AuthCodeFlow,
+        response: &HashMap<String, String>,
+    ) -> Result<AuthenticationResult, Error> {
+        CacheAccess::around(&self.core.cache, None, async {
+            self.core
+                .redeem_auth_code(
+                    flow,
+                    response,
+                    super::telemetry::ApiId::AuthorizationCode,
+                    None,
+                )
+                .await
+        })
+        .await
+    }
+
+    /// [`acquire_token_by_auth_code_flow`](Self::acquire_token_by_auth_code_flow) for `scopes`
+    /// among the flow's scopes and its `extra_scopes_to_consent`.
+    pub async fn acquire_token_by_auth_code_flow_for_scopes(
+        &self,
+        flow: &AuthCodeFlow,
+        response: &HashMap<String, String>,
+        scopes: &[&str],
+    ) -> Result<AuthenticationResult, Error> {
+        CacheAccess::around(&self.core.cache, None, async {
+            self.core
+                .redeem_auth_code(
+                    flow,
+                    response,
+                    super::telemetry::ApiId::AuthorizationCode,
+                    Some(scopes),
+                )
+                .await
+        })
+        .await
+    }
+
+    /// Redeems an authorization code obtained without an [`AuthCodeFlow`]; see
+    /// [`ConfidentialClientApplication::acquire_token_by_authorization_code`](crate::ConfidentialClientApplication::acquire_token_by_authorization_code).
+    pub async fn acquire_token_by_authorization_code(
+        &self,
+        code: &str,
+        scopes: &[&str],
+        redirect_uri: &str,
+        options: &AuthorizationCodeOptions,
+    ) -> Result<AuthenticationResult, Error> {
+        CacheAccess::around(&self.core.cache, None, async {
+            self.core
+                .redeem_authorization_code(code, scopes, redirect_uri, options)
                 .await
         })
         .await
     }
 
     /// Starts a device-code flow: show `flow.message`, then call
-    /// [`acquire_token_by_device_flow`](Self::acquire_token_by_device_flow).
+    /// [`acquire_token_by_device_flow`](Self::acquire_token_by_device_flow). `scopes` may be
+    /// empty: sign in only.
     pub async fn initiate_device_flow(&self, scopes: &[&str]) -> Result<DeviceFlow, Error> {
         self.initiate_device_flow_with_claims(scopes, None).await
     }
@@ -360,7 +577,7 @@ impl PublicClientApplication {
         scopes: &[&str],
         claims_challenge: Option<&str>,
     ) -> Result<DeviceFlow, Error> {
-        let request = self.core.begin(scopes, claims_challenge)?;
+        let request = self.core.begin_sign_in(scopes, claims_challenge)?;
         self.core.initiate_device_flow(&request).await
     }
 
@@ -427,6 +644,17 @@ impl PublicClientApplication {
         let request = self
             .core
             .begin(scopes, options.claims_challenge.as_deref())?;
+        self.silent(request, account, options).await
+    }
+
+    /// The silent flow for a request already begun: the broker for broker accounts, else the
+    /// cache and refresh tokens.
+    async fn silent(
+        &self,
+        request: Request,
+        account: &Account,
+        options: &SilentOptions,
+    ) -> Result<AuthenticationResult, Error> {
         CacheAccess::around(&self.core.cache, Some(&account.home_account_id), async {
             if let Some(route) = &self.broker
                 && brokered::serves(account)
@@ -521,6 +749,28 @@ impl PublicClientApplication {
     pub fn is_broker_enabled(&self) -> bool {
         self.broker_switch_on
     }
+}
+
+/// What the silent half of a `silent_or_*` call found.
+enum SilentFirst {
+    /// A token: the call is done.
+    Token(Box<AuthenticationResult>),
+    /// The user must sign in (with this account, if one was tried; after this error, if any).
+    NeedsUser {
+        account: Option<Account>,
+        error: Option<Error>,
+    },
+    /// An error that interaction would not fix: returned as is.
+    Failed(Error),
+}
+
+/// The claims challenge an error carries, to send with the interactive request that follows.
+fn challenge_of(error: Option<&Error>) -> Option<String> {
+    error
+        .and_then(Error::service_error)
+        .and_then(|e| e.claims())
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
 }
 
 fn pop_needs_broker() -> Error {

@@ -77,6 +77,16 @@ impl ClientCore {
         self.begin_validated(scopes::validate(scopes)?, claims_challenge)
     }
 
+    /// [`begin`](Self::begin) for a flow that signs a user in: no scopes at all is allowed
+    /// ("sign in only": the reserved scopes alone are sent, for the id token and account).
+    pub fn begin_sign_in(
+        &self,
+        scopes: &[&str],
+        claims_challenge: Option<&str>,
+    ) -> Result<Request, Error> {
+        self.begin_validated(scopes::validate_sign_in(scopes)?, claims_challenge)
+    }
+
     /// [`begin`](Self::begin) for an app-only request (client credentials), whose scopes are
     /// sent as given: its [`Request::decorated`] is empty.
     pub fn begin_app_only(

@@ -56,13 +56,20 @@ impl Candidate {
     }
 }
 
+/// Microsoft Edge on Linux, where MSAL Python looks for it: a path owned by the administrator
+/// (a symbolic link to `/opt/microsoft/msedge*/msedge`).
+pub(crate) const LINUX_EDGE: &str = "/usr/bin/microsoft-edge";
+
 /// The commands to try for `url`, in order: each `$BROWSER` entry, then the platform's
-/// launchers. Pure: the environment comes from `env`.
+/// launchers. On Linux with a graphical session and no `$BROWSER`, Microsoft Edge comes first
+/// when installed (`edge_installed`: [`LINUX_EDGE`] exists), as in MSAL Python: only Edge
+/// satisfies device-based Conditional Access there. Pure: the environment comes from `env`.
 ///
 /// Returns the candidates and, when the platform launcher was left out, why.
 pub(crate) fn candidates(
     env: &dyn Fn(&str) -> Option<String>,
     is_wsl: bool,
+    edge_installed: bool,
     platform: Platform,
     url: &str,
 ) -> (Vec<Candidate>, Option<&'static str>) {
@@ -93,6 +100,19 @@ pub(crate) fn candidates(
         }),
         Platform::MacOs => out.push(Candidate::plain("open", url, "macOS default browser")),
         Platform::Linux | Platform::OtherUnix => {
+            // `$BROWSER`, when set, is the user's choice and stays first and alone before the
+            // platform's launchers.
+            if platform == Platform::Linux
+                && edge_installed
+                && graphical
+                && env("BROWSER").is_none()
+            {
+                out.push(Candidate::plain(
+                    LINUX_EDGE,
+                    url,
+                    "Microsoft Edge, for device-based Conditional Access",
+                ));
+            }
             if is_wsl {
                 out.push(Candidate::plain("wslview", url, "WSL"));
                 let mut explorer = Candidate::plain("explorer.exe", url, "WSL");
@@ -225,8 +245,9 @@ type FindFn = dyn Fn(&str) -> Option<PathBuf> + Send + Sync;
 ///
 /// | platform | commands |
 /// |---|---|
-/// | Linux, BSD | `xdg-open URL` (only with `DISPLAY` or `WAYLAND_DISPLAY` set) |
-/// | WSL | `wslview URL`, `explorer.exe URL`, then `xdg-open URL` as on Linux |
+/// | Linux | `/usr/bin/microsoft-edge URL` when Edge is installed and `$BROWSER` is unset (device-based Conditional Access needs Edge, as in MSAL Python), then `xdg-open URL` (both only with `DISPLAY` or `WAYLAND_DISPLAY` set) |
+/// | BSD | `xdg-open URL` (only with `DISPLAY` or `WAYLAND_DISPLAY` set) |
+/// | WSL | Edge as on Linux, `wslview URL`, `explorer.exe URL`, then `xdg-open URL` as on Linux |
 /// | macOS | `open URL` |
 /// | Windows | `cmd /C start "" "URL"` |
 ///
@@ -353,7 +374,8 @@ impl SystemBrowser {
 
     fn candidates(&self, url: &str) -> (Vec<Candidate>, Option<&'static str>) {
         let env = |name: &str| self.var(name);
-        candidates(&env, self.is_wsl(), self.platform, url)
+        let edge_installed = self.platform == Platform::Linux && self.find(LINUX_EDGE).is_some();
+        candidates(&env, self.is_wsl(), edge_installed, self.platform, url)
     }
 }
 
@@ -419,7 +441,7 @@ mod tests {
 
     fn argv(env: &[(&str, &str)], wsl: bool, platform: Platform) -> Vec<Vec<String>> {
         let env = env_of(env);
-        candidates(&env, wsl, platform, URL)
+        candidates(&env, wsl, false, platform, URL)
             .0
             .into_iter()
             .map(|c| std::iter::once(c.program).chain(c.args).collect())
@@ -499,7 +521,7 @@ mod tests {
     #[test]
     fn wsl_prefers_wslview_then_explorer() {
         let env = env_of(&[]);
-        let (c, skipped) = candidates(&env, true, Platform::Linux, URL);
+        let (c, skipped) = candidates(&env, true, false, Platform::Linux, URL);
         let names: Vec<_> = c.iter().map(|c| c.program.as_str()).collect();
         assert_eq!(names, ["wslview", "explorer.exe"]);
         assert!(c[1].ignore_exit_status && !c[0].ignore_exit_status);
@@ -533,15 +555,70 @@ mod tests {
             vec![v(&["cmd", "/C", "start", "\"\"", &format!("\"{URL}\"")])]
         );
         let env = env_of(&[]);
-        assert!(candidates(&env, false, Platform::Windows, URL).0[0].raw_args);
+        assert!(candidates(&env, false, false, Platform::Windows, URL).0[0].raw_args);
     }
 
     #[test]
     fn headless_linux_has_no_candidate() {
         let env = env_of(&[("DISPLAY", "  "), ("BROWSER", " : ")]);
-        let (c, skipped) = candidates(&env, false, Platform::Linux, URL);
-        assert!(c.is_empty());
+        let (c, skipped) = candidates(&env, false, true, Platform::Linux, URL);
+        assert!(c.is_empty(), "not even Edge without a display");
         assert!(skipped.unwrap().contains("DISPLAY"));
+    }
+
+    #[test]
+    fn linux_prefers_edge_when_installed_and_browser_is_unset() {
+        let installed = |env: &[(&str, &str)], wsl: bool, platform: Platform| {
+            let env = env_of(env);
+            candidates(&env, wsl, true, platform, URL)
+                .0
+                .into_iter()
+                .map(|c| c.program)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            installed(&[("DISPLAY", ":0")], false, Platform::Linux),
+            [LINUX_EDGE, "xdg-open"]
+        );
+        assert_eq!(
+            installed(&[("WAYLAND_DISPLAY", "wayland-0")], true, Platform::Linux),
+            [LINUX_EDGE, "wslview", "explorer.exe", "xdg-open"]
+        );
+        // $BROWSER keeps its precedence: the user's choice, then the usual launchers.
+        assert_eq!(
+            installed(
+                &[("DISPLAY", ":0"), ("BROWSER", "firefox")],
+                false,
+                Platform::Linux
+            ),
+            ["firefox", "xdg-open"]
+        );
+        // Only Linux; and not installed, not tried.
+        assert_eq!(
+            installed(&[("DISPLAY", ":0")], false, Platform::OtherUnix),
+            ["xdg-open"]
+        );
+        assert_eq!(
+            argv(&[("DISPLAY", ":0")], false, Platform::Linux),
+            vec![v(&["xdg-open", URL])]
+        );
+        // The system browser asks its path search whether Edge is there.
+        let browser = |edge: bool| {
+            SystemBrowser::new()
+                .with_platform(Platform::Linux)
+                .with_wsl(false)
+                .with_env(env_of(&[("DISPLAY", ":0")]))
+                .with_path_search(move |p| (edge || p != LINUX_EDGE).then(|| PathBuf::from(p)))
+        };
+        let programs = |b: SystemBrowser| {
+            b.candidates(URL)
+                .0
+                .into_iter()
+                .map(|c| c.program)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(programs(browser(true)), [LINUX_EDGE, "xdg-open"]);
+        assert_eq!(programs(browser(false)), ["xdg-open"]);
     }
 
     #[test]

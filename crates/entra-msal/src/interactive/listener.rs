@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -24,7 +24,9 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 /// so closing the socket does not reset the connection before the client read the answer.
 const LINGER: Duration = Duration::from_millis(500);
 
-/// A one-shot loopback redirect listener on `127.0.0.1` only (never `0.0.0.0` or `::`).
+/// A one-shot loopback redirect listener on `127.0.0.1` only, unless the caller binds another
+/// address explicitly with [`bind_on`](Self::bind_on) (e.g. `0.0.0.0` inside a container whose
+/// port is published to the host).
 ///
 /// Bind it, put [`redirect_uri`](Self::redirect_uri) into the authorization request, open the
 /// URL, then [`wait_for_response`](Self::wait_for_response):
@@ -57,6 +59,8 @@ pub struct LoopbackListener {
     listener: TcpListener,
     addr: SocketAddr,
     connection_timeout: Duration,
+    /// The page answered to `GET /?welcome=true`, if any.
+    welcome_html: Option<String>,
 }
 
 impl LoopbackListener {
@@ -66,36 +70,61 @@ impl LoopbackListener {
     /// Binds `127.0.0.1:port` (`None` or `0`: the OS picks a free port). A port already in
     /// use gives [`Error::Configuration`] naming the port.
     pub async fn bind(port: Option<u16>) -> Result<Self, Error> {
+        Self::bind_on(IpAddr::V4(Ipv4Addr::LOCALHOST), port).await
+    }
+
+    /// Binds `address:port` instead of `127.0.0.1`: for a sign-in inside a container, whose
+    /// loopback the host's browser cannot reach, bind `0.0.0.0` and publish the port
+    /// (`docker run -p 8400:8400`, with the same fixed port). The redirect URI stays
+    /// `http://localhost:PORT` and the `Host` check stays: only requests addressed to a
+    /// loopback name are answered, and the `state` check keeps a response from another machine
+    /// from ending the flow. Anything that can reach the address can connect, so bind all
+    /// interfaces only where the network is the container's.
+    pub async fn bind_on(address: IpAddr, port: Option<u16>) -> Result<Self, Error> {
         let port = port.unwrap_or(0);
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port))
-            .await
-            .map_err(|e| {
-                let what = if port == 0 {
-                    "a free port".to_string()
-                } else {
-                    format!("port {port}")
-                };
-                let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
-                    " is already in use; close the program using it, choose another port, or let the OS pick one (port None)".to_string()
-                } else {
-                    format!(" could not be bound: {e}")
-                };
-                Error::configuration(format!(
-                    "loopback redirect listener: {what} on 127.0.0.1{hint}"
-                ))
-            })?;
+        let listener = TcpListener::bind((address, port)).await.map_err(|e| {
+            let what = if port == 0 {
+                "a free port".to_string()
+            } else {
+                format!("port {port}")
+            };
+            let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+                " is already in use; close the program using it, choose another port, or let the OS pick one (port None)".to_string()
+            } else {
+                format!(" could not be bound: {e}")
+            };
+            Error::configuration(format!(
+                "loopback redirect listener: {what} on {address}{hint}"
+            ))
+        })?;
         let addr = listener.local_addr().map_err(|e| {
             Error::configuration_caused(
                 format!("loopback redirect listener: the bound address is unknown: {e}"),
                 e,
             )
         })?;
+        if !address.is_loopback() {
+            tracing::info!(%addr, "loopback redirect listener bound on a non-loopback address, as asked");
+        }
         tracing::debug!(port = addr.port(), "loopback redirect listener bound");
         Ok(Self {
             listener,
             addr,
             connection_timeout: Self::DEFAULT_CONNECTION_TIMEOUT,
+            welcome_html: None,
         })
+    }
+
+    /// Serves `html` to `GET /?welcome=true` (see [`welcome_uri`](Self::welcome_uri)) while
+    /// waiting, as MSAL Python's `welcome_template`: a landing page that links to the sign-in.
+    pub fn with_welcome_page(mut self, html: String) -> Self {
+        self.welcome_html = Some(html);
+        self
+    }
+
+    /// `http://localhost:{port}/?welcome=true`, the welcome page's address.
+    pub fn welcome_uri(&self) -> String {
+        format!("http://localhost:{}/?welcome=true", self.port())
     }
 
     /// The port bound.
@@ -103,7 +132,7 @@ impl LoopbackListener {
         self.addr.port()
     }
 
-    /// The socket address bound (always `127.0.0.1:port`).
+    /// The socket address bound (`127.0.0.1:port` unless bound with `bind_on`).
     #[cfg(test)]
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
@@ -161,6 +190,7 @@ impl LoopbackListener {
         let shared = Shared {
             expected_state,
             pages,
+            welcome_html: self.welcome_html.as_deref(),
             connection_timeout: self.connection_timeout,
             claimed: AtomicBool::new(false),
         };
@@ -225,6 +255,7 @@ impl LoopbackListener {
 struct Shared<'a> {
     expected_state: Option<&'a str>,
     pages: &'a ResultPages,
+    welcome_html: Option<&'a str>,
     connection_timeout: Duration,
     /// Set by the connection that carries the accepted result.
     claimed: AtomicBool,
@@ -261,6 +292,12 @@ async fn serve_connection(
         }
         Ok(Err(ReadFailure::Closed(false) | ReadFailure::Abandoned)) | Err(_) => return None,
     };
+    if let Some(welcome) = shared.welcome_html
+        && redirect::is_welcome_request(&request)
+    {
+        answer_and_close(&mut stream, &html_page(200, welcome), false).await;
+        return None;
+    }
     let params = match redirect::authorization_response(&request) {
         Ok(params) => params,
         Err(Rejection { status, message }) => {

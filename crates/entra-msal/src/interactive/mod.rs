@@ -2,7 +2,7 @@
 //!
 //! The pieces of `acquire_token_interactive`'s browser flow, usable on their own:
 //!
-//! - [`LoopbackListener`] binds `127.0.0.1` (never all interfaces), gives the
+//! - [`LoopbackListener`] binds `127.0.0.1` (another address only when asked), gives the
 //!   `http://localhost:PORT` redirect URI, and waits for the one authorization response
 //!   (`response_mode=form_post` or `query`), ignoring stray and forged requests.
 //! - [`UrlOpener`] shows the authorization URL; [`SystemBrowser`] is the default (`$BROWSER`,
@@ -35,3 +35,4 @@ pub use browser::SystemBrowser;
 pub use listener::LoopbackListener;
 pub use opener::UrlOpener;
 pub use pages::ResultPages;
+pub(crate) use pages::render_welcome;

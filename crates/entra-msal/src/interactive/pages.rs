@@ -73,6 +73,12 @@ impl ResultPages {
     }
 }
 
+/// A welcome page template with `{auth_uri}` replaced by the sign-in URL, HTML-escaped (so it
+/// can sit in an `href`). Other text, including other braces, is kept as is.
+pub(crate) fn render_welcome(template: &str, auth_uri: &str) -> String {
+    template.replace("{auth_uri}", &escape_html(auth_uri))
+}
+
 fn page(title: &str, body: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\

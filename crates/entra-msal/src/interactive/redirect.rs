@@ -68,6 +68,17 @@ pub(crate) fn authorization_response(
     Ok(params)
 }
 
+/// Whether `request` asks for the welcome page: `GET /?welcome=true` with a loopback `Host`
+/// (MSAL Python's landing page, shown before the browser goes on to sign in).
+pub(crate) fn is_welcome_request(request: &ParsedRequest) -> bool {
+    request.method == "GET"
+        && request.header("host").is_none_or(is_loopback_host)
+        && matches!(
+            split_target(&request.target),
+            Ok(("/", Some(query))) if query.split('&').any(|p| p == "welcome=true")
+        )
+}
+
 /// Path and query of an origin-form (`/p?q`) or absolute-form (`http://host/p?q`) target.
 fn split_target(target: &str) -> Result<(&str, Option<&str>), Rejection> {
     let origin_form = if target.starts_with('/') {

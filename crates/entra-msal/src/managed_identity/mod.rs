@@ -37,6 +37,7 @@ mod wire;
 pub use env::{EnvironmentReader, ProcessEnvironment, StaticEnvironment};
 pub use error::{ManagedIdentityError, ManagedIdentityErrorKind};
 pub use identity::{ManagedIdentity, UserAssignedId};
+pub(crate) use source::CLOUD_SHELL_DEFAULT_ENDPOINT;
 pub use source::{ManagedIdentitySource, detect_source};
 
 pub(crate) use source::{Detected, detect};

@@ -691,3 +691,80 @@ async fn loopback_listener_is_loopback_only_one_shot_and_closes_on_timeout() {
         "the port stayed open after the timeout"
     );
 }
+
+/// An explicit non-loopback bind (a container's `0.0.0.0`): reachable through the published
+/// port, still answering only requests addressed to a loopback name.
+#[tokio::test]
+async fn an_explicit_all_interfaces_bind_keeps_the_host_check() {
+    let listener = LoopbackListener::bind_on(IpAddr::V4(Ipv4Addr::UNSPECIFIED), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        listener.local_addr().ip(),
+        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+    );
+    assert_eq!(
+        listener.redirect_uri(),
+        format!("http://localhost:{}", listener.port())
+    );
+    let (port, task) = start_with(listener, Some("s"), None, ResultPages::default());
+    // A page on another machine naming the container's address is refused.
+    let foreign = exchange(
+        port,
+        b"GET /?code=c&state=s HTTP/1.1\r\nHost: 172.17.0.2:8400\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status_of(&foreign), 400);
+    // Through the machine's own outward address (what a published port forwards to), a
+    // request for localhost is the browser's redirect.
+    let outward = std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|s| s.connect("192.0.2.1:9").map(|()| s))
+        .and_then(|s| s.local_addr())
+        .map(|a| a.ip())
+        .ok()
+        .filter(|ip| !ip.is_loopback() && !ip.is_unspecified());
+    let answer = tokio::time::timeout(CLIENT_LIMIT, async {
+        let target = outward.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        let mut stream = TcpStream::connect((target, port)).await.unwrap();
+        stream.write_all(&get("/?code=c&state=s")).await.unwrap();
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer).await;
+        String::from_utf8_lossy(&answer).into_owned()
+    })
+    .await
+    .unwrap();
+    assert_eq!(status_of(&answer), 200, "{answer}");
+    assert_eq!(finish(task).await.unwrap()["code"], "c");
+}
+
+/// MSAL Python's `welcome_template`: `GET /?welcome=true` shows the page, and waiting goes on.
+#[tokio::test]
+async fn the_welcome_page_is_served_and_waiting_continues() {
+    let listener = LoopbackListener::bind(None)
+        .await
+        .unwrap()
+        .with_welcome_page(
+            "<a href='https://login.example/authorize?a=1&amp;b=2'>Sign in</a>".into(),
+        );
+    assert_eq!(
+        listener.welcome_uri(),
+        format!("http://localhost:{}/?welcome=true", listener.port())
+    );
+    let (port, task) = start_with(listener, None, None, ResultPages::default());
+    let welcome = exchange(port, &get("/?welcome=true")).await;
+    assert_eq!(status_of(&welcome), 200);
+    assert!(body_of(&welcome).contains("Sign in"), "{welcome}");
+    assert!(!task.is_finished());
+    let answer = exchange(port, &get("/?code=after-welcome")).await;
+    assert_eq!(status_of(&answer), 200);
+    assert_eq!(finish(task).await.unwrap()["code"], "after-welcome");
+
+    // Without a welcome page the same request is just not an authorization response.
+    let (port, task) = start(None, None, ResultPages::default()).await;
+    assert_eq!(
+        status_of(&exchange(port, &get("/?welcome=true")).await),
+        400
+    );
+    exchange(port, &get("/?code=x")).await;
+    finish(task).await.unwrap();
+}

@@ -3,6 +3,7 @@
 //! `finish`).
 
 pub(crate) mod client_credentials;
+pub(crate) mod cloud_shell;
 pub(crate) mod on_behalf_of;
 pub(crate) mod password;
 pub(crate) mod refresh_token;

@@ -1,18 +1,24 @@
 //! `grant_type=authorization_code` with PKCE.
 
-/// The form of an authorization-code redemption (scopes already decorated).
+/// The form of an authorization-code redemption (scopes already decorated). An empty
+/// `redirect_uri` is left out, and so is a missing PKCE `code_verifier` (a code obtained without
+/// PKCE).
 pub fn authorization_code(
     client_id: &str,
     code: &str,
     redirect_uri: &str,
-    code_verifier: &str,
+    code_verifier: Option<&str>,
     scopes: &[String],
     claims: Option<&str>,
 ) -> Vec<(String, String)> {
     let mut form = super::base(client_id, "authorization_code", scopes, claims);
     form.push(("code".into(), code.into()));
-    form.push(("redirect_uri".into(), redirect_uri.into()));
-    form.push(("code_verifier".into(), code_verifier.into()));
+    if !redirect_uri.is_empty() {
+        form.push(("redirect_uri".into(), redirect_uri.into()));
+    }
+    if let Some(verifier) = code_verifier {
+        form.push(("code_verifier".into(), verifier.into()));
+    }
     form.push(("client_info".into(), "1".into()));
     form
 }

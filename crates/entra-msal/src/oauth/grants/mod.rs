@@ -85,11 +85,16 @@ mod tests {
             "cid",
             "code",
             "http://localhost:1",
-            "verifier",
+            Some("verifier"),
             &scopes,
             None,
         );
         assert_eq!(get(&f, "code_verifier"), Some("verifier"));
         assert_eq!(get(&f, "redirect_uri"), Some("http://localhost:1"));
+        let f = authorization_code("cid", "code", "", None, &scopes, None);
+        assert_eq!(
+            (get(&f, "code_verifier"), get(&f, "redirect_uri")),
+            (None, None)
+        );
     }
 }
