@@ -124,9 +124,9 @@ pub use error::{Classification, Error, ErrorCause, Result, ServiceError};
 pub use app::{
     Account, AuthCodeFlow, AuthCodeFlowOptions, AuthenticationResult, BeforeUiCallback,
     BrokerAvailability, Clock, ConfidentialClientApplication, ConfidentialClientBuilder,
-    DeviceFlow, ForClientOptions, InteractiveOptions, ManagedIdentityClient,
-    ManagedIdentityClientBuilder, Prompt, PublicClientApplication, PublicClientBuilder,
-    SecretToken, SilentOptions, SystemClock, TokenSource,
+    DeviceFlow, FederatedUser, ForClientOptions, InteractiveOptions, ManagedIdentityClient,
+    ManagedIdentityClientBuilder, OnBehalfOfOptions, Prompt, PublicClientApplication,
+    PublicClientBuilder, SecretToken, SilentOptions, SystemClock, TokenSource, UserFicOptions,
 };
 pub use cache::{CacheListener, TokenCache};
 pub use interactive::{ResultPages, SystemBrowser, UrlOpener};
