@@ -148,10 +148,17 @@ async fn workload_identity_federation_through_the_bearer_policy() {
         .unwrap();
     let credential: Arc<dyn TokenCredential> = Arc::new(app);
     let service = Arc::new(Service::default());
-    let p = pipeline(credential.clone(), "api://emulator-api/.default", service.clone());
+    let p = pipeline(
+        credential.clone(),
+        "api://emulator-api/.default",
+        service.clone(),
+    );
     assert_eq!(call(&p).await.unwrap(), StatusCode::Ok);
     let seen = service.authorizations.lock().unwrap().clone();
-    assert_eq!(claims(seen[0].as_deref().unwrap())["azp"], cert.client_id.as_str());
+    assert_eq!(
+        claims(seen[0].as_deref().unwrap())["azp"],
+        cert.client_id.as_str()
+    );
     // Rotated: a token for another resource (not cached) authenticates with the new file.
     let second = signer.sign(&cert.client_id, &endpoint, now()).unwrap();
     std::fs::write(&file, &second).unwrap();

@@ -89,11 +89,7 @@ async fn x5c_carries_the_whole_certificate_chain() {
         use rustls::pki_types::pem::PemObject as _;
         STANDARD.encode(rustls::pki_types::CertificateDer::from_pem_slice(pem.as_bytes()).unwrap())
     };
-    assert_eq!(
-        x5c,
-        vec![der(&cert), der(ca)],
-        "leaf first, then the chain"
-    );
+    assert_eq!(x5c, vec![der(&cert), der(ca)], "leaf first, then the chain");
     // Without send_x5c, no chain is sent.
     let plain = e
         .builder(&client_id)

@@ -405,3 +405,84 @@ async fn user_federated_identity_credential() {
     }
     assert_eq!(e.token_requests().len(), sent);
 }
+
+/// MSAL Python 1.39 runs `user_fic` and forwarded client claims against the emulator; entra-msal
+/// then answers from the cache Python wrote: the same forwarded claims find Python's token (the
+/// same extended cache key), and the `user_fic` account serves silent calls.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn msal_python_user_fic_and_forwarded_claims_share_the_cache() {
+    let Some(python) = entra_test_support::python() else {
+        return;
+    };
+    let e = env().await;
+    let info_file = e.dir.path().join("info.json");
+    std::fs::write(&info_file, serde_json::to_string(&e.info).unwrap()).unwrap();
+    let cache_file = e.dir.path().join("python-cache.json");
+    let forwarded = r#"{"access_token":{"xms_fwd":{"values":["edge-1"]}}}"#;
+    let output = tokio::process::Command::new(&python)
+        .arg(entra_test_support::repo_root().join("interop/msal_python_confidential.py"))
+        .arg("--info")
+        .arg(&info_file)
+        .arg("--cache-out")
+        .arg(&cache_file)
+        .arg("--forwarded-claims")
+        .arg(forwarded)
+        .env_remove("REQUESTS_CA_BUNDLE")
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let report: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap_or_default();
+    assert!(
+        output.status.success() && report["ok"] == true,
+        "MSAL Python failed\nstdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(report["account_source"], "user_fic");
+    let python_requests = e.token_requests();
+    let python_fwd = python_requests
+        .iter()
+        .find(|r| r.form.contains_key("claims") && r.form["grant_type"] == "client_credentials")
+        .expect("MSAL Python sent the forwarded claims");
+    assert_eq!(python_fwd.form["claims"], forwarded);
+    let user_fic = python_requests
+        .iter()
+        .find(|r| r.form["grant_type"] == "user_fic")
+        .unwrap();
+    assert_eq!(user_fic.headers["x-client-sku"], "MSAL.Python");
+
+    let cache = entra_msal::TokenCache::new();
+    cache
+        .deserialize(&std::fs::read_to_string(&cache_file).unwrap())
+        .unwrap();
+    let app = e.secret_builder().token_cache(cache).build().unwrap();
+    let hit = app
+        .acquire_token_for_client_with(
+            &[APP_SCOPE],
+            &ForClientOptions {
+                forwarded_client_claims: Some(forwarded.into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(hit.token_source, TokenSource::Cache, "Python's keyed entry");
+    let account = app
+        .accounts(Some(report["username"].as_str().unwrap()))
+        .pop()
+        .expect("the user_fic account");
+    assert_eq!(account.account_source.as_deref(), Some("user_fic"));
+    assert_eq!(account.local_account_id, report["oid"].as_str().unwrap());
+    let silent = app
+        .acquire_token_silent(&[GRAPH], &account, &SilentOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(silent.token_source, TokenSource::Cache);
+    assert_eq!(
+        e.token_requests().len(),
+        python_requests.len(),
+        "no request from Rust"
+    );
+}
