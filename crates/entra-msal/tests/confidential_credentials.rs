@@ -149,6 +149,32 @@ async fn an_encrypted_private_key_with_its_passphrase() {
         .acquire_token_for_client(&[SCOPE])
         .await
         .unwrap();
+    // The legacy OpenSSL form (Proc-Type: 4,ENCRYPTED), with AES and with triple DES.
+    for cipher in ["-aes256", "-aes128", "-des3"] {
+        let legacy = openssl(
+            &["rsa", cipher, "-traditional", "-passout", "pass:s3cret"],
+            &key,
+        );
+        assert!(legacy.contains("Proc-Type: 4,ENCRYPTED"), "{cipher}");
+        e.builder(&client_id)
+            .certificate(legacy.clone(), cert.clone())
+            .private_key_passphrase("s3cret")
+            .build()
+            .unwrap()
+            .acquire_token_for_client(&[SCOPE])
+            .await
+            .unwrap();
+        let err = e
+            .builder(&client_id)
+            .certificate(legacy, cert.clone())
+            .private_key_passphrase("wrong")
+            .build()
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("passphrase is wrong"),
+            "{cipher}: {err}"
+        );
+    }
     let failure = |builder: entra_msal::ConfidentialClientBuilder| {
         let err = builder.build().unwrap_err();
         assert!(matches!(err, Error::Configuration { .. }), "{err}");

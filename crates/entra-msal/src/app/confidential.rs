@@ -178,7 +178,8 @@ impl ConfidentialClientBuilder {
     }
 
     /// The passphrase of an encrypted PEM private key (`BEGIN ENCRYPTED PRIVATE KEY`, PKCS#8
-    /// with PBES2) given to [`certificate`](Self::certificate) or
+    /// with PBES2, or OpenSSL's legacy `Proc-Type: 4,ENCRYPTED` form) given to
+    /// [`certificate`](Self::certificate) or
     /// [`certificate_thumbprint`](Self::certificate_thumbprint).
     pub fn private_key_passphrase(mut self, passphrase: impl Into<String>) -> Self {
         self.passphrase = Some(passphrase.into());

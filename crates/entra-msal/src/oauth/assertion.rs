@@ -1,7 +1,8 @@
 //! Client assertions (RFC 7523 `private_key_jwt`) signed with a certificate's key: PS256 with
 //! `x5t#S256` by default, RS256 with `x5t` for ADFS or when only a SHA-1 thumbprint is known,
 //! optional `x5c` (every certificate of the PEM, the chain), extra `client_claims`, and reuse of
-//! one assertion for at most 540 s. Private keys may be encrypted PKCS#8 PEM with a passphrase.
+//! one assertion for at most 540 s. Private keys may be encrypted PEM (PKCS#8, or OpenSSL's legacy
+//! form in `legacy_pem`) with a passphrase.
 
 use std::sync::Mutex;
 
@@ -76,13 +77,13 @@ impl RsaKeyDer {
 fn rsa_key_from_pem(key_pem: &str, passphrase: Option<&str>) -> Result<RsaKeyDer, Error> {
     use rustls::pki_types::PrivateKeyDer;
     use rustls::pki_types::pem::PemObject as _;
-    if key_pem.contains("Proc-Type: 4,ENCRYPTED") {
-        return Err(Error::configuration(
-            "the private key is encrypted in the legacy OpenSSL format (Proc-Type: 4,ENCRYPTED), \
-             which is not supported: convert it to encrypted PKCS#8 with `openssl pkcs8 -topk8 \
-             -v2 aes-256-cbc -in key.pem -out key-pkcs8.pem`"
-                .into(),
-        ));
+    if super::legacy_pem::is_legacy_encrypted(key_pem) {
+        let passphrase = passphrase.ok_or_else(|| {
+            Error::configuration(
+                "the private key is encrypted: give its passphrase (private_key_passphrase)".into(),
+            )
+        })?;
+        return super::legacy_pem::decrypt(key_pem, passphrase).map(RsaKeyDer::Pkcs1);
     }
     if let Some(der) = pem_section(key_pem, "ENCRYPTED PRIVATE KEY") {
         let passphrase = passphrase.ok_or_else(|| {
@@ -216,8 +217,9 @@ impl CertificateCredential {
         Self::from_pem_with_passphrase(key_pem, certificate_pem, None)
     }
 
-    /// [`from_pem`](Self::from_pem) for a key that may be encrypted (`BEGIN ENCRYPTED PRIVATE
-    /// KEY`, PKCS#8 with PBES2) with `passphrase`. A wrong passphrase is a configuration error.
+    /// [`from_pem`](Self::from_pem) for a key that may be encrypted with `passphrase` (`BEGIN
+    /// ENCRYPTED PRIVATE KEY`, PKCS#8 with PBES2, or OpenSSL's legacy `Proc-Type: 4,ENCRYPTED`).
+    /// A wrong passphrase is a configuration error.
     pub fn from_pem_with_passphrase(
         key_pem: &str,
         certificate_pem: &str,
@@ -477,10 +479,18 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("not an RSA key"), "{err}");
-        let legacy = "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-256-CBC,00\n\nMIIB\n-----END RSA PRIVATE KEY-----\n";
+        let legacy = "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: BF-CBC,0001020304050607\n\nMIIB\n-----END RSA PRIVATE KEY-----\n";
         let err = CertificateCredential::from_pem_and_thumbprint(legacy, &"ab".repeat(20))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("openssl pkcs8 -topk8"), "{err}");
+        assert!(err.contains("give its passphrase"), "{err}");
+        let err = CertificateCredential::from_pem_and_thumbprint_with_passphrase(
+            legacy,
+            &"ab".repeat(20),
+            Some("pw"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("BF-CBC, which is not supported"), "{err}");
     }
 }

@@ -5,6 +5,7 @@ pub mod assertion;
 pub mod assertion_source;
 pub mod credential;
 pub mod grants;
+mod legacy_pem;
 pub mod pkce;
 pub mod response;
 pub mod transport;
