@@ -71,7 +71,7 @@ pub struct SilentOptions {
     pub tenant: Option<String>,
     /// Client-originated claims (a JSON object) merged into the `claims` parameter of a
     /// refresh; unlike a claims challenge they keep the cache, keyed by their value (MSAL
-    /// Python's `forwarded_client_claims`). Confidential clients only.
+    /// Python's `forwarded_client_claims`). Not sent to an authentication broker.
     pub forwarded_client_claims: Option<String>,
     /// Requests a proof-of-possession token bound to one HTTP request (brokers only).
     pub pop: Option<PopParams>,
