@@ -56,6 +56,8 @@ pub fn ready_made() -> Result<EmulatorConfig, CryptoError> {
         format!("{API}/.default"),
         "api://load-*/.default".to_string(),
         "https://graph.microsoft.com/.default".to_string(),
+        // Federated identity credential tokens (the `user_fic` grant's assertion).
+        format!("{}/.default", crate::scopes::TOKEN_EXCHANGE_AUDIENCE),
     ];
     Ok(EmulatorConfig {
         tenants: vec![

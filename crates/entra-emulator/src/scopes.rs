@@ -5,6 +5,13 @@ use std::collections::BTreeSet;
 /// The default resource of short scope names such as `User.Read`.
 pub const GRAPH: &str = "https://graph.microsoft.com";
 
+/// The audience of federated identity credential tokens: an app's token for
+/// `api://AzureADTokenExchange/.default` is the assertion of the `user_fic` grant.
+pub const TOKEN_EXCHANGE_AUDIENCE: &str = "api://AzureADTokenExchange";
+
+/// The application id Entra puts in the `aud` of such tokens.
+pub const TOKEN_EXCHANGE_APP_ID: &str = "fb60f99c-7a34-4190-8149-302f77469936";
+
 /// The scopes every OIDC request may add, which name no resource.
 pub const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
 

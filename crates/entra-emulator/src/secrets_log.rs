@@ -20,9 +20,10 @@ use serde::{Deserialize, Serialize};
 pub const SECRETS_LOG_ENV: &str = "ENTRA_EMULATOR_SECRETS_LOG";
 
 /// Form fields whose values are credentials when a client sends them.
-pub const SECRET_FORM_FIELDS: [&str; 8] = [
+pub const SECRET_FORM_FIELDS: [&str; 9] = [
     "client_secret",
     "client_assertion",
+    "user_federated_identity_credential",
     "code",
     "code_verifier",
     "device_code",

@@ -129,9 +129,10 @@ pub use error::{Classification, Error, ErrorCause, Result, ServiceError};
 pub use app::{
     Account, AuthCodeFlow, AuthCodeFlowOptions, AuthenticationResult, AuthorizationCodeOptions,
     BeforeUiCallback, BrokerAvailability, Clock, ConfidentialClientApplication,
-    ConfidentialClientBuilder, DeviceFlow, ForClientOptions, InteractiveOptions,
-    ManagedIdentityClient, ManagedIdentityClientBuilder, Prompt, PublicClientApplication,
-    PublicClientBuilder, SecretToken, SilentOptions, SystemClock, TokenSource,
+    ConfidentialClientBuilder, DeviceFlow, FederatedUser, ForClientOptions, InteractiveOptions,
+    ManagedIdentityClient, ManagedIdentityClientBuilder, OnBehalfOfOptions, Prompt,
+    PublicClientApplication, PublicClientBuilder, SecretToken, SilentOptions, SystemClock,
+    TokenSource, UserFicOptions,
 };
 pub use cache::{CacheListener, TokenCache};
 pub use interactive::{ResultPages, SystemBrowser, UrlOpener};

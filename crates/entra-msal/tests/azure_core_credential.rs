@@ -125,6 +125,57 @@ async fn confidential_client_through_the_bearer_policy() {
     assert_eq!(token_requests(&env), 1);
 }
 
+/// Workload identity federation (a Kubernetes pod's projected token file) as the SDK's
+/// credential: the token file's assertion authenticates the app, and a rotated file is read.
+#[tokio::test]
+async fn workload_identity_federation_through_the_bearer_policy() {
+    let env = support::env().await;
+    let cert = env.info.certificate_client.as_ref().unwrap();
+    let signer = entra_msal::CertificateCredential::from_pem(
+        &std::fs::read_to_string(&cert.private_key_file).unwrap(),
+        &std::fs::read_to_string(&cert.certificate_file).unwrap(),
+    )
+    .unwrap();
+    let endpoint = format!("{}/oauth2/v2.0/token", env.emulator.authority());
+    let now = || time::OffsetDateTime::now_utc().unix_timestamp();
+    let file = env.dir.path().join("azure-identity-token");
+    let first = signer.sign(&cert.client_id, &endpoint, now()).unwrap();
+    std::fs::write(&file, &first).unwrap();
+    let app = env
+        .builder(&cert.client_id)
+        .workload_identity_federation(&file)
+        .build()
+        .unwrap();
+    let credential: Arc<dyn TokenCredential> = Arc::new(app);
+    let service = Arc::new(Service::default());
+    let p = pipeline(
+        credential.clone(),
+        "api://emulator-api/.default",
+        service.clone(),
+    );
+    assert_eq!(call(&p).await.unwrap(), StatusCode::Ok);
+    let seen = service.authorizations.lock().unwrap().clone();
+    assert_eq!(
+        claims(seen[0].as_deref().unwrap())["azp"],
+        cert.client_id.as_str()
+    );
+    // Rotated: a token for another resource (not cached) authenticates with the new file.
+    let second = signer.sign(&cert.client_id, &endpoint, now()).unwrap();
+    std::fs::write(&file, &second).unwrap();
+    credential
+        .get_token(&["https://graph.microsoft.com/.default"], None)
+        .await
+        .unwrap();
+    let assertions: Vec<String> = env
+        .emulator
+        .control()
+        .requests()
+        .into_iter()
+        .filter_map(|r| r.form.get("client_assertion").cloned())
+        .collect();
+    assert_eq!(assertions, vec![first, second]);
+}
+
 #[tokio::test]
 async fn managed_identity_through_the_bearer_policy() {
     let env = support::env().await;

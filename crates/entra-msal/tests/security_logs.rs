@@ -94,6 +94,22 @@ async fn no_secret_or_username_in_logs_at_any_level() {
         .await
         .unwrap();
     secrets.result("client credentials", &r);
+    // The user_fic grant: a federated identity credential for a named user.
+    let fic = app
+        .acquire_token_for_client(&["api://AzureADTokenExchange/.default"])
+        .await
+        .unwrap();
+    secrets.result("federated identity credential", &fic);
+    let user_fic = app
+        .acquire_token_by_user_federated_identity_credential(
+            &[USER_SCOPE],
+            fic.access_token.expose(),
+            &entra_msal::FederatedUser::Username(e.user("alice").username),
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+    secrets.result("user_fic", &user_fic);
     let cert = e.info.certificate_client.as_ref().unwrap();
     let cert_app = e
         .builder(&cert.client_id)

@@ -313,11 +313,93 @@ pub fn on_behalf_of(req: &TokenRequest<'_>) -> Result<Value, EntraError> {
         .get("amr")
         .and_then(|a| a.as_array())
         .is_some_and(|a| a.iter().any(|v| v == "mfa"));
+    // A claims challenge forwarded by the middle tier: satisfied by the caller's sign-in, or
+    // AADSTS50076 when it demands MFA the caller's token does not carry.
+    crate::rules::claims::check(req.form.get("claims"), mfa, &scopes.resource_or_graph())?;
     let sign_in = SignIn {
         username: user.username.clone(),
         tenant,
         auth_time: req.state.clock.now(),
         mfa,
+    };
+    issue(req, &sign_in, &scopes, None)
+}
+
+/// `grant_type=user_fic`: a confidential client presents a federated identity credential (a
+/// token this authority issued to the same client for `api://AzureADTokenExchange`, in
+/// `user_federated_identity_credential`) and names a user by `username` or `user_id` (object
+/// id); it gets that user's tokens, as after a sign-in without MFA.
+pub fn user_fic(req: &TokenRequest<'_>) -> Result<Value, EntraError> {
+    if req.client.kind == ClientKind::Public {
+        return Err(EntraError::new(errors::CREDENTIAL_REQUIRED, &[]));
+    }
+    let credential = req.form.require("user_federated_identity_credential")?;
+    let scopes = parse_scopes(req.form.require("scope")?)?;
+    check_delegated(req.client, &scopes)?;
+    let no_match = |why: &str| EntraError::new(errors::FIC_NO_MATCH, &[why]);
+    let jwt = jwt::decode_unverified(credential).map_err(|e| no_match(&e.to_string()))?;
+    jwt.verify_rsa(req.state.key.public_key_der())
+        .map_err(|_| no_match("The assertion was not issued by this authority."))?;
+    let aud = jwt.claim_str("aud").unwrap_or("");
+    if !(aud.eq_ignore_ascii_case(scopes::TOKEN_EXCHANGE_AUDIENCE)
+        || aud.eq_ignore_ascii_case(scopes::TOKEN_EXCHANGE_APP_ID))
+    {
+        return Err(no_match(&format!(
+            "The assertion's audience must be '{}'.",
+            scopes::TOKEN_EXCHANGE_AUDIENCE
+        )));
+    }
+    if jwt
+        .claim_time("exp")
+        .is_none_or(|exp| exp <= req.state.clock.now())
+    {
+        return Err(EntraError::new(errors::OBO_ASSERTION_EXPIRED, &[]));
+    }
+    if !jwt
+        .claim_str("azp")
+        .is_some_and(|azp| azp.eq_ignore_ascii_case(&req.client.client_id))
+    {
+        return Err(no_match(
+            "The assertion was not issued to the client presenting it.",
+        ));
+    }
+    let user = match (req.form.get("username"), req.form.get("user_id")) {
+        (Some(username), None) => req.state.directory.user(username).ok_or_else(|| {
+            EntraError::new(errors::USER_NOT_FOUND, &[username, req.tenant_segment])
+        })?,
+        (None, Some(oid)) => {
+            let tenant = req.segment.id().ok_or_else(|| {
+                EntraError::new(
+                    errors::MALFORMED_REQUEST,
+                    &["user_id needs a tenant-specific endpoint."],
+                )
+            })?;
+            req.state
+                .directory
+                .user_by_object_id(oid, tenant)
+                .ok_or_else(|| {
+                    EntraError::new(errors::USER_NOT_FOUND, &[oid, req.tenant_segment])
+                })?
+        }
+        (Some(_), Some(_)) => {
+            return Err(EntraError::new(
+                errors::MALFORMED_REQUEST,
+                &["username and user_id are mutually exclusive."],
+            ));
+        }
+        (None, None) => {
+            return Err(EntraError::new(errors::MISSING_PARAMETER, &["username"]));
+        }
+    };
+    let tenant = user_tenant(req.state, req.segment, user)?;
+    check_mfa(user, false, &scopes.resource_or_graph())?;
+    crate::rules::claims::check(req.form.get("claims"), false, &scopes.resource_or_graph())?;
+    check_consent(req.state, user, req.client)?;
+    let sign_in = SignIn {
+        username: user.username.clone(),
+        tenant,
+        auth_time: req.state.clock.now(),
+        mfa: false,
     };
     issue(req, &sign_in, &scopes, None)
 }

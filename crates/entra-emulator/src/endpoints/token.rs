@@ -60,6 +60,7 @@ fn handle(
         "password" => grants::password(&request),
         "client_credentials" => grants::client_credentials(&request),
         "urn:ietf:params:oauth:grant-type:jwt-bearer" => grants::on_behalf_of(&request),
+        "user_fic" => grants::user_fic(&request),
         other => Err(EntraError::new(errors::UNSUPPORTED_GRANT, &[other])),
     }
 }

@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use super::auth_code::{AuthCodeFlow, AuthCodeFlowOptions};
 use super::builder::{CommonOptions, common_builder_methods};
+use super::confidential_options::{FederatedUser, OnBehalfOfOptions, UserFicOptions};
 use super::core::{CacheAccess, ClientCore};
 use super::flows::silent;
-use super::flows::{client_credentials, on_behalf_of};
+use super::flows::{client_credentials, on_behalf_of, password, refresh_token, user_fic};
 use super::options::{AuthorizationCodeOptions, ForClientOptions, SilentOptions};
 use super::region::RegionChoice;
 use super::result::{Account, AuthenticationResult};
@@ -18,7 +19,9 @@ use crate::error::Error;
 use crate::managed_identity::{EnvironmentReader, ProcessEnvironment};
 use crate::oauth::assertion::AssertionCache;
 use crate::oauth::credential::{AssertionCallback, AssertionRequest};
-use crate::oauth::{CertificateCredential, ClientCredential, ClientSecret};
+use crate::oauth::{
+    AssertionFile, CertificateCredential, ClientCredential, ClientSecret, MemoizedAssertion,
+};
 
 /// Confidential clients replay a throttled response for 5 s by default (MSAL Python).
 const DEFAULT_THROTTLE: Duration = Duration::from_secs(5);
@@ -29,6 +32,8 @@ enum CredentialSpec {
     Thumbprint { key_pem: String, sha1_hex: String },
     Pkcs12 { pfx: Vec<u8>, password: String },
     Assertion(AssertionCallback),
+    MemoizedAssertion(AssertionCallback, Duration),
+    AssertionFile(std::path::PathBuf),
 }
 
 /// Builds a [`ConfidentialClientApplication`]. Building does no network I/O.
@@ -39,6 +44,7 @@ pub struct ConfidentialClientBuilder {
     client_claims: serde_json::Map<String, serde_json::Value>,
     region: Option<String>,
     env: Arc<dyn EnvironmentReader>,
+    passphrase: Option<String>,
 }
 
 impl std::fmt::Debug for ConfidentialClientBuilder {
@@ -50,8 +56,46 @@ impl std::fmt::Debug for ConfidentialClientBuilder {
     }
 }
 
+/// The Azure authority host when `AZURE_AUTHORITY_HOST` is not set.
+const DEFAULT_AUTHORITY_HOST: &str = "https://login.microsoftonline.com";
+
 impl ConfidentialClientBuilder {
     common_builder_methods!();
+
+    /// Workload identity federation configured from the environment, as the Azure Workload
+    /// Identity webhook sets it in a Kubernetes pod: `AZURE_CLIENT_ID`, `AZURE_TENANT_ID`,
+    /// `AZURE_FEDERATED_TOKEN_FILE` (required) and `AZURE_AUTHORITY_HOST` (default
+    /// `https://login.microsoftonline.com`). The token file is read for every token request.
+    /// Further builder calls may still change the authority, transport or cache.
+    pub fn from_environment() -> Result<Self, Error> {
+        Self::from_variables(|name| std::env::var(name).ok())
+    }
+
+    fn from_variables(get: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let required = |name: &str| {
+            get(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| {
+                    Error::configuration(format!(
+                        "{name} is not set: workload identity federation needs AZURE_CLIENT_ID, \
+                         AZURE_TENANT_ID and AZURE_FEDERATED_TOKEN_FILE (set by the Azure \
+                         Workload Identity webhook on a pod whose service account is annotated \
+                         with azure.workload.identity/client-id)"
+                    ))
+                })
+        };
+        let client_id = required("AZURE_CLIENT_ID")?;
+        let tenant = required("AZURE_TENANT_ID")?;
+        let file = required("AZURE_FEDERATED_TOKEN_FILE")?;
+        let host = get("AZURE_AUTHORITY_HOST")
+            .map(|h| h.trim().trim_end_matches('/').to_string())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| DEFAULT_AUTHORITY_HOST.to_string());
+        Ok(ConfidentialClientApplication::builder(client_id)
+            .authority(format!("{host}/{tenant}"))
+            .workload_identity_federation(file))
+    }
 
     /// Authenticates with a client secret.
     pub fn client_secret(mut self, secret: impl Into<String>) -> Self {
@@ -112,6 +156,39 @@ impl ConfidentialClientBuilder {
         self
     }
 
+    /// Authenticates with an assertion the callback produces, reused for `lifetime` after it
+    /// was made (MSAL Python's `AutoRefresher(callback, expires_in)`): for a callback that is
+    /// slow or rate-limited, such as a key vault signing call. Give a lifetime shorter than the
+    /// assertion's own; an assertion for another token endpoint is made anew.
+    pub fn client_assertion_with_lifetime(
+        mut self,
+        callback: impl Fn(&AssertionRequest) -> Result<String, Error> + Send + Sync + 'static,
+        lifetime: Duration,
+    ) -> Self {
+        self.credential = Some(CredentialSpec::MemoizedAssertion(
+            Arc::new(callback),
+            lifetime,
+        ));
+        self
+    }
+
+    /// Workload identity federation: the client assertion is the token in `path` (a Kubernetes
+    /// projected service-account token, a GitHub Actions OIDC token written to a file, ...),
+    /// read again for every token request so a rotated token is used as soon as it is written.
+    pub fn workload_identity_federation(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.credential = Some(CredentialSpec::AssertionFile(path.into()));
+        self
+    }
+
+    /// The passphrase of an encrypted PEM private key (`BEGIN ENCRYPTED PRIVATE KEY`, PKCS#8
+    /// with PBES2, or OpenSSL's legacy `Proc-Type: 4,ENCRYPTED` form) given to
+    /// [`certificate`](Self::certificate) or
+    /// [`certificate_thumbprint`](Self::certificate_thumbprint).
+    pub fn private_key_passphrase(mut self, passphrase: impl Into<String>) -> Self {
+        self.passphrase = Some(passphrase.into());
+        self
+    }
+
     /// Uses the regional endpoint (ESTS-R) for client credentials: a region name such as
     /// `westus2`; `"auto"` to detect it on the first request (`REGION_NAME`, else the Instance
     /// Metadata Service, else the global endpoint); `"none"` (or `""`) for the global endpoint
@@ -139,7 +216,13 @@ impl ConfidentialClientBuilder {
                 "a confidential client needs a credential: client_secret, certificate or client_assertion".into(),
             )
         })?;
-        let credential = build_credential(spec, is_adfs, self.send_x5c, self.client_claims)?;
+        let credential = build_credential(
+            spec,
+            is_adfs,
+            self.send_x5c,
+            self.client_claims,
+            self.passphrase.as_deref(),
+        )?;
         let region = RegionChoice::new(self.region.as_deref(), self.env, &authority)?;
         let core = self
             .common
@@ -157,15 +240,27 @@ fn build_credential(
     is_adfs: bool,
     send_x5c: bool,
     client_claims: serde_json::Map<String, serde_json::Value>,
+    passphrase: Option<&str>,
 ) -> Result<ClientCredential, Error> {
     let mut cert = match spec {
         CredentialSpec::Secret(secret) => return Ok(ClientCredential::Secret(secret)),
         CredentialSpec::Assertion(callback) => return Ok(ClientCredential::Assertion(callback)),
+        CredentialSpec::MemoizedAssertion(callback, lifetime) => {
+            let seconds = i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX);
+            return Ok(ClientCredential::MemoizedAssertion(Arc::new(
+                MemoizedAssertion::new(callback, seconds),
+            )));
+        }
+        CredentialSpec::AssertionFile(path) => {
+            return Ok(ClientCredential::AssertionFile(AssertionFile::new(path)));
+        }
         CredentialSpec::Certificate { key_pem, cert_pem } => {
-            CertificateCredential::from_pem(&key_pem, &cert_pem)?
+            CertificateCredential::from_pem_with_passphrase(&key_pem, &cert_pem, passphrase)?
         }
         CredentialSpec::Thumbprint { key_pem, sha1_hex } => {
-            CertificateCredential::from_pem_and_thumbprint(&key_pem, &sha1_hex)?
+            CertificateCredential::from_pem_and_thumbprint_with_passphrase(
+                &key_pem, &sha1_hex, passphrase,
+            )?
         }
         CredentialSpec::Pkcs12 { pfx, password } => {
             CertificateCredential::from_pkcs12(&pfx, &password)?
@@ -221,6 +316,7 @@ impl ConfidentialClientApplication {
             client_claims: serde_json::Map::new(),
             region: None,
             env: Arc::new(ProcessEnvironment),
+            passphrase: None,
         }
     }
 
@@ -263,7 +359,62 @@ impl ConfidentialClientApplication {
         user_assertion: &str,
         scopes: &[&str],
     ) -> Result<AuthenticationResult, Error> {
-        on_behalf_of::run(&self.core, &self.obo_accounts, user_assertion, scopes).await
+        self.acquire_token_on_behalf_of_with(user_assertion, scopes, &OnBehalfOfOptions::default())
+            .await
+    }
+
+    /// [`acquire_token_on_behalf_of`](Self::acquire_token_on_behalf_of) with options: a claims
+    /// challenge from the downstream API (skips the cache), forwarded client claims.
+    pub async fn acquire_token_on_behalf_of_with(
+        &self,
+        user_assertion: &str,
+        scopes: &[&str],
+        options: &OnBehalfOfOptions,
+    ) -> Result<AuthenticationResult, Error> {
+        on_behalf_of::run(
+            &self.core,
+            &self.obo_accounts,
+            user_assertion,
+            scopes,
+            options,
+        )
+        .await
+    }
+
+    /// A user's tokens for a federated identity credential (the `user_fic` grant, MSAL Python
+    /// 1.37): `assertion` is e.g. an agent identity's token for `api://AzureADTokenExchange`,
+    /// `user` the user it acts for. The account is cached (`account_source = "user_fic"`), so
+    /// [`acquire_token_silent`](Self::acquire_token_silent) serves it afterwards.
+    pub async fn acquire_token_by_user_federated_identity_credential(
+        &self,
+        scopes: &[&str],
+        assertion: &str,
+        user: &FederatedUser,
+        options: &UserFicOptions,
+    ) -> Result<AuthenticationResult, Error> {
+        user_fic::run(&self.core, scopes, assertion, user, options).await
+    }
+
+    /// Redeems a refresh token obtained elsewhere (e.g. from ADAL) with this client's
+    /// credential; the tokens are cached, so silent calls use them afterwards.
+    pub async fn acquire_token_by_refresh_token(
+        &self,
+        refresh_token: &str,
+        scopes: &[&str],
+    ) -> Result<AuthenticationResult, Error> {
+        refresh_token::run(&self.core, refresh_token, scopes).await
+    }
+
+    /// Username and password (resource owner password credentials) with this client's
+    /// credential in the request. Microsoft advises against it: it fails for accounts with MFA
+    /// and for federated (ADFS) users; prefer the auth-code flow.
+    pub async fn acquire_token_by_username_password(
+        &self,
+        username: &str,
+        password: &str,
+        scopes: &[&str],
+    ) -> Result<AuthenticationResult, Error> {
+        password::run(&self.core, None, username, password, scopes).await
     }
 
     /// Starts the web-app auth-code flow: redirect the user to the returned `auth_uri`, and keep
@@ -379,5 +530,58 @@ impl ConfidentialClientApplication {
         self.core
             .cache
             .remove_app_tokens(&self.core.client_id, &envs);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn variables<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn workload_identity_from_the_environment() {
+        let builder = ConfidentialClientBuilder::from_variables(variables(&[
+            ("AZURE_CLIENT_ID", "cid"),
+            ("AZURE_TENANT_ID", "tid"),
+            ("AZURE_FEDERATED_TOKEN_FILE", "/var/run/secrets/token"),
+            ("AZURE_AUTHORITY_HOST", "https://login.microsoftonline.us/"),
+        ]))
+        .unwrap();
+        assert_eq!(builder.common.client_id, "cid");
+        assert_eq!(
+            builder.common.authority.as_deref(),
+            Some("https://login.microsoftonline.us/tid")
+        );
+        assert!(matches!(
+            &builder.credential,
+            Some(CredentialSpec::AssertionFile(p)) if p.to_str() == Some("/var/run/secrets/token")
+        ));
+        let app = builder.build().unwrap();
+        assert!(format!("{app:?}").contains("AssertionFile(/var/run/secrets/token)"));
+        let default_host = ConfidentialClientBuilder::from_variables(variables(&[
+            ("AZURE_CLIENT_ID", "cid"),
+            ("AZURE_TENANT_ID", "tid"),
+            ("AZURE_FEDERATED_TOKEN_FILE", "/t"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            default_host.common.authority.as_deref(),
+            Some("https://login.microsoftonline.com/tid")
+        );
+        let missing = ConfidentialClientBuilder::from_variables(variables(&[
+            ("AZURE_CLIENT_ID", "cid"),
+            ("AZURE_TENANT_ID", " "),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(missing.contains("AZURE_TENANT_ID is not set"), "{missing}");
     }
 }

@@ -134,6 +134,8 @@ pub(crate) enum GrantType {
     RefreshToken,
     ClientCredentials,
     OnBehalfOf,
+    /// The user federated identity credential grant (`user_fic`).
+    UserFic,
     /// A token from an authentication broker.
     Broker,
 }
@@ -148,6 +150,7 @@ impl GrantType {
             Self::RefreshToken => "refresh_token",
             Self::ClientCredentials => "client_credentials",
             Self::OnBehalfOf => "urn:ietf:params:oauth:grant-type:jwt-bearer",
+            Self::UserFic => "user_fic",
             Self::Broker => "broker",
         }
     }

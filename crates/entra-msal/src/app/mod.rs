@@ -8,6 +8,7 @@ pub(crate) mod claims;
 mod clock;
 mod coalesce;
 mod confidential;
+mod confidential_options;
 pub(crate) mod core;
 mod credential_removal;
 mod device_flow;
@@ -25,6 +26,7 @@ mod telemetry;
 pub use auth_code::{AuthCodeFlow, AuthCodeFlowOptions};
 pub use clock::{Clock, SystemClock};
 pub use confidential::{ConfidentialClientApplication, ConfidentialClientBuilder};
+pub use confidential_options::{FederatedUser, OnBehalfOfOptions, UserFicOptions};
 pub use device_flow::DeviceFlow;
 pub use managed_identity::{ManagedIdentityClient, ManagedIdentityClientBuilder};
 pub use options::{

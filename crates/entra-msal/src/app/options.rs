@@ -113,6 +113,10 @@ pub struct SilentOptions {
     pub claims_challenge: Option<String>,
     /// Another tenant than the application's authority (e.g. a guest tenant of the account).
     pub tenant: Option<String>,
+    /// Client-originated claims (a JSON object) merged into the `claims` parameter of a
+    /// refresh; unlike a claims challenge they keep the cache, keyed by their value (MSAL
+    /// Python's `forwarded_client_claims`). Not sent to an authentication broker.
+    pub forwarded_client_claims: Option<String>,
     /// Requests a proof-of-possession token bound to one HTTP request (brokers only).
     pub pop: Option<PopParams>,
     /// Extra token-request parameters passed to the authentication broker (MSAL Python's
@@ -131,6 +135,10 @@ pub struct ForClientOptions {
     pub claims_challenge: Option<String>,
     /// `fmi_path` (federated managed identity path); keys its own cache entry.
     pub fmi_path: Option<String>,
+    /// Client-originated claims (a JSON object) merged into the `claims` parameter; unlike a
+    /// claims challenge they keep the cache, keyed by their value (MSAL Python's
+    /// `forwarded_client_claims`).
+    pub forwarded_client_claims: Option<String>,
     /// Extra body parameters; each keys the cache entry (`ext_cache_key`).
     pub extra_parameters: BTreeMap<String, String>,
 }

@@ -19,6 +19,21 @@
 //! # Ok(()) }
 //! ```
 //!
+//! In a Kubernetes pod with Azure Workload Identity, the credential is a confidential client
+//! built from the environment the webhook sets (the token file is read for every token request,
+//! so rotations are used at once):
+//!
+//! ```no_run
+//! # fn demo() -> Result<(), entra_msal::Error> {
+//! use std::sync::Arc;
+//! use azure_core::credentials::TokenCredential;
+//! use entra_msal::ConfidentialClientBuilder;
+//!
+//! let credential: Arc<dyn TokenCredential> =
+//!     Arc::new(ConfidentialClientBuilder::from_environment()?.build()?);
+//! # let _ = credential; Ok(()) }
+//! ```
+//!
 //! The library's own cache answers repeated calls (silent flow, proactive refresh); the SDK's
 //! bearer-token policy keeps its own short-lived copy on top. Failures become
 //! `azure_core::Error`s of kind [`ErrorKind::Credential`] whose source is this crate's

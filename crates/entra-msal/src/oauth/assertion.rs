@@ -1,6 +1,8 @@
 //! Client assertions (RFC 7523 `private_key_jwt`) signed with a certificate's key: PS256 with
 //! `x5t#S256` by default, RS256 with `x5t` for ADFS or when only a SHA-1 thumbprint is known,
-//! optional `x5c`, extra `client_claims`, and reuse of one assertion for at most 540 s.
+//! optional `x5c` (every certificate of the PEM, the chain), extra `client_claims`, and reuse of
+//! one assertion for at most 540 s. Private keys may be encrypted PEM (PKCS#8, or OpenSSL's legacy
+//! form in `legacy_pem`) with a passphrase.
 
 use std::sync::Mutex;
 
@@ -30,7 +32,8 @@ pub enum AssertionAlgorithm {
 /// A certificate credential: the RSA private key and the certificate (or its SHA-1 thumbprint).
 pub struct CertificateCredential {
     key: RsaKeyPair,
-    certificate_der: Option<Vec<u8>>,
+    /// What `x5c` carries: the certificate, then the rest of the PEM's chain.
+    chain: Vec<Vec<u8>>,
     sha1: Vec<u8>,
     sha256: Option<Vec<u8>>,
     /// Send the certificate in `x5c` (subject name / issuer authentication).
@@ -71,44 +74,104 @@ impl RsaKeyDer {
     }
 }
 
-fn rsa_key_from_pem(key_pem: &str) -> Result<RsaKeyDer, Error> {
+fn rsa_key_from_pem(key_pem: &str, passphrase: Option<&str>) -> Result<RsaKeyDer, Error> {
     use rustls::pki_types::PrivateKeyDer;
     use rustls::pki_types::pem::PemObject as _;
-    let not_rsa = || {
-        let encrypted = key_pem.contains("ENCRYPTED");
-        Error::configuration(if encrypted {
-            "the private key is encrypted: decrypt it first (openssl pkey -in key.pem -out              plain.pem) or use a PKCS#12 file with its password"
-                .into()
-        } else {
-            "the private key is not an unencrypted RSA key in PKCS#8 (BEGIN PRIVATE KEY) or              PKCS#1 (BEGIN RSA PRIVATE KEY) PEM"
-                .into()
-        })
-    };
-    match PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|_| not_rsa())? {
-        PrivateKeyDer::Pkcs8(der) => Ok(RsaKeyDer::Pkcs8(der.secret_pkcs8_der().to_vec())),
-        PrivateKeyDer::Pkcs1(der) => Ok(RsaKeyDer::Pkcs1(der.secret_pkcs1_der().to_vec())),
-        _ => Err(not_rsa()),
+    if super::legacy_pem::is_legacy_encrypted(key_pem) {
+        let passphrase = passphrase.ok_or_else(|| {
+            Error::configuration(
+                "the private key is encrypted: give its passphrase (private_key_passphrase)".into(),
+            )
+        })?;
+        return super::legacy_pem::decrypt(key_pem, passphrase).map(RsaKeyDer::Pkcs1);
     }
+    if let Some(der) = pem_section(key_pem, "ENCRYPTED PRIVATE KEY") {
+        let passphrase = passphrase.ok_or_else(|| {
+            Error::configuration(
+                "the private key is encrypted: give its passphrase (private_key_passphrase)".into(),
+            )
+        })?;
+        return decrypt_pkcs8(&der?, passphrase).map(RsaKeyDer::Pkcs8);
+    }
+    let not_rsa = || {
+        Error::configuration(
+            "the private key is not an RSA key in PKCS#8 (BEGIN PRIVATE KEY or BEGIN ENCRYPTED \
+             PRIVATE KEY) or PKCS#1 (BEGIN RSA PRIVATE KEY) PEM"
+                .into(),
+        )
+    };
+    let key = match PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|_| not_rsa())? {
+        PrivateKeyDer::Pkcs8(der) => RsaKeyDer::Pkcs8(der.secret_pkcs8_der().to_vec()),
+        PrivateKeyDer::Pkcs1(der) => RsaKeyDer::Pkcs1(der.secret_pkcs1_der().to_vec()),
+        _ => return Err(not_rsa()),
+    };
+    if passphrase.is_some() {
+        // As MSAL Python (cryptography) does: a passphrase for a plain key is a mistake.
+        return Err(Error::configuration(
+            "a passphrase was given but the private key is not encrypted".into(),
+        ));
+    }
+    Ok(key)
 }
 
-fn cert_der_from_pem(cert_pem: &str) -> Result<Vec<u8>, Error> {
+/// The DER of the first PEM section labelled `label`, if there is one.
+fn pem_section(pem: &str, label: &str) -> Option<Result<Vec<u8>, Error>> {
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let start = pem.find(&begin)? + begin.len();
+    let Some(len) = pem[start..].find(&end) else {
+        return Some(Err(Error::configuration(format!(
+            "the PEM has no {end} line"
+        ))));
+    };
+    let body: String = pem[start..start + len]
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    Some(STANDARD.decode(body).map_err(|e| {
+        Error::configuration_caused(format!("the {label} PEM is not valid base64: {e}"), e)
+    }))
+}
+
+/// Decrypts an encrypted PKCS#8 key (PBES2: PBKDF2 or scrypt, AES-CBC or AES-GCM).
+fn decrypt_pkcs8(der: &[u8], passphrase: &str) -> Result<Vec<u8>, Error> {
+    let info = pkcs8::EncryptedPrivateKeyInfoRef::try_from(der).map_err(|e| {
+        Error::configuration(format!(
+            "the encrypted private key is not PKCS#8 EncryptedPrivateKeyInfo: {e}"
+        ))
+    })?;
+    let wrong = || {
+        Error::configuration(
+            "the private key's passphrase is wrong (or its encryption is not PBES2 with AES)"
+                .into(),
+        )
+    };
+    let plain = info.decrypt(passphrase.as_bytes()).map_err(|_| wrong())?;
+    Ok(plain.as_bytes().to_vec())
+}
+
+/// Every certificate of a PEM, in order: the client's certificate first, then its chain (what
+/// MSAL Python's `extract_certs` sends in `x5c`).
+fn cert_chain_from_pem(cert_pem: &str) -> Result<Vec<Vec<u8>>, Error> {
     use rustls::pki_types::pem::PemObject as _;
-    rustls::pki_types::CertificateDer::from_pem_slice(cert_pem.as_bytes())
-        .map(|c| c.as_ref().to_vec())
-        .map_err(|e| {
-            bad(
-                "the certificate is not PEM (-----BEGIN CERTIFICATE-----)",
-                format!("{e:?}"),
-            )
-        })
+    let not_pem = |e: &dyn std::fmt::Debug| {
+        bad(
+            "the certificate is not PEM (-----BEGIN CERTIFICATE-----)",
+            format!("{e:?}"),
+        )
+    };
+    let chain = rustls::pki_types::CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+        .map(|c| c.map(|c| c.as_ref().to_vec()).map_err(|e| not_pem(&e)))
+        .collect::<Result<Vec<_>, Error>>()?;
+    if chain.is_empty() {
+        return Err(not_pem(&"no CERTIFICATE section"));
+    }
+    Ok(chain)
 }
 
 impl CertificateCredential {
-    fn build(
-        key: &RsaKeyDer,
-        certificate_der: Option<Vec<u8>>,
-        sha1: Option<Vec<u8>>,
-    ) -> Result<Self, Error> {
+    fn build(key: &RsaKeyDer, chain: Vec<Vec<u8>>, sha1: Option<Vec<u8>>) -> Result<Self, Error> {
+        let certificate_der = chain.first().cloned();
         let key = key.key_pair().map_err(|e| {
             bad(
                 "the private key is not a usable RSA key (2048 bits or more)",
@@ -139,7 +202,7 @@ impl CertificateCredential {
             .map(|der| Sha256::digest(der).to_vec());
         Ok(Self {
             key,
-            certificate_der,
+            chain,
             sha1,
             sha256,
             send_x5c: false,
@@ -148,17 +211,39 @@ impl CertificateCredential {
         })
     }
 
-    /// From a private key (PKCS#8 or PKCS#1 PEM) and its certificate (PEM).
+    /// From a private key (PKCS#8 or PKCS#1 PEM) and its certificate (PEM). The PEM may hold
+    /// the certificate's chain after it: `x5c` then carries every certificate.
     pub fn from_pem(key_pem: &str, certificate_pem: &str) -> Result<Self, Error> {
+        Self::from_pem_with_passphrase(key_pem, certificate_pem, None)
+    }
+
+    /// [`from_pem`](Self::from_pem) for a key that may be encrypted with `passphrase` (`BEGIN
+    /// ENCRYPTED PRIVATE KEY`, PKCS#8 with PBES2, or OpenSSL's legacy `Proc-Type: 4,ENCRYPTED`).
+    /// A wrong passphrase is a configuration error.
+    pub fn from_pem_with_passphrase(
+        key_pem: &str,
+        certificate_pem: &str,
+        passphrase: Option<&str>,
+    ) -> Result<Self, Error> {
         Self::build(
-            &rsa_key_from_pem(key_pem)?,
-            Some(cert_der_from_pem(certificate_pem)?),
+            &rsa_key_from_pem(key_pem, passphrase)?,
+            cert_chain_from_pem(certificate_pem)?,
             None,
         )
     }
 
     /// From a private key and the certificate's SHA-1 thumbprint in hex (RS256 with `x5t`).
     pub fn from_pem_and_thumbprint(key_pem: &str, sha1_hex: &str) -> Result<Self, Error> {
+        Self::from_pem_and_thumbprint_with_passphrase(key_pem, sha1_hex, None)
+    }
+
+    /// [`from_pem_and_thumbprint`](Self::from_pem_and_thumbprint) for a key that may be
+    /// encrypted with `passphrase`.
+    pub fn from_pem_and_thumbprint_with_passphrase(
+        key_pem: &str,
+        sha1_hex: &str,
+        passphrase: Option<&str>,
+    ) -> Result<Self, Error> {
         let hex = sha1_hex.trim().replace(':', "");
         if hex.len() != 40 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
             return Err(Error::configuration(
@@ -169,7 +254,11 @@ impl CertificateCredential {
             .step_by(2)
             .filter_map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok())
             .collect();
-        Self::build(&rsa_key_from_pem(key_pem)?, None, Some(sha1))
+        Self::build(
+            &rsa_key_from_pem(key_pem, passphrase)?,
+            Vec::new(),
+            Some(sha1),
+        )
     }
 
     /// From a PKCS#12 (PFX) file's bytes and its password.
@@ -201,7 +290,7 @@ impl CertificateCredential {
             })?;
         Self::build(
             &RsaKeyDer::Pkcs8(chain.key().as_der().to_vec()),
-            Some(certificate),
+            vec![certificate],
             None,
         )
     }
@@ -224,10 +313,9 @@ impl CertificateCredential {
             }
             _ => json!({"alg": "RS256", "typ": "JWT", "x5t": URL_SAFE_NO_PAD.encode(&self.sha1)}),
         };
-        if self.send_x5c
-            && let Some(der) = &self.certificate_der
-        {
-            header["x5c"] = json!([STANDARD.encode(der)]);
+        if self.send_x5c && !self.chain.is_empty() {
+            let chain: Vec<String> = self.chain.iter().map(|der| STANDARD.encode(der)).collect();
+            header["x5c"] = json!(chain);
         }
         let mut claims = json!({
             "aud": token_endpoint,
@@ -384,12 +472,25 @@ mod tests {
         let err = CertificateCredential::from_pem_and_thumbprint(encrypted, &"ab".repeat(20))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("the private key is encrypted"), "{err}");
+        assert!(err.contains("give its passphrase"), "{err}");
         // An EC key (SEC1) is a key, but not RSA.
         let ec = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIIm1\n-----END EC PRIVATE KEY-----\n";
         let err = CertificateCredential::from_pem_and_thumbprint(ec, &"ab".repeat(20))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("not an unencrypted RSA key"), "{err}");
+        assert!(err.contains("not an RSA key"), "{err}");
+        let legacy = "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: BF-CBC,0001020304050607\n\nMIIB\n-----END RSA PRIVATE KEY-----\n";
+        let err = CertificateCredential::from_pem_and_thumbprint(legacy, &"ab".repeat(20))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("give its passphrase"), "{err}");
+        let err = CertificateCredential::from_pem_and_thumbprint_with_passphrase(
+            legacy,
+            &"ab".repeat(20),
+            Some("pw"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("BF-CBC, which is not supported"), "{err}");
     }
 }

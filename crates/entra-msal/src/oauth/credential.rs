@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use super::assertion::{AssertionCache, CertificateCredential};
+use super::assertion_source::{AssertionFile, MemoizedAssertion};
 use crate::error::Error;
 
 /// A client secret. `Debug` prints `[redacted]`.
@@ -49,6 +50,10 @@ pub enum ClientCredential {
     Certificate(Arc<CertificateCredential>, Arc<AssertionCache>),
     /// An assertion produced by the caller.
     Assertion(AssertionCallback),
+    /// An assertion produced by the caller, reused until its lifetime ends.
+    MemoizedAssertion(Arc<MemoizedAssertion>),
+    /// An assertion read from a file for every request (workload identity federation).
+    AssertionFile(AssertionFile),
 }
 
 impl std::fmt::Debug for ClientCredential {
@@ -57,6 +62,12 @@ impl std::fmt::Debug for ClientCredential {
             Self::Secret(_) => f.write_str("ClientCredential::Secret([redacted])"),
             Self::Certificate(c, _) => write!(f, "ClientCredential::Certificate({c:?})"),
             Self::Assertion(_) => f.write_str("ClientCredential::Assertion(<callback>)"),
+            Self::MemoizedAssertion(m) => write!(f, "ClientCredential::MemoizedAssertion({m:?})"),
+            Self::AssertionFile(file) => write!(
+                f,
+                "ClientCredential::AssertionFile({})",
+                file.path().display()
+            ),
         }
     }
 }
@@ -81,6 +92,14 @@ impl ClientCredential {
                 client_id: client_id.to_string(),
                 token_endpoint: token_endpoint.to_string(),
             })?,
+            Self::MemoizedAssertion(memo) => memo.get(
+                &AssertionRequest {
+                    client_id: client_id.to_string(),
+                    token_endpoint: token_endpoint.to_string(),
+                },
+                now,
+            )?,
+            Self::AssertionFile(file) => file.read()?,
         };
         Ok(vec![
             ("client_assertion_type".into(), ASSERTION_TYPE.into()),

@@ -2,13 +2,16 @@
 //! token-response parsing and Entra error bodies. Nothing here touches the token cache.
 
 pub mod assertion;
+pub mod assertion_source;
 pub mod credential;
 pub mod grants;
+mod legacy_pem;
 pub mod pkce;
 pub mod response;
 pub mod transport;
 
 pub use assertion::CertificateCredential;
+pub(crate) use assertion_source::{AssertionFile, MemoizedAssertion};
 pub use credential::AssertionRequest;
 pub(crate) use credential::{ClientCredential, ClientSecret};
 pub use response::TokenResponse;

@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 
+use super::super::claims::Forwarded;
 use super::super::core::{CacheAccess, ClientCore, GrantType, Issued};
 use super::super::options::ForClientOptions;
 use super::super::result::AuthenticationResult;
@@ -26,7 +27,9 @@ pub(crate) async fn run(
     scopes: &[&str],
     options: &ForClientOptions,
 ) -> Result<AuthenticationResult, Error> {
-    let request = core.begin_app_only(scopes, options.claims_challenge.as_deref())?;
+    let forwarded = Forwarded::new(options.forwarded_client_claims.as_deref())?;
+    let mut request = core.begin_app_only(scopes, options.claims_challenge.as_deref())?;
+    request.claims = forwarded.merge_into(request.claims.take())?;
     let scopes = &request.scopes;
     let endpoints = core.endpoints().await?;
     let extra = match &options.fmi_path {
@@ -37,7 +40,8 @@ pub(crate) async fn run(
         }
         None => Cow::Borrowed(&options.extra_parameters),
     };
-    let ext_key = cache::ext_cache_key(&extra);
+    // Forwarded client claims key the entry but are sent only inside `claims`.
+    let ext_key = forwarded.ext_cache_key(&extra);
     let use_cache = !options.force_refresh && options.claims_challenge.is_none();
     // A fresh token becomes the result in place (only its secret and scopes are copied);
     // an aging one is kept whole, to fall back on if its refresh fails.

@@ -8,3 +8,4 @@ pub(crate) mod on_behalf_of;
 pub(crate) mod password;
 pub(crate) mod refresh_token;
 pub(crate) mod silent;
+pub(crate) mod user_fic;

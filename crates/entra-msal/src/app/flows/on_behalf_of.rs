@@ -1,5 +1,7 @@
 //! On-behalf-of (`acquire_token_on_behalf_of`): a web API exchanges its caller's token for one
-//! to a downstream API; repeated calls with the same assertion are answered from the cache.
+//! to a downstream API; repeated calls with the same assertion are answered from the cache,
+//! unless a claims challenge is forwarded (it goes to the network, merged with the client
+//! capabilities). Forwarded client claims key the cached token by their value.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -7,6 +9,8 @@ use std::sync::Mutex;
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
+use super::super::claims::Forwarded;
+use super::super::confidential_options::OnBehalfOfOptions;
 use super::super::core::{CacheAccess, ClientCore, GrantType, Issued};
 use super::super::result::AuthenticationResult;
 use crate::error::Error;
@@ -19,8 +23,13 @@ pub(crate) async fn run(
     obo_accounts: &Mutex<HashMap<String, String>>,
     user_assertion: &str,
     scopes: &[&str],
+    options: &OnBehalfOfOptions,
 ) -> Result<AuthenticationResult, Error> {
-    let request = core.begin(scopes, None)?;
+    let forwarded = Forwarded::new(options.forwarded_client_claims.as_deref())?;
+    let mut request = core.begin(scopes, options.claims_challenge.as_deref())?;
+    request.claims = forwarded.merge_into(request.claims.take())?;
+    let ext_key = forwarded.ext_cache_key(&Default::default());
+    let use_cache = options.claims_challenge.is_none();
     let assertion_hash = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .encode(Sha256::digest(user_assertion.as_bytes()));
     let known = obo_accounts
@@ -30,8 +39,13 @@ pub(crate) async fn run(
         .cloned();
     CacheAccess::around(&core.cache, known.as_deref(), async {
         let endpoints = core.endpoints().await?;
-        if let Some(hid) = &known {
-            let hit = core.cached_token(&endpoints.realm, Some(hid), &request.scopes, None);
+        if use_cache && let Some(hid) = &known {
+            let hit = core.cached_token(
+                &endpoints.realm,
+                Some(hid),
+                &request.scopes,
+                ext_key.as_deref(),
+            );
             if let Some(at) = hit {
                 let account = core
                     .accounts(None)
@@ -49,14 +63,17 @@ pub(crate) async fn run(
         let response = core
             .send(&request, &endpoints.token_endpoint, form, Vec::new())
             .await?;
-        let result = core.finish(&Issued::response(
-            &endpoints,
-            &response,
-            &request.decorated,
-            GrantType::OnBehalfOf,
-            core.now(),
-            request.correlation_id(),
-        ))?;
+        let result = core.finish(&Issued {
+            ext_cache_key: ext_key.as_deref(),
+            ..Issued::response(
+                &endpoints,
+                &response,
+                &request.decorated,
+                GrantType::OnBehalfOf,
+                core.now(),
+                request.correlation_id(),
+            )
+        })?;
         // The next call with this assertion looks for the account just filed.
         if let Some(account) = &result.account {
             obo_accounts

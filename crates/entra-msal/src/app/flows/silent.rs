@@ -2,8 +2,10 @@
 //! least 300 s left; a proactive refresh after `refresh_on` that falls back to the cached token
 //! when the identity provider fails; otherwise a refresh token, in MSAL's FOCI order (family
 //! tokens first when this app's family is unknown or known, then the app's own), newest first.
-//! A refresh token is never deleted on `invalid_grant`.
+//! A refresh token is never deleted on `invalid_grant`. Forwarded client claims are merged
+//! into the refresh's `claims` and key the access token by their value.
 
+use super::super::claims::Forwarded;
 use super::super::core::{ClientCore, GrantType, Issued, oid_anchor};
 use super::super::options::SilentOptions;
 use super::super::request::Request;
@@ -46,6 +48,13 @@ pub(crate) async fn acquire(
     options: &SilentOptions,
 ) -> Result<AuthenticationResult, Error> {
     let scopes = &request.scopes;
+    let forwarded = Forwarded::new(options.forwarded_client_claims.as_deref())?;
+    let ext_key = forwarded.ext_cache_key(&Default::default());
+    let ext_key = ext_key.as_deref();
+    let refresh_with = Refresh {
+        claims: forwarded.merge_into(request.claims.clone())?,
+        ext_key,
+    };
     let use_cache = !options.force_refresh && options.claims_challenge.is_none();
     if !use_cache {
         request.report_as(ApiId::Silent, RefreshReason::ForceRefresh);
@@ -55,7 +64,7 @@ pub(crate) async fn acquire(
     if use_cache
         && options.tenant.is_none()
         && let Some(realm) = core.authority.realm_without_discovery()
-        && let Some(at) = core.cached_token(realm, Some(&account.home_account_id), scopes, None)
+        && let Some(at) = core.cached_token(realm, Some(&account.home_account_id), scopes, ext_key)
         && at.refresh_on().is_none_or(|r| r > core.now())
     {
         return Ok(core.result_from_cache(
@@ -76,7 +85,7 @@ pub(crate) async fn acquire(
             &endpoints.realm,
             Some(&account.home_account_id),
             scopes,
-            None,
+            ext_key,
         )
     };
     if use_cache && let Some(at) = lookup() {
@@ -90,7 +99,7 @@ pub(crate) async fn acquire(
         }
         // Aging: refresh proactively, but keep the cached token if the identity provider fails.
         request.report_as(ApiId::Silent, RefreshReason::Aging);
-        return match refresh(core, &endpoints, request, account).await {
+        return match refresh(core, &endpoints, request, &refresh_with, account).await {
             Ok(fresh) => Ok(fresh),
             Err(e) => {
                 let correlation_id = request.correlation_id_if_sent();
@@ -100,10 +109,11 @@ pub(crate) async fn acquire(
         };
     }
     let key = format!(
-        "silent|{}|{}|{}",
+        "silent|{}|{}|{}|{}",
         account.home_account_id,
         endpoints.realm,
-        scopes.join(" ").to_lowercase()
+        scopes.join(" ").to_lowercase(),
+        ext_key.unwrap_or("")
     );
     let _flight = core.coalescer.lock(&key).await;
     if use_cache && let Some(at) = lookup() {
@@ -122,7 +132,7 @@ pub(crate) async fn acquire(
             None,
         ),
     );
-    refresh(core, &endpoints, request, account).await
+    refresh(core, &endpoints, request, &refresh_with, account).await
 }
 
 /// The refresh tokens to try, in MSAL's order, without duplicates: under the authority's host,
@@ -173,14 +183,22 @@ fn candidates_in(core: &ClientCore, account: &Account, environment: &str) -> Vec
     out
 }
 
+/// What a refresh sends and files beyond the request: the `claims` parameter with forwarded
+/// client claims merged in, and the extended cache key they give the new access token.
+struct Refresh<'a> {
+    claims: Option<String>,
+    ext_key: Option<&'a str>,
+}
+
 async fn refresh(
     core: &ClientCore,
     endpoints: &Endpoints,
     request: &Request,
+    with: &Refresh<'_>,
     account: &Account,
 ) -> Result<AuthenticationResult, Error> {
     let decorated = &request.decorated;
-    let claims = request.claims.as_deref();
+    let claims = with.claims.as_deref();
     let anchor = oid_anchor(&account.home_account_id);
     let mut last_error = None;
     for rt in candidates(core, account).await {
@@ -196,6 +214,7 @@ async fn refresh(
                 }
                 let mut result = core.finish(&Issued {
                     skip_account_creation: true,
+                    ext_cache_key: with.ext_key,
                     ..Issued::response(
                         endpoints,
                         &response,

@@ -7,6 +7,7 @@ mod device_code;
 mod on_behalf_of;
 mod password;
 mod refresh_token;
+mod user_fic;
 
 pub use authorization_code::authorization_code;
 pub use client_credentials::client_credentials;
@@ -14,6 +15,7 @@ pub use device_code::{DEVICE_CODE_GRANT, device_authorization, device_code};
 pub use on_behalf_of::on_behalf_of;
 pub use password::password;
 pub use refresh_token::refresh_token;
+pub use user_fic::{UserFicSubject, user_fic};
 
 /// Fields every token request carries.
 pub(crate) fn base(
@@ -95,6 +97,17 @@ mod tests {
         assert_eq!(
             (get(&f, "code_verifier"), get(&f, "redirect_uri")),
             (None, None)
+        );
+        let f = user_fic("cid", "fic", UserFicSubject::Username("u@x"), &scopes, None);
+        assert_eq!(get(&f, "grant_type"), Some("user_fic"));
+        assert_eq!(get(&f, "user_federated_identity_credential"), Some("fic"));
+        assert_eq!(get(&f, "username"), Some("u@x"));
+        assert_eq!(get(&f, "user_id"), None);
+        assert_eq!(get(&f, "client_info"), Some("1"));
+        let f = user_fic("cid", "fic", UserFicSubject::ObjectId("oid"), &scopes, None);
+        assert_eq!(
+            (get(&f, "user_id"), get(&f, "username")),
+            (Some("oid"), None)
         );
     }
 }

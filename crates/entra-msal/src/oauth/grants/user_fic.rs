@@ -1,0 +1,30 @@
+//! `grant_type=user_fic`: a federated identity credential exchanged for a user's tokens.
+
+/// Who the token is for: a user principal name or an object id.
+pub enum UserFicSubject<'a> {
+    /// `username=<upn>`.
+    Username(&'a str),
+    /// `user_id=<object id>`.
+    ObjectId(&'a str),
+}
+
+/// The form of a `user_fic` request (scopes already decorated).
+pub fn user_fic(
+    client_id: &str,
+    credential: &str,
+    subject: UserFicSubject<'_>,
+    scopes: &[String],
+    claims: Option<&str>,
+) -> Vec<(String, String)> {
+    let mut form = super::base(client_id, "user_fic", scopes, claims);
+    form.push((
+        "user_federated_identity_credential".into(),
+        credential.into(),
+    ));
+    form.push(("client_info".into(), "1".into()));
+    match subject {
+        UserFicSubject::Username(name) => form.push(("username".into(), name.into())),
+        UserFicSubject::ObjectId(oid) => form.push(("user_id".into(), oid.into())),
+    }
+    form
+}
