@@ -124,9 +124,10 @@ pub use error::{Classification, Error, ErrorCause, Result, ServiceError};
 pub use app::{
     Account, AuthCodeFlow, AuthCodeFlowOptions, AuthenticationResult, BeforeUiCallback,
     BrokerAvailability, Clock, ConfidentialClientApplication, ConfidentialClientBuilder,
-    DeviceFlow, ForClientOptions, InteractiveOptions, ManagedIdentityClient,
+    DeviceFlow, DeviceFlowOptions, ForClientOptions, InteractiveOptions, ManagedIdentityClient,
     ManagedIdentityClientBuilder, Prompt, PublicClientApplication, PublicClientBuilder,
-    SecretToken, SilentOptions, SystemClock, TokenSource,
+    SSH_CERT_TOKEN_TYPE, SSH_RSA_CERT_KEY_TYPE, SecretToken, SilentOptions, SshCertificateRequest,
+    SystemClock, TokenSource, UsernamePasswordOptions,
 };
 pub use cache::{CacheListener, TokenCache};
 pub use interactive::{ResultPages, SystemBrowser, UrlOpener};

@@ -234,10 +234,13 @@ impl ClientCore {
         &self,
         flow: &AuthCodeFlow,
         response: &HashMap<String, String>,
+        extra: &std::collections::BTreeMap<String, String>,
     ) -> Result<AuthenticationResult, Error> {
         let code = flow.code_from_response(response)?;
         let endpoints = self.endpoints().await?;
-        let request = self.resume(flow.scopes.clone(), flow.claims.clone());
+        let request = self
+            .resume(flow.scopes.clone(), flow.claims.clone())
+            .with_extra(extra.clone());
         let form = grants::authorization_code(
             &self.client_id,
             &code,
@@ -256,14 +259,17 @@ impl ClientCore {
             .await?;
         let claims = token.id_token().and_then(crate::jwt::jwt_claims);
         flow.check_id_token(claims.as_ref(), self.now())?;
-        self.finish(&Issued::response(
-            &endpoints,
-            &token,
-            &request.decorated,
-            GrantType::AuthorizationCode,
-            self.now(),
-            request.correlation_id(),
-        ))
+        self.finish(&Issued {
+            key_id: request.key_id(),
+            ..Issued::response(
+                &endpoints,
+                &token,
+                &request.decorated,
+                GrantType::AuthorizationCode,
+                self.now(),
+                request.correlation_id(),
+            )
+        })
     }
 }
 

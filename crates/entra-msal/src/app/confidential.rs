@@ -293,7 +293,9 @@ impl ConfidentialClientApplication {
         response: &HashMap<String, String>,
     ) -> Result<AuthenticationResult, Error> {
         CacheAccess::around(&self.core.cache, None, async {
-            self.core.redeem_auth_code(flow, response).await
+            self.core
+                .redeem_auth_code(flow, response, &std::collections::BTreeMap::new())
+                .await
         })
         .await
     }

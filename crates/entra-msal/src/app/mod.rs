@@ -18,13 +18,18 @@ mod public;
 mod request;
 pub(crate) mod result;
 mod scopes;
+mod ssh_certificate;
 
 pub use auth_code::{AuthCodeFlow, AuthCodeFlowOptions};
 pub use clock::{Clock, SystemClock};
 pub use confidential::{ConfidentialClientApplication, ConfidentialClientBuilder};
 pub use device_flow::DeviceFlow;
 pub use managed_identity::{ManagedIdentityClient, ManagedIdentityClientBuilder};
-pub use options::{BeforeUiCallback, ForClientOptions, InteractiveOptions, SilentOptions};
+pub use options::{
+    BeforeUiCallback, DeviceFlowOptions, ForClientOptions, InteractiveOptions, SilentOptions,
+    UsernamePasswordOptions,
+};
 pub use prompt::Prompt;
 pub use public::{BrokerAvailability, PublicClientApplication, PublicClientBuilder};
 pub use result::{Account, AuthenticationResult, SecretToken, TokenSource};
+pub use ssh_certificate::{SSH_CERT_TOKEN_TYPE, SSH_RSA_CERT_KEY_TYPE, SshCertificateRequest};

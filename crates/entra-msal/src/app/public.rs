@@ -10,8 +10,11 @@ use super::core::{CacheAccess, ClientCore};
 use super::device_flow::DeviceFlow;
 use super::flows::silent;
 use super::flows::{password, refresh_token};
-use super::options::{InteractiveOptions, SilentOptions};
+use super::options::{
+    DeviceFlowOptions, InteractiveOptions, SilentOptions, UsernamePasswordOptions,
+};
 use super::result::{Account, AuthenticationResult};
+use super::ssh_certificate;
 
 pub use crate::broker::ParentWindow;
 use crate::broker::connect::BrokerSettings;
@@ -272,7 +275,12 @@ impl PublicClientApplication {
         options: &InteractiveOptions,
     ) -> Result<AuthenticationResult, Error> {
         let core = &self.core;
-        let request = core.begin(scopes, options.claims_challenge.as_deref())?;
+        let request = core
+            .begin(scopes, options.claims_challenge.as_deref())?
+            .with_extra(ssh_certificate::request_parameters(
+                &options.data,
+                options.ssh_certificate.as_ref(),
+            )?);
         CacheAccess::around(&core.cache, None, async {
             if let Some(route) = &self.broker {
                 // As MSAL Python: the parent window is required whenever the broker is enabled.
@@ -291,9 +299,6 @@ impl PublicClientApplication {
             }
             if options.pop.is_some() {
                 return Err(pop_needs_broker());
-            }
-            if !options.data.is_empty() {
-                return Err(data_needs_broker());
             }
             let endpoints = core.endpoints().await?;
             let listener = LoopbackListener::bind(options.port).await?;
@@ -342,7 +347,8 @@ impl PublicClientApplication {
             let response = listener
                 .wait_for_response(Some(&flow.state), options.timeout, &pages)
                 .await?;
-            core.redeem_auth_code(&flow, &response).await
+            core.redeem_auth_code(&flow, &response, &request.extra)
+                .await
         })
         .await
     }
@@ -360,6 +366,23 @@ impl PublicClientApplication {
         claims_challenge: Option<&str>,
     ) -> Result<DeviceFlow, Error> {
         let request = self.core.begin(scopes, claims_challenge)?;
+        self.core.initiate_device_flow(&request).await
+    }
+
+    /// [`initiate_device_flow`](Self::initiate_device_flow) with options: a claims challenge,
+    /// extra body parameters, an SSH certificate. The flow's token requests carry them.
+    pub async fn initiate_device_flow_with(
+        &self,
+        scopes: &[&str],
+        options: &DeviceFlowOptions,
+    ) -> Result<DeviceFlow, Error> {
+        let request = self
+            .core
+            .begin(scopes, options.claims_challenge.as_deref())?
+            .with_extra(ssh_certificate::request_parameters(
+                &options.data,
+                options.ssh_certificate.as_ref(),
+            )?);
         self.core.initiate_device_flow(&request).await
     }
 
@@ -396,12 +419,37 @@ impl PublicClientApplication {
         password: &str,
         scopes: &[&str],
     ) -> Result<AuthenticationResult, Error> {
+        self.acquire_token_by_username_password_with(
+            username,
+            password,
+            scopes,
+            &UsernamePasswordOptions::default(),
+        )
+        .await
+    }
+
+    /// [`acquire_token_by_username_password`](Self::acquire_token_by_username_password) with
+    /// options: a claims challenge, extra body parameters, an SSH certificate.
+    pub async fn acquire_token_by_username_password_with(
+        &self,
+        username: &str,
+        password: &str,
+        scopes: &[&str],
+        options: &UsernamePasswordOptions,
+    ) -> Result<AuthenticationResult, Error> {
+        let request = self
+            .core
+            .begin(scopes, options.claims_challenge.as_deref())?
+            .with_extra(ssh_certificate::request_parameters(
+                &options.data,
+                options.ssh_certificate.as_ref(),
+            )?);
         password::run(
             &self.core,
             self.broker.as_deref(),
             username,
             password,
-            scopes,
+            request,
         )
         .await
     }
@@ -425,7 +473,11 @@ impl PublicClientApplication {
     ) -> Result<AuthenticationResult, Error> {
         let request = self
             .core
-            .begin(scopes, options.claims_challenge.as_deref())?;
+            .begin(scopes, options.claims_challenge.as_deref())?
+            .with_extra(ssh_certificate::request_parameters(
+                &options.data,
+                options.ssh_certificate.as_ref(),
+            )?);
         CacheAccess::around(&self.core.cache, Some(&account.home_account_id), async {
             if let Some(route) = &self.broker
                 && brokered::serves(account)
@@ -454,9 +506,6 @@ impl PublicClientApplication {
             }
             if options.pop.is_some() {
                 return Err(pop_needs_broker());
-            }
-            if !options.data.is_empty() {
-                return Err(data_needs_broker());
             }
             silent::acquire(&self.core, &request, account, options).await
         })
@@ -527,15 +576,6 @@ fn pop_needs_broker() -> Error {
         "a proof-of-possession token without a broker",
         "proof-of-possession tokens are available through an authentication broker only: enable \
          the broker for this platform, or request a bearer token",
-    )
-}
-
-fn data_needs_broker() -> Error {
-    Error::configuration(
-        "extra token-request parameters (`data`, e.g. an SSH certificate's token_type, req_cnf \
-         and key_id) are passed to an authentication broker only: enable the broker for this \
-         platform, or leave `data` empty"
-            .into(),
     )
 }
 

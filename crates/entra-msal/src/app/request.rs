@@ -6,6 +6,7 @@
 //! [`ClientCore::send`] → [`ClientCore::finish`] (decode once, file in the cache, shape the
 //! result from what was filed).
 
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use super::claims;
@@ -46,6 +47,9 @@ pub(crate) struct Request {
     pub decorated: Vec<String>,
     /// The `claims` parameter to send, if any.
     pub claims: Option<String>,
+    /// Extra body parameters of the token request (MSAL Python's `data`), e.g. an SSH
+    /// certificate's `token_type`, `req_cnf` and `key_id`; a grant's own fields win.
+    pub extra: BTreeMap<String, String>,
     correlation_id: CorrelationId,
 }
 
@@ -58,6 +62,35 @@ impl Request {
     /// The correlation id if a request went out, else `""` (a result from the cache).
     pub fn correlation_id_if_sent(&self) -> &str {
         self.correlation_id.if_made()
+    }
+
+    /// The request with extra body parameters (already validated).
+    pub fn with_extra(mut self, extra: BTreeMap<String, String>) -> Self {
+        self.extra = extra;
+        self
+    }
+
+    /// The key the requested token is bound to (an SSH certificate's `key_id`): cached tokens
+    /// are looked up, and filed, under it.
+    pub fn key_id(&self) -> Option<&str> {
+        self.extra
+            .get("key_id")
+            .map(String::as_str)
+            .filter(|k| !k.is_empty())
+    }
+
+    /// The token type this request asks for, when not a bearer token (`ssh-cert`).
+    pub fn token_type(&self) -> Option<&str> {
+        self.extra.get("token_type").map(String::as_str)
+    }
+}
+
+/// Appends `extra` to `form`, except the fields the form already has.
+pub(crate) fn add_extra(form: &mut Vec<(String, String)>, extra: &BTreeMap<String, String>) {
+    for (name, value) in extra {
+        if !form.iter().any(|(n, _)| n == name) {
+            form.push((name.clone(), value.clone()));
+        }
     }
 }
 
@@ -79,6 +112,7 @@ impl ClientCore {
             decorated: Vec::new(),
             claims: claims::merged(&self.capabilities, claims_challenge)?,
             scopes,
+            extra: BTreeMap::new(),
             correlation_id: CorrelationId::default(),
         })
     }
@@ -93,6 +127,7 @@ impl ClientCore {
             decorated: scopes::decorate(&scopes, &self.exclude_scopes),
             claims: claims::merged(&self.capabilities, claims_challenge)?,
             scopes,
+            extra: BTreeMap::new(),
             correlation_id: CorrelationId::default(),
         })
     }
@@ -104,6 +139,7 @@ impl ClientCore {
             decorated: scopes::decorate(&scopes, &self.exclude_scopes),
             claims,
             scopes,
+            extra: BTreeMap::new(),
             correlation_id: CorrelationId::default(),
         }
     }
@@ -113,11 +149,15 @@ impl ClientCore {
         &self,
         request: &Request,
         token_endpoint: &str,
-        form: Vec<(String, String)>,
+        mut form: Vec<(String, String)>,
         headers: Vec<(String, String)>,
     ) -> Result<TokenResponse, Error> {
-        self.redeem(token_endpoint, form, request.correlation_id(), headers)
-            .await
+        add_extra(&mut form, &request.extra);
+        let response = self
+            .redeem(token_endpoint, form, request.correlation_id(), headers)
+            .await?;
+        super::ssh_certificate::check_response(request.token_type(), &response, token_endpoint)?;
+        Ok(response)
     }
 }
 

@@ -494,6 +494,7 @@ mod tests {
             home_account_id: hid,
             scopes: s,
             ext_cache_key: None,
+            key_id: None,
             now,
         }
     }
@@ -786,6 +787,7 @@ mod tests {
             home_account_id: Some("h"),
             scopes: &scopes(&["t"]),
             ext_cache_key: None,
+            key_id: None,
             now: 0,
         };
         assert_eq!(cache.find_access_token(&q).unwrap().secret, "s");
@@ -880,6 +882,7 @@ mod tests {
                 home_account_id: Some("uid.utid"),
                 scopes: &s,
                 ext_cache_key: None,
+                key_id: None,
                 now: 1000,
             };
             assert!(cache.find_access_token(&q).is_some(), "{requested:?}");

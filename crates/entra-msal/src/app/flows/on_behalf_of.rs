@@ -31,7 +31,7 @@ pub(crate) async fn run(
     CacheAccess::around(&core.cache, known.as_deref(), async {
         let endpoints = core.endpoints().await?;
         if let Some(hid) = &known {
-            let hit = core.cached_token(&endpoints.realm, Some(hid), &request.scopes, None);
+            let hit = core.cached_token(&endpoints.realm, Some(hid), &request.scopes, None, None);
             if let Some(at) = hit {
                 let account = core
                     .accounts(None)

@@ -51,7 +51,13 @@ pub(crate) async fn acquire(
     if use_cache
         && options.tenant.is_none()
         && let Some(realm) = core.authority.realm_without_discovery()
-        && let Some(at) = core.cached_token(realm, Some(&account.home_account_id), scopes, None)
+        && let Some(at) = core.cached_token(
+            realm,
+            Some(&account.home_account_id),
+            scopes,
+            None,
+            request.key_id(),
+        )
         && at.refresh_on().is_none_or(|r| r > core.now())
     {
         return Ok(core.result_from_cache(
@@ -73,6 +79,7 @@ pub(crate) async fn acquire(
             Some(&account.home_account_id),
             scopes,
             None,
+            request.key_id(),
         )
     };
     if use_cache && let Some(at) = lookup() {
@@ -95,10 +102,11 @@ pub(crate) async fn acquire(
         };
     }
     let key = format!(
-        "silent|{}|{}|{}",
+        "silent|{}|{}|{}|{}",
         account.home_account_id,
         endpoints.realm,
-        scopes.join(" ").to_lowercase()
+        scopes.join(" ").to_lowercase(),
+        request.key_id().unwrap_or_default()
     );
     let _flight = core.coalescer.lock(&key).await;
     if use_cache && let Some(at) = lookup() {
@@ -182,6 +190,7 @@ async fn refresh(
                 }
                 let mut result = core.finish(&Issued {
                     skip_account_creation: true,
+                    key_id: request.key_id(),
                     ..Issued::response(
                         endpoints,
                         &response,
