@@ -36,11 +36,8 @@ fn binary(candidates: &[&str], name: &str, package: &str) -> Option<PathBuf> {
 }
 
 fn run(command: &mut Command) -> Output {
-    let output = command
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("{command:?} did not start: {e}"));
-    output
+    let started = command.stdin(Stdio::null()).output();
+    started.unwrap_or_else(|e| panic!("{command:?} did not start: {e}"))
 }
 
 /// Generates an unencrypted RSA key `dir/name` (and `dir/name.pub`) with `ssh-keygen`;
