@@ -496,6 +496,17 @@ pub(crate) async fn sign_out(core: &ClientCore, backend: &dyn BrokerBackend, acc
     }
 }
 
+/// Whether `request` may go to the broker of `route`: SSH certificates only on Windows and
+/// macOS, as MSAL Python 1.39 (the Linux broker does not issue them, so on Linux and WSL they
+/// come from the browser and refresh tokens).
+pub(crate) fn takes(route: &BrokerRoute, request: &Request) -> bool {
+    request.token_type() != Some(super::ssh_certificate::SSH_CERT_TOKEN_TYPE)
+        || matches!(
+            route.platform(),
+            BrokerPlatform::Windows | BrokerPlatform::MacOs
+        )
+}
+
 /// Whether a silent request for `account` goes to the broker: accounts the broker created, and
 /// accounts of unknown origin (older caches).
 pub(crate) fn serves(account: &Account) -> bool {

@@ -285,7 +285,9 @@ impl PublicClientApplication {
             if let Some(route) = &self.broker {
                 // As MSAL Python: the parent window is required whenever the broker is enabled.
                 let window = options.parent_window.ok_or(Error::ParentWindowRequired)?;
-                if let Some(backend) = route.backend().await {
+                if brokered::takes(route, &request)
+                    && let Some(backend) = route.backend().await
+                {
                     return brokered::interactive(
                         core,
                         route,
@@ -481,6 +483,7 @@ impl PublicClientApplication {
         CacheAccess::around(&self.core.cache, Some(&account.home_account_id), async {
             if let Some(route) = &self.broker
                 && brokered::serves(account)
+                && brokered::takes(route, &request)
                 && let Some(backend) = route.backend().await
             {
                 match brokered::silent(

@@ -309,4 +309,25 @@ mod tests {
             "1"
         );
     }
+
+    #[test]
+    fn an_answer_that_is_not_a_certificate_is_refused_as_msal_python_refuses_it() {
+        let response = |token_type: &str, token: &str| -> TokenResponse {
+            serde_json::from_value(
+                serde_json::json!({"token_type": token_type, "access_token": token}),
+            )
+            .unwrap()
+        };
+        let url = "https://login.example/t/oauth2/v2.0/token";
+        let cert = response("ssh-cert", "AAAAHHNzaC1yc2EtY2VydC12MDFAb3BlbnNzaC5jb20");
+        assert!(check_response(Some("ssh-cert"), &cert, url).is_ok());
+        let bearer = response("Bearer", "eyJ0eXAiOiJKV1QifQ.e30.sig");
+        let err = check_response(Some("ssh-cert"), &bearer, url).unwrap_err();
+        assert!(matches!(err, Error::InvalidResponse { .. }), "{err}");
+        assert!(err.to_string().contains("`Bearer`"), "{err}");
+        let err = check_response(Some("ssh-cert"), &response("ssh-cert", "eyJ"), url);
+        assert!(err.is_err());
+        // Bearer requests are not checked.
+        assert!(check_response(None, &bearer, url).is_ok());
+    }
 }
