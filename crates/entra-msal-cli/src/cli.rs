@@ -423,7 +423,7 @@ pub struct SshCertArgs {
     /// Where to write the certificate (default: beside the key, `<key without .pub>-cert.pub`).
     #[arg(long, value_name = "PATH")]
     pub file: Option<PathBuf>,
-    /// The scope (default: https://pas.windows.net/CheckMyAccess/Linux/.default, as `az ssh`).
+    /// The scope (default: `https://pas.windows.net/CheckMyAccess/Linux/.default`, as `az ssh`).
     #[arg(long = "scope", short = 's', value_name = "SCOPE")]
     pub scopes: Vec<String>,
     /// The account to use when several are signed in (username).

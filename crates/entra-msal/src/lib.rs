@@ -47,7 +47,8 @@
 //!
 //! [`PublicClientApplication`] also signs in with a device code
 //! ([`initiate_device_flow`](PublicClientApplication::initiate_device_flow)) and, for
-//! managed (non-federated) accounts, with a username and password.
+//! managed (non-federated) accounts, with a username and password. Each user flow can ask for
+//! an SSH certificate instead of a bearer token, as `az ssh` does ([`SshCertificateRequest`]).
 //!
 //! ## A daemon or web API
 //!

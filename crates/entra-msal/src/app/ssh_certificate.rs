@@ -30,6 +30,25 @@ const MIN_RSA_BITS: usize = 2048;
 /// or username/password request; the result's access token is then the certificate
 /// ([`AuthenticationResult::ssh_certificate_line`](super::AuthenticationResult::ssh_certificate_line))
 /// and its `token_type` is `ssh-cert`.
+///
+/// ```no_run
+/// use entra_msal::{PublicClientApplication, SilentOptions, SshCertificateRequest};
+///
+/// # async fn run(app: PublicClientApplication) -> Result<(), Box<dyn std::error::Error>> {
+/// let public_key = std::fs::read_to_string("/home/me/.ssh/id_rsa.pub")?;
+/// let options = SilentOptions {
+///     ssh_certificate: Some(SshCertificateRequest::from_openssh_public_key(&public_key)?),
+///     ..SilentOptions::default()
+/// };
+/// let scopes = ["https://pas.windows.net/CheckMyAccess/Linux/.default"];
+/// let account = app.accounts(None).into_iter().next().ok_or("sign in first")?;
+/// let result = app.acquire_token_silent(&scopes, &account, &options).await?;
+/// if let Some(line) = result.ssh_certificate_line() {
+///     std::fs::write("/home/me/.ssh/id_rsa-cert.pub", line + "\n")?; // `ssh` reads it
+/// }
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SshCertificateRequest {
     /// The modulus, base64url without padding (JWK `n`).
