@@ -543,3 +543,65 @@ async fn msal_python_obtains_ssh_certificates_and_shares_them_by_key_id() {
         std::fs::read_to_string(dir.path().join("final-cert.pub")).unwrap()
     );
 }
+
+/// MSAL Python's `data=` beyond SSH certificates: extra body parameters go on the wire, and the
+/// token is cached under MSAL Python's extended key of them (`atext`), found only by requests
+/// with the same parameters.
+#[tokio::test]
+async fn extra_body_parameters_are_sent_and_key_the_cache_as_msal_python() {
+    let e = env().await;
+    let app = e.public_app();
+    let alice = e.user("alice");
+    let data: BTreeMap<String, String> = [("x_custom", "1")]
+        .into_iter()
+        .map(|(k, v)| (k.into(), v.into()))
+        .collect();
+    let with_data = app
+        .acquire_token_by_username_password_with(
+            &alice.username,
+            &alice.password,
+            &[API_SCOPE],
+            &UsernamePasswordOptions {
+                data: data.clone(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(e.token_requests().pop().unwrap().form["x_custom"], "1");
+    let doc: serde_json::Value = serde_json::from_str(&app.token_cache().serialize()).unwrap();
+    let (key, at) = doc["AccessToken"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .next()
+        .unwrap();
+    assert!(key.contains("-atext-"), "{key}");
+    assert!(at["ext_cache_key"].as_str().is_some_and(|k| !k.is_empty()));
+    let account = with_data.account.clone().unwrap();
+    let same = app
+        .acquire_token_silent(
+            &[API_SCOPE],
+            &account,
+            &SilentOptions {
+                data: data.clone(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(same.token_source, TokenSource::Cache);
+    assert_eq!(same.access_token, with_data.access_token);
+    let plain = app
+        .acquire_token_silent(&[API_SCOPE], &account, &SilentOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(plain.token_source, TokenSource::IdentityProvider);
+    assert!(
+        !e.token_requests()
+            .pop()
+            .unwrap()
+            .form
+            .contains_key("x_custom")
+    );
+}

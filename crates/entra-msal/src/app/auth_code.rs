@@ -261,6 +261,7 @@ impl ClientCore {
         flow.check_id_token(claims.as_ref(), self.now())?;
         self.finish(&Issued {
             key_id: request.key_id(),
+            ext_cache_key: request.ext_cache_key(),
             ..Issued::response(
                 &endpoints,
                 &token,

@@ -243,7 +243,9 @@ impl ClientCore {
                         &response,
                         &endpoints.token_endpoint,
                     )?;
+                    let ext_key = crate::cache::ext_cache_key(&flow.extra);
                     return self.finish(&Issued {
+                        ext_cache_key: ext_key.as_deref(),
                         key_id: flow
                             .extra
                             .get("key_id")

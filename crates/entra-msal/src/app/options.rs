@@ -46,7 +46,8 @@ pub struct InteractiveOptions {
     pub pop: Option<PopParams>,
     /// Extra body parameters of the token request (MSAL Python's `data`), sent to the identity
     /// provider or passed to the authentication broker. A token requested with a `key_id` is
-    /// cached under it and found only by requests with the same `key_id`.
+    /// cached under it and found only by requests with the same `key_id`; other non-standard
+    /// parameters key the cached token as MSAL Python keys it (its extended cache key).
     pub data: BTreeMap<String, String>,
     /// Requests an SSH certificate for this public key instead of a bearer token (sets `data`'s
     /// `token_type`, `req_cnf` and `key_id`).
@@ -77,7 +78,8 @@ pub struct SilentOptions {
     pub pop: Option<PopParams>,
     /// Extra body parameters of the token request (MSAL Python's `data`), sent to the identity
     /// provider or passed to the authentication broker. A token requested with a `key_id` is
-    /// cached under it and found only by requests with the same `key_id`.
+    /// cached under it and found only by requests with the same `key_id`; other non-standard
+    /// parameters key the cached token as MSAL Python keys it (its extended cache key).
     pub data: BTreeMap<String, String>,
     /// Requests an SSH certificate for this public key instead of a bearer token (sets `data`'s
     /// `token_type`, `req_cnf` and `key_id`).
@@ -91,7 +93,8 @@ pub struct SilentOptions {
 pub struct DeviceFlowOptions {
     /// A claims challenge from a previous error or a resource.
     pub claims_challenge: Option<String>,
-    /// Extra body parameters of the token requests (MSAL Python's `data`).
+    /// Extra body parameters of the token requests (MSAL Python's `data`; see
+    /// [`InteractiveOptions::data`]).
     pub data: BTreeMap<String, String>,
     /// Requests an SSH certificate for this public key instead of a bearer token.
     pub ssh_certificate: Option<SshCertificateRequest>,
@@ -103,7 +106,8 @@ pub struct DeviceFlowOptions {
 pub struct UsernamePasswordOptions {
     /// A claims challenge from a previous error or a resource.
     pub claims_challenge: Option<String>,
-    /// Extra body parameters of the token request (MSAL Python's `data`).
+    /// Extra body parameters of the token request (MSAL Python's `data`; see
+    /// [`InteractiveOptions::data`]).
     pub data: BTreeMap<String, String>,
     /// Requests an SSH certificate for this public key instead of a bearer token.
     pub ssh_certificate: Option<SshCertificateRequest>,

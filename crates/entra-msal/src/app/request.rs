@@ -50,6 +50,8 @@ pub(crate) struct Request {
     /// Extra body parameters of the token request (MSAL Python's `data`), e.g. an SSH
     /// certificate's `token_type`, `req_cnf` and `key_id`; a grant's own fields win.
     pub extra: BTreeMap<String, String>,
+    /// [`ext_cache_key`](Self::ext_cache_key), computed once.
+    ext_cache_key: Option<String>,
     correlation_id: CorrelationId,
 }
 
@@ -66,8 +68,16 @@ impl Request {
 
     /// The request with extra body parameters (already validated).
     pub fn with_extra(mut self, extra: BTreeMap<String, String>) -> Self {
+        self.ext_cache_key = crate::cache::ext_cache_key(&extra);
         self.extra = extra;
         self
+    }
+
+    /// The extended cache key of the extra body parameters (MSAL Python's, from every
+    /// parameter but the standard ones and an SSH certificate's): tokens obtained with them are
+    /// cached apart and found only by requests with the same parameters.
+    pub fn ext_cache_key(&self) -> Option<&str> {
+        self.ext_cache_key.as_deref()
     }
 
     /// The key the requested token is bound to (an SSH certificate's `key_id`): cached tokens
@@ -113,6 +123,7 @@ impl ClientCore {
             claims: claims::merged(&self.capabilities, claims_challenge)?,
             scopes,
             extra: BTreeMap::new(),
+            ext_cache_key: None,
             correlation_id: CorrelationId::default(),
         })
     }
@@ -128,6 +139,7 @@ impl ClientCore {
             claims: claims::merged(&self.capabilities, claims_challenge)?,
             scopes,
             extra: BTreeMap::new(),
+            ext_cache_key: None,
             correlation_id: CorrelationId::default(),
         })
     }
@@ -140,6 +152,7 @@ impl ClientCore {
             claims,
             scopes,
             extra: BTreeMap::new(),
+            ext_cache_key: None,
             correlation_id: CorrelationId::default(),
         }
     }

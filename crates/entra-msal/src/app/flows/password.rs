@@ -63,6 +63,7 @@ pub(crate) async fn run(
         core.finish(&Issued {
             username: Some(username),
             key_id: request.key_id(),
+            ext_cache_key: request.ext_cache_key(),
             ..Issued::response(
                 &endpoints,
                 &response,

@@ -55,7 +55,7 @@ pub(crate) async fn acquire(
             realm,
             Some(&account.home_account_id),
             scopes,
-            None,
+            request.ext_cache_key(),
             request.key_id(),
         )
         && at.refresh_on().is_none_or(|r| r > core.now())
@@ -78,7 +78,7 @@ pub(crate) async fn acquire(
             &endpoints.realm,
             Some(&account.home_account_id),
             scopes,
-            None,
+            request.ext_cache_key(),
             request.key_id(),
         )
     };
@@ -102,11 +102,12 @@ pub(crate) async fn acquire(
         };
     }
     let key = format!(
-        "silent|{}|{}|{}|{}",
+        "silent|{}|{}|{}|{}|{}",
         account.home_account_id,
         endpoints.realm,
         scopes.join(" ").to_lowercase(),
-        request.key_id().unwrap_or_default()
+        request.key_id().unwrap_or_default(),
+        request.ext_cache_key().unwrap_or_default()
     );
     let _flight = core.coalescer.lock(&key).await;
     if use_cache && let Some(at) = lookup() {
@@ -191,6 +192,7 @@ async fn refresh(
                 let mut result = core.finish(&Issued {
                     skip_account_creation: true,
                     key_id: request.key_id(),
+                    ext_cache_key: request.ext_cache_key(),
                     ..Issued::response(
                         endpoints,
                         &response,
