@@ -231,6 +231,14 @@ impl Control {
         self.state.runtime().faults.clear();
     }
 
+    /// The SSH certificate authority: its public key as an OpenSSH line (`sshd`'s
+    /// `TrustedUserCAKeys`) and its `SHA256:` fingerprint.
+    pub fn ssh_ca(&self) -> Result<(String, String), String> {
+        self.state
+            .ssh_ca()
+            .map(|ca| (ca.public_key_line(), ca.fingerprint()))
+    }
+
     /// The emulator's current Unix time.
     pub fn now(&self) -> i64 {
         self.state.clock.now()
@@ -547,6 +555,18 @@ pub fn routes() -> Router<Control> {
             .delete(|State(c): State<Control>| async move {
                 c.clear_faults();
                 Json(json!({}))
+            }),
+        )
+        .route(
+            "/ssh-ca",
+            get(|State(c): State<Control>| async move {
+                match c.ssh_ca() {
+                    Ok((public_key, fingerprint)) => {
+                        Json(json!({"public_key": public_key, "fingerprint": fingerprint}))
+                            .into_response()
+                    }
+                    Err(why) => failure(StatusCode::INTERNAL_SERVER_ERROR, why),
+                }
             }),
         )
         .route(

@@ -88,6 +88,11 @@ pub struct ConnectionInfo {
     /// The managed-identity endpoint `serve --managed-identity SOURCE` runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub managed_identity: Option<ManagedIdentityInfo>,
+    /// The public key of the SSH certificate authority that signs the SSH certificates of
+    /// `token_type=ssh-cert` requests, as an OpenSSH line (`ssh-rsa AAAA… entra-emulator-ssh-ca`):
+    /// the content of `sshd`'s `TrustedUserCAKeys` file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_ca_public_key: Option<String>,
 }
 
 /// A managed identity of the emulated host.
@@ -238,5 +243,6 @@ pub(crate) fn connection_info(
         broker_user: None,
         bus_address: None,
         managed_identity: None,
+        ssh_ca_public_key: None,
     })
 }

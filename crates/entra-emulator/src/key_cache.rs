@@ -3,7 +3,7 @@
 //! Generating a 2048-bit RSA key takes a few milliseconds in an optimized build and several
 //! seconds in a dependent crate's unoptimized debug build, where most tests that use the emulator
 //! run. The emulator therefore keeps the keys it generates (the token-signing key, the ready-made
-//! certificate client's key) in a cache directory and loads them on the next start; everything
+//! certificate client's key, the SSH certificate authority's key) in a cache directory and loads them on the next start; everything
 //! else (certificates, secrets, passwords, the TLS CA) is still new on every start.
 //!
 //! - Directory: `$ENTRA_EMULATOR_KEY_CACHE` if set, else `$XDG_CACHE_HOME/entra-emulator/keys`,
@@ -27,6 +27,8 @@ pub const KEY_CACHE_ENV: &str = "ENTRA_EMULATOR_KEY_CACHE";
 pub const SIGNING_KEY: &str = "token-signing";
 /// The slot of the ready-made certificate client's key.
 pub const CERTIFICATE_CLIENT_KEY: &str = "certificate-client";
+/// The slot of the SSH certificate authority's key.
+pub const SSH_CA_KEY: &str = "ssh-ca";
 
 /// The cache directory the environment selects; `None` when the cache is off or no directory can
 /// be named (no `XDG_CACHE_HOME` or `HOME`).

@@ -41,6 +41,7 @@ pub mod rules;
 pub mod scopes;
 pub mod secrets_log;
 pub mod server;
+pub mod ssh_cert;
 mod startup;
 pub mod state;
 pub mod tls;

@@ -41,6 +41,8 @@ pub fn ready_made() -> Result<EmulatorConfig, CryptoError> {
         format!("{API}/access_as_user"),
         format!("{API}/*"),
         "https://graph.microsoft.com/*".to_string(),
+        // The scope `az ssh` requests SSH certificates for.
+        "https://pas.windows.net/CheckMyAccess/Linux/*".to_string(),
     ];
     let public_redirects = |id: &str| {
         vec![

@@ -147,13 +147,24 @@ impl Emulator {
     /// the ready-made certificate credential into `dir`.
     pub fn connection_info(&self, dir: &Path) -> Result<ConnectionInfo, EmulatorError> {
         let ca_file = self.write_ca_file(dir)?;
-        info::connection_info(
+        let mut info = info::connection_info(
             self.config(),
             self.base_url(),
             self.authority(),
             ca_file,
             dir,
-        )
+        )?;
+        info.ssh_ca_public_key = Some(self.ssh_ca_public_key()?);
+        Ok(info)
+    }
+
+    /// The public key of the SSH certificate authority that signs the certificates of
+    /// `token_type=ssh-cert` requests, as an OpenSSH line (`sshd`'s `TrustedUserCAKeys`).
+    pub fn ssh_ca_public_key(&self) -> Result<String, EmulatorError> {
+        self.state
+            .ssh_ca()
+            .map(|ca| ca.public_key_line())
+            .map_err(EmulatorError::SshCa)
     }
 
     /// Stops accepting connections.

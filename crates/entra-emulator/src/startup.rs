@@ -31,4 +31,7 @@ pub enum EmulatorError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The SSH certificate authority's key could not be made or loaded.
+    #[error("{0}")]
+    SshCa(String),
 }

@@ -196,6 +196,8 @@ pub struct AppState {
     pub log: RequestLog,
     /// Where issued and received secrets are recorded (off unless configured).
     pub secrets: crate::secrets_log::SecretsLog,
+    /// The SSH certificate authority, made (or loaded from the key cache) on first use.
+    ssh_ca: std::sync::OnceLock<Result<crate::ssh_cert::SshCa, String>>,
 }
 
 impl Runtime {
@@ -278,7 +280,21 @@ impl AppState {
             runtime: Mutex::new(Runtime::default()),
             log,
             secrets: crate::secrets_log::SecretsLog::off(),
+            ssh_ca: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The SSH certificate authority: its key is the key cache's `ssh-ca` key (generated once
+    /// per machine, see `key_cache`), or a new one when the cache is off.
+    pub fn ssh_ca(&self) -> Result<&crate::ssh_cert::SshCa, String> {
+        self.ssh_ca
+            .get_or_init(|| {
+                crate::key_cache::rsa_key_pem(crate::key_cache::SSH_CA_KEY)
+                    .and_then(|pem| crate::ssh_cert::SshCa::from_pem(&pem))
+                    .map_err(|e| format!("the SSH certificate authority's key is unusable: {e}"))
+            })
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     /// Locks the runtime state. A poisoned lock is recovered: every update is a single

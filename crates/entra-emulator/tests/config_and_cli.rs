@@ -117,8 +117,8 @@ fn invalid_configurations_are_explained() {
     assert!(missing.contains("cannot read"), "{missing}");
 }
 
-#[test]
-fn serve_json_prints_connection_info_once_ready() {
+#[tokio::test]
+async fn serve_json_prints_connection_info_once_ready() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_entra-emulator"))
         .args(["serve", "--json", "--enable-control", "--state-dir"])
@@ -141,6 +141,7 @@ fn serve_json_prints_connection_info_once_ready() {
         "public_client",
         "confidential_client",
         "users",
+        "ssh_ca_public_key",
     ] {
         assert!(!raw[field].is_null(), "{field} missing from {line}");
     }
@@ -167,6 +168,29 @@ fn serve_json_prints_connection_info_once_ready() {
     assert_eq!(info.users.len(), 4);
     assert!(info.users.iter().any(|u| u.mfa_required));
     assert!(info.users.iter().any(|u| u.guest));
+    // The SSH CA's public key, for sshd's TrustedUserCAKeys, also served by the control API.
+    let ssh_ca = info.ssh_ca_public_key.clone().unwrap();
+    assert!(ssh_ca.starts_with("ssh-rsa AAAAB3NzaC1yc2E"), "{ssh_ca}");
+    assert!(ssh_ca.ends_with(" entra-emulator-ssh-ca"), "{ssh_ca}");
+    let ca_pem = std::fs::read(info.ca_file.as_ref().unwrap()).unwrap();
+    let control: serde_json::Value = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca_pem).unwrap())
+        .build()
+        .unwrap()
+        .get(format!("{}/ssh-ca", info.control_url.as_ref().unwrap()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(control["public_key"], ssh_ca.as_str());
+    assert!(
+        control["fingerprint"]
+            .as_str()
+            .unwrap()
+            .starts_with("SHA256:")
+    );
     child.kill().unwrap();
     child.wait().unwrap();
 }
@@ -182,8 +206,8 @@ fn serve_rejects_a_bad_config_file() {
 }
 
 /// Starts `serve --http --json` with `ENTRA_EMULATOR_KEY_CACHE=cache` and returns the `kid` of
-/// its token-signing key and the certificate client's thumbprint.
-async fn served_key_ids(cache: &std::ffi::OsStr) -> (String, String) {
+/// its token-signing key, the certificate client's key and the SSH CA's public key.
+async fn served_key_ids(cache: &std::ffi::OsStr) -> (String, String, String) {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_entra-emulator"))
         .args(["serve", "--http", "--json", "--state-dir"])
@@ -209,7 +233,7 @@ async fn served_key_ids(cache: &std::ffi::OsStr) -> (String, String) {
     let kid = jwks["keys"][0]["kid"].as_str().unwrap().to_string();
     let cert_key =
         std::fs::read_to_string(info.certificate_client.unwrap().private_key_file).unwrap();
-    (kid, cert_key)
+    (kid, cert_key, info.ssh_ca_public_key.unwrap())
 }
 
 #[cfg(unix)]
@@ -226,7 +250,7 @@ async fn rsa_keys_come_from_the_per_machine_cache_unless_it_is_off() {
     );
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&cache), 0o700);
-    for slot in ["token-signing", "certificate-client"] {
+    for slot in ["token-signing", "certificate-client", "ssh-ca"] {
         assert_eq!(mode(&cache.join(format!("{slot}.pem"))), 0o600, "{slot}");
     }
     let off = served_key_ids(std::ffi::OsStr::new("off")).await;
@@ -235,4 +259,5 @@ async fn rsa_keys_come_from_the_per_machine_cache_unless_it_is_off() {
         off.1, first.1,
         "a new certificate key when the cache is off"
     );
+    assert_ne!(off.2, first.2, "a new SSH CA key when the cache is off");
 }

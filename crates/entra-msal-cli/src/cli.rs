@@ -161,6 +161,10 @@ pub enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Get an SSH certificate for your public key (like `az ssh cert`) and write it beside the
+    /// key as `<key>-cert.pub`, where `ssh` finds it.
+    #[command(name = "ssh-cert", after_help = format!("{SSH_CERT_EXAMPLES}\n\n{EXIT_CODES_HELP}"))]
+    SshCert(SshCertArgs),
     /// Add a kubeconfig user that gets its token from `msal token --output exec-credential`
     /// (like kubelogin's convert-kubeconfig), and point the cluster's contexts at it.
     #[command(after_help = format!("{KUBECONFIG_EXAMPLES}\n\n{EXIT_CODES_HELP}"))]
@@ -271,6 +275,17 @@ Examples:
 
 Keys: client_id, authority, oidc_authority, tenant, ca_file, cache_file, scopes,
 instance_discovery, subscription, broker.";
+
+const SSH_CERT_EXAMPLES: &str = "\
+Examples:
+  msal ssh-cert --public-key ~/.ssh/id_rsa.pub
+  msal ssh-cert --public-key ~/.ssh/id_rsa.pub --file /tmp/id_rsa-cert.pub --device-code
+  ssh -i ~/.ssh/id_rsa user@host      # ssh finds ~/.ssh/id_rsa-cert.pub by itself
+
+The certificate is requested as Azure CLI's `az ssh cert` requests it: token_type ssh-cert, the
+key as a JWK (req_cnf) and a key id derived from the key. Entra signs RSA keys only. The
+account is used silently when it can be (cached certificate for the same key, else the refresh
+token); otherwise the user signs in as `msal token` would.";
 
 const KUBECONFIG_EXAMPLES: &str = "\
 Examples:
@@ -434,6 +449,32 @@ pub struct TokenArgs {
     /// What to print.
     #[arg(long, short, value_enum, default_value_t = TokenOutput::Json)]
     pub output: TokenOutput,
+}
+
+/// `msal ssh-cert`.
+#[derive(Debug, Args)]
+pub struct SshCertArgs {
+    /// The OpenSSH RSA public key to certify (`ssh-rsa AAAA…`), e.g. ~/.ssh/id_rsa.pub.
+    #[arg(long, value_name = "KEY.pub")]
+    pub public_key: PathBuf,
+    /// Where to write the certificate (default: beside the key, `<key without .pub>-cert.pub`).
+    #[arg(long, value_name = "PATH")]
+    pub file: Option<PathBuf>,
+    /// The scope (default: `https://pas.windows.net/CheckMyAccess/Linux/.default`, as `az ssh`).
+    #[arg(long = "scope", short = 's', value_name = "SCOPE")]
+    pub scopes: Vec<String>,
+    /// The account to use when several are signed in (username).
+    #[arg(long, value_name = "USERNAME")]
+    pub account: Option<String>,
+    /// Never prompt: fail with exit code 4 when the user must sign in.
+    #[arg(long)]
+    pub no_interactive: bool,
+    /// Skip the cached certificate and get a new one.
+    #[arg(long)]
+    pub force_refresh: bool,
+    /// How to sign in when the user must.
+    #[command(flatten)]
+    pub sign_in: SignInArgs,
 }
 
 /// What `msal token` prints.

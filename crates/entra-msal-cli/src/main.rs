@@ -105,6 +105,9 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), Failure> {
         }
         Command::Login(args) => runtime(false)?.block_on(commands::login::run(&settings, &args)),
         Command::Token(args) => runtime(false)?.block_on(commands::token::run(&settings, &args)),
+        Command::SshCert(args) => {
+            runtime(false)?.block_on(commands::ssh_cert::run(&settings, &args))
+        }
         Command::Doctor(args) => runtime(false)?.block_on(commands::doctor::run(&settings, &args)),
         Command::Status(args) => commands::status::run(&settings, &args),
         Command::Kubeconfig(args) => commands::kubeconfig::run(&settings, &args),

@@ -7,7 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use entra_msal::Error;
-use entra_msal::{AuthenticationResult, InteractiveOptions, PublicClientApplication};
+use entra_msal::{
+    AuthenticationResult, DeviceFlowOptions, InteractiveOptions, PublicClientApplication,
+    SshCertificateRequest, UsernamePasswordOptions,
+};
 use entra_msal::{SystemBrowser, UrlOpener};
 use time::OffsetDateTime;
 
@@ -186,6 +189,17 @@ pub async fn sign_in(
     scopes: &[&str],
     login_hint: Option<&str>,
 ) -> Result<AuthenticationResult, Failure> {
+    sign_in_for(app, method, scopes, login_hint, None).await
+}
+
+/// [`sign_in`] that asks for an SSH certificate for `ssh`'s key instead of a bearer token.
+pub async fn sign_in_for(
+    app: &PublicClientApplication,
+    method: &Method,
+    scopes: &[&str],
+    login_hint: Option<&str>,
+    ssh: Option<&SshCertificateRequest>,
+) -> Result<AuthenticationResult, Failure> {
     match method {
         Method::Interactive {
             port,
@@ -200,7 +214,7 @@ pub async fn sign_in(
                 && let Some(reason) = terminal::no_browser_reason(&|name| std::env::var(name).ok())
             {
                 headless_fallback(&reason, terminal)?;
-                return device_code(app, scopes, *qr).await;
+                return device_code(app, scopes, *qr, ssh).await;
             }
             let failed = Arc::new(tokio::sync::Notify::new());
             let options = InteractiveOptions {
@@ -218,6 +232,7 @@ pub async fn sign_in(
                     own_app: app.client_id() != crate::settings::AZURE_CLI_CLIENT_ID,
                 })),
                 parent_window: Some(PublicClientApplication::CONSOLE_WINDOW_HANDLE),
+                ssh_certificate: ssh.cloned(),
                 ..Default::default()
             };
             tokio::select! {
@@ -226,10 +241,14 @@ pub async fn sign_in(
                 () = failed.notified() => Err(no_browser_no_terminal("the browser could not be started")),
             }
         }
-        Method::DeviceCode { qr } => device_code(app, scopes, *qr).await,
+        Method::DeviceCode { qr } => device_code(app, scopes, *qr, ssh).await,
         Method::UsernamePassword(username) => {
             let password = password_for(username)?;
-            app.acquire_token_by_username_password(username, &password, scopes)
+            let options = UsernamePasswordOptions {
+                ssh_certificate: ssh.cloned(),
+                ..Default::default()
+            };
+            app.acquire_token_by_username_password_with(username, &password, scopes, &options)
                 .await
                 .map_err(|e| password_failure(e, username))
         }
@@ -319,8 +338,13 @@ async fn device_code(
     app: &PublicClientApplication,
     scopes: &[&str],
     qr: bool,
+    ssh: Option<&SshCertificateRequest>,
 ) -> Result<AuthenticationResult, Failure> {
-    let flow = app.initiate_device_flow(scopes).await?;
+    let options = DeviceFlowOptions {
+        ssh_certificate: ssh.cloned(),
+        ..Default::default()
+    };
+    let flow = app.initiate_device_flow_with(scopes, &options).await?;
     let on_terminal =
         std::io::stderr().is_terminal() && std::env::var("TERM").ok().is_none_or(|t| t != "dumb");
     let colour = on_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());

@@ -104,6 +104,7 @@ const HELP_PAGES: &[&[&str]] = &[
     &["config", "set"],
     &["config", "unset"],
     &["config", "list"],
+    &["ssh-cert"],
     &["kubeconfig"],
     &["decode"],
     &["doctor"],

@@ -2712,3 +2712,106 @@ fn managed_identity_configuration_errors_exit_3_and_a_pin_mismatch_exits_6() {
     fabric.kill().unwrap();
     fabric.wait().unwrap();
 }
+
+/// `msal ssh-cert` signs the user in (username/password here), writes `<key>-cert.pub` beside
+/// the key as `az ssh cert` does, which `ssh-keygen -L` reads; a second run is answered from the
+/// cache; another key gets its own certificate through the refresh token without a sign-in.
+#[test]
+fn ssh_cert_writes_the_certificate_beside_the_key() {
+    use entra_test_support::ssh;
+    let Some(keygen) = ssh::ssh_keygen() else {
+        return;
+    };
+    let f = fixture();
+    let keys = f.dir.path().join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    let key = ssh::generate_rsa_key(&keygen, &keys, "id_rsa");
+    let public_key = keys.join("id_rsa.pub");
+    let out = run(f
+        .msal()
+        .args(["ssh-cert", "--public-key"])
+        .arg(&public_key)
+        .args(["--username", "alice@contoso.example"])
+        .env("MSAL_PASSWORD", f.password("alice")));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let cert = keys.join("id_rsa-cert.pub");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        cert.display().to_string()
+    );
+    assert!(
+        stderr(&out).contains("alice@contoso.example"),
+        "{}",
+        stderr(&out)
+    );
+    let written = std::fs::read_to_string(&cert).unwrap();
+    assert!(
+        written.starts_with("ssh-rsa-cert-v01@openssh.com AAAA"),
+        "{written}"
+    );
+    let listing = ssh::list_certificate(&keygen, &cert);
+    assert!(listing.contains("alice@contoso.example"), "{listing}");
+    assert!(listing.contains("Public key: RSA-CERT"), "{listing}");
+    let sent = f
+        .emulator
+        .control()
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/oauth2/v2.0/token"))
+        .collect::<Vec<_>>();
+    let last = sent.last().unwrap();
+    assert_eq!(last.form["token_type"], "ssh-cert");
+    assert_eq!(
+        last.form["scope"].split(' ').next(),
+        Some("https://pas.windows.net/CheckMyAccess/Linux/.default")
+    );
+
+    // Again, without interaction: the cached certificate, rewritten.
+    std::fs::remove_file(&cert).unwrap();
+    let again = run(f
+        .msal()
+        .args(["ssh-cert", "--no-interactive", "--public-key"])
+        .arg(&public_key));
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert_eq!(std::fs::read_to_string(&cert).unwrap(), written);
+    let token_posts = |f: &Fixture| {
+        f.emulator
+            .control()
+            .requests()
+            .iter()
+            .filter(|r| r.path.ends_with("/oauth2/v2.0/token"))
+            .count()
+    };
+    assert_eq!(token_posts(&f), sent.len(), "answered from the cache");
+
+    // Another key: a new certificate through the refresh token, to --file.
+    let other = ssh::generate_rsa_key(&keygen, &keys, "work");
+    let other_cert = f.dir.path().join("work.cert");
+    let third = run(f
+        .msal()
+        .args(["ssh-cert", "--no-interactive", "--public-key"])
+        .arg(other.with_extension("pub"))
+        .arg("--file")
+        .arg(&other_cert));
+    assert!(third.status.success(), "{}", stderr(&third));
+    let third_cert = std::fs::read_to_string(&other_cert).unwrap();
+    assert_ne!(third_cert, written);
+    assert_eq!(token_posts(&f), sent.len() + 1);
+    let _ = key;
+
+    // A key Entra does not sign: exit 3 (configuration) with the next step.
+    let ed = keys.join("ed.pub");
+    std::fs::write(
+        &ed,
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOb1Ew8Pyd9aSGiMTv5nXhv9x7vWzBhNDkWlM6N2c2yb me\n",
+    )
+    .unwrap();
+    let refused = run(f.msal().args(["ssh-cert", "--public-key"]).arg(&ed));
+    assert_eq!(code(&refused), 3, "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("RSA"), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("ssh-keygen -t rsa"),
+        "{}",
+        stderr(&refused)
+    );
+}

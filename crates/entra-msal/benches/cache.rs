@@ -71,6 +71,7 @@ fn find_app_token(cache: &TokenCache, realm: &str, scopes: &[String]) -> bool {
             home_account_id: None,
             scopes,
             ext_cache_key: None,
+            key_id: None,
             now: NOW,
         },
     )

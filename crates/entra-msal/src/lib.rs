@@ -52,7 +52,9 @@
 //! [`PublicClientApplication`] also signs in with a device code
 //! ([`initiate_device_flow`](PublicClientApplication::initiate_device_flow)), through an
 //! auth-code flow whose redirect the app receives itself (a custom scheme, a web view), and, for
-//! managed (non-federated) accounts, with a username and password.
+//! managed and federated (WS-Trust) accounts, with a username and password. Each user flow can
+//! ask for an SSH certificate instead of a bearer token, as `az ssh` does
+//! ([`SshCertificateRequest`]).
 //!
 //! ## A daemon or web API
 //!
@@ -129,10 +131,11 @@ pub use error::{Classification, Error, ErrorCause, Result, ServiceError};
 pub use app::{
     Account, AuthCodeFlow, AuthCodeFlowOptions, AuthenticationResult, AuthorizationCodeOptions,
     BeforeUiCallback, BrokerAvailability, Clock, ConfidentialClientApplication,
-    ConfidentialClientBuilder, DeviceFlow, FederatedUser, ForClientOptions, InteractiveOptions,
-    ManagedIdentityClient, ManagedIdentityClientBuilder, OnBehalfOfOptions, Prompt,
-    PublicClientApplication, PublicClientBuilder, SecretToken, SilentOptions, SystemClock,
-    TokenSource, UserFicOptions,
+    ConfidentialClientBuilder, DeviceFlow, DeviceFlowOptions, FederatedUser, ForClientOptions,
+    InteractiveOptions, ManagedIdentityClient, ManagedIdentityClientBuilder, OnBehalfOfOptions,
+    Prompt, PublicClientApplication, PublicClientBuilder, SSH_CERT_TOKEN_TYPE,
+    SSH_RSA_CERT_KEY_TYPE, SecretToken, SilentOptions, SshCertificateRequest, SystemClock,
+    TokenSource, UserFicOptions, UsernamePasswordOptions,
 };
 pub use cache::{CacheListener, TokenCache};
 pub use interactive::{ResultPages, SystemBrowser, UrlOpener};

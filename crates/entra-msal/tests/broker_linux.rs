@@ -500,3 +500,57 @@ async fn accounts_from_other_flows_never_go_to_the_broker() {
     assert_eq!(refreshed.token_source, TokenSource::IdentityProvider);
     assert_eq!(rig.broker_calls("acquireTokenSilently"), before);
 }
+
+/// MSAL Python 1.39 never sends an SSH certificate request to the Linux broker: with the broker
+/// enabled, the certificate comes from the browser sign-in and then the refresh token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ssh_certificates_bypass_the_linux_broker() {
+    let Some(rig) = rig(true, BrokerOptions::default()).await else {
+        return;
+    };
+    let app = rig.app();
+    let key = entra_msal::SshCertificateRequest::from_rsa_jwk(
+        &base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            [0xc5u8; 256],
+        ),
+        "AQAB",
+    )
+    .unwrap();
+    let result = app
+        .acquire_token_interactive(
+            &[SCOPE],
+            &InteractiveOptions {
+                url_opener: Some(support::browser_on(
+                    &rig.emulator,
+                    Some("alice@contoso.example"),
+                )),
+                ssh_certificate: Some(key.clone()),
+                ..console()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(result.token_type, "ssh-cert");
+    assert_eq!(result.token_source, TokenSource::IdentityProvider);
+    let account = result.account.clone().unwrap();
+    let silent = app
+        .acquire_token_silent(
+            &[SCOPE],
+            &account,
+            &SilentOptions {
+                force_refresh: true,
+                ssh_certificate: Some(key),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(silent.token_type, "ssh-cert");
+    assert_eq!(silent.token_source, TokenSource::IdentityProvider);
+    assert_eq!(
+        rig.broker_calls("acquireToken"),
+        0,
+        "the broker was not asked"
+    );
+}

@@ -11,10 +11,13 @@
 //! - [`cache_file`]: what a test reads from an MSAL token-cache file.
 //! - [`logs`]: the files under `ENTRA_TEST_LOG_DIR` that `scripts/test` scans for leaked
 //!   secrets.
+//! - [`ssh`]: `ssh-keygen`, and a real `sshd` that trusts a certificate authority, for the SSH
+//!   certificate tests.
 
 pub mod cache_file;
 pub mod emulator;
 pub mod external;
 pub mod logs;
+pub mod ssh;
 
 pub use external::{interpreter, missing, python, repo_root};

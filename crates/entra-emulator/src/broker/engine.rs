@@ -579,6 +579,7 @@ impl Engine {
                 scopes,
                 nonce: None,
                 client_info: true,
+                ssh_cert: None,
             },
         )
         .map_err(|e| entra(status::UNEXPECTED, tag::INTERNAL, &e))?;

@@ -27,6 +27,8 @@ pub struct TokenRequest<'a> {
     pub client: &'a AppConfig,
     /// How it authenticated.
     pub client_auth: ClientAuthMethod,
+    /// An SSH certificate request (`token_type=ssh-cert`), checked before the grant runs.
+    pub ssh_cert: Option<tokens::SshCertRequest>,
 }
 
 fn issue(
@@ -44,6 +46,7 @@ fn issue(
             scopes,
             nonce,
             client_info: req.form.get("client_info") == Some("1"),
+            ssh_cert: req.ssh_cert.as_ref(),
         },
     )
 }

@@ -13,6 +13,7 @@ use super::Form;
 use super::client_auth::{self, Endpoint};
 use super::grants::{self, TokenRequest};
 use crate::errors::{self, EntraError, Trace};
+use crate::rules::tokens;
 use crate::state::AppState;
 
 /// The token endpoint.
@@ -43,6 +44,7 @@ fn handle(
         tenant_id: segment.id(),
     };
     let (client, client_auth) = client_auth::authenticate(state, &form, headers, &endpoint)?;
+    let ssh_cert = tokens::ssh_cert_request(|name| form.get(name).map(str::to_string))?;
     let request = TokenRequest {
         state,
         form: &form,
@@ -50,6 +52,7 @@ fn handle(
         segment,
         client,
         client_auth,
+        ssh_cert,
     };
     match grant_type {
         "authorization_code" => grants::authorization_code(&request),

@@ -13,6 +13,7 @@ use crate::errors::{self, EntraError};
 use crate::jwt;
 use crate::scopes::RequestedScopes;
 use crate::secrets_log::SecretKind;
+use crate::ssh_cert::{RsaPublicKey, UserCertificate, parse_req_cnf};
 use crate::state::{AppState, RefreshTokenRecord, SignIn};
 
 /// How the client authenticated, for the `azpacr` claim: 0 public, 1 secret, 2 certificate.
@@ -50,6 +51,36 @@ pub struct UserTokenRequest<'a> {
     pub nonce: Option<&'a str>,
     /// Whether to return `client_info` (the request had `client_info=1`).
     pub client_info: bool,
+    /// An SSH certificate instead of a bearer access token (`token_type=ssh-cert`).
+    pub ssh_cert: Option<&'a SshCertRequest>,
+}
+
+/// An SSH certificate request (`token_type=ssh-cert`, `req_cnf`, `key_id`), checked.
+#[derive(Debug, Clone)]
+pub struct SshCertRequest {
+    /// The user's public key, from `req_cnf`.
+    pub key: RsaPublicKey,
+    /// `key_id`: the certificate's key id.
+    pub key_id: String,
+}
+
+/// Reads a token request's SSH certificate parameters: `None` for any `token_type` but
+/// `ssh-cert`; `invalid_request` for a missing or unusable `req_cnf` or a missing `key_id`.
+pub fn ssh_cert_request(
+    get: impl Fn(&str) -> Option<String>,
+) -> Result<Option<SshCertRequest>, EntraError> {
+    if !get("token_type").is_some_and(|t| t.eq_ignore_ascii_case("ssh-cert")) {
+        return Ok(None);
+    }
+    let invalid = |why: &str| EntraError::new(errors::MALFORMED_REQUEST, &[why]);
+    let req_cnf = get("req_cnf").filter(|v| !v.is_empty()).ok_or_else(|| {
+        invalid("token_type 'ssh-cert' requires 'req_cnf': the user's RSA public key as a JWK.")
+    })?;
+    let key = parse_req_cnf(&req_cnf).map_err(|why| invalid(&format!("{why}.")))?;
+    let key_id = get("key_id")
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| invalid("token_type 'ssh-cert' requires 'key_id'."))?;
+    Ok(Some(SshCertRequest { key, key_id }))
 }
 
 /// `base64url({"uid": <home oid>, "utid": <home tenant>})`.
@@ -85,6 +116,32 @@ fn sign(state: &AppState, kind: SecretKind, claims: &Value) -> Result<String, En
     })?;
     state.secrets.record(kind, &token);
     Ok(token)
+}
+
+/// Issues an OpenSSH user certificate for `ssh`'s key: principal `upn`, valid from 5 minutes
+/// ago (clock skew) for the access-token lifetime, signed by the emulator's SSH CA.
+fn ssh_certificate(
+    state: &AppState,
+    ssh: &SshCertRequest,
+    upn: &str,
+    now: i64,
+    lifetime: i64,
+) -> Result<String, EntraError> {
+    let failed = |why: String| EntraError::new(errors::MALFORMED_REQUEST, &[&why]);
+    let ca = state.ssh_ca().map_err(failed)?;
+    let now = now.max(0) as u64;
+    let certificate = ca
+        .issue(&UserCertificate {
+            key: &ssh.key,
+            serial: rand::random(),
+            key_id: &ssh.key_id,
+            principals: &[upn],
+            valid_after: now.saturating_sub(300),
+            valid_before: now.saturating_add(lifetime.max(0) as u64),
+        })
+        .map_err(|e| failed(format!("signing the SSH certificate failed: {e}")))?;
+    state.secrets.record(SecretKind::AccessToken, &certificate);
+    Ok(certificate)
 }
 
 /// Issues tokens for a signed-in user: access token, and refresh token / id token /
@@ -143,7 +200,13 @@ pub fn user_token_response(
     if let Some(idp) = &guest_idp {
         access["idp"] = json!(idp);
     }
-    body["access_token"] = json!(sign(state, SecretKind::AccessToken, &access)?);
+    body["access_token"] = match req.ssh_cert {
+        None => json!(sign(state, SecretKind::AccessToken, &access)?),
+        Some(ssh) => {
+            body["token_type"] = json!("ssh-cert");
+            json!(ssh_certificate(state, ssh, &user.username, now, lifetime)?)
+        }
+    };
 
     if req.scopes.oidc.contains("openid") {
         let mut id = json!({

@@ -4,9 +4,11 @@ use std::io::{IsTerminal as _, Write as _};
 use std::path::Path;
 
 use entra_msal::managed_identity::ManagedIdentity;
-use entra_msal::{AuthenticationResult, ManagedIdentityClient, SilentOptions};
+use entra_msal::{
+    AuthenticationResult, ManagedIdentityClient, SilentOptions, SshCertificateRequest,
+};
 
-use crate::cli::{TokenArgs, TokenOutput};
+use crate::cli::{SignInArgs, TokenArgs, TokenOutput};
 use crate::client::{self, AppCredential, Cache};
 use crate::commands::accounts;
 use crate::failure::{Failure, Kind};
@@ -179,7 +181,16 @@ pub async fn run(settings: &Settings, args: &TokenArgs) -> Result<(), Failure> {
     let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
     let cache = Cache::open(&settings.cache_file.value)?;
     let result = match credential {
-        Credential::User => user_token(settings, &cache, args, &exec, &scopes).await,
+        Credential::User => {
+            let ask = UserAsk {
+                account: args.account.as_deref(),
+                no_interactive: args.no_interactive,
+                force_refresh: args.force_refresh,
+                sign_in: &args.sign_in,
+                ssh: None,
+            };
+            user_token(settings, &cache, &ask, &exec, &scopes).await
+        }
         Credential::App(c) => {
             let workload;
             let settings = if matches!(c, AppCredential::AssertionFile(_)) {
@@ -264,10 +275,26 @@ fn login_command(settings: &Settings, scopes: &[&str]) -> String {
     crate::terminal::clean(&command).into_owned()
 }
 
-async fn user_token(
+/// What a user token request asks for (`msal token`, `msal ssh-cert`).
+pub struct UserAsk<'a> {
+    /// `--account`.
+    pub account: Option<&'a str>,
+    /// `--no-interactive`.
+    pub no_interactive: bool,
+    /// `--force-refresh`.
+    pub force_refresh: bool,
+    /// How to sign in when the user must.
+    pub sign_in: &'a SignInArgs,
+    /// An SSH certificate for this key instead of a bearer token.
+    pub ssh: Option<&'a SshCertificateRequest>,
+}
+
+/// The signed-in user's token: from the cache or a refresh token when possible, else a sign-in
+/// (unless interaction is not allowed).
+pub async fn user_token(
     settings: &Settings,
     cache: &Cache,
-    args: &TokenArgs,
+    args: &UserAsk<'_>,
     exec: &ExecInfo,
     scopes: &[&str],
 ) -> Result<AuthenticationResult, Failure> {
@@ -275,7 +302,7 @@ async fn user_token(
     let app = client::public_app(settings, cache, broker)?;
     let interactive = !args.no_interactive && exec.interactive != Some(false);
     let signed_in = app.accounts(None);
-    let account = match (&args.account, signed_in.as_slice()) {
+    let account = match (args.account, signed_in.as_slice()) {
         (Some(wanted), _) => match accounts::find(&signed_in, wanted) {
             Ok(a) => Some(a.clone()),
             Err(e) if !interactive => return Err(e),
@@ -294,10 +321,11 @@ async fn user_token(
     let login_hint = account
         .as_ref()
         .map(|a| a.username.clone())
-        .or_else(|| args.account.clone());
+        .or_else(|| args.account.map(str::to_string));
     if let Some(account) = &account {
         let options = SilentOptions {
             force_refresh: args.force_refresh,
+            ssh_certificate: args.ssh.cloned(),
             ..Default::default()
         };
         match app.acquire_token_silent(scopes, account, &options).await {
@@ -345,11 +373,12 @@ async fn user_token(
             login_command(settings, scopes)
         )));
     }
-    signin::sign_in(
+    signin::sign_in_for(
         &app,
-        &Method::from_args(&args.sign_in, broker),
+        &Method::from_args(args.sign_in, broker),
         scopes,
         login_hint.as_deref(),
+        args.ssh,
     )
     .await
 }

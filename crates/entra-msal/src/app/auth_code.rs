@@ -317,9 +317,12 @@ impl ClientCore {
         response: &HashMap<String, String>,
         api: ApiId,
         scopes: Option<&[&str]>,
+        extra: &std::collections::BTreeMap<String, String>,
     ) -> Result<AuthenticationResult, Error> {
         let code = flow.code_from_response(response)?;
-        let request = self.resume(flow.redemption_scopes(scopes)?, flow.claims.clone());
+        let request = self
+            .resume(flow.redemption_scopes(scopes)?, flow.claims.clone())
+            .with_extra(extra.clone());
         request.report_as(api, RefreshReason::NotSilent);
         let anchor = response
             .get("client_info")
@@ -397,14 +400,18 @@ impl ClientCore {
             redemption.max_age,
             self.now(),
         )?;
-        self.finish(&Issued::response(
-            &endpoints,
-            &token,
-            &request.decorated,
-            GrantType::AuthorizationCode,
-            self.now(),
-            request.correlation_id(),
-        ))
+        self.finish(&Issued {
+            key_id: request.key_id(),
+            ext_cache_key: request.ext_cache_key(),
+            ..Issued::response(
+                &endpoints,
+                &token,
+                &request.decorated,
+                GrantType::AuthorizationCode,
+                self.now(),
+                request.correlation_id(),
+            )
+        })
     }
 }
 

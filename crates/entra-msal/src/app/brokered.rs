@@ -142,10 +142,18 @@ struct Ask<'a> {
 static NO_DATA: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
 
 impl Ask<'_> {
-    /// The key this request's tokens are cached under besides bearer tokens: PoP tokens by
-    /// their HTTP request, SSH certificates by their `key_id`.
+    /// The key this request's PoP tokens are cached under besides bearer tokens (SSH
+    /// certificates are kept apart by their `key_id`, as MSAL Python keeps them).
     fn ext_cache_key(&self) -> Option<String> {
-        ext_cache_key(self.pop, self.data)
+        self.pop.map(pop_cache_key)
+    }
+
+    /// The `key_id` of a key-bound request (an SSH certificate).
+    fn key_id(&self) -> Option<&str> {
+        self.data
+            .get("key_id")
+            .map(String::as_str)
+            .filter(|k| !k.is_empty())
     }
 
     fn request(&self, account: Option<BrokerAccount>) -> BrokerTokenRequest {
@@ -225,23 +233,13 @@ impl Ask<'_> {
             grant: GrantType::Broker,
             username: token.account.as_ref().map(|a| a.username.as_str()),
             ext_cache_key: ext_key.as_deref(),
+            key_id: self.key_id(),
             skip_account_creation: false,
             now,
             correlation_id: &self.correlation_id,
             token_source: TokenSource::Broker,
             response: None,
         })
-    }
-}
-
-/// The key a request's tokens are cached under besides bearer tokens (see [`Ask`]).
-fn ext_cache_key(
-    pop: Option<&PopParams>,
-    data: &std::collections::BTreeMap<String, String>,
-) -> Option<String> {
-    match pop {
-        Some(pop) => Some(pop_cache_key(pop)),
-        None => ssh_cert_cache_key(data),
     }
 }
 
@@ -259,23 +257,6 @@ pub(crate) fn pop_cache_key(pop: &PopParams) -> String {
     );
     let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
     format!("pop-{hex}")
-}
-
-/// SSH certificates are cached under a key of their own per `key_id` (MSAL Python keeps them
-/// apart from bearer tokens by `key_id`), so a bearer request never receives one.
-pub(crate) fn ssh_cert_cache_key(
-    data: &std::collections::BTreeMap<String, String>,
-) -> Option<String> {
-    let ssh = data
-        .get("token_type")
-        .is_some_and(|t| t.eq_ignore_ascii_case("ssh-cert"));
-    if !ssh {
-        return None;
-    }
-    let key_id = data.get("key_id").map(String::as_str).unwrap_or_default();
-    let digest = Sha256::digest(key_id.as_bytes());
-    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
-    Some(format!("ssh-cert-{hex}"))
 }
 
 /// The broker's record of a cached account (by home account id, else by its own id). WAM
@@ -340,7 +321,7 @@ pub(crate) async fn interactive(
         scopes: &request.scopes,
         claims: request.claims.clone(),
         pop: options.pop.as_ref(),
-        data: &options.data,
+        data: &request.extra,
         correlation_id: request.correlation_id().to_string(),
     };
     let prompt = options.prompt;
@@ -446,12 +427,13 @@ pub(crate) async fn silent(
     let use_cache = !options.force_refresh && options.claims_challenge.is_none();
     if use_cache {
         let endpoints = core.endpoints().await?;
-        let ext_key = ext_cache_key(options.pop.as_ref(), &options.data);
+        let ext_key = options.pop.as_ref().map(pop_cache_key);
         if let Some(at) = core.cached_token(
             &endpoints.realm,
             Some(&account.home_account_id),
             &request.scopes,
             ext_key.as_deref(),
+            request.key_id(),
         ) {
             return Ok(Silent::Token(Box::new(core.result_from_cache(
                 &at,
@@ -466,7 +448,7 @@ pub(crate) async fn silent(
         scopes: &request.scopes,
         claims: request.claims.clone(),
         pop: options.pop.as_ref(),
-        data: &options.data,
+        data: &request.extra,
         correlation_id: request.correlation_id().to_string(),
     };
     let found = find_account(backend, &core.client_id, account, &ask.correlation_id)
@@ -531,6 +513,17 @@ pub(crate) async fn sign_out(core: &ClientCore, backend: &dyn BrokerBackend, acc
     }
 }
 
+/// Whether `request` may go to the broker of `route`: SSH certificates only on Windows and
+/// macOS, as MSAL Python 1.39 (the Linux broker does not issue them, so on Linux and WSL they
+/// come from the browser and refresh tokens).
+pub(crate) fn takes(route: &BrokerRoute, request: &Request) -> bool {
+    request.token_type() != Some(super::ssh_certificate::SSH_CERT_TOKEN_TYPE)
+        || matches!(
+            route.platform(),
+            BrokerPlatform::Windows | BrokerPlatform::MacOs
+        )
+}
+
 /// Whether a silent request for `account` goes to the broker: accounts the broker created, and
 /// accounts of unknown origin (older caches).
 pub(crate) fn serves(account: &Account) -> bool {
@@ -540,28 +533,9 @@ pub(crate) fn serves(account: &Account) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
 
     #[test]
-    fn ssh_certificates_and_pop_tokens_are_cached_apart() {
-        let data = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
-        };
-        assert_eq!(ssh_cert_cache_key(&BTreeMap::new()), None);
-        assert_eq!(ssh_cert_cache_key(&data(&[("max_age", "0")])), None);
-        let k1 = ssh_cert_cache_key(&data(&[
-            ("token_type", "ssh-cert"),
-            ("key_id", "k1"),
-            ("req_cnf", "{}"),
-        ]))
-        .unwrap();
-        let k2 =
-            ssh_cert_cache_key(&data(&[("token_type", "SSH-CERT"), ("key_id", "k2")])).unwrap();
-        assert!(k1.starts_with("ssh-cert-"));
-        assert_ne!(k1, k2);
+    fn pop_tokens_are_cached_apart() {
         let pop = PopParams {
             http_method: "GET".into(),
             uri_host: "graph.microsoft.com".into(),
@@ -569,6 +543,10 @@ mod tests {
             nonce: None,
         };
         assert!(pop_cache_key(&pop).starts_with("pop-"));
-        assert_ne!(pop_cache_key(&pop), k1);
+        let other = PopParams {
+            http_method: "POST".into(),
+            ..pop.clone()
+        };
+        assert_ne!(pop_cache_key(&pop), pop_cache_key(&other));
     }
 }

@@ -414,7 +414,8 @@ impl ConfidentialClientApplication {
         password: &str,
         scopes: &[&str],
     ) -> Result<AuthenticationResult, Error> {
-        password::run(&self.core, None, username, password, scopes).await
+        let request = self.core.begin(scopes, None)?;
+        password::run(&self.core, None, username, password, request).await
     }
 
     /// Starts the web-app auth-code flow: redirect the user to the returned `auth_uri`, and keep
@@ -442,6 +443,7 @@ impl ConfidentialClientApplication {
                     response,
                     super::telemetry::ApiId::AuthorizationCode,
                     None,
+                    &std::collections::BTreeMap::new(),
                 )
                 .await
         })
@@ -464,6 +466,7 @@ impl ConfidentialClientApplication {
                     response,
                     super::telemetry::ApiId::AuthorizationCode,
                     Some(scopes),
+                    &std::collections::BTreeMap::new(),
                 )
                 .await
         })

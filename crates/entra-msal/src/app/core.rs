@@ -164,6 +164,8 @@ pub(crate) struct Issued<'a> {
     pub grant: GrantType,
     pub username: Option<&'a str>,
     pub ext_cache_key: Option<&'a str>,
+    /// The `key_id` of a key-bound token (an SSH certificate), kept on its cache entry.
+    pub key_id: Option<&'a str>,
     pub skip_account_creation: bool,
     pub now: i64,
     pub correlation_id: &'a str,
@@ -190,6 +192,7 @@ impl<'a> Issued<'a> {
             grant,
             username: None,
             ext_cache_key: None,
+            key_id: None,
             skip_account_creation: false,
             now,
             correlation_id,
@@ -288,17 +291,34 @@ impl ClientCore {
         }
     }
 
-    /// A cached access token with at least [`EXPIRY_MARGIN`] seconds left.
+    /// A cached access token with at least [`EXPIRY_MARGIN`] seconds left, bound to `key_id`
+    /// (an SSH certificate's key) or, with `None`, to no key.
     pub fn cached_token(
         &self,
         realm: &str,
         home_account_id: Option<&str>,
         scopes: &[String],
         ext_cache_key: Option<&str>,
+        key_id: Option<&str>,
     ) -> Option<cache::AccessToken> {
-        self.with_cached_token(realm, home_account_id, scopes, ext_cache_key, |at, _| {
-            at.clone()
-        })
+        let now = self.now();
+        self.cache
+            .with_access_token(
+                &cache::AccessTokenQuery {
+                    client_id: &self.client_id,
+                    environment: self.environment(),
+                    realm,
+                    home_account_id,
+                    scopes,
+                    ext_cache_key,
+                    key_id,
+                    now,
+                },
+                |at: &cache::AccessToken| {
+                    (at.expires_on() - now >= EXPIRY_MARGIN).then(|| at.clone())
+                },
+            )
+            .flatten()
     }
 
     /// [`cached_token`](Self::cached_token) read in place: `f` sees the entry under the cache's
@@ -337,6 +357,7 @@ impl ClientCore {
                     home_account_id,
                     scopes,
                     ext_cache_key,
+                    key_id: None,
                     now,
                 },
                 fresh,
@@ -352,6 +373,7 @@ impl ClientCore {
         home_account_id: Option<&str>,
         scopes: &[String],
         ext_cache_key: Option<&str>,
+        key_id: Option<&str>,
     ) -> RefreshReason {
         let stale = self.cache.with_access_token(
             &cache::AccessTokenQuery {
@@ -361,6 +383,7 @@ impl ClientCore {
                 home_account_id,
                 scopes,
                 ext_cache_key,
+                key_id,
                 now: i64::MIN,
             },
             |_| (),
@@ -441,6 +464,7 @@ impl ClientCore {
                 grant_type: s.grant.as_str(),
                 username: s.username,
                 ext_cache_key: s.ext_cache_key,
+                key_id: s.key_id,
                 skip_account_creation: s.skip_account_creation,
                 now: s.now,
             },

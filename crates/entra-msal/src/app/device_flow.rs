@@ -63,6 +63,8 @@ pub struct DeviceFlow {
     pub(crate) device_code: String,
     pub(crate) scopes: Vec<String>,
     pub(crate) claims: Option<String>,
+    /// Extra body parameters of the polls (MSAL Python's `data`).
+    pub(crate) extra: std::collections::BTreeMap<String, String>,
 }
 
 impl std::fmt::Debug for DeviceFlow {
@@ -209,6 +211,7 @@ impl ClientCore {
             device_code,
             scopes: scopes.to_vec(),
             claims,
+            extra: request.extra.clone(),
         })
     }
 
@@ -223,8 +226,9 @@ impl ClientCore {
             if self.now() >= flow.expires_at.unix_timestamp() {
                 return Err(expired(flow));
             }
-            let form =
+            let mut form =
                 grants::device_code(&self.client_id, &flow.device_code, flow.claims.as_deref());
+            super::request::add_extra(&mut form, &flow.extra);
             match self
                 .redeem(
                     &endpoints.token_endpoint,
@@ -239,14 +243,28 @@ impl ClientCore {
                 .await
             {
                 Ok(response) => {
-                    return self.finish(&Issued::response(
-                        &endpoints,
+                    super::ssh_certificate::check_response(
+                        flow.extra.get("token_type").map(String::as_str),
                         &response,
-                        &flow.scopes,
-                        GrantType::DeviceCode,
-                        self.now(),
-                        &flow.correlation_id,
-                    ));
+                        &endpoints.token_endpoint,
+                    )?;
+                    let ext_key = crate::cache::ext_cache_key(&flow.extra);
+                    return self.finish(&Issued {
+                        ext_cache_key: ext_key.as_deref(),
+                        key_id: flow
+                            .extra
+                            .get("key_id")
+                            .map(String::as_str)
+                            .filter(|k| !k.is_empty()),
+                        ..Issued::response(
+                            &endpoints,
+                            &response,
+                            &flow.scopes,
+                            GrantType::DeviceCode,
+                            self.now(),
+                            &flow.correlation_id,
+                        )
+                    });
                 }
                 Err(e) => match next_poll(&e, interval) {
                     NextPoll::After(next) => {

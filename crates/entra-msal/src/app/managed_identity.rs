@@ -265,6 +265,7 @@ impl ManagedIdentityClient {
                 home_account_id: None,
                 scopes: &scopes,
                 ext_cache_key: None,
+                key_id: None,
                 now,
             })
             .filter(|at| at.expires_on() - now >= EXPIRY_MARGIN)
@@ -350,6 +351,7 @@ impl ManagedIdentityClient {
                 grant_type: "managed_identity",
                 username: None,
                 ext_cache_key: None,
+                key_id: None,
                 skip_account_creation: true,
                 now,
             },

@@ -21,6 +21,7 @@ mod region;
 mod request;
 pub(crate) mod result;
 mod scopes;
+mod ssh_certificate;
 mod telemetry;
 
 pub use auth_code::{AuthCodeFlow, AuthCodeFlowOptions};
@@ -30,8 +31,10 @@ pub use confidential_options::{FederatedUser, OnBehalfOfOptions, UserFicOptions}
 pub use device_flow::DeviceFlow;
 pub use managed_identity::{ManagedIdentityClient, ManagedIdentityClientBuilder};
 pub use options::{
-    AuthorizationCodeOptions, BeforeUiCallback, ForClientOptions, InteractiveOptions, SilentOptions,
+    AuthorizationCodeOptions, BeforeUiCallback, DeviceFlowOptions, ForClientOptions,
+    InteractiveOptions, SilentOptions, UsernamePasswordOptions,
 };
 pub use prompt::Prompt;
 pub use public::{BrokerAvailability, PublicClientApplication, PublicClientBuilder};
 pub use result::{Account, AuthenticationResult, SecretToken, TokenSource};
+pub use ssh_certificate::{SSH_CERT_TOKEN_TYPE, SSH_RSA_CERT_KEY_TYPE, SshCertificateRequest};

@@ -1,11 +1,12 @@
 //! The options of one token request (per call, unlike the builders' per-application settings):
-//! interactive, silent, and client-credentials requests.
+//! interactive, silent, device-code, username/password and client-credentials requests.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::prompt::Prompt;
+use super::ssh_certificate::SshCertificateRequest;
 use crate::broker::{ParentWindow, PopParams};
 use crate::interactive::{ResultPages, UrlOpener};
 
@@ -59,10 +60,14 @@ pub struct InteractiveOptions {
     pub parent_window: Option<ParentWindow>,
     /// Requests a proof-of-possession token bound to one HTTP request (brokers only).
     pub pop: Option<PopParams>,
-    /// Extra token-request parameters passed to the authentication broker (MSAL Python's
-    /// `data`), e.g. `token_type=ssh-cert`, `req_cnf` (the public key as a JWK) and `key_id` for
-    /// an SSH certificate. Brokers only; SSH certificates are cached apart by `key_id`.
+    /// Extra body parameters of the token request (MSAL Python's `data`), sent to the identity
+    /// provider or passed to the authentication broker. A token requested with a `key_id` is
+    /// cached under it and found only by requests with the same `key_id`; other non-standard
+    /// parameters key the cached token as MSAL Python keys it (its extended cache key).
     pub data: BTreeMap<String, String>,
+    /// Requests an SSH certificate for this public key instead of a bearer token (sets `data`'s
+    /// `token_type`, `req_cnf` and `key_id`).
+    pub ssh_certificate: Option<SshCertificateRequest>,
 }
 
 impl std::fmt::Debug for InteractiveOptions {
@@ -119,10 +124,41 @@ pub struct SilentOptions {
     pub forwarded_client_claims: Option<String>,
     /// Requests a proof-of-possession token bound to one HTTP request (brokers only).
     pub pop: Option<PopParams>,
-    /// Extra token-request parameters passed to the authentication broker (MSAL Python's
-    /// `data`), e.g. `token_type=ssh-cert`, `req_cnf` (the public key as a JWK) and `key_id` for
-    /// an SSH certificate. Brokers only; SSH certificates are cached apart by `key_id`.
+    /// Extra body parameters of the token request (MSAL Python's `data`), sent to the identity
+    /// provider or passed to the authentication broker. A token requested with a `key_id` is
+    /// cached under it and found only by requests with the same `key_id`; other non-standard
+    /// parameters key the cached token as MSAL Python keys it (its extended cache key).
     pub data: BTreeMap<String, String>,
+    /// Requests an SSH certificate for this public key instead of a bearer token (sets `data`'s
+    /// `token_type`, `req_cnf` and `key_id`).
+    pub ssh_certificate: Option<SshCertificateRequest>,
+}
+
+/// Options of
+/// [`PublicClientApplication::initiate_device_flow_with`](super::PublicClientApplication::initiate_device_flow_with);
+/// the token requests of the flow's polls carry them.
+#[derive(Debug, Clone, Default)]
+pub struct DeviceFlowOptions {
+    /// A claims challenge from a previous error or a resource.
+    pub claims_challenge: Option<String>,
+    /// Extra body parameters of the token requests (MSAL Python's `data`; see
+    /// [`InteractiveOptions::data`]).
+    pub data: BTreeMap<String, String>,
+    /// Requests an SSH certificate for this public key instead of a bearer token.
+    pub ssh_certificate: Option<SshCertificateRequest>,
+}
+
+/// Options of
+/// [`PublicClientApplication::acquire_token_by_username_password_with`](super::PublicClientApplication::acquire_token_by_username_password_with).
+#[derive(Debug, Clone, Default)]
+pub struct UsernamePasswordOptions {
+    /// A claims challenge from a previous error or a resource.
+    pub claims_challenge: Option<String>,
+    /// Extra body parameters of the token request (MSAL Python's `data`; see
+    /// [`InteractiveOptions::data`]).
+    pub data: BTreeMap<String, String>,
+    /// Requests an SSH certificate for this public key instead of a bearer token.
+    pub ssh_certificate: Option<SshCertificateRequest>,
 }
 
 /// Options of

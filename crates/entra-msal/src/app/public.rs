@@ -11,10 +11,14 @@ use super::core::{CacheAccess, ClientCore};
 use super::device_flow::DeviceFlow;
 use super::flows::silent;
 use super::flows::{cloud_shell, password, refresh_token};
-use super::options::{AuthorizationCodeOptions, InteractiveOptions, SilentOptions};
+use super::options::{
+    AuthorizationCodeOptions, DeviceFlowOptions, InteractiveOptions, SilentOptions,
+    UsernamePasswordOptions,
+};
 use super::prompt::Prompt;
 use super::request::Request;
 use super::result::{Account, AuthenticationResult};
+use super::ssh_certificate;
 
 pub use crate::broker::ParentWindow;
 use crate::broker::connect::BrokerSettings;
@@ -295,7 +299,12 @@ impl PublicClientApplication {
         options: &InteractiveOptions,
     ) -> Result<AuthenticationResult, Error> {
         let core = &self.core;
-        let request = core.begin_sign_in(scopes, options.claims_challenge.as_deref())?;
+        let request = core
+            .begin_sign_in(scopes, options.claims_challenge.as_deref())?
+            .with_extra(ssh_certificate::request_parameters(
+                &options.data,
+                options.ssh_certificate.as_ref(),
+            )?);
         CacheAccess::around(&core.cache, None, async {
             if options.prompt == Some(Prompt::None)
                 && cloud_shell::in_cloud_shell(self.environment.as_ref())
@@ -305,7 +314,9 @@ impl PublicClientApplication {
             if let Some(route) = &self.broker {
                 // As MSAL Python: the parent window is required whenever the broker is enabled.
                 let window = options.parent_window.ok_or(Error::ParentWindowRequired)?;
-                if let Some(backend) = route.backend().await {
+                if brokered::takes(route, &request)
+                    && let Some(backend) = route.backend().await
+                {
                     return brokered::interactive(
                         core,
                         route,
@@ -319,9 +330,6 @@ impl PublicClientApplication {
             }
             if options.pop.is_some() {
                 return Err(pop_needs_broker());
-            }
-            if !options.data.is_empty() {
-                return Err(data_needs_broker());
             }
             let endpoints = core.endpoints().await?;
             let listener = match options.listen_address {
@@ -381,8 +389,14 @@ impl PublicClientApplication {
             let response = listener
                 .wait_for_response(Some(&flow.state), options.timeout, &pages)
                 .await?;
-            core.redeem_auth_code(&flow, &response, super::telemetry::ApiId::Interactive, None)
-                .await
+            core.redeem_auth_code(
+                &flow,
+                &response,
+                super::telemetry::ApiId::Interactive,
+                None,
+                &request.extra,
+            )
+            .await
         })
         .await
     }
@@ -520,6 +534,7 @@ impl PublicClientApplication {
                     response,
                     super::telemetry::ApiId::AuthorizationCode,
                     None,
+                    &std::collections::BTreeMap::new(),
                 )
                 .await
         })
@@ -541,6 +556,7 @@ impl PublicClientApplication {
                     response,
                     super::telemetry::ApiId::AuthorizationCode,
                     Some(scopes),
+                    &std::collections::BTreeMap::new(),
                 )
                 .await
         })
@@ -581,6 +597,23 @@ impl PublicClientApplication {
         self.core.initiate_device_flow(&request).await
     }
 
+    /// [`initiate_device_flow`](Self::initiate_device_flow) with options: a claims challenge,
+    /// extra body parameters, an SSH certificate. The flow's token requests carry them.
+    pub async fn initiate_device_flow_with(
+        &self,
+        scopes: &[&str],
+        options: &DeviceFlowOptions,
+    ) -> Result<DeviceFlow, Error> {
+        let request = self
+            .core
+            .begin(scopes, options.claims_challenge.as_deref())?
+            .with_extra(ssh_certificate::request_parameters(
+                &options.data,
+                options.ssh_certificate.as_ref(),
+            )?);
+        self.core.initiate_device_flow(&request).await
+    }
+
     /// Polls until the user has signed in (every `flow.interval`; `slow_down` adds 5 s), and
     /// stops on decline or expiry with a typed error.
     pub async fn acquire_token_by_device_flow(
@@ -614,12 +647,37 @@ impl PublicClientApplication {
         password: &str,
         scopes: &[&str],
     ) -> Result<AuthenticationResult, Error> {
+        self.acquire_token_by_username_password_with(
+            username,
+            password,
+            scopes,
+            &UsernamePasswordOptions::default(),
+        )
+        .await
+    }
+
+    /// [`acquire_token_by_username_password`](Self::acquire_token_by_username_password) with
+    /// options: a claims challenge, extra body parameters, an SSH certificate.
+    pub async fn acquire_token_by_username_password_with(
+        &self,
+        username: &str,
+        password: &str,
+        scopes: &[&str],
+        options: &UsernamePasswordOptions,
+    ) -> Result<AuthenticationResult, Error> {
+        let request = self
+            .core
+            .begin(scopes, options.claims_challenge.as_deref())?
+            .with_extra(ssh_certificate::request_parameters(
+                &options.data,
+                options.ssh_certificate.as_ref(),
+            )?);
         password::run(
             &self.core,
             self.broker.as_deref(),
             username,
             password,
-            scopes,
+            request,
         )
         .await
     }
@@ -643,7 +701,11 @@ impl PublicClientApplication {
     ) -> Result<AuthenticationResult, Error> {
         let request = self
             .core
-            .begin(scopes, options.claims_challenge.as_deref())?;
+            .begin(scopes, options.claims_challenge.as_deref())?
+            .with_extra(ssh_certificate::request_parameters(
+                &options.data,
+                options.ssh_certificate.as_ref(),
+            )?);
         self.silent(request, account, options).await
     }
 
@@ -658,6 +720,7 @@ impl PublicClientApplication {
         CacheAccess::around(&self.core.cache, Some(&account.home_account_id), async {
             if let Some(route) = &self.broker
                 && brokered::serves(account)
+                && brokered::takes(route, &request)
                 && let Some(backend) = route.backend().await
             {
                 match brokered::silent(
@@ -683,9 +746,6 @@ impl PublicClientApplication {
             }
             if options.pop.is_some() {
                 return Err(pop_needs_broker());
-            }
-            if !options.data.is_empty() {
-                return Err(data_needs_broker());
             }
             silent::acquire(&self.core, &request, account, options).await
         })
@@ -778,15 +838,6 @@ fn pop_needs_broker() -> Error {
         "a proof-of-possession token without a broker",
         "proof-of-possession tokens are available through an authentication broker only: enable \
          the broker for this platform, or request a bearer token",
-    )
-}
-
-fn data_needs_broker() -> Error {
-    Error::configuration(
-        "extra token-request parameters (`data`, e.g. an SSH certificate's token_type, req_cnf \
-         and key_id) are passed to an authentication broker only: enable the broker for this \
-         platform, or leave `data` empty"
-            .into(),
     )
 }
 

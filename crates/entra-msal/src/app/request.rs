@@ -6,6 +6,7 @@
 //! [`ClientCore::send`] → [`ClientCore::finish`] (decode once, file in the cache, shape the
 //! result from what was filed).
 
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use super::claims;
@@ -47,6 +48,11 @@ pub(crate) struct Request {
     pub decorated: Vec<String>,
     /// The `claims` parameter to send, if any.
     pub claims: Option<String>,
+    /// Extra body parameters of the token request (MSAL Python's `data`), e.g. an SSH
+    /// certificate's `token_type`, `req_cnf` and `key_id`; a grant's own fields win.
+    pub extra: BTreeMap<String, String>,
+    /// [`ext_cache_key`](Self::ext_cache_key), computed once.
+    ext_cache_key: Option<String>,
     correlation_id: CorrelationId,
     /// The API and refresh reason the telemetry headers report, when the flow names them
     /// (otherwise they follow the form's `grant_type`).
@@ -68,6 +74,43 @@ impl Request {
     /// call wins).
     pub fn report_as(&self, api: ApiId, reason: RefreshReason) {
         let _ = self.telemetry.set(CallTelemetry::new(api, reason));
+    }
+
+    /// The request with extra body parameters (already validated).
+    pub fn with_extra(mut self, extra: BTreeMap<String, String>) -> Self {
+        self.ext_cache_key = crate::cache::ext_cache_key(&extra);
+        self.extra = extra;
+        self
+    }
+
+    /// The extended cache key of the extra body parameters (MSAL Python's, from every
+    /// parameter but the standard ones and an SSH certificate's): tokens obtained with them are
+    /// cached apart and found only by requests with the same parameters.
+    pub fn ext_cache_key(&self) -> Option<&str> {
+        self.ext_cache_key.as_deref()
+    }
+
+    /// The key the requested token is bound to (an SSH certificate's `key_id`): cached tokens
+    /// are looked up, and filed, under it.
+    pub fn key_id(&self) -> Option<&str> {
+        self.extra
+            .get("key_id")
+            .map(String::as_str)
+            .filter(|k| !k.is_empty())
+    }
+
+    /// The token type this request asks for, when not a bearer token (`ssh-cert`).
+    pub fn token_type(&self) -> Option<&str> {
+        self.extra.get("token_type").map(String::as_str)
+    }
+}
+
+/// Appends `extra` to `form`, except the fields the form already has.
+pub(crate) fn add_extra(form: &mut Vec<(String, String)>, extra: &BTreeMap<String, String>) {
+    for (name, value) in extra {
+        if !form.iter().any(|(n, _)| n == name) {
+            form.push((name.clone(), value.clone()));
+        }
     }
 }
 
@@ -99,6 +142,8 @@ impl ClientCore {
             decorated: Vec::new(),
             claims: claims::merged(&self.capabilities, claims_challenge)?,
             scopes,
+            extra: BTreeMap::new(),
+            ext_cache_key: None,
             correlation_id: CorrelationId::default(),
             telemetry: OnceLock::new(),
         })
@@ -114,6 +159,8 @@ impl ClientCore {
             decorated: scopes::decorate(&scopes, &self.exclude_scopes),
             claims: claims::merged(&self.capabilities, claims_challenge)?,
             scopes,
+            extra: BTreeMap::new(),
+            ext_cache_key: None,
             correlation_id: CorrelationId::default(),
             telemetry: OnceLock::new(),
         })
@@ -126,6 +173,8 @@ impl ClientCore {
             decorated: scopes::decorate(&scopes, &self.exclude_scopes),
             claims,
             scopes,
+            extra: BTreeMap::new(),
+            ext_cache_key: None,
             correlation_id: CorrelationId::default(),
             telemetry: OnceLock::new(),
         }
@@ -136,18 +185,22 @@ impl ClientCore {
         &self,
         request: &Request,
         token_endpoint: &str,
-        form: Vec<(String, String)>,
+        mut form: Vec<(String, String)>,
         headers: Vec<(String, String)>,
     ) -> Result<TokenResponse, Error> {
+        add_extra(&mut form, &request.extra);
         let telemetry = request.telemetry.get().copied();
-        self.redeem(
-            token_endpoint,
-            form,
-            request.correlation_id(),
-            headers,
-            telemetry,
-        )
-        .await
+        let response = self
+            .redeem(
+                token_endpoint,
+                form,
+                request.correlation_id(),
+                headers,
+                telemetry,
+            )
+            .await?;
+        super::ssh_certificate::check_response(request.token_type(), &response, token_endpoint)?;
+        Ok(response)
     }
 }
 

@@ -144,6 +144,23 @@ fn redacted(value: &Value) -> Value {
     }
 }
 
+impl AuthenticationResult {
+    /// For an SSH certificate (`token_type` `ssh-cert`), the line of its `-cert.pub` file,
+    /// `ssh-rsa-cert-v01@openssh.com AAAA…`, which `ssh` reads beside the private key; `None`
+    /// for other tokens.
+    pub fn ssh_certificate_line(&self) -> Option<String> {
+        self.token_type
+            .eq_ignore_ascii_case(super::ssh_certificate::SSH_CERT_TOKEN_TYPE)
+            .then(|| {
+                format!(
+                    "{} {}",
+                    super::ssh_certificate::SSH_RSA_CERT_KEY_TYPE,
+                    self.access_token.expose()
+                )
+            })
+    }
+}
+
 /// Converts epoch seconds. Beyond the year 9999 is the latest representable time (a far-future
 /// expiry must not read as expired); before the year -9999 is the epoch.
 pub(crate) fn at(epoch: i64) -> OffsetDateTime {

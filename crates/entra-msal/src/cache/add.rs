@@ -80,6 +80,9 @@ pub(crate) struct Filing<'a> {
     pub(crate) grant_type: &'a str,
     pub(crate) username: Option<&'a str>,
     pub(crate) ext_cache_key: Option<&'a str>,
+    /// The key a key-bound token (an SSH certificate) was issued for, kept as the access
+    /// token's `key_id` (MSAL Python stores the request's `key_id` there).
+    pub(crate) key_id: Option<&'a str>,
     pub(crate) skip_account_creation: bool,
     pub(crate) now: i64,
 }
@@ -95,6 +98,7 @@ impl<'a> TokenEvent<'a> {
             grant_type: self.grant_type,
             username: self.username,
             ext_cache_key: self.ext_cache_key,
+            key_id: None,
             skip_account_creation: self.skip_account_creation,
             now: self.now,
         }
@@ -345,7 +349,7 @@ pub(crate) fn entities(event: &Filing<'_>, tokens: &Tokens<'_>) -> Result<Entiti
             expires_on: now.saturating_add(expires_in),
             extended_expires_on: Some(now.saturating_add(ext_expires_in)),
             refresh_on: tokens.refresh_in.map(|r| now.saturating_add(r)),
-            key_id: None,
+            key_id: event.key_id.filter(|k| !k.is_empty()).map(str::to_string),
             ext_cache_key: event
                 .ext_cache_key
                 .filter(|k| !k.is_empty())

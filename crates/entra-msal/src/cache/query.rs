@@ -17,6 +17,10 @@ pub struct AccessTokenQuery<'a> {
     /// The request's extended cache key. Tokens cached with one are found only by a query with
     /// the same key, and never by a query without one.
     pub ext_cache_key: Option<&'a str>,
+    /// The key a key-bound token (an SSH certificate) was issued for. With `Some`, only tokens
+    /// cached with that `key_id` match; with `None`, only tokens without one (so a bearer
+    /// request never receives an SSH certificate).
+    pub key_id: Option<&'a str>,
     /// The current time; tokens with `expires_on <= now` are never returned.
     pub now: i64,
 }

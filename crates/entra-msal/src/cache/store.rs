@@ -402,15 +402,26 @@ impl AccessTokens {
             q.home_account_id,
             q.ext_cache_key.filter(|e| !e.is_empty()),
         );
-        self.find_in(&pk, q.scopes, q.now)
+        self.find_keyed(&pk, q.scopes, q.key_id, q.now)
     }
 
     /// [`find`](Self::find) in the partition whose index key is `pk`.
     pub(crate) fn find_in(&self, pk: &str, scopes: &[String], now: i64) -> Option<&AccessToken> {
+        self.find_keyed(pk, scopes, None, now)
+    }
+
+    /// [`find_in`](Self::find_in) for tokens bound to `key_id` (none: tokens bound to no key).
+    fn find_keyed(
+        &self,
+        pk: &str,
+        scopes: &[String],
+        key_id: Option<&str>,
+        now: i64,
+    ) -> Option<&AccessToken> {
         let part = self.partitions.get(pk)?;
         let wanted = normalize(scopes.iter().map(String::as_str));
         if wanted.is_empty() {
-            return self.best_of(part.members.iter().copied(), &wanted, now);
+            return self.best_of(part.members.iter().copied(), &wanted, key_id, now);
         }
         let mut rarest: Option<&Vec<usize>> = None;
         for scope in &wanted {
@@ -419,19 +430,23 @@ impl AccessTokens {
                 rarest = Some(holders);
             }
         }
-        self.best_of(rarest.into_iter().flatten().copied(), &wanted, now)
+        self.best_of(rarest.into_iter().flatten().copied(), &wanted, key_id, now)
     }
 
     fn best_of(
         &self,
         candidates: impl Iterator<Item = usize>,
         wanted: &[String],
+        key_id: Option<&str>,
         now: i64,
     ) -> Option<&AccessToken> {
         let mut best: Option<&Slot> = None;
         for id in candidates {
             let Some(slot) = self.token(id) else { continue };
-            if slot.token.expires_on <= now || !is_subset(wanted, &slot.scopes) {
+            if slot.token.expires_on <= now
+                || slot.token.key_id.as_deref().filter(|k| !k.is_empty()) != key_id
+                || !is_subset(wanted, &slot.scopes)
+            {
                 continue;
             }
             if slot.scopes.len() == wanted.len() {
@@ -780,6 +795,7 @@ mod tests {
             home_account_id: hid,
             scopes,
             ext_cache_key: None,
+            key_id: None,
             now: 100,
         }
     }

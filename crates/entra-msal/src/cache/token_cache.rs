@@ -513,6 +513,7 @@ mod tests {
             home_account_id: hid,
             scopes: s,
             ext_cache_key: None,
+            key_id: None,
             now,
         }
     }
@@ -745,9 +746,14 @@ mod tests {
         cache
             .deserialize(&json!({"AccessToken": {key: entry("1", "first")}}).to_string())
             .unwrap();
-        let at = cache
-            .find_access_token(&at_query(&scopes(&["s1"]), Some("uid.utid"), 1000))
-            .unwrap();
+        let keyed = |key_id| AccessTokenQuery {
+            key_id,
+            ..at_query(&[], Some("uid.utid"), 1000)
+        };
+        // A token bound to a key is found only by its key_id (a bearer query never sees it).
+        assert!(cache.find_access_token(&keyed(None)).is_none());
+        assert!(cache.find_access_token(&keyed(Some("2"))).is_none());
+        let at = cache.find_access_token(&keyed(Some("1"))).unwrap();
         assert_eq!(at.key_id.as_deref(), Some("1"));
         let mut second = at.clone();
         second.key_id = Some("2".into());
@@ -805,6 +811,7 @@ mod tests {
             home_account_id: Some("h"),
             scopes: &scopes(&["t"]),
             ext_cache_key: None,
+            key_id: None,
             now: 0,
         };
         assert_eq!(cache.find_access_token(&q).unwrap().secret, "s");
@@ -899,6 +906,7 @@ mod tests {
                 home_account_id: Some("uid.utid"),
                 scopes: &s,
                 ext_cache_key: None,
+                key_id: None,
                 now: 1000,
             };
             assert!(cache.find_access_token(&q).is_some(), "{requested:?}");

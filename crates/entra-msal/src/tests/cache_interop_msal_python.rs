@@ -96,6 +96,7 @@ fn query<'a>(
         home_account_id,
         scopes,
         ext_cache_key: ext,
+        key_id: None,
         now,
     }
 }

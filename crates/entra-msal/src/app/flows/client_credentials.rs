@@ -93,7 +93,7 @@ pub(crate) async fn run(
         let reason = match (use_cache, &aging) {
             (false, _) => RefreshReason::ForceRefresh,
             (true, Some(_)) => RefreshReason::Aging,
-            (true, None) => core.miss_reason(&endpoints.realm, None, scopes, ext_key.as_deref()),
+            (true, None) => core.miss_reason(&endpoints.realm, None, scopes, ext_key.as_deref(), None),
         };
         request.report_as(ApiId::ForClient, reason);
         let key = format!(

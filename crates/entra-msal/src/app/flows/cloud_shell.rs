@@ -98,6 +98,7 @@ pub(crate) async fn run(
         // MSAL Python reports Cloud Shell's tokens as the broker's.
         grant: GrantType::Broker,
         username: None,
+        key_id: None,
         ext_cache_key: None,
         skip_account_creation: false,
         now,

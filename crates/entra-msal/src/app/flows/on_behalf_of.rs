@@ -45,6 +45,7 @@ pub(crate) async fn run(
                 Some(hid),
                 &request.scopes,
                 ext_key.as_deref(),
+                None,
             );
             if let Some(at) = hit {
                 let account = core

@@ -3,6 +3,7 @@
 
 use super::super::brokered::{self, BrokerRoute};
 use super::super::core::{CacheAccess, ClientCore, GrantType, Issued};
+use super::super::request::Request;
 use super::super::result::AuthenticationResult;
 use crate::authority::{self, UserRealm};
 use crate::broker::BrokerPlatform;
@@ -15,9 +16,8 @@ pub(crate) async fn run(
     broker: Option<&BrokerRoute>,
     username: &str,
     password: &str,
-    scopes: &[&str],
+    request: Request,
 ) -> Result<AuthenticationResult, Error> {
-    let request = core.begin(scopes, None)?;
     CacheAccess::around(&core.cache, None, async {
         // Through the broker on macOS and Windows only (MSAL Python 1.39).
         if let Some(route) = broker.filter(|r| {
@@ -62,6 +62,8 @@ pub(crate) async fn run(
             .await?;
         core.finish(&Issued {
             username: Some(username),
+            key_id: request.key_id(),
+            ext_cache_key: request.ext_cache_key(),
             ..Issued::response(
                 &endpoints,
                 &response,

@@ -64,7 +64,13 @@ pub(crate) async fn acquire(
     if use_cache
         && options.tenant.is_none()
         && let Some(realm) = core.authority.realm_without_discovery()
-        && let Some(at) = core.cached_token(realm, Some(&account.home_account_id), scopes, ext_key)
+        && let Some(at) = core.cached_token(
+            realm,
+            Some(&account.home_account_id),
+            scopes,
+            ext_key,
+            request.key_id(),
+        )
         && at.refresh_on().is_none_or(|r| r > core.now())
     {
         return Ok(core.result_from_cache(
@@ -86,6 +92,7 @@ pub(crate) async fn acquire(
             Some(&account.home_account_id),
             scopes,
             ext_key,
+            request.key_id(),
         )
     };
     if use_cache && let Some(at) = lookup() {
@@ -109,11 +116,12 @@ pub(crate) async fn acquire(
         };
     }
     let key = format!(
-        "silent|{}|{}|{}|{}",
+        "silent|{}|{}|{}|{}|{}",
         account.home_account_id,
         endpoints.realm,
         scopes.join(" ").to_lowercase(),
-        ext_key.unwrap_or("")
+        request.key_id().unwrap_or_default(),
+        ext_key.unwrap_or_default()
     );
     let _flight = core.coalescer.lock(&key).await;
     if use_cache && let Some(at) = lookup() {
@@ -129,7 +137,8 @@ pub(crate) async fn acquire(
             &endpoints.realm,
             Some(&account.home_account_id),
             scopes,
-            None,
+            ext_key,
+            request.key_id(),
         ),
     );
     refresh(core, &endpoints, request, &refresh_with, account).await
@@ -214,6 +223,7 @@ async fn refresh(
                 }
                 let mut result = core.finish(&Issued {
                     skip_account_creation: true,
+                    key_id: request.key_id(),
                     ext_cache_key: with.ext_key,
                     ..Issued::response(
                         endpoints,
