@@ -13,6 +13,7 @@ use super::Form;
 use super::client_auth::{self, Endpoint};
 use super::grants::{self, TokenRequest};
 use crate::errors::{self, EntraError, Trace};
+use crate::saml::SamlVersion;
 use crate::state::AppState;
 
 /// The token endpoint.
@@ -60,6 +61,12 @@ fn handle(
         "password" => grants::password(&request),
         "client_credentials" => grants::client_credentials(&request),
         "urn:ietf:params:oauth:grant-type:jwt-bearer" => grants::on_behalf_of(&request),
+        "urn:ietf:params:oauth:grant-type:saml1_1-bearer" => {
+            grants::saml_bearer(&request, SamlVersion::V1_1)
+        }
+        "urn:ietf:params:oauth:grant-type:saml2-bearer" => {
+            grants::saml_bearer(&request, SamlVersion::V2)
+        }
         other => Err(EntraError::new(errors::UNSUPPORTED_GRANT, &[other])),
     }
 }

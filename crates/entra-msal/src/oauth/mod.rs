@@ -7,6 +7,7 @@ pub mod grants;
 pub mod pkce;
 pub mod response;
 pub mod transport;
+pub(crate) mod wstrust;
 
 pub use assertion::CertificateCredential;
 pub use credential::AssertionRequest;

@@ -1,5 +1,6 @@
-//! Username and password (ROPC): through the broker on macOS and Windows, else the password
-//! grant after user-realm discovery (a federated domain gets an error naming the flows to use).
+//! Username and password (ROPC): through the broker on macOS and Windows, else user-realm
+//! discovery, then either the password grant (a managed domain) or, for a federated domain,
+//! WS-Trust at the federation server and its SAML assertion redeemed at the token endpoint.
 
 use super::super::brokered::{self, BrokerRoute};
 use super::super::core::{CacheAccess, ClientCore, GrantType, Issued};
@@ -7,7 +8,8 @@ use super::super::result::AuthenticationResult;
 use crate::authority::{self, UserRealm};
 use crate::broker::BrokerPlatform;
 use crate::error::Error;
-use crate::oauth::grants;
+use crate::oauth::wstrust::response::SamlVersion;
+use crate::oauth::{grants, wstrust};
 
 /// Runs the flow; `broker` is the application's broker route, if it has one.
 pub(crate) async fn run(
@@ -37,16 +39,44 @@ pub(crate) async fn run(
             )
             .await;
         }
-        if let UserRealm::Federated { protocol } =
+        if let UserRealm::Federated(realm) =
             authority::user_realm(&core.http, &core.authority, username).await
         {
-            return Err(Error::unsupported(
-                "username/password sign-in for a federated account",
-                format!(
-                    "{username} belongs to a federated domain ({}): its password is checked by another identity provider; use acquire_token_interactive or the device-code flow",
-                    protocol.unwrap_or_else(|| "federated".into())
-                ),
-            ));
+            let assertion = wstrust::saml_assertion(
+                &core.http,
+                &core.authority,
+                &realm,
+                username,
+                password,
+                core.now(),
+            )
+            .await?;
+            let grant = match assertion.version {
+                SamlVersion::V1_1 => GrantType::Saml11Bearer,
+                SamlVersion::V2 => GrantType::Saml2Bearer,
+            };
+            let endpoints = core.endpoints().await?;
+            let form = grants::saml_bearer(
+                &core.client_id,
+                assertion.version.grant_type(),
+                &assertion.xml,
+                &request.decorated,
+                request.claims.as_deref(),
+            );
+            let response = core
+                .send(&request, &endpoints.token_endpoint, form, Vec::new())
+                .await?;
+            return core.finish(&Issued {
+                username: Some(username),
+                ..Issued::response(
+                    &endpoints,
+                    &response,
+                    &request.decorated,
+                    grant,
+                    core.now(),
+                    request.correlation_id(),
+                )
+            });
         }
         let endpoints = core.endpoints().await?;
         let form = grants::password(
