@@ -69,13 +69,11 @@ impl Document {
                     ));
                 }
             };
+            let opens = matches!(event, Event::Start(_) | Event::Empty(_));
+            if opens && (open.len() >= MAX_DEPTH || (open.is_empty() && roots > 0)) {
+                return Err("too deep, or more than one root element".into());
+            }
             match event {
-                Event::Start(start) | Event::Empty(start)
-                    if open.len() >= MAX_DEPTH || (open.is_empty() && roots > 0) =>
-                {
-                    let _ = start;
-                    return Err("too deep, or more than one root element".into());
-                }
                 Event::Start(start) => {
                     roots += usize::from(open.is_empty());
                     nodes.push(node(&nodes, &open, &start, ns)?);
