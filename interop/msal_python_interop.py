@@ -358,6 +358,63 @@ def scenario_username_password(info):
     return details
 
 
+def scenario_username_password_federated(info):
+    """A federated user through WS-Trust: MSAL Python's own user-realm discovery, MEX parsing,
+    RequestSecurityToken and SAML grant, against the emulated federation server; WS-Trust 1.3
+    (SAML 2.0) first, then 2005 (SAML 1.1) with the MEX document offering only that; a wrong
+    password must fail with the federation server's fault."""
+    cfg = info["public_client"]
+    require(info.get("federated_users"), "INFO.json lists no federated_users")
+    erin = info["federated_users"][0]
+    control = Control(info)
+    details = {}
+    for label, mex, grant, endpoint in (
+            ("ws_trust_13", {"ws_trust_13": True, "ws_trust_2005": True},
+             "urn:ietf:params:oauth:grant-type:saml2-bearer", "/adfs/services/trust/13/usernamemixed"),
+            ("ws_trust_2005", {"ws_trust_13": False, "ws_trust_2005": True},
+             "urn:ietf:params:oauth:grant-type:saml1_1-bearer", "/adfs/services/trust/2005/usernamemixed")):
+        r = control.post("/federation/mex", mex)
+        require(r.status_code == 200, "control /federation/mex: HTTP %d" % r.status_code)
+        before = len(control.requests_log())
+        session = EmulatorSession(info)
+        app = new_pca(info, session)
+        result = app.acquire_token_by_username_password(
+            erin["username"], erin["password"], [cfg["scope"]])
+        require_token(result, "federated ROPC (%s) for %s" % (label, erin["username"]))
+        claims = result.get("id_token_claims") or {}
+        require(claims.get("preferred_username", "").lower() == erin["username"].lower(),
+                "id_token preferred_username %r" % claims.get("preferred_username"),
+                result=describe(result))
+        entries = new_log_entries(control, before)
+        paths = [e.get("path") for e in entries]
+        require("/adfs/services/trust/mex" in paths, "MSAL Python did not read the MEX document",
+                paths=paths)
+        require(endpoint in paths, "MSAL Python did not use %s" % endpoint, paths=paths)
+        require(token_posts(entries, grant), "no token request with grant_type %s" % grant,
+                paths=paths)
+        require(not token_posts(entries, "password"), "the password went to the token endpoint")
+        accounts = app.get_accounts(username=erin["username"])
+        require(len(accounts) == 1, "accounts after federated ROPC: %r" % accounts)
+        silent = app.acquire_token_silent([cfg["scope"]], account=accounts[0])
+        require_token(silent, "silent after federated ROPC (%s)" % label)
+        require(silent.get("token_source") == "cache",
+                "silent token_source %r, expected cache" % silent.get("token_source"))
+        details[label] = describe(result)
+
+    # A wrong password: MSAL Python raises with the SOAP fault it read.
+    app = new_pca(info, EmulatorSession(info))
+    try:
+        wrong = app.acquire_token_by_username_password(erin["username"], "not-the-password",
+                                                       [cfg["scope"]])
+        raise ScenarioFailure("a wrong password did not fail", result=describe(wrong))
+    except RuntimeError as exc:
+        require("FailedAuthentication" in str(exc) and "ID3242" in str(exc),
+                "unexpected error for a wrong password: %s" % exc)
+        details["wrong_password"] = str(exc)[:300]
+    control.post("/federation/mex", {"ws_trust_13": True, "ws_trust_2005": True})
+    return details
+
+
 BROWSER_WRAPPER = """#!/bin/sh
 # $BROWSER for MSAL's webbrowser.open(): runs browser_signin.py in the
 # background and returns at once. webbrowser's GenericBrowser waits for this
@@ -547,6 +604,7 @@ SCENARIOS = {
     "telemetry_client_credentials": scenario_telemetry_client_credentials,
     "device_flow": scenario_device_flow,
     "username_password": scenario_username_password,
+    "username_password_federated": scenario_username_password_federated,
     "interactive": scenario_interactive,
     "silent_refresh": scenario_silent_refresh,
 }

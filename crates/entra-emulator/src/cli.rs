@@ -436,6 +436,12 @@ pub fn describe(info: &ConnectionInfo) -> String {
             u.username, u.password
         ));
     }
+    for u in &info.federated_users {
+        line(format!(
+            "    {:<28} password {}   (federated: WS-Trust at {}/adfs/services/trust/mex)",
+            u.username, u.password, info.base_url
+        ));
+    }
     line(format!(
         "  Device sign-in     {}/devicelogin",
         info.base_url

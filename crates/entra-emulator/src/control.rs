@@ -286,6 +286,14 @@ impl Control {
         self.state.runtime().access_token_lifetime = seconds;
     }
 
+    /// Chooses which username/password (usernamemixed) endpoints the federation server's MEX
+    /// document advertises: WS-Trust 1.3, WS-Trust 2005 (both by default; clients prefer 1.3, so
+    /// turn it off to exercise 2005 and SAML 1.1; turn both off for a server without one). The
+    /// endpoints themselves keep answering.
+    pub fn set_mex_endpoints(&self, ws_trust_13: bool, ws_trust_2005: bool) {
+        self.state.runtime().mex_withheld = (!ws_trust_13, !ws_trust_2005);
+    }
+
     /// Overrides the device-code polling interval (`None` restores the configured one). `0` is
     /// allowed: it is what a misbehaving server might send, for testing clients against it.
     pub fn set_device_code_interval(&self, seconds: Option<u64>) {
@@ -506,6 +514,14 @@ fn completion_json(c: AuthorizationCompletion) -> Value {
     json!({"url": c.url(), "redirect_uri": c.redirect_uri, "response_mode": c.response_mode, "params": params})
 }
 
+/// `POST /_control/federation/mex`: which usernamemixed endpoints the MEX document advertises.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MexEndpoints {
+    ws_trust_13: bool,
+    ws_trust_2005: bool,
+}
+
 /// The HTTP control API, nested under `/_control`.
 pub fn routes() -> Router<Control> {
     Router::new()
@@ -633,6 +649,13 @@ pub fn routes() -> Router<Control> {
         .route(
             "/broker/signed-in",
             get(|State(c): State<Control>| async move { Json(c.broker_signed_in()) }),
+        )
+        .route(
+            "/federation/mex",
+            post(|State(c): State<Control>, Json(b): Json<MexEndpoints>| async move {
+                c.set_mex_endpoints(b.ws_trust_13, b.ws_trust_2005);
+                Json(json!({}))
+            }),
         )
         .route(
             "/settings",

@@ -124,6 +124,17 @@ impl Directory {
             .find(|u| u.username.eq_ignore_ascii_case(username.trim()))
     }
 
+    /// Whether a sign-in name's domain is federated (its password is checked by the emulated
+    /// federation server, not by the token endpoint).
+    pub fn is_federated(&self, username: &str) -> bool {
+        let domain = username.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
+        self.config.tenants.iter().any(|t| {
+            t.federated_domains
+                .iter()
+                .any(|d| d.eq_ignore_ascii_case(domain))
+        })
+    }
+
     /// A user by object id in any tenant where they have one.
     pub fn user_by_object_id(&self, oid: &str, tenant: Uuid) -> Option<&UserConfig> {
         let oid = Uuid::parse_str(oid).ok()?;

@@ -69,6 +69,7 @@ catalogue! {
     CLIENT_CREDENTIALS_SCOPE = 1002012, "invalid_scope", 400, None, "The provided value for scope {0} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).";
     OBO_ASSERTION_INVALID = 50013, "invalid_grant", 400, None, "Assertion failed signature validation. {0}";
     FIC_NO_MATCH = 70021, "invalid_grant", 400, None, "No matching federated identity record found for presented assertion. {0}";
+    SAML_ASSERTION_INVALID = 50008, "invalid_grant", 400, None, "SAML token is invalid. {0}";
     OBO_ASSERTION_EXPIRED = 500133, "invalid_grant", 400, None, "Assertion is not within its valid time range. Ensure that the access token is not expired before using it for user assertion, or request a new token.";
     THROTTLED = 50196, "temporarily_unavailable", 429, None, "The server terminated an operation because it encountered a client request loop. Please retry later.";
     SERVICE_UNAVAILABLE = 90033, "temporarily_unavailable", 503, None, "A transient error has occurred. Please try again.";

@@ -52,6 +52,15 @@ pub struct UserInfo {
     pub consent_given: bool,
 }
 
+/// A federated user: the emulated federation server (WS-Trust) checks the password.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FederatedUserInfo {
+    /// Sign-in name (in a federated domain).
+    pub username: String,
+    /// Password.
+    pub password: String,
+}
+
 /// Everything needed to use a running emulator.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ConnectionInfo {
@@ -75,8 +84,11 @@ pub struct ConnectionInfo {
     pub confidential_client: Option<ClientInfo>,
     /// A confidential client with a certificate.
     pub certificate_client: Option<CertificateClientInfo>,
-    /// Users.
+    /// Users whose passwords the token endpoint checks (managed domains).
     pub users: Vec<UserInfo>,
+    /// Users of federated domains, who sign in with a password through WS-Trust.
+    #[serde(default)]
+    pub federated_users: Vec<FederatedUserInfo>,
     /// The broker service's device user (`serve --broker`), the account signed in to the
     /// machine.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -169,6 +181,14 @@ pub(crate) fn connection_info(
     ca_file: Option<PathBuf>,
     dir: &Path,
 ) -> Result<ConnectionInfo, EmulatorError> {
+    let is_federated = |u: &crate::config::UserConfig| {
+        let domain = u.username.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
+        config.tenants.iter().any(|t| {
+            t.federated_domains
+                .iter()
+                .any(|d| d.eq_ignore_ascii_case(domain))
+        })
+    };
     let first_client =
         |pick: &dyn Fn(&AppConfig) -> bool| config.applications.iter().find(|a| pick(a));
     let tenant = &config.tenants[0];
@@ -229,9 +249,19 @@ pub(crate) fn connection_info(
         family_client: family.map(client),
         confidential_client: confidential.map(client),
         certificate_client,
+        federated_users: config
+            .users
+            .iter()
+            .filter(|u| is_federated(u))
+            .map(|u| FederatedUserInfo {
+                username: u.username.clone(),
+                password: u.password.clone(),
+            })
+            .collect(),
         users: config
             .users
             .iter()
+            .filter(|u| !is_federated(u))
             .map(|u| UserInfo {
                 username: u.username.clone(),
                 password: u.password.clone(),

@@ -2,7 +2,8 @@
 //!
 //! A local Microsoft Entra ID (Azure AD v2.0 endpoints) that real MSAL clients accept: OIDC and
 //! instance discovery, the sign-in pages, the token endpoint with every grant MSAL uses, device
-//! code, user realm, logout, Entra-shaped AADSTS errors, and a test-control surface (approve
+//! code, user realm, a federation server (ADFS's MEX and WS-Trust endpoints, SAML assertions)
+//! for federated users, logout, Entra-shaped AADSTS errors, and a test-control surface (approve
 //! sign-ins, script faults, move the clock, read the request log).
 //!
 //! ```no_run
@@ -38,6 +39,7 @@ mod listener;
 pub mod ready_made;
 pub mod request_log;
 pub mod rules;
+pub mod saml;
 pub mod scopes;
 pub mod secrets_log;
 pub mod server;
@@ -45,6 +47,7 @@ pub mod ssh_cert;
 mod startup;
 pub mod state;
 pub mod tls;
+pub mod xml;
 
 pub use broker::{BrokerOptions, BrokerService, PrivateSessionBus};
 pub use config::{AppConfig, ClientKind, EmulatorConfig, Settings, TenantConfig, UserConfig};

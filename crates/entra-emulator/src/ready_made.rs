@@ -23,6 +23,9 @@ pub const FAMILY_CLIENT_ID: &str = "5b7d9f1e-3c2a-4e6b-8d0f-1a2c3e4f5a12";
 pub const CONFIDENTIAL_CLIENT_ID: &str = "9e8f7a6b-5c4d-4e3f-a2b1-c0d9e8f7a613";
 /// The confidential client with a certificate.
 pub const CERTIFICATE_CLIENT_ID: &str = "3d2c1b0a-9f8e-4d7c-b6a5-f4e3d2c1b014";
+/// The home tenant's federated domain: its users' passwords are checked by the emulated
+/// federation server (WS-Trust), as with ADFS.
+pub const FEDERATED_DOMAIN: &str = "federated.contoso.example";
 /// The web API's application ID URI.
 pub const API: &str = "api://emulator-api";
 
@@ -67,7 +70,7 @@ pub fn ready_made() -> Result<EmulatorConfig, CryptoError> {
                 id: TENANT_ID,
                 domains: vec!["contoso.example".into(), "contoso.onmicrosoft.com".into()],
                 display_name: Some("Contoso".into()),
-                federated_domains: vec![],
+                federated_domains: vec![FEDERATED_DOMAIN.into()],
             },
             TenantConfig {
                 id: GUEST_HOME_TENANT_ID,
@@ -184,6 +187,16 @@ pub fn ready_made() -> Result<EmulatorConfig, CryptoError> {
                 guest_tenants: vec![],
                 mfa_required: false,
                 consent_given: false,
+            },
+            UserConfig {
+                username: format!("erin@{FEDERATED_DOMAIN}"),
+                password: password(),
+                object_id: uuid!("b3a2c1d0-e9f8-4a7b-9c6d-5e4f3a2b1c0d"),
+                display_name: Some("Erin Federated".into()),
+                home_tenant: TENANT_ID,
+                guest_tenants: vec![],
+                mfa_required: false,
+                consent_given: true,
             },
         ],
         settings: Settings::default(),

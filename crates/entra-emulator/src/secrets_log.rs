@@ -59,6 +59,8 @@ pub enum SecretKind {
     /// A managed-identity endpoint's secret (App Service or Service Fabric header, Azure Arc
     /// key file).
     ManagedIdentitySecret,
+    /// A SAML assertion the emulated federation server (WS-Trust) issued.
+    SamlAssertion,
     /// A credential a client sent in a form field (the field is `field`).
     Received,
     /// A username: allowed in logs only on lines that say `contains_pii=true`.

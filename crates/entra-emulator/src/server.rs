@@ -211,7 +211,7 @@ impl Drop for Emulator {
 pub(crate) fn router(state: Arc<AppState>, control: Control) -> Router {
     use axum::routing::{get, post};
 
-    use crate::endpoints::{authorize, device, discovery, logout, token, userrealm};
+    use crate::endpoints::{authorize, device, discovery, logout, mex, token, userrealm, wstrust};
     Router::new()
         .route(
             "/{tenant}/v2.0/.well-known/openid-configuration",
@@ -228,6 +228,9 @@ pub(crate) fn router(state: Arc<AppState>, control: Control) -> Router {
         .route("/{tenant}/oauth2/v2.0/devicecode", post(device::devicecode))
         .route("/devicelogin", get(device::page).post(device::submit))
         .route("/common/userrealm/{user}", get(userrealm::userrealm))
+        .route(mex::MEX_PATH, get(mex::mex))
+        .route(mex::TRUST_13_PATH, post(wstrust::trust13))
+        .route(mex::TRUST_2005_PATH, post(wstrust::trust2005))
         .route(
             "/{tenant}/oauth2/v2.0/logout",
             get(logout::logout).post(logout::logout),

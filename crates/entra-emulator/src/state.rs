@@ -169,6 +169,12 @@ pub struct Runtime {
     pub consents: HashSet<(String, String)>,
     /// Scripted faults, first match wins.
     pub faults: Vec<FaultRule>,
+    /// SAML assertions already redeemed (id → `NotOnOrAfter`), for one-time use; expired ones
+    /// are dropped as new ones arrive.
+    pub redeemed_assertions: HashMap<String, i64>,
+    /// Which usernamemixed endpoints the MEX document leaves out: (WS-Trust 1.3, 2005); none
+    /// unless the control API says otherwise.
+    pub mex_withheld: (bool, bool),
     /// Access-token lifetime override.
     pub access_token_lifetime: Option<u64>,
     /// Device-code interval override.

@@ -76,6 +76,13 @@ async fn msal_python_username_password() {
     run_scenario("username_password").await;
 }
 
+// A federated user: MSAL Python's own WS-Trust code (MEX, RST, SAML 2.0 and 1.1 grants) against
+// the emulated federation server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn msal_python_username_password_federated() {
+    run_scenario("username_password_federated").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn msal_python_interactive_in_headless_chromium() {
     run_scenario("interactive").await;

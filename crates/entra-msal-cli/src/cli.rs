@@ -329,7 +329,7 @@ pub struct SignInArgs {
     #[arg(long)]
     pub qr: bool,
     /// Sign in with a username and password (password from MSAL_PASSWORD or standard input).
-    /// Not for MFA or federated accounts.
+    /// Not for MFA accounts; federated (ADFS) accounts go through WS-Trust.
     #[arg(long, value_name = "USERNAME")]
     pub username: Option<String>,
     /// The loopback port for the browser's redirect (default: any free port).

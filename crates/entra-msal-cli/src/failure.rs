@@ -200,6 +200,10 @@ impl From<Error> for Failure {
                 Some("fix the configuration (flags, MSAL_* environment variables, config file); `msal doctor` shows it".into()),
             ),
             Error::Unsupported { .. } => (Kind::Configuration, None),
+            Error::FederationFault { .. } => (
+                Kind::Service,
+                Some("check the username and password: the federation server (ADFS) of the account's domain refused them".into()),
+            ),
             Error::Cache { .. } => (
                 Kind::Other,
                 Some("repair or delete the token cache file, or use another one with --cache-file".into()),

@@ -256,17 +256,19 @@ pub async fn sign_in_for(
 }
 
 /// The failure of a username/password sign-in, with a next step that fits: a wrong password,
-/// an account that needs MFA, and a federated account each get their own.
+/// an account that needs MFA, and a federated account whose federation server offers no
+/// username/password sign-in each get their own (a federated account's wrong password is the
+/// federation server's fault, told by `Failure::from`).
 fn password_failure(e: Error, username: &str) -> Failure {
     const OTHER_WAYS: &str =
         "sign in with `msal login` (the browser) or `msal login --device-code` instead";
     let service = e.service_error().cloned();
     let federated =
-        matches!(&e, Error::Unsupported { why, .. } if why.contains("federated domain"));
+        matches!(&e, Error::Unsupported { what, .. } if what.contains("federated account"));
     let mut failure = Failure::from(e);
     if federated {
         failure.message = format!(
-            "{} belongs to a federated domain: its password is checked by another identity provider, so --username cannot sign it in",
+            "{} belongs to a federated domain whose identity provider offers no username/password sign-in, so --username cannot sign it in",
             clean(username)
         );
         failure.next = Some(OTHER_WAYS.into());

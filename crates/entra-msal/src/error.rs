@@ -231,6 +231,20 @@ pub enum Error {
         /// Why not, and what to do instead.
         why: String,
     },
+    /// The federation server (ADFS) of a federated account refused a username/password sign-in
+    /// with a SOAP fault: usually a wrong password, or a locked or disabled account. `code` is
+    /// the fault's subcode (ADFS: `a:FailedAuthentication`), `reason` its text.
+    #[error(
+        "the federation server {url} refused the sign-in ({code}): {reason}; check the username and password"
+    )]
+    FederationFault {
+        /// The WS-Trust endpoint.
+        url: String,
+        /// The SOAP fault's subcode (else its code).
+        code: String,
+        /// The SOAP fault's reason.
+        reason: String,
+    },
     /// The token cache could not be read or written.
     #[error("token cache error: {message}")]
     Cache {

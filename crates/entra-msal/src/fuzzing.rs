@@ -282,7 +282,8 @@ const AUTHORITIES: [&str; 6] = [
     "http://127.0.0.1:8443/tenant",
 ];
 
-/// OIDC discovery, instance discovery and user-realm documents, and authority URLs. The first
+/// OIDC discovery, instance discovery and user-realm documents, the federation server's MEX
+/// document and WS-Trust response, and authority URLs. The first
 /// byte chooses the authority, the second the status.
 pub fn discovery(data: &[u8]) {
     let (which, data) = take(data);
@@ -314,6 +315,18 @@ pub fn discovery(data: &[u8]) {
     }
     let _ = parse_user_realm(body);
     let text = String::from_utf8_lossy(body);
+    // The federation server's documents: a MEX endpoint is only ever an https URL; a token is
+    // never empty.
+    if let Ok(Some(endpoint)) =
+        crate::oauth::wstrust::mex::username_password_endpoint(&text, |a| a.starts_with("https://"))
+    {
+        assert!(endpoint.address.starts_with("https://"));
+    }
+    if let Ok(crate::oauth::wstrust::response::RstrOutcome::Token(token)) =
+        crate::oauth::wstrust::response::parse(&text)
+    {
+        assert!(!token.xml.is_empty());
+    }
     for trust in [false, true] {
         if let Ok(a) = Authority::parse(&text, trust) {
             let _ = (

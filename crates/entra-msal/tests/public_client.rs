@@ -250,22 +250,168 @@ async fn username_password() {
         .unwrap_err();
     assert_eq!(err.service_error().unwrap().aadsts(), Some(50126));
 
+    // A federated domain: the federation server does not know the user (its SOAP fault).
     let err = app
         .acquire_token_by_username_password("eve@federated.fabrikam.example", "x", &[SCOPE])
         .await
         .unwrap_err();
-    match err {
-        Error::Unsupported { why, .. } => assert!(
-            why.contains("federated") && why.contains("device-code"),
-            "{why}"
-        ),
-        other => panic!("{other:?}"),
-    }
+    assert!(
+        matches!(&err, Error::FederationFault { code, .. } if code == "a:FailedAuthentication"),
+        "{err:?}"
+    );
     assert!(matches!(
         app.acquire_token_by_username_password(&alice.username, "x", &["openid"])
             .await,
         Err(Error::Configuration { .. })
     ));
+}
+
+/// Paths of the requests the emulator received.
+fn paths(e: &support::Env) -> Vec<String> {
+    e.emulator
+        .control()
+        .requests()
+        .into_iter()
+        .map(|r| r.path)
+        .collect()
+}
+
+/// A federated user (MSAL Python's `_acquire_token_by_username_password_federated`): user-realm
+/// discovery, the MEX document, WS-Trust 1.3 with a SAML 2.0 assertion by default, WS-Trust
+/// 2005 with SAML 1.1 when the MEX document offers only that, then the assertion redeemed at the
+/// token endpoint and the tokens cached as for managed ROPC.
+#[tokio::test]
+async fn federated_username_password_through_ws_trust() {
+    let e = env().await;
+    let erin = e.info.federated_users[0].clone();
+    assert!(e.info.users.iter().all(|u| u.username != erin.username));
+
+    // WS-Trust 1.3, SAML 2.0.
+    let app = e.public_app();
+    let result = app
+        .acquire_token_by_username_password(&erin.username, &erin.password, &[SCOPE])
+        .await
+        .unwrap();
+    let account = result.account.clone().unwrap();
+    assert_eq!(account.username, erin.username);
+    assert_eq!(result.token_source, TokenSource::IdentityProvider);
+    let request = e.token_requests().pop().unwrap();
+    assert_eq!(
+        request.form["grant_type"],
+        "urn:ietf:params:oauth:grant-type:saml2-bearer"
+    );
+    assert!(!request.form.contains_key("password"));
+    assert!(!request.form["assertion"].contains('='));
+    let seen = paths(&e);
+    for path in [
+        "/adfs/services/trust/mex",
+        "/adfs/services/trust/13/usernamemixed",
+    ] {
+        assert!(seen.iter().any(|p| p == path), "{path} in {seen:?}");
+    }
+    assert!(!seen.iter().any(|p| p.contains("/2005/")));
+    // Cached: the account, the access token, and a refresh token that works.
+    assert_eq!(app.accounts(None), vec![account.clone()]);
+    let cached = app
+        .acquire_token_silent(&[SCOPE], &account, &SilentOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(cached.token_source, TokenSource::Cache);
+    let refreshed = app
+        .acquire_token_silent(
+            &[SCOPE],
+            &account,
+            &SilentOptions {
+                force_refresh: true,
+                ..SilentOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(refreshed.token_source, TokenSource::IdentityProvider);
+    assert_eq!(
+        e.token_requests().pop().unwrap().form["grant_type"],
+        "refresh_token"
+    );
+
+    // WS-Trust 2005, SAML 1.1.
+    e.emulator.control().set_mex_endpoints(false, true);
+    let app = e.public_app();
+    let result = app
+        .acquire_token_by_username_password(&erin.username, &erin.password, &[SCOPE])
+        .await
+        .unwrap();
+    assert_eq!(result.account.unwrap().username, erin.username);
+    assert_eq!(
+        e.token_requests().pop().unwrap().form["grant_type"],
+        "urn:ietf:params:oauth:grant-type:saml1_1-bearer"
+    );
+    assert!(
+        paths(&e)
+            .iter()
+            .any(|p| p == "/adfs/services/trust/2005/usernamemixed")
+    );
+
+    // A wrong password: the federation server's SOAP fault, code and reason.
+    let tokens_before = e.token_requests().len();
+    let err = app
+        .acquire_token_by_username_password(&erin.username, "wrong", &[SCOPE])
+        .await
+        .unwrap_err();
+    match &err {
+        Error::FederationFault { url, code, reason } => {
+            assert!(
+                url.ends_with("/adfs/services/trust/2005/usernamemixed"),
+                "{url}"
+            );
+            assert_eq!(code, "a:FailedAuthentication");
+            assert!(reason.starts_with("ID3242"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!format!("{err:?} {err}").contains("wrong"));
+    assert_eq!(e.token_requests().len(), tokens_before);
+    // The fault is not replayed to the next attempt (MSAL's throttling keys a SOAP request by
+    // its exact envelope): the right password works at once.
+    app.acquire_token_by_username_password(&erin.username, &erin.password, &[SCOPE])
+        .await
+        .unwrap();
+
+    // No usernamemixed endpoint in the MEX document (a new application: MSAL caches a
+    // successful GET for 24 hours).
+    e.emulator.control().set_mex_endpoints(false, false);
+    match e
+        .public_app()
+        .acquire_token_by_username_password(&erin.username, &erin.password, &[SCOPE])
+        .await
+    {
+        Err(Error::Unsupported { why, .. }) => {
+            assert!(why.contains("usernamemixed"), "{why}")
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // A MEX document that is not XML.
+    e.emulator.control().set_mex_endpoints(true, true);
+    e.emulator.control().add_fault(entra_emulator::FaultRule {
+        matcher: entra_emulator::FaultMatch {
+            path_contains: Some("/adfs/services/trust/mex".into()),
+            ..Default::default()
+        },
+        fault: FaultAction::MalformedJson,
+        count: 1,
+    });
+    match e
+        .public_app()
+        .acquire_token_by_username_password(&erin.username, &erin.password, &[SCOPE])
+        .await
+    {
+        Err(Error::InvalidResponse { url, message, .. }) => {
+            assert!(url.ends_with("/adfs/services/trust/mex"), "{url}");
+            assert!(message.contains("MEX"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@ use crate::errors::{self, EntraError};
 use crate::jwt;
 use crate::rules::access::{check_consent, check_delegated, check_mfa, parse_scopes, user_tenant};
 use crate::rules::tokens::{self, ClientAuthMethod, UserTokenRequest};
+use crate::saml::{self, SamlVersion};
 use crate::scopes::{self, RequestedScopes};
 use crate::state::{AppState, DeviceCodeStatus, SignIn};
 
@@ -224,6 +225,61 @@ pub fn password(req: &TokenRequest<'_>) -> Result<Value, EntraError> {
         username: user.username.clone(),
         tenant,
         auth_time: req.state.clock.now(),
+        mfa: false,
+    };
+    issue(req, &sign_in, &scopes, None)
+}
+
+/// The SAML bearer grants (`urn:ietf:params:oauth:grant-type:saml1_1-bearer` and
+/// `saml2-bearer`): a federated user's assertion from the emulated federation server, base64url
+/// (or base64) encoded. Signature, audience, validity and one-time use are checked.
+pub fn saml_bearer(req: &TokenRequest<'_>, version: SamlVersion) -> Result<Value, EntraError> {
+    use base64::Engine as _;
+    let encoded = req.form.require("assertion")?;
+    let scopes = parse_scopes(req.form.require("scope")?)?;
+    check_delegated(req.client, &scopes)?;
+    let invalid = |why: &str| EntraError::new(errors::SAML_ASSERTION_INVALID, &[why]);
+    let url_safe: String = encoded
+        .trim_end_matches('=')
+        .chars()
+        .map(|c| match c {
+            '+' => '-',
+            '/' => '_',
+            c => c,
+        })
+        .collect();
+    let assertion = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(url_safe.as_bytes())
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| invalid("The assertion is not base64-encoded XML."))?;
+    let now = req.state.clock.now();
+    let verified =
+        saml::verify(&req.state.key, &assertion, version, now).map_err(|why| invalid(&why))?;
+    {
+        let mut runtime = req.state.runtime();
+        runtime.redeemed_assertions.retain(|_, until| *until > now);
+        if runtime
+            .redeemed_assertions
+            .insert(verified.id.clone(), verified.not_on_or_after)
+            .is_some()
+        {
+            return Err(invalid("The assertion was already redeemed."));
+        }
+    }
+    let user = req
+        .state
+        .directory
+        .user(&verified.username)
+        .filter(|u| req.state.directory.is_federated(&u.username))
+        .ok_or_else(|| invalid("The assertion's subject is not a federated user."))?;
+    let tenant = user_tenant(req.state, req.segment, user)?;
+    check_mfa(user, false, &scopes.resource_or_graph())?;
+    check_consent(req.state, user, req.client)?;
+    let sign_in = SignIn {
+        username: user.username.clone(),
+        tenant,
+        auth_time: now,
         mfa: false,
     };
     issue(req, &sign_in, &scopes, None)

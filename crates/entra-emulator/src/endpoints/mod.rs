@@ -7,9 +7,11 @@ pub mod discovery;
 pub mod grants;
 pub mod logout;
 pub mod managed_identity;
+pub mod mex;
 pub mod pages;
 pub mod token;
 pub mod userrealm;
+pub mod wstrust;
 
 use std::collections::BTreeMap;
 

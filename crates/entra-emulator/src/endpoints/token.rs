@@ -14,6 +14,7 @@ use super::client_auth::{self, Endpoint};
 use super::grants::{self, TokenRequest};
 use crate::errors::{self, EntraError, Trace};
 use crate::rules::tokens;
+use crate::saml::SamlVersion;
 use crate::state::AppState;
 
 /// The token endpoint.
@@ -64,6 +65,12 @@ fn handle(
         "client_credentials" => grants::client_credentials(&request),
         "urn:ietf:params:oauth:grant-type:jwt-bearer" => grants::on_behalf_of(&request),
         "user_fic" => grants::user_fic(&request),
+        "urn:ietf:params:oauth:grant-type:saml1_1-bearer" => {
+            grants::saml_bearer(&request, SamlVersion::V1_1)
+        }
+        "urn:ietf:params:oauth:grant-type:saml2-bearer" => {
+            grants::saml_bearer(&request, SamlVersion::V2)
+        }
         other => Err(EntraError::new(errors::UNSUPPORTED_GRANT, &[other])),
     }
 }

@@ -35,11 +35,9 @@ pub async fn userrealm(State(state): State<Arc<AppState>>, Path(user): Path<Stri
     if federated {
         body["federation_protocol"] = json!("WSTrust");
         body["federation_metadata_url"] =
-            json!(format!("{}/adfs/services/trust/mex", state.base_url));
-        body["federation_active_auth_url"] = json!(format!(
-            "{}/adfs/services/trust/2005/usernamemixed",
-            state.base_url
-        ));
+            json!(format!("{}{}", state.base_url, super::mex::MEX_PATH));
+        body["federation_active_auth_url"] =
+            json!(format!("{}{}", state.base_url, super::mex::TRUST_2005_PATH));
     }
     Json(body).into_response()
 }

@@ -136,6 +136,10 @@ pub(crate) enum GrantType {
     OnBehalfOf,
     /// The user federated identity credential grant (`user_fic`).
     UserFic,
+    /// A federated user's SAML 1.1 assertion (username/password through WS-Trust).
+    Saml11Bearer,
+    /// A federated user's SAML 2.0 assertion (username/password through WS-Trust).
+    Saml2Bearer,
     /// A token from an authentication broker.
     Broker,
 }
@@ -151,6 +155,8 @@ impl GrantType {
             Self::ClientCredentials => "client_credentials",
             Self::OnBehalfOf => "urn:ietf:params:oauth:grant-type:jwt-bearer",
             Self::UserFic => "user_fic",
+            Self::Saml11Bearer => crate::oauth::wstrust::response::GRANT_SAML1_1,
+            Self::Saml2Bearer => crate::oauth::wstrust::response::GRANT_SAML2,
             Self::Broker => "broker",
         }
     }

@@ -639,8 +639,13 @@ impl PublicClientApplication {
         }
     }
 
-    /// Username and password (ROPC). Not for federated or MFA accounts: user-realm discovery
-    /// runs first, and a federated domain gets an error naming the flows to use instead.
+    /// Username and password (ROPC). Not for MFA accounts. User-realm discovery runs first: a
+    /// managed domain's password goes to the token endpoint; a federated (ADFS) domain's goes
+    /// to its federation server over WS-Trust (1.3 preferred, else 2005, as its metadata
+    /// exchange document advertises), and the SAML assertion it issues is redeemed for the
+    /// tokens, as MSAL Python does. A federation server's refusal (a wrong password) is
+    /// [`Error::FederationFault`]; a federation server without a username/password endpoint is
+    /// [`Error::Unsupported`].
     pub async fn acquire_token_by_username_password(
         &self,
         username: &str,

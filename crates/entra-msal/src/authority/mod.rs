@@ -48,4 +48,4 @@ pub use parse::{Authority, AuthorityType};
 pub(crate) use discovery::{resolve_endpoints, resolve_endpoints_until};
 pub(crate) use instance::{aliases, known_aliases};
 pub(crate) use region::{is_valid_region, regional_token_endpoint};
-pub(crate) use user_realm::{UserRealm, user_realm};
+pub(crate) use user_realm::{FederatedRealm, UserRealm, federation_url_allowed, user_realm};

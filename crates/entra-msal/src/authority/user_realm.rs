@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{Authority, AuthorityType, wire};
+use super::{Authority, AuthorityType, hosts, wire};
 use crate::http::ThrottledHttp;
 
 /// What user-realm discovery says about a username's domain.
@@ -11,14 +11,39 @@ use crate::http::ThrottledHttp;
 pub enum UserRealm {
     /// Entra holds the password: username/password sign-in works.
     Managed,
-    /// Another identity provider holds the password (WS-Trust): username/password sign-in
-    /// through Entra does not work.
-    Federated {
-        /// The federation protocol (`WSTrust`).
-        protocol: Option<String>,
-    },
+    /// Another identity provider (ADFS) holds the password: username/password sign-in goes
+    /// through its WS-Trust endpoint.
+    Federated(FederatedRealm),
     /// Entra does not know the domain (or discovery is not applicable).
     Unknown,
+}
+
+/// Where a federated domain's users sign in, as user-realm discovery reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FederatedRealm {
+    /// The federation protocol (`WSTrust`).
+    pub protocol: Option<String>,
+    /// The federation server's metadata exchange (MEX) document (`federation_metadata_url`).
+    pub metadata_url: Option<String>,
+    /// The WS-Trust endpoint to use when there is no MEX document (`federation_active_auth_url`).
+    pub active_auth_url: Option<String>,
+    /// The audience the federation server issues the assertion for (`cloud_audience_urn`).
+    pub cloud_audience_urn: Option<String>,
+}
+
+/// Whether the library may send a federated sign-in to `url`: https, or plain http on loopback
+/// when the authority itself is a trusted plain-HTTP loopback authority (the emulator).
+pub(crate) fn federation_url_allowed(authority: &Authority, url: &str) -> bool {
+    let Ok(parsed) = url::Url::parse(url) else {
+        return false;
+    };
+    let host = parsed.host_str().unwrap_or("").to_ascii_lowercase();
+    !host.is_empty()
+        && match parsed.scheme() {
+            "https" => true,
+            "http" => authority.is_plain_http() && hosts::is_loopback(&host),
+            _ => false,
+        }
 }
 
 /// Reads a user-realm document.
@@ -28,12 +53,20 @@ pub fn parse_user_realm(body: &[u8]) -> UserRealm {
     };
     match json.get("account_type").and_then(Value::as_str) {
         Some("Managed") => UserRealm::Managed,
-        Some("Federated") => UserRealm::Federated {
-            protocol: json
-                .get("federation_protocol")
-                .and_then(Value::as_str)
-                .map(str::to_string),
-        },
+        Some("Federated") => {
+            let text = |name: &str| {
+                json.get(name)
+                    .and_then(Value::as_str)
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_string)
+            };
+            UserRealm::Federated(FederatedRealm {
+                protocol: text("federation_protocol"),
+                metadata_url: text("federation_metadata_url"),
+                active_auth_url: text("federation_active_auth_url"),
+                cloud_audience_urn: text("cloud_audience_urn"),
+            })
+        }
         _ => UserRealm::Unknown,
     }
 }
@@ -75,10 +108,15 @@ mod tests {
             UserRealm::Managed
         );
         assert_eq!(
-            parse_user_realm(br#"{"account_type":"Federated","federation_protocol":"WSTrust"}"#),
-            UserRealm::Federated {
-                protocol: Some("WSTrust".into())
-            }
+            parse_user_realm(
+                br#"{"account_type":"Federated","federation_protocol":"WSTrust","federation_metadata_url":"https://fs.example/adfs/services/trust/mex","cloud_audience_urn":"urn:federation:MicrosoftOnline"}"#
+            ),
+            UserRealm::Federated(FederatedRealm {
+                protocol: Some("WSTrust".into()),
+                metadata_url: Some("https://fs.example/adfs/services/trust/mex".into()),
+                active_auth_url: None,
+                cloud_audience_urn: Some("urn:federation:MicrosoftOnline".into()),
+            })
         );
         assert_eq!(
             parse_user_realm(br#"{"account_type":"Unknown"}"#),

@@ -13,6 +13,10 @@
 //!    expected) and responses that carry `Retry-After` (rule 1 handles those).
 //! 3. **Discovery cache.** A GET answered `2xx` is cached for 24 h, keyed by its URL and query.
 //!
+//! Rules 1 and 2 read the form of a token request. A POST whose body is not a form (a WS-Trust
+//! SOAP envelope) gets rule 1 only, keyed by its exact body, so a federation server's fault to
+//! one password is never replayed to another.
+//!
 //! [`ThrottledHttp::for_managed_identity`] applies MSAL Python's managed-identity variant instead:
 //! only rule 1, for every request (the managed-identity endpoints are GETs, Cloud Shell's is a
 //! POST), keyed by method, URL and a SHA-256 of the body, with a 5 s default. Successful answers
@@ -116,7 +120,8 @@ impl ThrottledHttp {
 
     /// Sends `request`, or replays a stored response to an equivalent earlier request.
     pub async fn send(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
-        if !self.managed_identity && *request.method() == Method::POST && self.lock().posts == 0 {
+        let form_post = *request.method() == Method::POST && is_form(request.headers());
+        if !self.managed_identity && form_post && self.lock().posts == 0 {
             // No stored answer to a POST to replay: a POST's keys (the form parsed, two SHA-256) are needed
             // only if this response gets stored, which a success never is.
             let uri = request.uri().clone();
@@ -128,7 +133,9 @@ impl ThrottledHttp {
             }
             return Ok(response);
         }
-        let plan = if self.managed_identity {
+        let plan = if self.managed_identity || (*request.method() == Method::POST && !form_post) {
+            // Managed identity, and POSTs that are not forms (a WS-Trust SOAP envelope, unique
+            // per request): rule 1 only, keyed by the exact body.
             Plan::throttle_only(&request)
         } else {
             Plan::for_request(&request)
@@ -310,6 +317,18 @@ impl Plan {
 
 /// Whether [`Plan::decide`] could store this answer to a POST: `429`, `5xx`, `Retry-After`, or
 /// `400`. A superset; `decide` has the last word.
+/// Whether a request's body is a form (`application/x-www-form-urlencoded`, a token request).
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        })
+}
+
 fn post_may_be_stored(response: &HttpResponse) -> bool {
     let status = response.status();
     status == StatusCode::TOO_MANY_REQUESTS
@@ -555,6 +574,24 @@ mod tests {
             .build()
             .unwrap()
             .block_on(f)
+    }
+
+    #[test]
+    fn a_soap_fault_is_never_replayed_to_another_envelope() {
+        let h = Harness::new(|_| Ok(response(500, None, "<s:Envelope/>")));
+        let soap = |body: &str| {
+            http::Request::post("https://fs.example/adfs/services/trust/13/usernamemixed")
+                .header("content-type", "application/soap+xml; charset=utf-8")
+                .body(body.as_bytes().to_vec())
+                .unwrap()
+        };
+        block(async {
+            h.http.send(soap("<a>wrong</a>")).await.unwrap();
+            h.http.send(soap("<a>right</a>")).await.unwrap();
+            assert_eq!(h.calls(), 2, "another envelope reaches the server");
+            h.http.send(soap("<a>right</a>")).await.unwrap();
+            assert_eq!(h.calls(), 2, "the same envelope is throttled (rule 1)");
+        });
     }
 
     #[test]

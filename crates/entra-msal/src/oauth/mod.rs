@@ -9,6 +9,7 @@ mod legacy_pem;
 pub mod pkce;
 pub mod response;
 pub mod transport;
+pub(crate) mod wstrust;
 
 pub use assertion::CertificateCredential;
 pub(crate) use assertion_source::{AssertionFile, MemoizedAssertion};

@@ -13,7 +13,7 @@ pub use authorization_code::authorization_code;
 pub use client_credentials::client_credentials;
 pub use device_code::{DEVICE_CODE_GRANT, device_authorization, device_code};
 pub use on_behalf_of::on_behalf_of;
-pub use password::password;
+pub use password::{password, saml_bearer};
 pub use refresh_token::refresh_token;
 pub use user_fic::{UserFicSubject, user_fic};
 
@@ -83,6 +83,19 @@ mod tests {
             (get(&f, "username"), get(&f, "password")),
             (Some("u@x"), Some("pw"))
         );
+        let f = saml_bearer(
+            "cid",
+            "urn:ietf:params:oauth:grant-type:saml2-bearer",
+            "<a>?</a>",
+            &scopes,
+            None,
+        );
+        assert_eq!(
+            get(&f, "grant_type"),
+            Some("urn:ietf:params:oauth:grant-type:saml2-bearer")
+        );
+        assert_eq!(get(&f, "assertion"), Some("PGE-PzwvYT4"));
+        assert_eq!(get(&f, "client_info"), Some("1"));
         let f = authorization_code(
             "cid",
             "code",
