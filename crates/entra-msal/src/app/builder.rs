@@ -114,6 +114,8 @@ impl CommonOptions {
             pii_logging: self.pii_logging,
             endpoints_memo: Default::default(),
             app_token_key: Default::default(),
+            scope_memo: Default::default(),
+            accounts_memo: Default::default(),
         })
     }
 }

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 use super::claims;
 use super::core::ClientCore;
-use super::scopes;
+use super::scopes::{self, PreparedScopes};
 use crate::error::Error;
 use crate::oauth::TokenResponse;
 
@@ -67,18 +67,18 @@ impl ClientCore {
         self.begin_validated(scopes::validate(scopes)?, claims_challenge)
     }
 
-    /// [`begin`](Self::begin) for an app-only request (client credentials), whose scopes are
-    /// sent as given: its [`Request::decorated`] is empty.
+    /// [`begin`](Self::begin) for an app-only request (client credentials) whose scopes were
+    /// prepared ([`ScopeMemo::prepare`](super::scopes::ScopeMemo::prepare)); they are sent as
+    /// given: its [`Request::decorated`] is empty.
     pub fn begin_app_only(
         &self,
-        scopes: &[&str],
+        scopes: &PreparedScopes,
         claims_challenge: Option<&str>,
     ) -> Result<Request, Error> {
-        let scopes = scopes::validate(scopes)?;
         Ok(Request {
             decorated: Vec::new(),
             claims: claims::merged(&self.capabilities, claims_challenge)?,
-            scopes,
+            scopes: scopes.validated.clone(),
             correlation_id: CorrelationId::default(),
         })
     }

@@ -407,19 +407,29 @@ impl AccessTokens {
 
     /// [`find`](Self::find) in the partition whose index key is `pk`.
     pub(crate) fn find_in(&self, pk: &str, scopes: &[String], now: i64) -> Option<&AccessToken> {
+        self.find_normalized(pk, &normalize(scopes.iter().map(String::as_str)), now)
+    }
+
+    /// [`find_in`](Self::find_in) for scopes already in the cache's form
+    /// ([`normalize`]: lowercased, sorted, de-duplicated).
+    pub(crate) fn find_normalized(
+        &self,
+        pk: &str,
+        wanted: &[String],
+        now: i64,
+    ) -> Option<&AccessToken> {
         let part = self.partitions.get(pk)?;
-        let wanted = normalize(scopes.iter().map(String::as_str));
         if wanted.is_empty() {
-            return self.best_of(part.members.iter().copied(), &wanted, now);
+            return self.best_of(part.members.iter().copied(), wanted, now);
         }
         let mut rarest: Option<&Vec<usize>> = None;
-        for scope in &wanted {
+        for scope in wanted {
             let holders = part.by_scope.get(scope)?;
             if rarest.is_none_or(|r| holders.len() < r.len()) {
                 rarest = Some(holders);
             }
         }
-        self.best_of(rarest.into_iter().flatten().copied(), &wanted, now)
+        self.best_of(rarest.into_iter().flatten().copied(), wanted, now)
     }
 
     fn best_of(
@@ -537,6 +547,18 @@ impl Store {
         now: i64,
     ) -> Option<&AccessToken> {
         self.access_tokens.find_in(partition_key, scopes, now)
+    }
+
+    /// [`find_access_token_in`](Self::find_access_token_in) for scopes already in the cache's
+    /// form (see [`normalize`]).
+    pub(crate) fn find_access_token_normalized(
+        &self,
+        partition_key: &str,
+        normalized_scopes: &[String],
+        now: i64,
+    ) -> Option<&AccessToken> {
+        self.access_tokens
+            .find_normalized(partition_key, normalized_scopes, now)
     }
 
     /// See [`TokenCache::find_refresh_tokens`](super::TokenCache::find_refresh_tokens).
@@ -708,7 +730,7 @@ mod tests {
 
     fn at(target: &str, hid: Option<&str>, ext: Option<&str>, expires_on: i64) -> AccessToken {
         AccessToken {
-            secret: format!("secret for {target}"),
+            secret: format!("secret for {target}").into(),
             home_account_id: hid.map(Into::into),
             environment: "login.example.com".into(),
             client_id: "cid".into(),
@@ -775,7 +797,10 @@ mod tests {
         t.secret = "new".into();
         ats.insert(t.key(), t.clone());
         assert_eq!(ats.len(), 1);
-        assert_eq!(ats.find(&query(&s(&["y"]), None)).unwrap().secret, "new");
+        assert_eq!(
+            ats.find(&query(&s(&["y"]), None)).unwrap().secret.as_ref(),
+            "new"
+        );
         assert_eq!(
             ats.remove_partitions(&account_slot("LOGIN.example.com", None), |_| true),
             1

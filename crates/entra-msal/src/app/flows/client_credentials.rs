@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use super::super::core::{CacheAccess, ClientCore, GrantType, Issued};
 use super::super::options::ForClientOptions;
 use super::super::result::AuthenticationResult;
+use super::super::scopes::PreparedScopes;
 use crate::authority;
 use crate::cache;
 use crate::error::Error;
@@ -25,7 +26,52 @@ pub(crate) async fn run(
     scopes: &[&str],
     options: &ForClientOptions,
 ) -> Result<AuthenticationResult, Error> {
-    let request = core.begin_app_only(scopes, options.claims_challenge.as_deref())?;
+    let scopes = core.scope_memo.prepare(scopes)?;
+    if let Some(result) = fresh_from_cache(core, &scopes, options) {
+        return Ok(result);
+    }
+    // Boxed: the caller's future stays small, so a cache hit does not move this one around.
+    Box::pin(acquire(core, region, &scopes, options)).await
+}
+
+/// The common case answered without awaiting anything: a fresh token in the cache, the
+/// endpoints known, no listener to call, nothing that changes the cache key or forbids the
+/// cache. `None` sends the call down the whole flow, which looks again.
+fn fresh_from_cache(
+    core: &ClientCore,
+    scopes: &PreparedScopes,
+    options: &ForClientOptions,
+) -> Option<AuthenticationResult> {
+    if options.force_refresh
+        || options.claims_challenge.is_some()
+        || options.fmi_path.is_some()
+        || !options.extra_parameters.is_empty()
+        || core.cache.has_listener()
+    {
+        return None;
+    }
+    let endpoints = core.current_endpoints()?;
+    let result = core
+        .with_cached_app_token(&endpoints.realm, scopes, None, |at, now| {
+            at.refresh_on()
+                .is_none_or(|r| r > now)
+                .then(|| core.result_from_entries(at, None, None, ""))
+        })
+        .flatten()?;
+    // The access hooks would do nothing but clear the changed flag.
+    core.cache.after_access();
+    Some(result)
+}
+
+/// The whole flow: discovery, the cache (again, under the listener's hooks and the request
+/// coalescer), the token request, filing the response.
+async fn acquire(
+    core: &ClientCore,
+    region: Option<&str>,
+    prepared: &PreparedScopes,
+    options: &ForClientOptions,
+) -> Result<AuthenticationResult, Error> {
+    let request = core.begin_app_only(prepared, options.claims_challenge.as_deref())?;
     let scopes = &request.scopes;
     let endpoints = core.endpoints().await?;
     let extra = match &options.fmi_path {
@@ -41,45 +87,28 @@ pub(crate) async fn run(
     // A fresh token becomes the result in place (only its secret and scopes are copied);
     // an aging one is kept whole, to fall back on if its refresh fails.
     let lookup = || {
-        core.with_cached_token(
-            &endpoints.realm,
-            None,
-            scopes,
-            ext_key.as_deref(),
-            |at, now| {
-                if at.refresh_on().is_none_or(|r| r > now) {
-                    Cached::Fresh(core.result_from_entries(
-                        at,
-                        None,
-                        None,
-                        request.correlation_id_if_sent(),
-                    ))
-                } else {
-                    Cached::Aging(at.clone())
-                }
-            },
-        )
-    };
-    let has_listener = core.cache.has_listener();
-    // Without a listener the access hooks do nothing but clear the changed flag: a fresh token
-    // is answered before the operation's (large) future is built.
-    let mut found = None;
-    if use_cache && !has_listener {
-        match lookup() {
-            Some(Cached::Fresh(result)) => {
-                core.cache.after_access();
-                return Ok(result);
+        core.with_cached_app_token(&endpoints.realm, prepared, ext_key.as_deref(), |at, now| {
+            if at.refresh_on().is_none_or(|r| r > now) {
+                Cached::Fresh(core.result_from_entries(
+                    at,
+                    None,
+                    None,
+                    request.correlation_id_if_sent(),
+                ))
+            } else {
+                Cached::Aging(at.clone())
             }
-            other => found = Some(other),
-        }
-    }
+        })
+    };
     // The partition is for the listener (persistence); without one it is not even formatted.
-    let partition =
-        has_listener.then(|| partition::app_partition(&core.client_id, &endpoints.realm));
+    let partition = core
+        .cache
+        .has_listener()
+        .then(|| partition::app_partition(&core.client_id, &endpoints.realm));
     CacheAccess::around(&core.cache, partition.as_deref(), async {
         let mut aging = None;
         if use_cache {
-            match found.unwrap_or_else(lookup) {
+            match lookup() {
                 Some(Cached::Fresh(result)) => return Ok(result),
                 Some(Cached::Aging(at)) => aging = Some(at),
                 None => {}
