@@ -367,7 +367,7 @@ impl ClientCore {
 
     /// The realm of the application's app-only tokens and their partition's index key, built
     /// on first use (`realm` is the endpoints' realm then).
-    fn app_token_key(&self, realm: &str) -> &(String, String) {
+    pub fn app_token_key(&self, realm: &str) -> &(String, String) {
         self.app_token_key.get_or_init(|| {
             let key = cache::app_partition_key(&self.client_id, self.environment(), realm);
             (realm.to_string(), key)
@@ -469,6 +469,16 @@ impl ClientCore {
         }
     }
 
+    /// Logs a token answered from the cache (the account only with PII logging on).
+    pub fn log_cache_hit(&self, account: Option<&Account>, correlation_id: &str) {
+        tracing::debug!(
+            correlation_id,
+            account = self.pii(account.map(|a| a.username.as_str()).unwrap_or("")),
+            contains_pii = self.pii_logging,
+            "token found in the cache"
+        );
+    }
+
     /// A result from a cached access token (and the account's id token, when there is one).
     pub fn result_from_cache(
         &self,
@@ -496,12 +506,7 @@ impl ClientCore {
         id_token: Option<cache::IdToken>,
         correlation_id: &str,
     ) -> AuthenticationResult {
-        tracing::debug!(
-            correlation_id,
-            account = self.pii(account.as_ref().map(|a| a.username.as_str()).unwrap_or("")),
-            contains_pii = self.pii_logging,
-            "token found in the cache"
-        );
+        self.log_cache_hit(account.as_ref(), correlation_id);
         AuthenticationResult {
             id_token_claims: id_token
                 .as_ref()

@@ -11,6 +11,7 @@ mod confidential;
 pub(crate) mod core;
 mod device_flow;
 mod flows;
+mod hit_memo;
 mod managed_identity;
 mod options;
 mod prompt;

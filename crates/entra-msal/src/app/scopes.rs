@@ -3,6 +3,7 @@
 
 use std::sync::{Arc, RwLock};
 
+use super::hit_memo::HitMemo;
 use crate::cache;
 use crate::error::Error;
 
@@ -41,6 +42,8 @@ pub(crate) struct PreparedScopes {
     /// The cache's form of the same set ([`cache::normalize_scopes`]): lowercased, without
     /// Microsoft Graph's prefix, sorted, de-duplicated. A cache lookup needs no more work.
     pub normalized: Vec<String>,
+    /// The application's last app-only cache hit for these scopes.
+    pub hit: HitMemo,
 }
 
 impl PreparedScopes {
@@ -52,6 +55,7 @@ impl PreparedScopes {
             given: scopes.iter().map(|s| Box::from(*s)).collect(),
             validated,
             normalized,
+            hit: HitMemo::default(),
         })
     }
 
@@ -86,6 +90,10 @@ impl ScopeMemo {
                 return Ok(found.clone());
             }
         }
+        self.insert(scopes)
+    }
+
+    fn insert(&self, scopes: &[&str]) -> Result<Arc<PreparedScopes>, Error> {
         let prepared = Arc::new(PreparedScopes::new(scopes)?);
         let mut memo = self.0.write().unwrap_or_else(|p| p.into_inner());
         if memo.slots.len() < MEMO_SIZE {

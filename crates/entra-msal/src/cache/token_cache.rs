@@ -72,6 +72,8 @@ struct Shared {
     /// The size of the last `serialize` output, to allocate the next one at once.
     last_size: AtomicUsize,
     listener: RwLock<Option<Arc<dyn CacheListener>>>,
+    /// Whether `listener` holds one: read without its lock on every token operation.
+    listening: AtomicBool,
     /// Moved on by every write (see [`TokenCache::version`]).
     version: AtomicU64,
 }
@@ -231,14 +233,21 @@ impl TokenCache {
 
     /// Sets (or removes) the persistence hooks.
     pub fn set_listener(&self, listener: Option<Arc<dyn CacheListener>>) {
-        *self
+        let mut slot = self
             .shared
             .listener
             .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = listener;
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.shared
+            .listening
+            .store(listener.is_some(), Ordering::Release);
+        *slot = listener;
     }
 
     fn listener(&self) -> Option<Arc<dyn CacheListener>> {
+        if !self.shared.listening.load(Ordering::Acquire) {
+            return None;
+        }
         self.shared
             .listener
             .read()
@@ -365,11 +374,7 @@ impl TokenCache {
 
     /// Whether a listener is attached (one may want to know the partition an operation needs).
     pub(crate) fn has_listener(&self) -> bool {
-        self.shared
-            .listener
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .is_some()
+        self.shared.listening.load(Ordering::Acquire)
     }
 
     /// The refresh tokens of one account in one environment, of the given app and/or family,

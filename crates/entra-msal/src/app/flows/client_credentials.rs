@@ -51,13 +51,37 @@ fn fresh_from_cache(
         return None;
     }
     let endpoints = core.current_endpoints()?;
-    let result = core
-        .with_cached_app_token(&endpoints.realm, scopes, None, |at, now| {
-            at.refresh_on()
-                .is_none_or(|r| r > now)
-                .then(|| core.result_from_entries(at, None, None, ""))
-        })
-        .flatten()?;
+    let realm = endpoints.realm.as_str();
+    if core.app_token_key(realm).0 != realm {
+        return None;
+    }
+    // Read before the lookup: a write in between makes this version stale, never the hit.
+    let version = core.cache.version();
+    let now = core.now();
+    let result = match scopes.hit.get(version, now) {
+        Some(result) => {
+            core.log_cache_hit(None, "");
+            result
+        }
+        None => {
+            let found = core.with_cached_app_token(realm, scopes, None, |at, now| {
+                at.refresh_on().is_none_or(|r| r > now).then(|| {
+                    let result = core.result_from_entries(at, None, None, "");
+                    scopes
+                        .hit
+                        .set(version, at.expires_on(), at.refresh_on(), &result);
+                    result
+                })
+            });
+            match found.flatten() {
+                Some(result) => result,
+                None => {
+                    scopes.hit.clear();
+                    return None;
+                }
+            }
+        }
+    };
     // The access hooks would do nothing but clear the changed flag.
     core.cache.after_access();
     Some(result)
