@@ -30,8 +30,7 @@ pub(crate) async fn run(
     if let Some(result) = fresh_from_cache(core, &scopes, options) {
         return Ok(result);
     }
-    // Boxed: the caller's future stays small, so a cache hit does not move this one around.
-    Box::pin(acquire(core, region, &scopes, options)).await
+    acquire(core, region, &scopes, options).await
 }
 
 /// The common case answered without awaiting anything: a fresh token in the cache, the
