@@ -181,3 +181,83 @@ async fn acquire(
     })
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use futures_util::future::BoxFuture;
+
+    use crate::http::{HttpClient, HttpError, HttpRequest, HttpResponse};
+    use crate::{ConfidentialClientApplication, TokenCache, TokenSource};
+
+    /// Discovery for any GET; for a POST, a token `AT<n>` (n counts the POSTs) for the scope
+    /// asked for.
+    #[derive(Default)]
+    struct Entra {
+        posts: AtomicUsize,
+    }
+
+    impl HttpClient for Entra {
+        fn send(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, HttpError>> {
+            let body = if request.method() == http::Method::GET {
+                r#"{"authorization_endpoint": "https://login.microsoftonline.com/t/oauth2/v2.0/authorize",
+                    "token_endpoint": "https://login.microsoftonline.com/t/oauth2/v2.0/token",
+                    "issuer": "https://login.microsoftonline.com/t/v2.0"}"#
+                    .to_string()
+            } else {
+                let n = self.posts.fetch_add(1, Ordering::SeqCst) + 1;
+                format!(
+                    r#"{{"access_token": "AT{n}", "token_type": "Bearer", "expires_in": 3600, "scope": "api://x/.default"}}"#
+                )
+            };
+            let response = http::Response::builder()
+                .status(200)
+                .header("content-type", "application/json")
+                .body(body.into_bytes())
+                .unwrap();
+            Box::pin(async move { Ok(response) })
+        }
+    }
+
+    /// The remembered hit (`HitMemo`) is given only while the cache is unchanged: a removal, a
+    /// `deserialize` or a new token for the same scopes is seen on the next call.
+    #[tokio::test]
+    async fn a_remembered_hit_follows_every_change_of_the_cache() {
+        let entra = Arc::new(Entra::default());
+        let cache = TokenCache::new();
+        let app = ConfidentialClientApplication::builder("client")
+            .authority("https://login.microsoftonline.com/t")
+            .client_secret("s")
+            .token_cache(cache.clone())
+            .http_client(entra.clone())
+            .build()
+            .unwrap();
+        let scopes = ["api://x/.default"];
+        let get = || async {
+            let r = app.acquire_token_for_client(&scopes).await.unwrap();
+            (r.access_token.expose().to_string(), r.token_source)
+        };
+        assert_eq!(get().await, ("AT1".into(), TokenSource::IdentityProvider));
+        // The first hit looks in the cache, the next ones are remembered.
+        for _ in 0..3 {
+            assert_eq!(get().await, ("AT1".into(), TokenSource::Cache));
+        }
+        app.remove_tokens_for_client();
+        assert_eq!(get().await, ("AT2".into(), TokenSource::IdentityProvider));
+        assert_eq!(get().await, ("AT2".into(), TokenSource::Cache));
+        let saved = cache.serialize();
+        app.remove_tokens_for_client();
+        assert_eq!(get().await, ("AT3".into(), TokenSource::IdentityProvider));
+        assert_eq!(get().await, ("AT3".into(), TokenSource::Cache));
+        cache.deserialize(&saved).unwrap();
+        assert_eq!(get().await, ("AT2".into(), TokenSource::Cache));
+        assert_eq!(get().await, ("AT2".into(), TokenSource::Cache));
+        // Bad scopes fail every time, remembered or not.
+        for _ in 0..2 {
+            assert!(app.acquire_token_for_client(&["openid"]).await.is_err());
+        }
+        assert_eq!(entra.posts.load(Ordering::SeqCst), 3);
+    }
+}
