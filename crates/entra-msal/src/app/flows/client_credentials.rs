@@ -57,33 +57,30 @@ fn fresh_from_cache(
     // Read before the lookup: a write in between makes this version stale, never the hit.
     let version = core.cache.version();
     let now = core.now();
-    let result = match scopes.hit.get(version, now) {
-        Some(result) => {
-            core.log_cache_hit(None, "");
-            result
-        }
-        None => {
-            let found = core.with_cached_app_token(realm, scopes, None, |at, now| {
-                at.refresh_on().is_none_or(|r| r > now).then(|| {
-                    let result = core.result_from_entries(at, None, None, "");
-                    scopes
-                        .hit
-                        .set(version, at.expires_on(), at.refresh_on(), &result);
-                    result
-                })
-            });
-            match found.flatten() {
-                Some(result) => result,
-                None => {
-                    scopes.hit.clear();
-                    return None;
-                }
-            }
-        }
-    };
-    // The access hooks would do nothing but clear the changed flag.
-    core.cache.after_access();
-    Some(result)
+    let remembered = scopes.hit.get(version, now);
+    if remembered.is_some() {
+        core.log_cache_hit(None, "");
+        // The access hooks would do nothing but clear the changed flag.
+        core.cache.after_access();
+        return remembered;
+    }
+    let found = core
+        .with_cached_app_token(realm, scopes, None, |at, now| {
+            at.refresh_on().is_none_or(|r| r > now).then(|| {
+                let result = core.result_from_entries(at, None, None, "");
+                scopes
+                    .hit
+                    .set(version, at.expires_on(), at.refresh_on(), &result);
+                result
+            })
+        })
+        .flatten();
+    if found.is_some() {
+        core.cache.after_access();
+    } else {
+        scopes.hit.clear();
+    }
+    found
 }
 
 /// The whole flow: discovery, the cache (again, under the listener's hooks and the request
