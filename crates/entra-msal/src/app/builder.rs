@@ -121,6 +121,8 @@ impl CommonOptions {
             telemetry: Default::default(),
             endpoints_memo: Default::default(),
             app_token_key: Default::default(),
+            scope_memo: Default::default(),
+            accounts_memo: Default::default(),
         })
     }
 }

@@ -335,8 +335,15 @@ impl ConfidentialClientApplication {
         &self,
         scopes: &[&str],
     ) -> Result<AuthenticationResult, Error> {
-        self.acquire_token_for_client_with(scopes, &ForClientOptions::default())
-            .await
+        /// The default options, made once: a cache hit does not even drop an empty map.
+        static DEFAULT: ForClientOptions = ForClientOptions {
+            force_refresh: false,
+            claims_challenge: None,
+            fmi_path: None,
+            extra_parameters: std::collections::BTreeMap::new(),
+            forwarded_client_claims: None,
+        };
+        self.acquire_token_for_client_with(scopes, &DEFAULT).await
     }
 
     /// [`acquire_token_for_client`](Self::acquire_token_for_client) with options.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::clock::Clock;
 use super::coalesce::Coalescer;
 use super::result::{self, Account, AuthenticationResult, RawResponse, SecretToken, TokenSource};
+use super::scopes::{PreparedScopes, ScopeMemo};
 use super::telemetry::{CallTelemetry, RefreshReason, TelemetryBuffer};
 use crate::authority::{self, Authority, DiscoveryOptions, Endpoints};
 use crate::cache::{self, TokenCache};
@@ -108,6 +109,17 @@ pub(crate) struct ClientCore {
     /// The realm of the application's app-only tokens and their partition's index key in the
     /// cache (see [`with_cached_token`](Self::with_cached_token)).
     pub app_token_key: std::sync::OnceLock<(String, String)>,
+    /// The scope lists the application was recently asked for, validated and normalized.
+    pub scope_memo: ScopeMemo,
+    /// The last [`accounts`](Self::accounts) answer, with the cache version it was made at.
+    pub accounts_memo: std::sync::Mutex<Option<AccountsMemo>>,
+}
+
+/// The last answer of [`ClientCore::accounts`], right while the cache is at `version`.
+pub(crate) struct AccountsMemo {
+    version: u64,
+    username: Option<String>,
+    accounts: Vec<Account>,
 }
 
 /// An application's copy of its authority's endpoints (see [`ClientCore::endpoints`]).
@@ -244,24 +256,42 @@ impl ClientCore {
     /// When no account is filed under the authority's host, the accounts filed under the first of
     /// its aliases that has any are listed (MSAL Python's `get_accounts`): a cache written through
     /// `login.windows.net` serves an application configured with `login.microsoftonline.com`.
+    /// The list is kept until the cache changes ([`TokenCache::version`]): a repeated call
+    /// copies it, without sorting, filtering or de-duplicating the cache's accounts again.
     pub fn accounts(&self, username: Option<&str>) -> Vec<Account> {
-        let mut found = self.accounts_in(self.environment());
-        if found.is_empty() && !self.cache.with_accounts(|all| all.is_empty()) {
+        let version = self.cache.version();
+        {
+            let memo = self.accounts_memo.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(m) = memo.as_ref()
+                && m.version == version
+                && m.username.as_deref() == username
+            {
+                return m.accounts.clone();
+            }
+        }
+        // The version of the first read: a write during the alias fallback makes the memo stale.
+        let (version, mut found) = self.accounts_in(self.environment());
+        if found.is_empty() && !self.cache.with_accounts_at_version(|_, all| all.is_empty()) {
             found = crate::authority::known_aliases(&self.http, &self.authority, self.discovery)
                 .iter()
-                .map(|alias| self.accounts_in(alias))
+                .map(|alias| self.accounts_in(alias).1)
                 .find(|accounts| !accounts.is_empty())
                 .unwrap_or_default();
         }
         if let Some(username) = username {
             found.retain(|a| a.username.eq_ignore_ascii_case(username));
         }
+        *self.accounts_memo.lock().unwrap_or_else(|p| p.into_inner()) = Some(AccountsMemo {
+            version,
+            username: username.map(str::to_string),
+            accounts: found.clone(),
+        });
         found
     }
 
-    /// The accounts filed under the host `env`.
-    fn accounts_in(&self, env: &str) -> Vec<Account> {
-        self.cache.with_accounts(|accounts| {
+    /// The accounts filed under the host `env`, with the cache version they were read at.
+    fn accounts_in(&self, env: &str) -> (u64, Vec<Account>) {
+        self.cache.with_accounts_at_version(|version, accounts| {
             let mut out: Vec<Account> = Vec::new();
             // One per home account, first seen wins (the cache's order): O(n), not O(n²).
             let mut seen: std::collections::HashSet<&str> =
@@ -274,7 +304,7 @@ impl ClientCore {
                     out.push(Account::from(*a));
                 }
             }
-            out
+            (version, out)
         })
     }
 
@@ -343,10 +373,7 @@ impl ClientCore {
             |at: &cache::AccessToken| (at.expires_on() - now >= EXPIRY_MARGIN).then(|| f(at, now));
         if home_account_id.is_none() && ext_cache_key.is_none_or(str::is_empty) {
             // App-only tokens: the partition's index key is computed once per application.
-            let (key_realm, key) = self.app_token_key.get_or_init(|| {
-                let key = cache::app_partition_key(&self.client_id, self.environment(), realm);
-                (realm.to_string(), key)
-            });
+            let (key_realm, key) = self.app_token_key(realm);
             if key_realm == realm {
                 return self
                     .cache
@@ -401,19 +428,55 @@ impl ClientCore {
         }
     }
 
+    /// [`with_cached_token`](Self::with_cached_token) for an app-only token, with scopes
+    /// prepared once per application and scope list: no key and no scope set is built.
+    pub fn with_cached_app_token<R>(
+        &self,
+        realm: &str,
+        scopes: &PreparedScopes,
+        ext_cache_key: Option<&str>,
+        f: impl FnOnce(&cache::AccessToken, i64) -> R,
+    ) -> Option<R> {
+        if ext_cache_key.is_none_or(str::is_empty) {
+            let (key_realm, key) = self.app_token_key(realm);
+            if key_realm == realm {
+                let now = self.now();
+                return self
+                    .cache
+                    .with_access_token_normalized(key, &scopes.normalized, now, |at| {
+                        (at.expires_on() - now >= EXPIRY_MARGIN).then(|| f(at, now))
+                    })
+                    .flatten();
+            }
+        }
+        self.with_cached_token(realm, None, &scopes.validated, ext_cache_key, f)
+    }
+
+    /// The realm of the application's app-only tokens and their partition's index key, built
+    /// on first use (`realm` is the endpoints' realm then).
+    pub fn app_token_key(&self, realm: &str) -> &(String, String) {
+        self.app_token_key.get_or_init(|| {
+            let key = cache::app_partition_key(&self.client_id, self.environment(), realm);
+            (realm.to_string(), key)
+        })
+    }
+
+    /// The endpoints when the application's copy is current: no I/O, no waiting.
+    pub fn current_endpoints(&self) -> Option<Arc<Endpoints>> {
+        let memo = self
+            .endpoints_memo
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        memo.as_ref()
+            .filter(|(_, expires_at)| *expires_at > self.http.now())
+            .map(|(endpoints, _)| endpoints.clone())
+    }
+
     /// Tenant and endpoints (lazy, cached process-wide).
     pub async fn endpoints(&self) -> Result<Arc<Endpoints>, Error> {
-        {
-            let memo = self
-                .endpoints_memo
-                .0
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            if let Some((endpoints, expires_at)) = memo.as_ref()
-                && *expires_at > self.http.now()
-            {
-                return Ok(endpoints.clone());
-            }
+        if let Some(endpoints) = self.current_endpoints() {
+            return Ok(endpoints);
         }
         let (endpoints, expires_at) =
             authority::resolve_endpoints_until(&self.http, &self.authority, self.discovery).await?;
@@ -512,6 +575,20 @@ impl ClientCore {
         }
     }
 
+    /// Logs a token answered from the cache (the account only with PII logging on).
+    pub fn log_cache_hit(&self, account: Option<&Account>, correlation_id: &str) {
+        if correlation_id.is_empty() {
+            // No request went out: a cache hit, counted for `x-client-last-telemetry`.
+            self.telemetry.cache_hit();
+        }
+        tracing::debug!(
+            correlation_id,
+            account = self.pii(account.map(|a| a.username.as_str()).unwrap_or("")),
+            contains_pii = self.pii_logging,
+            "token found in the cache"
+        );
+    }
+
     /// A result from a cached access token (and the account's id token, when there is one).
     pub fn result_from_cache(
         &self,
@@ -539,16 +616,7 @@ impl ClientCore {
         id_token: Option<cache::IdToken>,
         correlation_id: &str,
     ) -> AuthenticationResult {
-        if correlation_id.is_empty() {
-            // No request went out: a cache hit, counted for `x-client-last-telemetry`.
-            self.telemetry.cache_hit();
-        }
-        tracing::debug!(
-            correlation_id,
-            account = self.pii(account.as_ref().map(|a| a.username.as_str()).unwrap_or("")),
-            contains_pii = self.pii_logging,
-            "token found in the cache"
-        );
+        self.log_cache_hit(account.as_ref(), correlation_id);
         AuthenticationResult {
             id_token_claims: id_token
                 .as_ref()
@@ -573,7 +641,7 @@ pub(crate) fn result_from_access_token(
         at.target.split_whitespace().map(str::to_string).collect()
     };
     AuthenticationResult {
-        access_token: SecretToken::new(at.secret.clone()),
+        access_token: SecretToken::shared(at.secret.clone()),
         token_type: at.token_type.clone().unwrap_or_else(|| "Bearer".into()),
         expires_on: result::at(at.expires_on()),
         extended_expires_on: at.extended_expires_on().map(result::at),
@@ -714,5 +782,47 @@ mod tests {
             result.id_token_claims.as_ref().and_then(|c| c.get("sub")),
             Some(&serde_json::Value::from("adfs-subject"))
         );
+    }
+
+    fn account_json(n: usize, username: &str) -> String {
+        format!(
+            r#""uid{n}.utid-login.microsoftonline.com-common": {{"home_account_id": "uid{n}.utid",
+            "environment": "login.microsoftonline.com", "realm": "common",
+            "local_account_id": "uid{n}", "username": "{username}", "authority_type": "MSSTS"}}"#
+        )
+    }
+
+    #[tokio::test]
+    async fn the_accounts_list_is_kept_only_while_the_cache_is_unchanged() {
+        let cache = crate::TokenCache::new();
+        let app = crate::PublicClientApplication::builder("client")
+            .authority("https://login.microsoftonline.com/common")
+            .token_cache(cache.clone())
+            .build()
+            .unwrap();
+        let names = |accounts: Vec<crate::Account>| {
+            accounts.into_iter().map(|a| a.username).collect::<Vec<_>>()
+        };
+        cache
+            .deserialize(&format!(r#"{{"Account": {{{}}}}}"#, account_json(1, "a@x")))
+            .unwrap();
+        assert_eq!(names(app.accounts(None)), ["a@x"]);
+        assert_eq!(names(app.accounts(None)), ["a@x"]);
+        // Another filter is another answer.
+        assert!(app.accounts(Some("b@x")).is_empty());
+        cache
+            .deserialize(&format!(
+                r#"{{"Account": {{{}, {}}}}}"#,
+                account_json(1, "a@x"),
+                account_json(2, "b@x")
+            ))
+            .unwrap();
+        assert_eq!(names(app.accounts(Some("B@X"))), ["b@x"]);
+        assert_eq!(names(app.accounts(None)), ["a@x", "b@x"]);
+        let a = app.accounts(Some("a@x")).remove(0);
+        app.remove_account(&a).await;
+        assert_eq!(names(app.accounts(None)), ["b@x"]);
+        cache.deserialize("{}").unwrap();
+        assert!(app.accounts(None).is_empty());
     }
 }

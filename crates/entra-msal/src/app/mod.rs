@@ -13,6 +13,7 @@ pub(crate) mod core;
 mod credential_removal;
 mod device_flow;
 mod flows;
+mod hit_memo;
 mod managed_identity;
 mod options;
 mod prompt;

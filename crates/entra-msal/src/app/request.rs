@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 
 use super::claims;
 use super::core::ClientCore;
-use super::scopes;
+use super::scopes::{self, PreparedScopes};
 use super::telemetry::{ApiId, CallTelemetry, RefreshReason};
 use crate::error::Error;
 use crate::oauth::TokenResponse;
@@ -130,18 +130,18 @@ impl ClientCore {
         self.begin_validated(scopes::validate_sign_in(scopes)?, claims_challenge)
     }
 
-    /// [`begin`](Self::begin) for an app-only request (client credentials), whose scopes are
-    /// sent as given: its [`Request::decorated`] is empty.
+    /// [`begin`](Self::begin) for an app-only request (client credentials) whose scopes were
+    /// prepared ([`ScopeMemo::prepare`](super::scopes::ScopeMemo::prepare)); they are sent as
+    /// given: its [`Request::decorated`] is empty.
     pub fn begin_app_only(
         &self,
-        scopes: &[&str],
+        scopes: &PreparedScopes,
         claims_challenge: Option<&str>,
     ) -> Result<Request, Error> {
-        let scopes = scopes::validate(scopes)?;
         Ok(Request {
             decorated: Vec::new(),
             claims: claims::merged(&self.capabilities, claims_challenge)?,
-            scopes,
+            scopes: scopes.validated.clone(),
             extra: BTreeMap::new(),
             ext_cache_key: None,
             correlation_id: CorrelationId::default(),

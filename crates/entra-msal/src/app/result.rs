@@ -2,18 +2,26 @@
 //! from.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 /// A token (access or id token). `Debug` prints `[redacted]`; use [`SecretToken::expose`].
+///
+/// Cloning is cheap: the token is shared (with the cache entry it came from, too).
 #[derive(Clone, PartialEq, Eq)]
-pub struct SecretToken(String);
+pub struct SecretToken(Arc<str>);
 
 impl SecretToken {
     /// Wraps a token.
     pub fn new(token: impl Into<String>) -> Self {
-        Self(token.into())
+        Self(Arc::from(token.into()))
+    }
+
+    /// Shares a token already held elsewhere (a cache entry's), without copying it.
+    pub(crate) fn shared(token: Arc<str>) -> Self {
+        Self(token)
     }
 
     /// The token itself, e.g. for an `Authorization: Bearer` header.

@@ -3,6 +3,10 @@
 //! (interactive, auth code, device code) accept no scopes at all: "sign in only", where just the
 //! reserved scopes are sent, as in MSAL Python.
 
+use std::sync::{Arc, RwLock};
+
+use super::hit_memo::HitMemo;
+use crate::cache;
 use crate::error::Error;
 
 /// Scopes the library adds itself; passing them in is an error, as in MSAL.
@@ -37,6 +41,81 @@ pub fn validate_sign_in(scopes: &[&str]) -> Result<Vec<String>, Error> {
     Ok(out)
 }
 
+/// A caller's scope list, validated once and kept in the forms the request path needs.
+#[derive(Debug)]
+pub(crate) struct PreparedScopes {
+    /// The items exactly as the caller passed them (the memo's key).
+    given: Box<[Box<str>]>,
+    /// [`validate`]'s output: what a request sends and files under.
+    pub validated: Vec<String>,
+    /// The cache's form of the same set ([`cache::normalize_scopes`]): lowercased, without
+    /// Microsoft Graph's prefix, sorted, de-duplicated. A cache lookup needs no more work.
+    pub normalized: Vec<String>,
+    /// The application's last app-only cache hit for these scopes.
+    pub hit: HitMemo,
+}
+
+impl PreparedScopes {
+    /// Validates and normalizes `scopes`.
+    pub fn new(scopes: &[&str]) -> Result<Self, Error> {
+        let validated = validate(scopes)?;
+        let normalized = cache::normalize_scopes(validated.iter().map(String::as_str));
+        Ok(Self {
+            given: scopes.iter().map(|s| Box::from(*s)).collect(),
+            validated,
+            normalized,
+            hit: HitMemo::default(),
+        })
+    }
+
+    fn is_for(&self, scopes: &[&str]) -> bool {
+        self.given.len() == scopes.len() && self.given.iter().zip(scopes).all(|(g, s)| **g == **s)
+    }
+}
+
+/// How many scope lists an application remembers (an application asks for a few, over and over).
+const MEMO_SIZE: usize = 8;
+
+/// An application's recently used scope lists, prepared ([`PreparedScopes`]): a repeated call
+/// with the same scopes neither validates, allocates nor lowercases them again. Only valid lists
+/// are kept, so a bad list fails the same way every time.
+#[derive(Debug, Default)]
+pub(crate) struct ScopeMemo(RwLock<MemoSlots>);
+
+#[derive(Debug, Default)]
+struct MemoSlots {
+    slots: Vec<Arc<PreparedScopes>>,
+    /// The slot the next new list replaces once all are taken (round robin).
+    next: usize,
+}
+
+impl ScopeMemo {
+    /// `scopes` prepared: from the memo when the same list (item for item) was prepared
+    /// recently, else validated now (an invalid list is the error [`validate`] gives).
+    pub fn prepare(&self, scopes: &[&str]) -> Result<Arc<PreparedScopes>, Error> {
+        {
+            let memo = self.0.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(found) = memo.slots.iter().find(|p| p.is_for(scopes)) {
+                return Ok(found.clone());
+            }
+        }
+        self.insert(scopes)
+    }
+
+    fn insert(&self, scopes: &[&str]) -> Result<Arc<PreparedScopes>, Error> {
+        let prepared = Arc::new(PreparedScopes::new(scopes)?);
+        let mut memo = self.0.write().unwrap_or_else(|p| p.into_inner());
+        if memo.slots.len() < MEMO_SIZE {
+            memo.slots.push(prepared.clone());
+        } else {
+            let next = memo.next;
+            memo.slots[next] = prepared.clone();
+            memo.next = (next + 1) % MEMO_SIZE;
+        }
+        Ok(prepared)
+    }
+}
+
 /// Adds `openid profile offline_access` minus `exclude` (user flows).
 pub fn decorate(scopes: &[String], exclude: &[String]) -> Vec<String> {
     let mut out = scopes.to_vec();
@@ -65,5 +144,38 @@ mod tests {
         assert_eq!(validate(&["B", "b", " a "]).unwrap(), vec!["B", "a"]);
         let d = decorate(&["x".into()], &["offline_access".into()]);
         assert_eq!(d, vec!["x", "openid", "profile"]);
+    }
+
+    #[test]
+    fn the_memo_prepares_each_list_once_and_keeps_refusing_bad_ones() {
+        let memo = ScopeMemo::default();
+        let first = memo.prepare(&["User.Read", " b "]).unwrap();
+        assert_eq!(first.validated, vec!["User.Read", "b"]);
+        assert_eq!(first.normalized, vec!["b", "user.read"]);
+        // The same list, item for item: the same preparation.
+        assert!(Arc::ptr_eq(
+            &first,
+            &memo.prepare(&["User.Read", " b "]).unwrap()
+        ));
+        // Another spelling is another list (the result's scopes are the caller's).
+        let other = memo.prepare(&["user.read", "b"]).unwrap();
+        assert!(!Arc::ptr_eq(&first, &other));
+        assert_eq!(other.validated, vec!["user.read", "b"]);
+        assert!(memo.prepare(&["openid"]).is_err());
+        assert!(memo.prepare(&["openid"]).is_err());
+        assert!(memo.prepare(&[]).is_err());
+        // More lists than slots: the oldest go, every answer stays right.
+        for i in 0..3 * MEMO_SIZE {
+            let scope = format!("s{i}");
+            assert_eq!(
+                memo.prepare(&[&scope]).unwrap().validated,
+                vec![scope.clone()]
+            );
+        }
+        assert_eq!(memo.0.read().unwrap().slots.len(), MEMO_SIZE);
+        assert_eq!(
+            memo.prepare(&["User.Read", " b "]).unwrap().validated,
+            first.validated
+        );
     }
 }

@@ -338,7 +338,7 @@ pub(crate) fn entities(event: &Filing<'_>, tokens: &Tokens<'_>) -> Result<Entiti
         };
         let ext_expires_in = tokens.ext_expires_in.unwrap_or(expires_in);
         AccessToken {
-            secret,
+            secret: secret.into(),
             home_account_id: home_account_id.clone(),
             environment: environment.clone(),
             client_id: client_id.clone(),

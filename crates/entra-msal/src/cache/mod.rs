@@ -69,4 +69,5 @@ pub use query::AccessTokenQuery;
 pub(crate) use query::RefreshTokenQuery;
 pub(crate) use schema::{AccessToken, AccountEntity, IdToken, RefreshToken};
 pub(crate) use scopes::is_one_scope;
+pub(crate) use scopes::normalize as normalize_scopes;
 pub(crate) use store::{CredentialKind, app_partition_key};

@@ -30,8 +30,8 @@ pub const AUTHORITY_TYPE_MSSTS: &str = "MSSTS";
 /// A cached access token (`AccessToken` map).
 #[derive(Clone, PartialEq, Eq)]
 pub struct AccessToken {
-    /// The token itself.
-    pub secret: String,
+    /// The token itself, shared with the results made from it (a cache hit copies no token).
+    pub secret: std::sync::Arc<str>,
     /// `{uid}.{utid}` of the user, the `sub` on AD FS, or `None` for an app-only token.
     pub home_account_id: Option<String>,
     /// The authority host, e.g. `login.microsoftonline.com`.
@@ -308,7 +308,7 @@ impl Serialize for AccessToken {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut m = serializer.serialize_map(None)?;
         m.serialize_entry("credential_type", ACCESS_TOKEN)?;
-        m.serialize_entry("secret", &self.secret)?;
+        m.serialize_entry("secret", &*self.secret)?;
         m.serialize_entry("home_account_id", &self.home_account_id)?;
         m.serialize_entry("environment", &self.environment)?;
         m.serialize_entry("client_id", &self.client_id)?;
@@ -524,7 +524,7 @@ impl Entity for AccessToken {
             return Err(reassemble(Self::FIELDS, f, extra));
         }
         Ok(Self {
-            secret: take_str(&mut f[1]),
+            secret: take_str(&mut f[1]).into(),
             home_account_id: take_opt_str(&mut f[2]),
             environment: take_str(&mut f[3]),
             client_id: take_str(&mut f[4]),

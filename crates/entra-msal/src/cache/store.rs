@@ -402,35 +402,51 @@ impl AccessTokens {
             q.home_account_id,
             q.ext_cache_key.filter(|e| !e.is_empty()),
         );
-        self.find_keyed(&pk, q.scopes, q.key_id, q.now)
+        self.find_keyed(
+            &pk,
+            &normalize(q.scopes.iter().map(String::as_str)),
+            q.key_id,
+            q.now,
+        )
     }
 
     /// [`find`](Self::find) in the partition whose index key is `pk`.
     pub(crate) fn find_in(&self, pk: &str, scopes: &[String], now: i64) -> Option<&AccessToken> {
-        self.find_keyed(pk, scopes, None, now)
+        self.find_keyed(pk, &normalize(scopes.iter().map(String::as_str)), None, now)
     }
 
-    /// [`find_in`](Self::find_in) for tokens bound to `key_id` (none: tokens bound to no key).
+    /// [`find_in`](Self::find_in) for scopes already in the cache's form
+    /// ([`normalize`]: lowercased, sorted, de-duplicated), bound to no key.
+    pub(crate) fn find_normalized(
+        &self,
+        pk: &str,
+        wanted: &[String],
+        now: i64,
+    ) -> Option<&AccessToken> {
+        self.find_keyed(pk, wanted, None, now)
+    }
+
+    /// [`find_normalized`](Self::find_normalized) for tokens bound to `key_id` (none: tokens
+    /// bound to no key).
     fn find_keyed(
         &self,
         pk: &str,
-        scopes: &[String],
+        wanted: &[String],
         key_id: Option<&str>,
         now: i64,
     ) -> Option<&AccessToken> {
         let part = self.partitions.get(pk)?;
-        let wanted = normalize(scopes.iter().map(String::as_str));
         if wanted.is_empty() {
-            return self.best_of(part.members.iter().copied(), &wanted, key_id, now);
+            return self.best_of(part.members.iter().copied(), wanted, key_id, now);
         }
         let mut rarest: Option<&Vec<usize>> = None;
-        for scope in &wanted {
+        for scope in wanted {
             let holders = part.by_scope.get(scope)?;
             if rarest.is_none_or(|r| holders.len() < r.len()) {
                 rarest = Some(holders);
             }
         }
-        self.best_of(rarest.into_iter().flatten().copied(), &wanted, key_id, now)
+        self.best_of(rarest.into_iter().flatten().copied(), wanted, key_id, now)
     }
 
     fn best_of(
@@ -563,6 +579,18 @@ impl Store {
         now: i64,
     ) -> Option<&AccessToken> {
         self.access_tokens.find_in(partition_key, scopes, now)
+    }
+
+    /// [`find_access_token_in`](Self::find_access_token_in) for scopes already in the cache's
+    /// form (see [`normalize`]).
+    pub(crate) fn find_access_token_normalized(
+        &self,
+        partition_key: &str,
+        normalized_scopes: &[String],
+        now: i64,
+    ) -> Option<&AccessToken> {
+        self.access_tokens
+            .find_normalized(partition_key, normalized_scopes, now)
     }
 
     /// See [`TokenCache::find_refresh_tokens`](super::TokenCache::find_refresh_tokens).
@@ -770,7 +798,7 @@ mod tests {
 
     fn at(target: &str, hid: Option<&str>, ext: Option<&str>, expires_on: i64) -> AccessToken {
         AccessToken {
-            secret: format!("secret for {target}"),
+            secret: format!("secret for {target}").into(),
             home_account_id: hid.map(Into::into),
             environment: "login.example.com".into(),
             client_id: "cid".into(),
@@ -838,7 +866,10 @@ mod tests {
         t.secret = "new".into();
         ats.insert(t.key(), t.clone());
         assert_eq!(ats.len(), 1);
-        assert_eq!(ats.find(&query(&s(&["y"]), None)).unwrap().secret, "new");
+        assert_eq!(
+            ats.find(&query(&s(&["y"]), None)).unwrap().secret.as_ref(),
+            "new"
+        );
         assert_eq!(
             ats.remove_partitions(&account_slot("LOGIN.example.com", None), |_| true),
             1

@@ -1,7 +1,7 @@
 //! [`TokenCache`]: the shared, thread-safe cache handle the applications use.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use futures_util::future::BoxFuture;
@@ -72,6 +72,10 @@ struct Shared {
     /// The size of the last `serialize` output, to allocate the next one at once.
     last_size: AtomicUsize,
     listener: RwLock<Option<Arc<dyn CacheListener>>>,
+    /// Whether `listener` holds one: read without its lock on every token operation.
+    listening: AtomicBool,
+    /// Moved on by every write (see [`TokenCache::version`]).
+    version: AtomicU64,
 }
 
 /// The token cache: MSAL's unified schema in memory, indexed, serializable to MSAL Python's JSON.
@@ -130,11 +134,25 @@ impl TokenCache {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// The store for writing; every write moves [`version`](Self::version) on.
     fn write(&self) -> RwLockWriteGuard<'_, Store> {
-        self.shared
+        let store = self
+            .shared
             .store
             .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Under the write lock: a reader that holds the read lock sees the version of what it
+        // reads.
+        self.shared.version.fetch_add(1, Ordering::Relaxed);
+        store
+    }
+
+    /// A number that changes whenever the contents may have changed (any write, `deserialize`
+    /// included): what was computed from the cache at one version is still right at that
+    /// version.
+    pub(crate) fn version(&self) -> u64 {
+        let _store = self.read();
+        self.shared.version.load(Ordering::Relaxed)
     }
 
     fn mark_changed(&self) {
@@ -215,14 +233,21 @@ impl TokenCache {
 
     /// Sets (or removes) the persistence hooks.
     pub fn set_listener(&self, listener: Option<Arc<dyn CacheListener>>) {
-        *self
+        let mut slot = self
             .shared
             .listener
             .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = listener;
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.shared
+            .listening
+            .store(listener.is_some(), Ordering::Release);
+        *slot = listener;
     }
 
     fn listener(&self) -> Option<Arc<dyn CacheListener>> {
+        if !self.shared.listening.load(Ordering::Acquire) {
+            return None;
+        }
         self.shared
             .listener
             .read()
@@ -332,13 +357,24 @@ impl TokenCache {
             .map(f)
     }
 
+    /// [`with_access_token_in`](Self::with_access_token_in) for scopes already in the cache's
+    /// form (`normalize_scopes`: lowercased, sorted, de-duplicated), e.g. prepared once per
+    /// application and scope list.
+    pub(crate) fn with_access_token_normalized<R>(
+        &self,
+        partition_key: &str,
+        normalized_scopes: &[String],
+        now: i64,
+        f: impl FnOnce(&AccessToken) -> R,
+    ) -> Option<R> {
+        self.read()
+            .find_access_token_normalized(partition_key, normalized_scopes, now)
+            .map(f)
+    }
+
     /// Whether a listener is attached (one may want to know the partition an operation needs).
     pub(crate) fn has_listener(&self) -> bool {
-        self.shared
-            .listener
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .is_some()
+        self.shared.listening.load(Ordering::Acquire)
     }
 
     /// The refresh tokens of one account in one environment, of the given app and/or family,
@@ -366,9 +402,17 @@ impl TokenCache {
     }
 
     /// [`accounts`](Self::accounts) read in place: `f` gets them in the same order under the
-    /// cache's read lock (it must not call back into the cache).
-    pub(crate) fn with_accounts<R>(&self, f: impl FnOnce(&[&AccountEntity]) -> R) -> R {
-        f(&self.read().accounts_sorted())
+    /// cache's read lock (it must not call back into the cache), with the cache's
+    /// [`version`](Self::version) at the time.
+    pub(crate) fn with_accounts_at_version<R>(
+        &self,
+        f: impl FnOnce(u64, &[&AccountEntity]) -> R,
+    ) -> R {
+        let store = self.read();
+        f(
+            self.shared.version.load(Ordering::Relaxed),
+            &store.accounts_sorted(),
+        )
     }
 
     /// The ID token of an account for one app and tenant.
@@ -582,10 +626,7 @@ mod tests {
         let at = cache
             .find_access_token(&at_query(&s, Some("uid.utid"), 1000))
             .unwrap();
-        assert_eq!(
-            (at.secret.as_str(), at.expires_on()),
-            ("an access token", 4600)
-        );
+        assert_eq!((&*at.secret, at.expires_on()), ("an access token", 4600));
         let idt = cache
             .id_token("uid.utid", "login.example.com", "contoso", "my_client_id")
             .unwrap();
@@ -769,7 +810,7 @@ mod tests {
         let at = cache
             .find_access_token(&at_query(&scopes(&["s1"]), Some("uid.utid"), 1000))
             .unwrap();
-        assert_eq!(at.secret, "second");
+        assert_eq!(&*at.secret, "second");
     }
 
     /// MSAL Python's `SerializableTokenCacheTestCase`, and more kinds of unknown data.
@@ -814,7 +855,7 @@ mod tests {
             key_id: None,
             now: 0,
         };
-        assert_eq!(cache.find_access_token(&q).unwrap().secret, "s");
+        assert_eq!(cache.find_access_token(&q).unwrap().secret.as_ref(), "s");
 
         // Adding an app-metadata entry replaces the non-object section.
         add(&cache, Ev::default(), &["x"], json!({}));
@@ -956,7 +997,7 @@ mod tests {
         q.ext_cache_key = Some("something-else");
         assert!(cache.find_access_token(&q).is_none());
         q.ext_cache_key = Some(&ext);
-        assert_eq!(cache.find_access_token(&q).unwrap().secret, "fmi");
+        assert_eq!(cache.find_access_token(&q).unwrap().secret.as_ref(), "fmi");
         let doc = json_of(&cache);
         let key = format!("-login.example.com-atext-my_client_id-contoso-s1-{ext}");
         assert_eq!(doc["AccessToken"][&key]["ext_cache_key"], json!(ext));
@@ -971,10 +1012,11 @@ mod tests {
             cache
                 .find_access_token(&at_query(&s, None, 1000))
                 .unwrap()
-                .secret,
+                .secret
+                .as_ref(),
             "plain"
         );
-        assert_eq!(cache.find_access_token(&q).unwrap().secret, "fmi");
+        assert_eq!(cache.find_access_token(&q).unwrap().secret.as_ref(), "fmi");
         // App tokens are not user tokens, other realms and apps are other partitions.
         assert!(
             cache

@@ -207,7 +207,7 @@ fn rust_reads_a_cache_written_by_msal_python() {
     let app = cache
         .find_access_token(&query(APP_CLIENT_ID, None, &scopes, None, now))
         .expect("the app token");
-    assert_eq!(app.secret, "msal-python-app-at");
+    assert_eq!(&*app.secret, "msal-python-app-at");
     assert_eq!(app.home_account_id, None);
     assert_eq!(app.refresh_on(), Some(now + 1799));
     assert_eq!(app.extended_expires_on(), Some(now + 3599));
@@ -216,7 +216,7 @@ fn rust_reads_a_cache_written_by_msal_python() {
     let fmi = cache
         .find_access_token(&query(APP_CLIENT_ID, None, &scopes, Some(&ext), now))
         .expect("the FMI token");
-    assert_eq!(fmi.secret, "msal-python-fmi-at");
+    assert_eq!(&*fmi.secret, "msal-python-fmi-at");
     assert_eq!(fmi.ext_cache_key.as_deref(), Some(ext.as_str()));
     assert!(
         cache

@@ -7,6 +7,7 @@ use super::super::claims::Forwarded;
 use super::super::core::{CacheAccess, ClientCore, GrantType, Issued};
 use super::super::options::ForClientOptions;
 use super::super::result::AuthenticationResult;
+use super::super::scopes::PreparedScopes;
 use super::super::telemetry::{ApiId, RefreshReason};
 use crate::authority;
 use crate::cache;
@@ -27,8 +28,74 @@ pub(crate) async fn run(
     scopes: &[&str],
     options: &ForClientOptions,
 ) -> Result<AuthenticationResult, Error> {
+    let scopes = core.scope_memo.prepare(scopes)?;
+    if let Some(result) = fresh_from_cache(core, &scopes, options) {
+        return Ok(result);
+    }
+    acquire(core, region, &scopes, options).await
+}
+
+/// The common case answered without awaiting anything: a fresh token in the cache, the
+/// endpoints known, no listener to call, nothing that changes the cache key or forbids the
+/// cache. `None` sends the call down the whole flow, which looks again.
+fn fresh_from_cache(
+    core: &ClientCore,
+    scopes: &PreparedScopes,
+    options: &ForClientOptions,
+) -> Option<AuthenticationResult> {
+    if options.force_refresh
+        || options.claims_challenge.is_some()
+        || options.fmi_path.is_some()
+        || options.forwarded_client_claims.is_some()
+        || !options.extra_parameters.is_empty()
+        || core.cache.has_listener()
+    {
+        return None;
+    }
+    let endpoints = core.current_endpoints()?;
+    let realm = endpoints.realm.as_str();
+    if core.app_token_key(realm).0 != realm {
+        return None;
+    }
+    // Read before the lookup: a write in between makes this version stale, never the hit.
+    let version = core.cache.version();
+    let now = core.now();
+    let remembered = scopes.hit.get(version, now);
+    if remembered.is_some() {
+        core.log_cache_hit(None, "");
+        // The access hooks would do nothing but clear the changed flag.
+        core.cache.after_access();
+        return remembered;
+    }
+    let found = core
+        .with_cached_app_token(realm, scopes, None, |at, now| {
+            at.refresh_on().is_none_or(|r| r > now).then(|| {
+                let result = core.result_from_entries(at, None, None, "");
+                scopes
+                    .hit
+                    .set(version, at.expires_on(), at.refresh_on(), &result);
+                result
+            })
+        })
+        .flatten();
+    if found.is_some() {
+        core.cache.after_access();
+    } else {
+        scopes.hit.clear();
+    }
+    found
+}
+
+/// The whole flow: discovery, the cache (again, under the listener's hooks and the request
+/// coalescer), the token request, filing the response.
+async fn acquire(
+    core: &ClientCore,
+    region: Option<&str>,
+    prepared: &PreparedScopes,
+    options: &ForClientOptions,
+) -> Result<AuthenticationResult, Error> {
     let forwarded = Forwarded::new(options.forwarded_client_claims.as_deref())?;
-    let mut request = core.begin_app_only(scopes, options.claims_challenge.as_deref())?;
+    let mut request = core.begin_app_only(prepared, options.claims_challenge.as_deref())?;
     request.claims = forwarded.merge_into(request.claims.take())?;
     let scopes = &request.scopes;
     let endpoints = core.endpoints().await?;
@@ -46,45 +113,28 @@ pub(crate) async fn run(
     // A fresh token becomes the result in place (only its secret and scopes are copied);
     // an aging one is kept whole, to fall back on if its refresh fails.
     let lookup = || {
-        core.with_cached_token(
-            &endpoints.realm,
-            None,
-            scopes,
-            ext_key.as_deref(),
-            |at, now| {
-                if at.refresh_on().is_none_or(|r| r > now) {
-                    Cached::Fresh(core.result_from_entries(
-                        at,
-                        None,
-                        None,
-                        request.correlation_id_if_sent(),
-                    ))
-                } else {
-                    Cached::Aging(at.clone())
-                }
-            },
-        )
-    };
-    let has_listener = core.cache.has_listener();
-    // Without a listener the access hooks do nothing but clear the changed flag: a fresh token
-    // is answered before the operation's (large) future is built.
-    let mut found = None;
-    if use_cache && !has_listener {
-        match lookup() {
-            Some(Cached::Fresh(result)) => {
-                core.cache.after_access();
-                return Ok(result);
+        core.with_cached_app_token(&endpoints.realm, prepared, ext_key.as_deref(), |at, now| {
+            if at.refresh_on().is_none_or(|r| r > now) {
+                Cached::Fresh(core.result_from_entries(
+                    at,
+                    None,
+                    None,
+                    request.correlation_id_if_sent(),
+                ))
+            } else {
+                Cached::Aging(at.clone())
             }
-            other => found = Some(other),
-        }
-    }
+        })
+    };
     // The partition is for the listener (persistence); without one it is not even formatted.
-    let partition =
-        has_listener.then(|| partition::app_partition(&core.client_id, &endpoints.realm));
+    let partition = core
+        .cache
+        .has_listener()
+        .then(|| partition::app_partition(&core.client_id, &endpoints.realm));
     CacheAccess::around(&core.cache, partition.as_deref(), async {
         let mut aging = None;
         if use_cache {
-            match found.unwrap_or_else(lookup) {
+            match lookup() {
                 Some(Cached::Fresh(result)) => return Ok(result),
                 Some(Cached::Aging(at)) => aging = Some(at),
                 None => {}
@@ -93,7 +143,9 @@ pub(crate) async fn run(
         let reason = match (use_cache, &aging) {
             (false, _) => RefreshReason::ForceRefresh,
             (true, Some(_)) => RefreshReason::Aging,
-            (true, None) => core.miss_reason(&endpoints.realm, None, scopes, ext_key.as_deref(), None),
+            (true, None) => {
+                core.miss_reason(&endpoints.realm, None, scopes, ext_key.as_deref(), None)
+            }
         };
         request.report_as(ApiId::ForClient, reason);
         let key = format!(
@@ -139,4 +191,84 @@ pub(crate) async fn run(
         })
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use futures_util::future::BoxFuture;
+
+    use crate::http::{HttpClient, HttpError, HttpRequest, HttpResponse};
+    use crate::{ConfidentialClientApplication, TokenCache, TokenSource};
+
+    /// Discovery for any GET; for a POST, a token `AT<n>` (n counts the POSTs) for the scope
+    /// asked for.
+    #[derive(Default)]
+    struct Entra {
+        posts: AtomicUsize,
+    }
+
+    impl HttpClient for Entra {
+        fn send(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, HttpError>> {
+            let body = if request.method() == http::Method::GET {
+                r#"{"authorization_endpoint": "https://login.microsoftonline.com/t/oauth2/v2.0/authorize",
+                    "token_endpoint": "https://login.microsoftonline.com/t/oauth2/v2.0/token",
+                    "issuer": "https://login.microsoftonline.com/t/v2.0"}"#
+                    .to_string()
+            } else {
+                let n = self.posts.fetch_add(1, Ordering::SeqCst) + 1;
+                format!(
+                    r#"{{"access_token": "AT{n}", "token_type": "Bearer", "expires_in": 3600, "scope": "api://x/.default"}}"#
+                )
+            };
+            let response = http::Response::builder()
+                .status(200)
+                .header("content-type", "application/json")
+                .body(body.into_bytes())
+                .unwrap();
+            Box::pin(async move { Ok(response) })
+        }
+    }
+
+    /// The remembered hit (`HitMemo`) is given only while the cache is unchanged: a removal, a
+    /// `deserialize` or a new token for the same scopes is seen on the next call.
+    #[tokio::test]
+    async fn a_remembered_hit_follows_every_change_of_the_cache() {
+        let entra = Arc::new(Entra::default());
+        let cache = TokenCache::new();
+        let app = ConfidentialClientApplication::builder("client")
+            .authority("https://login.microsoftonline.com/t")
+            .client_secret("s")
+            .token_cache(cache.clone())
+            .http_client(entra.clone())
+            .build()
+            .unwrap();
+        let scopes = ["api://x/.default"];
+        let get = || async {
+            let r = app.acquire_token_for_client(&scopes).await.unwrap();
+            (r.access_token.expose().to_string(), r.token_source)
+        };
+        assert_eq!(get().await, ("AT1".into(), TokenSource::IdentityProvider));
+        // The first hit looks in the cache, the next ones are remembered.
+        for _ in 0..3 {
+            assert_eq!(get().await, ("AT1".into(), TokenSource::Cache));
+        }
+        app.remove_tokens_for_client();
+        assert_eq!(get().await, ("AT2".into(), TokenSource::IdentityProvider));
+        assert_eq!(get().await, ("AT2".into(), TokenSource::Cache));
+        let saved = cache.serialize();
+        app.remove_tokens_for_client();
+        assert_eq!(get().await, ("AT3".into(), TokenSource::IdentityProvider));
+        assert_eq!(get().await, ("AT3".into(), TokenSource::Cache));
+        cache.deserialize(&saved).unwrap();
+        assert_eq!(get().await, ("AT2".into(), TokenSource::Cache));
+        assert_eq!(get().await, ("AT2".into(), TokenSource::Cache));
+        // Bad scopes fail every time, remembered or not.
+        for _ in 0..2 {
+            assert!(app.acquire_token_for_client(&["openid"]).await.is_err());
+        }
+        assert_eq!(entra.posts.load(Ordering::SeqCst), 3);
+    }
 }
