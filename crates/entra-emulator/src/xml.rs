@@ -143,7 +143,7 @@ fn node(
             continue;
         }
         let value = a
-            .unescape_value()
+            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
             .map_err(|e| format!("bad attribute: {e}"))?;
         attributes.push((
             String::from_utf8_lossy(a.key.local_name().as_ref()).into_owned(),

@@ -160,10 +160,10 @@ fn open(
         if key.as_ref() == b"xmlns" || key.as_ref().starts_with(b"xmlns:") {
             continue;
         }
-        let (attr_ns, local) = reader.resolve_attribute(key);
+        let (attr_ns, local) = reader.resolver().resolve_attribute(key);
         let attr_ns = namespace(&attr_ns)?;
         let value = attribute
-            .unescape_value()
+            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
             .map_err(|e| format!("bad attribute value: {e}"))?;
         attributes.push((attr_ns, utf8(local.as_ref())?, value.into_owned()));
     }
