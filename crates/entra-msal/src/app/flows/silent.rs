@@ -49,7 +49,8 @@ pub(crate) async fn acquire(
 ) -> Result<AuthenticationResult, Error> {
     let scopes = &request.scopes;
     let forwarded = Forwarded::new(options.forwarded_client_claims.as_deref())?;
-    let ext_key = forwarded.ext_cache_key(&Default::default());
+    // Forwarded client claims and the extra body parameters (`data`) key the entry together.
+    let ext_key = forwarded.ext_cache_key(&request.extra);
     let ext_key = ext_key.as_deref();
     let refresh_with = Refresh {
         claims: forwarded.merge_into(request.claims.clone())?,
