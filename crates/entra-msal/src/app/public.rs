@@ -495,7 +495,13 @@ impl PublicClientApplication {
         match self.silent(request, &account, &options).await {
             Ok(result) => SilentFirst::Token(Box::new(result)),
             Err(e) if e.is_ui_required() => {
-                tracing::debug!(error = %e, "the silent attempt needs the user; signing in");
+                // The error code only: the description can name the user.
+                tracing::debug!(
+                    error = e
+                        .service_error()
+                        .map_or("ui_required", |s| s.error.as_str()),
+                    "the silent attempt needs the user; signing in"
+                );
                 SilentFirst::NeedsUser {
                     account: Some(account),
                     error: Some(e),
