@@ -111,8 +111,9 @@ impl AuthenticationResult {
     /// The token response's JSON as the identity provider sent it (numbers written as numbers),
     /// including the fields this library does not read (`foci`, `client_info`, custom ones).
     /// `None` unless the application was built with `include_raw_response(true)`, and for a
-    /// token from the cache or a broker. It holds the tokens in clear; `Debug` prints it with
-    /// every token field redacted.
+    /// token from the cache or a broker. It holds the tokens in clear: the result's `Debug`
+    /// prints it with every token field redacted, but the value returned here does not, so
+    /// never log it.
     pub fn raw_response(&self) -> Option<&Value> {
         self.raw_response.as_ref().map(|r| &r.0)
     }
