@@ -543,7 +543,8 @@ impl ConfidentialClientApplication {
     }
 }
 
-#[cfg(test)]
+// Every test here builds an application with the default transport.
+#[cfg(all(test, feature = "reqwest"))]
 mod tests {
     use super::*;
 

@@ -784,6 +784,7 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "reqwest")]
     fn account_json(n: usize, username: &str) -> String {
         format!(
             r#""uid{n}.utid-login.microsoftonline.com-common": {{"home_account_id": "uid{n}.utid",
@@ -792,6 +793,8 @@ mod tests {
         )
     }
 
+    // The application is built with the default transport.
+    #[cfg(feature = "reqwest")]
     #[tokio::test]
     async fn the_accounts_list_is_kept_only_while_the_cache_is_unchanged() {
         let cache = crate::TokenCache::new();
