@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::core::{ClientCore, GrantType, Issued, oid_anchor};
+use super::core::{CacheAccess, ClientCore, GrantType, Issued, oid_anchor};
 use super::options::AuthorizationCodeOptions;
 use super::request::Request;
 use super::result::AuthenticationResult;
@@ -305,6 +305,41 @@ impl ClientCore {
             request.claims,
             options,
         )
+    }
+
+    /// `acquire_token_by_auth_code_flow(_for_scopes)` of both applications: the web-app (or
+    /// native-redirect) flow's redemption inside the cache's listener bracket, reported as the
+    /// auth-code API, with no extra body parameters.
+    pub(crate) async fn complete_auth_code_flow(
+        &self,
+        flow: &AuthCodeFlow,
+        response: &HashMap<String, String>,
+        scopes: Option<&[&str]>,
+    ) -> Result<AuthenticationResult, Error> {
+        let no_extra = std::collections::BTreeMap::new();
+        CacheAccess::around(
+            &self.cache,
+            None,
+            self.redeem_auth_code(flow, response, ApiId::AuthorizationCode, scopes, &no_extra),
+        )
+        .await
+    }
+
+    /// `acquire_token_by_authorization_code` of both applications: a raw code's redemption
+    /// inside the cache's listener bracket.
+    pub(crate) async fn complete_authorization_code(
+        &self,
+        code: &str,
+        scopes: &[&str],
+        redirect_uri: &str,
+        options: &AuthorizationCodeOptions,
+    ) -> Result<AuthenticationResult, Error> {
+        CacheAccess::around(
+            &self.cache,
+            None,
+            self.redeem_authorization_code(code, scopes, redirect_uri, options),
+        )
+        .await
     }
 
     /// Completes an auth-code flow: checks the response against the flow, redeems the code with

@@ -337,24 +337,14 @@ impl ClientCore {
         ext_cache_key: Option<&str>,
         key_id: Option<&str>,
     ) -> Option<cache::AccessToken> {
-        let now = self.now();
-        self.cache
-            .with_access_token(
-                &cache::AccessTokenQuery {
-                    client_id: &self.client_id,
-                    environment: self.environment(),
-                    realm,
-                    home_account_id,
-                    scopes,
-                    ext_cache_key,
-                    key_id,
-                    now,
-                },
-                |at: &cache::AccessToken| {
-                    (at.expires_on() - now >= EXPIRY_MARGIN).then(|| at.clone())
-                },
-            )
-            .flatten()
+        self.with_cached_token(
+            realm,
+            home_account_id,
+            scopes,
+            ext_cache_key,
+            key_id,
+            |at, _| at.clone(),
+        )
     }
 
     /// [`cached_token`](Self::cached_token) read in place: `f` sees the entry under the cache's
@@ -366,12 +356,14 @@ impl ClientCore {
         home_account_id: Option<&str>,
         scopes: &[String],
         ext_cache_key: Option<&str>,
+        key_id: Option<&str>,
         f: impl FnOnce(&cache::AccessToken, i64) -> R,
     ) -> Option<R> {
         let now = self.now();
         let fresh =
             |at: &cache::AccessToken| (at.expires_on() - now >= EXPIRY_MARGIN).then(|| f(at, now));
-        if home_account_id.is_none() && ext_cache_key.is_none_or(str::is_empty) {
+        if home_account_id.is_none() && key_id.is_none() && ext_cache_key.is_none_or(str::is_empty)
+        {
             // App-only tokens: the partition's index key is computed once per application.
             let (key_realm, key) = self.app_token_key(realm);
             if key_realm == realm {
@@ -390,7 +382,7 @@ impl ClientCore {
                     home_account_id,
                     scopes,
                     ext_cache_key,
-                    key_id: None,
+                    key_id,
                     now,
                 },
                 fresh,
@@ -449,7 +441,7 @@ impl ClientCore {
                     .flatten();
             }
         }
-        self.with_cached_token(realm, None, &scopes.validated, ext_cache_key, f)
+        self.with_cached_token(realm, None, &scopes.validated, ext_cache_key, None, f)
     }
 
     /// The realm of the application's app-only tokens and their partition's index key, built

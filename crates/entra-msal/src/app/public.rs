@@ -533,18 +533,9 @@ impl PublicClientApplication {
         flow: &AuthCodeFlow,
         response: &HashMap<String, String>,
     ) -> Result<AuthenticationResult, Error> {
-        CacheAccess::around(&self.core.cache, None, async {
-            self.core
-                .redeem_auth_code(
-                    flow,
-                    response,
-                    super::telemetry::ApiId::AuthorizationCode,
-                    None,
-                    &std::collections::BTreeMap::new(),
-                )
-                .await
-        })
-        .await
+        self.core
+            .complete_auth_code_flow(flow, response, None)
+            .await
     }
 
     /// [`acquire_token_by_auth_code_flow`](Self::acquire_token_by_auth_code_flow) for `scopes`
@@ -555,18 +546,9 @@ impl PublicClientApplication {
         response: &HashMap<String, String>,
         scopes: &[&str],
     ) -> Result<AuthenticationResult, Error> {
-        CacheAccess::around(&self.core.cache, None, async {
-            self.core
-                .redeem_auth_code(
-                    flow,
-                    response,
-                    super::telemetry::ApiId::AuthorizationCode,
-                    Some(scopes),
-                    &std::collections::BTreeMap::new(),
-                )
-                .await
-        })
-        .await
+        self.core
+            .complete_auth_code_flow(flow, response, Some(scopes))
+            .await
     }
 
     /// Redeems an authorization code obtained without an [`AuthCodeFlow`]; see
@@ -578,12 +560,9 @@ impl PublicClientApplication {
         redirect_uri: &str,
         options: &AuthorizationCodeOptions,
     ) -> Result<AuthenticationResult, Error> {
-        CacheAccess::around(&self.core.cache, None, async {
-            self.core
-                .redeem_authorization_code(code, scopes, redirect_uri, options)
-                .await
-        })
-        .await
+        self.core
+            .complete_authorization_code(code, scopes, redirect_uri, options)
+            .await
     }
 
     /// Starts a device-code flow: show `flow.message`, then call
