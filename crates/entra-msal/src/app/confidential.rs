@@ -352,11 +352,7 @@ impl ConfidentialClientApplication {
         scopes: &[&str],
         options: &ForClientOptions,
     ) -> Result<AuthenticationResult, Error> {
-        let region = self
-            .region
-            .region(&self.core.http, &self.core.authority)
-            .await;
-        client_credentials::run(&self.core, region, scopes, options).await
+        client_credentials::run(&self.core, &self.region, scopes, options).await
     }
 
     /// Exchanges a user's access token for one to call a downstream API (on-behalf-of).

@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use super::super::claims::Forwarded;
 use super::super::core::{CacheAccess, ClientCore, GrantType, Issued};
 use super::super::options::ForClientOptions;
+use super::super::region::RegionChoice;
 use super::super::result::AuthenticationResult;
 use super::super::scopes::PreparedScopes;
 use super::super::telemetry::{ApiId, RefreshReason};
@@ -21,10 +22,11 @@ enum Cached {
     Aging(cache::AccessToken),
 }
 
-/// Runs the flow; `region` is the application's regional endpoint (ESTS-R), if any.
+/// Runs the flow; `region` is the application's choice of regional endpoint (ESTS-R), decided
+/// (IMDS probe included) only when a token request goes out, never for a cache hit.
 pub(crate) async fn run(
     core: &ClientCore,
-    region: Option<&str>,
+    region: &RegionChoice,
     scopes: &[&str],
     options: &ForClientOptions,
 ) -> Result<AuthenticationResult, Error> {
@@ -90,7 +92,7 @@ fn fresh_from_cache(
 /// coalescer), the token request, filing the response.
 async fn acquire(
     core: &ClientCore,
-    region: Option<&str>,
+    region: &RegionChoice,
     prepared: &PreparedScopes,
     options: &ForClientOptions,
 ) -> Result<AuthenticationResult, Error> {
@@ -158,6 +160,7 @@ async fn acquire(
         if use_cache && let Some(Cached::Fresh(result)) = lookup() {
             return Ok(result);
         }
+        let region = region.region(&core.http, &core.authority).await;
         let token_endpoint = match region {
             Some(region) => {
                 authority::regional_token_endpoint(&core.authority, &endpoints, region)?
