@@ -98,9 +98,9 @@ pub fn render(
                 "token_type": result.token_type,
                 "expires_on": result.expires_on.unix_timestamp(),
                 "expires_at": localtime::rfc3339_utc(result.expires_on),
-                "scopes": result.scopes,
+                "scopes": &*result.scopes,
                 "tenant": tenant,
-                "account": result.account.as_ref().map(account_json),
+                "account": result.account.as_deref().map(account_json),
                 "source": source_name(result.token_source),
             });
             serde_json::to_string_pretty(&v).unwrap_or_default()

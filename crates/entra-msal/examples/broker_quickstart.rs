@@ -24,7 +24,10 @@ async fn main() -> Result<(), entra_msal::Error> {
     let result = app
         .acquire_token_interactive(&["User.ReadBasic.All"], &options)
         .await?;
-    let user = result.account.map(|a| a.username).unwrap_or_default();
+    let user = result
+        .account
+        .map(|a| a.username.clone())
+        .unwrap_or_default();
     println!("Signed in as {user}.");
     Ok(())
 }

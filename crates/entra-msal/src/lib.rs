@@ -129,13 +129,13 @@ pub use error::{Classification, Error, ErrorCause, Result, ServiceError};
 
 // The types an application needs first, at the crate root.
 pub use app::{
-    Account, AuthCodeFlow, AuthCodeFlowOptions, AuthenticationResult, AuthorizationCodeOptions,
-    BeforeUiCallback, BrokerAvailability, Clock, ConfidentialClientApplication,
-    ConfidentialClientBuilder, DeviceFlow, DeviceFlowOptions, FederatedUser, ForClientOptions,
-    InteractiveOptions, ManagedIdentityClient, ManagedIdentityClientBuilder, OnBehalfOfOptions,
-    Prompt, PublicClientApplication, PublicClientBuilder, SSH_CERT_TOKEN_TYPE,
-    SSH_RSA_CERT_KEY_TYPE, SecretToken, SilentOptions, SshCertificateRequest, SystemClock,
-    TokenSource, UserFicOptions, UsernamePasswordOptions,
+    Account, AccountList, AuthCodeFlow, AuthCodeFlowOptions, AuthenticationResult,
+    AuthorizationCodeOptions, BeforeUiCallback, BrokerAvailability, Clock,
+    ConfidentialClientApplication, ConfidentialClientBuilder, DeviceFlow, DeviceFlowOptions,
+    FederatedUser, ForClientOptions, InteractiveOptions, ManagedIdentityClient,
+    ManagedIdentityClientBuilder, OnBehalfOfOptions, Prompt, PublicClientApplication,
+    PublicClientBuilder, SSH_CERT_TOKEN_TYPE, SSH_RSA_CERT_KEY_TYPE, SecretToken, SilentOptions,
+    SshCertificateRequest, SystemClock, TokenSource, UserFicOptions, UsernamePasswordOptions,
 };
 pub use cache::{CacheListener, TokenCache};
 pub use interactive::{ResultPages, SystemBrowser, UrlOpener};

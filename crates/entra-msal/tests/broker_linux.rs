@@ -271,7 +271,7 @@ async fn silent_interaction_required_is_ui_required() {
     app.acquire_token_interactive(&[SCOPE], &console())
         .await
         .unwrap();
-    let account = app.accounts(None).remove(0);
+    let account = app.accounts(None)[0].clone();
     rig.emulator
         .control()
         .broker_inject_error(
@@ -347,7 +347,7 @@ async fn remove_account_signs_out_in_the_broker_then_locally() {
             .any(|s| s.username == who && s.client_id == rig.public_client)
     };
     assert!(signed_in("carol@fabrikam.example"));
-    let account = app.accounts(Some("carol@fabrikam.example")).remove(0);
+    let account = app.accounts(Some("carol@fabrikam.example"))[0].clone();
     app.remove_account(&account).await;
     assert!(!signed_in("carol@fabrikam.example"));
     assert!(app.accounts(Some("carol@fabrikam.example")).is_empty());
@@ -374,7 +374,7 @@ async fn pop_tokens_are_cached_apart_from_bearer_tokens() {
         .await
         .unwrap();
     assert_eq!(popped.token_type, "pop");
-    let account = app.accounts(None).remove(0);
+    let account = app.accounts(None)[0].clone();
     let bearer = app
         .acquire_token_silent(&[SCOPE], &account, &SilentOptions::default())
         .await
@@ -480,7 +480,7 @@ async fn accounts_from_other_flows_never_go_to_the_broker() {
         .approve_device_code(&flow.user_code, "alice@contoso.example")
         .unwrap();
     app.acquire_token_by_device_flow(&flow).await.unwrap();
-    let account = app.accounts(None).remove(0);
+    let account = app.accounts(None)[0].clone();
     assert_eq!(
         account.account_source.as_deref(),
         Some("urn:ietf:params:oauth:grant-type:device_code")

@@ -120,7 +120,7 @@ async fn credentials_are_removed_one_kind_at_a_time_and_persisted() {
         .await
         .unwrap();
     let client_id = app.client_id().to_string();
-    let account = app.accounts(None).pop().unwrap();
+    let account = app.accounts(None).last().unwrap().clone();
     let on_disk = |section: &str| {
         let json: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         json.get(section)
@@ -223,7 +223,7 @@ async fn refresh_token_and_raw_response_only_on_request() {
     assert!(logs.text().contains("the result"), "the capture works");
 
     // A token from the cache carries neither.
-    let account = app.accounts(None).pop().unwrap();
+    let account = app.accounts(None).last().unwrap().clone();
     let cached = app
         .acquire_token_silent(&[USER_SCOPE], &account, &Default::default())
         .await

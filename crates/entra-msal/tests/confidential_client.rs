@@ -445,7 +445,7 @@ async fn web_app_auth_code_flow_then_silent() {
         result.id_token_claims.as_ref().unwrap()["preferred_username"],
         "alice@contoso.example"
     );
-    assert_eq!(app.accounts(None), vec![account.clone()]);
+    assert_eq!(app.accounts(None), vec![(*account).clone()]);
 
     let cached = app
         .acquire_token_silent(

@@ -68,7 +68,7 @@ async fn refresh_token_migration_on_a_confidential_client() {
         "the client authenticates"
     );
     // Migrated: the account and its refresh token serve silent calls.
-    assert_eq!(app.accounts(None), vec![account.clone()]);
+    assert_eq!(app.accounts(None), vec![(*account).clone()]);
     let silent = app
         .acquire_token_silent(
             &["api://emulator-api/access_as_user"],
@@ -471,7 +471,8 @@ async fn msal_python_user_fic_and_forwarded_claims_share_the_cache() {
     assert_eq!(hit.token_source, TokenSource::Cache, "Python's keyed entry");
     let account = app
         .accounts(Some(report["username"].as_str().unwrap()))
-        .pop()
+        .last()
+        .cloned()
         .expect("the user_fic account");
     assert_eq!(account.account_source.as_deref(), Some("user_fic"));
     assert_eq!(account.local_account_id, report["oid"].as_str().unwrap());

@@ -542,7 +542,7 @@ async fn call(
                 .await
         }
         (Flow::SilentRefresh, App::Public(a), _) => {
-            let account = a.accounts(None).remove(0);
+            let account = a.accounts(None)[0].clone();
             a.acquire_token_silent(
                 &[USER_SCOPE],
                 &account,
@@ -801,7 +801,7 @@ mod broker {
             .await
             .expect("broker sign-in hung")
             .unwrap();
-        let account = app.accounts(None).remove(0);
+        let account = app.accounts(None)[0].clone();
         let control = emulator.control();
         let mut rows = Vec::new();
         for status in 0..=25i64 {

@@ -45,7 +45,7 @@ async fn device_code_flow() {
         account.account_source.as_deref(),
         Some("urn:ietf:params:oauth:grant-type:device_code")
     );
-    assert_eq!(app.accounts(None), vec![account.clone()]);
+    assert_eq!(app.accounts(None), vec![(*account).clone()]);
     let poll = e.token_requests().pop().unwrap();
     assert_eq!(
         poll.form["grant_type"],
@@ -311,7 +311,7 @@ async fn federated_username_password_through_ws_trust() {
     }
     assert!(!seen.iter().any(|p| p.contains("/2005/")));
     // Cached: the account, the access token, and a refresh token that works.
-    assert_eq!(app.accounts(None), vec![account.clone()]);
+    assert_eq!(app.accounts(None), vec![(*account).clone()]);
     let cached = app
         .acquire_token_silent(&[SCOPE], &account, &SilentOptions::default())
         .await
@@ -499,9 +499,10 @@ async fn family_app_uses_the_family_refresh_token() {
         .unwrap();
     let account = family
         .accounts(None)
-        .pop()
+        .last()
+        .cloned()
         .expect("the family app sees the account");
-    assert_eq!(account, signed_in.account.unwrap());
+    assert_eq!(account, *signed_in.account.unwrap());
     let result = family
         .acquire_token_silent(&[SCOPE], &account, &SilentOptions::default())
         .await

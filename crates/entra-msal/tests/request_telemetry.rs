@@ -70,7 +70,7 @@ async fn user_flows_name_their_api_and_why_silent_calls_went_out() {
     app.acquire_token_by_username_password(&alice.username, &alice.password, &[USER_SCOPE])
         .await
         .unwrap();
-    let account = app.accounts(None).pop().unwrap();
+    let account = app.accounts(None).last().unwrap().clone();
     // A cache hit, then a forced refresh.
     app.acquire_token_silent(&[USER_SCOPE], &account, &SilentOptions::default())
         .await

@@ -532,7 +532,7 @@ async fn msal_python_obtains_ssh_certificates_and_shares_them_by_key_id() {
         .token_cache(cache)
         .build()
         .unwrap();
-    let account = app.accounts(Some(&alice.username)).pop().unwrap();
+    let account = app.accounts(Some(&alice.username))[0].clone();
     let silent = app
         .acquire_token_silent(&[SSH_SCOPE], &account, &ssh_options(request))
         .await

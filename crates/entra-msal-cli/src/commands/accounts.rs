@@ -89,7 +89,7 @@ pub async fn logout(settings: &Settings, args: &LogoutArgs) -> Result<(), Failur
     let app = client::public_app(settings, &cache, args.broker || settings.broker)?;
     let accounts = app.accounts(None);
     let chosen: Vec<Account> = if args.all {
-        accounts.clone()
+        accounts.to_vec()
     } else if let Some(wanted) = &args.account {
         vec![find(&accounts, wanted)?.clone()]
     } else {

@@ -462,7 +462,7 @@ pub(crate) async fn silent(
         .await
         .map_err(|e| route.silent_error(&core.client_id, e))?;
     let mut result = ask.store(token).await?;
-    result.account = Some(account.clone());
+    result.account = Some(Arc::new(account.clone()));
     Ok(Silent::Token(Box::new(result)))
 }
 

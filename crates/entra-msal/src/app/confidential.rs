@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::account_list::AccountList;
 use super::auth_code::{AuthCodeFlow, AuthCodeFlowOptions};
 use super::builder::{CommonOptions, common_builder_methods};
 use super::confidential_options::{FederatedUser, OnBehalfOfOptions, UserFicOptions};
@@ -492,7 +493,10 @@ impl ConfidentialClientApplication {
     }
 
     /// The accounts in the cache (one per home account), optionally only those with `username`.
-    pub fn accounts(&self, username: Option<&str>) -> Vec<Account> {
+    ///
+    /// The list is shared and kept until the cache changes, so calling this again (before each
+    /// silent call, say) costs nothing; it reads like a slice (`accounts.first()`, `&accounts[0]`).
+    pub fn accounts(&self, username: Option<&str>) -> AccountList {
         self.core.accounts(username)
     }
 

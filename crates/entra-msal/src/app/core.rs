@@ -3,9 +3,12 @@
 
 use std::sync::Arc;
 
+use super::account_list::AccountList;
 use super::clock::Clock;
 use super::coalesce::Coalescer;
-use super::result::{self, Account, AuthenticationResult, RawResponse, SecretToken, TokenSource};
+use super::result::{
+    self, Account, AuthenticationResult, RawResponse, ResultExtras, SecretToken, TokenSource,
+};
 use super::scopes::{PreparedScopes, ScopeMemo};
 use super::telemetry::{CallTelemetry, RefreshReason, TelemetryBuffer};
 use crate::authority::{self, Authority, DiscoveryOptions, Endpoints};
@@ -119,7 +122,7 @@ pub(crate) struct ClientCore {
 pub(crate) struct AccountsMemo {
     version: u64,
     username: Option<String>,
-    accounts: Vec<Account>,
+    accounts: AccountList,
 }
 
 /// An application's copy of its authority's endpoints (see [`ClientCore::endpoints`]).
@@ -256,9 +259,9 @@ impl ClientCore {
     /// When no account is filed under the authority's host, the accounts filed under the first of
     /// its aliases that has any are listed (MSAL Python's `get_accounts`): a cache written through
     /// `login.windows.net` serves an application configured with `login.microsoftonline.com`.
-    /// The list is kept until the cache changes ([`TokenCache::version`]): a repeated call
-    /// copies it, without sorting, filtering or de-duplicating the cache's accounts again.
-    pub fn accounts(&self, username: Option<&str>) -> Vec<Account> {
+    /// The list is kept until the cache changes ([`TokenCache::version`]) and shared: a repeated
+    /// call returns it again, without copying, sorting, filtering or de-duplicating anything.
+    pub fn accounts(&self, username: Option<&str>) -> AccountList {
         let version = self.cache.version();
         {
             let memo = self.accounts_memo.lock().unwrap_or_else(|p| p.into_inner());
@@ -281,6 +284,7 @@ impl ClientCore {
         if let Some(username) = username {
             found.retain(|a| a.username.eq_ignore_ascii_case(username));
         }
+        let found = AccountList::from(found);
         *self.accounts_memo.lock().unwrap_or_else(|p| p.into_inner()) = Some(AccountsMemo {
             version,
             username: username.map(str::to_string),
@@ -532,14 +536,18 @@ impl ClientCore {
             &s.tokens,
         )?;
         let mut result = result_from_filed(filed, s.token_source, s.correlation_id)?;
-        if self.include_refresh_token {
-            result.refresh_token = s.tokens.refresh_token.map(SecretToken::new);
-        }
-        if self.include_raw_response {
-            result.raw_response = s
-                .response
-                .and_then(|r| serde_json::to_value(r).ok())
-                .map(RawResponse);
+        if self.include_refresh_token || self.include_raw_response {
+            result.extras = Some(Box::new(ResultExtras {
+                refresh_token: self
+                    .include_refresh_token
+                    .then(|| s.tokens.refresh_token.map(SecretToken::new))
+                    .flatten(),
+                raw_response: self
+                    .include_raw_response
+                    .then(|| s.response.and_then(|r| serde_json::to_value(r).ok()))
+                    .flatten()
+                    .map(RawResponse),
+            }));
         }
         let account = result
             .account
@@ -612,9 +620,10 @@ impl ClientCore {
         AuthenticationResult {
             id_token_claims: id_token
                 .as_ref()
-                .and_then(|t| crate::jwt::jwt_claims(&t.secret)),
+                .and_then(|t| crate::jwt::jwt_claims(&t.secret))
+                .map(Arc::new),
             id_token: id_token.map(|t| SecretToken::new(t.secret)),
-            account,
+            account: account.map(Arc::new),
             ..result_from_access_token(at, TokenSource::Cache, correlation_id)
         }
     }
@@ -627,8 +636,8 @@ pub(crate) fn result_from_access_token(
     token_source: TokenSource,
     correlation_id: &str,
 ) -> AuthenticationResult {
-    let scopes = if cache::is_one_scope(&at.target) {
-        vec![at.target.clone()]
+    let scopes: Arc<[String]> = if cache::is_one_scope(&at.target) {
+        Arc::new([at.target.clone()])
     } else {
         at.target.split_whitespace().map(str::to_string).collect()
     };
@@ -644,8 +653,7 @@ pub(crate) fn result_from_access_token(
         account: None,
         token_source,
         correlation_id: correlation_id.to_string(),
-        refresh_token: None,
-        raw_response: None,
+        extras: None,
     }
 }
 
@@ -668,8 +676,8 @@ pub(crate) fn result_from_filed(
         .ok_or_else(|| Error::cache("the token response filed no access token".into()))?;
     Ok(AuthenticationResult {
         id_token: filed.id_token.map(|t| SecretToken::new(t.secret)),
-        id_token_claims: filed.id_token_claims,
-        account: filed.account.as_ref().map(Account::from),
+        id_token_claims: filed.id_token_claims.map(Arc::new),
+        account: filed.account.as_ref().map(|a| Arc::new(Account::from(a))),
         ..result_from_access_token(&at, token_source, correlation_id)
     })
 }
@@ -760,7 +768,7 @@ mod tests {
         assert_eq!(account.home_account_id, "adfs-subject");
         assert_eq!(account.username, "ann@contoso.com");
         assert_eq!(account.authority_type, "ADFS");
-        assert_eq!(app.accounts(None), vec![account.clone()]);
+        assert_eq!(app.accounts(None), vec![(*account).clone()]);
         assert_eq!(result.correlation_id.len(), 36, "a request went out");
         // The same assertion again: from the cache, same account, and no request (no id).
         let again = app
@@ -795,7 +803,7 @@ mod tests {
             .token_cache(cache.clone())
             .build()
             .unwrap();
-        let names = |accounts: Vec<crate::Account>| {
+        let names = |accounts: crate::AccountList| {
             accounts.into_iter().map(|a| a.username).collect::<Vec<_>>()
         };
         cache
@@ -814,7 +822,7 @@ mod tests {
             .unwrap();
         assert_eq!(names(app.accounts(Some("B@X"))), ["b@x"]);
         assert_eq!(names(app.accounts(None)), ["a@x", "b@x"]);
-        let a = app.accounts(Some("a@x")).remove(0);
+        let a = app.accounts(Some("a@x"))[0].clone();
         app.remove_account(&a).await;
         assert_eq!(names(app.accounts(None)), ["b@x"]);
         cache.deserialize("{}").unwrap();

@@ -1,6 +1,7 @@
 //! Applications: builders, request options, results, and the silent-flow algorithm shared by
 //! public and confidential clients.
 
+mod account_list;
 mod auth_code;
 mod brokered;
 mod builder;
@@ -25,6 +26,7 @@ mod scopes;
 mod ssh_certificate;
 mod telemetry;
 
+pub use account_list::AccountList;
 pub use auth_code::{AuthCodeFlow, AuthCodeFlowOptions};
 pub use clock::{Clock, SystemClock};
 pub use confidential::{ConfidentialClientApplication, ConfidentialClientBuilder};

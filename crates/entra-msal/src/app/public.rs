@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::account_list::AccountList;
 use super::auth_code::{AuthCodeFlow, AuthCodeFlowOptions};
 use super::brokered::{self, BrokerRoute};
 use super::builder::{CommonOptions, common_builder_methods};
@@ -218,7 +219,7 @@ impl PublicClientBuilder {
 ///         app.acquire_token_by_device_flow(&flow).await?
 ///     }
 /// };
-/// println!("signed in as {:?}", token.account.map(|a| a.username));
+/// println!("signed in as {:?}", token.account.as_ref().map(|a| &a.username));
 /// # Ok(()) }
 /// ```
 pub struct PublicClientApplication {
@@ -470,11 +471,10 @@ impl PublicClientApplication {
         let account = match account {
             Some(account) => Some(account.clone()),
             None => {
-                let mut accounts = self.accounts(None);
-                if accounts.len() == 1 {
-                    accounts.pop()
-                } else {
-                    None
+                let accounts = self.accounts(None);
+                match accounts.as_slice() {
+                    [only] => Some(only.clone()),
+                    _ => None,
                 }
             }
         };
@@ -743,7 +743,10 @@ impl PublicClientApplication {
     }
 
     /// The accounts in the cache (one per home account), optionally only those with `username`.
-    pub fn accounts(&self, username: Option<&str>) -> Vec<Account> {
+    ///
+    /// The list is shared and kept until the cache changes, so calling this again (before each
+    /// silent call, say) costs nothing; it reads like a slice (`accounts.first()`, `&accounts[0]`).
+    pub fn accounts(&self, username: Option<&str>) -> AccountList {
         self.core.accounts(username)
     }
 

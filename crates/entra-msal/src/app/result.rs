@@ -67,6 +67,9 @@ pub struct Account {
 }
 
 /// The result of a successful token acquisition.
+///
+/// Cloning is cheap: the token, the scopes, the claims and the account are shared, not copied
+/// (a cache hit hands out the same ones again).
 #[derive(Debug, Clone)]
 pub struct AuthenticationResult {
     /// The access token.
@@ -79,19 +82,30 @@ pub struct AuthenticationResult {
     pub extended_expires_on: Option<OffsetDateTime>,
     /// When the library refreshes the token proactively.
     pub refresh_on: Option<OffsetDateTime>,
-    /// The scopes the token was granted for.
-    pub scopes: Vec<String>,
+    /// The scopes the token was granted for (a slice: `result.scopes.iter()`,
+    /// `result.scopes.contains(..)`, `result.scopes.join(" ")`).
+    pub scopes: Arc<[String]>,
     /// The id token, for user flows.
     pub id_token: Option<SecretToken>,
     /// The id token's claims (decoded, not validated, as MSAL Python 1.38+).
-    pub id_token_claims: Option<Map<String, Value>>,
-    /// The account, for user flows.
-    pub account: Option<Account>,
+    pub id_token_claims: Option<Arc<Map<String, Value>>>,
+    /// The account, for user flows (`result.account.as_deref()` is what
+    /// `acquire_token_silent` takes).
+    pub account: Option<Arc<Account>>,
     /// Identity provider, cache, or broker.
     pub token_source: TokenSource,
     /// The correlation id of the request (`client-request-id`); empty when no request was sent
     /// (a token from the cache).
     pub correlation_id: String,
+    /// What the application asked to keep beyond the usual fields; `None` for nearly every
+    /// result, so it costs one pointer.
+    pub(crate) extras: Option<Box<ResultExtras>>,
+}
+
+/// The opt-in parts of a result ([`AuthenticationResult::refresh_token`],
+/// [`AuthenticationResult::raw_response`]).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ResultExtras {
     /// The refresh token of the response, when the application asked for it
     /// (`include_refresh_token`).
     pub(crate) refresh_token: Option<SecretToken>,
@@ -105,7 +119,7 @@ impl AuthenticationResult {
     /// `include_refresh_token(true)`, for a token from the cache or a broker, and when the
     /// response had none. It prints as `[redacted]`.
     pub fn refresh_token(&self) -> Option<&SecretToken> {
-        self.refresh_token.as_ref()
+        self.extras.as_ref()?.refresh_token.as_ref()
     }
 
     /// The token response's JSON as the identity provider sent it (numbers written as numbers),
@@ -115,7 +129,7 @@ impl AuthenticationResult {
     /// prints it with every token field redacted, but the value returned here does not, so
     /// never log it.
     pub fn raw_response(&self) -> Option<&Value> {
-        self.raw_response.as_ref().map(|r| &r.0)
+        self.extras.as_ref()?.raw_response.as_ref().map(|r| &r.0)
     }
 }
 

@@ -17,6 +17,10 @@ use crate::error::Error;
 
 /// The schema version both headers start with.
 const SCHEMA_VERSION: &str = "4";
+/// The header naming this request's API and refresh reason.
+const CURRENT_HEADER: &str = "x-client-current-telemetry";
+/// The header carrying the cache hits and failures since the last success.
+const LAST_HEADER: &str = "x-client-last-telemetry";
 /// The most characters of failures `x-client-last-telemetry` carries (as MSAL Python).
 const LAST_FAILURES_LIMIT: usize = 350;
 
@@ -149,27 +153,35 @@ impl TelemetryBuffer {
 
     /// The two headers for a request with `call`'s telemetry.
     pub fn headers(&self, call: CallTelemetry) -> [(String, String); 2] {
-        let buffer = self.lock();
+        use std::fmt::Write as _;
         let current = format!(
             "{SCHEMA_VERSION}|{},{}|",
             call.api.code(),
             call.reason.code()
         );
-        let requests: Vec<String> = buffer
-            .failures
-            .iter()
-            .map(|f| format!("{},{}", f.api.code(), f.correlation_id))
-            .collect();
-        let errors: Vec<&str> = buffer.failures.iter().map(|f| f.error.as_str()).collect();
-        let last = format!(
-            "{SCHEMA_VERSION}|{}|{}|{}|",
-            self.cache_hits.load(Ordering::Relaxed),
-            requests.join(","),
-            errors.join(",")
+        let mut last = String::with_capacity(32);
+        // Writing to a String cannot fail.
+        let _ = write!(
+            last,
+            "{SCHEMA_VERSION}|{}|",
+            self.cache_hits.load(Ordering::Relaxed)
         );
+        let buffer = self.lock();
+        for (i, f) in buffer.failures.iter().enumerate() {
+            let comma = if i == 0 { "" } else { "," };
+            let _ = write!(last, "{comma}{},{}", f.api.code(), f.correlation_id);
+        }
+        last.push('|');
+        for (i, f) in buffer.failures.iter().enumerate() {
+            if i > 0 {
+                last.push(',');
+            }
+            last.push_str(&f.error);
+        }
+        last.push('|');
         [
-            ("x-client-current-telemetry".to_string(), current),
-            ("x-client-last-telemetry".to_string(), last),
+            (CURRENT_HEADER.to_string(), current),
+            (LAST_HEADER.to_string(), last),
         ]
     }
 

@@ -294,14 +294,23 @@ pub(crate) struct AccessTokens {
 impl AccessTokens {
     /// Files `token` under `key`, replacing whatever was there.
     pub(crate) fn insert(&mut self, key: String, token: AccessToken) {
+        let scopes = normalize(token.scopes());
+        let pk = partition_of(&token);
         if let Some(&id) = self.by_key.get(&key) {
+            // A renewed token (the usual replacement) keeps its partition and scopes: it takes
+            // the old one's place, and no index changes.
+            if let Some(slot) = self.slots.get_mut(id).and_then(Option::as_mut)
+                && slot.scopes == scopes
+                && partition_of(&slot.token) == pk
+            {
+                slot.token = token;
+                return;
+            }
             self.remove_id(id);
         }
         if !self.raw.is_empty() {
             self.raw.remove(&key);
         }
-        let scopes = normalize(token.scopes());
-        let pk = partition_of(&token);
         let id = match self.free.pop() {
             Some(id) => id,
             None => {
@@ -880,6 +889,26 @@ mod tests {
         // Slots are reused.
         ats.insert(t.key(), t);
         assert_eq!(ats.slots.len(), 1);
+    }
+
+    #[test]
+    fn a_replacement_under_the_same_key_with_other_scopes_is_reindexed() {
+        let mut ats = AccessTokens::default();
+        ats.insert("k".into(), at("a", None, None, 500));
+        ats.insert("k".into(), at("b c", Some("h"), None, 500));
+        assert_eq!(ats.len(), 1);
+        assert_eq!(ats.find(&query(&s(&["a"]), None)), None);
+        let found = ats.find(&query(&s(&["c"]), Some("h"))).unwrap();
+        assert_eq!(found.target, "b c");
+        assert_eq!(ats.partitions.len(), 1, "the old partition is gone");
+        // The same scopes again: replaced in place, still found, indexes unchanged.
+        let mut renewed = at("B C", Some("h"), None, 900);
+        renewed.secret = "renewed".into();
+        ats.insert("k".into(), renewed);
+        assert_eq!(ats.len(), 1);
+        let found = ats.find(&query(&s(&["b"]), Some("h"))).unwrap();
+        assert_eq!((found.secret.as_ref(), found.expires_on), ("renewed", 900));
+        assert_eq!(ats.partitions.len(), 1);
     }
 
     #[test]

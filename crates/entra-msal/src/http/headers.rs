@@ -1,6 +1,7 @@
 //! MSAL's telemetry and routing headers.
 
-use http::HeaderValue;
+use http::header::ACCEPT;
+use http::{HeaderMap, HeaderName, HeaderValue};
 
 /// The library's SKU, sent as `x-client-sku`.
 pub const SKU: &str = "MSAL.Rust";
@@ -14,40 +15,37 @@ pub struct ClientIdentity {
     pub app_version: Option<String>,
 }
 
-/// The headers MSAL sends on every token request: `Accept`, `x-client-sku`, `x-client-ver`,
-/// `x-client-os`, `x-ms-lib-capability`, `client-request-id`, and the app's name and version.
-pub fn msal_headers(
+/// Adds the headers MSAL sends on every token request: `Accept`, `x-client-sku`,
+/// `x-client-ver`, `x-client-os`, `x-ms-lib-capability`, `client-request-id`, and the app's name
+/// and version. The names are constants: nothing is parsed per request.
+pub fn append_msal_headers(
+    headers: &mut HeaderMap,
     correlation_id: &str,
     identity: &ClientIdentity,
-) -> Vec<(&'static str, HeaderValue)> {
-    let mut headers = vec![
-        ("accept", HeaderValue::from_static("application/json")),
-        ("x-client-sku", HeaderValue::from_static(SKU)),
-        (
-            "x-client-ver",
-            HeaderValue::from_static(env!("CARGO_PKG_VERSION")),
-        ),
-        (
-            "x-client-os",
-            HeaderValue::from_static(std::env::consts::OS),
-        ),
-        (
-            "x-ms-lib-capability",
-            HeaderValue::from_static("retry-after, h429"),
-        ),
-    ];
+) {
+    const SKU_HEADER: HeaderName = HeaderName::from_static("x-client-sku");
+    const VERSION: HeaderName = HeaderName::from_static("x-client-ver");
+    const OS: HeaderName = HeaderName::from_static("x-client-os");
+    const CAPABILITY: HeaderName = HeaderName::from_static("x-ms-lib-capability");
+    const REQUEST_ID: HeaderName = HeaderName::from_static("client-request-id");
+    const APP_NAME: HeaderName = HeaderName::from_static("x-app-name");
+    const APP_VERSION: HeaderName = HeaderName::from_static("x-app-ver");
+    headers.append(ACCEPT, HeaderValue::from_static("application/json"));
+    headers.append(SKU_HEADER, HeaderValue::from_static(SKU));
+    headers.append(VERSION, HeaderValue::from_static(env!("CARGO_PKG_VERSION")));
+    headers.append(OS, HeaderValue::from_static(std::env::consts::OS));
+    headers.append(CAPABILITY, HeaderValue::from_static("retry-after, h429"));
     if let Ok(v) = HeaderValue::from_str(correlation_id) {
-        headers.push(("client-request-id", v));
+        headers.append(REQUEST_ID, v);
     }
     for (name, value) in [
-        ("x-app-name", &identity.app_name),
-        ("x-app-ver", &identity.app_version),
+        (APP_NAME, &identity.app_name),
+        (APP_VERSION, &identity.app_version),
     ] {
         if let Some(v) = value.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
-            headers.push((name, v));
+            headers.append(name, v);
         }
     }
-    headers
 }
 
 #[cfg(test)]
@@ -60,13 +58,12 @@ mod tests {
             app_name: Some("tool".into()),
             app_version: Some("2.1".into()),
         };
-        let headers = msal_headers("abc", &identity);
-        let get = |n: &str| {
-            headers
-                .iter()
-                .find(|(k, _)| *k == n)
-                .map(|(_, v)| v.to_str().unwrap().to_string())
-        };
+        let mut headers = HeaderMap::new();
+        append_msal_headers(&mut headers, "abc", &identity);
+        let get = |n: &str| headers.get(n).map(|v| v.to_str().unwrap().to_string());
+        assert_eq!(headers.len(), 8);
+        assert_eq!(get("accept").as_deref(), Some("application/json"));
+        assert_eq!(get("x-client-os").as_deref(), Some(std::env::consts::OS));
         assert_eq!(get("x-client-sku").as_deref(), Some("MSAL.Rust"));
         assert_eq!(
             get("x-client-ver").as_deref(),

@@ -300,21 +300,23 @@ pub fn parse_token_response(
     if !is_json {
         return Err(invalid(url, status, "expected a JSON body", body));
     }
-    let json: Map<String, Value> = serde_json::from_slice(body).map_err(|e| {
-        invalid(
-            url,
-            status,
-            &format!("the body is not a JSON object ({e})"),
-            body,
-        )
-    })?;
-    let response = TokenResponse::deserialize(Value::Object(json)).map_err(|e| {
-        invalid(
-            url,
-            status,
-            &format!("the body is not a token response ({e})"),
-            b"",
-        )
+    // Straight into the typed response; only a failure looks again, to say which it was.
+    let response = serde_json::from_slice::<TokenResponse>(body).map_err(|e| {
+        match serde_json::from_slice::<Map<String, Value>>(body) {
+            Err(e) => invalid(
+                url,
+                status,
+                &format!("the body is not a JSON object ({e})"),
+                body,
+            ),
+            // A JSON object may hold tokens: its text stays out of the error.
+            Ok(_) => invalid(
+                url,
+                status,
+                &format!("the body is not a token response ({e})"),
+                b"",
+            ),
+        }
     })?;
     if response.access_token().is_none() {
         return Err(invalid(

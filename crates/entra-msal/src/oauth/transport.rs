@@ -1,7 +1,7 @@
 //! Sending a form to a token endpoint with MSAL's headers, through the throttling layer.
 
 use crate::error::Error;
-use crate::http::{ClientIdentity, HttpRequest, ThrottledHttp, msal_headers};
+use crate::http::{ClientIdentity, HttpRequest, ThrottledHttp, append_msal_headers};
 
 use super::response::{TokenResponse, parse_token_response};
 
@@ -22,22 +22,39 @@ pub struct FormPost<'a> {
 
 impl FormPost<'_> {
     fn request(&self) -> Result<HttpRequest, Error> {
-        let fields: Vec<&(String, String)> =
-            self.form.iter().filter(|(_, v)| !v.is_empty()).collect();
-        let body = serde_urlencoded::to_string(fields).map_err(|e| {
-            Error::configuration_caused(format!("cannot encode the request: {e}"), e)
-        })?;
-        let mut builder = http::Request::post(self.url)
-            .header("content-type", "application/x-www-form-urlencoded");
-        for (name, value) in msal_headers(self.correlation_id, self.identity) {
-            builder = builder.header(name, value);
+        let mut body = url::form_urlencoded::Serializer::new(String::with_capacity(512));
+        for (name, value) in self.form.iter().filter(|(_, v)| !v.is_empty()) {
+            body.append_pair(name, value);
         }
-        for (name, value) in &self.extra_headers {
-            builder = builder.header(name.as_str(), value.as_str());
-        }
-        builder.body(body.into_bytes()).map_err(|e| {
+        let uri = http::Uri::try_from(self.url).map_err(|e| {
             Error::configuration_caused(format!("cannot build a request to {}: {e}", self.url), e)
-        })
+        })?;
+        let mut request = http::Request::new(body.finish().into_bytes());
+        *request.method_mut() = http::Method::POST;
+        *request.uri_mut() = uri;
+        let headers = request.headers_mut();
+        headers.reserve(9 + self.extra_headers.len());
+        headers.append(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        append_msal_headers(headers, self.correlation_id, self.identity);
+        for (name, value) in &self.extra_headers {
+            let name = http::HeaderName::from_bytes(name.as_bytes());
+            let value = http::HeaderValue::from_str(value);
+            match (name, value) {
+                (Ok(name), Ok(value)) => {
+                    headers.append(name, value);
+                }
+                (Err(e), _) => return Err(self.bad_header(e)),
+                (_, Err(e)) => return Err(self.bad_header(e)),
+            }
+        }
+        Ok(request)
+    }
+
+    fn bad_header(&self, e: impl std::error::Error + Send + Sync + 'static) -> Error {
+        Error::configuration_caused(format!("cannot build a request to {}: {e}", self.url), e)
     }
 
     /// Sends the form and returns the raw response.

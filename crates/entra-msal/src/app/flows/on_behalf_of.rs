@@ -50,8 +50,9 @@ pub(crate) async fn run(
             if let Some(at) = hit {
                 let account = core
                     .accounts(None)
-                    .into_iter()
-                    .find(|a| &a.home_account_id == hid);
+                    .iter()
+                    .find(|a| &a.home_account_id == hid)
+                    .cloned();
                 return Ok(core.result_from_cache(&at, account, request.correlation_id_if_sent()));
             }
         }

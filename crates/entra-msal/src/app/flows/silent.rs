@@ -235,7 +235,7 @@ async fn refresh(
                         request.correlation_id(),
                     )
                 })?;
-                result.account = Some(account.clone());
+                result.account = Some(std::sync::Arc::new(account.clone()));
                 return Ok(result);
             }
             // Another app's family token rejected for this client: try the next one.
