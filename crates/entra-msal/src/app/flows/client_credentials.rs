@@ -34,9 +34,7 @@ pub(crate) async fn run(
     if let Some(result) = fresh_from_cache(core, &scopes, options) {
         return Ok(result);
     }
-    // Boxed: the whole flow's state (discovery, the request, the response) is kilobytes, and
-    // inline it would make every caller's future that large, copied on each call, hits included.
-    Box::pin(acquire(core, region, &scopes, options)).await
+    acquire(core, region, &scopes, options).await
 }
 
 /// The common case answered without awaiting anything: a fresh token in the cache, the
