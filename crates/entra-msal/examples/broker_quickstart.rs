@@ -24,10 +24,8 @@ async fn main() -> Result<(), entra_msal::Error> {
     let result = app
         .acquire_token_interactive(&["User.ReadBasic.All"], &options)
         .await?;
-    let user = result
-        .account
-        .map(|a| a.username.clone())
-        .unwrap_or_default();
-    println!("Signed in as {user}.");
+    if let Some(account) = &result.account {
+        println!("Signed in as {}.", account.username);
+    }
     Ok(())
 }
