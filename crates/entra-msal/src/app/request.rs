@@ -16,9 +16,16 @@ use super::telemetry::{ApiId, CallTelemetry, RefreshReason};
 use crate::error::Error;
 use crate::oauth::TokenResponse;
 
-/// A fresh correlation id (a random UUID): the one place the library makes them.
+/// A fresh correlation id (a random, version 4 UUID): the one place the library makes them.
+/// The bytes come from the thread's generator (`rand::thread_rng`, a CSPRNG the OS seeds once
+/// per thread), so a request makes no system call for its id.
 pub(crate) fn new_correlation_id() -> String {
-    uuid::Uuid::new_v4().to_string()
+    use rand::RngCore as _;
+    let mut bytes = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    let id = uuid::Builder::from_random_bytes(bytes).into_uuid();
+    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    id.hyphenated().encode_lower(&mut text).to_string()
 }
 
 /// A request's correlation id (`client-request-id`): made on first use, so a request answered
@@ -207,6 +214,19 @@ impl ClientCore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn correlation_ids_are_distinct_version_4_uuids() {
+        let a = new_correlation_id();
+        let b = new_correlation_id();
+        assert_ne!(a, b);
+        for id in [a, b] {
+            let parsed = uuid::Uuid::parse_str(&id).expect("a UUID");
+            assert_eq!(parsed.get_version_num(), 4);
+            assert_eq!(parsed.get_variant(), uuid::Variant::RFC4122);
+            assert_eq!(id, parsed.hyphenated().to_string(), "lowercase, hyphenated");
+        }
+    }
 
     #[test]
     fn a_correlation_id_is_made_on_first_use_only() {
