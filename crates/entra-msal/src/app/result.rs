@@ -200,6 +200,15 @@ mod tests {
 
     /// Fuzzing finding (client_flow): server lifetimes near i64::MAX saturate to the latest
     /// representable time instead of overflowing or reading as 1970.
+    /// A result is moved through several async layers on every call, hits included: its
+    /// rarely used parts stay behind pointers (it was 408 bytes with them inline).
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_result_stays_small() {
+        let size = std::mem::size_of::<AuthenticationResult>();
+        assert!(size <= 208, "AuthenticationResult is {size} bytes");
+    }
+
     #[test]
     fn out_of_range_times_saturate() {
         assert_eq!(at(i64::MAX), time::PrimitiveDateTime::MAX.assume_utc());
