@@ -204,7 +204,7 @@ async fn bearer_tokens_and_ssh_certificates_are_never_mixed_up() {
         .await
         .unwrap();
     assert_eq!(
-        (bearer_again.token_source, bearer_again.token_type.as_str()),
+        (bearer_again.token_source, bearer_again.token_type.as_ref()),
         (TokenSource::Cache, "Bearer")
     );
     assert_eq!(bearer_again.access_token, bearer.access_token);

@@ -643,7 +643,7 @@ pub(crate) fn result_from_access_token(
     };
     AuthenticationResult {
         access_token: SecretToken::shared(at.secret.clone()),
-        token_type: at.token_type.clone().unwrap_or_else(|| "Bearer".into()),
+        token_type: result::token_type(at.token_type.as_deref()),
         expires_on: result::at(at.expires_on()),
         extended_expires_on: at.extended_expires_on().map(result::at),
         refresh_on: at.refresh_on().map(result::at),

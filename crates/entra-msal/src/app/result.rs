@@ -1,6 +1,7 @@
 //! What a token acquisition returns: the token, its lifetimes, the account, and where it came
 //! from.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -74,8 +75,9 @@ pub struct Account {
 pub struct AuthenticationResult {
     /// The access token.
     pub access_token: SecretToken,
-    /// Usually `Bearer`.
-    pub token_type: String,
+    /// Usually `Bearer` (then borrowed, not allocated: compare it as a `&str`,
+    /// `result.token_type == "Bearer"`).
+    pub token_type: Cow<'static, str>,
     /// When the access token expires.
     pub expires_on: OffsetDateTime,
     /// How long the token may be used while the identity provider is unavailable.
@@ -181,6 +183,17 @@ impl AuthenticationResult {
                     self.access_token.expose()
                 )
             })
+    }
+}
+
+/// A result's token type: the cache's or response's (`None`: `Bearer`, the OAuth default), with
+/// `Bearer` itself borrowed, so a hit on a bearer token allocates nothing for it.
+pub(crate) fn token_type(raw: Option<&str>) -> Cow<'static, str> {
+    const BEARER: &str = "Bearer";
+    match raw {
+        None => Cow::Borrowed(BEARER),
+        Some(t) if t == BEARER => Cow::Borrowed(BEARER),
+        Some(t) => Cow::Owned(t.to_string()),
     }
 }
 
