@@ -54,20 +54,22 @@ fn fresh_from_cache(
     {
         return None;
     }
-    let endpoints = core.current_endpoints()?;
-    let realm = endpoints.realm.as_str();
-    if core.app_token_key(realm).0 != realm {
-        return None;
-    }
     // Read before the lookup: a write in between makes this version stale, never the hit.
     let version = core.cache.version();
     let now = core.now();
+    // A remembered hit was found under the application's endpoints (its realm) below, and only
+    // a token request needs them again, so it does not ask whether they are still current.
     let remembered = scopes.hit.get(version, now);
     if remembered.is_some() {
         core.log_cache_hit(None, "");
         // The access hooks would do nothing but clear the changed flag.
         core.cache.after_access();
         return remembered;
+    }
+    let endpoints = core.current_endpoints()?;
+    let realm = endpoints.realm.as_str();
+    if core.app_token_key(realm).0 != realm {
+        return None;
     }
     let found = core
         .with_cached_app_token(realm, scopes, None, |at, now| {
