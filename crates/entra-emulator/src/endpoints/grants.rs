@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use super::Form;
-use crate::config::{AppConfig, ClientKind};
+use crate::config::{AppConfig, ClientKind, UserConfig};
 use crate::crypto::pkce_s256;
 use crate::directory::TenantSegment;
 use crate::errors::{self, EntraError};
@@ -218,16 +218,28 @@ pub fn password(req: &TokenRequest<'_>) -> Result<Value, EntraError> {
     if user.password != password {
         return Err(EntraError::new(errors::INVALID_CREDENTIALS, &[]));
     }
+    sign_in_with_credential(req, user, &scopes, req.state.clock.now())
+}
+
+/// Tokens for `user`, who proved who they are with a credential (a password, a federation
+/// server's assertion) and no interaction, so with no MFA: their tenant, the MFA and consent
+/// rules, then the token response.
+fn sign_in_with_credential(
+    req: &TokenRequest<'_>,
+    user: &UserConfig,
+    scopes: &RequestedScopes,
+    auth_time: i64,
+) -> Result<Value, EntraError> {
     let tenant = user_tenant(req.state, req.segment, user)?;
     check_mfa(user, false, &scopes.resource_or_graph())?;
     check_consent(req.state, user, req.client)?;
     let sign_in = SignIn {
         username: user.username.clone(),
         tenant,
-        auth_time: req.state.clock.now(),
+        auth_time,
         mfa: false,
     };
-    issue(req, &sign_in, &scopes, None)
+    issue(req, &sign_in, scopes, None)
 }
 
 /// The SAML bearer grants (`urn:ietf:params:oauth:grant-type:saml1_1-bearer` and
@@ -273,16 +285,7 @@ pub fn saml_bearer(req: &TokenRequest<'_>, version: SamlVersion) -> Result<Value
         .user(&verified.username)
         .filter(|u| req.state.directory.is_federated(&u.username))
         .ok_or_else(|| invalid("The assertion's subject is not a federated user."))?;
-    let tenant = user_tenant(req.state, req.segment, user)?;
-    check_mfa(user, false, &scopes.resource_or_graph())?;
-    check_consent(req.state, user, req.client)?;
-    let sign_in = SignIn {
-        username: user.username.clone(),
-        tenant,
-        auth_time: now,
-        mfa: false,
-    };
-    issue(req, &sign_in, &scopes, None)
+    sign_in_with_credential(req, user, &scopes, now)
 }
 
 /// `grant_type=client_credentials`: exactly one `<resource>/.default` scope.

@@ -26,9 +26,7 @@ impl FormPost<'_> {
         for (name, value) in self.form.iter().filter(|(_, v)| !v.is_empty()) {
             body.append_pair(name, value);
         }
-        let uri = http::Uri::try_from(self.url).map_err(|e| {
-            Error::configuration_caused(format!("cannot build a request to {}: {e}", self.url), e)
-        })?;
+        let uri = http::Uri::try_from(self.url).map_err(|e| self.unbuildable(e))?;
         let mut request = http::Request::new(body.finish().into_bytes());
         *request.method_mut() = http::Method::POST;
         *request.uri_mut() = uri;
@@ -46,14 +44,15 @@ impl FormPost<'_> {
                 (Ok(name), Ok(value)) => {
                     headers.append(name, value);
                 }
-                (Err(e), _) => return Err(self.bad_header(e)),
-                (_, Err(e)) => return Err(self.bad_header(e)),
+                (Err(e), _) => return Err(self.unbuildable(e)),
+                (_, Err(e)) => return Err(self.unbuildable(e)),
             }
         }
         Ok(request)
     }
 
-    fn bad_header(&self, e: impl std::error::Error + Send + Sync + 'static) -> Error {
+    /// A request this form cannot become (a bad URL or header): the caller's configuration.
+    fn unbuildable(&self, e: impl std::error::Error + Send + Sync + 'static) -> Error {
         Error::configuration_caused(format!("cannot build a request to {}: {e}", self.url), e)
     }
 

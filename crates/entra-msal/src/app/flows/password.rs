@@ -52,7 +52,9 @@ pub(crate) async fn run(
         }
         // The SAML grants are not in the form-based fallback of the telemetry headers.
         request.report_as(ApiId::UsernamePassword, RefreshReason::NotSilent);
-        if let UserRealm::Federated(realm) =
+        // A federated domain: the federation server's SAML assertion is the grant. A managed
+        // one: the password itself, with the UPN as the routing hint.
+        let (grant, form, anchor) = if let UserRealm::Federated(realm) =
             authority::user_realm(&core.http, &core.authority, username).await
         {
             let assertion = wstrust::saml_assertion(
@@ -68,7 +70,6 @@ pub(crate) async fn run(
                 SamlVersion::V1_1 => GrantType::Saml11Bearer,
                 SamlVersion::V2 => GrantType::Saml2Bearer,
             };
-            let endpoints = core.endpoints().await?;
             let form = grants::saml_bearer(
                 &core.client_id,
                 assertion.version.grant_type(),
@@ -76,32 +77,19 @@ pub(crate) async fn run(
                 &request.decorated,
                 request.claims.as_deref(),
             );
-            let response = core
-                .send(&request, &endpoints.token_endpoint, form, Vec::new())
-                .await?;
-            return core.finish(&Issued {
-                username: Some(username),
-                key_id: request.key_id(),
-                ext_cache_key: request.ext_cache_key(),
-                ..Issued::response(
-                    &endpoints,
-                    &response,
-                    &request.decorated,
-                    grant,
-                    core.now(),
-                    request.correlation_id(),
-                )
-            });
-        }
+            (grant, form, Vec::new())
+        } else {
+            let form = grants::password(
+                &core.client_id,
+                username,
+                password,
+                &request.decorated,
+                request.claims.as_deref(),
+            );
+            let anchor = vec![("X-AnchorMailbox".to_string(), format!("UPN:{username}"))];
+            (GrantType::Password, form, anchor)
+        };
         let endpoints = core.endpoints().await?;
-        let form = grants::password(
-            &core.client_id,
-            username,
-            password,
-            &request.decorated,
-            request.claims.as_deref(),
-        );
-        let anchor = vec![("X-AnchorMailbox".to_string(), format!("UPN:{username}"))];
         let response = core
             .send(&request, &endpoints.token_endpoint, form, anchor)
             .await?;
@@ -113,7 +101,7 @@ pub(crate) async fn run(
                 &endpoints,
                 &response,
                 &request.decorated,
-                GrantType::Password,
+                grant,
                 core.now(),
                 request.correlation_id(),
             )
