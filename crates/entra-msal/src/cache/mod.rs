@@ -52,6 +52,7 @@
 
 pub(crate) mod add;
 mod hash;
+mod pretty_json;
 pub(crate) mod keys;
 mod query;
 mod schema;

@@ -14,6 +14,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
+use super::pretty_json;
 use super::schema::{
     ACCESS_TOKEN, ACCOUNT, APP_METADATA, AccessToken, AccountEntity, AppMetadata, Entity, ID_TOKEN,
     IdToken, REFRESH_TOKEN, RefreshToken,
@@ -76,14 +77,12 @@ impl Serialize for Document<'_> {
 /// The cache as JSON, indented by 4 spaces.
 /// `capacity` is a guess of the output size (e.g. the previous one).
 pub(crate) fn to_json(store: &Store, capacity: usize) -> String {
-    let mut out = Vec::with_capacity(capacity.max(256));
-    let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
-    let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
-    // Writing into a Vec cannot fail, and every map key is a string.
-    if Document(store).serialize(&mut serializer).is_err() {
+    let mut out = String::with_capacity(capacity.max(256));
+    // Every map key the store holds is a string, and writing into a String cannot fail.
+    if pretty_json::write(&mut out, &Document(store)).is_err() {
         return "{}".to_string();
     }
-    String::from_utf8(out).unwrap_or_else(|_| "{}".to_string())
+    out
 }
 
 // ---------------------------------------------------------------------------------------------

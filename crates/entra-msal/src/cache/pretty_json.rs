@@ -1,0 +1,434 @@
+//! The cache's JSON writer: a `serde` serializer that writes exactly what
+//! `serde_json::ser::PrettyFormatter::with_indent(b"    ")` writes (MSAL Python's 4-space
+//! indent), into a `String`.
+//!
+//! Why not `serde_json` itself: it escapes strings one byte at a time through a table, and a
+//! cache is mostly long secrets (access, refresh and ID tokens) with nothing to escape. Here a
+//! string is checked 32 bytes at a time (a comparison the compiler turns into vector
+//! instructions) and its clean runs are copied whole. Writing into a `String` through `&str`
+//! slices also spares the final UTF-8 validation of the output.
+//!
+//! Only what the cache writes is supported: maps with string keys, sequences, strings, numbers,
+//! booleans and null (`serde_json::Value` and the entities of `schema.rs`). Anything else is an
+//! [`Unsupported`] error, never invalid JSON.
+
+use std::fmt::{self, Write as _};
+
+use serde::Serialize;
+use serde::ser::{self, Impossible, SerializeMap, SerializeSeq};
+
+/// Writes `value` as indented JSON into `out`.
+pub(crate) fn write<T: Serialize + ?Sized>(out: &mut String, value: &T) -> Result<(), Unsupported> {
+    value.serialize(&mut PrettyJson {
+        out,
+        depth: 0,
+        in_key: false,
+    })
+}
+
+/// A value the cache writer cannot write (a non-string map key, bytes, an enum, a struct).
+#[derive(Debug)]
+pub(crate) struct Unsupported(String);
+
+impl fmt::Display for Unsupported {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the cache's JSON writer cannot write {}", self.0)
+    }
+}
+
+impl std::error::Error for Unsupported {}
+
+impl ser::Error for Unsupported {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        Self(msg.to_string())
+    }
+}
+
+fn unsupported(what: &str) -> Unsupported {
+    Unsupported(what.to_string())
+}
+
+struct PrettyJson<'a> {
+    out: &'a mut String,
+    depth: usize,
+    /// A map key is being written: only strings are valid JSON keys.
+    in_key: bool,
+}
+
+const INDENT: &str = "    ";
+
+impl PrettyJson<'_> {
+    fn newline(&mut self) {
+        self.out.push('\n');
+        for _ in 0..self.depth {
+            self.out.push_str(INDENT);
+        }
+    }
+
+    /// Fails for anything but a string while a map key is written.
+    fn scalar(&mut self, what: &str) -> Result<(), Unsupported> {
+        if self.in_key {
+            return Err(unsupported(&format!("a map key that is {what}")));
+        }
+        Ok(())
+    }
+
+}
+
+/// Opens a map (`{`) or a sequence (`[`).
+fn open<'w, 'a>(
+    writer: &'w mut PrettyJson<'a>,
+    bracket: char,
+) -> Result<Compound<'w, 'a>, Unsupported> {
+    writer.scalar("a map or sequence")?;
+    writer.out.push(bracket);
+    writer.depth += 1;
+    Ok(Compound {
+        writer,
+        first: true,
+    })
+}
+
+/// Whether JSON needs `b` escaped: `"`, `\` and the control characters below U+0020.
+fn needs_escape(b: u8) -> bool {
+    // Bitwise, not short-circuit: branch-free, so a chunk's checks vectorize.
+    (b < 0x20) | (b == b'"') | (b == b'\\')
+}
+
+/// The bytes checked at once.
+const CHUNK: usize = 32;
+
+/// Whether any byte of a chunk needs escaping; written as a fold over a fixed-size array so
+/// that it compiles to a few vector comparisons instead of one branch per byte.
+#[inline(always)]
+fn any_needs_escape(chunk: &[u8; CHUNK]) -> bool {
+    chunk.iter().fold(0u8, |acc, &b| acc | u8::from(needs_escape(b))) != 0
+}
+
+/// The index of the first byte at or after `from` that needs escaping.
+///
+/// Whole chunks are checked at once, and only a chunk with a hit is searched byte by byte.
+fn next_escape(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    while let Some(chunk) = bytes.get(i..i + CHUNK).and_then(|c| <&[u8; CHUNK]>::try_from(c).ok()) {
+        if any_needs_escape(chunk) {
+            return bytes[i..i + CHUNK].iter().position(|&b| needs_escape(b)).map(|p| i + p);
+        }
+        i += CHUNK;
+    }
+    let tail = &bytes[i..];
+    // A string of a chunk or more: its last chunk covers the tail (some bytes twice). A shorter
+    // one is checked byte by byte: copying it into a padded chunk costs more (the copy's stores
+    // stall the chunk's load).
+    let clean = match bytes.len().checked_sub(CHUNK) {
+        Some(last) => bytes
+            .get(last..)
+            .and_then(|c| <&[u8; CHUNK]>::try_from(c).ok())
+            .is_some_and(|c| !any_needs_escape(c)),
+        None => !tail.iter().any(|&b| needs_escape(b)),
+    };
+    if clean {
+        return None;
+    }
+    tail.iter().position(|&b| needs_escape(b)).map(|p| i + p)
+}
+
+/// `s` as a JSON string literal, escaped exactly as `serde_json` escapes it.
+fn write_string(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = s.as_bytes();
+    out.reserve(s.len() + 2);
+    out.push('"');
+    let mut start = 0;
+    while let Some(i) = next_escape(bytes, start) {
+        // The byte at `i` is ASCII, so `i` is a character boundary.
+        out.push_str(&s[start..i]);
+        match bytes[i] {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x08 => out.push_str("\\b"),
+            0x0c => out.push_str("\\f"),
+            b => {
+                out.push_str("\\u00");
+                out.push(char::from(HEX[usize::from(b >> 4)]));
+                out.push(char::from(HEX[usize::from(b & 0xf)]));
+            }
+        }
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
+}
+
+/// An open map or sequence.
+struct Compound<'w, 'a> {
+    writer: &'w mut PrettyJson<'a>,
+    first: bool,
+}
+
+impl Compound<'_, '_> {
+    /// Before an item: the separator, a new line and the indent.
+    fn item(&mut self) {
+        if !self.first {
+            self.writer.out.push(',');
+        }
+        self.first = false;
+        self.writer.newline();
+    }
+
+    fn close(self, bracket: char) {
+        self.writer.depth -= 1;
+        if !self.first {
+            self.writer.newline();
+        }
+        self.writer.out.push(bracket);
+    }
+}
+
+impl<'a, 'w> ser::Serializer for &'w mut PrettyJson<'a> {
+    type Ok = ();
+    type Error = Unsupported;
+    type SerializeSeq = Compound<'w, 'a>;
+    type SerializeTuple = Impossible<(), Unsupported>;
+    type SerializeTupleStruct = Impossible<(), Unsupported>;
+    type SerializeTupleVariant = Impossible<(), Unsupported>;
+    type SerializeMap = Compound<'w, 'a>;
+    type SerializeStruct = Impossible<(), Unsupported>;
+    type SerializeStructVariant = Impossible<(), Unsupported>;
+
+    fn serialize_bool(self, v: bool) -> Result<(), Unsupported> {
+        self.scalar("a boolean")?;
+        self.out.push_str(if v { "true" } else { "false" });
+        Ok(())
+    }
+    fn serialize_i8(self, v: i8) -> Result<(), Unsupported> {
+        self.serialize_i64(i64::from(v))
+    }
+    fn serialize_i16(self, v: i16) -> Result<(), Unsupported> {
+        self.serialize_i64(i64::from(v))
+    }
+    fn serialize_i32(self, v: i32) -> Result<(), Unsupported> {
+        self.serialize_i64(i64::from(v))
+    }
+    fn serialize_i64(self, v: i64) -> Result<(), Unsupported> {
+        self.scalar("a number")?;
+        // Writing into a String cannot fail.
+        let _ = write!(self.out, "{v}");
+        Ok(())
+    }
+    fn serialize_u8(self, v: u8) -> Result<(), Unsupported> {
+        self.serialize_u64(u64::from(v))
+    }
+    fn serialize_u16(self, v: u16) -> Result<(), Unsupported> {
+        self.serialize_u64(u64::from(v))
+    }
+    fn serialize_u32(self, v: u32) -> Result<(), Unsupported> {
+        self.serialize_u64(u64::from(v))
+    }
+    fn serialize_u64(self, v: u64) -> Result<(), Unsupported> {
+        self.scalar("a number")?;
+        let _ = write!(self.out, "{v}");
+        Ok(())
+    }
+    fn serialize_f32(self, v: f32) -> Result<(), Unsupported> {
+        self.serialize_f64(f64::from(v))
+    }
+    fn serialize_f64(self, v: f64) -> Result<(), Unsupported> {
+        self.scalar("a number")?;
+        // Rare in a cache (only in unknown fields): `serde_json` writes it, so the shortest
+        // round-trip form and `null` for non-finite values stay exactly its own.
+        let text = serde_json::to_string(&v).map_err(|e| unsupported(&e.to_string()))?;
+        self.out.push_str(&text);
+        Ok(())
+    }
+    fn serialize_char(self, v: char) -> Result<(), Unsupported> {
+        self.serialize_str(v.encode_utf8(&mut [0; 4]))
+    }
+    fn serialize_str(self, v: &str) -> Result<(), Unsupported> {
+        write_string(self.out, v);
+        Ok(())
+    }
+    fn serialize_bytes(self, _: &[u8]) -> Result<(), Unsupported> {
+        Err(unsupported("bytes"))
+    }
+    fn serialize_none(self) -> Result<(), Unsupported> {
+        self.serialize_unit()
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), Unsupported> {
+        value.serialize(self)
+    }
+    fn serialize_unit(self) -> Result<(), Unsupported> {
+        self.scalar("null")?;
+        self.out.push_str("null");
+        Ok(())
+    }
+    fn serialize_unit_struct(self, _: &'static str) -> Result<(), Unsupported> {
+        self.serialize_unit()
+    }
+    fn serialize_unit_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+    ) -> Result<(), Unsupported> {
+        self.serialize_str(variant)
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        value: &T,
+    ) -> Result<(), Unsupported> {
+        value.serialize(self)
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: &T,
+    ) -> Result<(), Unsupported> {
+        Err(unsupported("an enum variant with data"))
+    }
+    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, Unsupported> {
+        open(self, '[')
+    }
+    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, Unsupported> {
+        Err(unsupported("a tuple"))
+    }
+    fn serialize_tuple_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleStruct, Unsupported> {
+        Err(unsupported("a tuple struct"))
+    }
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleVariant, Unsupported> {
+        Err(unsupported("an enum variant with data"))
+    }
+    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, Unsupported> {
+        open(self, '{')
+    }
+    fn serialize_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStruct, Unsupported> {
+        Err(unsupported("a struct"))
+    }
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStructVariant, Unsupported> {
+        Err(unsupported("an enum variant with data"))
+    }
+}
+
+impl SerializeSeq for Compound<'_, '_> {
+    type Ok = ();
+    type Error = Unsupported;
+
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Unsupported> {
+        self.item();
+        value.serialize(&mut *self.writer)
+    }
+    fn end(self) -> Result<(), Unsupported> {
+        self.close(']');
+        Ok(())
+    }
+}
+
+impl SerializeMap for Compound<'_, '_> {
+    type Ok = ();
+    type Error = Unsupported;
+
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Unsupported> {
+        self.item();
+        self.writer.in_key = true;
+        let written = key.serialize(&mut *self.writer);
+        self.writer.in_key = false;
+        written
+    }
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Unsupported> {
+        self.writer.out.push_str(": ");
+        value.serialize(&mut *self.writer)
+    }
+    fn end(self) -> Result<(), Unsupported> {
+        self.close('}');
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn serde_json_pretty(value: &Value) -> String {
+        let mut out = Vec::new();
+        let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+        let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
+        value.serialize(&mut serializer).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    fn ours(value: &Value) -> String {
+        let mut out = String::new();
+        write(&mut out, value).unwrap();
+        out
+    }
+
+    #[test]
+    fn writes_what_serde_json_pretty_writes() {
+        let value = json!({
+            "empty_map": {}, "empty_list": [], "null": null, "yes": true, "no": false,
+            "numbers": [0, -1, 18446744073709551615u64, -9223372036854775808i64, 1.5, 1e300, 0.1],
+            "nested": {"a": [{"b": []}, [1, [2]], "c"], "d": {"e": {"f": "g"}}},
+            "text": "plain", "": "empty key",
+            "unicode": "üñïçødé – 日本語 🦀",
+        });
+        assert_eq!(ours(&value), serde_json_pretty(&value));
+    }
+
+    #[test]
+    fn escapes_every_byte_as_serde_json_does() {
+        // Every ASCII byte, at every offset of a chunk and across chunk boundaries.
+        let all: String = (0u8..0x80).map(char::from).collect();
+        for prefix in 0..70 {
+            let s = format!("{}{all}{}é\u{7f}", "x".repeat(prefix), "y".repeat(prefix));
+            let value = json!({ s.clone(): [s.clone(), {"k": s}] });
+            assert_eq!(ours(&value), serde_json_pretty(&value), "prefix {prefix}");
+        }
+    }
+
+    #[test]
+    fn long_clean_and_dirty_strings() {
+        for len in [0, 1, 15, 16, 17, 31, 32, 33, 63, 64, 65, 1500] {
+            for special in ["", "\"", "\\", "\n", "\u{1}", "ü"] {
+                let s = format!("{}{special}{}", "a".repeat(len), "b".repeat(len / 2));
+                let value = Value::String(s);
+                assert_eq!(ours(&value), serde_json_pretty(&value));
+            }
+        }
+    }
+
+    #[test]
+    fn a_non_string_key_is_an_error_not_invalid_json() {
+        let mut map = std::collections::BTreeMap::new();
+        map.insert(1, "one");
+        let mut out = String::new();
+        let err = write(&mut out, &map).unwrap_err();
+        assert!(err.to_string().contains("map key"), "{err}");
+    }
+}
