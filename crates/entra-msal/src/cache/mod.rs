@@ -52,8 +52,8 @@
 
 pub(crate) mod add;
 mod hash;
-mod pretty_json;
 pub(crate) mod keys;
+mod pretty_json;
 mod query;
 mod schema;
 mod scopes;
