@@ -795,7 +795,7 @@ pub mod cache_internals {
 
     /// Files a token response (what the applications do after a successful request).
     pub fn add(cache: &TokenCache, event: &TokenEvent<'_>) -> Result<(), Error> {
-        cache.add(event).map(drop)
+        cache.add(event)
     }
 
     /// Whether the cache holds a usable access token for `query`.

@@ -15,6 +15,7 @@ use super::result::AuthenticationResult;
 use super::scopes;
 use super::telemetry::{ApiId, RefreshReason};
 use crate::error::{Classification, Error, ServiceError};
+use crate::http::ExtraHeaders;
 use crate::jwt::home_account_id;
 use crate::oauth::grants;
 use crate::oauth::pkce::{self, Pkce};
@@ -284,7 +285,7 @@ struct Redemption<'a> {
     code_verifier: Option<&'a str>,
     nonce: Option<&'a str>,
     max_age: Option<u64>,
-    anchor: Vec<(String, String)>,
+    anchor: ExtraHeaders,
 }
 
 impl ClientCore {

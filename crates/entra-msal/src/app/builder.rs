@@ -217,10 +217,8 @@ macro_rules! common_builder_methods {
             name: impl Into<String>,
             version: impl Into<String>,
         ) -> Self {
-            self.common.identity = $crate::http::ClientIdentity {
-                app_name: Some(name.into()),
-                app_version: Some(version.into()),
-            };
+            self.common.identity =
+                $crate::http::ClientIdentity::new(Some(name.into()), Some(version.into()));
             self
         }
 

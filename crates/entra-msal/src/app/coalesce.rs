@@ -7,20 +7,28 @@ use std::sync::{Arc, Mutex};
 /// then goes to the network, so N concurrent misses cost one request.
 #[derive(Debug, Default)]
 pub struct Coalescer {
-    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    locks: Mutex<HashMap<Arc<str>, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Coalescer {
-    /// Waits for the key's lock.
-    pub async fn lock(&self, key: &str) -> CoalesceGuard<'_> {
-        let lock = {
+    /// Waits for the key's lock. The key is shared by the map and the guard, not copied.
+    pub async fn lock(&self, key: String) -> CoalesceGuard<'_> {
+        let (key, lock) = {
             let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
-            locks.entry(key.to_string()).or_default().clone()
+            match locks.get_key_value(key.as_str()) {
+                Some((key, lock)) => (key.clone(), lock.clone()),
+                None => {
+                    let key: Arc<str> = key.into();
+                    let lock = Arc::<tokio::sync::Mutex<()>>::default();
+                    locks.insert(key.clone(), lock.clone());
+                    (key, lock)
+                }
+            }
         };
         let guard = lock.clone().lock_owned().await;
         CoalesceGuard {
             owner: self,
-            key: key.to_string(),
+            key,
             lock,
             _guard: guard,
         }
@@ -30,7 +38,7 @@ impl Coalescer {
 /// Held while a request for the key is in flight; releasing it drops the idle entry.
 pub struct CoalesceGuard<'a> {
     owner: &'a Coalescer,
-    key: String,
+    key: Arc<str>,
     lock: Arc<tokio::sync::Mutex<()>>,
     _guard: tokio::sync::OwnedMutexGuard<()>,
 }
@@ -40,7 +48,7 @@ impl Drop for CoalesceGuard<'_> {
         let mut locks = self.owner.locks.lock().unwrap_or_else(|p| p.into_inner());
         // Two references: the map's and ours. Anyone else waiting holds a third.
         if Arc::strong_count(&self.lock) <= 2 {
-            locks.remove(&self.key);
+            locks.remove(&*self.key);
         }
     }
 }

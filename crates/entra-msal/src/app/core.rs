@@ -14,7 +14,7 @@ use super::telemetry::{CallTelemetry, RefreshReason, TelemetryBuffer};
 use crate::authority::{self, Authority, DiscoveryOptions, Endpoints};
 use crate::cache::{self, TokenCache};
 use crate::error::Error;
-use crate::http::{ClientIdentity, ThrottledHttp};
+use crate::http::{ClientIdentity, ExtraHeaders, ThrottledHttp};
 use crate::oauth::ClientCredential;
 use crate::oauth::TokenResponse;
 use crate::oauth::transport::FormPost;
@@ -424,6 +424,31 @@ impl ClientCore {
         }
     }
 
+    /// [`miss_reason`](Self::miss_reason) for an app-only token, through the partition the
+    /// application's hits use when it applies.
+    pub fn app_miss_reason(
+        &self,
+        realm: &str,
+        scopes: &PreparedScopes,
+        ext_cache_key: Option<&str>,
+    ) -> RefreshReason {
+        if ext_cache_key.is_none_or(str::is_empty) {
+            let (key_realm, key) = self.app_token_key(realm);
+            if key_realm == realm {
+                // Any token of these scopes, however old, makes the miss an expiry.
+                let stale =
+                    self.cache
+                        .with_access_token_normalized(key, &scopes.normalized, i64::MIN, |_| ());
+                return if stale.is_some() {
+                    RefreshReason::Expired
+                } else {
+                    RefreshReason::NoAccessToken
+                };
+            }
+        }
+        self.miss_reason(realm, None, &scopes.validated, ext_cache_key, None)
+    }
+
     /// [`with_cached_token`](Self::with_cached_token) for an app-only token, with scopes
     /// prepared once per application and scope list: no key and no scope set is built.
     pub fn with_cached_app_token<R>(
@@ -492,7 +517,7 @@ impl ClientCore {
         token_endpoint: &str,
         mut form: Vec<(String, String)>,
         correlation_id: &str,
-        mut extra_headers: Vec<(String, String)>,
+        mut extra_headers: ExtraHeaders,
         telemetry: Option<CallTelemetry>,
     ) -> Result<TokenResponse, Error> {
         let telemetry = telemetry.or_else(|| CallTelemetry::of_form(&form));
@@ -520,7 +545,7 @@ impl ClientCore {
     /// Files an issued token in the cache and shapes the result from what was filed (the one
     /// decoding of the response serves both).
     pub fn finish(&self, s: &Issued<'_>) -> Result<AuthenticationResult, Error> {
-        let filed = self.cache.file(
+        let mut result = self.cache.file(
             &cache::Filing {
                 client_id: &self.client_id,
                 environment: self.environment(),
@@ -534,8 +559,8 @@ impl ClientCore {
                 now: s.now,
             },
             &s.tokens,
-        )?;
-        let mut result = result_from_filed(filed, s.token_source, s.correlation_id)?;
+            |entities| result_from_entities(entities, s.token_source, s.correlation_id),
+        )??;
         if self.include_refresh_token || self.include_raw_response {
             result.extras = Some(Box::new(ResultExtras {
                 refresh_token: self
@@ -658,27 +683,43 @@ pub(crate) fn result_from_access_token(
 }
 
 /// The `X-AnchorMailbox: Oid:<uid>@<utid>` header MSAL sends for a known account.
-pub(crate) fn oid_anchor(home_account_id: &str) -> Vec<(String, String)> {
+/// None when the id has no `.`.
+pub(crate) fn oid_anchor(home_account_id: &str) -> ExtraHeaders {
     home_account_id
         .split_once('.')
-        .map(|(uid, utid)| vec![("X-AnchorMailbox".to_string(), format!("Oid:{uid}@{utid}"))])
+        .map(|(uid, utid)| anchor_mailbox(format!("Oid:{uid}@{utid}")))
         .unwrap_or_default()
 }
 
-/// The result of a token response, from the entries the cache filed for it.
-pub(crate) fn result_from_filed(
-    filed: cache::Filed,
+/// The `X-AnchorMailbox` header with `value` (`Oid:…` or `UPN:…`); none when `value` cannot be
+/// a header value (a control character): the header only helps the service route the request.
+pub(crate) fn anchor_mailbox(value: String) -> ExtraHeaders {
+    const ANCHOR: http::HeaderName = http::HeaderName::from_static("x-anchormailbox");
+    http::HeaderValue::try_from(value)
+        .map(|value| vec![(ANCHOR, value)])
+        .unwrap_or_default()
+}
+
+/// The result of a token response, from the entries the cache is about to file for it. The ID
+/// token's claims are taken (the cache does not keep them); everything else is read.
+pub(crate) fn result_from_entities(
+    entities: &mut cache::Entities,
     token_source: TokenSource,
     correlation_id: &str,
 ) -> Result<AuthenticationResult, Error> {
-    let at = filed
+    let claims = std::mem::take(&mut entities.id_token_claims);
+    let at = entities
         .access_token
+        .as_ref()
         .ok_or_else(|| Error::cache("the token response filed no access token".into()))?;
     Ok(AuthenticationResult {
-        id_token: filed.id_token.map(|t| SecretToken::new(t.secret)),
-        id_token_claims: filed.id_token_claims.map(Arc::new),
-        account: filed.account.as_ref().map(|a| Arc::new(Account::from(a))),
-        ..result_from_access_token(&at, token_source, correlation_id)
+        id_token: entities
+            .id_token
+            .as_ref()
+            .map(|t| SecretToken::new(t.secret.clone())),
+        id_token_claims: (!claims.is_empty()).then(|| Arc::new(claims)),
+        account: entities.account.as_ref().map(|a| Arc::new(Account::from(a))),
+        ..result_from_access_token(at, token_source, correlation_id)
     })
 }
 

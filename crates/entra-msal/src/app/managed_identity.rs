@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 
 use super::clock::{Clock, SystemClock};
 use super::coalesce::Coalescer;
-use super::core::{CacheAccess, EXPIRY_MARGIN, result_from_access_token, result_from_filed};
+use super::core::{CacheAccess, EXPIRY_MARGIN, result_from_access_token, result_from_entities};
 use super::request::CorrelationId;
 use super::result::{AuthenticationResult, TokenSource};
 use crate::cache::{self, TokenCache};
@@ -292,7 +292,7 @@ impl ManagedIdentityClient {
             let correlation = CorrelationId::default();
             let _flight = inner
                 .coalescer
-                .lock(&format!("mi|{}", resource.to_lowercase()))
+                .lock(format!("mi|{}", resource.to_lowercase()))
                 .await;
             let cached = self.cached(resource);
             let (to_refresh, fallback) = match (&cached, claims) {
@@ -342,7 +342,7 @@ impl ManagedIdentityClient {
         let now = inner.clock.now();
         let refresh_in = (token.expires_in >= HALF_LIFE_THRESHOLD).then_some(token.expires_in / 2);
         let scopes = [resource.to_string()];
-        let filed = inner.cache.file(
+        let result = inner.cache.file(
             &cache::Filing {
                 client_id: inner.identity.cache_client_id(),
                 environment: MANAGED_IDENTITY_ENVIRONMENT,
@@ -362,9 +362,10 @@ impl ManagedIdentityClient {
                 refresh_in,
                 ..cache::Tokens::default()
             },
-        )?;
+            |entities| result_from_entities(entities, TokenSource::IdentityProvider, correlation_id),
+        )??;
         tracing::debug!(correlation_id, "managed identity token acquired");
-        result_from_filed(filed, TokenSource::IdentityProvider, correlation_id)
+        Ok(result)
     }
 
     async fn send(

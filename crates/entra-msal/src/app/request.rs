@@ -14,6 +14,7 @@ use super::core::ClientCore;
 use super::scopes::{self, PreparedScopes};
 use super::telemetry::{ApiId, CallTelemetry, RefreshReason};
 use crate::error::Error;
+use crate::http::ExtraHeaders;
 use crate::oauth::TokenResponse;
 
 /// A fresh correlation id (a random, version 4 UUID): the one place the library makes them.
@@ -193,7 +194,7 @@ impl ClientCore {
         request: &Request,
         token_endpoint: &str,
         mut form: Vec<(String, String)>,
-        headers: Vec<(String, String)>,
+        headers: ExtraHeaders,
     ) -> Result<TokenResponse, Error> {
         add_extra(&mut form, &request.extra);
         let telemetry = request.telemetry.get().copied();

@@ -11,6 +11,8 @@
 //! Each application keeps its own [`TelemetryBuffer`].
 
 use std::sync::Mutex;
+
+use http::{HeaderName, HeaderValue};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::Error;
@@ -18,9 +20,9 @@ use crate::error::Error;
 /// The schema version both headers start with.
 const SCHEMA_VERSION: &str = "4";
 /// The header naming this request's API and refresh reason.
-const CURRENT_HEADER: &str = "x-client-current-telemetry";
+const CURRENT_HEADER: HeaderName = HeaderName::from_static("x-client-current-telemetry");
 /// The header carrying the cache hits and failures since the last success.
-const LAST_HEADER: &str = "x-client-last-telemetry";
+const LAST_HEADER: HeaderName = HeaderName::from_static("x-client-last-telemetry");
 /// The most characters of failures `x-client-last-telemetry` carries (as MSAL Python).
 const LAST_FAILURES_LIMIT: usize = 350;
 
@@ -152,7 +154,17 @@ impl TelemetryBuffer {
     }
 
     /// The two headers for a request with `call`'s telemetry.
-    pub fn headers(&self, call: CallTelemetry) -> [(String, String); 2] {
+    /// A value that cannot be a header (a server's error code with control characters) leaves
+    /// its header out rather than fail the request.
+    pub fn headers(&self, call: CallTelemetry) -> impl Iterator<Item = (HeaderName, HeaderValue)> {
+        let [current, last] = self.header_texts(call);
+        [(CURRENT_HEADER, current), (LAST_HEADER, last)]
+            .into_iter()
+            .filter_map(|(name, text)| Some((name, HeaderValue::try_from(text).ok()?)))
+    }
+
+    /// The texts of the two headers, current then last.
+    fn header_texts(&self, call: CallTelemetry) -> [String; 2] {
         use std::fmt::Write as _;
         let current = format!(
             "{SCHEMA_VERSION}|{},{}|",
@@ -179,10 +191,7 @@ impl TelemetryBuffer {
             last.push_str(&f.error);
         }
         last.push('|');
-        [
-            (CURRENT_HEADER.to_string(), current),
-            (LAST_HEADER.to_string(), last),
-        ]
+        [current, last]
     }
 
     /// A token answered from the cache.
@@ -243,7 +252,7 @@ mod tests {
     }
 
     fn header(buffer: &TelemetryBuffer, call: CallTelemetry) -> (String, String) {
-        let [(_, current), (_, last)] = buffer.headers(call);
+        let [current, last] = buffer.header_texts(call);
         (current, last)
     }
 

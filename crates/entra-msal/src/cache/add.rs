@@ -117,33 +117,6 @@ pub(crate) struct Entities {
     pub(crate) app_metadata: AppMetadata,
 }
 
-/// What one [`TokenCache::add`](super::TokenCache::add) filed, from the same decoding of the
-/// response, so that an application's result names exactly what the cache holds.
-#[derive(Debug, Clone, Default)]
-pub struct Filed {
-    /// The access token entry, when the response had an `access_token`.
-    pub access_token: Option<AccessToken>,
-    /// The account entry (none for app-only tokens, or with `skip_account_creation`).
-    pub account: Option<AccountEntity>,
-    /// The ID token entry, when the response had an `id_token`.
-    pub id_token: Option<IdToken>,
-    /// The ID token's claims (decoded, not validated), when there is an ID token.
-    pub id_token_claims: Option<Map<String, Value>>,
-}
-
-impl Entities {
-    /// What [`Filed`] reports of these entities.
-    pub(crate) fn filed(&self) -> Filed {
-        Filed {
-            access_token: self.access_token.clone(),
-            account: self.account.clone(),
-            id_token: self.id_token.clone(),
-            id_token_claims: (!self.id_token_claims.is_empty())
-                .then(|| self.id_token_claims.clone()),
-        }
-    }
-}
-
 fn invalid(what: &str) -> Error {
     Error::cache(format!(
         "the token response cannot be cached: {what}; nothing was written (check the \

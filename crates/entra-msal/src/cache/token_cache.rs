@@ -6,7 +6,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use futures_util::future::BoxFuture;
 
-use super::add::{Entities, Filed, Filing, TokenEvent, Tokens, entities, entities_from_event};
+use super::add::{Entities, Filing, TokenEvent, Tokens, entities, entities_from_event};
 use super::query::{AccessTokenQuery, RefreshTokenQuery};
 use super::schema::{AccessToken, AccountEntity, AppMetadata, IdToken, RefreshToken};
 use super::serialize::{from_json, to_json};
@@ -302,27 +302,34 @@ impl TokenCache {
     /// an AccessToken when the response has `access_token`, an Account when the user is known
     /// (from `client_info`, else the ID token's `sub`) unless `skip_account_creation`, an
     /// IdToken when it has `id_token`, a RefreshToken when it has `refresh_token`, and always the
-    /// AppMetadata. Each replaces the entry under the same key. Returns what was filed (the
-    /// access token, account and ID token entries, and the ID token's claims).
+    /// AppMetadata. Each replaces the entry under the same key.
     ///
     /// # Errors
     /// [`Error::Cache`] when the response is malformed (not an object, a non-numeric
     /// `expires_in`, an undecodable `client_info` or ID token); nothing is written then.
-    pub(crate) fn add(&self, event: &TokenEvent<'_>) -> Result<Filed, Error> {
-        self.apply(entities_from_event(event)?)
+    pub(crate) fn add(&self, event: &TokenEvent<'_>) -> Result<(), Error> {
+        self.apply(entities_from_event(event)?, |_| ());
+        Ok(())
     }
 
     /// [`add`](Self::add) for a response already decoded (an application's token response, a
-    /// broker's result): the same entities, without a JSON detour.
-    pub(crate) fn file(&self, filing: &Filing<'_>, tokens: &Tokens<'_>) -> Result<Filed, Error> {
-        self.apply(entities(filing, tokens)?)
+    /// broker's result): the same entities, without a JSON detour. `shape` sees them just
+    /// before they are filed (to make the caller's result from exactly what the cache holds,
+    /// without copying the entries); it may take the ID token's claims, which are not filed.
+    pub(crate) fn file<R>(
+        &self,
+        filing: &Filing<'_>,
+        tokens: &Tokens<'_>,
+        shape: impl FnOnce(&mut Entities) -> R,
+    ) -> Result<R, Error> {
+        Ok(self.apply(entities(filing, tokens)?, shape))
     }
 
-    fn apply(&self, entities: Entities) -> Result<Filed, Error> {
-        let filed = entities.filed();
+    fn apply<R>(&self, mut entities: Entities, shape: impl FnOnce(&mut Entities) -> R) -> R {
+        let shaped = shape(&mut entities);
         self.write().apply(entities);
         self.mark_changed();
-        Ok(filed)
+        shaped
     }
 
     /// The best unexpired access token of the query's partition whose target holds every

@@ -13,7 +13,7 @@ use futures_util::future::BoxFuture;
 
 use crate::error::ErrorCause;
 
-pub(crate) use headers::{ClientIdentity, append_msal_headers};
+pub(crate) use headers::{ClientIdentity, ExtraHeaders};
 pub use options::HttpOptions;
 #[cfg(feature = "reqwest")]
 pub use reqwest_client::ReqwestHttpClient;

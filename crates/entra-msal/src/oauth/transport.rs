@@ -1,7 +1,7 @@
 //! Sending a form to a token endpoint with MSAL's headers, through the throttling layer.
 
 use crate::error::Error;
-use crate::http::{ClientIdentity, HttpRequest, ThrottledHttp, append_msal_headers};
+use crate::http::{ClientIdentity, ExtraHeaders, HttpRequest, ThrottledHttp};
 
 use super::response::{TokenResponse, parse_token_response};
 
@@ -16,8 +16,8 @@ pub struct FormPost<'a> {
     pub correlation_id: &'a str,
     /// App name and version headers.
     pub identity: &'a ClientIdentity,
-    /// Extra headers (`X-AnchorMailbox`, ...).
-    pub extra_headers: Vec<(String, String)>,
+    /// Extra headers (`X-AnchorMailbox`, telemetry).
+    pub extra_headers: ExtraHeaders,
 }
 
 impl FormPost<'_> {
@@ -31,22 +31,13 @@ impl FormPost<'_> {
         *request.method_mut() = http::Method::POST;
         *request.uri_mut() = uri;
         let headers = request.headers_mut();
-        headers.reserve(9 + self.extra_headers.len());
+        *headers = self.identity.request_headers(self.correlation_id);
         headers.append(
             http::header::CONTENT_TYPE,
             http::HeaderValue::from_static("application/x-www-form-urlencoded"),
         );
-        append_msal_headers(headers, self.correlation_id, self.identity);
         for (name, value) in &self.extra_headers {
-            let name = http::HeaderName::from_bytes(name.as_bytes());
-            let value = http::HeaderValue::from_str(value);
-            match (name, value) {
-                (Ok(name), Ok(value)) => {
-                    headers.append(name, value);
-                }
-                (Err(e), _) => return Err(self.unbuildable(e)),
-                (_, Err(e)) => return Err(self.unbuildable(e)),
-            }
+            headers.append(name.clone(), value.clone());
         }
         Ok(request)
     }

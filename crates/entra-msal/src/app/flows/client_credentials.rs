@@ -90,6 +90,32 @@ fn fresh_from_cache(
     found
 }
 
+/// The single-flight key of a token request: realm, lowercased scopes and the extra cache key,
+/// built in one string.
+fn flight_key(realm: &str, scopes: &[String], ext_cache_key: Option<&str>) -> String {
+    let ext = ext_cache_key.unwrap_or("");
+    let scopes_len: usize = scopes.iter().map(|s| s.len() + 1).sum();
+    let mut key = String::with_capacity("client|||".len() + realm.len() + scopes_len + ext.len());
+    key.push_str("client|");
+    key.push_str(realm);
+    key.push('|');
+    for (i, scope) in scopes.iter().enumerate() {
+        if i > 0 {
+            key.push(' ');
+        }
+        let start = key.len();
+        key.push_str(scope);
+        key[start..].make_ascii_lowercase();
+        if !scope.is_ascii() {
+            key.truncate(start);
+            key.extend(scope.chars().flat_map(char::to_lowercase));
+        }
+    }
+    key.push('|');
+    key.push_str(ext);
+    key
+}
+
 /// The whole flow: discovery, the cache (again, under the listener's hooks and the request
 /// coalescer), the token request, filing the response.
 async fn acquire(
@@ -136,6 +162,9 @@ async fn acquire(
         .has_listener()
         .then(|| partition::app_partition(&core.client_id, &endpoints.realm));
     CacheAccess::around(&core.cache, partition.as_deref(), async {
+        // When nothing was filed between this lookup and holding the flight's lock, looking
+        // again under the lock would find the same.
+        let version = core.cache.version();
         let mut aging = None;
         if use_cache {
             match lookup() {
@@ -147,19 +176,15 @@ async fn acquire(
         let reason = match (use_cache, &aging) {
             (false, _) => RefreshReason::ForceRefresh,
             (true, Some(_)) => RefreshReason::Aging,
-            (true, None) => {
-                core.miss_reason(&endpoints.realm, None, scopes, ext_key.as_deref(), None)
-            }
+            (true, None) => core.app_miss_reason(&endpoints.realm, prepared, ext_key.as_deref()),
         };
         request.report_as(ApiId::ForClient, reason);
-        let key = format!(
-            "client|{}|{}|{}",
-            endpoints.realm,
-            scopes.join(" ").to_lowercase(),
-            ext_key.as_deref().unwrap_or("")
-        );
-        let _flight = core.coalescer.lock(&key).await;
-        if use_cache && let Some(Cached::Fresh(result)) = lookup() {
+        let key = flight_key(&endpoints.realm, scopes, ext_key.as_deref());
+        let _flight = core.coalescer.lock(key).await;
+        if use_cache
+            && core.cache.version() != version
+            && let Some(Cached::Fresh(result)) = lookup()
+        {
             return Ok(result);
         }
         let region = region.region(&core.http, &core.authority).await;

@@ -3,7 +3,7 @@
 //! WS-Trust at the federation server and its SAML assertion redeemed at the token endpoint.
 
 use super::super::brokered::{self, BrokerRoute};
-use super::super::core::{CacheAccess, ClientCore, GrantType, Issued};
+use super::super::core::{CacheAccess, ClientCore, GrantType, Issued, anchor_mailbox};
 use super::super::request::Request;
 use super::super::result::AuthenticationResult;
 use super::super::telemetry::{ApiId, RefreshReason};
@@ -86,7 +86,7 @@ pub(crate) async fn run(
                 &request.decorated,
                 request.claims.as_deref(),
             );
-            let anchor = vec![("X-AnchorMailbox".to_string(), format!("UPN:{username}"))];
+            let anchor = anchor_mailbox(format!("UPN:{username}"));
             (GrantType::Password, form, anchor)
         };
         let endpoints = core.endpoints().await?;

@@ -124,7 +124,7 @@ pub(crate) async fn acquire(
         request.key_id().unwrap_or_default(),
         ext_key.unwrap_or_default()
     );
-    let _flight = core.coalescer.lock(&key).await;
+    let _flight = core.coalescer.lock(key).await;
     if use_cache && let Some(at) = lookup() {
         return Ok(core.result_from_cache(
             &at,

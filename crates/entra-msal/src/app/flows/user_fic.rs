@@ -5,7 +5,7 @@
 
 use super::super::claims::Forwarded;
 use super::super::confidential_options::{FederatedUser, UserFicOptions};
-use super::super::core::{CacheAccess, ClientCore, GrantType, Issued};
+use super::super::core::{CacheAccess, ClientCore, GrantType, Issued, anchor_mailbox};
 use super::super::result::AuthenticationResult;
 use crate::error::Error;
 use crate::oauth::grants::{self, UserFicSubject};
@@ -50,7 +50,7 @@ pub(crate) async fn run(
             &request.decorated,
             request.claims.as_deref(),
         );
-        let headers = vec![("X-AnchorMailbox".to_string(), anchor)];
+        let headers = anchor_mailbox(anchor);
         let response = core
             .send(&request, &endpoints.token_endpoint, form, headers)
             .await?;
