@@ -1,6 +1,7 @@
 //! What every application has: client id, authority, transport, cache, clock; and the steps
 //! every flow shares (discovery, one token request, storing and shaping the result).
 
+use crate::oauth::grants::Form;
 use std::sync::Arc;
 
 use super::account_list::AccountList;
@@ -436,9 +437,12 @@ impl ClientCore {
             let (key_realm, key) = self.app_token_key(realm);
             if key_realm == realm {
                 // Any token of these scopes, however old, makes the miss an expiry.
-                let stale =
-                    self.cache
-                        .with_access_token_normalized(key, &scopes.normalized, i64::MIN, |_| ());
+                let stale = self.cache.with_access_token_normalized(
+                    key,
+                    &scopes.normalized,
+                    i64::MIN,
+                    |_| (),
+                );
                 return if stale.is_some() {
                     RefreshReason::Expired
                 } else {
@@ -515,7 +519,7 @@ impl ClientCore {
     pub async fn redeem(
         &self,
         token_endpoint: &str,
-        mut form: Vec<(String, String)>,
+        mut form: Form,
         correlation_id: &str,
         mut extra_headers: ExtraHeaders,
         telemetry: Option<CallTelemetry>,
@@ -718,7 +722,10 @@ pub(crate) fn result_from_entities(
             .as_ref()
             .map(|t| SecretToken::new(t.secret.clone())),
         id_token_claims: (!claims.is_empty()).then(|| Arc::new(claims)),
-        account: entities.account.as_ref().map(|a| Arc::new(Account::from(a))),
+        account: entities
+            .account
+            .as_ref()
+            .map(|a| Arc::new(Account::from(a))),
         ..result_from_access_token(at, token_source, correlation_id)
     })
 }

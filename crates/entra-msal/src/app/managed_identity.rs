@@ -362,7 +362,9 @@ impl ManagedIdentityClient {
                 refresh_in,
                 ..cache::Tokens::default()
             },
-            |entities| result_from_entities(entities, TokenSource::IdentityProvider, correlation_id),
+            |entities| {
+                result_from_entities(entities, TokenSource::IdentityProvider, correlation_id)
+            },
         )??;
         tracing::debug!(correlation_id, "managed identity token acquired");
         Ok(result)

@@ -6,6 +6,7 @@
 //! [`ClientCore::send`] → [`ClientCore::finish`] (decode once, file in the cache, shape the
 //! result from what was filed).
 
+use crate::oauth::grants::Form;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
@@ -114,10 +115,10 @@ impl Request {
 }
 
 /// Appends `extra` to `form`, except the fields the form already has.
-pub(crate) fn add_extra(form: &mut Vec<(String, String)>, extra: &BTreeMap<String, String>) {
+pub(crate) fn add_extra(form: &mut Form, extra: &BTreeMap<String, String>) {
     for (name, value) in extra {
         if !form.iter().any(|(n, _)| n == name) {
-            form.push((name.clone(), value.clone()));
+            form.push((name.clone().into(), value.clone()));
         }
     }
 }
@@ -193,7 +194,7 @@ impl ClientCore {
         &self,
         request: &Request,
         token_endpoint: &str,
-        mut form: Vec<(String, String)>,
+        mut form: Form,
         headers: ExtraHeaders,
     ) -> Result<TokenResponse, Error> {
         add_extra(&mut form, &request.extra);

@@ -10,6 +10,7 @@
 //!
 //! Each application keeps its own [`TelemetryBuffer`].
 
+use std::borrow::Cow;
 use std::sync::Mutex;
 
 use http::{HeaderName, HeaderValue};
@@ -118,7 +119,7 @@ impl CallTelemetry {
     }
 
     /// The telemetry of a form whose flow named none: the API of its `grant_type`, not silent.
-    pub fn of_form(form: &[(String, String)]) -> Option<Self> {
+    pub fn of_form(form: &[(Cow<'static, str>, String)]) -> Option<Self> {
         let grant = form.iter().find(|(k, _)| k == "grant_type")?;
         ApiId::of_grant(&grant.1).map(|api| Self::new(api, RefreshReason::NotSilent))
     }
@@ -308,7 +309,7 @@ mod tests {
 
     #[test]
     fn api_of_a_form() {
-        let form = |g: &str| vec![("grant_type".to_string(), g.to_string())];
+        let form = |g: &str| vec![("grant_type".into(), g.to_string())];
         assert_eq!(
             CallTelemetry::of_form(&form("password")),
             Some(CallTelemetry::new(

@@ -303,34 +303,6 @@ pub(crate) fn entities(event: &Filing<'_>, tokens: &Tokens<'_>) -> Result<Entiti
     let client_id = event.client_id.to_string();
     let family_id = tokens.family_id.clone();
 
-    let access_token = non_empty(tokens.access_token).map(|secret| {
-        let expires_in = match (tokens.expires_in, tokens.expires_on) {
-            (Some(v), _) => v,
-            (None, Some(on)) => on.saturating_sub(now),
-            (None, None) => DEFAULT_EXPIRES_IN,
-        };
-        let ext_expires_in = tokens.ext_expires_in.unwrap_or(expires_in);
-        AccessToken {
-            secret: secret.into(),
-            home_account_id: home_account_id.clone(),
-            environment: environment.clone(),
-            client_id: client_id.clone(),
-            target: target.clone(),
-            realm: realm.clone(),
-            token_type: Some(tokens.token_type.unwrap_or("Bearer").to_string()),
-            cached_at: Some(now),
-            expires_on: now.saturating_add(expires_in),
-            extended_expires_on: Some(now.saturating_add(ext_expires_in)),
-            refresh_on: tokens.refresh_in.map(|r| now.saturating_add(r)),
-            key_id: event.key_id.filter(|k| !k.is_empty()).map(str::to_string),
-            ext_cache_key: event
-                .ext_cache_key
-                .filter(|k| !k.is_empty())
-                .map(str::to_string),
-            extra: Map::new(),
-        }
-    });
-
     let account = match &home_account_id {
         Some(hid) if !event.skip_account_creation => Some(AccountEntity {
             home_account_id: hid.clone(),
@@ -377,6 +349,35 @@ pub(crate) fn entities(event: &Filing<'_>, tokens: &Tokens<'_>) -> Result<Entiti
         last_modification_time: Some(now),
         family_id: family_id.clone(),
         extra: Map::new(),
+    });
+
+    // Last, so that it takes the realm and target the others copied.
+    let access_token = non_empty(tokens.access_token).map(|secret| {
+        let expires_in = match (tokens.expires_in, tokens.expires_on) {
+            (Some(v), _) => v,
+            (None, Some(on)) => on.saturating_sub(now),
+            (None, None) => DEFAULT_EXPIRES_IN,
+        };
+        let ext_expires_in = tokens.ext_expires_in.unwrap_or(expires_in);
+        AccessToken {
+            secret: secret.into(),
+            home_account_id: home_account_id.clone(),
+            environment: environment.clone(),
+            client_id: client_id.clone(),
+            target,
+            realm,
+            token_type: Some(tokens.token_type.unwrap_or("Bearer").to_string()),
+            cached_at: Some(now),
+            expires_on: now.saturating_add(expires_in),
+            extended_expires_on: Some(now.saturating_add(ext_expires_in)),
+            refresh_on: tokens.refresh_in.map(|r| now.saturating_add(r)),
+            key_id: event.key_id.filter(|k| !k.is_empty()).map(str::to_string),
+            ext_cache_key: event
+                .ext_cache_key
+                .filter(|k| !k.is_empty())
+                .map(str::to_string),
+            extra: Map::new(),
+        }
     });
 
     Ok(Entities {

@@ -144,7 +144,13 @@ pub fn account_key(home_account_id: &str, environment: &str, realm: &str) -> Str
 
 /// The AppMetadata key: `appmetadata-{environment}-{client_id}`, **not** lowercased.
 pub fn app_metadata_key(environment: &str, client_id: &str) -> String {
-    format!("appmetadata-{environment}-{client_id}")
+    const PREFIX: &str = "appmetadata-";
+    let mut key = String::with_capacity(PREFIX.len() + environment.len() + 1 + client_id.len());
+    key.push_str(PREFIX);
+    key.push_str(environment);
+    key.push('-');
+    key.push_str(client_id);
+    key
 }
 
 #[cfg(test)]

@@ -484,7 +484,7 @@ mod tests {
             seed ^= seed << 13;
             seed ^= seed >> 7;
             seed ^= seed << 17;
-            let word = seed & (u64::MAX / 255 * 0x7f) | (seed >> 3 & u64::MAX / 255 * 0x80);
+            let word = (seed & (u64::MAX / 255 * 0x7f)) | ((seed >> 3) & (u64::MAX / 255 * 0x80));
             let bytes = word.to_le_bytes();
             assert_eq!(
                 word_needs_escape(word),

@@ -90,6 +90,17 @@ fn partition_of(at: &AccessToken) -> String {
     )
 }
 
+/// Whether two access tokens index alike because the fields their partition and scopes come
+/// from are equal (exactly: the general case compares the lowercased keys).
+fn same_partition_and_target(a: &AccessToken, b: &AccessToken) -> bool {
+    a.target == b.target
+        && a.client_id == b.client_id
+        && a.environment == b.environment
+        && a.realm == b.realm
+        && a.home_account_id == b.home_account_id
+        && a.ext_cache_key == b.ext_cache_key
+}
+
 /// Case-insensitive equality, as the keys make it.
 pub(crate) fn eq_ci(a: &str, b: &str) -> bool {
     if a.is_ascii() && b.is_ascii() {
@@ -294,11 +305,21 @@ pub(crate) struct AccessTokens {
 impl AccessTokens {
     /// Files `token` under `key`, replacing whatever was there.
     pub(crate) fn insert(&mut self, key: String, token: AccessToken) {
+        if let Some(&id) = self.by_key.get(&key) {
+            // A renewed token (the usual replacement) has its predecessor's partition and
+            // target, letter for letter: it takes the old one's place, and no index changes.
+            if let Some(slot) = self.slots.get_mut(id).and_then(Option::as_mut)
+                && same_partition_and_target(&slot.token, &token)
+            {
+                slot.token = token;
+                return;
+            }
+        }
         let scopes = normalize(token.scopes());
         let pk = partition_of(&token);
         if let Some(&id) = self.by_key.get(&key) {
-            // A renewed token (the usual replacement) keeps its partition and scopes: it takes
-            // the old one's place, and no index changes.
+            // The same key with other letters (case, scope order): re-indexed unless the index
+            // would not change.
             if let Some(slot) = self.slots.get_mut(id).and_then(Option::as_mut)
                 && slot.scopes == scopes
                 && partition_of(&slot.token) == pk

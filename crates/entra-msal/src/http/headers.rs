@@ -64,11 +64,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("client-request-id");
 /// Adds the headers MSAL sends on every token request: `Accept`, `x-client-sku`,
 /// `x-client-ver`, `x-client-os`, `x-ms-lib-capability`, `client-request-id`, and the app's name
 /// and version. The names are constants: nothing is parsed per request.
-fn append_msal_headers(
-    headers: &mut HeaderMap,
-    correlation_id: &str,
-    identity: &ClientIdentity,
-) {
+fn append_msal_headers(headers: &mut HeaderMap, correlation_id: &str, identity: &ClientIdentity) {
     const SKU_HEADER: HeaderName = HeaderName::from_static("x-client-sku");
     const VERSION: HeaderName = HeaderName::from_static("x-client-ver");
     const OS: HeaderName = HeaderName::from_static("x-client-os");

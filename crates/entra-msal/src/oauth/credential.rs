@@ -1,6 +1,7 @@
 //! Client credentials of a confidential client: a secret, a certificate, or an assertion
 //! callback. Secrets never appear in `Debug` output.
 
+use super::grants::Form;
 use std::sync::Arc;
 
 use super::assertion::{AssertionCache, CertificateCredential};
@@ -79,7 +80,7 @@ impl ClientCredential {
         client_id: &str,
         token_endpoint: &str,
         now: i64,
-    ) -> Result<Vec<(String, String)>, Error> {
+    ) -> Result<Form, Error> {
         const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
         let assertion = match self {
             Self::Secret(secret) => {

@@ -1,5 +1,6 @@
 //! Sending a form to a token endpoint with MSAL's headers, through the throttling layer.
 
+use super::grants::Form;
 use crate::error::Error;
 use crate::http::{ClientIdentity, ExtraHeaders, HttpRequest, ThrottledHttp};
 
@@ -11,7 +12,7 @@ pub struct FormPost<'a> {
     /// The endpoint.
     pub url: &'a str,
     /// Form fields; empty values are dropped, as MSAL does.
-    pub form: Vec<(String, String)>,
+    pub form: Form,
     /// The correlation id (`client-request-id`).
     pub correlation_id: &'a str,
     /// App name and version headers.

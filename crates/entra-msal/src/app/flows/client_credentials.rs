@@ -196,7 +196,11 @@ async fn acquire(
         };
         let mut form =
             grants::client_credentials(&core.client_id, scopes, request.claims.as_deref());
-        form.extend(extra.into_owned());
+        form.extend(
+            extra
+                .iter()
+                .map(|(name, value)| (Cow::Owned(name.clone()), value.clone())),
+        );
         let outcome = core.send(&request, &token_endpoint, form, Vec::new()).await;
         let correlation_id = request.correlation_id();
         let response = match (outcome, aging) {

@@ -1,5 +1,7 @@
 //! `grant_type=authorization_code` with PKCE.
 
+use super::Form;
+
 /// The form of an authorization-code redemption (scopes already decorated). An empty
 /// `redirect_uri` is left out, and so is a missing PKCE `code_verifier` (a code obtained without
 /// PKCE).
@@ -10,7 +12,7 @@ pub fn authorization_code(
     code_verifier: Option<&str>,
     scopes: &[String],
     claims: Option<&str>,
-) -> Vec<(String, String)> {
+) -> Form {
     let mut form = super::base(client_id, "authorization_code", scopes, claims);
     form.push(("code".into(), code.into()));
     if !redirect_uri.is_empty() {

@@ -1,10 +1,8 @@
 //! `grant_type=client_credentials` (no `client_info`, no scope decoration).
 
+use super::Form;
+
 /// The form of a client-credentials request; the client authentication is added by the caller.
-pub fn client_credentials(
-    client_id: &str,
-    scopes: &[String],
-    claims: Option<&str>,
-) -> Vec<(String, String)> {
+pub fn client_credentials(client_id: &str, scopes: &[String], claims: Option<&str>) -> Form {
     super::base(client_id, "client_credentials", scopes, claims)
 }

@@ -1,25 +1,19 @@
 //! The device authorization grant: the device-code request and the polling form.
 
+use super::Form;
+
 /// The grant type MSAL sends when polling.
 pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 /// The form of `POST .../devicecode` (scopes already decorated).
-pub fn device_authorization(
-    client_id: &str,
-    scopes: &[String],
-    claims: Option<&str>,
-) -> Vec<(String, String)> {
+pub fn device_authorization(client_id: &str, scopes: &[String], claims: Option<&str>) -> Form {
     let mut form = super::base(client_id, "", scopes, claims);
     form.retain(|(k, _)| k != "grant_type");
     form
 }
 
 /// The polling form; MSAL sends the code as both `device_code` and `code`.
-pub fn device_code(
-    client_id: &str,
-    device_code: &str,
-    claims: Option<&str>,
-) -> Vec<(String, String)> {
+pub fn device_code(client_id: &str, device_code: &str, claims: Option<&str>) -> Form {
     let mut form = super::base(client_id, DEVICE_CODE_GRANT, &[], claims);
     form.retain(|(k, _)| k != "scope");
     form.push(("device_code".into(), device_code.into()));

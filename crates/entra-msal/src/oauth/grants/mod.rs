@@ -1,6 +1,8 @@
 //! The form of each grant, one file per grant. Scopes go on the wire sorted and space-joined;
 //! `claims` only when non-empty.
 
+use std::borrow::Cow;
+
 mod authorization_code;
 mod client_credentials;
 mod device_code;
@@ -17,23 +19,33 @@ pub use password::{password, saml_bearer};
 pub use refresh_token::refresh_token;
 pub use user_fic::{UserFicSubject, user_fic};
 
+/// A token request's form: field names (nearly always constants, so borrowed) and values.
+pub type Form = Vec<(Cow<'static, str>, String)>;
+
 /// Fields every token request carries.
 pub(crate) fn base(
     client_id: &str,
     grant_type: &str,
     scopes: &[String],
     claims: Option<&str>,
-) -> Vec<(String, String)> {
-    let mut sorted: Vec<&str> = scopes.iter().map(String::as_str).collect();
-    sorted.sort_unstable();
-    sorted.dedup();
-    let mut form = vec![
-        ("client_id".to_string(), client_id.to_string()),
-        ("grant_type".to_string(), grant_type.to_string()),
-        ("scope".to_string(), sorted.join(" ")),
-    ];
+) -> Form {
+    let scope = match scopes {
+        [] => String::new(),
+        [one] => one.clone(),
+        many => {
+            let mut sorted: Vec<&str> = many.iter().map(String::as_str).collect();
+            sorted.sort_unstable();
+            sorted.dedup();
+            sorted.join(" ")
+        }
+    };
+    // Room for the grant's own fields and the client's credential.
+    let mut form = Vec::with_capacity(8);
+    form.push(("client_id".into(), client_id.to_string()));
+    form.push(("grant_type".into(), grant_type.to_string()));
+    form.push(("scope".into(), scope));
     if let Some(claims) = claims.filter(|c| !c.is_empty()) {
-        form.push(("claims".to_string(), claims.to_string()));
+        form.push(("claims".into(), claims.to_string()));
     }
     form
 }
@@ -42,7 +54,7 @@ pub(crate) fn base(
 mod tests {
     use super::*;
 
-    fn get<'a>(form: &'a [(String, String)], k: &str) -> Option<&'a str> {
+    fn get<'a>(form: &'a [(Cow<'static, str>, String)], k: &str) -> Option<&'a str> {
         form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
     }
 

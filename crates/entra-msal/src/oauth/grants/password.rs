@@ -1,6 +1,8 @@
 //! `grant_type=password` (resource owner password credentials), and the SAML bearer grants that
 //! redeem a federated user's assertion instead of a password.
 
+use super::Form;
+
 /// The form of a username/password request (scopes already decorated).
 pub fn password(
     client_id: &str,
@@ -8,7 +10,7 @@ pub fn password(
     password: &str,
     scopes: &[String],
     claims: Option<&str>,
-) -> Vec<(String, String)> {
+) -> Form {
     let mut form = super::base(client_id, "password", scopes, claims);
     form.push(("username".into(), username.into()));
     form.push(("password".into(), password.into()));
@@ -25,7 +27,7 @@ pub fn saml_bearer(
     assertion_xml: &str,
     scopes: &[String],
     claims: Option<&str>,
-) -> Vec<(String, String)> {
+) -> Form {
     use base64::Engine as _;
     let mut form = super::base(client_id, grant_type, scopes, claims);
     form.push((

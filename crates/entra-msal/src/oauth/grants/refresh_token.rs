@@ -1,12 +1,14 @@
 //! `grant_type=refresh_token`.
 
+use super::Form;
+
 /// The form of a refresh-token redemption (scopes already decorated).
 pub fn refresh_token(
     client_id: &str,
     refresh_token: &str,
     scopes: &[String],
     claims: Option<&str>,
-) -> Vec<(String, String)> {
+) -> Form {
     let mut form = super::base(client_id, "refresh_token", scopes, claims);
     form.push(("refresh_token".into(), refresh_token.into()));
     form.push(("client_info".into(), "1".into()));

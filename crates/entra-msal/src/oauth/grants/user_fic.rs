@@ -1,5 +1,7 @@
 //! `grant_type=user_fic`: a federated identity credential exchanged for a user's tokens.
 
+use super::Form;
+
 /// Who the token is for: a user principal name or an object id.
 pub enum UserFicSubject<'a> {
     /// `username=<upn>`.
@@ -15,7 +17,7 @@ pub fn user_fic(
     subject: UserFicSubject<'_>,
     scopes: &[String],
     claims: Option<&str>,
-) -> Vec<(String, String)> {
+) -> Form {
     let mut form = super::base(client_id, "user_fic", scopes, claims);
     form.push((
         "user_federated_identity_credential".into(),
