@@ -44,8 +44,9 @@ pub fn validate_sign_in(scopes: &[&str]) -> Result<Vec<String>, Error> {
 /// A caller's scope list, validated once and kept in the forms the request path needs.
 #[derive(Debug)]
 pub(crate) struct PreparedScopes {
-    /// The items exactly as the caller passed them (the memo's key).
-    given: Box<[Box<str>]>,
+    /// The items exactly as the caller passed them (the memo's key), each followed by `0xFF`
+    /// (a byte no UTF-8 text holds), in one allocation.
+    given: Box<[u8]>,
     /// [`validate`]'s output: what a request sends and files under.
     pub validated: Vec<String>,
     /// The cache's form of the same set ([`cache::normalize_scopes`]): lowercased, without
@@ -61,7 +62,11 @@ impl PreparedScopes {
         let validated = validate(scopes)?;
         let normalized = cache::normalize_scopes(validated.iter().map(String::as_str));
         Ok(Self {
-            given: scopes.iter().map(|s| Box::from(*s)).collect(),
+            given: scopes
+                .iter()
+                .flat_map(|s| s.as_bytes().iter().chain(&[SEPARATOR]))
+                .copied()
+                .collect(),
             validated,
             normalized,
             hit: HitMemo::default(),
@@ -69,9 +74,19 @@ impl PreparedScopes {
     }
 
     fn is_for(&self, scopes: &[&str]) -> bool {
-        self.given.len() == scopes.len() && self.given.iter().zip(scopes).all(|(g, s)| **g == **s)
+        let mut rest = &self.given[..];
+        for scope in scopes {
+            match rest.split_at_checked(scope.len()) {
+                Some((item, [SEPARATOR, tail @ ..])) if item == scope.as_bytes() => rest = tail,
+                _ => return false,
+            }
+        }
+        rest.is_empty()
     }
 }
+
+/// Ends each item of [`PreparedScopes`]'s key: never part of UTF-8 text.
+const SEPARATOR: u8 = 0xff;
 
 /// How many scope lists an application remembers (an application asks for a few, over and over).
 const MEMO_SIZE: usize = 8;
@@ -79,39 +94,60 @@ const MEMO_SIZE: usize = 8;
 /// An application's recently used scope lists, prepared ([`PreparedScopes`]): a repeated call
 /// with the same scopes neither validates, allocates nor lowercases them again. Only valid lists
 /// are kept, so a bad list fails the same way every time.
+///
+/// The slots and a fingerprint of each list sit inline, beside the lock: a lookup reads the one
+/// prepared list whose fingerprint matches, not every list in turn (which, across many
+/// applications, costs a cache miss per list looked at).
 #[derive(Debug, Default)]
 pub(crate) struct ScopeMemo(RwLock<MemoSlots>);
 
 #[derive(Debug, Default)]
 struct MemoSlots {
-    slots: Vec<Arc<PreparedScopes>>,
-    /// The slot the next new list replaces once all are taken (round robin).
+    fingerprints: [u32; MEMO_SIZE],
+    slots: [Option<Arc<PreparedScopes>>; MEMO_SIZE],
+    /// The slot the next new list takes (round robin once all are taken).
     next: usize,
+}
+
+/// FNV-1a over the items and [`SEPARATOR`] after each: equal lists have equal fingerprints.
+fn fingerprint(scopes: &[&str]) -> u32 {
+    const PRIME: u32 = 0x0100_0193;
+    let mut hash: u32 = 0x811c_9dc5;
+    for scope in scopes {
+        for &b in scope.as_bytes().iter().chain(&[SEPARATOR]) {
+            hash = (hash ^ u32::from(b)).wrapping_mul(PRIME);
+        }
+    }
+    hash
 }
 
 impl ScopeMemo {
     /// `scopes` prepared: from the memo when the same list (item for item) was prepared
     /// recently, else validated now (an invalid list is the error [`validate`] gives).
     pub fn prepare(&self, scopes: &[&str]) -> Result<Arc<PreparedScopes>, Error> {
+        let print = fingerprint(scopes);
         {
             let memo = self.0.read().unwrap_or_else(|p| p.into_inner());
-            if let Some(found) = memo.slots.iter().find(|p| p.is_for(scopes)) {
+            let found = memo
+                .fingerprints
+                .iter()
+                .zip(&memo.slots)
+                .filter(|(f, _)| **f == print)
+                .find_map(|(_, slot)| slot.as_ref().filter(|p| p.is_for(scopes)));
+            if let Some(found) = found {
                 return Ok(found.clone());
             }
         }
-        self.insert(scopes)
+        self.insert(scopes, print)
     }
 
-    fn insert(&self, scopes: &[&str]) -> Result<Arc<PreparedScopes>, Error> {
+    fn insert(&self, scopes: &[&str], print: u32) -> Result<Arc<PreparedScopes>, Error> {
         let prepared = Arc::new(PreparedScopes::new(scopes)?);
         let mut memo = self.0.write().unwrap_or_else(|p| p.into_inner());
-        if memo.slots.len() < MEMO_SIZE {
-            memo.slots.push(prepared.clone());
-        } else {
-            let next = memo.next;
-            memo.slots[next] = prepared.clone();
-            memo.next = (next + 1) % MEMO_SIZE;
-        }
+        let next = memo.next;
+        memo.fingerprints[next] = print;
+        memo.slots[next] = Some(prepared.clone());
+        memo.next = (next + 1) % MEMO_SIZE;
         Ok(prepared)
     }
 }
@@ -172,10 +208,24 @@ mod tests {
                 vec![scope.clone()]
             );
         }
-        assert_eq!(memo.0.read().unwrap().slots.len(), MEMO_SIZE);
+        let filled = memo.0.read().unwrap().slots.iter().flatten().count();
+        assert_eq!(filled, MEMO_SIZE);
         assert_eq!(
             memo.prepare(&["User.Read", " b "]).unwrap().validated,
             first.validated
         );
+    }
+
+    #[test]
+    fn lists_that_join_alike_are_different_lists() {
+        let memo = ScopeMemo::default();
+        let split = memo.prepare(&["a", "b"]).unwrap();
+        let joined = memo.prepare(&["ab"]).unwrap();
+        let spaced = memo.prepare(&["a b"]).unwrap();
+        assert_eq!(split.validated, vec!["a", "b"]);
+        assert_eq!(joined.validated, vec!["ab"]);
+        assert_eq!(spaced.validated, vec!["a b"]);
+        assert_ne!(fingerprint(&["a", "b"]), fingerprint(&["ab"]));
+        assert!(Arc::ptr_eq(&split, &memo.prepare(&["a", "b"]).unwrap()));
     }
 }

@@ -66,16 +66,20 @@ pub trait CacheListener: Send + Sync {
 }
 
 #[derive(Default)]
+///
+/// In declaration order (`repr(C)`): what every cache hit reads comes first, in the cache line
+/// of the `Arc`'s counts.
+#[repr(C)]
 struct Shared {
-    store: RwLock<Store>,
+    /// Moved on by every write (see [`TokenCache::version`]).
+    version: AtomicU64,
+    /// Whether `listener` holds one: read without its lock on every token operation.
+    listening: AtomicBool,
     changed: AtomicBool,
     /// The size of the last `serialize` output, to allocate the next one at once.
     last_size: AtomicUsize,
     listener: RwLock<Option<Arc<dyn CacheListener>>>,
-    /// Whether `listener` holds one: read without its lock on every token operation.
-    listening: AtomicBool,
-    /// Moved on by every write (see [`TokenCache::version`]).
-    version: AtomicU64,
+    store: RwLock<Store>,
 }
 
 /// The token cache: MSAL's unified schema in memory, indexed, serializable to MSAL Python's JSON.
