@@ -23,7 +23,37 @@ pub(crate) fn write<T: Serialize + ?Sized>(out: &mut String, value: &T) -> Resul
         out,
         depth: 0,
         in_key: false,
+        verbatim: false,
     })
+}
+
+/// `value` as [`write`] writes it when it sits `depth` levels deep in a document: the text a
+/// [`Verbatim`] there must hold.
+pub(crate) fn text_at<T: Serialize + ?Sized>(
+    depth: usize,
+    value: &T,
+) -> Result<String, Unsupported> {
+    let mut out = String::new();
+    value.serialize(&mut PrettyJson {
+        out: &mut out,
+        depth,
+        in_key: false,
+        verbatim: false,
+    })?;
+    Ok(out)
+}
+
+/// JSON text written as it is, in place of a value (see [`text_at`]). Only this writer knows
+/// it; another serializer would write it as a string.
+pub(crate) struct Verbatim<'a>(pub(crate) &'a str);
+
+/// The name that marks a [`Verbatim`] to this writer.
+const VERBATIM: &str = "entra_msal::cache::pretty_json::Verbatim";
+
+impl Serialize for Verbatim<'_> {
+    fn serialize<S: ser::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_newtype_struct(VERBATIM, self.0)
+    }
 }
 
 /// A value the cache writer cannot write (a non-string map key, bytes, an enum, a struct).
@@ -53,6 +83,8 @@ struct PrettyJson<'a> {
     depth: usize,
     /// A map key is being written: only strings are valid JSON keys.
     in_key: bool,
+    /// The next string is a [`Verbatim`]'s text.
+    verbatim: bool,
 }
 
 const INDENT: &str = "    ";
@@ -284,7 +316,11 @@ impl<'a, 'w> ser::Serializer for &'w mut PrettyJson<'a> {
         self.serialize_str(v.encode_utf8(&mut [0; 4]))
     }
     fn serialize_str(self, v: &str) -> Result<(), Unsupported> {
-        write_string(self.out, v);
+        if std::mem::take(&mut self.verbatim) {
+            self.out.push_str(v);
+        } else {
+            write_string(self.out, v);
+        }
         Ok(())
     }
     fn serialize_bytes(self, _: &[u8]) -> Result<(), Unsupported> {
@@ -314,9 +350,16 @@ impl<'a, 'w> ser::Serializer for &'w mut PrettyJson<'a> {
     }
     fn serialize_newtype_struct<T: Serialize + ?Sized>(
         self,
-        _: &'static str,
+        name: &'static str,
         value: &T,
     ) -> Result<(), Unsupported> {
+        if name == VERBATIM {
+            self.scalar("verbatim JSON")?;
+            self.verbatim = true;
+            let written = value.serialize(&mut *self);
+            self.verbatim = false;
+            return written;
+        }
         value.serialize(self)
     }
     fn serialize_newtype_variant<T: Serialize + ?Sized>(

@@ -29,12 +29,26 @@ const SECTIONS: [&str; 5] = [ACCESS_TOKEN, ACCOUNT, ID_TOKEN, REFRESH_TOKEN, APP
 
 struct Entries<'a, T>(Vec<(&'a String, EntryRef<'a, T>)>);
 
+/// The depth of an entry's value in the document (`{"AccessToken": {"key": value}}`).
+const ENTRY_DEPTH: usize = 2;
+
 impl<T: Serialize> Serialize for Entries<'_, T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut m = serializer.serialize_map(Some(self.0.len()))?;
         for (k, v) in &self.0 {
             match v {
-                EntryRef::Typed(t) => m.serialize_entry(k, t)?,
+                EntryRef::Typed(t, json) => {
+                    let text = match json.get() {
+                        Some(text) => Some(text),
+                        None => pretty_json::text_at(ENTRY_DEPTH, t)
+                            .ok()
+                            .map(|text| json.get_or_init(|| text.into_boxed_str())),
+                    };
+                    match text {
+                        Some(text) => m.serialize_entry(k, &pretty_json::Verbatim(text))?,
+                        None => m.serialize_entry(k, t)?,
+                    }
+                }
                 EntryRef::Raw(r) => m.serialize_entry(k, r)?,
             }
         }

@@ -13,6 +13,7 @@
 //! - Entries that do not fit the schema are kept verbatim (`raw`) and are never returned.
 
 use std::collections::hash_map::Entry;
+use std::sync::OnceLock;
 
 use serde_json::{Map, Value};
 
@@ -150,15 +151,36 @@ impl Indexed for AppMetadata {
     }
 }
 
-/// A typed entry or one kept verbatim.
+/// A typed entry (with its remembered JSON, see [`Stored`]) or one kept verbatim.
 pub(crate) enum EntryRef<'a, T> {
-    Typed(&'a T),
+    Typed(&'a T, &'a EntryJson),
     Raw(&'a Value),
+}
+
+/// An entry's JSON as the cache's serialization writes it, made by the first serialization
+/// after the entry changed. A persisted cache is written whole after every token operation,
+/// and most of its entries did not change: they are copied, not written again. Every change
+/// of an entry replaces it with an empty one.
+pub(crate) type EntryJson = OnceLock<Box<str>>;
+
+/// A typed entry and its [`EntryJson`].
+struct Stored<T> {
+    value: T,
+    json: EntryJson,
+}
+
+impl<T> Stored<T> {
+    fn new(value: T) -> Self {
+        Self {
+            value,
+            json: EntryJson::new(),
+        }
+    }
 }
 
 /// One top-level map (RefreshToken, IdToken, Account or AppMetadata).
 pub(crate) struct Section<T> {
-    entries: FastMap<String, T>,
+    entries: FastMap<String, Stored<T>>,
     raw: FastMap<String, Value>,
     by_account: FastMap<String, FastSet<String>>,
 }
@@ -182,7 +204,7 @@ impl<T: Indexed> Section<T> {
         let slot = entry.account_slot();
         match self.entries.entry(key) {
             Entry::Occupied(mut occupied) => {
-                let old_slot = occupied.get().account_slot();
+                let old_slot = occupied.get().value.account_slot();
                 if old_slot != slot {
                     let key = occupied.key().clone();
                     if let Some(old) = old_slot
@@ -197,7 +219,7 @@ impl<T: Indexed> Section<T> {
                         self.by_account.entry(new).or_default().insert(key);
                     }
                 }
-                occupied.insert(entry);
+                occupied.insert(Stored::new(entry));
             }
             Entry::Vacant(vacant) => {
                 if let Some(new) = slot {
@@ -206,7 +228,7 @@ impl<T: Indexed> Section<T> {
                         .or_default()
                         .insert(vacant.key().clone());
                 }
-                vacant.insert(entry);
+                vacant.insert(Stored::new(entry));
             }
         }
     }
@@ -223,7 +245,7 @@ impl<T: Indexed> Section<T> {
     }
 
     fn remove(&mut self, key: &str) -> Option<T> {
-        let entry = self.entries.remove(key)?;
+        let entry = self.entries.remove(key)?.value;
         if let Some(slot) = entry.account_slot()
             && let Some(keys) = self.by_account.get_mut(&slot)
         {
@@ -236,7 +258,7 @@ impl<T: Indexed> Section<T> {
     }
 
     fn get(&self, key: &str) -> Option<&T> {
-        self.entries.get(key)
+        self.entries.get(key).map(|stored| &stored.value)
     }
 
     fn of_account<'a>(&'a self, slot: &str) -> impl Iterator<Item = (&'a String, &'a T)> + 'a {
@@ -244,7 +266,11 @@ impl<T: Indexed> Section<T> {
             .get(slot)
             .into_iter()
             .flatten()
-            .filter_map(|k| self.entries.get_key_value(k))
+            .filter_map(|k| {
+                self.entries
+                    .get_key_value(k)
+                    .map(|(k, stored)| (k, &stored.value))
+            })
     }
 
     fn keys_of_account(&self, slot: &str, mut keep: impl FnMut(&T) -> bool) -> Vec<String> {
@@ -264,7 +290,7 @@ impl<T: Indexed> Section<T> {
         let mut all: Vec<_> = self
             .entries
             .iter()
-            .map(|(k, v)| (k, EntryRef::Typed(v)))
+            .map(|(k, stored)| (k, EntryRef::Typed(&stored.value, &stored.json)))
             .chain(self.raw.iter().map(|(k, v)| (k, EntryRef::Raw(v))))
             .collect();
         all.sort_unstable_by(|a, b| a.0.cmp(b.0));
@@ -279,6 +305,7 @@ impl<T: Indexed> Section<T> {
 struct Slot {
     key: String,
     token: AccessToken,
+    json: EntryJson,
     /// The normalized scopes of `token.target`.
     scopes: Vec<String>,
 }
@@ -312,6 +339,7 @@ impl AccessTokens {
                 && same_partition_and_target(&slot.token, &token)
             {
                 slot.token = token;
+                slot.json = EntryJson::new();
                 return;
             }
         }
@@ -325,6 +353,7 @@ impl AccessTokens {
                 && partition_of(&slot.token) == pk
             {
                 slot.token = token;
+                slot.json = EntryJson::new();
                 return;
             }
             self.remove_id(id);
@@ -361,7 +390,12 @@ impl AccessTokens {
         }
         self.by_key.insert(key.clone(), id);
         if let Some(cell) = self.slots.get_mut(id) {
-            *cell = Some(Slot { key, token, scopes });
+            *cell = Some(Slot {
+                key,
+                token,
+                json: EntryJson::new(),
+                scopes,
+            });
         }
     }
 
@@ -536,7 +570,10 @@ impl AccessTokens {
         let mut all: Vec<_> = self
             .by_key
             .iter()
-            .filter_map(|(k, id)| Some((k, EntryRef::Typed(&self.token(*id)?.token))))
+            .filter_map(|(k, id)| {
+                let slot = self.token(*id)?;
+                Some((k, EntryRef::Typed(&slot.token, &slot.json)))
+            })
             .chain(self.raw.iter().map(|(k, v)| (k, EntryRef::Raw(v))))
             .collect();
         all.sort_unstable_by(|a, b| a.0.cmp(b.0));
@@ -661,9 +698,10 @@ impl Store {
             return;
         }
         for key in keys {
-            if let Some(rt) = self.refresh_tokens.entries.get_mut(&key) {
-                rt.secret = new_secret.to_string();
-                rt.last_modification_time = Some(now);
+            if let Some(stored) = self.refresh_tokens.entries.get_mut(&key) {
+                stored.value.secret = new_secret.to_string();
+                stored.value.last_modification_time = Some(now);
+                stored.json = EntryJson::new();
             }
         }
     }
@@ -680,6 +718,7 @@ impl Store {
                     .app_metadata
                     .entries
                     .iter()
+                    .map(|(k, stored)| (k, &stored.value))
                     .filter(|(_, m)| matches(m))
                     .collect();
                 all.sort_unstable_by(|a, b| a.0.cmp(b.0));
@@ -698,7 +737,7 @@ impl Store {
             .sorted()
             .into_iter()
             .filter_map(|(_, e)| match e {
-                EntryRef::Typed(a) => Some(a),
+                EntryRef::Typed(a, _) => Some(a),
                 EntryRef::Raw(_) => None,
             })
             .collect()

@@ -573,6 +573,75 @@ mod tests {
         }
     }
 
+    /// A serialization remembers each entry's text (see `store::EntryJson`); every way an entry
+    /// changes must show in the next one, exactly as a cache that never serialized writes it.
+    #[test]
+    fn remembered_entry_texts_follow_every_change() {
+        let user = |at: &str, rt: &str, name: &str| {
+            let id_token = build_id_token(json!({"oid": "object1234", "preferred_username": name}));
+            json!({"client_info": client_info("uid", "utid"), "access_token": at,
+                "expires_in": 3600, "id_token": id_token, "refresh_token": rt})
+        };
+        let cache = TokenCache::new();
+        add(&cache, Ev::default(), &["s1"], user("at-1", "rt-1", "Ann"));
+        add(&cache, Ev::default(), &["s2"], user("at-2", "rt-1", "Ann"));
+        let first = json_of(&cache);
+        assert_eq!(
+            cache.serialize(),
+            cache.serialize(),
+            "a repeat writes the same"
+        );
+
+        // The same key, a new secret (a renewed token takes its predecessor's slot).
+        add(
+            &cache,
+            Ev::default(),
+            &["s1"],
+            user("at-3", "rt-1", "Ann Smith"),
+        );
+        let doc = json_of(&cache);
+        let at_key = "uid.utid-login.example.com-accesstoken-my_client_id-contoso-s1";
+        assert_eq!(first["AccessToken"][at_key]["secret"], "at-1");
+        assert_eq!(doc["AccessToken"][at_key]["secret"], "at-3");
+        assert_eq!(
+            doc["Account"]["uid.utid-login.example.com-contoso"]["username"],
+            "Ann Smith"
+        );
+
+        // A refresh token rotated in place.
+        let rt = cache
+            .find_refresh_tokens(&RefreshTokenQuery {
+                environment: "login.example.com",
+                home_account_id: "uid.utid",
+                client_id: Some("my_client_id"),
+                family_id: None,
+            })
+            .remove(0);
+        cache.update_refresh_token(&rt, "rt-2", 2000);
+        let doc = json_of(&cache);
+        // Both entries (one per target) held the old secret.
+        let rts: Vec<&Value> = doc["RefreshToken"].as_object().unwrap().values().collect();
+        assert_eq!(rts.len(), 2);
+        for rt in rts {
+            assert_eq!(rt["secret"], "rt-2");
+            assert_eq!(rt["last_modification_time"], "2000");
+        }
+
+        // Removed entries are gone.
+        let account = cache.read().accounts().remove(0);
+        cache.remove_account(&account, "my_client_id", None);
+        let doc = json_of(&cache);
+        assert_eq!(doc["AccessToken"], json!({}));
+        assert_eq!(doc["RefreshToken"], json!({}));
+
+        // And every text equals the one a fresh read of the same data writes.
+        add(&cache, Ev::default(), &["s3"], user("at-4", "rt-3", "Bo"));
+        let text = cache.serialize();
+        let fresh = TokenCache::new();
+        fresh.deserialize(&text).unwrap();
+        assert_eq!(fresh.serialize(), text);
+    }
+
     /// MSAL Python's `testAddByAad`.
     #[test]
     fn add_by_aad() {
