@@ -166,6 +166,10 @@ impl TokenCache {
     /// The cache as JSON that MSAL Python's `SerializableTokenCache.deserialize` reads (and
     /// MSAL .NET, Java, Go, Node read the same unified schema). Unknown data read earlier is
     /// written back. Like MSAL Python, this clears [`has_state_changed`](Self::has_state_changed).
+    ///
+    /// Each entry's text is remembered from the first serialization after the entry changed,
+    /// and copied by the next ones (a persisted cache is written after every change, and most
+    /// of its entries did not change); a serialized cache therefore holds its data twice.
     pub fn serialize(&self) -> String {
         let store = self.read();
         self.shared.changed.store(false, Ordering::Release);
