@@ -123,6 +123,7 @@ impl CommonOptions {
             app_token_key: Default::default(),
             scope_memo: Default::default(),
             accounts_memo: Default::default(),
+            last_token_uri: Default::default(),
         })
     }
 }

@@ -120,6 +120,8 @@ pub(crate) struct ClientCore {
     pub app_token_key: std::sync::OnceLock<(String, String)>,
     /// The last [`accounts`](Self::accounts) answer, with the cache version it was made at.
     pub accounts_memo: std::sync::Mutex<Option<AccountsMemo>>,
+    /// The last token endpoint a request went to, parsed (see [`token_uri`](Self::token_uri)).
+    pub last_token_uri: std::sync::Mutex<Option<(Box<str>, http::Uri)>>,
 }
 
 /// The last answer of [`ClientCore::accounts`], right while the cache is at `version`.
@@ -518,6 +520,23 @@ impl ClientCore {
         Ok(endpoints)
     }
 
+    /// `url` parsed, from the application's last one when it is the same (nearly always: its
+    /// token endpoint). `None` when it does not parse; the request then reports why.
+    fn token_uri(&self, url: &str) -> Option<http::Uri> {
+        let mut last = self
+            .last_token_uri
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some((text, uri)) = last.as_ref()
+            && **text == *url
+        {
+            return Some(uri.clone());
+        }
+        let uri = http::Uri::try_from(url).ok()?;
+        *last = Some((url.into(), uri.clone()));
+        Some(uri)
+    }
+
     /// Sends one token request: adds the client's credential, MSAL's headers, and parses.
     pub async fn redeem(
         &self,
@@ -536,6 +555,7 @@ impl ClientCore {
         }
         let post = FormPost {
             url: token_endpoint,
+            uri: self.token_uri(token_endpoint),
             form,
             correlation_id,
             identity: &self.identity,

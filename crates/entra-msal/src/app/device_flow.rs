@@ -165,6 +165,7 @@ impl ClientCore {
         // The polls that follow send the same correlation id.
         let correlation_id = request.correlation_id().to_string();
         let post = FormPost {
+            uri: None,
             url: &url,
             form: grants::device_authorization(&self.client_id, scopes, claims.as_deref()),
             correlation_id: &correlation_id,

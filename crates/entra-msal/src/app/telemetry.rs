@@ -140,6 +140,21 @@ struct Buffer {
     failures_size: usize,
 }
 
+/// Appends `n` in decimal.
+fn push_decimal(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend(digits[start..].iter().map(|&d| char::from(d)));
+}
+
 /// An application's telemetry since its last successful token request.
 #[derive(Debug, Default)]
 pub(crate) struct TelemetryBuffer {
@@ -166,23 +181,27 @@ impl TelemetryBuffer {
 
     /// The texts of the two headers, current then last.
     fn header_texts(&self, call: CallTelemetry) -> [String; 2] {
-        use std::fmt::Write as _;
-        let current = format!(
-            "{SCHEMA_VERSION}|{},{}|",
-            call.api.code(),
-            call.reason.code()
-        );
+        // Written piece by piece (no formatting machinery: every token request sends these).
+        let mut current = String::with_capacity(16);
+        current.push_str(SCHEMA_VERSION);
+        current.push('|');
+        push_decimal(&mut current, u64::from(call.api.code()));
+        current.push(',');
+        push_decimal(&mut current, u64::from(call.reason.code()));
+        current.push('|');
         let mut last = String::with_capacity(32);
-        // Writing to a String cannot fail.
-        let _ = write!(
-            last,
-            "{SCHEMA_VERSION}|{}|",
-            self.cache_hits.load(Ordering::Relaxed)
-        );
+        last.push_str(SCHEMA_VERSION);
+        last.push('|');
+        push_decimal(&mut last, self.cache_hits.load(Ordering::Relaxed));
+        last.push('|');
         let buffer = self.lock();
         for (i, f) in buffer.failures.iter().enumerate() {
-            let comma = if i == 0 { "" } else { "," };
-            let _ = write!(last, "{comma}{},{}", f.api.code(), f.correlation_id);
+            if i > 0 {
+                last.push(',');
+            }
+            push_decimal(&mut last, u64::from(f.api.code()));
+            last.push(',');
+            last.push_str(&f.correlation_id);
         }
         last.push('|');
         for (i, f) in buffer.failures.iter().enumerate() {
@@ -255,6 +274,15 @@ mod tests {
     fn header(buffer: &TelemetryBuffer, call: CallTelemetry) -> (String, String) {
         let [current, last] = buffer.header_texts(call);
         (current, last)
+    }
+
+    #[test]
+    fn decimals_are_written_as_display_writes_them() {
+        for n in [0, 7, 10, 99, 730, 1_000_001, u64::MAX] {
+            let mut out = String::from("x");
+            push_decimal(&mut out, n);
+            assert_eq!(out, format!("x{n}"));
+        }
     }
 
     #[test]

@@ -11,6 +11,8 @@ use super::response::{TokenResponse, parse_token_response};
 pub struct FormPost<'a> {
     /// The endpoint.
     pub url: &'a str,
+    /// `url` already parsed, when the caller has it.
+    pub uri: Option<http::Uri>,
     /// Form fields; empty values are dropped, as MSAL does.
     pub form: Form,
     /// The correlation id (`client-request-id`).
@@ -27,7 +29,10 @@ impl FormPost<'_> {
         for (name, value) in self.form.iter().filter(|(_, v)| !v.is_empty()) {
             body.append_pair(name, value);
         }
-        let uri = http::Uri::try_from(self.url).map_err(|e| self.unbuildable(e))?;
+        let uri = match &self.uri {
+            Some(uri) => uri.clone(),
+            None => http::Uri::try_from(self.url).map_err(|e| self.unbuildable(e))?,
+        };
         let mut request = http::Request::new(body.finish().into_bytes());
         *request.method_mut() = http::Method::POST;
         *request.uri_mut() = uri;

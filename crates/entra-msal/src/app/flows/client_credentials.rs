@@ -31,10 +31,23 @@ pub(crate) async fn run(
     options: &ForClientOptions,
 ) -> Result<AuthenticationResult, Error> {
     let scopes = core.scope_memo.prepare(scopes)?;
-    if let Some(result) = fresh_from_cache(core, &scopes, options) {
-        return Ok(result);
-    }
-    acquire(core, region, &scopes, options).await
+    let empty_at = match fresh_from_cache(core, &scopes, options) {
+        FirstLook::Hit(result) => return Ok(result),
+        FirstLook::Empty { version } => Some(version),
+        FirstLook::NotLooked => None,
+    };
+    acquire(core, region, &scopes, options, empty_at).await
+}
+
+/// What [`fresh_from_cache`] found.
+enum FirstLook {
+    Hit(AuthenticationResult),
+    /// No token the flow could use (fresh or aging) at this cache version.
+    Empty {
+        version: u64,
+    },
+    /// It did not look (see its conditions), or found an aging token.
+    NotLooked,
 }
 
 /// The common case answered without awaiting anything: a fresh token in the cache, the
@@ -44,7 +57,7 @@ fn fresh_from_cache(
     core: &ClientCore,
     scopes: &PreparedScopes,
     options: &ForClientOptions,
-) -> Option<AuthenticationResult> {
+) -> FirstLook {
     if options.force_refresh
         || options.claims_challenge.is_some()
         || options.fmi_path.is_some()
@@ -52,42 +65,49 @@ fn fresh_from_cache(
         || !options.extra_parameters.is_empty()
         || core.cache.has_listener()
     {
-        return None;
+        return FirstLook::NotLooked;
     }
     // Read before the lookup: a write in between makes this version stale, never the hit.
     let version = core.cache.version();
     let now = core.now();
     // A remembered hit was found under the application's endpoints (its realm) below, and only
     // a token request needs them again, so it does not ask whether they are still current.
-    let remembered = scopes.hit.get(version, now);
-    if remembered.is_some() {
+    if let Some(remembered) = scopes.hit.get(version, now) {
         core.log_cache_hit(None, "");
         // The access hooks would do nothing but clear the changed flag.
         core.cache.after_access();
-        return remembered;
+        return FirstLook::Hit(remembered);
     }
-    let endpoints = core.current_endpoints()?;
+    let Some(endpoints) = core.current_endpoints() else {
+        return FirstLook::NotLooked;
+    };
     let realm = endpoints.realm.as_str();
     if core.app_token_key(realm).0 != realm {
-        return None;
+        return FirstLook::NotLooked;
     }
-    let found = core
-        .with_cached_app_token(realm, scopes, None, |at, now| {
-            at.refresh_on().is_none_or(|r| r > now).then(|| {
-                let result = core.result_from_entries(at, None, None, "");
-                scopes
-                    .hit
-                    .set(version, at.expires_on(), at.refresh_on(), &result);
-                result
-            })
+    let found = core.with_cached_app_token(realm, scopes, None, |at, now| {
+        at.refresh_on().is_none_or(|r| r > now).then(|| {
+            let result = core.result_from_entries(at, None, None, "");
+            scopes
+                .hit
+                .set(version, at.expires_on(), at.refresh_on(), &result);
+            result
         })
-        .flatten();
-    if found.is_some() {
-        core.cache.after_access();
-    } else {
-        scopes.hit.clear();
+    });
+    match found {
+        Some(Some(result)) => {
+            core.cache.after_access();
+            FirstLook::Hit(result)
+        }
+        Some(None) => {
+            scopes.hit.clear();
+            FirstLook::NotLooked
+        }
+        None => {
+            scopes.hit.clear();
+            FirstLook::Empty { version }
+        }
     }
-    found
 }
 
 /// The single-flight key of a token request: realm, lowercased scopes and the extra cache key,
@@ -118,11 +138,15 @@ fn flight_key(realm: &str, scopes: &[String], ext_cache_key: Option<&str>) -> St
 
 /// The whole flow: discovery, the cache (again, under the listener's hooks and the request
 /// coalescer), the token request, filing the response.
+///
+/// `empty_at`: the cache version at which [`fresh_from_cache`] found no usable token; while the
+/// cache is still there, the flow does not look again before the token request.
 async fn acquire(
     core: &ClientCore,
     region: &RegionChoice,
     prepared: &PreparedScopes,
     options: &ForClientOptions,
+    empty_at: Option<u64>,
 ) -> Result<AuthenticationResult, Error> {
     let forwarded = Forwarded::new(options.forwarded_client_claims.as_deref())?;
     let mut request = core.begin_app_only(prepared, options.claims_challenge.as_deref())?;
@@ -166,7 +190,7 @@ async fn acquire(
         // again under the lock would find the same.
         let version = core.cache.version();
         let mut aging = None;
-        if use_cache {
+        if use_cache && empty_at != Some(version) {
             match lookup() {
                 Some(Cached::Fresh(result)) => return Ok(result),
                 Some(Cached::Aging(at)) => aging = Some(at),
@@ -189,10 +213,12 @@ async fn acquire(
         }
         let region = region.region(&core.http, &core.authority).await;
         let token_endpoint = match region {
-            Some(region) => {
-                authority::regional_token_endpoint(&core.authority, &endpoints, region)?
-            }
-            None => endpoints.token_endpoint.clone(),
+            Some(region) => Cow::Owned(authority::regional_token_endpoint(
+                &core.authority,
+                &endpoints,
+                region,
+            )?),
+            None => Cow::Borrowed(endpoints.token_endpoint.as_str()),
         };
         let mut form =
             grants::client_credentials(&core.client_id, scopes, request.claims.as_deref());
