@@ -1,7 +1,6 @@
 //! What every application has: client id, authority, transport, cache, clock; and the steps
 //! every flow shares (discovery, one token request, storing and shaping the result).
 
-use crate::oauth::grants::Form;
 use std::sync::Arc;
 
 use super::account_list::AccountList;
@@ -18,6 +17,7 @@ use crate::error::Error;
 use crate::http::{ClientIdentity, ExtraHeaders, ThrottledHttp};
 use crate::oauth::ClientCredential;
 use crate::oauth::TokenResponse;
+use crate::oauth::grants::Form;
 use crate::oauth::transport::FormPost;
 
 /// Brackets one token operation for the cache's listener (persistence): `before_access` now,

@@ -6,7 +6,6 @@
 //! [`ClientCore::send`] → [`ClientCore::finish`] (decode once, file in the cache, shape the
 //! result from what was filed).
 
-use crate::oauth::grants::Form;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
@@ -17,6 +16,7 @@ use super::telemetry::{ApiId, CallTelemetry, RefreshReason};
 use crate::error::Error;
 use crate::http::ExtraHeaders;
 use crate::oauth::TokenResponse;
+use crate::oauth::grants::Form;
 
 /// A fresh correlation id (a random, version 4 UUID): the one place the library makes them.
 /// The bytes come from the thread's generator (`rand::thread_rng`, a CSPRNG the OS seeds once

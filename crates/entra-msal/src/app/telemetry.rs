@@ -12,9 +12,9 @@
 
 use std::borrow::Cow;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use http::{HeaderName, HeaderValue};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::Error;
 

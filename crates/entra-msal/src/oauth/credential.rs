@@ -1,11 +1,11 @@
 //! Client credentials of a confidential client: a secret, a certificate, or an assertion
 //! callback. Secrets never appear in `Debug` output.
 
-use super::grants::Form;
 use std::sync::Arc;
 
 use super::assertion::{AssertionCache, CertificateCredential};
 use super::assertion_source::{AssertionFile, MemoizedAssertion};
+use super::grants::Form;
 use crate::error::Error;
 
 /// A client secret. `Debug` prints `[redacted]`.

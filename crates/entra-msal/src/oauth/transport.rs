@@ -1,9 +1,9 @@
 //! Sending a form to a token endpoint with MSAL's headers, through the throttling layer.
 
-use super::grants::Form;
 use crate::error::Error;
 use crate::http::{ClientIdentity, ExtraHeaders, HttpRequest, ThrottledHttp};
 
+use super::grants::Form;
 use super::response::{TokenResponse, parse_token_response};
 
 /// One POST to a token (or device-authorization) endpoint.

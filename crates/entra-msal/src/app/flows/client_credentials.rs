@@ -34,7 +34,7 @@ pub(crate) async fn run(
     let empty_at = match fresh_from_cache(core, &scopes, options) {
         FirstLook::Hit(result) => return Ok(result),
         FirstLook::Empty { version } => Some(version),
-        FirstLook::NotLooked => None,
+        FirstLook::LookAgain => None,
     };
     acquire(core, region, &scopes, options, empty_at).await
 }
@@ -46,8 +46,9 @@ enum FirstLook {
     Empty {
         version: u64,
     },
-    /// It did not look (see its conditions), or found an aging token.
-    NotLooked,
+    /// The flow must look itself: this did not look (see its conditions), or found a token
+    /// past its `refresh_on`, which the flow refreshes and keeps as a fallback.
+    LookAgain,
 }
 
 /// The common case answered without awaiting anything: a fresh token in the cache, the
@@ -65,7 +66,7 @@ fn fresh_from_cache(
         || !options.extra_parameters.is_empty()
         || core.cache.has_listener()
     {
-        return FirstLook::NotLooked;
+        return FirstLook::LookAgain;
     }
     // Read before the lookup: a write in between makes this version stale, never the hit.
     let version = core.cache.version();
@@ -79,11 +80,11 @@ fn fresh_from_cache(
         return FirstLook::Hit(remembered);
     }
     let Some(endpoints) = core.current_endpoints() else {
-        return FirstLook::NotLooked;
+        return FirstLook::LookAgain;
     };
     let realm = endpoints.realm.as_str();
     if core.app_token_key(realm).0 != realm {
-        return FirstLook::NotLooked;
+        return FirstLook::LookAgain;
     }
     let found = core.with_cached_app_token(realm, scopes, None, |at, now| {
         at.refresh_on().is_none_or(|r| r > now).then(|| {
@@ -101,7 +102,7 @@ fn fresh_from_cache(
         }
         Some(None) => {
             scopes.hit.clear();
-            FirstLook::NotLooked
+            FirstLook::LookAgain
         }
         None => {
             scopes.hit.clear();
