@@ -410,6 +410,23 @@ mod tests {
         );
     }
 
+    /// An entry's remembered text sits at its depth: the document is indented exactly as
+    /// MSAL Python indents it, on the first serialization (which remembers) and the next (which
+    /// copies).
+    #[test]
+    fn remembered_entries_are_indented_at_their_depth() {
+        let input = r#"{"AppMetadata": {"appmetadata-e-c": {"client_id": "c", "environment": "e",
+            "x": [1, {"y": null}]}}}"#;
+        let store = from_json(input).unwrap();
+        let expected = "{\n    \"AccessToken\": {},\n    \"Account\": {},\n    \"IdToken\": {},\n    \
+             \"RefreshToken\": {},\n    \"AppMetadata\": {\n        \"appmetadata-e-c\": {\n            \
+             \"client_id\": \"c\",\n            \"environment\": \"e\",\n            \"x\": [\n                \
+             1,\n                {\n                    \"y\": null\n                }\n            ]\n        \
+             }\n    }\n}";
+        assert_eq!(to_json(&store, 0), expected);
+        assert_eq!(to_json(&store, 0), expected);
+    }
+
     #[test]
     fn entries_are_sorted_and_numbers_become_strings() {
         let input = json!({"AppMetadata": {
