@@ -566,17 +566,20 @@ impl AccessTokens {
     }
 
     /// All entries, typed and verbatim, sorted by key.
+    ///
+    /// In slot order first: tokens read from a document, or filed one after another, sit there
+    /// mostly in key order already, and the stable sort merges what is out of order in a few
+    /// passes instead of sorting everything again (a file cache is rewritten after every
+    /// token operation).
     pub(crate) fn sorted(&self) -> Vec<(&String, EntryRef<'_, AccessToken>)> {
         let mut all: Vec<_> = self
-            .by_key
+            .slots
             .iter()
-            .filter_map(|(k, id)| {
-                let slot = self.token(*id)?;
-                Some((k, EntryRef::Typed(&slot.token, &slot.json)))
-            })
+            .flatten()
+            .map(|slot| (&slot.key, EntryRef::Typed(&slot.token, &slot.json)))
             .chain(self.raw.iter().map(|(k, v)| (k, EntryRef::Raw(v))))
             .collect();
-        all.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        all.sort_by(|a, b| a.0.cmp(b.0));
         all
     }
 
