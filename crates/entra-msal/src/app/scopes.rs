@@ -3,6 +3,7 @@
 //! (interactive, auth code, device code) accept no scopes at all: "sign in only", where just the
 //! reserved scopes are sent, as in MSAL Python.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 use super::hit_memo::HitMemo;
@@ -107,6 +108,9 @@ struct MemoSlots {
     slots: [Option<Arc<PreparedScopes>>; MEMO_SIZE],
     /// The slot the next new list takes (round robin once all are taken).
     next: usize,
+    /// The slot found last: an application that asks for the same scopes again (the usual
+    /// case) is answered after one comparison, without the fingerprint.
+    recent: AtomicUsize,
 }
 
 /// FNV-1a over the items and [`SEPARATOR`] after each: equal lists have equal fingerprints.
@@ -125,19 +129,28 @@ impl ScopeMemo {
     /// `scopes` prepared: from the memo when the same list (item for item) was prepared
     /// recently, else validated now (an invalid list is the error [`validate`] gives).
     pub fn prepare(&self, scopes: &[&str]) -> Result<Arc<PreparedScopes>, Error> {
-        let print = fingerprint(scopes);
-        {
+        let print = {
             let memo = self.0.read().unwrap_or_else(|p| p.into_inner());
+            let recent = memo.recent.load(Ordering::Relaxed);
+            if let Some(found) = memo.slots.get(recent).and_then(Option::as_ref)
+                && found.is_for(scopes)
+            {
+                return Ok(found.clone());
+            }
+            let print = fingerprint(scopes);
             let found = memo
                 .fingerprints
                 .iter()
                 .zip(&memo.slots)
-                .filter(|(f, _)| **f == print)
-                .find_map(|(_, slot)| slot.as_ref().filter(|p| p.is_for(scopes)));
-            if let Some(found) = found {
+                .enumerate()
+                .filter(|(_, (f, _))| **f == print)
+                .find_map(|(i, (_, slot))| Some((i, slot.as_ref().filter(|p| p.is_for(scopes))?)));
+            if let Some((i, found)) = found {
+                memo.recent.store(i, Ordering::Relaxed);
                 return Ok(found.clone());
             }
-        }
+            print
+        };
         self.insert(scopes, print)
     }
 
@@ -147,6 +160,7 @@ impl ScopeMemo {
         let next = memo.next;
         memo.fingerprints[next] = print;
         memo.slots[next] = Some(prepared.clone());
+        memo.recent.store(next, Ordering::Relaxed);
         memo.next = (next + 1) % MEMO_SIZE;
         Ok(prepared)
     }

@@ -31,34 +31,27 @@ pub(crate) async fn run(
     options: &ForClientOptions,
 ) -> Result<AuthenticationResult, Error> {
     let scopes = core.scope_memo.prepare(scopes)?;
-    let empty_at = match fresh_from_cache(core, &scopes, options) {
-        FirstLook::Hit(result) => return Ok(result),
-        FirstLook::Empty { version } => Some(version),
-        FirstLook::LookAgain => None,
-    };
+    let mut empty_at = None;
+    if let Some(result) = fresh_from_cache(core, &scopes, options, &mut empty_at) {
+        return Ok(result);
+    }
     acquire(core, region, &scopes, options, empty_at).await
-}
-
-/// What [`fresh_from_cache`] found.
-enum FirstLook {
-    Hit(AuthenticationResult),
-    /// No token the flow could use (fresh or aging) at this cache version.
-    Empty {
-        version: u64,
-    },
-    /// The flow must look itself: this did not look (see its conditions), or found a token
-    /// past its `refresh_on`, which the flow refreshes and keeps as a fallback.
-    LookAgain,
 }
 
 /// The common case answered without awaiting anything: a fresh token in the cache, the
 /// endpoints known, no listener to call, nothing that changes the cache key or forbids the
 /// cache. `None` sends the call down the whole flow, which looks again.
+///
+/// On a miss, `empty_at` is set to the cache version at which it found no token the flow
+/// could use (neither fresh nor past its `refresh_on`); it stays `None` when it did not look
+/// (see its conditions) or found an aging token, which the flow refreshes and keeps as a
+/// fallback. (An out-parameter: the hit, the hot path, returns the bare `Option`.)
 fn fresh_from_cache(
     core: &ClientCore,
     scopes: &PreparedScopes,
     options: &ForClientOptions,
-) -> FirstLook {
+    empty_at: &mut Option<u64>,
+) -> Option<AuthenticationResult> {
     if options.force_refresh
         || options.claims_challenge.is_some()
         || options.fmi_path.is_some()
@@ -66,7 +59,7 @@ fn fresh_from_cache(
         || !options.extra_parameters.is_empty()
         || core.cache.has_listener()
     {
-        return FirstLook::LookAgain;
+        return None;
     }
     // Read before the lookup: a write in between makes this version stale, never the hit.
     let version = core.cache.version();
@@ -77,14 +70,12 @@ fn fresh_from_cache(
         core.log_cache_hit(None, "");
         // The access hooks would do nothing but clear the changed flag.
         core.cache.after_access();
-        return FirstLook::Hit(remembered);
+        return Some(remembered);
     }
-    let Some(endpoints) = core.current_endpoints() else {
-        return FirstLook::LookAgain;
-    };
+    let endpoints = core.current_endpoints()?;
     let realm = endpoints.realm.as_str();
     if core.app_token_key(realm).0 != realm {
-        return FirstLook::LookAgain;
+        return None;
     }
     let found = core.with_cached_app_token(realm, scopes, None, |at, now| {
         at.refresh_on().is_none_or(|r| r > now).then(|| {
@@ -98,15 +89,16 @@ fn fresh_from_cache(
     match found {
         Some(Some(result)) => {
             core.cache.after_access();
-            FirstLook::Hit(result)
+            Some(result)
         }
         Some(None) => {
             scopes.hit.clear();
-            FirstLook::LookAgain
+            None
         }
         None => {
             scopes.hit.clear();
-            FirstLook::Empty { version }
+            *empty_at = Some(version);
+            None
         }
     }
 }
