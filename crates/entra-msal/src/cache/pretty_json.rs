@@ -12,7 +12,7 @@
 //! booleans and null (`serde_json::Value` and the entities of `schema.rs`). Anything else is an
 //! [`Unsupported`] error, never invalid JSON.
 
-use std::fmt::{self, Write as _};
+use std::fmt;
 
 use serde::Serialize;
 use serde::ser::{self, Impossible, SerializeMap, SerializeSeq};
@@ -283,8 +283,7 @@ impl<'a, 'w> ser::Serializer for &'w mut PrettyJson<'a> {
     }
     fn serialize_i64(self, v: i64) -> Result<(), Unsupported> {
         self.scalar("a number")?;
-        // Writing into a String cannot fail.
-        let _ = write!(self.out, "{v}");
+        self.out.push_str(itoa::Buffer::new().format(v));
         Ok(())
     }
     fn serialize_u8(self, v: u8) -> Result<(), Unsupported> {
@@ -298,7 +297,7 @@ impl<'a, 'w> ser::Serializer for &'w mut PrettyJson<'a> {
     }
     fn serialize_u64(self, v: u64) -> Result<(), Unsupported> {
         self.scalar("a number")?;
-        let _ = write!(self.out, "{v}");
+        self.out.push_str(itoa::Buffer::new().format(v));
         Ok(())
     }
     fn serialize_f32(self, v: f32) -> Result<(), Unsupported> {

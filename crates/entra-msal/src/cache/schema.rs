@@ -277,23 +277,7 @@ struct Time(i64);
 
 impl Serialize for Time {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        // 19 digits and a sign hold every i64.
-        let mut buf = [0u8; 20];
-        let mut start = buf.len();
-        let mut n = self.0.unsigned_abs();
-        loop {
-            start -= 1;
-            buf[start] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        if self.0 < 0 {
-            start -= 1;
-            buf[start] = b'-';
-        }
-        serializer.serialize_str(std::str::from_utf8(&buf[start..]).unwrap_or_default())
+        serializer.serialize_str(itoa::Buffer::new().format(self.0))
     }
 }
 

@@ -19,7 +19,7 @@ use super::schema::{
     ACCESS_TOKEN, ACCOUNT, APP_METADATA, AccessToken, AccountEntity, AppMetadata, Entity, ID_TOKEN,
     IdToken, REFRESH_TOKEN, RefreshToken,
 };
-use super::store::{AccessTokens, EntryRef, Indexed, Section as StoreSection, Store};
+use super::store::{AccessTokens, EntryJson, EntryRef, Indexed, Section as StoreSection, Store};
 
 /// The top-level maps, in the order MSAL Python creates them.
 const SECTIONS: [&str; 5] = [ACCESS_TOKEN, ACCOUNT, ID_TOKEN, REFRESH_TOKEN, APP_METADATA];
@@ -37,23 +37,25 @@ impl<T: Serialize> Serialize for Entries<'_, T> {
         let mut m = serializer.serialize_map(Some(self.0.len()))?;
         for (k, v) in &self.0 {
             match v {
-                EntryRef::Typed(t, json) => {
-                    let text = match json.get() {
-                        Some(text) => Some(text),
-                        None => pretty_json::text_at(ENTRY_DEPTH, t)
-                            .ok()
-                            .map(|text| json.get_or_init(|| text.into_boxed_str())),
-                    };
-                    match text {
-                        Some(text) => m.serialize_entry(k, &pretty_json::Verbatim(text))?,
-                        None => m.serialize_entry(k, t)?,
-                    }
-                }
+                EntryRef::Typed(t, json) => match remembered(json, t) {
+                    Some(text) => m.serialize_entry(k, &pretty_json::Verbatim(text))?,
+                    None => m.serialize_entry(k, t)?,
+                },
                 EntryRef::Raw(r) => m.serialize_entry(k, r)?,
             }
         }
         m.end()
     }
+}
+
+/// The entry's remembered text, written now if it has none yet; `None` only if the entry
+/// cannot be written on its own (it is then written in place, as before).
+fn remembered<'a, T: Serialize>(json: &'a EntryJson, entry: &T) -> Option<&'a str> {
+    if let Some(text) = json.get() {
+        return Some(text);
+    }
+    let text = pretty_json::text_at(ENTRY_DEPTH, entry).ok()?;
+    Some(json.get_or_init(|| text.into_boxed_str()))
 }
 
 struct Document<'a>(&'a Store);

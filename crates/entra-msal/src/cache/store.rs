@@ -115,8 +115,8 @@ fn opt_eq_ci(a: Option<&str>, b: Option<&str>) -> bool {
     eq_ci(a.unwrap_or(""), b.unwrap_or(""))
 }
 
-/// An entity filed under an account.
-pub(crate) trait Indexed {
+/// An entity filed under an account (comparable, so an equal replacement changes nothing).
+pub(crate) trait Indexed: PartialEq {
     /// The account index key, if the entity belongs to an account.
     fn account_slot(&self) -> Option<String>;
 }
@@ -196,13 +196,16 @@ impl<T> Default for Section<T> {
 }
 
 impl<T: Indexed> Section<T> {
-    /// Files `entry` under `key`, replacing whatever was there.
+    /// Files `entry` under `key`, replacing whatever was there. An equal entry (the app metadata
+    /// and the account of every sign-in, say) leaves the stored one, and its remembered text,
+    /// in place.
     pub(crate) fn insert(&mut self, key: String, entry: T) {
         if !self.raw.is_empty() {
             self.raw.remove(&key);
         }
         let slot = entry.account_slot();
         match self.entries.entry(key) {
+            Entry::Occupied(occupied) if occupied.get().value == entry => {}
             Entry::Occupied(mut occupied) => {
                 let old_slot = occupied.get().value.account_slot();
                 if old_slot != slot {
@@ -867,6 +870,26 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An equal replacement keeps the stored entry's remembered text; a different one drops it.
+    #[test]
+    fn an_equal_entry_keeps_its_remembered_text() {
+        let metadata = |family: Option<&str>| AppMetadata {
+            client_id: "c".into(),
+            environment: "e".into(),
+            family_id: family.map(Into::into),
+            extra: Map::new(),
+        };
+        let mut section: Section<AppMetadata> = Section::default();
+        section.insert("k".into(), metadata(None));
+        let remembered = |section: &Section<AppMetadata>| section.entries["k"].json.get().is_some();
+        let _ = section.entries["k"].json.set("text".into());
+        section.insert("k".into(), metadata(None));
+        assert!(remembered(&section));
+        section.insert("k".into(), metadata(Some("1")));
+        assert!(!remembered(&section));
+        assert_eq!(section.get("k"), Some(&metadata(Some("1"))));
+    }
 
     fn at(target: &str, hid: Option<&str>, ext: Option<&str>, expires_on: i64) -> AccessToken {
         AccessToken {

@@ -116,11 +116,11 @@ fn flight_key(realm: &str, scopes: &[String], ext_cache_key: Option<&str>) -> St
         if i > 0 {
             key.push(' ');
         }
-        let start = key.len();
-        key.push_str(scope);
-        key[start..].make_ascii_lowercase();
-        if !scope.is_ascii() {
-            key.truncate(start);
+        if scope.is_ascii() {
+            let start = key.len();
+            key.push_str(scope);
+            key[start..].make_ascii_lowercase();
+        } else {
             key.extend(scope.chars().flat_map(char::to_lowercase));
         }
     }
