@@ -543,13 +543,13 @@ impl ClientCore {
         token_endpoint: &str,
         mut form: Form,
         correlation_id: &str,
-        mut extra_headers: ExtraHeaders,
+        extra_headers: ExtraHeaders,
         telemetry: Option<CallTelemetry>,
     ) -> Result<TokenResponse, Error> {
         let telemetry = telemetry.or_else(|| CallTelemetry::of_form(&form));
-        if let Some(call) = telemetry {
-            extra_headers.extend(self.telemetry.headers(call));
-        }
+        let telemetry_headers = telemetry
+            .map(|call| self.telemetry.headers(call))
+            .unwrap_or_default();
         if let Some(credential) = &self.credential {
             form.extend(credential.form_fields(&self.client_id, token_endpoint, self.now())?);
         }
@@ -559,6 +559,7 @@ impl ClientCore {
             form,
             correlation_id,
             identity: &self.identity,
+            telemetry: telemetry_headers,
             extra_headers,
         };
         let span = tracing::debug_span!("token_request", correlation_id, endpoint = token_endpoint);

@@ -170,6 +170,7 @@ impl ClientCore {
             form: grants::device_authorization(&self.client_id, scopes, claims.as_deref()),
             correlation_id: &correlation_id,
             identity: &self.identity,
+            telemetry: [None, None],
             extra_headers: Vec::new(),
         };
         let response = post.send(&self.http).await?;

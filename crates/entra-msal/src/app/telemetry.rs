@@ -14,16 +14,13 @@ use std::borrow::Cow;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use http::{HeaderName, HeaderValue};
+use http::HeaderValue;
 
 use crate::error::Error;
+use crate::http::TelemetryHeaders;
 
 /// The schema version both headers start with.
 const SCHEMA_VERSION: &str = "4";
-/// The header naming this request's API and refresh reason.
-const CURRENT_HEADER: HeaderName = HeaderName::from_static("x-client-current-telemetry");
-/// The header carrying the cache hits and failures since the last success.
-const LAST_HEADER: HeaderName = HeaderName::from_static("x-client-last-telemetry");
 /// The most characters of failures `x-client-last-telemetry` carries (as MSAL Python).
 const LAST_FAILURES_LIMIT: usize = 350;
 
@@ -159,14 +156,12 @@ impl TelemetryBuffer {
         self.failures.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The two headers for a request with `call`'s telemetry.
-    /// A value that cannot be a header (a server's error code with control characters) leaves
-    /// its header out rather than fail the request.
-    pub fn headers(&self, call: CallTelemetry) -> impl Iterator<Item = (HeaderName, HeaderValue)> {
-        let [current, last] = self.header_texts(call);
-        [(CURRENT_HEADER, current), (LAST_HEADER, last)]
-            .into_iter()
-            .filter_map(|(name, text)| Some((name, HeaderValue::try_from(text).ok()?)))
+    /// The values of the two headers for a request with `call`'s telemetry, current then
+    /// last. A value that cannot be a header (a server's error code with control characters)
+    /// leaves its header out rather than fail the request.
+    pub fn headers(&self, call: CallTelemetry) -> TelemetryHeaders {
+        self.header_texts(call)
+            .map(|text| HeaderValue::try_from(text).ok())
     }
 
     /// The texts of the two headers, current then last.

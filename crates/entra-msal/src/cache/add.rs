@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use super::schema::{
     AUTHORITY_TYPE_ADFS, AUTHORITY_TYPE_MSSTS, AccessToken, AccountEntity, AppMetadata, IdToken,
-    RefreshToken,
+    RefreshToken, token_type,
 };
 use crate::error::Error;
 use crate::jwt::{claim_text, decode_json_object, jwt_claims};
@@ -290,13 +290,17 @@ pub(crate) fn entities(event: &Filing<'_>, tokens: &Tokens<'_>) -> Result<Entiti
         _ => Map::new(),
     };
     let home_account_id = home_account_id(tokens.client_info, &id_claims)?;
-    let target = {
-        let mut scopes: Vec<&str> = match &tokens.scopes {
-            Some(granted) => granted.clone(),
-            None => event.requested_scopes.iter().map(String::as_str).collect(),
-        };
-        scopes.sort_unstable();
-        scopes.join(" ")
+    let target = match (&tokens.scopes, event.requested_scopes) {
+        (Some(granted), _) if granted.len() == 1 => granted[0].to_string(),
+        (None, [requested]) => requested.clone(),
+        (granted, requested) => {
+            let mut scopes: Vec<&str> = match granted {
+                Some(granted) => granted.clone(),
+                None => requested.iter().map(String::as_str).collect(),
+            };
+            scopes.sort_unstable();
+            scopes.join(" ")
+        }
     };
     let environment = event.environment.to_string();
     let realm = event.realm.to_string();
@@ -352,7 +356,7 @@ pub(crate) fn entities(event: &Filing<'_>, tokens: &Tokens<'_>) -> Result<Entiti
     });
 
     // Last, so that it takes the realm and target the others copied.
-    let access_token = non_empty(tokens.access_token).map(|secret| {
+    let access_token = tokens.access_token.filter(|s| !s.is_empty()).map(|secret| {
         let expires_in = match (tokens.expires_in, tokens.expires_on) {
             (Some(v), _) => v,
             (None, Some(on)) => on.saturating_sub(now),
@@ -366,7 +370,7 @@ pub(crate) fn entities(event: &Filing<'_>, tokens: &Tokens<'_>) -> Result<Entiti
             client_id: client_id.clone(),
             target,
             realm,
-            token_type: Some(tokens.token_type.unwrap_or("Bearer").to_string()),
+            token_type: Some(token_type(tokens.token_type.unwrap_or("Bearer"))),
             cached_at: Some(now),
             expires_on: now.saturating_add(expires_in),
             extended_expires_on: Some(now.saturating_add(ext_expires_in)),

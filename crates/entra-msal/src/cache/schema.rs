@@ -4,6 +4,7 @@
 //! an app-only token has `home_account_id: null`. Fields this crate does not know are kept in
 //! each entity's `extra` map and written back unchanged.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
@@ -42,8 +43,8 @@ pub struct AccessToken {
     pub target: String,
     /// The tenant as configured in the authority (`common`, a domain or a GUID).
     pub realm: String,
-    /// `token_type` (`Bearer` unless the server said otherwise).
-    pub token_type: Option<String>,
+    /// `token_type` (`Bearer` unless the server said otherwise; `Bearer` itself is borrowed).
+    pub token_type: Option<Cow<'static, str>>,
     /// When the token was cached.
     pub cached_at: Option<i64>,
     /// When the token expires.
@@ -466,6 +467,16 @@ fn take_opt_str(v: &mut Option<Value>) -> Option<String> {
     }
 }
 
+/// A token type as the cache keeps it: `Bearer`, nearly every token's, is not allocated.
+pub(crate) fn token_type<T: AsRef<str> + Into<String>>(text: T) -> Cow<'static, str> {
+    const BEARER: &str = "Bearer";
+    if text.as_ref() == BEARER {
+        Cow::Borrowed(BEARER)
+    } else {
+        Cow::Owned(text.into())
+    }
+}
+
 fn take_time(v: &mut Option<Value>) -> Option<i64> {
     v.take().as_ref().and_then(parse_time)
 }
@@ -514,7 +525,7 @@ impl Entity for AccessToken {
             client_id: take_str(&mut f[4]),
             target: take_str(&mut f[5]),
             realm: take_str(&mut f[6]),
-            token_type: take_opt_str(&mut f[7]),
+            token_type: take_opt_str(&mut f[7]).map(token_type),
             cached_at: take_time(&mut f[8]),
             expires_on: take_time(&mut f[9]).unwrap_or_default(),
             extended_expires_on: take_time(&mut f[10]),

@@ -2,11 +2,15 @@
 
 use std::sync::OnceLock;
 
-use http::header::ACCEPT;
+use http::header::{ACCEPT, CONTENT_TYPE};
 use http::{HeaderMap, HeaderName, HeaderValue};
 
-/// Headers a request adds to MSAL's own (routing and telemetry), parsed where they are made.
+/// Headers a request adds to MSAL's own (routing), parsed where they are made.
 pub(crate) type ExtraHeaders = Vec<(HeaderName, HeaderValue)>;
+
+/// The values of `x-client-current-telemetry` and `x-client-last-telemetry`; `None` leaves a
+/// header out.
+pub(crate) type TelemetryHeaders = [Option<HeaderValue>; 2];
 
 /// The library's SKU, sent as `x-client-sku`.
 pub const SKU: &str = "MSAL.Rust";
@@ -18,7 +22,8 @@ pub struct ClientIdentity {
     pub app_name: Option<String>,
     /// The application's version.
     pub app_version: Option<String>,
-    /// MSAL's headers without the correlation id, built on the first request.
+    /// MSAL's headers for a form, with empty placeholders for [`PER_REQUEST`] at the end,
+    /// built on the first request.
     constant: OnceLock<HeaderMap>,
 }
 
@@ -32,18 +37,38 @@ impl ClientIdentity {
         }
     }
 
-    /// A token request's headers, MSAL's on every one: `Accept`, `x-client-sku`,
-    /// `x-client-ver`, `x-client-os`, `x-ms-lib-capability`, the app's name and version, and
-    /// `client-request-id`. All but the last are built on the first request and cloned after
-    /// (no name is hashed again; the clone keeps the index table, sized for the request's own
-    /// headers).
-    pub(crate) fn request_headers(&self, correlation_id: &str) -> HeaderMap {
+    /// The headers of a form posted to a token endpoint, MSAL's on every one: `Accept`,
+    /// `x-client-sku`, `x-client-ver`, `x-client-os`, `x-ms-lib-capability`, the app's name and
+    /// version, `Content-Type`, `client-request-id` and the two telemetry headers (a header
+    /// whose value is `None`, or a correlation id that cannot be a header value, is left out).
+    ///
+    /// The set is built on the first request with a placeholder for each per-request value,
+    /// then cloned and the placeholders filled in place: no header name is hashed again, and the
+    /// map never grows (a clone has no room to spare).
+    pub(crate) fn form_headers(
+        &self,
+        correlation_id: &str,
+        telemetry: TelemetryHeaders,
+    ) -> HeaderMap {
         let mut headers = self
             .constant
             .get_or_init(|| self.constant_headers())
             .clone();
-        if let Ok(v) = HeaderValue::from_str(correlation_id) {
-            headers.append(REQUEST_ID, v);
+        let [current, last] = telemetry;
+        let values = [HeaderValue::from_str(correlation_id).ok(), current, last];
+        let mut unset = [false; PER_REQUEST_COUNT];
+        let first_placeholder = headers.len() - PER_REQUEST_COUNT;
+        let placeholders = headers.iter_mut().skip(first_placeholder);
+        for ((_, slot), (value, unset)) in placeholders.zip(values.into_iter().zip(&mut unset)) {
+            match value {
+                Some(value) => *slot = value,
+                None => *unset = true,
+            }
+        }
+        for (name, unset) in PER_REQUEST.iter().zip(unset) {
+            if unset {
+                headers.remove(name);
+            }
         }
         headers
     }
@@ -55,7 +80,7 @@ impl ClientIdentity {
         const CAPABILITY: HeaderName = HeaderName::from_static("x-ms-lib-capability");
         const APP_NAME: HeaderName = HeaderName::from_static("x-app-name");
         const APP_VERSION: HeaderName = HeaderName::from_static("x-app-ver");
-        // Room for the content type, the correlation id, telemetry and routing headers.
+        // Room for the per-request headers and routing headers.
         let mut headers = HeaderMap::with_capacity(16);
         headers.append(ACCEPT, HeaderValue::from_static("application/json"));
         headers.append(SKU_HEADER, HeaderValue::from_static(SKU));
@@ -67,20 +92,38 @@ impl ClientIdentity {
                 headers.append(name, v);
             }
         }
+        headers.append(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        for name in PER_REQUEST {
+            headers.append(name, HeaderValue::from_static(""));
+        }
         headers
     }
 }
 
-const REQUEST_ID: HeaderName = HeaderName::from_static("client-request-id");
+/// The headers whose values change with every request, in the order their placeholders end
+/// the constant set: the correlation id, then the two telemetry headers.
+const PER_REQUEST_COUNT: usize = 3;
+const PER_REQUEST: [HeaderName; PER_REQUEST_COUNT] = [
+    HeaderName::from_static("client-request-id"),
+    HeaderName::from_static("x-client-current-telemetry"),
+    HeaderName::from_static("x-client-last-telemetry"),
+];
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn telemetry(current: &str, last: &str) -> TelemetryHeaders {
+        [Some(current), Some(last)].map(|v| v.map(HeaderValue::from_str).and_then(Result::ok))
+    }
+
     #[test]
     fn without_a_name_and_version_the_app_headers_are_absent() {
-        let headers = ClientIdentity::default().request_headers("abc");
-        assert_eq!(headers.len(), 6);
+        let headers = ClientIdentity::default().form_headers("abc", telemetry("c", "l"));
+        assert_eq!(headers.len(), 9);
         assert!(headers.get("x-app-name").is_none());
         assert!(headers.get("x-app-ver").is_none());
     }
@@ -89,11 +132,12 @@ mod tests {
     fn exact_headers() {
         let identity = ClientIdentity::new(Some("tool".into()), Some("2.1".into()));
         // Twice: the first request builds the constant set, the second copies it.
-        let first = identity.request_headers("other");
-        let headers = identity.request_headers("abc");
+        let first = identity.form_headers("other", telemetry("4|730,2|", "4|0|||"));
+        let headers = identity.form_headers("abc", telemetry("4|84,3|", "4|2|||"));
         assert_eq!(first.get("client-request-id").unwrap(), "other");
+        assert_eq!(first.get("x-client-current-telemetry").unwrap(), "4|730,2|");
         let get = |n: &str| headers.get(n).map(|v| v.to_str().unwrap().to_string());
-        assert_eq!(headers.len(), 8);
+        assert_eq!(headers.len(), 11);
         assert_eq!(get("accept").as_deref(), Some("application/json"));
         assert_eq!(get("x-client-os").as_deref(), Some(std::env::consts::OS));
         assert_eq!(get("x-client-sku").as_deref(), Some("MSAL.Rust"));
@@ -105,8 +149,40 @@ mod tests {
             get("x-ms-lib-capability").as_deref(),
             Some("retry-after, h429")
         );
+        assert_eq!(
+            get("content-type").as_deref(),
+            Some("application/x-www-form-urlencoded")
+        );
         assert_eq!(get("client-request-id").as_deref(), Some("abc"));
+        assert_eq!(
+            get("x-client-current-telemetry").as_deref(),
+            Some("4|84,3|")
+        );
+        assert_eq!(get("x-client-last-telemetry").as_deref(), Some("4|2|||"));
         assert_eq!(get("x-app-name").as_deref(), Some("tool"));
         assert_eq!(get("x-app-ver").as_deref(), Some("2.1"));
+        assert!(headers.values().all(|v| !v.is_empty()));
+    }
+
+    #[test]
+    fn a_value_left_out_leaves_no_placeholder() {
+        let identity = ClientIdentity::default();
+        let without_telemetry = identity.form_headers("abc", [None, None]);
+        assert_eq!(without_telemetry.len(), 7);
+        assert!(
+            without_telemetry
+                .get("x-client-current-telemetry")
+                .is_none()
+        );
+        assert!(without_telemetry.get("x-client-last-telemetry").is_none());
+        assert_eq!(without_telemetry.get("client-request-id").unwrap(), "abc");
+        let only_last = identity.form_headers("bad\nid", [None, HeaderValue::from_str("l").ok()]);
+        assert_eq!(only_last.len(), 7);
+        assert!(only_last.get("client-request-id").is_none());
+        assert_eq!(only_last.get("x-client-last-telemetry").unwrap(), "l");
+        // The constant set is unchanged for the next request.
+        let next = identity.form_headers("id", telemetry("c", "l"));
+        assert_eq!(next.len(), 9);
+        assert!(next.values().all(|v| !v.is_empty()));
     }
 }

@@ -13,7 +13,7 @@ use futures_util::future::BoxFuture;
 
 use crate::error::ErrorCause;
 
-pub(crate) use headers::{ClientIdentity, ExtraHeaders};
+pub(crate) use headers::{ClientIdentity, ExtraHeaders, TelemetryHeaders};
 pub use options::HttpOptions;
 #[cfg(feature = "reqwest")]
 pub use reqwest_client::ReqwestHttpClient;

@@ -315,20 +315,18 @@ impl Plan {
     }
 }
 
-/// Whether [`Plan::decide`] could store this answer to a POST: `429`, `5xx`, `Retry-After`, or
-/// `400`. A superset; `decide` has the last word.
 /// Whether a request's body is a form (`application/x-www-form-urlencoded`, a token request).
 fn is_form(headers: &HeaderMap) -> bool {
+    const FORM: &[u8] = b"application/x-www-form-urlencoded";
     headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.trim_start()
-                .to_ascii_lowercase()
-                .starts_with("application/x-www-form-urlencoded")
-        })
+        .and_then(|v| v.trim_start().as_bytes().get(..FORM.len()))
+        .is_some_and(|start| start.eq_ignore_ascii_case(FORM))
 }
 
+/// Whether [`Plan::decide`] could store this answer to a POST: `429`, `5xx`, `Retry-After`, or
+/// `400`. A superset; `decide` has the last word.
 fn post_may_be_stored(response: &HttpResponse) -> bool {
     let status = response.status();
     status == StatusCode::TOO_MANY_REQUESTS
@@ -494,6 +492,23 @@ mod tests {
     use super::*;
 
     type Answer = Box<dyn Fn(&HttpRequest) -> Result<HttpResponse, HttpError> + Send + Sync>;
+
+    #[test]
+    fn a_form_is_recognized_by_its_content_type() {
+        let with = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_str(value).unwrap(),
+            );
+            is_form(&headers)
+        };
+        assert!(with("application/x-www-form-urlencoded"));
+        assert!(with("  Application/X-WWW-Form-URLencoded; charset=UTF-8"));
+        assert!(!with("application/json"));
+        assert!(!with("application/x-www-form"));
+        assert!(!is_form(&HeaderMap::new()));
+    }
 
     /// Answers from a script and counts calls.
     struct Scripted {

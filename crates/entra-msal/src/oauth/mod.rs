@@ -4,10 +4,12 @@
 pub mod assertion;
 pub mod assertion_source;
 pub mod credential;
+mod form_body;
 pub mod grants;
 mod legacy_pem;
 pub mod pkce;
 pub mod response;
+mod response_fields;
 pub mod transport;
 pub(crate) mod wstrust;
 

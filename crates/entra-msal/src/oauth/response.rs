@@ -3,12 +3,13 @@
 
 use std::time::Duration;
 
-use serde::de::Error as _;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{Classification, Error, ServiceError};
 use crate::http::HttpResponse;
+
+use super::response_fields::{seconds, text, text_or_number};
 
 /// How long to wait after a 429 or 503 without `Retry-After`.
 pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(5);
@@ -135,53 +136,6 @@ pub fn number(value: Option<&Value>) -> Option<i64> {
     }
 }
 
-/// A string field: absent, `null` and `""` are `None`; any other non-string is an error.
-fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    match Option::<Value>::deserialize(d)? {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok((!s.is_empty()).then_some(s)),
-        Some(other) => Err(D::Error::custom(format!(
-            "expected a string, got {}",
-            kind(&other)
-        ))),
-    }
-}
-
-/// [`text`], with a number read as its decimal text.
-fn text_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    match Option::<Value>::deserialize(d)? {
-        Some(Value::Number(n)) => Ok(Some(n.to_string())),
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok((!s.is_empty()).then_some(s)),
-        Some(other) => Err(D::Error::custom(format!(
-            "expected a string or a number, got {}",
-            kind(&other)
-        ))),
-    }
-}
-
-/// A number of seconds, as a JSON number or a numeric string; anything else is an error.
-fn seconds<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    match Option::<Value>::deserialize(d)? {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => number(Some(&v)).map(Some).ok_or_else(|| {
-            D::Error::custom(format!("expected a number of seconds, got {}", kind(&v)))
-        }),
-    }
-}
-
-/// What a JSON value is, for error messages (the value itself may be a secret).
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
 impl TokenResponse {
     /// `access_token`.
     pub fn access_token(&self) -> Option<&str> {
@@ -294,14 +248,19 @@ pub fn parse_token_response(
     }
     let is_json = response
         .headers()
-        .get("content-type")
+        .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_none_or(|ct| ct.contains("json"));
+        .is_none_or(|ct| ct.as_bytes().windows(4).any(|w| w == b"json"));
     if !is_json {
         return Err(invalid(url, status, "expected a JSON body", body));
     }
-    // Straight into the typed response; only a failure looks again, to say which it was.
-    let response = serde_json::from_slice::<TokenResponse>(body).map_err(|e| {
+    // Straight into the typed response; only a failure looks again, to say which it was. The
+    // body is checked for UTF-8 once, not string by string.
+    let parsed = match std::str::from_utf8(body) {
+        Ok(text) => serde_json::from_str::<TokenResponse>(text),
+        Err(_) => serde_json::from_slice::<TokenResponse>(body),
+    };
+    let response = parsed.map_err(|e| {
         match serde_json::from_slice::<Map<String, Value>>(body) {
             Err(e) => invalid(
                 url,

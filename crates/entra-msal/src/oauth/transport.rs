@@ -1,8 +1,9 @@
 //! Sending a form to a token endpoint with MSAL's headers, through the throttling layer.
 
 use crate::error::Error;
-use crate::http::{ClientIdentity, ExtraHeaders, HttpRequest, ThrottledHttp};
+use crate::http::{ClientIdentity, ExtraHeaders, HttpRequest, TelemetryHeaders, ThrottledHttp};
 
+use super::form_body::append_pair;
 use super::grants::Form;
 use super::response::{TokenResponse, parse_token_response};
 
@@ -19,29 +20,29 @@ pub struct FormPost<'a> {
     pub correlation_id: &'a str,
     /// App name and version headers.
     pub identity: &'a ClientIdentity,
-    /// Extra headers (`X-AnchorMailbox`, telemetry).
+    /// The telemetry headers' values.
+    pub telemetry: TelemetryHeaders,
+    /// Extra headers (`X-AnchorMailbox`).
     pub extra_headers: ExtraHeaders,
 }
 
 impl FormPost<'_> {
     fn request(&self) -> Result<HttpRequest, Error> {
-        let mut body = url::form_urlencoded::Serializer::new(String::with_capacity(512));
+        let mut body = Vec::with_capacity(512);
         for (name, value) in self.form.iter().filter(|(_, v)| !v.is_empty()) {
-            body.append_pair(name, value);
+            append_pair(&mut body, name, value);
         }
         let uri = match &self.uri {
             Some(uri) => uri.clone(),
             None => http::Uri::try_from(self.url).map_err(|e| self.unbuildable(e))?,
         };
-        let mut request = http::Request::new(body.finish().into_bytes());
+        let mut request = http::Request::new(body);
         *request.method_mut() = http::Method::POST;
         *request.uri_mut() = uri;
         let headers = request.headers_mut();
-        *headers = self.identity.request_headers(self.correlation_id);
-        headers.append(
-            http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static("application/x-www-form-urlencoded"),
-        );
+        *headers = self
+            .identity
+            .form_headers(self.correlation_id, self.telemetry.clone());
         for (name, value) in &self.extra_headers {
             headers.append(name.clone(), value.clone());
         }

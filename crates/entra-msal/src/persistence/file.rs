@@ -315,8 +315,13 @@ impl FilePersistence {
     }
 
     /// Replaces the file (or, through a symbolic link, its target) with `data` atomically:
-    /// temporary file next to it, precise modification time, fsync, rename, fsync of the
-    /// directory.
+    /// temporary file next to it, precise modification time, fsync, rename.
+    ///
+    /// The directory is not flushed after the rename (one `fsync` per write, not two): the new
+    /// file's bytes are on disk before the rename, so after a crash the path holds either the
+    /// old file or the new one, each complete. What a crash right after a write can cost is
+    /// that write (the previous cache comes back, and the next acquisition asks the server
+    /// again), never a torn or empty file. msal-extensions flushes nothing.
     ///
     /// # Errors
     /// [`Error::CacheFileRefused`] when the file exists and is not a regular file (it is left
@@ -342,10 +347,6 @@ impl FilePersistence {
             let _ = fs::remove_file(&temp);
             return Err(self.error("replace", &e));
         }
-        #[cfg(unix)]
-        File::open(directory_of(&target))
-            .and_then(|dir| dir.sync_all())
-            .map_err(|e| self.error("flush the directory of", &e))?;
         Ok(())
     }
 

@@ -53,8 +53,8 @@
 //!   and the other languages' extensions use) **and** `flock` on it (what `portalocker` adds);
 //!   a lock file whose process is gone is taken over safely.
 //! - **Atomic writes.** The file is replaced by rename (temporary file in the same directory,
-//!   precise modification time, `fsync`, rename, `fsync` of the directory): a reader, or a
-//!   crash, never sees half a file. msal-extensions truncates and writes in place, so a reader
+//!   precise modification time, `fsync`, rename): a reader, or a crash, never sees half a
+//!   file (a crash right after a write can bring back the previous file, whole). msal-extensions truncates and writes in place, so a reader
 //!   can see an empty or partial file; this library reads such a file again after a short wait
 //!   instead of believing it, and never writes a cache without the entries it already knew
 //!   because of an empty read.
