@@ -225,7 +225,9 @@ impl Ask<'_> {
                     .map(|ext| ext.saturating_sub(now).max(0)),
                 id_token: token.id_token.as_deref(),
                 client_info: token.client_info.as_deref(),
-                scopes: Some(token.granted_scopes.iter().map(String::as_str).collect()),
+                scopes: Some(cache::Granted::Listed(
+                    token.granted_scopes.iter().map(String::as_str).collect(),
+                )),
                 account_id: token.account.as_ref().map(|a| a.account_id.as_str()),
                 ..cache::Tokens::default()
             },

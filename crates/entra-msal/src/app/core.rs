@@ -242,7 +242,7 @@ fn tokens(r: &TokenResponse) -> cache::Tokens<'_> {
         id_token: r.id_token(),
         id_token_claims: None,
         client_info: r.client_info(),
-        scopes: r.scope.as_deref().map(|s| s.split_whitespace().collect()),
+        scopes: r.scope.as_deref().map(cache::Granted::Spaced),
         family_id: r.foci.clone(),
         account_id: None,
     }

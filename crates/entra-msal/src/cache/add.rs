@@ -187,7 +187,7 @@ pub(crate) struct Tokens<'a> {
     pub(crate) id_token_claims: Option<&'a Map<String, Value>>,
     pub(crate) client_info: Option<&'a str>,
     /// The granted scopes; `None`: the requested ones.
-    pub(crate) scopes: Option<Vec<&'a str>>,
+    pub(crate) scopes: Option<Granted<'a>>,
     pub(crate) family_id: Option<String>,
     /// A broker's own id for the account (MSAL Python's `_account_id`).
     pub(crate) account_id: Option<&'a str>,
@@ -195,6 +195,15 @@ pub(crate) struct Tokens<'a> {
 
 /// Reads a [`TokenEvent`]'s JSON, with the checks MSAL's `__add` makes: times are integers
 /// (numbers or decimal strings), tokens are strings, `client_info` is text.
+/// The scopes a response granted, as it sent them.
+#[derive(Debug, Clone)]
+pub(crate) enum Granted<'a> {
+    /// Space-separated (`scope` of a token response).
+    Spaced(&'a str),
+    /// One by one.
+    Listed(Vec<&'a str>),
+}
+
 fn tokens_from_json(response: &Map<String, Value>) -> Result<Tokens<'_>, Error> {
     let access_token = secret(response, "access_token")?;
     let (mut expires_in, mut expires_on, mut ext_expires_in, mut refresh_in) =
@@ -216,10 +225,10 @@ fn tokens_from_json(response: &Map<String, Value>) -> Result<Tokens<'_>, Error> 
         Some(_) => return Err(invalid("`client_info` is not base64url-encoded JSON")),
     };
     let scopes = match response.get("scope") {
-        Some(Value::String(s)) => Some(s.split_whitespace().collect()),
-        Some(Value::Array(items)) if items.iter().all(Value::is_string) => {
-            Some(items.iter().filter_map(Value::as_str).collect())
-        }
+        Some(Value::String(s)) => Some(Granted::Spaced(s)),
+        Some(Value::Array(items)) if items.iter().all(Value::is_string) => Some(Granted::Listed(
+            items.iter().filter_map(Value::as_str).collect(),
+        )),
         _ => None,
     };
     Ok(Tokens {
@@ -291,11 +300,14 @@ pub(crate) fn entities(event: &Filing<'_>, tokens: &Tokens<'_>) -> Result<Entiti
     };
     let home_account_id = home_account_id(tokens.client_info, &id_claims)?;
     let target = match (&tokens.scopes, event.requested_scopes) {
-        (Some(granted), _) if granted.len() == 1 => granted[0].to_string(),
+        // One scope (the usual answer of a client-credential or resource request) as it is.
+        (Some(Granted::Spaced(one)), _) if !one.chars().any(char::is_whitespace) => one.to_string(),
+        (Some(Granted::Listed(granted)), _) if granted.len() == 1 => granted[0].to_string(),
         (None, [requested]) => requested.clone(),
         (granted, requested) => {
             let mut scopes: Vec<&str> = match granted {
-                Some(granted) => granted.clone(),
+                Some(Granted::Spaced(text)) => text.split_whitespace().collect(),
+                Some(Granted::Listed(granted)) => granted.clone(),
                 None => requested.iter().map(String::as_str).collect(),
             };
             scopes.sort_unstable();
