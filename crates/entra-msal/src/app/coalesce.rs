@@ -1,13 +1,15 @@
 //! Single flight: concurrent requests for the same token wait for one network request.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+
+use crate::cache::FastMap;
 
 /// Per-key async locks. A caller takes the lock for its key, re-checks the cache, and only
 /// then goes to the network, so N concurrent misses cost one request.
 #[derive(Debug, Default)]
 pub struct Coalescer {
-    locks: Mutex<HashMap<Arc<str>, Arc<tokio::sync::Mutex<()>>>>,
+    /// Keyed with the cache's fast hasher (a key is the application's partition and scopes).
+    locks: Mutex<FastMap<Arc<str>, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Coalescer {

@@ -65,6 +65,7 @@ pub use token_cache::{CacheListener, TokenCache};
 
 pub use add::TokenEvent;
 pub(crate) use add::{Entities, Filing, Granted, Tokens};
+pub(crate) use hash::FastMap;
 pub(crate) use keys::ext_cache_key;
 pub use query::AccessTokenQuery;
 pub(crate) use query::RefreshTokenQuery;
