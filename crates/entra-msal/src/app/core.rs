@@ -541,7 +541,7 @@ impl ClientCore {
     pub async fn redeem(
         &self,
         token_endpoint: &str,
-        mut form: Form,
+        mut form: Form<'_>,
         correlation_id: &str,
         extra_headers: ExtraHeaders,
         telemetry: Option<CallTelemetry>,

@@ -115,10 +115,10 @@ impl Request {
 }
 
 /// Appends `extra` to `form`, except the fields the form already has.
-pub(crate) fn add_extra(form: &mut Form, extra: &BTreeMap<String, String>) {
+pub(crate) fn add_extra<'a>(form: &mut Form<'a>, extra: &'a BTreeMap<String, String>) {
     for (name, value) in extra {
         if !form.iter().any(|(n, _)| n == name) {
-            form.push((name.clone().into(), value.clone()));
+            form.push((name.clone().into(), value.as_str().into()));
         }
     }
 }
@@ -194,7 +194,7 @@ impl ClientCore {
         &self,
         request: &Request,
         token_endpoint: &str,
-        mut form: Form,
+        mut form: Form<'_>,
         headers: ExtraHeaders,
     ) -> Result<TokenResponse, Error> {
         add_extra(&mut form, &request.extra);

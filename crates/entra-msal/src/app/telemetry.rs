@@ -116,7 +116,7 @@ impl CallTelemetry {
     }
 
     /// The telemetry of a form whose flow named none: the API of its `grant_type`, not silent.
-    pub fn of_form(form: &[(Cow<'static, str>, String)]) -> Option<Self> {
+    pub fn of_form(form: &[(Cow<'static, str>, Cow<'_, str>)]) -> Option<Self> {
         let grant = form.iter().find(|(k, _)| k == "grant_type")?;
         ApiId::of_grant(&grant.1).map(|api| Self::new(api, RefreshReason::NotSilent))
     }
@@ -322,7 +322,7 @@ mod tests {
 
     #[test]
     fn api_of_a_form() {
-        let form = |g: &str| vec![("grant_type".into(), g.to_string())];
+        let form = |g: &'static str| vec![("grant_type".into(), Cow::Borrowed(g))];
         assert_eq!(
             CallTelemetry::of_form(&form("password")),
             Some(CallTelemetry::new(

@@ -80,11 +80,11 @@ impl ClientCredential {
         client_id: &str,
         token_endpoint: &str,
         now: i64,
-    ) -> Result<Form, Error> {
+    ) -> Result<Form<'_>, Error> {
         const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
         let assertion = match self {
             Self::Secret(secret) => {
-                return Ok(vec![("client_secret".into(), secret.expose().to_string())]);
+                return Ok(vec![("client_secret".into(), secret.expose().into())]);
             }
             Self::Certificate(cert, cache) => {
                 cache.get_or_sign(cert, client_id, token_endpoint, now)?
@@ -104,7 +104,7 @@ impl ClientCredential {
         };
         Ok(vec![
             ("client_assertion_type".into(), ASSERTION_TYPE.into()),
-            ("client_assertion".into(), assertion),
+            ("client_assertion".into(), assertion.into()),
         ])
     }
 }

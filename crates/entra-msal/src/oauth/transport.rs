@@ -15,7 +15,7 @@ pub struct FormPost<'a> {
     /// `url` already parsed, when the caller has it.
     pub uri: Option<http::Uri>,
     /// Form fields; empty values are dropped, as MSAL does.
-    pub form: Form,
+    pub form: Form<'a>,
     /// The correlation id (`client-request-id`).
     pub correlation_id: &'a str,
     /// App name and version headers.

@@ -218,7 +218,7 @@ async fn acquire(
         form.extend(
             extra
                 .iter()
-                .map(|(name, value)| (Cow::Owned(name.clone()), value.clone())),
+                .map(|(name, value)| (Cow::Owned(name.clone()), Cow::Borrowed(value.as_str()))),
         );
         let outcome = core.send(&request, &token_endpoint, form, Vec::new()).await;
         let correlation_id = request.correlation_id();

@@ -5,14 +5,14 @@ use super::Form;
 /// The form of an authorization-code redemption (scopes already decorated). An empty
 /// `redirect_uri` is left out, and so is a missing PKCE `code_verifier` (a code obtained without
 /// PKCE).
-pub fn authorization_code(
-    client_id: &str,
-    code: &str,
-    redirect_uri: &str,
-    code_verifier: Option<&str>,
-    scopes: &[String],
-    claims: Option<&str>,
-) -> Form {
+pub fn authorization_code<'a>(
+    client_id: &'a str,
+    code: &'a str,
+    redirect_uri: &'a str,
+    code_verifier: Option<&'a str>,
+    scopes: &'a [String],
+    claims: Option<&'a str>,
+) -> Form<'a> {
     let mut form = super::base(client_id, "authorization_code", scopes, claims);
     form.push(("code".into(), code.into()));
     if !redirect_uri.is_empty() {

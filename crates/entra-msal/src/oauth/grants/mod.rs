@@ -19,33 +19,34 @@ pub use password::{password, saml_bearer};
 pub use refresh_token::refresh_token;
 pub use user_fic::{UserFicSubject, user_fic};
 
-/// A token request's form: field names (nearly always constants, so borrowed) and values.
-pub type Form = Vec<(Cow<'static, str>, String)>;
+/// A token request's form: field names (nearly always constants) and values (mostly the
+/// application's own strings), borrowed where they can be.
+pub type Form<'a> = Vec<(Cow<'static, str>, Cow<'a, str>)>;
 
 /// Fields every token request carries.
-pub(crate) fn base(
-    client_id: &str,
-    grant_type: &str,
-    scopes: &[String],
-    claims: Option<&str>,
-) -> Form {
-    let scope = match scopes {
-        [] => String::new(),
-        [one] => one.clone(),
+pub(crate) fn base<'a>(
+    client_id: &'a str,
+    grant_type: &'a str,
+    scopes: &'a [String],
+    claims: Option<&'a str>,
+) -> Form<'a> {
+    let scope: Cow<'a, str> = match scopes {
+        [] => Cow::Borrowed(""),
+        [one] => Cow::Borrowed(one),
         many => {
             let mut sorted: Vec<&str> = many.iter().map(String::as_str).collect();
             sorted.sort_unstable();
             sorted.dedup();
-            sorted.join(" ")
+            Cow::Owned(sorted.join(" "))
         }
     };
     // Room for the grant's own fields and the client's credential.
     let mut form = Vec::with_capacity(8);
-    form.push(("client_id".into(), client_id.to_string()));
-    form.push(("grant_type".into(), grant_type.to_string()));
+    form.push(("client_id".into(), client_id.into()));
+    form.push(("grant_type".into(), grant_type.into()));
     form.push(("scope".into(), scope));
     if let Some(claims) = claims.filter(|c| !c.is_empty()) {
-        form.push(("claims".into(), claims.to_string()));
+        form.push(("claims".into(), claims.into()));
     }
     form
 }
@@ -54,8 +55,8 @@ pub(crate) fn base(
 mod tests {
     use super::*;
 
-    fn get<'a>(form: &'a [(Cow<'static, str>, String)], k: &str) -> Option<&'a str> {
-        form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
+    fn get<'a>(form: &'a [(Cow<'static, str>, Cow<'_, str>)], k: &str) -> Option<&'a str> {
+        form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_ref())
     }
 
     #[test]

@@ -3,12 +3,12 @@
 use super::Form;
 
 /// The form of an on-behalf-of exchange of `user_assertion` (scopes already decorated).
-pub fn on_behalf_of(
-    client_id: &str,
-    user_assertion: &str,
-    scopes: &[String],
-    claims: Option<&str>,
-) -> Form {
+pub fn on_behalf_of<'a>(
+    client_id: &'a str,
+    user_assertion: &'a str,
+    scopes: &'a [String],
+    claims: Option<&'a str>,
+) -> Form<'a> {
     let mut form = super::base(
         client_id,
         "urn:ietf:params:oauth:grant-type:jwt-bearer",

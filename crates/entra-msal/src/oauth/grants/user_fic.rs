@@ -11,13 +11,13 @@ pub enum UserFicSubject<'a> {
 }
 
 /// The form of a `user_fic` request (scopes already decorated).
-pub fn user_fic(
-    client_id: &str,
-    credential: &str,
-    subject: UserFicSubject<'_>,
-    scopes: &[String],
-    claims: Option<&str>,
-) -> Form {
+pub fn user_fic<'a>(
+    client_id: &'a str,
+    credential: &'a str,
+    subject: UserFicSubject<'a>,
+    scopes: &'a [String],
+    claims: Option<&'a str>,
+) -> Form<'a> {
     let mut form = super::base(client_id, "user_fic", scopes, claims);
     form.push((
         "user_federated_identity_credential".into(),
