@@ -551,7 +551,7 @@ impl ClientCore {
             .map(|call| self.telemetry.headers(call))
             .unwrap_or_default();
         if let Some(credential) = &self.credential {
-            form.extend(credential.form_fields(&self.client_id, token_endpoint, self.now())?);
+            credential.add_form_fields(&mut form, &self.client_id, token_endpoint, self.now())?;
         }
         let post = FormPost {
             url: token_endpoint,
@@ -559,11 +559,14 @@ impl ClientCore {
             form,
             correlation_id,
             identity: &self.identity,
-            telemetry: telemetry_headers,
             extra_headers,
         };
         let span = tracing::debug_span!("token_request", correlation_id, endpoint = token_endpoint);
-        let outcome = tracing::Instrument::instrument(post.send_for_token(&self.http), span).await;
+        let outcome = tracing::Instrument::instrument(
+            post.send_for_token(&self.http, telemetry_headers),
+            span,
+        )
+        .await;
         if let Some(call) = telemetry {
             self.telemetry.record(call, correlation_id, &outcome);
         }

@@ -170,10 +170,9 @@ impl ClientCore {
             form: grants::device_authorization(&self.client_id, scopes, claims.as_deref()),
             correlation_id: &correlation_id,
             identity: &self.identity,
-            telemetry: [None, None],
             extra_headers: Vec::new(),
         };
-        let response = post.send(&self.http).await?;
+        let response = post.send(&self.http, [None, None]).await?;
         let now = self.now();
         let (device_code, json) = parse_flow(
             &url,

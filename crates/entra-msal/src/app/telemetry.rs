@@ -164,22 +164,33 @@ impl TelemetryBuffer {
             .map(|text| HeaderValue::try_from(text).ok())
     }
 
-    /// The texts of the two headers, current then last.
+    /// The texts of the two headers, current then last. Each is allocated at its exact length,
+    /// so it becomes a header value without another allocation.
     fn header_texts(&self, call: CallTelemetry) -> [String; 2] {
-        // Written piece by piece (no formatting machinery: every token request sends these).
-        let mut current = String::with_capacity(16);
+        let (mut api, mut reason, mut hits) = (
+            itoa::Buffer::new(),
+            itoa::Buffer::new(),
+            itoa::Buffer::new(),
+        );
+        let (api, reason) = (
+            api.format(call.api.code()),
+            reason.format(call.reason.code()),
+        );
+        let mut current =
+            String::with_capacity(SCHEMA_VERSION.len() + api.len() + reason.len() + 3);
         current.push_str(SCHEMA_VERSION);
         current.push('|');
-        push_decimal(&mut current, u64::from(call.api.code()));
+        current.push_str(api);
         current.push(',');
-        push_decimal(&mut current, u64::from(call.reason.code()));
+        current.push_str(reason);
         current.push('|');
-        let mut last = String::with_capacity(32);
+        let hits = hits.format(self.cache_hits.load(Ordering::Relaxed));
+        let buffer = self.lock();
+        let mut last = String::with_capacity(SCHEMA_VERSION.len() + hits.len() + 4);
         last.push_str(SCHEMA_VERSION);
         last.push('|');
-        push_decimal(&mut last, self.cache_hits.load(Ordering::Relaxed));
+        last.push_str(hits);
         last.push('|');
-        let buffer = self.lock();
         for (i, f) in buffer.failures.iter().enumerate() {
             if i > 0 {
                 last.push(',');
@@ -196,6 +207,8 @@ impl TelemetryBuffer {
             last.push_str(&f.error);
         }
         last.push('|');
+        // Only with failures did `last` outgrow its exact size.
+        last.shrink_to_fit();
         [current, last]
     }
 

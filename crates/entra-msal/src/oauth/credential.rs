@@ -74,17 +74,19 @@ impl std::fmt::Debug for ClientCredential {
 }
 
 impl ClientCredential {
-    /// The form fields that authenticate the client for `token_endpoint`.
-    pub fn form_fields(
-        &self,
+    /// Adds the form fields that authenticate the client for `token_endpoint` to `form`.
+    pub fn add_form_fields<'a>(
+        &'a self,
+        form: &mut Form<'a>,
         client_id: &str,
         token_endpoint: &str,
         now: i64,
-    ) -> Result<Form<'_>, Error> {
+    ) -> Result<(), Error> {
         const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
         let assertion = match self {
             Self::Secret(secret) => {
-                return Ok(vec![("client_secret".into(), secret.expose().into())]);
+                form.push(("client_secret".into(), secret.expose().into()));
+                return Ok(());
             }
             Self::Certificate(cert, cache) => {
                 cache.get_or_sign(cert, client_id, token_endpoint, now)?
@@ -102,9 +104,8 @@ impl ClientCredential {
             )?,
             Self::AssertionFile(file) => file.read()?,
         };
-        Ok(vec![
-            ("client_assertion_type".into(), ASSERTION_TYPE.into()),
-            ("client_assertion".into(), assertion.into()),
-        ])
+        form.push(("client_assertion_type".into(), ASSERTION_TYPE.into()));
+        form.push(("client_assertion".into(), assertion.into()));
+        Ok(())
     }
 }

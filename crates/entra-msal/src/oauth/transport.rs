@@ -20,14 +20,12 @@ pub struct FormPost<'a> {
     pub correlation_id: &'a str,
     /// App name and version headers.
     pub identity: &'a ClientIdentity,
-    /// The telemetry headers' values.
-    pub telemetry: TelemetryHeaders,
     /// Extra headers (`X-AnchorMailbox`).
     pub extra_headers: ExtraHeaders,
 }
 
 impl FormPost<'_> {
-    fn request(&self) -> Result<HttpRequest, Error> {
+    fn request(&self, telemetry: TelemetryHeaders) -> Result<HttpRequest, Error> {
         let mut body = Vec::with_capacity(512);
         for (name, value) in self.form.iter().filter(|(_, v)| !v.is_empty()) {
             append_pair(&mut body, name, value);
@@ -40,9 +38,7 @@ impl FormPost<'_> {
         *request.method_mut() = http::Method::POST;
         *request.uri_mut() = uri;
         let headers = request.headers_mut();
-        *headers = self
-            .identity
-            .form_headers(self.correlation_id, self.telemetry.clone());
+        *headers = self.identity.form_headers(self.correlation_id, telemetry);
         for (name, value) in &self.extra_headers {
             headers.append(name.clone(), value.clone());
         }
@@ -54,15 +50,23 @@ impl FormPost<'_> {
         Error::configuration_caused(format!("cannot build a request to {}: {e}", self.url), e)
     }
 
-    /// Sends the form and returns the raw response.
-    pub async fn send(&self, http: &ThrottledHttp) -> Result<crate::http::HttpResponse, Error> {
-        let request = self.request()?;
+    /// Sends the form, with the telemetry headers' values, and returns the raw response.
+    pub async fn send(
+        &self,
+        http: &ThrottledHttp,
+        telemetry: TelemetryHeaders,
+    ) -> Result<crate::http::HttpResponse, Error> {
+        let request = self.request(telemetry)?;
         http.send(request).await.map_err(|e| e.at(self.url))
     }
 
     /// Sends the form and parses a token response.
-    pub async fn send_for_token(&self, http: &ThrottledHttp) -> Result<TokenResponse, Error> {
-        let response = self.send(http).await?;
+    pub async fn send_for_token(
+        &self,
+        http: &ThrottledHttp,
+        telemetry: TelemetryHeaders,
+    ) -> Result<TokenResponse, Error> {
+        let response = self.send(http, telemetry).await?;
         match parse_token_response(self.url, &response, self.correlation_id) {
             // Without a usable Retry-After the throttle replays this answer for its own default
             // window (60 s for a public client), so that is when a retry can reach the server.
