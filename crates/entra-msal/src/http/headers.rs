@@ -44,7 +44,9 @@ impl ClientIdentity {
     ///
     /// The set is built on the first request with a placeholder for each per-request value,
     /// then cloned and the placeholders filled in place: no header name is hashed again, and the
-    /// map never grows (a clone has no room to spare).
+    /// map does not grow (a clone has no room to spare). The placeholders are found by
+    /// position: a `HeaderMap` never removed from iterates in insertion order (`exact_headers`
+    /// fails if a version of `http` changes that).
     pub(crate) fn form_headers(
         &self,
         correlation_id: &str,
@@ -80,7 +82,7 @@ impl ClientIdentity {
         const CAPABILITY: HeaderName = HeaderName::from_static("x-ms-lib-capability");
         const APP_NAME: HeaderName = HeaderName::from_static("x-app-name");
         const APP_VERSION: HeaderName = HeaderName::from_static("x-app-ver");
-        // Room for the per-request headers and routing headers.
+        // An index table with room for a routing header too (a clone keeps the table's size).
         let mut headers = HeaderMap::with_capacity(16);
         headers.append(ACCEPT, HeaderValue::from_static("application/json"));
         headers.append(SKU_HEADER, HeaderValue::from_static(SKU));
@@ -103,9 +105,10 @@ impl ClientIdentity {
     }
 }
 
+/// How many headers change with every request.
+const PER_REQUEST_COUNT: usize = 3;
 /// The headers whose values change with every request, in the order their placeholders end
 /// the constant set: the correlation id, then the two telemetry headers.
-const PER_REQUEST_COUNT: usize = 3;
 const PER_REQUEST: [HeaderName; PER_REQUEST_COUNT] = [
     HeaderName::from_static("client-request-id"),
     HeaderName::from_static("x-client-current-telemetry"),
