@@ -193,8 +193,6 @@ pub(crate) struct Tokens<'a> {
     pub(crate) account_id: Option<&'a str>,
 }
 
-/// Reads a [`TokenEvent`]'s JSON, with the checks MSAL's `__add` makes: times are integers
-/// (numbers or decimal strings), tokens are strings, `client_info` is text.
 /// The scopes a response granted, as it sent them.
 #[derive(Debug, Clone)]
 pub(crate) enum Granted<'a> {
@@ -204,6 +202,8 @@ pub(crate) enum Granted<'a> {
     Listed(Vec<&'a str>),
 }
 
+/// Reads a [`TokenEvent`]'s JSON, with the checks MSAL's `__add` makes: times are integers
+/// (numbers or decimal strings), tokens are strings, `client_info` is text.
 fn tokens_from_json(response: &Map<String, Value>) -> Result<Tokens<'_>, Error> {
     let access_token = secret(response, "access_token")?;
     let (mut expires_in, mut expires_on, mut ext_expires_in, mut refresh_in) =
@@ -500,6 +500,23 @@ pub(crate) mod tests {
         let r = json!({"access_token": "at"});
         let e = entities_from_event(&event(&r, &s)).unwrap();
         assert_eq!(e.access_token.unwrap().target, "s1 s2 s3");
+        // One scope is taken as it is; whitespace anywhere (any Unicode space) makes a list.
+        let target = |scope: Value, requested: &[&str]| {
+            let requested: Vec<String> = requested.iter().map(|r| r.to_string()).collect();
+            let r = json!({"access_token": "at", "scope": scope});
+            let e = entities_from_event(&event(&r, &requested)).unwrap();
+            e.access_token.unwrap().target
+        };
+        assert_eq!(
+            target(json!("api://x/.default"), &["a"]),
+            "api://x/.default"
+        );
+        assert_eq!(target(json!("  b\u{a0}a \t"), &["a"]), "a b");
+        assert_eq!(target(json!(""), &["a"]), "");
+        assert_eq!(target(json!(["only"]), &["a"]), "only");
+        assert_eq!(target(json!(["y", "x"]), &["a"]), "x y");
+        assert_eq!(target(Value::Null, &["One"]), "One");
+        assert_eq!(target(Value::Null, &["b", "a"]), "a b");
     }
 
     #[test]
