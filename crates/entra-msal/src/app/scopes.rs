@@ -43,18 +43,22 @@ pub fn validate_sign_in(scopes: &[&str]) -> Result<Vec<String>, Error> {
 }
 
 /// A caller's scope list, validated once and kept in the forms the request path needs.
+///
+/// In declaration order (`repr(C)`): what a repeated cache hit reads (the key it compares,
+/// then the remembered hit) right after the `Arc`'s counts, which it changes anyway.
 #[derive(Debug)]
+#[repr(C)]
 pub(crate) struct PreparedScopes {
     /// The items exactly as the caller passed them (the memo's key), each followed by `0xFF`
     /// (a byte no UTF-8 text holds), in one allocation.
     given: Box<[u8]>,
+    /// The application's last app-only cache hit for these scopes.
+    pub hit: HitMemo,
     /// [`validate`]'s output: what a request sends and files under.
     pub validated: Vec<String>,
     /// The cache's form of the same set ([`cache::normalize_scopes`]): lowercased, without
     /// Microsoft Graph's prefix, sorted, de-duplicated. A cache lookup needs no more work.
     pub normalized: Vec<String>,
-    /// The application's last app-only cache hit for these scopes.
-    pub hit: HitMemo,
 }
 
 impl PreparedScopes {
@@ -68,9 +72,9 @@ impl PreparedScopes {
                 .flat_map(|s| s.as_bytes().iter().chain(&[SEPARATOR]))
                 .copied()
                 .collect(),
+            hit: HitMemo::default(),
             validated,
             normalized,
-            hit: HitMemo::default(),
         })
     }
 
@@ -102,15 +106,18 @@ const MEMO_SIZE: usize = 8;
 #[derive(Debug, Default)]
 pub(crate) struct ScopeMemo(RwLock<MemoSlots>);
 
+/// The memo's slots. In declaration order (`repr(C)`): the slot found last and the first
+/// slots, in the cache line of the lock.
 #[derive(Debug, Default)]
+#[repr(C)]
 struct MemoSlots {
-    fingerprints: [u32; MEMO_SIZE],
-    slots: [Option<Arc<PreparedScopes>>; MEMO_SIZE],
-    /// The slot the next new list takes (round robin once all are taken).
-    next: usize,
     /// The slot found last: an application that asks for the same scopes again (the usual
     /// case) is answered after one comparison, without the fingerprint.
     recent: AtomicUsize,
+    slots: [Option<Arc<PreparedScopes>>; MEMO_SIZE],
+    fingerprints: [u32; MEMO_SIZE],
+    /// The slot the next new list takes (round robin once all are taken).
+    next: usize,
 }
 
 /// FNV-1a over the items and [`SEPARATOR`] after each: equal lists have equal fingerprints.
