@@ -87,16 +87,22 @@ impl HitMemo {
             && result.token_source == TokenSource::Cache
             && result.correlation_id.is_empty()
             && result.extras.is_none();
-        *self.lock() = app_only.then(|| Hit {
-            version,
-            expires_on,
-            refresh_on,
-            access_token: result.access_token.clone(),
-            scopes: result.scopes.clone(),
-            token_type: result.token_type.clone(),
-            expires_on_time: result.expires_on,
-            extended_expires_on: result.extended_expires_on,
-            refresh_on_time: result.refresh_on,
+        *self.lock() = app_only.then(|| {
+            // Copies made one right after the other, the scopes first: a hit changes both
+            // reference counts, and allocated side by side they share a cache line.
+            let scopes: Arc<[String]> = result.scopes.iter().cloned().collect();
+            let access_token = SecretToken::shared(Arc::from(result.access_token.expose()));
+            Hit {
+                version,
+                expires_on,
+                refresh_on,
+                access_token,
+                scopes,
+                token_type: result.token_type.clone(),
+                expires_on_time: result.expires_on,
+                extended_expires_on: result.extended_expires_on,
+                refresh_on_time: result.refresh_on,
+            }
         });
     }
 
@@ -157,7 +163,10 @@ mod tests {
         memo.set(7, 1000, None, &original);
         let again = memo.get(7, 0).unwrap();
         assert_eq!(again.access_token.expose(), original.access_token.expose());
-        assert!(Arc::ptr_eq(&again.scopes, &original.scopes));
+        assert_eq!(again.scopes, original.scopes);
+        // Each hit hands out the memo's own token and scopes again, shared, not copied.
+        let third = memo.get(7, 0).unwrap();
+        assert!(Arc::ptr_eq(&again.scopes, &third.scopes));
         assert_eq!(again.token_type, "pop");
         assert_eq!(
             (
