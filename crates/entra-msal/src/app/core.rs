@@ -86,17 +86,18 @@ impl Drop for CacheAccess<'_> {
 /// Seconds before expiry at which a cached access token stops being used (MSAL: 300).
 pub(crate) const EXPIRY_MARGIN: i64 = 300;
 
-/// The shared state of an application. In declaration order (`repr(C)`): what a cache hit
-/// reads comes first, in as few cache lines as it fits (across many applications, each line a
-/// hit touches is a likely cache miss).
-#[repr(C)]
+/// The shared state of an application. In declaration order (`repr(C)`), starting on a cache
+/// line (`align(64)`): what a cache hit reads comes first, in as few cache lines as it fits
+/// (across many applications, each line a hit touches is a likely cache miss). The cache, the
+/// clock and the telemetry's hit counter share the first line; the scope memo follows.
+#[repr(C, align(64))]
 pub(crate) struct ClientCore {
-    /// The scope lists the application was recently asked for, validated and normalized.
-    pub scope_memo: ScopeMemo,
     pub cache: TokenCache,
     pub clock: Arc<dyn Clock>,
     /// What the telemetry headers report since the last successful request.
     pub telemetry: TelemetryBuffer,
+    /// The scope lists the application was recently asked for, validated and normalized.
+    pub scope_memo: ScopeMemo,
     /// Log usernames and account ids (never tokens or secrets).
     pub pii_logging: bool,
     pub client_id: String,

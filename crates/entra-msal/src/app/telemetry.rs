@@ -142,8 +142,10 @@ fn push_decimal(out: &mut String, n: u64) {
     out.push_str(itoa::Buffer::new().format(n));
 }
 
-/// An application's telemetry since its last successful token request.
+/// An application's telemetry since its last successful token request. In declaration order
+/// (`repr(C)`): the counter a cache hit changes first, in `ClientCore`'s first cache line.
 #[derive(Debug, Default)]
+#[repr(C)]
 pub(crate) struct TelemetryBuffer {
     /// Tokens answered from the cache (counted without a lock: cache hits are the hot path).
     cache_hits: AtomicU64,
