@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 use super::hit_memo::HitMemo;
+use super::result::AuthenticationResult;
 use crate::cache;
 use crate::error::Error;
 
@@ -121,6 +122,33 @@ struct MemoSlots {
     next: usize,
 }
 
+impl MemoSlots {
+    /// The prepared list of `scopes`; else their fingerprint, for [`ScopeMemo::insert`].
+    fn find(&self, scopes: &[&str]) -> Result<&Arc<PreparedScopes>, u32> {
+        let recent = self.recent.load(Ordering::Relaxed);
+        if let Some(found) = self.slots.get(recent).and_then(Option::as_ref)
+            && found.is_for(scopes)
+        {
+            return Ok(found);
+        }
+        let print = fingerprint(scopes);
+        let found = self
+            .fingerprints
+            .iter()
+            .zip(&self.slots)
+            .enumerate()
+            .filter(|(_, (f, _))| **f == print)
+            .find_map(|(i, (_, slot))| Some((i, slot.as_ref().filter(|p| p.is_for(scopes))?)));
+        match found {
+            Some((i, found)) => {
+                self.recent.store(i, Ordering::Relaxed);
+                Ok(found)
+            }
+            None => Err(print),
+        }
+    }
+}
+
 /// FNV-1a over the items and [`SEPARATOR`] after each: equal lists have equal fingerprints.
 fn fingerprint(scopes: &[&str]) -> u32 {
     const PRIME: u32 = 0x0100_0193;
@@ -139,27 +167,24 @@ impl ScopeMemo {
     pub fn prepare(&self, scopes: &[&str]) -> Result<Arc<PreparedScopes>, Error> {
         let print = {
             let memo = self.0.read().unwrap_or_else(|p| p.into_inner());
-            let recent = memo.recent.load(Ordering::Relaxed);
-            if let Some(found) = memo.slots.get(recent).and_then(Option::as_ref)
-                && found.is_for(scopes)
-            {
-                return Ok(found.clone());
+            match memo.find(scopes) {
+                Ok(found) => return Ok(found.clone()),
+                Err(print) => print,
             }
-            let print = fingerprint(scopes);
-            let found = memo
-                .fingerprints
-                .iter()
-                .zip(&memo.slots)
-                .enumerate()
-                .filter(|(_, (f, _))| **f == print)
-                .find_map(|(i, (_, slot))| Some((i, slot.as_ref().filter(|p| p.is_for(scopes))?)));
-            if let Some((i, found)) = found {
-                memo.recent.store(i, Ordering::Relaxed);
-                return Ok(found.clone());
-            }
-            print
         };
         self.insert(scopes, print)
+    }
+
+    /// The remembered cache hit of `scopes` (see [`HitMemo::get`]), when the list is in the
+    /// memo: read in place, under the memo's read lock, without a reference to the list.
+    pub fn remembered_hit(
+        &self,
+        scopes: &[&str],
+        version: u64,
+        now: i64,
+    ) -> Option<AuthenticationResult> {
+        let memo = self.0.read().unwrap_or_else(|p| p.into_inner());
+        memo.find(scopes).ok()?.hit.get(version, now)
     }
 
     fn insert(&self, scopes: &[&str], print: u32) -> Result<Arc<PreparedScopes>, Error> {
@@ -236,6 +261,43 @@ mod tests {
             memo.prepare(&["User.Read", " b "]).unwrap().validated,
             first.validated
         );
+    }
+
+    #[test]
+    fn a_remembered_hit_is_read_for_a_remembered_list_only() {
+        let memo = ScopeMemo::default();
+        assert!(memo.remembered_hit(&["a"], 1, 0).is_none(), "no list yet");
+        let prepared = memo.prepare(&["a"]).unwrap();
+        assert!(memo.remembered_hit(&["a"], 1, 0).is_none(), "no hit yet");
+        let at = crate::cache::AccessToken {
+            secret: "s".into(),
+            home_account_id: None,
+            environment: "e".into(),
+            client_id: "c".into(),
+            target: "a".into(),
+            realm: "r".into(),
+            token_type: None,
+            cached_at: None,
+            expires_on: 1000,
+            extended_expires_on: None,
+            refresh_on: None,
+            key_id: None,
+            ext_cache_key: None,
+            extra: Default::default(),
+        };
+        let result = crate::app::core::result_from_access_token(
+            &at,
+            crate::app::result::TokenSource::Cache,
+            "",
+        );
+        prepared.hit.set(1, 1000, None, &result);
+        let hit = memo.remembered_hit(&["a"], 1, 0).unwrap();
+        assert_eq!(hit.access_token.expose(), "s");
+        assert!(
+            memo.remembered_hit(&["a"], 2, 0).is_none(),
+            "another cache version"
+        );
+        assert!(memo.remembered_hit(&["A"], 1, 0).is_none(), "another list");
     }
 
     #[test]
