@@ -31,7 +31,9 @@ pub(crate) async fn run(
     options: &ForClientOptions,
 ) -> Result<AuthenticationResult, Error> {
     // The hot path: the remembered hit of a remembered scope list, read where it is, without
-    // taking a reference to the list (whose counts would be one more cache line to change).
+    // taking a reference to the list (whose counts would be one more cache line to change). A
+    // remembered hit was found under the application's endpoints (its realm), and only a token
+    // request needs them again, so it does not ask whether they are still current.
     if answers_from_cache(core, options) {
         // Read before the lookup: a write in between makes this version stale, never the hit.
         let version = core.cache.version();
@@ -80,16 +82,8 @@ fn fresh_from_cache(
         return None;
     }
     // Read before the lookup: a write in between makes this version stale, never the hit.
+    // (`run` has asked the list's remembered hit already.)
     let version = core.cache.version();
-    let now = core.now();
-    // A remembered hit was found under the application's endpoints (its realm) below, and only
-    // a token request needs them again, so it does not ask whether they are still current.
-    if let Some(remembered) = scopes.hit.get(version, now) {
-        core.log_cache_hit(None, "");
-        // The access hooks would do nothing but clear the changed flag.
-        core.cache.after_access();
-        return Some(remembered);
-    }
     let endpoints = core.current_endpoints()?;
     let realm = endpoints.realm.as_str();
     if core.app_token_key(realm).0 != realm {
