@@ -5,7 +5,7 @@
 //! added replaces the same entry every time, so the cache keeps its size.
 //!
 //! - `file`: [`FilePersistence`] in a temporary directory (lock file, `stat`, serialize, write
-//!   a temporary file, `fsync`, rename, `fsync` of the directory);
+//!   a temporary file, `fsync`, rename);
 //! - `encrypted_file`: the same with AES-256-GCM ([`AesGcmProtector`], the Linux and macOS
 //!   keyring format; the key is fetched from the keystore once, at construction);
 //! - `redis`: [`RedisTokenCache`] on `ENTRA_TEST_REDIS_URL` (skipped with a notice when unset):

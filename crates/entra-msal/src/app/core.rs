@@ -1,6 +1,7 @@
 //! What every application has: client id, authority, transport, cache, clock; and the steps
 //! every flow shares (discovery, one token request, storing and shaping the result).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::account_list::AccountList;
@@ -700,7 +701,11 @@ pub(crate) fn result_from_access_token(
     };
     AuthenticationResult {
         access_token: SecretToken::shared(at.secret.clone()),
-        token_type: result::token_type(at.token_type.as_deref()),
+        // The cache's own `Cow`: `Bearer` stays borrowed.
+        token_type: at
+            .token_type
+            .clone()
+            .unwrap_or(Cow::Borrowed(cache::BEARER)),
         expires_on: result::at(at.expires_on()),
         extended_expires_on: at.extended_expires_on().map(result::at),
         refresh_on: at.refresh_on().map(result::at),

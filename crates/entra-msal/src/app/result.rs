@@ -186,17 +186,6 @@ impl AuthenticationResult {
     }
 }
 
-/// A result's token type: the cache's or response's (`None`: `Bearer`, the OAuth default), with
-/// `Bearer` itself borrowed, so a hit on a bearer token allocates nothing for it.
-pub(crate) fn token_type(raw: Option<&str>) -> Cow<'static, str> {
-    const BEARER: &str = "Bearer";
-    match raw {
-        None => Cow::Borrowed(BEARER),
-        Some(t) if t == BEARER => Cow::Borrowed(BEARER),
-        Some(t) => Cow::Owned(t.to_string()),
-    }
-}
-
 /// Converts epoch seconds. Beyond the year 9999 is the latest representable time (a far-future
 /// expiry must not read as expired); before the year -9999 is the epoch.
 pub(crate) fn at(epoch: i64) -> OffsetDateTime {

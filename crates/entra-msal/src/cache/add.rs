@@ -5,8 +5,8 @@ use std::fmt;
 use serde_json::{Map, Value};
 
 use super::schema::{
-    AUTHORITY_TYPE_ADFS, AUTHORITY_TYPE_MSSTS, AccessToken, AccountEntity, AppMetadata, IdToken,
-    RefreshToken, token_type,
+    AUTHORITY_TYPE_ADFS, AUTHORITY_TYPE_MSSTS, AccessToken, AccountEntity, AppMetadata, BEARER,
+    IdToken, RefreshToken, token_type,
 };
 use crate::error::Error;
 use crate::jwt::{claim_text, decode_json_object, jwt_claims};
@@ -382,7 +382,7 @@ pub(crate) fn entities(event: &Filing<'_>, tokens: &Tokens<'_>) -> Result<Entiti
             client_id: client_id.clone(),
             target,
             realm,
-            token_type: Some(token_type(tokens.token_type.unwrap_or("Bearer"))),
+            token_type: Some(token_type(tokens.token_type.unwrap_or(BEARER))),
             cached_at: Some(now),
             expires_on: now.saturating_add(expires_in),
             extended_expires_on: Some(now.saturating_add(ext_expires_in)),

@@ -69,7 +69,7 @@ pub(crate) use hash::FastMap;
 pub(crate) use keys::ext_cache_key;
 pub use query::AccessTokenQuery;
 pub(crate) use query::RefreshTokenQuery;
-pub(crate) use schema::{AccessToken, AccountEntity, IdToken, RefreshToken};
+pub(crate) use schema::{AccessToken, AccountEntity, BEARER, IdToken, RefreshToken};
 pub(crate) use scopes::is_one_scope;
 pub(crate) use scopes::normalize as normalize_scopes;
 pub(crate) use store::{CredentialKind, app_partition_key};

@@ -467,9 +467,12 @@ fn take_opt_str(v: &mut Option<Value>) -> Option<String> {
     }
 }
 
-/// A token type as the cache keeps it: `Bearer`, nearly every token's, is not allocated.
+/// The OAuth default token type, and nearly every token's.
+pub(crate) const BEARER: &str = "Bearer";
+
+/// A token type as the cache keeps it (and a result from the cache hands it out): `Bearer` is
+/// borrowed, not allocated.
 pub(crate) fn token_type<T: AsRef<str> + Into<String>>(text: T) -> Cow<'static, str> {
-    const BEARER: &str = "Bearer";
     if text.as_ref() == BEARER {
         Cow::Borrowed(BEARER)
     } else {

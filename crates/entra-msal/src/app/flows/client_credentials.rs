@@ -34,7 +34,8 @@ pub(crate) async fn run(
     // taking a reference to the list (whose counts would be one more cache line to change). A
     // remembered hit was found under the application's endpoints (its realm), and only a token
     // request needs them again, so it does not ask whether they are still current.
-    if answers_from_cache(core, options) {
+    let direct = answers_from_cache(core, options);
+    if direct {
         // Read before the lookup: a write in between makes this version stale, never the hit.
         let version = core.cache.version();
         let now = core.now();
@@ -47,7 +48,7 @@ pub(crate) async fn run(
     }
     let scopes = core.scope_memo.prepare(scopes)?;
     let mut empty_at = None;
-    if let Some(result) = fresh_from_cache(core, &scopes, options, &mut empty_at) {
+    if direct && let Some(result) = fresh_from_cache(core, &scopes, &mut empty_at) {
         return Ok(result);
     }
     acquire(core, region, &scopes, options, empty_at).await
@@ -64,23 +65,19 @@ fn answers_from_cache(core: &ClientCore, options: &ForClientOptions) -> bool {
         || core.cache.has_listener())
 }
 
-/// The common case answered without awaiting anything: a fresh token in the cache, the
-/// endpoints known, no listener to call, nothing that changes the cache key or forbids the
-/// cache. `None` sends the call down the whole flow, which looks again.
+/// The common case answered without awaiting anything, when [`answers_from_cache`] allows it:
+/// a fresh token in the cache and the endpoints known. `None` sends the call down the whole
+/// flow, which looks again.
 ///
 /// On a miss, `empty_at` is set to the cache version at which it found no token the flow
 /// could use (neither fresh nor past its `refresh_on`); it stays `None` when it did not look
-/// (see its conditions) or found an aging token, which the flow refreshes and keeps as a
+/// (the endpoints unknown, or another realm's app-only partition) or found an aging token, which the flow refreshes and keeps as a
 /// fallback. (An out-parameter: the hit, the hot path, returns the bare `Option`.)
 fn fresh_from_cache(
     core: &ClientCore,
     scopes: &PreparedScopes,
-    options: &ForClientOptions,
     empty_at: &mut Option<u64>,
 ) -> Option<AuthenticationResult> {
-    if !answers_from_cache(core, options) {
-        return None;
-    }
     // Read before the lookup: a write in between makes this version stale, never the hit.
     // (`run` has asked the list's remembered hit already.)
     let version = core.cache.version();
