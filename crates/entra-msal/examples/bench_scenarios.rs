@@ -110,11 +110,13 @@ impl HttpClient for Stub {
                 r#"{{"access_token": "AT", "token_type": "Bearer", "expires_in": 3600, "scope": "{scope}"}}"#
             )
         };
-        let response = http::Response::builder()
-            .status(200)
-            .header("content-type", "application/json")
-            .body(body.into_bytes())
-            .expect("a valid response");
+        // What a transport hands back: status 200 (the default), the body, its content type
+        // (a typed header name, as an HTTP client's parser produces).
+        let mut response = http::Response::new(body.into_bytes());
+        response.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
         Box::pin(async move { Ok(response) })
     }
 }

@@ -690,21 +690,22 @@ impl ClientCore {
 /// The part of every result that comes from its access-token entry (no ID token, no account):
 /// the whole result of an app-only token.
 pub(crate) fn result_from_access_token(
-    at: &cache::AccessToken,
+    at: &impl cache::AccessTokenFields,
     token_source: TokenSource,
     correlation_id: &str,
 ) -> AuthenticationResult {
-    let scopes: Arc<[String]> = if cache::is_one_scope(&at.target) {
-        Arc::new([at.target.clone()])
+    let target = at.target();
+    let scopes: Arc<[String]> = if cache::is_one_scope(target) {
+        Arc::new([target.to_string()])
     } else {
-        at.target.split_whitespace().map(str::to_string).collect()
+        target.split_whitespace().map(str::to_string).collect()
     };
     AuthenticationResult {
-        access_token: SecretToken::shared(at.secret.clone()),
+        access_token: SecretToken::shared(at.secret().clone()),
         // The cache's own `Cow`: `Bearer` stays borrowed.
         token_type: at
-            .token_type
-            .clone()
+            .token_type()
+            .cloned()
             .unwrap_or(Cow::Borrowed(cache::BEARER)),
         expires_on: result::at(at.expires_on()),
         extended_expires_on: at.extended_expires_on().map(result::at),
@@ -740,7 +741,7 @@ pub(crate) fn anchor_mailbox(value: String) -> ExtraHeaders {
 /// The result of a token response, from the entries the cache is about to file for it. The ID
 /// token's claims are taken (the cache does not keep them); everything else is read.
 pub(crate) fn result_from_entities(
-    entities: &mut cache::Entities,
+    entities: &mut cache::Entities<'_>,
     token_source: TokenSource,
     correlation_id: &str,
 ) -> Result<AuthenticationResult, Error> {

@@ -27,7 +27,8 @@ pub(crate) fn new_correlation_id() -> String {
     rand::thread_rng().fill_bytes(&mut bytes);
     let id = uuid::Builder::from_random_bytes(bytes).into_uuid();
     let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
-    id.hyphenated().encode_lower(&mut text).to_string()
+    // `to_owned`, not `to_string`: a copy, without the formatting machinery.
+    id.hyphenated().encode_lower(&mut text).to_owned()
 }
 
 /// A request's correlation id (`client-request-id`): made on first use, so a request answered

@@ -1,9 +1,12 @@
 //! Turning a token response into cache entities (MSAL Python's `TokenCache.__add`).
 
+use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+use super::keys;
 use super::schema::{
     AUTHORITY_TYPE_ADFS, AUTHORITY_TYPE_MSSTS, AccessToken, AccountEntity, AppMetadata, BEARER,
     IdToken, RefreshToken, token_type,
@@ -105,16 +108,199 @@ impl<'a> TokenEvent<'a> {
     }
 }
 
-/// What one event writes.
+/// What one event writes. The access token and the app metadata borrow what they share with
+/// the request: the store copies it only into an entry it creates, never to renew one.
 #[derive(Debug)]
-pub(crate) struct Entities {
-    pub(crate) access_token: Option<AccessToken>,
+pub(crate) struct Entities<'a> {
+    pub(crate) access_token: Option<NewAccessToken<'a>>,
     pub(crate) account: Option<AccountEntity>,
     pub(crate) id_token: Option<IdToken>,
     /// The ID token's claims, decoded once (empty without an ID token).
     pub(crate) id_token_claims: Map<String, Value>,
     pub(crate) refresh_token: Option<RefreshToken>,
-    pub(crate) app_metadata: AppMetadata,
+    pub(crate) app_metadata: NewAppMetadata<'a>,
+}
+
+/// What a result reads of an access token, filed ([`AccessToken`]) or about to be
+/// ([`NewAccessToken`]).
+pub(crate) trait AccessTokenFields {
+    /// The token, shared.
+    fn secret(&self) -> &Arc<str>;
+    /// The granted scopes, space-separated.
+    fn target(&self) -> &str;
+    /// `token_type`, when known.
+    fn token_type(&self) -> Option<&Cow<'static, str>>;
+    /// `expires_on`, epoch seconds.
+    fn expires_on(&self) -> i64;
+    /// `extended_expires_on`, epoch seconds.
+    fn extended_expires_on(&self) -> Option<i64>;
+    /// `refresh_on`, epoch seconds.
+    fn refresh_on(&self) -> Option<i64>;
+}
+
+impl AccessTokenFields for AccessToken {
+    fn secret(&self) -> &Arc<str> {
+        &self.secret
+    }
+    fn target(&self) -> &str {
+        &self.target
+    }
+    fn token_type(&self) -> Option<&Cow<'static, str>> {
+        self.token_type.as_ref()
+    }
+    fn expires_on(&self) -> i64 {
+        self.expires_on
+    }
+    fn extended_expires_on(&self) -> Option<i64> {
+        self.extended_expires_on
+    }
+    fn refresh_on(&self) -> Option<i64> {
+        self.refresh_on
+    }
+}
+
+/// The access token of one response before it is filed. The fields it shares with the request
+/// (environment, client id, realm, a target the request or response already spells, key id,
+/// extended key) are borrowed: renewing the entry under its key, the usual filing, copies none
+/// of them.
+pub(crate) struct NewAccessToken<'a> {
+    pub(crate) secret: Arc<str>,
+    pub(crate) home_account_id: Option<String>,
+    pub(crate) environment: &'a str,
+    pub(crate) client_id: &'a str,
+    pub(crate) realm: &'a str,
+    pub(crate) target: Cow<'a, str>,
+    pub(crate) token_type: Cow<'static, str>,
+    pub(crate) cached_at: i64,
+    pub(crate) expires_on: i64,
+    pub(crate) extended_expires_on: i64,
+    pub(crate) refresh_on: Option<i64>,
+    pub(crate) key_id: Option<&'a str>,
+    pub(crate) ext_cache_key: Option<&'a str>,
+}
+
+impl fmt::Debug for NewAccessToken<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewAccessToken")
+            .field("secret", &"[redacted]")
+            .field("home_account_id", &self.home_account_id)
+            .field("environment", &self.environment)
+            .field("client_id", &self.client_id)
+            .field("realm", &self.realm)
+            .field("target", &self.target)
+            .field("expires_on", &self.expires_on)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NewAccessToken<'_> {
+    /// Writes the MSAL key of this token into `key` (see `keys::access_token_key`).
+    pub(crate) fn key_into(&self, key: &mut String) {
+        keys::access_token_key_into(
+            key,
+            self.home_account_id.as_deref(),
+            [self.environment, self.client_id, self.realm, &self.target],
+            self.ext_cache_key,
+        );
+    }
+
+    /// Whether `old`, the entry under this token's key, has its partition and target letter
+    /// for letter, so that renewing it in place changes no index and no key.
+    pub(crate) fn renews(&self, old: &AccessToken) -> bool {
+        old.target == self.target
+            && old.client_id == self.client_id
+            && old.environment == self.environment
+            && old.realm == self.realm
+            && old.home_account_id == self.home_account_id
+            && old.ext_cache_key.as_deref() == self.ext_cache_key
+    }
+
+    /// Makes `old` (for which [`renews`](Self::renews) holds) this token: what
+    /// [`into_entity`](Self::into_entity) would build, keeping the equal texts it has.
+    pub(crate) fn renew(self, old: &mut AccessToken) {
+        old.secret = self.secret;
+        old.token_type = Some(self.token_type);
+        old.cached_at = Some(self.cached_at);
+        old.expires_on = self.expires_on;
+        old.extended_expires_on = Some(self.extended_expires_on);
+        old.refresh_on = self.refresh_on;
+        if old.key_id.as_deref() != self.key_id {
+            old.key_id = self.key_id.map(str::to_string);
+        }
+        if !old.extra.is_empty() {
+            old.extra = Map::new();
+        }
+    }
+
+    /// The cache entry.
+    pub(crate) fn into_entity(self) -> AccessToken {
+        AccessToken {
+            secret: self.secret,
+            home_account_id: self.home_account_id,
+            environment: self.environment.to_string(),
+            client_id: self.client_id.to_string(),
+            target: self.target.into_owned(),
+            realm: self.realm.to_string(),
+            token_type: Some(self.token_type),
+            cached_at: Some(self.cached_at),
+            expires_on: self.expires_on,
+            extended_expires_on: Some(self.extended_expires_on),
+            refresh_on: self.refresh_on,
+            key_id: self.key_id.map(str::to_string),
+            ext_cache_key: self.ext_cache_key.map(str::to_string),
+            extra: Map::new(),
+        }
+    }
+}
+
+impl AccessTokenFields for NewAccessToken<'_> {
+    fn secret(&self) -> &Arc<str> {
+        &self.secret
+    }
+    fn target(&self) -> &str {
+        &self.target
+    }
+    fn token_type(&self) -> Option<&Cow<'static, str>> {
+        Some(&self.token_type)
+    }
+    fn expires_on(&self) -> i64 {
+        self.expires_on
+    }
+    fn extended_expires_on(&self) -> Option<i64> {
+        Some(self.extended_expires_on)
+    }
+    fn refresh_on(&self) -> Option<i64> {
+        self.refresh_on
+    }
+}
+
+/// The app metadata of one response before it is filed: every response files it, and it is
+/// nearly always the entry already there, which then stays without a copy being made.
+#[derive(Debug)]
+pub(crate) struct NewAppMetadata<'a> {
+    pub(crate) client_id: &'a str,
+    pub(crate) environment: &'a str,
+    pub(crate) family_id: Option<String>,
+}
+
+impl NewAppMetadata<'_> {
+    /// Whether `stored` is exactly the entry this would file.
+    pub(crate) fn is(&self, stored: &AppMetadata) -> bool {
+        stored.client_id == self.client_id
+            && stored.environment == self.environment
+            && stored.family_id == self.family_id
+            && stored.extra.is_empty()
+    }
+
+    /// The cache entry.
+    pub(crate) fn into_entity(self) -> AppMetadata {
+        AppMetadata {
+            client_id: self.client_id.to_string(),
+            environment: self.environment.to_string(),
+            family_id: self.family_id,
+            extra: Map::new(),
+        }
+    }
 }
 
 fn invalid(what: &str) -> Error {
@@ -277,7 +463,7 @@ fn non_empty_claim(claims: &Map<String, Value>, name: &str) -> Option<String> {
 /// Builds the entities one successful token response (its JSON) produces. Nothing is written
 /// when the response is malformed (a non-numeric `expires_in`, undecodable `client_info` or ID
 /// token).
-pub(crate) fn entities_from_event(event: &TokenEvent<'_>) -> Result<Entities, Error> {
+pub(crate) fn entities_from_event<'a>(event: &TokenEvent<'a>) -> Result<Entities<'a>, Error> {
     let response = event
         .response
         .as_object()
@@ -286,7 +472,7 @@ pub(crate) fn entities_from_event(event: &TokenEvent<'_>) -> Result<Entities, Er
 }
 
 /// Builds the entities of `tokens`, filed as `event` says.
-pub(crate) fn entities(event: &Filing<'_>, tokens: &Tokens<'_>) -> Result<Entities, Error> {
+pub(crate) fn entities<'a>(event: &Filing<'a>, tokens: &Tokens<'a>) -> Result<Entities<'a>, Error> {
     let now = event.now;
     let non_empty = |s: Option<&str>| s.filter(|s| !s.is_empty()).map(str::to_string);
 
@@ -301,9 +487,11 @@ pub(crate) fn entities(event: &Filing<'_>, tokens: &Tokens<'_>) -> Result<Entiti
     let home_account_id = home_account_id(tokens.client_info, &id_claims)?;
     let target = match (&tokens.scopes, event.requested_scopes) {
         // One scope (the usual answer of a client-credential or resource request) as it is.
-        (Some(Granted::Spaced(one)), _) if !one.chars().any(char::is_whitespace) => one.to_string(),
-        (Some(Granted::Listed(granted)), _) if granted.len() == 1 => granted[0].to_string(),
-        (None, [requested]) => requested.clone(),
+        (Some(Granted::Spaced(one)), _) if !one.chars().any(char::is_whitespace) => {
+            Cow::Borrowed(*one)
+        }
+        (Some(Granted::Listed(granted)), _) if granted.len() == 1 => Cow::Borrowed(granted[0]),
+        (None, [requested]) => Cow::Borrowed(requested.as_str()),
         (granted, requested) => {
             let mut scopes: Vec<&str> = match granted {
                 Some(Granted::Spaced(text)) => text.split_whitespace().collect(),
@@ -311,19 +499,17 @@ pub(crate) fn entities(event: &Filing<'_>, tokens: &Tokens<'_>) -> Result<Entiti
                 None => requested.iter().map(String::as_str).collect(),
             };
             scopes.sort_unstable();
-            scopes.join(" ")
+            Cow::Owned(scopes.join(" "))
         }
     };
-    let environment = event.environment.to_string();
-    let realm = event.realm.to_string();
-    let client_id = event.client_id.to_string();
+    let (environment, realm, client_id) = (event.environment, event.realm, event.client_id);
     let family_id = tokens.family_id.clone();
 
     let account = match &home_account_id {
         Some(hid) if !event.skip_account_creation => Some(AccountEntity {
             home_account_id: hid.clone(),
-            environment: environment.clone(),
-            realm: realm.clone(),
+            environment: environment.to_string(),
+            realm: realm.to_string(),
             // A broker's own account id (MSAL Python's `_account_id`), else the object id.
             local_account_id: non_empty(tokens.account_id)
                 .or_else(|| claim_text(&id_claims, "oid"))
@@ -350,24 +536,24 @@ pub(crate) fn entities(event: &Filing<'_>, tokens: &Tokens<'_>) -> Result<Entiti
     let id_token = id_token.map(|secret| IdToken {
         secret,
         home_account_id: home_account_id.clone(),
-        environment: environment.clone(),
-        realm: realm.clone(),
-        client_id: client_id.clone(),
+        environment: environment.to_string(),
+        realm: realm.to_string(),
+        client_id: client_id.to_string(),
         extra: Map::new(),
     });
 
     let refresh_token = non_empty(tokens.refresh_token).map(|secret| RefreshToken {
         secret,
         home_account_id: home_account_id.clone(),
-        environment: environment.clone(),
-        client_id: client_id.clone(),
-        target: Some(target.clone()),
+        environment: environment.to_string(),
+        client_id: client_id.to_string(),
+        target: Some(target.to_string()),
         last_modification_time: Some(now),
         family_id: family_id.clone(),
         extra: Map::new(),
     });
 
-    // Last, so that it takes the realm and target the others copied.
+    // Last, so that it takes the target and account id the others copied.
     let access_token = tokens.access_token.filter(|s| !s.is_empty()).map(|secret| {
         let expires_in = match (tokens.expires_in, tokens.expires_on) {
             (Some(v), _) => v,
@@ -375,24 +561,20 @@ pub(crate) fn entities(event: &Filing<'_>, tokens: &Tokens<'_>) -> Result<Entiti
             (None, None) => DEFAULT_EXPIRES_IN,
         };
         let ext_expires_in = tokens.ext_expires_in.unwrap_or(expires_in);
-        AccessToken {
+        NewAccessToken {
             secret: secret.into(),
-            home_account_id: home_account_id.clone(),
-            environment: environment.clone(),
-            client_id: client_id.clone(),
-            target,
+            home_account_id,
+            environment,
+            client_id,
             realm,
-            token_type: Some(token_type(tokens.token_type.unwrap_or(BEARER))),
-            cached_at: Some(now),
+            target,
+            token_type: token_type(tokens.token_type.unwrap_or(BEARER)),
+            cached_at: now,
             expires_on: now.saturating_add(expires_in),
-            extended_expires_on: Some(now.saturating_add(ext_expires_in)),
+            extended_expires_on: now.saturating_add(ext_expires_in),
             refresh_on: tokens.refresh_in.map(|r| now.saturating_add(r)),
-            key_id: event.key_id.filter(|k| !k.is_empty()).map(str::to_string),
-            ext_cache_key: event
-                .ext_cache_key
-                .filter(|k| !k.is_empty())
-                .map(str::to_string),
-            extra: Map::new(),
+            key_id: event.key_id.filter(|k| !k.is_empty()),
+            ext_cache_key: event.ext_cache_key.filter(|k| !k.is_empty()),
         }
     });
 
@@ -402,11 +584,10 @@ pub(crate) fn entities(event: &Filing<'_>, tokens: &Tokens<'_>) -> Result<Entiti
         id_token,
         id_token_claims: id_claims,
         refresh_token,
-        app_metadata: AppMetadata {
+        app_metadata: NewAppMetadata {
             client_id,
             environment,
             family_id,
-            extra: Map::new(),
         },
     })
 }
@@ -454,7 +635,8 @@ pub(crate) mod tests {
         let at = entities_from_event(&event(&r, &s))
             .unwrap()
             .access_token
-            .unwrap();
+            .unwrap()
+            .into_entity();
         assert_eq!(
             (at.expires_on, at.extended_expires_on, at.refresh_on),
             (4600, Some(8200), Some(2800))
@@ -465,7 +647,8 @@ pub(crate) mod tests {
         let at = entities_from_event(&event(&r, &s))
             .unwrap()
             .access_token
-            .unwrap();
+            .unwrap()
+            .into_entity();
         assert_eq!(
             (at.expires_on, at.extended_expires_on, at.refresh_on),
             (2000, Some(2000), None)
@@ -475,7 +658,8 @@ pub(crate) mod tests {
         let at = entities_from_event(&event(&r, &s))
             .unwrap()
             .access_token
-            .unwrap();
+            .unwrap()
+            .into_entity();
         assert_eq!(at.expires_on, 1000 + DEFAULT_EXPIRES_IN);
 
         // Absurd values saturate instead of overflowing.
@@ -484,7 +668,8 @@ pub(crate) mod tests {
         let at = entities_from_event(&event(&r, &s))
             .unwrap()
             .access_token
-            .unwrap();
+            .unwrap()
+            .into_entity();
         assert_eq!(
             (at.refresh_on, at.extended_expires_on),
             (Some(i64::MAX), Some(i64::MAX))
@@ -505,7 +690,7 @@ pub(crate) mod tests {
             let requested: Vec<String> = requested.iter().map(|r| r.to_string()).collect();
             let r = json!({"access_token": "at", "scope": scope});
             let e = entities_from_event(&event(&r, &requested)).unwrap();
-            e.access_token.unwrap().target
+            e.access_token.unwrap().target.into_owned()
         };
         assert_eq!(
             target(json!("api://x/.default"), &["a"]),

@@ -66,8 +66,15 @@ pub fn ext_cache_key(params: &BTreeMap<String, String>) -> Option<String> {
 }
 
 fn join_lower(parts: &[&str]) -> String {
-    let len = parts.iter().map(|p| p.len() + 1).sum();
-    let mut key = String::with_capacity(len);
+    let mut key = String::new();
+    join_lower_into(&mut key, parts);
+    key
+}
+
+/// [`join_lower`] into `key` (cleared first), so a caller can reuse one buffer.
+fn join_lower_into(key: &mut String, parts: &[&str]) {
+    key.clear();
+    key.reserve(parts.iter().map(|p| p.len() + 1).sum());
     for (i, part) in parts.iter().enumerate() {
         if i > 0 {
             key.push('-');
@@ -76,16 +83,16 @@ fn join_lower(parts: &[&str]) -> String {
     }
     if key.is_ascii() {
         key.make_ascii_lowercase();
-        key
     } else {
-        key.to_lowercase()
+        *key = key.to_lowercase();
     }
 }
 
 /// The AccessToken key: `{home_account_id}-{environment}-accesstoken-{client_id}-{realm}-{target}`,
 /// or, with a non-empty `ext_cache_key`,
 /// `{home_account_id}-{environment}-atext-{client_id}-{realm}-{target}-{ext_cache_key}`. `key_id`
-/// is not part of the key.
+/// is not part of the key. (The store writes it into a reused buffer: [`access_token_key_into`].)
+#[cfg(test)]
 pub fn access_token_key(
     home_account_id: Option<&str>,
     environment: &str,
@@ -94,10 +101,34 @@ pub fn access_token_key(
     target: &str,
     ext_cache_key: Option<&str>,
 ) -> String {
+    let mut key = String::new();
+    access_token_key_into(
+        &mut key,
+        home_account_id,
+        [environment, client_id, realm, target],
+        ext_cache_key,
+    );
+    key
+}
+
+/// [`access_token_key`] into `key` (cleared first); `parts` are the environment, client id,
+/// realm and target.
+pub(crate) fn access_token_key_into(
+    key: &mut String,
+    home_account_id: Option<&str>,
+    [environment, client_id, realm, target]: [&str; 4],
+    ext_cache_key: Option<&str>,
+) {
     let hid = home_account_id.unwrap_or("");
     match ext_cache_key.filter(|e| !e.is_empty()) {
-        Some(ext) => join_lower(&[hid, environment, "atext", client_id, realm, target, ext]),
-        None => join_lower(&[hid, environment, "accesstoken", client_id, realm, target]),
+        Some(ext) => join_lower_into(
+            key,
+            &[hid, environment, "atext", client_id, realm, target, ext],
+        ),
+        None => join_lower_into(
+            key,
+            &[hid, environment, "accesstoken", client_id, realm, target],
+        ),
     }
 }
 
@@ -144,13 +175,20 @@ pub fn account_key(home_account_id: &str, environment: &str, realm: &str) -> Str
 
 /// The AppMetadata key: `appmetadata-{environment}-{client_id}`, **not** lowercased.
 pub fn app_metadata_key(environment: &str, client_id: &str) -> String {
+    let mut key = String::new();
+    app_metadata_key_into(&mut key, environment, client_id);
+    key
+}
+
+/// [`app_metadata_key`] into `key` (cleared first).
+pub(crate) fn app_metadata_key_into(key: &mut String, environment: &str, client_id: &str) {
     const PREFIX: &str = "appmetadata-";
-    let mut key = String::with_capacity(PREFIX.len() + environment.len() + 1 + client_id.len());
+    key.clear();
+    key.reserve(PREFIX.len() + environment.len() + 1 + client_id.len());
     key.push_str(PREFIX);
     key.push_str(environment);
     key.push('-');
     key.push_str(client_id);
-    key
 }
 
 #[cfg(test)]

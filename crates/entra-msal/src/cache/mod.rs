@@ -64,7 +64,7 @@ mod token_cache;
 pub use token_cache::{CacheListener, TokenCache};
 
 pub use add::TokenEvent;
-pub(crate) use add::{Entities, Filing, Granted, Tokens};
+pub(crate) use add::{AccessTokenFields, Entities, Filing, Granted, Tokens};
 pub(crate) use hash::FastMap;
 pub(crate) use keys::ext_cache_key;
 pub use query::AccessTokenQuery;

@@ -135,7 +135,9 @@ pub struct AppMetadata {
 }
 
 impl AccessToken {
-    /// The cache key MSAL Python files this token under.
+    /// The cache key MSAL Python files this token under (the store files a response's token
+    /// through `NewAccessToken::key_into`).
+    #[cfg(test)]
     pub fn key(&self) -> String {
         keys::access_token_key(
             self.home_account_id.as_deref(),
@@ -155,11 +157,6 @@ impl AccessToken {
     /// `expires_on`, epoch seconds.
     pub fn expires_on(&self) -> i64 {
         self.expires_on
-    }
-
-    /// `extended_expires_on`, epoch seconds.
-    pub fn extended_expires_on(&self) -> Option<i64> {
-        self.extended_expires_on
     }
 
     /// `refresh_on`, epoch seconds.
@@ -207,6 +204,7 @@ impl AccountEntity {
 
 impl AppMetadata {
     /// The cache key MSAL Python files this entry under (not lowercased).
+    #[cfg(test)]
     pub fn key(&self) -> String {
         keys::app_metadata_key(&self.environment, &self.client_id)
     }

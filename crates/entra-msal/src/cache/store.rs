@@ -17,7 +17,7 @@ use std::sync::OnceLock;
 
 use serde_json::{Map, Value};
 
-use super::add::Entities;
+use super::add::{Entities, NewAccessToken};
 use super::hash::{FastMap, FastSet};
 use super::keys;
 use super::query::{AccessTokenQuery, RefreshTokenQuery};
@@ -333,6 +333,21 @@ pub(crate) struct AccessTokens {
 }
 
 impl AccessTokens {
+    /// Files a token response's access token: renews the entry under its key in place when
+    /// [`NewAccessToken::renews`] it, else files a new entry. `key` is a buffer for the key.
+    pub(crate) fn file(&mut self, token: NewAccessToken<'_>, key: &mut String) {
+        token.key_into(key);
+        if let Some(&id) = self.by_key.get(key.as_str())
+            && let Some(slot) = self.slots.get_mut(id).and_then(Option::as_mut)
+            && token.renews(&slot.token)
+        {
+            token.renew(&mut slot.token);
+            slot.json = EntryJson::new();
+            return;
+        }
+        self.insert(key.clone(), token.into_entity());
+    }
+
     /// Files `token` under `key`, replacing whatever was there.
     pub(crate) fn insert(&mut self, key: String, token: AccessToken) {
         if let Some(&id) = self.by_key.get(&key) {
@@ -616,10 +631,12 @@ pub(crate) struct Store {
 
 impl Store {
     /// Writes the entities of one token response, each under its MSAL key.
-    pub(crate) fn apply(&mut self, e: Entities) {
+    pub(crate) fn apply(&mut self, e: Entities<'_>) {
+        // One key buffer for the lookups: a renewal or an unchanged entry allocates no key.
+        let mut key = String::new();
         if let Some(at) = e.access_token {
             self.extra.remove(ACCESS_TOKEN);
-            self.access_tokens.insert(at.key(), at);
+            self.access_tokens.file(at, &mut key);
         }
         if let Some(account) = e.account {
             self.extra.remove(ACCOUNT);
@@ -634,8 +651,19 @@ impl Store {
             self.refresh_tokens.insert(rt.key(), rt);
         }
         self.extra.remove(APP_METADATA);
-        self.app_metadata
-            .insert(e.app_metadata.key(), e.app_metadata);
+        keys::app_metadata_key_into(
+            &mut key,
+            e.app_metadata.environment,
+            e.app_metadata.client_id,
+        );
+        let unchanged = self.app_metadata.raw.is_empty()
+            && self
+                .app_metadata
+                .get(&key)
+                .is_some_and(|stored| e.app_metadata.is(stored));
+        if !unchanged {
+            self.app_metadata.insert(key, e.app_metadata.into_entity());
+        }
     }
 
     /// See [`TokenCache::find_access_token`](super::TokenCache::find_access_token).

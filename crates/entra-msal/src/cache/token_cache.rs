@@ -328,12 +328,16 @@ impl TokenCache {
         &self,
         filing: &Filing<'_>,
         tokens: &Tokens<'_>,
-        shape: impl FnOnce(&mut Entities) -> R,
+        shape: impl FnOnce(&mut Entities<'_>) -> R,
     ) -> Result<R, Error> {
         Ok(self.apply(entities(filing, tokens)?, shape))
     }
 
-    fn apply<R>(&self, mut entities: Entities, shape: impl FnOnce(&mut Entities) -> R) -> R {
+    fn apply<R>(
+        &self,
+        mut entities: Entities<'_>,
+        shape: impl FnOnce(&mut Entities<'_>) -> R,
+    ) -> R {
         let shaped = shape(&mut entities);
         self.write().apply(entities);
         self.mark_changed();
@@ -854,6 +858,52 @@ mod tests {
                 .unwrap()["refresh_on"],
             "2800"
         );
+    }
+
+    /// Renewing the entry under a token's key in place (the usual filing) writes exactly the
+    /// entry a first filing writes: the old entry's unknown fields and `key_id` are gone, as in
+    /// MSAL Python, whose `modify` replaces the entry. So is an app metadata entry with unknown
+    /// fields; an equal one stays.
+    #[test]
+    fn a_renewed_entry_is_the_entry_a_first_filing_writes() {
+        let response = || {
+            json!({"client_info": client_info("uid", "utid"), "access_token": "new",
+                "expires_in": 3600, "ext_expires_in": 7200, "scope": "s1"})
+        };
+        let fresh = TokenCache::new();
+        add(&fresh, Ev::default(), &["s1"], response());
+        let expected: Value = serde_json::from_str(&fresh.serialize()).unwrap();
+        let first_key = |section: &str| {
+            let entries = expected[section].as_object().unwrap();
+            assert_eq!(entries.len(), 1, "{section}");
+            entries.keys().next().unwrap().clone()
+        };
+        let (at_key, md_key) = (first_key("AccessToken"), first_key("AppMetadata"));
+
+        let mut older = expected.clone();
+        let at = older["AccessToken"][&at_key].as_object_mut().unwrap();
+        for (name, value) in [
+            ("secret", "old"),
+            ("cached_at", "1"),
+            ("expires_on", "2"),
+            ("refresh_on", "3"),
+            ("key_id", "k"),
+            ("unknown", "kept until renewed"),
+        ] {
+            at.insert(name.into(), json!(value));
+        }
+        older["AppMetadata"][&md_key]["unknown"] = json!("kept until replaced");
+        let renewed = TokenCache::new();
+        renewed.deserialize(&older.to_string()).unwrap();
+        add(&renewed, Ev::default(), &["s1"], response());
+        let got: Value = serde_json::from_str(&renewed.serialize()).unwrap();
+        assert_eq!(got["AccessToken"], expected["AccessToken"]);
+        assert_eq!(got["AppMetadata"], expected["AppMetadata"]);
+
+        // Filed again over an equal app metadata entry: still the same JSON.
+        add(&renewed, Ev::default(), &["s1"], response());
+        let again: Value = serde_json::from_str(&renewed.serialize()).unwrap();
+        assert_eq!(again, got);
     }
 
     /// MSAL Python 1.39 (`test_access_tokens_with_different_key_id`): `key_id` is not part of the
