@@ -14,10 +14,10 @@ pub struct Coalescer {
 
 impl Coalescer {
     /// Waits for the key's lock. The key is shared by the map and the guard, not copied.
-    pub async fn lock(&self, key: String) -> CoalesceGuard<'_> {
+    pub async fn lock(&self, key: impl Into<Arc<str>> + AsRef<str>) -> CoalesceGuard<'_> {
         let (key, lock) = {
             let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
-            match locks.get_key_value(key.as_str()) {
+            match locks.get_key_value(key.as_ref()) {
                 Some((key, lock)) => (key.clone(), lock.clone()),
                 None => {
                     let key: Arc<str> = key.into();

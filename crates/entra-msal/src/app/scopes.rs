@@ -4,7 +4,7 @@
 //! reserved scopes are sent, as in MSAL Python.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use super::hit_memo::HitMemo;
 use super::result::AuthenticationResult;
@@ -61,6 +61,9 @@ pub(crate) struct PreparedScopes {
     /// The cache's form of the same set ([`cache::normalize_scopes`]): lowercased, without
     /// Microsoft Graph's prefix, sorted, de-duplicated. A cache lookup needs no more work.
     pub normalized: Vec<String>,
+    /// The single-flight key of an app-only request for these scopes without an extended
+    /// cache key, with the realm it was made for (see [`app_flight_key`](Self::app_flight_key)).
+    app_flight_key: OnceLock<(Box<str>, Arc<str>)>,
 }
 
 impl PreparedScopes {
@@ -77,7 +80,23 @@ impl PreparedScopes {
             hit: HitMemo::default(),
             validated,
             normalized,
+            app_flight_key: OnceLock::new(),
         })
+    }
+
+    /// The single-flight key of an app-only request for these scopes in `realm` (without an
+    /// extended cache key): `make`'s, made once and shared after that. An application asks
+    /// in one realm; a key for another is made anew every time.
+    pub fn app_flight_key(&self, realm: &str, make: impl FnOnce() -> String) -> Arc<str> {
+        if let Some((made_for, key)) = self.app_flight_key.get()
+            && **made_for == *realm
+        {
+            return key.clone();
+        }
+        let key: Arc<str> = make().into();
+        // Only the first realm is kept; a race sets it once.
+        let _ = self.app_flight_key.set((realm.into(), key.clone()));
+        key
     }
 
     fn is_for(&self, scopes: &[&str]) -> bool {
@@ -260,6 +279,23 @@ mod tests {
         assert_eq!(
             memo.prepare(&["User.Read", " b "]).unwrap().validated,
             first.validated
+        );
+    }
+
+    #[test]
+    fn the_app_flight_key_is_made_once_for_the_first_realm() {
+        let prepared = PreparedScopes::new(&["a"]).unwrap();
+        let first = prepared.app_flight_key("contoso", || "client|contoso|a|".into());
+        let again = prepared.app_flight_key("contoso", || unreachable!("made once"));
+        assert!(Arc::ptr_eq(&first, &again));
+        // Another realm gets its own key, made every time.
+        let other = prepared.app_flight_key("fabrikam", || "client|fabrikam|a|".into());
+        assert_eq!(&*other, "client|fabrikam|a|");
+        let other_again = prepared.app_flight_key("fabrikam", || "made again".into());
+        assert_eq!(&*other_again, "made again");
+        assert_eq!(
+            &*prepared.app_flight_key("contoso", String::new),
+            "client|contoso|a|"
         );
     }
 

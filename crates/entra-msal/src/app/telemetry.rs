@@ -74,6 +74,38 @@ impl ApiId {
     }
 }
 
+/// The `x-client-current-telemetry` values of one API, `4|{api},{reason}|`, by reason code
+/// (`4` is [`SCHEMA_VERSION`]; a test checks every value against the formatted one).
+macro_rules! current_values {
+    ($api:literal) => {
+        [
+            concat!("4|", $api, ",0|"),
+            concat!("4|", $api, ",1|"),
+            concat!("4|", $api, ",2|"),
+            concat!("4|", $api, ",3|"),
+            concat!("4|", $api, ",4|"),
+        ]
+    };
+}
+
+impl ApiId {
+    /// `x-client-current-telemetry` for a request of this API sent for `reason`: a constant,
+    /// so no request formats or allocates it.
+    fn current_value(self, reason: RefreshReason) -> &'static str {
+        let values = match self {
+            Self::Silent => current_values!(84),
+            Self::ByRefreshToken => current_values!(85),
+            Self::Interactive => current_values!(169),
+            Self::UsernamePassword => current_values!(301),
+            Self::OnBehalfOf => current_values!(523),
+            Self::DeviceFlow => current_values!(622),
+            Self::ForClient => current_values!(730),
+            Self::AuthorizationCode => current_values!(832),
+        };
+        values[usize::from(reason.code())]
+    }
+}
+
 /// Why a token request was sent instead of answering from the cache (MSAL's `cache_refresh`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) enum RefreshReason {
@@ -162,30 +194,18 @@ impl TelemetryBuffer {
     /// last. A value that cannot be a header (a server's error code with control characters)
     /// leaves its header out rather than fail the request.
     pub fn headers(&self, call: CallTelemetry) -> TelemetryHeaders {
-        self.header_texts(call)
-            .map(|text| HeaderValue::try_from(text).ok())
+        [
+            Some(HeaderValue::from_static(
+                call.api.current_value(call.reason),
+            )),
+            HeaderValue::try_from(self.last_text()).ok(),
+        ]
     }
 
-    /// The texts of the two headers, current then last. Each is allocated at its exact length,
-    /// so it becomes a header value without another allocation.
-    fn header_texts(&self, call: CallTelemetry) -> [String; 2] {
-        let (mut api, mut reason, mut hits) = (
-            itoa::Buffer::new(),
-            itoa::Buffer::new(),
-            itoa::Buffer::new(),
-        );
-        let (api, reason) = (
-            api.format(call.api.code()),
-            reason.format(call.reason.code()),
-        );
-        let mut current =
-            String::with_capacity(SCHEMA_VERSION.len() + api.len() + reason.len() + 3);
-        current.push_str(SCHEMA_VERSION);
-        current.push('|');
-        current.push_str(api);
-        current.push(',');
-        current.push_str(reason);
-        current.push('|');
+    /// The text of `x-client-last-telemetry`, allocated at its exact length, so it becomes a
+    /// header value without another allocation.
+    fn last_text(&self) -> String {
+        let mut hits = itoa::Buffer::new();
         let hits = hits.format(self.cache_hits.load(Ordering::Relaxed));
         let buffer = self.lock();
         let mut last = String::with_capacity(SCHEMA_VERSION.len() + hits.len() + 4);
@@ -211,7 +231,7 @@ impl TelemetryBuffer {
         last.push('|');
         // Only with failures did `last` outgrow its exact size.
         last.shrink_to_fit();
-        [current, last]
+        last
     }
 
     /// A token answered from the cache.
@@ -272,8 +292,33 @@ mod tests {
     }
 
     fn header(buffer: &TelemetryBuffer, call: CallTelemetry) -> (String, String) {
-        let [current, last] = buffer.header_texts(call);
+        let [current, last] = buffer
+            .headers(call)
+            .map(|v| v.expect("a header").to_str().unwrap().to_string());
         (current, last)
+    }
+
+    #[test]
+    fn every_current_value_is_the_formatted_one() {
+        use ApiId::*;
+        use RefreshReason::*;
+        for api in [
+            Silent,
+            ByRefreshToken,
+            Interactive,
+            UsernamePassword,
+            OnBehalfOf,
+            DeviceFlow,
+            ForClient,
+            AuthorizationCode,
+        ] {
+            for reason in [NotSilent, ForceRefresh, NoAccessToken, Expired, Aging] {
+                assert_eq!(
+                    api.current_value(reason),
+                    format!("{SCHEMA_VERSION}|{},{}|", api.code(), reason.code())
+                );
+            }
+        }
     }
 
     #[test]

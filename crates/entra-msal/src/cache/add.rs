@@ -293,11 +293,11 @@ impl NewAppMetadata<'_> {
     }
 
     /// The cache entry.
-    pub(crate) fn into_entity(self) -> AppMetadata {
+    pub(crate) fn to_entity(&self) -> AppMetadata {
         AppMetadata {
             client_id: self.client_id.to_string(),
             environment: self.environment.to_string(),
-            family_id: self.family_id,
+            family_id: self.family_id.clone(),
             extra: Map::new(),
         }
     }

@@ -202,14 +202,6 @@ impl AccountEntity {
     }
 }
 
-impl AppMetadata {
-    /// The cache key MSAL Python files this entry under (not lowercased).
-    #[cfg(test)]
-    pub fn key(&self) -> String {
-        keys::app_metadata_key(&self.environment, &self.client_id)
-    }
-}
-
 struct ExtraKeys<'a>(&'a Map<String, Value>);
 
 impl fmt::Debug for ExtraKeys<'_> {

@@ -627,26 +627,29 @@ pub(crate) struct Store {
     pub(crate) app_metadata: Section<AppMetadata>,
     /// Unknown top-level keys, and known ones whose value is not an object.
     pub(crate) extra: Map<String, Value>,
+    /// A buffer for the keys [`apply`](Self::apply) looks up, kept so that filing a renewal
+    /// allocates no key.
+    key_buffer: String,
 }
 
 impl Store {
     /// Writes the entities of one token response, each under its MSAL key.
-    pub(crate) fn apply(&mut self, e: Entities<'_>) {
+    pub(crate) fn apply(&mut self, e: &mut Entities<'_>) {
         // One key buffer for the lookups: a renewal or an unchanged entry allocates no key.
-        let mut key = String::new();
-        if let Some(at) = e.access_token {
+        let mut key = std::mem::take(&mut self.key_buffer);
+        if let Some(at) = e.access_token.take() {
             self.extra.remove(ACCESS_TOKEN);
             self.access_tokens.file(at, &mut key);
         }
-        if let Some(account) = e.account {
+        if let Some(account) = e.account.take() {
             self.extra.remove(ACCOUNT);
             self.accounts.insert(account.key(), account);
         }
-        if let Some(idt) = e.id_token {
+        if let Some(idt) = e.id_token.take() {
             self.extra.remove(ID_TOKEN);
             self.id_tokens.insert(idt.key(), idt);
         }
-        if let Some(rt) = e.refresh_token {
+        if let Some(rt) = e.refresh_token.take() {
             self.extra.remove(REFRESH_TOKEN);
             self.refresh_tokens.insert(rt.key(), rt);
         }
@@ -661,8 +664,10 @@ impl Store {
                 .app_metadata
                 .get(&key)
                 .is_some_and(|stored| e.app_metadata.is(stored));
-        if !unchanged {
-            self.app_metadata.insert(key, e.app_metadata.into_entity());
+        if unchanged {
+            self.key_buffer = key;
+        } else {
+            self.app_metadata.insert(key, e.app_metadata.to_entity());
         }
     }
 

@@ -339,7 +339,8 @@ impl TokenCache {
         shape: impl FnOnce(&mut Entities<'_>) -> R,
     ) -> R {
         let shaped = shape(&mut entities);
-        self.write().apply(entities);
+        // By reference: the entities are taken out one by one, never moved whole.
+        self.write().apply(&mut entities);
         self.mark_changed();
         shaped
     }

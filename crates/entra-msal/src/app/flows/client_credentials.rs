@@ -205,7 +205,12 @@ async fn acquire(
             (true, None) => core.app_miss_reason(&endpoints.realm, prepared, ext_key.as_deref()),
         };
         request.report_as(ApiId::ForClient, reason);
-        let key = flight_key(&endpoints.realm, scopes, ext_key.as_deref());
+        let key = match ext_key.as_deref() {
+            None => prepared.app_flight_key(&endpoints.realm, || {
+                flight_key(&endpoints.realm, scopes, None)
+            }),
+            ext => flight_key(&endpoints.realm, scopes, ext).into(),
+        };
         let _flight = core.coalescer.lock(key).await;
         if use_cache
             && core.cache.version() != version
