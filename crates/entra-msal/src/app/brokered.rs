@@ -217,7 +217,7 @@ impl Ask<'_> {
         core.finish(&Issued {
             endpoints: &endpoints,
             tokens: cache::Tokens {
-                access_token: Some(&token.access_token),
+                access_token: Some(token.access_token.as_str().into()),
                 token_type: Some(token.token_type.as_str()),
                 expires_in: Some(token.expires_on.saturating_sub(now).max(0)),
                 ext_expires_in: token

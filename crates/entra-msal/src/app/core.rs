@@ -234,7 +234,7 @@ impl<'a> Issued<'a> {
 /// What the cache reads of a token response.
 fn tokens(r: &TokenResponse) -> cache::Tokens<'_> {
     cache::Tokens {
-        access_token: r.access_token(),
+        access_token: r.access_token.as_ref().map(cache::TokenText::from),
         token_type: r.token_type.as_deref(),
         expires_in: r.expires_in,
         expires_on: r.expires_on,

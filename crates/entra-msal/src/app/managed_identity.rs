@@ -356,7 +356,7 @@ impl ManagedIdentityClient {
                 now,
             },
             &cache::Tokens {
-                access_token: Some(&token.access_token),
+                access_token: Some(token.access_token.as_str().into()),
                 token_type: Some(&token.token_type),
                 expires_in: Some(token.expires_in),
                 refresh_in,

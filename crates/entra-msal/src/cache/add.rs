@@ -358,7 +358,7 @@ fn as_text(v: &Value) -> Option<String> {
 /// [`TokenEvent`] is read into it. Empty strings count as absent.
 #[derive(Debug, Default)]
 pub(crate) struct Tokens<'a> {
-    pub(crate) access_token: Option<&'a str>,
+    pub(crate) access_token: Option<TokenText<'a>>,
     /// Default `Bearer`.
     pub(crate) token_type: Option<&'a str>,
     /// Seconds; when absent, `expires_on`; else [`DEFAULT_EXPIRES_IN`].
@@ -377,6 +377,48 @@ pub(crate) struct Tokens<'a> {
     pub(crate) family_id: Option<String>,
     /// A broker's own id for the account (MSAL Python's `_account_id`).
     pub(crate) account_id: Option<&'a str>,
+}
+
+/// An access token's text as the caller has it: borrowed, or already shared (a token
+/// response's), which the cache's entry then shares too instead of copying it.
+#[derive(Clone, Copy)]
+pub(crate) enum TokenText<'a> {
+    Borrowed(&'a str),
+    Shared(&'a Arc<str>),
+}
+
+impl TokenText<'_> {
+    fn as_str(&self) -> &str {
+        match self {
+            Self::Borrowed(text) => text,
+            Self::Shared(text) => text,
+        }
+    }
+
+    fn to_shared(self) -> Arc<str> {
+        match self {
+            Self::Borrowed(text) => text.into(),
+            Self::Shared(text) => text.clone(),
+        }
+    }
+}
+
+impl<'a> From<&'a str> for TokenText<'a> {
+    fn from(text: &'a str) -> Self {
+        Self::Borrowed(text)
+    }
+}
+
+impl<'a> From<&'a Arc<str>> for TokenText<'a> {
+    fn from(text: &'a Arc<str>) -> Self {
+        Self::Shared(text)
+    }
+}
+
+impl fmt::Debug for TokenText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
 }
 
 /// The scopes a response granted, as it sent them.
@@ -418,7 +460,7 @@ fn tokens_from_json(response: &Map<String, Value>) -> Result<Tokens<'_>, Error> 
         _ => None,
     };
     Ok(Tokens {
-        access_token,
+        access_token: access_token.map(TokenText::from),
         token_type: response.get("token_type").and_then(Value::as_str),
         expires_in,
         expires_on,
@@ -554,29 +596,32 @@ pub(crate) fn entities<'a>(event: &Filing<'a>, tokens: &Tokens<'a>) -> Result<En
     });
 
     // Last, so that it takes the target and account id the others copied.
-    let access_token = tokens.access_token.filter(|s| !s.is_empty()).map(|secret| {
-        let expires_in = match (tokens.expires_in, tokens.expires_on) {
-            (Some(v), _) => v,
-            (None, Some(on)) => on.saturating_sub(now),
-            (None, None) => DEFAULT_EXPIRES_IN,
-        };
-        let ext_expires_in = tokens.ext_expires_in.unwrap_or(expires_in);
-        NewAccessToken {
-            secret: secret.into(),
-            home_account_id,
-            environment,
-            client_id,
-            realm,
-            target,
-            token_type: token_type(tokens.token_type.unwrap_or(BEARER)),
-            cached_at: now,
-            expires_on: now.saturating_add(expires_in),
-            extended_expires_on: now.saturating_add(ext_expires_in),
-            refresh_on: tokens.refresh_in.map(|r| now.saturating_add(r)),
-            key_id: event.key_id.filter(|k| !k.is_empty()),
-            ext_cache_key: event.ext_cache_key.filter(|k| !k.is_empty()),
-        }
-    });
+    let access_token = tokens
+        .access_token
+        .filter(|s| !s.as_str().is_empty())
+        .map(|secret| {
+            let expires_in = match (tokens.expires_in, tokens.expires_on) {
+                (Some(v), _) => v,
+                (None, Some(on)) => on.saturating_sub(now),
+                (None, None) => DEFAULT_EXPIRES_IN,
+            };
+            let ext_expires_in = tokens.ext_expires_in.unwrap_or(expires_in);
+            NewAccessToken {
+                secret: secret.to_shared(),
+                home_account_id,
+                environment,
+                client_id,
+                realm,
+                target,
+                token_type: token_type(tokens.token_type.unwrap_or(BEARER)),
+                cached_at: now,
+                expires_on: now.saturating_add(expires_in),
+                extended_expires_on: now.saturating_add(ext_expires_in),
+                refresh_on: tokens.refresh_in.map(|r| now.saturating_add(r)),
+                key_id: event.key_id.filter(|k| !k.is_empty()),
+                ext_cache_key: event.ext_cache_key.filter(|k| !k.is_empty()),
+            }
+        });
 
     Ok(Entities {
         access_token,

@@ -64,12 +64,12 @@ mod token_cache;
 pub use token_cache::{CacheListener, TokenCache};
 
 pub use add::TokenEvent;
-pub(crate) use add::{AccessTokenFields, Entities, Filing, Granted, Tokens};
+pub(crate) use add::{AccessTokenFields, Entities, Filing, Granted, TokenText, Tokens};
 pub(crate) use hash::FastMap;
 pub(crate) use keys::ext_cache_key;
 pub use query::AccessTokenQuery;
 pub(crate) use query::RefreshTokenQuery;
-pub(crate) use schema::{AccessToken, AccountEntity, BEARER, IdToken, RefreshToken};
+pub(crate) use schema::{AccessToken, AccountEntity, BEARER, IdToken, RefreshToken, token_type};
 pub(crate) use scopes::is_one_scope;
 pub(crate) use scopes::normalize as normalize_scopes;
 pub(crate) use store::{CredentialKind, app_partition_key};

@@ -23,7 +23,8 @@ pub struct ClientIdentity {
     /// The application's version.
     pub app_version: Option<String>,
     /// MSAL's headers for a form, with empty placeholders for [`PER_REQUEST`] at the end,
-    /// built on the first request.
+    /// built on the first request (only with a name or version: see
+    /// [`form_headers`](Self::form_headers)).
     constant: OnceLock<HeaderMap>,
 }
 
@@ -52,10 +53,16 @@ impl ClientIdentity {
         correlation_id: &str,
         telemetry: TelemetryHeaders,
     ) -> HeaderMap {
-        let mut headers = self
-            .constant
-            .get_or_init(|| self.constant_headers())
-            .clone();
+        // Without a name and version (the usual case), every application's set is the same:
+        // one process-wide copy, which stays in the processor's caches however many
+        // applications take turns.
+        static ANONYMOUS: OnceLock<HeaderMap> = OnceLock::new();
+        let constant = if self.app_name.is_none() && self.app_version.is_none() {
+            &ANONYMOUS
+        } else {
+            &self.constant
+        };
+        let mut headers = constant.get_or_init(|| self.constant_headers()).clone();
         let [current, last] = telemetry;
         let values = [HeaderValue::from_str(correlation_id).ok(), current, last];
         let mut unset = [false; PER_REQUEST_COUNT];

@@ -1,6 +1,8 @@
 //! Token-endpoint responses: success bodies (numbers may arrive as strings) and Entra error
 //! bodies, turned into typed errors.
 
+use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -9,7 +11,7 @@ use serde_json::{Map, Value};
 use crate::error::{Classification, Error, ServiceError};
 use crate::http::HttpResponse;
 
-use super::response_fields::{seconds, text, text_or_number};
+use super::response_fields::{seconds, shared_text, text, text_or_number, token_type};
 
 /// How long to wait after a 429 or 503 without `Retry-After`.
 pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(5);
@@ -22,17 +24,18 @@ pub struct TokenResponse {
     /// `access_token`.
     #[serde(
         default,
-        deserialize_with = "text",
+        deserialize_with = "shared_text",
         skip_serializing_if = "Option::is_none"
     )]
-    pub access_token: Option<String>,
-    /// `token_type` (see [`token_type`](Self::token_type) for the default).
+    pub access_token: Option<Arc<str>>,
+    /// `token_type` (see [`token_type`](Self::token_type) for the default; `Bearer` itself is
+    /// borrowed).
     #[serde(
         default,
-        deserialize_with = "text",
+        deserialize_with = "token_type",
         skip_serializing_if = "Option::is_none"
     )]
-    pub token_type: Option<String>,
+    pub token_type: Option<Cow<'static, str>>,
     /// `expires_in`, seconds.
     #[serde(
         default,

@@ -3,19 +3,67 @@
 //! Each reads the JSON value straight into its field; a value of the wrong kind is an error that
 //! names the kind, never the value (it may be a secret).
 
+use std::borrow::Cow;
 use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
 
 use serde::Deserializer;
 use serde::de::{self, MapAccess, SeqAccess, Visitor};
 
 /// A string field: absent, `null` and `""` are `None`; any other non-string is an error.
 pub(super) fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    d.deserialize_option(Text { numbers: false })
+    d.deserialize_option(Text::<String>::new(false))
+}
+
+/// [`text`], read into a shared string (the access token, which the cache and every result
+/// made from it share): one allocation, where a `String` would be copied once more.
+pub(super) fn shared_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Arc<str>>, D::Error> {
+    d.deserialize_option(Text::<Arc<str>>::new(false))
+}
+
+/// [`text`], for `token_type`: the usual `Bearer` is borrowed, not allocated.
+pub(super) fn token_type<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Cow<'static, str>>, D::Error> {
+    d.deserialize_option(Text::<Cow<'static, str>>::new(false))
 }
 
 /// [`text`], with a number read as its decimal text.
 pub(super) fn text_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    d.deserialize_option(Text { numbers: true })
+    d.deserialize_option(Text::<String>::new(true))
+}
+
+/// What a text field is read into.
+trait FromText: Sized {
+    fn from_text(text: &str) -> Self;
+    fn from_string(text: String) -> Self {
+        Self::from_text(&text)
+    }
+}
+
+impl FromText for String {
+    fn from_text(text: &str) -> Self {
+        text.to_string()
+    }
+    fn from_string(text: String) -> Self {
+        text
+    }
+}
+
+impl FromText for Arc<str> {
+    fn from_text(text: &str) -> Self {
+        text.into()
+    }
+}
+
+impl FromText for Cow<'static, str> {
+    fn from_text(text: &str) -> Self {
+        crate::cache::token_type(text)
+    }
+    fn from_string(text: String) -> Self {
+        crate::cache::token_type(text)
+    }
 }
 
 /// A number of seconds, as a JSON number or a numeric string; anything else is an error.
@@ -61,22 +109,30 @@ macro_rules! refuse_containers {
     };
 }
 
-struct Text {
+struct Text<T> {
     numbers: bool,
+    into: PhantomData<T>,
 }
 
-impl Text {
-    fn number<E: de::Error>(self, text: impl FnOnce() -> String) -> Result<Option<String>, E> {
+impl<T: FromText> Text<T> {
+    fn new(numbers: bool) -> Self {
+        Self {
+            numbers,
+            into: PhantomData,
+        }
+    }
+
+    fn number<E: de::Error>(self, text: impl FnOnce() -> String) -> Result<Option<T>, E> {
         if self.numbers {
-            Ok(Some(text()))
+            Ok(Some(T::from_string(text())))
         } else {
             Err(wrong(&self, "a number"))
         }
     }
 }
 
-impl<'de> Visitor<'de> for Text {
-    type Value = Option<String>;
+impl<'de, T: FromText> Visitor<'de> for Text<T> {
+    type Value = Option<T>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(if self.numbers {
@@ -87,10 +143,10 @@ impl<'de> Visitor<'de> for Text {
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok((!v.is_empty()).then(|| v.to_string()))
+        Ok((!v.is_empty()).then(|| T::from_text(v)))
     }
     fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-        Ok((!v.is_empty()).then_some(v))
+        Ok((!v.is_empty()).then(|| T::from_string(v)))
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
         self.number(|| v.to_string())

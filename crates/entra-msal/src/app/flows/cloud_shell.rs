@@ -87,7 +87,7 @@ pub(crate) async fn run(
     core.finish(&Issued {
         endpoints: &endpoints,
         tokens: Tokens {
-            access_token: Some(&token.access_token),
+            access_token: Some(token.access_token.as_str().into()),
             token_type: Some(&token.token_type),
             expires_in: Some(token.expires_in),
             client_info: Some(&client_info),
