@@ -6,14 +6,44 @@ pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> i64;
 }
 
-/// The system clock.
+/// The system clock, read at the resolution token lifetimes need (see [`coarse_unix_seconds`]).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> i64 {
+        coarse_unix_seconds()
+    }
+}
+
+/// The wall clock as of the kernel's last tick (Linux's `CLOCK_REALTIME_COARSE`): read from the
+/// vDSO's data page without reading the processor's counter, a few nanoseconds where the precise
+/// clock costs 20–40 on a virtual machine (measured 37 ns here), which is a third of a cache
+/// hit. Its resolution, a tick (1–4 ms), is far below the second a token's times are kept in.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn coarse_unix_seconds() -> i64 {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `t` is a live, writable `timespec`, the only memory the call writes.
+    let status = unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut t) };
+    if status == 0 {
+        // `tv_nsec` is never negative, so `tv_sec` is already rounded down. (`time_t` is
+        // 32 bits on some 32-bit targets.)
+        #[allow(clippy::useless_conversion)]
+        i64::from(t.tv_sec)
+    } else {
+        // A kernel older than 2.6.32 has no coarse clock.
         unix_seconds(std::time::SystemTime::now())
     }
+}
+
+/// The wall clock, elsewhere (macOS reads it from a shared page already; Windows' is cheap).
+#[cfg(not(target_os = "linux"))]
+fn coarse_unix_seconds() -> i64 {
+    unix_seconds(std::time::SystemTime::now())
 }
 
 /// Whole seconds since the Unix epoch, rounded down (as `OffsetDateTime::unix_timestamp`), without

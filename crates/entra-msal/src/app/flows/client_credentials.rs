@@ -2,6 +2,7 @@
 //! is fresh; a token past its `refresh_on` is refreshed, and kept when the refresh fails.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use super::super::claims::Forwarded;
 use super::super::core::{CacheAccess, ClientCore, GrantType, Issued};
@@ -10,7 +11,7 @@ use super::super::region::RegionChoice;
 use super::super::result::AuthenticationResult;
 use super::super::scopes::PreparedScopes;
 use super::super::telemetry::{ApiId, RefreshReason};
-use crate::authority;
+use crate::authority::{self, Endpoints};
 use crate::cache;
 use crate::error::Error;
 use crate::oauth::grants;
@@ -47,11 +48,23 @@ pub(crate) async fn run(
         }
     }
     let scopes = core.scope_memo.prepare(scopes)?;
-    let mut empty_at = None;
-    if direct && let Some(result) = fresh_from_cache(core, &scopes, &mut empty_at) {
+    let mut looked = Looked::default();
+    if direct && let Some(result) = fresh_from_cache(core, &scopes, &mut looked) {
         return Ok(result);
     }
-    acquire(core, region, &scopes, options, empty_at).await
+    acquire(core, region, &scopes, options, looked).await
+}
+
+/// What [`fresh_from_cache`] learned on a miss, so that the flow does not learn it again.
+#[derive(Default)]
+struct Looked {
+    /// The cache version at which no token the flow could use was found (neither fresh nor
+    /// past its `refresh_on`); `None` when it did not look (the endpoints unknown, or another
+    /// realm's app-only partition) or found an aging token, which the flow refreshes and keeps
+    /// as a fallback.
+    empty_at: Option<u64>,
+    /// The application's current endpoints, when it had them.
+    endpoints: Option<Arc<Endpoints>>,
 }
 
 /// Whether a fresh token in the cache may answer at once: nothing changes the cache key or
@@ -69,19 +82,17 @@ fn answers_from_cache(core: &ClientCore, options: &ForClientOptions) -> bool {
 /// a fresh token in the cache and the endpoints known. `None` sends the call down the whole
 /// flow, which looks again.
 ///
-/// On a miss, `empty_at` is set to the cache version at which it found no token the flow
-/// could use (neither fresh nor past its `refresh_on`); it stays `None` when it did not look
-/// (the endpoints unknown, or another realm's app-only partition) or found an aging token, which the flow refreshes and keeps as a
-/// fallback. (An out-parameter: the hit, the hot path, returns the bare `Option`.)
+/// On a miss, `looked` keeps what it found out (see [`Looked`]). (An out-parameter: the hit,
+/// the hot path, returns the bare `Option`.)
 fn fresh_from_cache(
     core: &ClientCore,
     scopes: &PreparedScopes,
-    empty_at: &mut Option<u64>,
+    looked: &mut Looked,
 ) -> Option<AuthenticationResult> {
     // Read before the lookup: a write in between makes this version stale, never the hit.
     // (`run` has asked the list's remembered hit already.)
     let version = core.cache.version();
-    let endpoints = core.current_endpoints()?;
+    let endpoints = looked.endpoints.insert(core.current_endpoints()?);
     let realm = endpoints.realm.as_str();
     if core.app_token_key(realm).0 != realm {
         return None;
@@ -106,7 +117,7 @@ fn fresh_from_cache(
         }
         None => {
             scopes.hit.clear();
-            *empty_at = Some(version);
+            looked.empty_at = Some(version);
             None
         }
     }
@@ -141,20 +152,28 @@ fn flight_key(realm: &str, scopes: &[String], ext_cache_key: Option<&str>) -> St
 /// The whole flow: discovery, the cache (again, under the listener's hooks and the request
 /// coalescer), the token request, filing the response.
 ///
-/// `empty_at`: the cache version at which [`fresh_from_cache`] found no usable token; while the
-/// cache is still there, the flow does not look again before the token request.
+/// `looked`: what [`fresh_from_cache`] found out. While the cache version is still the one at
+/// which it found no usable token, the flow does not look again before the token request; the
+/// endpoints it had are used as they are.
 async fn acquire(
     core: &ClientCore,
     region: &RegionChoice,
     prepared: &PreparedScopes,
     options: &ForClientOptions,
-    empty_at: Option<u64>,
+    looked: Looked,
 ) -> Result<AuthenticationResult, Error> {
+    let Looked {
+        empty_at,
+        endpoints,
+    } = looked;
     let forwarded = Forwarded::new(options.forwarded_client_claims.as_deref())?;
     let mut request = core.begin_app_only(prepared, options.claims_challenge.as_deref())?;
     request.claims = forwarded.merge_into(request.claims.take())?;
     let scopes = &request.scopes;
-    let endpoints = core.endpoints().await?;
+    let endpoints = match endpoints {
+        Some(endpoints) => endpoints,
+        None => core.endpoints().await?,
+    };
     let extra = match &options.fmi_path {
         Some(fmi) => {
             let mut extra = options.extra_parameters.clone();
