@@ -6,7 +6,8 @@ pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> i64;
 }
 
-/// The system clock, read at the resolution token lifetimes need (see [`coarse_unix_seconds`]).
+/// The system clock, read at the resolution token lifetimes need: on Linux, the coarse clock
+/// (`CLOCK_REALTIME_COARSE`, updated every tick, 1–4 ms), which reads no hardware counter.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;
 

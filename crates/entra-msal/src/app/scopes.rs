@@ -62,8 +62,8 @@ pub(crate) struct PreparedScopes {
     /// Microsoft Graph's prefix, sorted, de-duplicated. A cache lookup needs no more work.
     pub normalized: Vec<String>,
     /// The single-flight key of an app-only request for these scopes without an extended
-    /// cache key, with the realm it was made for (see [`app_flight_key`](Self::app_flight_key)).
-    app_flight_key: OnceLock<(Box<str>, Arc<str>)>,
+    /// cache key (see [`app_flight_key`](Self::app_flight_key)).
+    app_flight_key: OnceLock<Arc<str>>,
 }
 
 impl PreparedScopes {
@@ -84,18 +84,23 @@ impl PreparedScopes {
         })
     }
 
-    /// The single-flight key of an app-only request for these scopes in `realm` (without an
-    /// extended cache key): `make`'s, made once and shared after that. An application asks
-    /// in one realm; a key for another is made anew every time.
-    pub fn app_flight_key(&self, realm: &str, make: impl FnOnce() -> String) -> Arc<str> {
-        if let Some((made_for, key)) = self.app_flight_key.get()
-            && **made_for == *realm
+    /// The single-flight key of an app-only request for these scopes (without an extended
+    /// cache key): `make`'s, made once and shared after that while `fits` accepts it (the key
+    /// names the realm, and an application asks in one; a key for another realm is made anew
+    /// every time).
+    pub fn app_flight_key(
+        &self,
+        fits: impl FnOnce(&str) -> bool,
+        make: impl FnOnce() -> String,
+    ) -> Arc<str> {
+        if let Some(key) = self.app_flight_key.get()
+            && fits(key)
         {
             return key.clone();
         }
         let key: Arc<str> = make().into();
-        // Only the first realm is kept; a race sets it once.
-        let _ = self.app_flight_key.set((realm.into(), key.clone()));
+        // Only the first key is kept; a race sets it once.
+        let _ = self.app_flight_key.set(key.clone());
         key
     }
 
@@ -283,20 +288,19 @@ mod tests {
     }
 
     #[test]
-    fn the_app_flight_key_is_made_once_for_the_first_realm() {
+    fn the_app_flight_key_is_made_once_while_it_fits() {
         let prepared = PreparedScopes::new(&["a"]).unwrap();
-        let first = prepared.app_flight_key("contoso", || "client|contoso|a|".into());
-        let again = prepared.app_flight_key("contoso", || unreachable!("made once"));
+        let is_for = |realm: &'static str| move |key: &str| key.contains(realm);
+        let first = prepared.app_flight_key(is_for("contoso"), || "client|contoso|a|".into());
+        let again = prepared.app_flight_key(is_for("contoso"), || unreachable!("made once"));
         assert!(Arc::ptr_eq(&first, &again));
-        // Another realm gets its own key, made every time.
-        let other = prepared.app_flight_key("fabrikam", || "client|fabrikam|a|".into());
+        // A key that does not fit is made every time, and the first stays.
+        let other = prepared.app_flight_key(is_for("fabrikam"), || "client|fabrikam|a|".into());
         assert_eq!(&*other, "client|fabrikam|a|");
-        let other_again = prepared.app_flight_key("fabrikam", || "made again".into());
+        let other_again = prepared.app_flight_key(is_for("fabrikam"), || "made again".into());
         assert_eq!(&*other_again, "made again");
-        assert_eq!(
-            &*prepared.app_flight_key("contoso", String::new),
-            "client|contoso|a|"
-        );
+        let kept = prepared.app_flight_key(is_for("contoso"), String::new);
+        assert!(Arc::ptr_eq(&first, &kept));
     }
 
     #[test]

@@ -128,8 +128,9 @@ fn fresh_from_cache(
 fn flight_key(realm: &str, scopes: &[String], ext_cache_key: Option<&str>) -> String {
     let ext = ext_cache_key.unwrap_or("");
     let scopes_len: usize = scopes.iter().map(|s| s.len() + 1).sum();
-    let mut key = String::with_capacity("client|||".len() + realm.len() + scopes_len + ext.len());
-    key.push_str("client|");
+    let mut key =
+        String::with_capacity(FLIGHT_KEY_PREFIX.len() + 2 + realm.len() + scopes_len + ext.len());
+    key.push_str(FLIGHT_KEY_PREFIX);
     key.push_str(realm);
     key.push('|');
     for (i, scope) in scopes.iter().enumerate() {
@@ -147,6 +148,17 @@ fn flight_key(realm: &str, scopes: &[String], ext_cache_key: Option<&str>) -> St
     key.push('|');
     key.push_str(ext);
     key
+}
+
+/// What every [`flight_key`] starts with.
+const FLIGHT_KEY_PREFIX: &str = "client|";
+
+/// Whether a [`flight_key`] was made for `realm` (which holds no `|`).
+fn flight_key_is_for(key: &str, realm: &str) -> bool {
+    key.as_bytes()
+        .strip_prefix(FLIGHT_KEY_PREFIX.as_bytes())
+        .and_then(|rest| rest.strip_prefix(realm.as_bytes()))
+        .is_some_and(|rest| rest.first() == Some(&b'|'))
 }
 
 /// The whole flow: discovery, the cache (again, under the listener's hooks and the request
@@ -225,9 +237,10 @@ async fn acquire(
         };
         request.report_as(ApiId::ForClient, reason);
         let key = match ext_key.as_deref() {
-            None => prepared.app_flight_key(&endpoints.realm, || {
-                flight_key(&endpoints.realm, scopes, None)
-            }),
+            None => prepared.app_flight_key(
+                |key| flight_key_is_for(key, &endpoints.realm),
+                || flight_key(&endpoints.realm, scopes, None),
+            ),
             ext => flight_key(&endpoints.realm, scopes, ext).into(),
         };
         let _flight = core.coalescer.lock(key).await;
@@ -315,6 +328,17 @@ mod tests {
                 .body(body.into_bytes())
                 .unwrap();
             Box::pin(async move { Ok(response) })
+        }
+    }
+
+    #[test]
+    fn a_flight_key_names_its_realm() {
+        let scopes = ["A".to_string(), "b".to_string()];
+        let key = super::flight_key("contoso.example", &scopes, Some("x"));
+        assert_eq!(key, "client|contoso.example|a b|x");
+        assert!(super::flight_key_is_for(&key, "contoso.example"));
+        for other in ["contoso", "contoso.example.org", ""] {
+            assert!(!super::flight_key_is_for(&key, other), "{other}");
         }
     }
 
