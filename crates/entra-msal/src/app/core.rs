@@ -373,7 +373,7 @@ impl ClientCore {
     ) -> Option<R> {
         let now = self.now();
         let fresh =
-            |at: &cache::AccessToken| (at.expires_on() - now >= EXPIRY_MARGIN).then(|| f(at, now));
+            |at: &cache::AccessToken| (at.expires_on - now >= EXPIRY_MARGIN).then(|| f(at, now));
         if home_account_id.is_none() && key_id.is_none() && ext_cache_key.is_none_or(str::is_empty)
         {
             // App-only tokens: the partition's index key is computed once per application.
@@ -476,7 +476,7 @@ impl ClientCore {
                 return self
                     .cache
                     .with_access_token_normalized(key, &scopes.normalized, now, |at| {
-                        (at.expires_on() - now >= EXPIRY_MARGIN).then(|| f(at, now))
+                        (at.expires_on - now >= EXPIRY_MARGIN).then(|| f(at, now))
                     })
                     .flatten();
             }

@@ -268,11 +268,11 @@ impl ManagedIdentityClient {
                 key_id: None,
                 now,
             })
-            .filter(|at| at.expires_on() - now >= EXPIRY_MARGIN)
+            .filter(|at| at.expires_on - now >= EXPIRY_MARGIN)
     }
 
     fn fresh(&self, at: &cache::AccessToken) -> bool {
-        at.refresh_on().is_none_or(|r| r > self.inner.clock.now())
+        at.refresh_on.is_none_or(|r| r > self.inner.clock.now())
     }
 
     async fn acquire(

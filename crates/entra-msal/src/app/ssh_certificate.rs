@@ -230,7 +230,7 @@ pub(crate) fn check_response(
     if requested != Some(SSH_CERT_TOKEN_TYPE) {
         return Ok(());
     }
-    let token_type = response.token_type.as_deref().unwrap_or("Bearer");
+    let token_type = response.token_type();
     let token = response.access_token().unwrap_or_default();
     if !token_type.eq_ignore_ascii_case(SSH_CERT_TOKEN_TYPE) || !token.starts_with("AAAA") {
         return Err(Error::InvalidResponse {

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use super::keys;
 use super::schema::{
     AUTHORITY_TYPE_ADFS, AUTHORITY_TYPE_MSSTS, AccessToken, AccountEntity, AppMetadata, BEARER,
-    IdToken, RefreshToken, token_type,
+    IdToken, RefreshToken, TokenPlace, token_type,
 };
 use crate::error::Error;
 use crate::jwt::{claim_text, decode_json_object, jwt_claims};
@@ -204,15 +204,18 @@ impl NewAccessToken<'_> {
         );
     }
 
-    /// Whether `old`, the entry under this token's key, has its partition and target letter
-    /// for letter, so that renewing it in place changes no index and no key.
+    /// Whether `old`, the entry under this token's key, has its place (partition and target)
+    /// letter for letter, so that renewing it in place changes no index and no key.
     pub(crate) fn renews(&self, old: &AccessToken) -> bool {
-        old.target == self.target
-            && old.client_id == self.client_id
-            && old.environment == self.environment
-            && old.realm == self.realm
-            && old.home_account_id == self.home_account_id
-            && old.ext_cache_key.as_deref() == self.ext_cache_key
+        old.place()
+            == TokenPlace {
+                target: &self.target,
+                client_id: self.client_id,
+                environment: self.environment,
+                realm: self.realm,
+                home_account_id: self.home_account_id.as_deref(),
+                ext_cache_key: self.ext_cache_key,
+            }
     }
 
     /// Makes `old` (for which [`renews`](Self::renews) holds) this token: what

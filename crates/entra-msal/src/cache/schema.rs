@@ -134,7 +134,32 @@ pub struct AppMetadata {
     pub extra: Map<String, Value>,
 }
 
+/// What decides where an access token is indexed: its partition's fields and its target,
+/// letter for letter. Two tokens with equal places index alike (the general case compares the
+/// lowercased keys).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct TokenPlace<'a> {
+    pub(crate) target: &'a str,
+    pub(crate) client_id: &'a str,
+    pub(crate) environment: &'a str,
+    pub(crate) realm: &'a str,
+    pub(crate) home_account_id: Option<&'a str>,
+    pub(crate) ext_cache_key: Option<&'a str>,
+}
+
 impl AccessToken {
+    /// See [`TokenPlace`].
+    pub(crate) fn place(&self) -> TokenPlace<'_> {
+        TokenPlace {
+            target: &self.target,
+            client_id: &self.client_id,
+            environment: &self.environment,
+            realm: &self.realm,
+            home_account_id: self.home_account_id.as_deref(),
+            ext_cache_key: self.ext_cache_key.as_deref(),
+        }
+    }
+
     /// The cache key MSAL Python files this token under (the store files a response's token
     /// through `NewAccessToken::key_into`).
     #[cfg(test)]
@@ -152,16 +177,6 @@ impl AccessToken {
     /// The scopes of `target`.
     pub fn scopes(&self) -> impl Iterator<Item = &str> {
         self.target.split_whitespace()
-    }
-
-    /// `expires_on`, epoch seconds.
-    pub fn expires_on(&self) -> i64 {
-        self.expires_on
-    }
-
-    /// `refresh_on`, epoch seconds.
-    pub fn refresh_on(&self) -> Option<i64> {
-        self.refresh_on
     }
 }
 

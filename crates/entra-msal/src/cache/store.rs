@@ -91,17 +91,6 @@ fn partition_of(at: &AccessToken) -> String {
     )
 }
 
-/// Whether two access tokens index alike because the fields their partition and scopes come
-/// from are equal (exactly: the general case compares the lowercased keys).
-fn same_partition_and_target(a: &AccessToken, b: &AccessToken) -> bool {
-    a.target == b.target
-        && a.client_id == b.client_id
-        && a.environment == b.environment
-        && a.realm == b.realm
-        && a.home_account_id == b.home_account_id
-        && a.ext_cache_key == b.ext_cache_key
-}
-
 /// Case-insensitive equality, as the keys make it.
 pub(crate) fn eq_ci(a: &str, b: &str) -> bool {
     if a.is_ascii() && b.is_ascii() {
@@ -354,7 +343,7 @@ impl AccessTokens {
             // A renewed token (the usual replacement) has its predecessor's partition and
             // target, letter for letter: it takes the old one's place, and no index changes.
             if let Some(slot) = self.slots.get_mut(id).and_then(Option::as_mut)
-                && same_partition_and_target(&slot.token, &token)
+                && slot.token.place() == token.place()
             {
                 slot.token = token;
                 slot.json = EntryJson::new();

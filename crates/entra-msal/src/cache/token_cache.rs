@@ -715,7 +715,7 @@ mod tests {
         let at = cache
             .find_access_token(&at_query(&s, Some("uid.utid"), 1000))
             .unwrap();
-        assert_eq!((&*at.secret, at.expires_on()), ("an access token", 4600));
+        assert_eq!((&*at.secret, at.expires_on), ("an access token", 4600));
         let idt = cache
             .id_token("uid.utid", "login.example.com", "contoso", "my_client_id")
             .unwrap();
@@ -849,7 +849,7 @@ mod tests {
         let at = cache
             .find_access_token(&at_query(&s, Some("uid.utid"), 1000))
             .unwrap();
-        assert_eq!(at.refresh_on(), Some(2800));
+        assert_eq!(at.refresh_on, Some(2800));
         assert_eq!(
             json_of(&cache)["AccessToken"]
                 .as_object()

@@ -146,7 +146,7 @@ impl TokenResponse {
     }
     /// `token_type`, default `Bearer`.
     pub fn token_type(&self) -> &str {
-        self.token_type.as_deref().unwrap_or("Bearer")
+        self.token_type.as_deref().unwrap_or(crate::cache::BEARER)
     }
     /// `refresh_token`.
     pub fn refresh_token(&self) -> Option<&str> {

@@ -209,7 +209,7 @@ fn rust_reads_a_cache_written_by_msal_python() {
         .expect("the app token");
     assert_eq!(&*app.secret, "msal-python-app-at");
     assert_eq!(app.home_account_id, None);
-    assert_eq!(app.refresh_on(), Some(now + 1799));
+    assert_eq!(app.refresh_on, Some(now + 1799));
     assert_eq!(app.extended_expires_on, Some(now + 3599));
     let scopes = vec![FMI_SCOPE.to_string()];
     let ext = fmi_ext_key();

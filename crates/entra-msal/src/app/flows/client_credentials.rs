@@ -98,11 +98,11 @@ fn fresh_from_cache(
         return None;
     }
     let found = core.with_cached_app_token(realm, scopes, None, |at, now| {
-        at.refresh_on().is_none_or(|r| r > now).then(|| {
+        at.refresh_on.is_none_or(|r| r > now).then(|| {
             let result = core.result_from_entries(at, None, None, "");
             scopes
                 .hit
-                .set(version, at.expires_on(), at.refresh_on(), &result);
+                .set(version, at.expires_on, at.refresh_on, &result);
             result
         })
     });
@@ -201,7 +201,7 @@ async fn acquire(
     // an aging one is kept whole, to fall back on if its refresh fails.
     let lookup = || {
         core.with_cached_app_token(&endpoints.realm, prepared, ext_key.as_deref(), |at, now| {
-            if at.refresh_on().is_none_or(|r| r > now) {
+            if at.refresh_on.is_none_or(|r| r > now) {
                 Cached::Fresh(core.result_from_entries(
                     at,
                     None,

@@ -72,7 +72,7 @@ pub(crate) async fn acquire(
             ext_key,
             request.key_id(),
         )
-        && at.refresh_on().is_none_or(|r| r > core.now())
+        && at.refresh_on.is_none_or(|r| r > core.now())
     {
         return Ok(core.result_from_cache(
             &at,
@@ -98,7 +98,7 @@ pub(crate) async fn acquire(
     };
     if use_cache && let Some(at) = lookup() {
         let now = core.now();
-        if at.refresh_on().is_none_or(|r| r > now) {
+        if at.refresh_on.is_none_or(|r| r > now) {
             return Ok(core.result_from_cache(
                 &at,
                 Some(account.clone()),
