@@ -101,14 +101,13 @@ impl HttpClient for Stub {
                 r#"{{"authorization_endpoint": "{base}/oauth2/v2.0/authorize", "token_endpoint": "{base}/oauth2/v2.0/token", "issuer": "{base}/v2.0"}}"#
             )
         } else {
+            let body = request.body();
             let scope = if self.echo {
-                form_field(request.body(), "scope").unwrap_or_default()
+                form_field(body, b"scope").unwrap_or_default()
             } else {
-                NEVER_REQUESTED.to_string()
+                NEVER_REQUESTED.into()
             };
-            format!(
-                r#"{{"access_token": "AT", "token_type": "Bearer", "expires_in": 3600, "scope": "{scope}"}}"#
-            )
+            token_body(&scope)
         };
         // What a transport hands back: status 200 (the default), the body, its content type
         // (a typed header name, as an HTTP client's parser produces).
@@ -121,12 +120,31 @@ impl HttpClient for Stub {
     }
 }
 
-/// One field of a form body; enough decoding for the scopes of these scenarios.
-fn form_field(body: &[u8], name: &str) -> Option<String> {
-    let body = std::str::from_utf8(body).ok()?;
-    body.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=')?;
-        (k == name).then(|| v.replace('+', " ").replace("%20", " "))
+/// A client-credential token response for `scope`, written piece by piece (the text is the one
+/// `format!` would give: `{"access_token": "AT", …, "scope": "<scope>"}`).
+fn token_body(scope: &str) -> String {
+    const HEAD: &str =
+        r#"{"access_token": "AT", "token_type": "Bearer", "expires_in": 3600, "scope": ""#;
+    const TAIL: &str = r#""}"#;
+    let mut body = String::with_capacity(HEAD.len() + scope.len() + TAIL.len());
+    body.push_str(HEAD);
+    body.push_str(scope);
+    body.push_str(TAIL);
+    body
+}
+
+/// One field of a form body, decoded; enough decoding for the scopes of these scenarios (`+`
+/// and `%20` are spaces). Borrowed when there is nothing to decode.
+fn form_field<'a>(body: &'a [u8], name: &[u8]) -> Option<std::borrow::Cow<'a, str>> {
+    let value = body.split(|&b| b == b'&').find_map(|pair| {
+        let rest = pair.strip_prefix(name)?;
+        rest.strip_prefix(b"=")
+    })?;
+    let value = std::str::from_utf8(value).ok()?;
+    Some(if value.contains(['+', '%']) {
+        value.replace('+', " ").replace("%20", " ").into()
+    } else {
+        value.into()
     })
 }
 

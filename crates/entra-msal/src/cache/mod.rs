@@ -60,6 +60,7 @@ mod scopes;
 mod serialize;
 mod store;
 mod token_cache;
+mod token_ids;
 
 pub use token_cache::{CacheListener, TokenCache};
 

@@ -173,11 +173,6 @@ impl AccessToken {
             self.ext_cache_key.as_deref(),
         )
     }
-
-    /// The scopes of `target`.
-    pub fn scopes(&self) -> impl Iterator<Item = &str> {
-        self.target.split_whitespace()
-    }
 }
 
 impl RefreshToken {

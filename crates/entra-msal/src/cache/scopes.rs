@@ -15,12 +15,17 @@ const GRAPH_PREFIXES: [&str; 2] = [
 /// A lowercased scope without Microsoft Graph's resource prefix.
 fn canonical(scope: &str) -> String {
     let mut scope = lower(scope);
-    if let Some(prefix) = GRAPH_PREFIXES.iter().find(|p| {
-        scope.len() > p.len() && scope.starts_with(*p) && !scope[p.len()..].starts_with('/')
-    }) {
+    if let Some(prefix) = GRAPH_PREFIXES.iter().find(|p| has_graph_prefix(&scope, p)) {
         scope.drain(..prefix.len());
     }
     scope
+}
+
+/// Whether the lowercased `scope` starts with Graph's `prefix` and names a scope after it.
+fn has_graph_prefix(scope: &str, prefix: &str) -> bool {
+    scope.len() > prefix.len()
+        && scope.starts_with(prefix)
+        && !scope[prefix.len()..].starts_with('/')
 }
 
 /// Lowercases one scope or identifier, without allocating twice for ASCII.
@@ -60,8 +65,9 @@ pub(crate) fn is_one_scope(item: &str) -> bool {
             .all(|b| b.is_ascii() && !char::from(b).is_whitespace())
 }
 
-/// Whether sorted `small` ⊆ sorted `big`.
-pub(crate) fn is_subset(small: &[String], big: &[String]) -> bool {
+/// Whether sorted `small` ⊆ sorted `big` (the reference [`is_subset_of_text`] is tested against).
+#[cfg(test)]
+fn is_subset(small: &[String], big: &[String]) -> bool {
     if small.len() > big.len() {
         return false;
     }
@@ -73,6 +79,65 @@ pub(crate) fn is_subset(small: &[String], big: &[String]) -> bool {
         }
     }
     true
+}
+
+/// The normalized scope set of a filed token's target, as text: the scopes [`normalize`] gives,
+/// separated by one space. No copy is kept (`None`) when the target is already in that form (one
+/// lowercase scope, or sorted lowercase ones: the usual case), so most entries hold one text for
+/// both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TargetScopes(Option<Box<str>>);
+
+impl TargetScopes {
+    /// The set of `target` (space-separated scopes, as filed).
+    pub(crate) fn of(target: &str) -> Self {
+        if is_normalized_text(target) {
+            Self(None)
+        } else {
+            Self(Some(normalize(target.split_whitespace()).join(" ").into()))
+        }
+    }
+
+    /// The set's text: `target` itself (the one [`of`](Self::of) was given), or the copy.
+    pub(crate) fn text<'a>(&'a self, target: &'a str) -> &'a str {
+        self.0.as_deref().unwrap_or(target)
+    }
+}
+
+/// Whether `text` is already a normalized set's text: ASCII scopes in canonical form
+/// ([`canonical`]), strictly ascending (so without duplicates), separated by single spaces.
+fn is_normalized_text(text: &str) -> bool {
+    if !text.is_ascii() || text.starts_with(' ') || text.ends_with(' ') {
+        return false;
+    }
+    let mut previous: Option<&str> = None;
+    text.is_empty()
+        || text.split(' ').all(|scope| {
+            let canonical = !scope.is_empty()
+                && scope
+                    .bytes()
+                    .all(|b| !b.is_ascii_uppercase() && !char::from(b).is_whitespace())
+                && !GRAPH_PREFIXES.iter().any(|p| has_graph_prefix(scope, p));
+            let ascending = previous.is_none_or(|p| p < scope);
+            previous = Some(scope);
+            canonical && ascending
+        })
+}
+
+/// The scopes of a normalized set's text ([`TargetScopes::text`]).
+pub(crate) fn items(text: &str) -> impl Iterator<Item = &str> {
+    text.split(' ').filter(|s| !s.is_empty())
+}
+
+/// Whether every scope of the normalized list `small` is in the normalized set `big` (a set's
+/// text): one merge walk.
+pub(crate) fn is_subset_of_text(small: &[String], big: &str) -> bool {
+    let mut big = items(big);
+    small.iter().all(|wanted| {
+        big.by_ref()
+            .find(|have| have.as_bytes() >= wanted.as_bytes())
+            .is_some_and(|have| have == wanted)
+    })
 }
 
 #[cfg(test)]
@@ -131,5 +196,61 @@ mod tests {
             normalize(["https://graph.microsoft.com//User.Read"]),
             ["https://graph.microsoft.com//user.read"]
         );
+    }
+
+    #[test]
+    fn a_target_set_is_the_normalized_set_and_copies_only_when_it_must() {
+        let targets = [
+            "",
+            " ",
+            "scope_1",
+            "a b c",
+            "b a",
+            "a a",
+            "a  b",
+            " a",
+            "a ",
+            "a\tb",
+            "a\u{b}b",
+            "User.Read",
+            "openid profile user.read",
+            "https://graph.microsoft.com/.default",
+            "https://graph.microsoft.com/",
+            "https://graph.microsoft.com//x",
+            "api://x/read api://x/write",
+            "Ünïcode ünïcode",
+            "z y x",
+        ];
+        let copies = |t: &str| TargetScopes::of(t).0.is_some();
+        for target in targets {
+            let set = TargetScopes::of(target);
+            let expected = normalize(target.split_whitespace());
+            assert_eq!(set.text(target), expected.join(" "), "{target:?}");
+            assert_eq!(items(set.text(target)).collect::<Vec<_>>(), expected);
+            for wanted in [
+                vec![],
+                normalize(["a"]),
+                normalize(["a", "c"]),
+                normalize(["user.read"]),
+            ] {
+                assert_eq!(
+                    is_subset_of_text(&wanted, set.text(target)),
+                    is_subset(&wanted, &expected),
+                    "{wanted:?} in {target:?}"
+                );
+            }
+        }
+        for shared in ["", "scope_1", "a b c", "api://x/read api://x/write"] {
+            assert!(!copies(shared), "{shared:?}");
+        }
+        for copied in [
+            "b a",
+            "a a",
+            "a  b",
+            "User.Read",
+            "https://graph.microsoft.com/.default",
+        ] {
+            assert!(copies(copied), "{copied:?}");
+        }
     }
 }

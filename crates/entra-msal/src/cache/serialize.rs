@@ -27,7 +27,7 @@ const SECTIONS: [&str; 5] = [ACCESS_TOKEN, ACCOUNT, ID_TOKEN, REFRESH_TOKEN, APP
 // ---------------------------------------------------------------------------------------------
 // Writing
 
-struct Entries<'a, T>(Vec<(&'a String, EntryRef<'a, T>)>);
+struct Entries<'a, T>(Vec<(&'a str, EntryRef<'a, T>)>);
 
 /// The depth of an entry's value in the document (`{"AccessToken": {"key": value}}`).
 const ENTRY_DEPTH: usize = 2;

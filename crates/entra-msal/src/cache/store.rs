@@ -13,7 +13,7 @@
 //! - Entries that do not fit the schema are kept verbatim (`raw`) and are never returned.
 
 use std::collections::hash_map::Entry;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::{Map, Value};
 
@@ -25,7 +25,8 @@ use super::schema::{
     ACCESS_TOKEN, ACCOUNT, APP_METADATA, AccessToken, AccountEntity, AppMetadata, ID_TOKEN,
     IdToken, REFRESH_TOKEN, RefreshToken,
 };
-use super::scopes::{is_subset, lower, normalize};
+use super::scopes::{TargetScopes, is_subset_of_text, items, lower, normalize};
+use super::token_ids::TokenIds;
 
 /// Separates the parts of an index key; it cannot appear in a host name or a client id.
 const SEP: char = '\u{1f}';
@@ -43,14 +44,21 @@ fn push_lower(key: &mut String, part: &str) {
 }
 
 fn index_key(parts: &[&str]) -> String {
-    let mut key = String::with_capacity(parts.iter().map(|p| p.len() + 1).sum());
+    let mut key = String::new();
+    index_key_into(&mut key, parts);
+    key
+}
+
+/// [`index_key`], written into `key` (cleared first).
+fn index_key_into(key: &mut String, parts: &[&str]) {
+    key.clear();
+    key.reserve(parts.iter().map(|p| p.len() + 1).sum());
     for (i, part) in parts.iter().enumerate() {
         if i > 0 {
             key.push(SEP);
         }
-        push_lower(&mut key, part);
+        push_lower(key, part);
     }
-    key
 }
 
 /// The account an entry belongs to, as an index key.
@@ -82,13 +90,18 @@ pub(crate) fn app_partition_key(client_id: &str, environment: &str, realm: &str)
 }
 
 fn partition_of(at: &AccessToken) -> String {
-    partition_key(
+    index_key(&partition_parts(at))
+}
+
+/// What [`partition_key`] joins, for `at`.
+fn partition_parts(at: &AccessToken) -> [&str; 5] {
+    [
         &at.client_id,
         &at.environment,
         &at.realm,
-        at.home_account_id.as_deref(),
-        at.ext_cache_key.as_deref(),
-    )
+        at.home_account_id.as_deref().unwrap_or(""),
+        at.ext_cache_key.as_deref().unwrap_or(""),
+    ]
 }
 
 /// Case-insensitive equality, as the keys make it.
@@ -278,12 +291,12 @@ impl<T: Indexed> Section<T> {
     }
 
     /// All entries, typed and verbatim, sorted by key.
-    pub(crate) fn sorted(&self) -> Vec<(&String, EntryRef<'_, T>)> {
+    pub(crate) fn sorted(&self) -> Vec<(&str, EntryRef<'_, T>)> {
         let mut all: Vec<_> = self
             .entries
             .iter()
-            .map(|(k, stored)| (k, EntryRef::Typed(&stored.value, &stored.json)))
-            .chain(self.raw.iter().map(|(k, v)| (k, EntryRef::Raw(v))))
+            .map(|(k, stored)| (k.as_str(), EntryRef::Typed(&stored.value, &stored.json)))
+            .chain(self.raw.iter().map(|(k, v)| (k.as_str(), EntryRef::Raw(v))))
             .collect();
         all.sort_unstable_by(|a, b| a.0.cmp(b.0));
         all
@@ -295,18 +308,41 @@ impl<T: Indexed> Section<T> {
 }
 
 struct Slot {
-    key: String,
+    /// The entry's key, shared with [`AccessTokens::by_key`].
+    key: Arc<str>,
     token: AccessToken,
     json: EntryJson,
-    /// The normalized scopes of `token.target`.
-    scopes: Vec<String>,
+    /// The normalized scopes of `token.target` (see [`scopes`](Self::scopes)).
+    scopes: TargetScopes,
+}
+
+impl Slot {
+    /// The normalized scopes of the token, as text ([`items`] splits it).
+    fn scopes(&self) -> &str {
+        self.scopes.text(&self.token.target)
+    }
 }
 
 struct Partition {
     /// Lowercased client id (for `remove_app_tokens`).
     client_id: String,
     members: FastSet<usize>,
-    by_scope: FastMap<String, Vec<usize>>,
+    by_scope: FastMap<String, TokenIds>,
+}
+
+impl Partition {
+    /// Indexes token `id`, whose normalized scopes are `scopes` (a set's text).
+    fn add(&mut self, id: usize, scopes: &str) {
+        self.members.insert(id);
+        for scope in items(scopes) {
+            match self.by_scope.get_mut(scope) {
+                Some(holders) => holders.push(id),
+                None => {
+                    self.by_scope.insert(scope.to_owned(), TokenIds::One(id));
+                }
+            }
+        }
+    }
 }
 
 /// The AccessToken map with its partition and scope indexes.
@@ -314,11 +350,13 @@ struct Partition {
 pub(crate) struct AccessTokens {
     slots: Vec<Option<Slot>>,
     free: Vec<usize>,
-    by_key: FastMap<String, usize>,
+    by_key: FastMap<Arc<str>, usize>,
     partitions: FastMap<String, Partition>,
     /// Account slot → the partitions holding that account's tokens.
     by_account: FastMap<String, FastSet<String>>,
     raw: FastMap<String, Value>,
+    /// A buffer for partition keys: a token filed into an existing partition allocates none.
+    partition_buffer: String,
 }
 
 impl AccessTokens {
@@ -326,7 +364,8 @@ impl AccessTokens {
     /// [`NewAccessToken::renews`] it, else files a new entry. `key` is a buffer for the key.
     pub(crate) fn file(&mut self, token: NewAccessToken<'_>, key: &mut String) {
         token.key_into(key);
-        if let Some(&id) = self.by_key.get(key.as_str())
+        let existing = self.by_key.get(key.as_str()).copied();
+        if let Some(id) = existing
             && let Some(slot) = self.slots.get_mut(id).and_then(Option::as_mut)
             && token.renews(&slot.token)
         {
@@ -334,39 +373,47 @@ impl AccessTokens {
             slot.json = EntryJson::new();
             return;
         }
-        self.insert(key.clone(), token.into_entity());
+        self.insert_at(key, existing, token.into_entity());
     }
 
     /// Files `token` under `key`, replacing whatever was there.
     pub(crate) fn insert(&mut self, key: String, token: AccessToken) {
-        if let Some(&id) = self.by_key.get(&key) {
-            // A renewed token (the usual replacement) has its predecessor's partition and
-            // target, letter for letter: it takes the old one's place, and no index changes.
-            if let Some(slot) = self.slots.get_mut(id).and_then(Option::as_mut)
-                && slot.token.place() == token.place()
-            {
-                slot.token = token;
-                slot.json = EntryJson::new();
-                return;
-            }
+        let existing = self.by_key.get(key.as_str()).copied();
+        self.insert_at(&key, existing, token);
+    }
+
+    /// [`insert`](Self::insert), where `existing` is the slot filed under `key`, if any.
+    fn insert_at(&mut self, key: &str, existing: Option<usize>, token: AccessToken) {
+        // A renewed token (the usual replacement) has its predecessor's partition and target,
+        // letter for letter: it takes the old one's place, and no index changes.
+        if let Some(id) = existing
+            && let Some(slot) = self.slots.get_mut(id).and_then(Option::as_mut)
+            && slot.token.place() == token.place()
+        {
+            slot.token = token;
+            slot.json = EntryJson::new();
+            return;
         }
-        let scopes = normalize(token.scopes());
-        let pk = partition_of(&token);
-        if let Some(&id) = self.by_key.get(&key) {
+        let scopes = TargetScopes::of(&token.target);
+        let mut pk = std::mem::take(&mut self.partition_buffer);
+        index_key_into(&mut pk, &partition_parts(&token));
+        if let Some(id) = existing {
             // The same key with other letters (case, scope order): re-indexed unless the index
             // would not change.
             if let Some(slot) = self.slots.get_mut(id).and_then(Option::as_mut)
-                && slot.scopes == scopes
+                && slot.scopes() == scopes.text(&token.target)
                 && partition_of(&slot.token) == pk
             {
                 slot.token = token;
+                slot.scopes = scopes;
                 slot.json = EntryJson::new();
+                self.partition_buffer = pk;
                 return;
             }
             self.remove_id(id);
         }
         if !self.raw.is_empty() {
-            self.raw.remove(&key);
+            self.raw.remove(key);
         }
         let id = match self.free.pop() {
             Some(id) => id,
@@ -375,26 +422,23 @@ impl AccessTokens {
                 self.slots.len() - 1
             }
         };
-        let by_account = &mut self.by_account;
-        let part = self.partitions.entry(pk).or_insert_with_key(|pk| {
+        let scope_text = scopes.text(&token.target);
+        if let Some(part) = self.partitions.get_mut(pk.as_str()) {
+            part.add(id, scope_text);
+        } else {
             // Only a new partition needs its account's key.
             let slot = account_slot(&token.environment, token.home_account_id.as_deref());
-            by_account.entry(slot).or_default().insert(pk.clone());
-            Partition {
+            self.by_account.entry(slot).or_default().insert(pk.clone());
+            let mut part = Partition {
                 client_id: lower(&token.client_id),
                 members: FastSet::default(),
                 by_scope: FastMap::default(),
-            }
-        });
-        part.members.insert(id);
-        for scope in &scopes {
-            match part.by_scope.get_mut(scope) {
-                Some(holders) => holders.push(id),
-                None => {
-                    part.by_scope.insert(scope.clone(), vec![id]);
-                }
-            }
+            };
+            part.add(id, scope_text);
+            self.partitions.insert(pk.clone(), part);
         }
+        self.partition_buffer = pk;
+        let key: Arc<str> = key.into();
         self.by_key.insert(key.clone(), id);
         if let Some(cell) = self.slots.get_mut(id) {
             *cell = Some(Slot {
@@ -414,7 +458,7 @@ impl AccessTokens {
 
     /// Keeps an entry of unknown shape under `key`.
     pub(crate) fn insert_raw(&mut self, key: String, value: Value) {
-        if let Some(&id) = self.by_key.get(&key) {
+        if let Some(&id) = self.by_key.get(key.as_str()) {
             self.remove_id(id);
         }
         self.raw.insert(key, value);
@@ -423,23 +467,18 @@ impl AccessTokens {
     fn remove_id(&mut self, id: usize) -> Option<AccessToken> {
         let slot = self.slots.get_mut(id)?.take()?;
         self.free.push(id);
-        self.by_key.remove(&slot.key);
+        self.by_key.remove(&*slot.key);
         let pk = partition_of(&slot.token);
         let Some(part) = self.partitions.get_mut(&pk) else {
             return Some(slot.token);
         };
         part.members.remove(&id);
-        for scope in &slot.scopes {
-            let now_empty = match part.by_scope.get_mut(scope) {
-                Some(holders) => {
-                    if let Some(pos) = holders.iter().position(|h| *h == id) {
-                        holders.swap_remove(pos);
-                    }
-                    holders.is_empty()
-                }
-                None => false,
-            };
-            if now_empty {
+        for scope in items(slot.scopes()) {
+            if part
+                .by_scope
+                .get_mut(scope)
+                .is_some_and(|holders| holders.remove(id))
+            {
                 part.by_scope.remove(scope);
             }
         }
@@ -510,14 +549,17 @@ impl AccessTokens {
         if wanted.is_empty() {
             return self.best_of(part.members.iter().copied(), wanted, key_id, now);
         }
-        let mut rarest: Option<&Vec<usize>> = None;
+        let mut rarest: Option<&TokenIds> = None;
         for scope in wanted {
             let holders = part.by_scope.get(scope)?;
             if rarest.is_none_or(|r| holders.len() < r.len()) {
                 rarest = Some(holders);
             }
         }
-        self.best_of(rarest.into_iter().flatten().copied(), wanted, key_id, now)
+        let candidates = rarest
+            .into_iter()
+            .flat_map(|ids| ids.as_slice().iter().copied());
+        self.best_of(candidates, wanted, key_id, now)
     }
 
     fn best_of(
@@ -532,11 +574,11 @@ impl AccessTokens {
             let Some(slot) = self.token(id) else { continue };
             if slot.token.expires_on <= now
                 || slot.token.key_id.as_deref().filter(|k| !k.is_empty()) != key_id
-                || !is_subset(wanted, &slot.scopes)
+                || !is_subset_of_text(wanted, slot.scopes())
             {
                 continue;
             }
-            if slot.scopes.len() == wanted.len() {
+            if items(slot.scopes()).count() == wanted.len() {
                 return Some(&slot.token);
             }
             // Deterministic: the latest expiry, then the smallest key.
@@ -578,13 +620,13 @@ impl AccessTokens {
     /// mostly in key order already, and the stable sort merges what is out of order in a few
     /// passes instead of sorting everything again (a file cache is rewritten after every
     /// token operation).
-    pub(crate) fn sorted(&self) -> Vec<(&String, EntryRef<'_, AccessToken>)> {
+    pub(crate) fn sorted(&self) -> Vec<(&str, EntryRef<'_, AccessToken>)> {
         let mut all: Vec<_> = self
             .slots
             .iter()
             .flatten()
-            .map(|slot| (&slot.key, EntryRef::Typed(&slot.token, &slot.json)))
-            .chain(self.raw.iter().map(|(k, v)| (k, EntryRef::Raw(v))))
+            .map(|slot| (&*slot.key, EntryRef::Typed(&slot.token, &slot.json)))
+            .chain(self.raw.iter().map(|(k, v)| (k.as_str(), EntryRef::Raw(v))))
             .collect();
         all.sort_by(|a, b| a.0.cmp(b.0));
         all

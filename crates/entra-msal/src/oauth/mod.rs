@@ -8,6 +8,7 @@ mod form_body;
 pub mod grants;
 mod legacy_pem;
 pub mod pkce;
+mod plain_response;
 pub mod response;
 mod response_fields;
 pub mod transport;

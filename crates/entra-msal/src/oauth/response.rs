@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use crate::error::{Classification, Error, ServiceError};
 use crate::http::HttpResponse;
 
+use super::plain_response;
 use super::response_fields::{seconds, shared_text, text, text_or_number, token_type};
 
 /// How long to wait after a 429 or 503 without `Retry-After`.
@@ -257,10 +258,11 @@ pub fn parse_token_response(
     if !is_json {
         return Err(invalid(url, status, "expected a JSON body", body));
     }
-    // Straight into the typed response; only a failure looks again, to say which it was. The
-    // body is checked for UTF-8 once, not string by string.
+    // Straight into the typed response: the plain shape Entra sends directly, anything else
+    // through serde. Only a failure looks again, to say which it was. The body is checked for
+    // UTF-8 once, not string by string.
     let parsed = match std::str::from_utf8(body) {
-        Ok(text) => serde_json::from_str::<TokenResponse>(text),
+        Ok(text) => plain_response::read(text).map_or_else(|| serde_json::from_str(text), Ok),
         Err(_) => serde_json::from_slice::<TokenResponse>(body),
     };
     let response = parsed.map_err(|e| {
