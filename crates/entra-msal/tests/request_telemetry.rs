@@ -115,10 +115,16 @@ async fn an_expired_token_is_reported_as_expired() {
         first.expires_on.unix_timestamp() - 100,
         std::sync::atomic::Ordering::SeqCst,
     );
+    let second = app.acquire_token_for_client(&[APP_SCOPE]).await.unwrap();
+    // Long past the expiry: the cache still holds the token, so it is an expiry too.
+    now.store(
+        second.expires_on.unix_timestamp() + 3600,
+        std::sync::atomic::Ordering::SeqCst,
+    );
     app.acquire_token_for_client(&[APP_SCOPE]).await.unwrap();
     let requests = e.token_requests();
     let seen: Vec<&str> = requests.iter().map(|r| telemetry(r).0).collect();
-    assert_eq!(seen, ["4|730,2|", "4|730,3|"]);
+    assert_eq!(seen, ["4|730,2|", "4|730,3|", "4|730,3|"]);
 }
 
 /// The token requests' telemetry headers, with each correlation id replaced by its position

@@ -13,7 +13,7 @@ use super::result::{
 use super::scopes::{PreparedScopes, ScopeMemo};
 use super::telemetry::{CallTelemetry, RefreshReason, TelemetryBuffer};
 use crate::authority::{self, Authority, DiscoveryOptions, Endpoints};
-use crate::cache::{self, TokenCache};
+use crate::cache::{self, Lookup, TokenCache};
 use crate::error::Error;
 use crate::http::{ClientIdentity, ExtraHeaders, ThrottledHttp};
 use crate::oauth::ClientCredential;
@@ -450,10 +450,10 @@ impl ClientCore {
                     i64::MIN,
                     |_| (),
                 );
-                return if stale.is_some() {
-                    RefreshReason::Expired
-                } else {
+                return if stale == Lookup::Absent {
                     RefreshReason::NoAccessToken
+                } else {
+                    RefreshReason::Expired
                 };
             }
         }
@@ -472,16 +472,32 @@ impl ClientCore {
         if ext_cache_key.is_none_or(str::is_empty) {
             let (key_realm, key) = self.app_token_key(realm);
             if key_realm == realm {
-                let now = self.now();
-                return self
-                    .cache
-                    .with_access_token_normalized(key, &scopes.normalized, now, |at| {
-                        (at.expires_on - now >= EXPIRY_MARGIN).then(|| f(at, now))
-                    })
-                    .flatten();
+                return self.look_up_app_token(key, scopes, f).found();
             }
         }
         self.with_cached_token(realm, None, &scopes.validated, ext_cache_key, None, f)
+    }
+
+    /// [`with_cached_app_token`](Self::with_cached_app_token) in the partition of the
+    /// application's app-only tokens, whose index key is `key` (see
+    /// [`app_token_key`](Self::app_token_key)), without an extended cache key. A token within
+    /// [`EXPIRY_MARGIN`] of its expiry counts as expired.
+    pub fn look_up_app_token<R>(
+        &self,
+        key: &str,
+        scopes: &PreparedScopes,
+        f: impl FnOnce(&cache::AccessToken, i64) -> R,
+    ) -> Lookup<R> {
+        let now = self.now();
+        match self
+            .cache
+            .with_access_token_normalized(key, &scopes.normalized, now, |at| {
+                (at.expires_on - now >= EXPIRY_MARGIN).then(|| f(at, now))
+            }) {
+            Lookup::Found(Some(made)) => Lookup::Found(made),
+            Lookup::Found(None) | Lookup::Expired => Lookup::Expired,
+            Lookup::Absent => Lookup::Absent,
+        }
     }
 
     /// The realm of the application's app-only tokens and their partition's index key, built

@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 
 use super::claims;
 use super::core::ClientCore;
-use super::scopes::{self, PreparedScopes};
+use super::scopes;
 use super::telemetry::{ApiId, CallTelemetry, RefreshReason};
 use crate::error::Error;
 use crate::http::ExtraHeaders;
@@ -51,7 +51,8 @@ impl CorrelationId {
 /// One token request's context (see the module docs).
 #[derive(Debug)]
 pub(crate) struct Request {
-    /// The scopes the caller asked for, validated.
+    /// The scopes the caller asked for, validated. Empty for an app-only request: it reads the
+    /// prepared list's ([`PreparedScopes`](super::scopes::PreparedScopes)), not a copy.
     pub scopes: Vec<String>,
     /// The scopes sent: [`scopes`](Self::scopes) with the reserved scopes, minus the
     /// application's excluded ones (empty for an app-only request, which sends `scopes`).
@@ -142,16 +143,13 @@ impl ClientCore {
 
     /// [`begin`](Self::begin) for an app-only request (client credentials) whose scopes were
     /// prepared ([`ScopeMemo::prepare`](super::scopes::ScopeMemo::prepare)); they are sent as
-    /// given: its [`Request::decorated`] is empty.
-    pub fn begin_app_only(
-        &self,
-        scopes: &PreparedScopes,
-        claims_challenge: Option<&str>,
-    ) -> Result<Request, Error> {
+    /// given, from the prepared list: its [`Request::scopes`] and [`Request::decorated`] are
+    /// empty.
+    pub fn begin_app_only(&self, claims_challenge: Option<&str>) -> Result<Request, Error> {
         Ok(Request {
             decorated: Vec::new(),
             claims: claims::merged(&self.capabilities, claims_challenge)?,
-            scopes: scopes.validated.clone(),
+            scopes: Vec::new(),
             extra: BTreeMap::new(),
             ext_cache_key: None,
             correlation_id: CorrelationId::default(),

@@ -72,11 +72,7 @@ impl PreparedScopes {
         let validated = validate(scopes)?;
         let normalized = cache::normalize_scopes(validated.iter().map(String::as_str));
         Ok(Self {
-            given: scopes
-                .iter()
-                .flat_map(|s| s.as_bytes().iter().chain(&[SEPARATOR]))
-                .copied()
-                .collect(),
+            given: given_key(scopes),
             hit: HitMemo::default(),
             validated,
             normalized,
@@ -91,14 +87,14 @@ impl PreparedScopes {
     pub fn app_flight_key(
         &self,
         fits: impl FnOnce(&str) -> bool,
-        make: impl FnOnce() -> String,
+        make: impl FnOnce() -> Arc<str>,
     ) -> Arc<str> {
         if let Some(key) = self.app_flight_key.get()
             && fits(key)
         {
             return key.clone();
         }
-        let key: Arc<str> = make().into();
+        let key = make();
         // Only the first key is kept; a race sets it once.
         let _ = self.app_flight_key.set(key.clone());
         key
@@ -114,6 +110,16 @@ impl PreparedScopes {
         }
         rest.is_empty()
     }
+}
+
+/// [`PreparedScopes`]'s key of `scopes`: each item followed by [`SEPARATOR`].
+fn given_key(scopes: &[&str]) -> Box<[u8]> {
+    let mut key = Vec::with_capacity(scopes.iter().map(|s| s.len() + 1).sum());
+    for scope in scopes {
+        key.extend_from_slice(scope.as_bytes());
+        key.push(SEPARATOR);
+    }
+    key.into_boxed_slice()
 }
 
 /// Ends each item of [`PreparedScopes`]'s key: never part of UTF-8 text.
@@ -299,7 +305,7 @@ mod tests {
         assert_eq!(&*other, "client|fabrikam|a|");
         let other_again = prepared.app_flight_key(is_for("fabrikam"), || "made again".into());
         assert_eq!(&*other_again, "made again");
-        let kept = prepared.app_flight_key(is_for("contoso"), String::new);
+        let kept = prepared.app_flight_key(is_for("contoso"), || Arc::from(""));
         assert!(Arc::ptr_eq(&first, &kept));
     }
 

@@ -73,4 +73,5 @@ pub(crate) use query::RefreshTokenQuery;
 pub(crate) use schema::{AccessToken, AccountEntity, BEARER, IdToken, RefreshToken, token_type};
 pub(crate) use scopes::is_one_scope;
 pub(crate) use scopes::normalize as normalize_scopes;
+pub(crate) use store::Lookup;
 pub(crate) use store::{CredentialKind, app_partition_key};

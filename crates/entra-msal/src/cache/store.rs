@@ -518,21 +518,24 @@ impl AccessTokens {
             q.key_id,
             q.now,
         )
+        .found()
     }
 
     /// [`find`](Self::find) in the partition whose index key is `pk`.
     pub(crate) fn find_in(&self, pk: &str, scopes: &[String], now: i64) -> Option<&AccessToken> {
         self.find_keyed(pk, &normalize(scopes.iter().map(String::as_str)), None, now)
+            .found()
     }
 
     /// [`find_in`](Self::find_in) for scopes already in the cache's form
-    /// ([`normalize`]: lowercased, sorted, de-duplicated), bound to no key.
+    /// ([`normalize`]: lowercased, sorted, de-duplicated), bound to no key; a miss says whether
+    /// it found only expired tokens.
     pub(crate) fn find_normalized(
         &self,
         pk: &str,
         wanted: &[String],
         now: i64,
-    ) -> Option<&AccessToken> {
+    ) -> Lookup<&AccessToken> {
         self.find_keyed(pk, wanted, None, now)
     }
 
@@ -544,14 +547,18 @@ impl AccessTokens {
         wanted: &[String],
         key_id: Option<&str>,
         now: i64,
-    ) -> Option<&AccessToken> {
-        let part = self.partitions.get(pk)?;
+    ) -> Lookup<&AccessToken> {
+        let Some(part) = self.partitions.get(pk) else {
+            return Lookup::Absent;
+        };
         if wanted.is_empty() {
             return self.best_of(part.members.iter().copied(), wanted, key_id, now);
         }
         let mut rarest: Option<&TokenIds> = None;
         for scope in wanted {
-            let holders = part.by_scope.get(scope)?;
+            let Some(holders) = part.by_scope.get(scope) else {
+                return Lookup::Absent;
+            };
             if rarest.is_none_or(|r| holders.len() < r.len()) {
                 rarest = Some(holders);
             }
@@ -568,18 +575,22 @@ impl AccessTokens {
         wanted: &[String],
         key_id: Option<&str>,
         now: i64,
-    ) -> Option<&AccessToken> {
+    ) -> Lookup<&AccessToken> {
         let mut best: Option<&Slot> = None;
+        let mut expired = false;
         for id in candidates {
             let Some(slot) = self.token(id) else { continue };
-            if slot.token.expires_on <= now
-                || slot.token.key_id.as_deref().filter(|k| !k.is_empty()) != key_id
+            if slot.token.key_id.as_deref().filter(|k| !k.is_empty()) != key_id
                 || !is_subset_of_text(wanted, slot.scopes())
             {
                 continue;
             }
+            if slot.token.expires_on <= now {
+                expired = true;
+                continue;
+            }
             if items(slot.scopes()).count() == wanted.len() {
-                return Some(&slot.token);
+                return Lookup::Found(&slot.token);
             }
             // Deterministic: the latest expiry, then the smallest key.
             if best.is_none_or(|b| {
@@ -589,7 +600,11 @@ impl AccessTokens {
                 best = Some(slot);
             }
         }
-        best.map(|slot| &slot.token)
+        match best {
+            Some(slot) => Lookup::Found(&slot.token),
+            None if expired => Lookup::Expired,
+            None => Lookup::Absent,
+        }
     }
 
     /// Removes every token of the partitions selected by `keep`, among those of one account
@@ -634,6 +649,36 @@ impl AccessTokens {
 
     fn is_empty(&self) -> bool {
         self.by_key.is_empty() && self.raw.is_empty()
+    }
+}
+
+/// What a token lookup found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lookup<T> {
+    /// The token (or what was made of it).
+    Found(T),
+    /// No usable token, but tokens of the scopes whose time is up.
+    Expired,
+    /// No token of the scopes at all.
+    Absent,
+}
+
+impl<T> Lookup<T> {
+    /// The token, if one was found.
+    pub(crate) fn found(self) -> Option<T> {
+        match self {
+            Self::Found(found) => Some(found),
+            Self::Expired | Self::Absent => None,
+        }
+    }
+
+    /// What `f` makes of the token, if one was found.
+    pub(crate) fn map<U>(self, f: impl FnOnce(T) -> U) -> Lookup<U> {
+        match self {
+            Self::Found(found) => Lookup::Found(f(found)),
+            Self::Expired => Lookup::Expired,
+            Self::Absent => Lookup::Absent,
+        }
     }
 }
 
@@ -719,13 +764,13 @@ impl Store {
     }
 
     /// [`find_access_token_in`](Self::find_access_token_in) for scopes already in the cache's
-    /// form (see [`normalize`]).
+    /// form (see [`normalize`]); a miss says whether the scopes' tokens had expired.
     pub(crate) fn find_access_token_normalized(
         &self,
         partition_key: &str,
         normalized_scopes: &[String],
         now: i64,
-    ) -> Option<&AccessToken> {
+    ) -> Lookup<&AccessToken> {
         self.access_tokens
             .find_normalized(partition_key, normalized_scopes, now)
     }

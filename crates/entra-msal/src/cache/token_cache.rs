@@ -10,7 +10,7 @@ use super::add::{Entities, Filing, TokenEvent, Tokens, entities, entities_from_e
 use super::query::{AccessTokenQuery, RefreshTokenQuery};
 use super::schema::{AccessToken, AccountEntity, AppMetadata, IdToken, RefreshToken};
 use super::serialize::{from_json, to_json};
-use super::store::{CredentialKind, Store};
+use super::store::{CredentialKind, Lookup, Store};
 use crate::error::Error;
 
 /// Hooks around every cache access, for persistence: load the latest state in `before_access`,
@@ -379,14 +379,14 @@ impl TokenCache {
 
     /// [`with_access_token_in`](Self::with_access_token_in) for scopes already in the cache's
     /// form (`normalize_scopes`: lowercased, sorted, de-duplicated), e.g. prepared once per
-    /// application and scope list.
+    /// application and scope list; a miss says whether the scopes' tokens had expired.
     pub(crate) fn with_access_token_normalized<R>(
         &self,
         partition_key: &str,
         normalized_scopes: &[String],
         now: i64,
         f: impl FnOnce(&AccessToken) -> R,
-    ) -> Option<R> {
+    ) -> Lookup<R> {
         self.read()
             .find_access_token_normalized(partition_key, normalized_scopes, now)
             .map(f)

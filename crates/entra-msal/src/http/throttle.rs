@@ -318,10 +318,10 @@ impl Plan {
 /// Whether a request's body is a form (`application/x-www-form-urlencoded`, a token request).
 fn is_form(headers: &HeaderMap) -> bool {
     const FORM: &[u8] = b"application/x-www-form-urlencoded";
+    // The bytes as they are: only the media type's ASCII matters, whatever parameters follow.
     headers
         .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim_start().as_bytes().get(..FORM.len()))
+        .and_then(|v| v.as_bytes().trim_ascii_start().get(..FORM.len()))
         .is_some_and(|start| start.eq_ignore_ascii_case(FORM))
 }
 

@@ -13,6 +13,7 @@ use super::super::scopes::PreparedScopes;
 use super::super::telemetry::{ApiId, RefreshReason};
 use crate::authority::{self, Endpoints};
 use crate::cache;
+use crate::cache::Lookup;
 use crate::error::Error;
 use crate::oauth::grants;
 use crate::persistence::partition;
@@ -59,10 +60,10 @@ pub(crate) async fn run(
 #[derive(Default)]
 struct Looked {
     /// The cache version at which no token the flow could use was found (neither fresh nor
-    /// past its `refresh_on`); `None` when it did not look (the endpoints unknown, or another
-    /// realm's app-only partition) or found an aging token, which the flow refreshes and keeps
-    /// as a fallback.
-    empty_at: Option<u64>,
+    /// past its `refresh_on`), and why (the telemetry's refresh reason: expired tokens, or
+    /// none); `None` when it did not look (the endpoints unknown, or another realm's app-only
+    /// partition) or found an aging token, which the flow refreshes and keeps as a fallback.
+    empty_at: Option<(u64, RefreshReason)>,
     /// The application's current endpoints, when it had them.
     endpoints: Option<Arc<Endpoints>>,
 }
@@ -94,10 +95,11 @@ fn fresh_from_cache(
     let version = core.cache.version();
     let endpoints = looked.endpoints.insert(core.current_endpoints()?);
     let realm = endpoints.realm.as_str();
-    if core.app_token_key(realm).0 != realm {
+    let (key_realm, key) = core.app_token_key(realm);
+    if key_realm != realm {
         return None;
     }
-    let found = core.with_cached_app_token(realm, scopes, None, |at, now| {
+    let found = core.look_up_app_token(key, scopes, |at, now| {
         at.refresh_on.is_none_or(|r| r > now).then(|| {
             let result = core.result_from_entries(at, None, None, "");
             scopes
@@ -106,48 +108,50 @@ fn fresh_from_cache(
             result
         })
     });
-    match found {
-        Some(Some(result)) => {
+    let reason = match found {
+        Lookup::Found(Some(result)) => {
             core.cache.after_access();
-            Some(result)
+            return Some(result);
         }
-        Some(None) => {
+        Lookup::Found(None) => {
             scopes.hit.clear();
-            None
+            return None;
         }
-        None => {
-            scopes.hit.clear();
-            looked.empty_at = Some(version);
-            None
-        }
-    }
+        Lookup::Expired => RefreshReason::Expired,
+        Lookup::Absent => RefreshReason::NoAccessToken,
+    };
+    scopes.hit.clear();
+    looked.empty_at = Some((version, reason));
+    None
 }
 
 /// The single-flight key of a token request: realm, lowercased scopes and the extra cache key,
-/// built in one string.
-fn flight_key(realm: &str, scopes: &[String], ext_cache_key: Option<&str>) -> String {
-    let ext = ext_cache_key.unwrap_or("");
-    let scopes_len: usize = scopes.iter().map(|s| s.len() + 1).sum();
-    let mut key =
-        String::with_capacity(FLIGHT_KEY_PREFIX.len() + 2 + realm.len() + scopes_len + ext.len());
-    key.push_str(FLIGHT_KEY_PREFIX);
-    key.push_str(realm);
-    key.push('|');
-    for (i, scope) in scopes.iter().enumerate() {
-        if i > 0 {
-            key.push(' ');
-        }
-        if scope.is_ascii() {
-            let start = key.len();
-            key.push_str(scope);
-            key[start..].make_ascii_lowercase();
-        } else {
-            key.extend(scope.chars().flat_map(char::to_lowercase));
-        }
+/// written in a buffer the thread keeps and copied once into the shared key.
+fn flight_key(realm: &str, scopes: &[String], ext_cache_key: Option<&str>) -> Arc<str> {
+    thread_local! {
+        static BUFFER: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
     }
-    key.push('|');
-    key.push_str(ext);
-    key
+    BUFFER.with_borrow_mut(|key| {
+        key.clear();
+        key.push_str(FLIGHT_KEY_PREFIX);
+        key.push_str(realm);
+        key.push('|');
+        for (i, scope) in scopes.iter().enumerate() {
+            if i > 0 {
+                key.push(' ');
+            }
+            if scope.is_ascii() {
+                let start = key.len();
+                key.push_str(scope);
+                key[start..].make_ascii_lowercase();
+            } else {
+                key.extend(scope.chars().flat_map(char::to_lowercase));
+            }
+        }
+        key.push('|');
+        key.push_str(ext_cache_key.unwrap_or(""));
+        Arc::from(key.as_str())
+    })
 }
 
 /// What every [`flight_key`] starts with.
@@ -179,9 +183,9 @@ async fn acquire(
         endpoints,
     } = looked;
     let forwarded = Forwarded::new(options.forwarded_client_claims.as_deref())?;
-    let mut request = core.begin_app_only(prepared, options.claims_challenge.as_deref())?;
+    let mut request = core.begin_app_only(options.claims_challenge.as_deref())?;
     request.claims = forwarded.merge_into(request.claims.take())?;
-    let scopes = &request.scopes;
+    let scopes = &prepared.validated;
     let endpoints = match endpoints {
         Some(endpoints) => endpoints,
         None => core.endpoints().await?,
@@ -222,8 +226,9 @@ async fn acquire(
         // When nothing was filed between this lookup and holding the flight's lock, looking
         // again under the lock would find the same.
         let version = core.cache.version();
+        let known_empty = empty_at.and_then(|(at, reason)| (at == version).then_some(reason));
         let mut aging = None;
-        if use_cache && empty_at != Some(version) {
+        if use_cache && known_empty.is_none() {
             match lookup() {
                 Some(Cached::Fresh(result)) => return Ok(result),
                 Some(Cached::Aging(at)) => aging = Some(at),
@@ -233,7 +238,9 @@ async fn acquire(
         let reason = match (use_cache, &aging) {
             (false, _) => RefreshReason::ForceRefresh,
             (true, Some(_)) => RefreshReason::Aging,
-            (true, None) => core.app_miss_reason(&endpoints.realm, prepared, ext_key.as_deref()),
+            (true, None) => known_empty.unwrap_or_else(|| {
+                core.app_miss_reason(&endpoints.realm, prepared, ext_key.as_deref())
+            }),
         };
         request.report_as(ApiId::ForClient, reason);
         let key = match ext_key.as_deref() {
@@ -241,7 +248,7 @@ async fn acquire(
                 |key| flight_key_is_for(key, &endpoints.realm),
                 || flight_key(&endpoints.realm, scopes, None),
             ),
-            ext => flight_key(&endpoints.realm, scopes, ext).into(),
+            ext => flight_key(&endpoints.realm, scopes, ext),
         };
         let _flight = core.coalescer.lock(key).await;
         if use_cache
@@ -335,7 +342,7 @@ mod tests {
     fn a_flight_key_names_its_realm() {
         let scopes = ["A".to_string(), "b".to_string()];
         let key = super::flight_key("contoso.example", &scopes, Some("x"));
-        assert_eq!(key, "client|contoso.example|a b|x");
+        assert_eq!(&*key, "client|contoso.example|a b|x");
         assert!(super::flight_key_is_for(&key, "contoso.example"));
         for other in ["contoso", "contoso.example.org", ""] {
             assert!(!super::flight_key_is_for(&key, other), "{other}");
