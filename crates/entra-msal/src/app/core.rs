@@ -446,7 +446,7 @@ impl ClientCore {
                 // Any token of these scopes, however old, makes the miss an expiry.
                 let stale = self.cache.with_access_token_normalized(
                     key,
-                    &scopes.normalized,
+                    scopes.normalized(),
                     i64::MIN,
                     |_| (),
                 );
@@ -491,7 +491,7 @@ impl ClientCore {
         let now = self.now();
         match self
             .cache
-            .with_access_token_normalized(key, &scopes.normalized, now, |at| {
+            .with_access_token_normalized(key, scopes.normalized(), now, |at| {
                 (at.expires_on - now >= EXPIRY_MARGIN).then(|| f(at, now))
             }) {
             Lookup::Found(Some(made)) => Lookup::Found(made),
@@ -775,7 +775,7 @@ pub(crate) fn result_from_entities(
         account: entities
             .account
             .as_ref()
-            .map(|a| Arc::new(Account::from(a))),
+            .map(|a| Arc::new(Account::from(&**a))),
         ..result_from_access_token(at, token_source, correlation_id)
     })
 }

@@ -58,9 +58,9 @@ pub(crate) struct PreparedScopes {
     pub hit: HitMemo,
     /// [`validate`]'s output: what a request sends and files under.
     pub validated: Vec<String>,
-    /// The cache's form of the same set ([`cache::normalize_scopes`]): lowercased, without
-    /// Microsoft Graph's prefix, sorted, de-duplicated. A cache lookup needs no more work.
-    pub normalized: Vec<String>,
+    /// The cache's form of the same set, when it is not `validated` itself (see
+    /// [`normalized`](Self::normalized)).
+    normalized: Option<Vec<String>>,
     /// The single-flight key of an app-only request for these scopes without an extended
     /// cache key (see [`app_flight_key`](Self::app_flight_key)).
     app_flight_key: OnceLock<Arc<str>>,
@@ -70,7 +70,10 @@ impl PreparedScopes {
     /// Validates and normalizes `scopes`.
     pub fn new(scopes: &[&str]) -> Result<Self, Error> {
         let validated = validate(scopes)?;
-        let normalized = cache::normalize_scopes(validated.iter().map(String::as_str));
+        // Usually one lowercase scope, or sorted lowercase ones: no second copy.
+        let items = || validated.iter().map(String::as_str);
+        let normalized =
+            (!cache::is_normalized_scopes(items())).then(|| cache::normalize_scopes(items()));
         Ok(Self {
             given: given_key(scopes),
             hit: HitMemo::default(),
@@ -78,6 +81,12 @@ impl PreparedScopes {
             normalized,
             app_flight_key: OnceLock::new(),
         })
+    }
+
+    /// The cache's form of the set ([`cache::normalize_scopes`]): lowercased, without
+    /// Microsoft Graph's prefix, sorted, de-duplicated. A cache lookup needs no more work.
+    pub fn normalized(&self) -> &[String] {
+        self.normalized.as_deref().unwrap_or(&self.validated)
     }
 
     /// The single-flight key of an app-only request for these scopes (without an extended
@@ -264,7 +273,7 @@ mod tests {
         let memo = ScopeMemo::default();
         let first = memo.prepare(&["User.Read", " b "]).unwrap();
         assert_eq!(first.validated, vec!["User.Read", "b"]);
-        assert_eq!(first.normalized, vec!["b", "user.read"]);
+        assert_eq!(first.normalized(), ["b", "user.read"]);
         // The same list, item for item: the same preparation.
         assert!(Arc::ptr_eq(
             &first,

@@ -113,11 +113,13 @@ impl<'a> TokenEvent<'a> {
 #[derive(Debug)]
 pub(crate) struct Entities<'a> {
     pub(crate) access_token: Option<NewAccessToken<'a>>,
-    pub(crate) account: Option<AccountEntity>,
-    pub(crate) id_token: Option<IdToken>,
+    // The entities of a user's sign-in are boxed: an app-only response (the frequent one)
+    // leaves them out, and the whole set is moved and dropped smaller.
+    pub(crate) account: Option<Box<AccountEntity>>,
+    pub(crate) id_token: Option<Box<IdToken>>,
     /// The ID token's claims, decoded once (empty without an ID token).
     pub(crate) id_token_claims: Map<String, Value>,
-    pub(crate) refresh_token: Option<RefreshToken>,
+    pub(crate) refresh_token: Option<Box<RefreshToken>>,
     pub(crate) app_metadata: NewAppMetadata<'a>,
 }
 
@@ -551,7 +553,7 @@ pub(crate) fn entities<'a>(event: &Filing<'a>, tokens: &Tokens<'a>) -> Result<En
     let family_id = tokens.family_id.clone();
 
     let account = match &home_account_id {
-        Some(hid) if !event.skip_account_creation => Some(AccountEntity {
+        Some(hid) if !event.skip_account_creation => Some(Box::new(AccountEntity {
             home_account_id: hid.clone(),
             environment: environment.to_string(),
             realm: realm.to_string(),
@@ -574,28 +576,32 @@ pub(crate) fn entities<'a>(event: &Filing<'a>, tokens: &Tokens<'a>) -> Result<En
                 .contains(&event.grant_type)
                 .then(|| event.grant_type.to_string()),
             extra: Map::new(),
-        }),
+        })),
         _ => None,
     };
 
-    let id_token = id_token.map(|secret| IdToken {
-        secret,
-        home_account_id: home_account_id.clone(),
-        environment: environment.to_string(),
-        realm: realm.to_string(),
-        client_id: client_id.to_string(),
-        extra: Map::new(),
+    let id_token = id_token.map(|secret| {
+        Box::new(IdToken {
+            secret,
+            home_account_id: home_account_id.clone(),
+            environment: environment.to_string(),
+            realm: realm.to_string(),
+            client_id: client_id.to_string(),
+            extra: Map::new(),
+        })
     });
 
-    let refresh_token = non_empty(tokens.refresh_token).map(|secret| RefreshToken {
-        secret,
-        home_account_id: home_account_id.clone(),
-        environment: environment.to_string(),
-        client_id: client_id.to_string(),
-        target: Some(target.to_string()),
-        last_modification_time: Some(now),
-        family_id: family_id.clone(),
-        extra: Map::new(),
+    let refresh_token = non_empty(tokens.refresh_token).map(|secret| {
+        Box::new(RefreshToken {
+            secret,
+            home_account_id: home_account_id.clone(),
+            environment: environment.to_string(),
+            client_id: client_id.to_string(),
+            target: Some(target.to_string()),
+            last_modification_time: Some(now),
+            family_id: family_id.clone(),
+            extra: Map::new(),
+        })
     });
 
     // Last, so that it takes the target and account id the others copied.

@@ -52,6 +52,7 @@
 
 pub(crate) mod add;
 mod hash;
+mod key_index;
 pub(crate) mod keys;
 mod pretty_json;
 mod query;
@@ -71,7 +72,7 @@ pub(crate) use keys::ext_cache_key;
 pub use query::AccessTokenQuery;
 pub(crate) use query::RefreshTokenQuery;
 pub(crate) use schema::{AccessToken, AccountEntity, BEARER, IdToken, RefreshToken, token_type};
-pub(crate) use scopes::is_one_scope;
 pub(crate) use scopes::normalize as normalize_scopes;
+pub(crate) use scopes::{is_normalized as is_normalized_scopes, is_one_scope};
 pub(crate) use store::Lookup;
 pub(crate) use store::{CredentialKind, app_partition_key};

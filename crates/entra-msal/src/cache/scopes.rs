@@ -110,18 +110,23 @@ fn is_normalized_text(text: &str) -> bool {
     if !text.is_ascii() || text.starts_with(' ') || text.ends_with(' ') {
         return false;
     }
+    text.is_empty() || is_normalized(text.split(' '))
+}
+
+/// Whether `scopes` are what [`normalize`] makes of them: each one ASCII scope in canonical
+/// form ([`canonical`]), in strictly ascending order (so without duplicates).
+pub(crate) fn is_normalized<'a>(scopes: impl IntoIterator<Item = &'a str>) -> bool {
     let mut previous: Option<&str> = None;
-    text.is_empty()
-        || text.split(' ').all(|scope| {
-            let canonical = !scope.is_empty()
-                && scope
-                    .bytes()
-                    .all(|b| !b.is_ascii_uppercase() && !char::from(b).is_whitespace())
-                && !GRAPH_PREFIXES.iter().any(|p| has_graph_prefix(scope, p));
-            let ascending = previous.is_none_or(|p| p < scope);
-            previous = Some(scope);
-            canonical && ascending
-        })
+    scopes.into_iter().all(|scope| {
+        let canonical = !scope.is_empty()
+            && scope
+                .bytes()
+                .all(|b| b.is_ascii() && !b.is_ascii_uppercase() && !char::from(b).is_whitespace())
+            && !GRAPH_PREFIXES.iter().any(|p| has_graph_prefix(scope, p));
+        let ascending = previous.is_none_or(|p| p < scope);
+        previous = Some(scope);
+        canonical && ascending
+    })
 }
 
 /// The scopes of a normalized set's text ([`TargetScopes::text`]).
@@ -251,6 +256,27 @@ mod tests {
             "https://graph.microsoft.com/.default",
         ] {
             assert!(copies(copied), "{copied:?}");
+        }
+        // Lists: normalized exactly when normalizing changes nothing (text that is not ASCII
+        // is never taken as normalized: it is copied, which is always right).
+        let lists: [&[&str]; 8] = [
+            &[],
+            &["a"],
+            &["a", "b"],
+            &["b", "a"],
+            &["a", "a"],
+            &["a b"],
+            &["A"],
+            &["é"],
+        ];
+        for list in lists {
+            let same = normalize(list.iter().copied()) == list;
+            let ascii = list.iter().all(|s| s.is_ascii());
+            assert_eq!(
+                is_normalized(list.iter().copied()),
+                same && ascii,
+                "{list:?}"
+            );
         }
     }
 }

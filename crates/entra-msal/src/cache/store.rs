@@ -13,12 +13,13 @@
 //! - Entries that do not fit the schema are kept verbatim (`raw`) and are never returned.
 
 use std::collections::hash_map::Entry;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use serde_json::{Map, Value};
 
 use super::add::{Entities, NewAccessToken};
 use super::hash::{FastMap, FastSet};
+use super::key_index::KeyIndex;
 use super::keys;
 use super::query::{AccessTokenQuery, RefreshTokenQuery};
 use super::schema::{
@@ -308,8 +309,8 @@ impl<T: Indexed> Section<T> {
 }
 
 struct Slot {
-    /// The entry's key, shared with [`AccessTokens::by_key`].
-    key: Arc<str>,
+    /// The entry's key (its hash is in [`AccessTokens::by_key`]).
+    key: Box<str>,
     token: AccessToken,
     json: EntryJson,
     /// The normalized scopes of `token.target` (see [`scopes`](Self::scopes)).
@@ -350,7 +351,7 @@ impl Partition {
 pub(crate) struct AccessTokens {
     slots: Vec<Option<Slot>>,
     free: Vec<usize>,
-    by_key: FastMap<Arc<str>, usize>,
+    by_key: KeyIndex,
     partitions: FastMap<String, Partition>,
     /// Account slot → the partitions holding that account's tokens.
     by_account: FastMap<String, FastSet<String>>,
@@ -364,7 +365,8 @@ impl AccessTokens {
     /// [`NewAccessToken::renews`] it, else files a new entry. `key` is a buffer for the key.
     pub(crate) fn file(&mut self, token: NewAccessToken<'_>, key: &mut String) {
         token.key_into(key);
-        let existing = self.by_key.get(key.as_str()).copied();
+        let hash = self.by_key.hash(key);
+        let existing = self.id_of(key, hash);
         if let Some(id) = existing
             && let Some(slot) = self.slots.get_mut(id).and_then(Option::as_mut)
             && token.renews(&slot.token)
@@ -373,17 +375,30 @@ impl AccessTokens {
             slot.json = EntryJson::new();
             return;
         }
-        self.insert_at(key, existing, token.into_entity());
+        self.insert_at(key, hash, existing, token.into_entity());
     }
 
     /// Files `token` under `key`, replacing whatever was there.
     pub(crate) fn insert(&mut self, key: String, token: AccessToken) {
-        let existing = self.by_key.get(key.as_str()).copied();
-        self.insert_at(&key, existing, token);
+        let hash = self.by_key.hash(&key);
+        let existing = self.id_of(&key, hash);
+        self.insert_at(&key, hash, existing, token);
     }
 
-    /// [`insert`](Self::insert), where `existing` is the slot filed under `key`, if any.
-    fn insert_at(&mut self, key: &str, existing: Option<usize>, token: AccessToken) {
+    /// The slot filed under `key`, whose hash is `hash`.
+    fn id_of(&self, key: &str, hash: u64) -> Option<usize> {
+        let slots = &self.slots;
+        self.by_key.find(hash, |id| {
+            slots
+                .get(id)
+                .and_then(Option::as_ref)
+                .is_some_and(|slot| &*slot.key == key)
+        })
+    }
+
+    /// [`insert`](Self::insert), where `hash` is `key`'s and `existing` the slot filed under
+    /// it, if any.
+    fn insert_at(&mut self, key: &str, hash: u64, existing: Option<usize>, token: AccessToken) {
         // A renewed token (the usual replacement) has its predecessor's partition and target,
         // letter for letter: it takes the old one's place, and no index changes.
         if let Some(id) = existing
@@ -438,11 +453,10 @@ impl AccessTokens {
             self.partitions.insert(pk.clone(), part);
         }
         self.partition_buffer = pk;
-        let key: Arc<str> = key.into();
-        self.by_key.insert(key.clone(), id);
+        self.by_key.insert(hash, id);
         if let Some(cell) = self.slots.get_mut(id) {
             *cell = Some(Slot {
-                key,
+                key: key.into(),
                 token,
                 json: EntryJson::new(),
                 scopes,
@@ -458,7 +472,7 @@ impl AccessTokens {
 
     /// Keeps an entry of unknown shape under `key`.
     pub(crate) fn insert_raw(&mut self, key: String, value: Value) {
-        if let Some(&id) = self.by_key.get(key.as_str()) {
+        if let Some(id) = self.id_of(&key, self.by_key.hash(&key)) {
             self.remove_id(id);
         }
         self.raw.insert(key, value);
@@ -467,7 +481,7 @@ impl AccessTokens {
     fn remove_id(&mut self, id: usize) -> Option<AccessToken> {
         let slot = self.slots.get_mut(id)?.take()?;
         self.free.push(id);
-        self.by_key.remove(&*slot.key);
+        self.by_key.remove(self.by_key.hash(&slot.key), id);
         let pk = partition_of(&slot.token);
         let Some(part) = self.partitions.get_mut(&pk) else {
             return Some(slot.token);
@@ -719,15 +733,15 @@ impl Store {
         }
         if let Some(account) = e.account.take() {
             self.extra.remove(ACCOUNT);
-            self.accounts.insert(account.key(), account);
+            self.accounts.insert(account.key(), *account);
         }
         if let Some(idt) = e.id_token.take() {
             self.extra.remove(ID_TOKEN);
-            self.id_tokens.insert(idt.key(), idt);
+            self.id_tokens.insert(idt.key(), *idt);
         }
         if let Some(rt) = e.refresh_token.take() {
             self.extra.remove(REFRESH_TOKEN);
-            self.refresh_tokens.insert(rt.key(), rt);
+            self.refresh_tokens.insert(rt.key(), *rt);
         }
         self.extra.remove(APP_METADATA);
         keys::app_metadata_key_into(
