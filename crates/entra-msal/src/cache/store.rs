@@ -58,7 +58,19 @@ fn index_key_into(key: &mut String, parts: &[&str]) {
         if i > 0 {
             key.push(SEP);
         }
-        push_lower(key, part);
+        key.push_str(part);
+    }
+    // ASCII (the usual case) is lowercased in one pass; other text part by part, as always.
+    if key.is_ascii() {
+        key.make_ascii_lowercase();
+    } else {
+        key.clear();
+        for (i, part) in parts.iter().enumerate() {
+            if i > 0 {
+                key.push(SEP);
+            }
+            push_lower(key, part);
+        }
     }
 }
 
