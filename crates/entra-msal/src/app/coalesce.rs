@@ -13,13 +13,15 @@ pub struct Coalescer {
     locks: Mutex<Locks>,
 }
 
-/// The locks of the keys in flight, and one idle lock kept for the next key.
+/// The locks of the keys in flight, plus the last key released (kept: the next request is
+/// usually for the same key) and one idle lock for a new key.
 #[derive(Debug, Default)]
 struct Locks {
     /// Keyed with the cache's fast hasher (a key is the application's partition and scopes).
     by_key: FastMap<Arc<str>, Arc<AsyncMutex<()>>>,
-    /// The lock of the last key released: a request after another (the usual case) takes it
-    /// instead of allocating one.
+    /// The last key released, still in `by_key`: the only key kept while idle.
+    idle: Option<Arc<str>>,
+    /// The lock of the idle key dropped last: a new key takes it instead of allocating one.
     spare: Option<Arc<AsyncMutex<()>>>,
 }
 
@@ -69,8 +71,21 @@ impl Drop for CoalesceGuard<'_> {
     fn drop(&mut self) {
         let mut locks = self.owner.locks.lock().unwrap_or_else(|p| p.into_inner());
         // Two references: the map's and this guard's. Anyone else waiting holds a third.
-        if Arc::strong_count(OwnedMutexGuard::mutex(&self.guard)) <= 2 {
-            locks.spare = locks.by_key.remove(&*self.key);
+        if Arc::strong_count(OwnedMutexGuard::mutex(&self.guard)) > 2 {
+            return;
+        }
+        // This key becomes the idle one; the one before goes, unless it is in use again (its
+        // own release will then drop this one): at most one idle key stays.
+        let Some(previous) = locks.idle.replace(self.key.clone()) else {
+            return;
+        };
+        if previous != self.key
+            && locks
+                .by_key
+                .get(&*previous)
+                .is_some_and(|lock| Arc::strong_count(lock) == 1)
+        {
+            locks.spare = locks.by_key.remove(&*previous);
         }
     }
 }
@@ -80,22 +95,39 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn a_released_key_leaves_nothing_behind_and_its_lock_serves_the_next() {
+    async fn only_the_last_released_key_stays_and_a_dropped_lock_serves_a_new_key() {
         let coalescer = Coalescer::default();
         let lock_of = |guard: &CoalesceGuard<'_>| Arc::as_ptr(OwnedMutexGuard::mutex(&guard.guard));
-        let first = coalescer.lock("a").await;
-        let first_lock = lock_of(&first);
-        assert_eq!(coalescer.keys(), 1);
-        drop(first);
-        assert_eq!(coalescer.keys(), 0, "an idle key is dropped");
-        let second = coalescer.lock("b").await;
-        assert_eq!(lock_of(&second), first_lock, "the idle lock is taken again");
+        let a = coalescer.lock("a").await;
+        let lock_a = lock_of(&a);
+        drop(a);
+        assert_eq!(coalescer.keys(), 1, "the last key released stays");
+        let again = coalescer.lock("a").await;
+        assert_eq!(lock_of(&again), lock_a, "and serves the same key again");
+        drop(again);
+        let b = coalescer.lock("b").await;
+        assert_ne!(lock_of(&b), lock_a);
+        drop(b);
+        assert_eq!(
+            coalescer.keys(),
+            1,
+            "one idle key: the one before is dropped"
+        );
+        let c = coalescer.lock("c").await;
+        assert_eq!(
+            lock_of(&c),
+            lock_a,
+            "the dropped key's lock serves a new key"
+        );
         // Two keys in flight at once: each has its own lock.
-        let third = coalescer.lock("c").await;
-        assert_ne!(lock_of(&third), first_lock);
-        assert_eq!(coalescer.keys(), 2);
-        drop((second, third));
-        assert_eq!(coalescer.keys(), 0);
+        let d = coalescer.lock("d").await;
+        assert_ne!(lock_of(&d), lock_of(&c));
+        drop((c, d));
+        assert_eq!(coalescer.keys(), 1);
+        for i in 0..100 {
+            drop(coalescer.lock(&*format!("key {i}")).await);
+        }
+        assert_eq!(coalescer.keys(), 1, "released keys do not pile up");
     }
 
     #[tokio::test]
@@ -113,8 +145,9 @@ mod tests {
             tokio::task::yield_now().await;
         }
         drop(held);
-        assert_eq!(coalescer.keys(), 1, "the waiter's key stays");
         waiter.await.unwrap();
-        assert_eq!(coalescer.keys(), 0, "the last one out drops it");
+        assert_eq!(coalescer.keys(), 1, "the key stays, idle");
+        drop(coalescer.lock("other").await);
+        assert_eq!(coalescer.keys(), 1, "and goes when another key is released");
     }
 }
