@@ -45,10 +45,16 @@ impl Coalescer {
                 }
             }
         };
+        // Uncontended (the usual case), the lock is taken at once, without a waiting future.
+        // (Never ahead of a waiter: a released lock passes straight to the first one.)
+        let guard = match Arc::clone(&lock).try_lock_owned() {
+            Ok(guard) => guard,
+            Err(_) => lock.lock_owned().await,
+        };
         CoalesceGuard {
             owner: self,
             key,
-            guard: lock.lock_owned().await,
+            guard,
         }
     }
 

@@ -563,7 +563,7 @@ impl ClientCore {
         correlation_id: &str,
         extra_headers: ExtraHeaders,
         telemetry: Option<CallTelemetry>,
-    ) -> Result<TokenResponse, Error> {
+    ) -> Result<Box<TokenResponse>, Error> {
         let telemetry = telemetry.or_else(|| CallTelemetry::of_form(&form));
         let telemetry_headers = telemetry
             .map(|call| self.telemetry.headers(call))

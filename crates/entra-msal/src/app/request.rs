@@ -195,7 +195,7 @@ impl ClientCore {
         token_endpoint: &str,
         mut form: Form<'_>,
         headers: ExtraHeaders,
-    ) -> Result<TokenResponse, Error> {
+    ) -> Result<Box<TokenResponse>, Error> {
         add_extra(&mut form, &request.extra);
         let telemetry = request.telemetry.get().copied();
         let response = self

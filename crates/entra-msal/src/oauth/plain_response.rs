@@ -13,13 +13,14 @@ use std::sync::Arc;
 use super::response::TokenResponse;
 
 /// The token response in `text`, when it has the plain shape; else `None` (read it with serde).
-pub(super) fn read(text: &str) -> Option<TokenResponse> {
+pub(super) fn read(text: &str) -> Option<Box<TokenResponse>> {
     let mut json = Cursor {
         text,
         bytes: text.as_bytes(),
         at: 0,
     };
-    let mut response = TokenResponse::default();
+    // Filled where it will stay.
+    let mut response = Box::<TokenResponse>::default();
     let mut seen = Seen::default();
     json.skip_space();
     json.take(b'{')?;
@@ -227,8 +228,8 @@ mod tests {
     use super::*;
 
     /// serde's reading of `body`, the definition.
-    fn serde(body: &str) -> Option<TokenResponse> {
-        serde_json::from_str(body).ok()
+    fn serde(body: &str) -> Option<Box<TokenResponse>> {
+        serde_json::from_str(body).ok().map(Box::new)
     }
 
     fn check(body: &str) {

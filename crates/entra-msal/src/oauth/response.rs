@@ -229,7 +229,7 @@ pub fn parse_token_response(
     url: &str,
     response: &HttpResponse,
     correlation_id: &str,
-) -> Result<TokenResponse, Error> {
+) -> Result<Box<TokenResponse>, Error> {
     let status = response.status().as_u16();
     let body = response.body();
     if status == 429 || status == 503 {
@@ -260,10 +260,13 @@ pub fn parse_token_response(
     }
     // Straight into the typed response: the plain shape Entra sends directly, anything else
     // through serde. Only a failure looks again, to say which it was. The body is checked for
-    // UTF-8 once, not string by string.
+    // UTF-8 once, not string by string. Boxed: the response passes up several layers of the
+    // request, each of which would copy it whole.
     let parsed = match std::str::from_utf8(body) {
-        Ok(text) => plain_response::read(text).map_or_else(|| serde_json::from_str(text), Ok),
-        Err(_) => serde_json::from_slice::<TokenResponse>(body),
+        Ok(text) => {
+            plain_response::read(text).map_or_else(|| serde_json::from_str(text).map(Box::new), Ok)
+        }
+        Err(_) => serde_json::from_slice::<TokenResponse>(body).map(Box::new),
     };
     let response = parsed.map_err(|e| {
         match serde_json::from_slice::<Map<String, Value>>(body) {

@@ -65,7 +65,7 @@ impl FormPost<'_> {
         &self,
         http: &ThrottledHttp,
         telemetry: TelemetryHeaders,
-    ) -> Result<TokenResponse, Error> {
+    ) -> Result<Box<TokenResponse>, Error> {
         let response = self.send(http, telemetry).await?;
         match parse_token_response(self.url, &response, self.correlation_id) {
             // Without a usable Retry-After the throttle replays this answer for its own default
