@@ -52,6 +52,16 @@ impl<'a> CacheAccess<'a> {
         }
     }
 
+    /// [`begin_partition`](Self::begin_partition) with the listener's async hook; end it with
+    /// [`end`](Self::end).
+    pub async fn begin_async(cache: &'a TokenCache, partition: Option<&str>) -> Self {
+        cache.before_access_async(partition).await;
+        Self {
+            cache,
+            ended: false,
+        }
+    }
+
     /// Runs `operation` between the listener's async hooks: `before_access_async` (for
     /// `partition`, `None` for the whole cache), then `after_access_async` once it is done.
     pub async fn around<T>(

@@ -222,7 +222,8 @@ async fn acquire(
         .cache
         .has_listener()
         .then(|| partition::app_partition(&core.client_id, &endpoints.realm));
-    CacheAccess::around(&core.cache, partition.as_deref(), async {
+    let access = CacheAccess::begin_async(&core.cache, partition.as_deref()).await;
+    let result = async {
         // When nothing was filed between this lookup and holding the flight's lock, looking
         // again under the lock would find the same.
         let version = core.cache.version();
@@ -295,8 +296,10 @@ async fn acquire(
                 correlation_id,
             )
         })
-    })
-    .await
+    }
+    .await;
+    access.end().await;
+    result
 }
 
 #[cfg(test)]
