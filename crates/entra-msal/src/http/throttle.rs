@@ -118,21 +118,28 @@ impl ThrottledHttp {
         http
     }
 
+    /// [`send`](Self::send) for a form whose URI and body `again` makes again: while no answer
+    /// to a POST is stored (the usual case), they are not copied before sending, only made
+    /// again if this answer must be stored.
+    pub async fn send_form(
+        &self,
+        request: HttpRequest,
+        again: impl FnOnce() -> Option<(http::Uri, Vec<u8>)>,
+    ) -> Result<HttpResponse, HttpError> {
+        if self.sends_unstored_post(&request) {
+            self.send_unstored_post(request, again).await
+        } else {
+            self.send(request).await
+        }
+    }
+
     /// Sends `request`, or replays a stored response to an equivalent earlier request.
     pub async fn send(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
-        let form_post = *request.method() == Method::POST && is_form(request.headers());
-        if !self.managed_identity && form_post && self.lock().posts == 0 {
-            // No stored answer to a POST to replay: a POST's keys (the form parsed, two SHA-256) are needed
-            // only if this response gets stored, which a success never is.
-            let uri = request.uri().clone();
-            let body = request.body().clone();
-            let response = self.inner.send(request).await?;
-            if post_may_be_stored(&response) {
-                let plan = Plan::for_parts(&Method::POST, &uri, &body);
-                self.store(plan, &response);
-            }
-            return Ok(response);
+        if self.sends_unstored_post(&request) {
+            let (uri, body) = (request.uri().clone(), request.body().clone());
+            return self.send_unstored_post(request, || Some((uri, body))).await;
         }
+        let form_post = *request.method() == Method::POST && is_form(request.headers());
         let plan = if self.managed_identity || (*request.method() == Method::POST && !form_post) {
             // Managed identity, and POSTs that are not forms (a WS-Trust SOAP envelope, unique
             // per request): rule 1 only, keyed by the exact body.
@@ -156,6 +163,34 @@ impl ThrottledHttp {
         }
         let response = self.inner.send(request).await?;
         self.store(plan, &response);
+        Ok(response)
+    }
+
+    /// Whether `request` is a form POST while no answer to a POST is stored: nothing to replay,
+    /// and a POST's keys (the form parsed, two SHA-256) are needed only if this response gets
+    /// stored, which a success never is.
+    fn sends_unstored_post(&self, request: &HttpRequest) -> bool {
+        !self.managed_identity
+            && *request.method() == Method::POST
+            && is_form(request.headers())
+            && self.lock().posts == 0
+    }
+
+    /// Sends a POST with nothing to replay (see [`sends_unstored_post`]); stores the answer
+    /// under the keys of the URI and body `again` gives, if it must be stored.
+    ///
+    /// [`sends_unstored_post`]: Self::sends_unstored_post
+    async fn send_unstored_post(
+        &self,
+        request: HttpRequest,
+        again: impl FnOnce() -> Option<(http::Uri, Vec<u8>)>,
+    ) -> Result<HttpResponse, HttpError> {
+        let response = self.inner.send(request).await?;
+        if post_may_be_stored(&response)
+            && let Some((uri, body)) = again()
+        {
+            self.store(Plan::for_parts(&Method::POST, &uri, &body), &response);
+        }
         Ok(response)
     }
 

@@ -25,16 +25,26 @@ pub struct FormPost<'a> {
 }
 
 impl FormPost<'_> {
-    fn request(&self, telemetry: TelemetryHeaders) -> Result<HttpRequest, Error> {
+    /// The body: the fields with a value, form-encoded.
+    fn body(&self) -> Vec<u8> {
         let mut body = Vec::with_capacity(512);
         for (name, value) in self.form.iter().filter(|(_, v)| !v.is_empty()) {
             append_pair(&mut body, name, value);
         }
-        let uri = match &self.uri {
-            Some(uri) => uri.clone(),
-            None => http::Uri::try_from(self.url).map_err(|e| self.unbuildable(e))?,
-        };
-        let mut request = http::Request::new(body);
+        body
+    }
+
+    /// The endpoint, parsed (or the caller's parsed copy).
+    fn uri(&self) -> Result<http::Uri, Error> {
+        match &self.uri {
+            Some(uri) => Ok(uri.clone()),
+            None => http::Uri::try_from(self.url).map_err(|e| self.unbuildable(e)),
+        }
+    }
+
+    fn request(&self, telemetry: TelemetryHeaders) -> Result<HttpRequest, Error> {
+        let uri = self.uri()?;
+        let mut request = http::Request::new(self.body());
         *request.method_mut() = http::Method::POST;
         *request.uri_mut() = uri;
         let headers = request.headers_mut();
@@ -57,7 +67,11 @@ impl FormPost<'_> {
         telemetry: TelemetryHeaders,
     ) -> Result<crate::http::HttpResponse, Error> {
         let request = self.request(telemetry)?;
-        http.send(request).await.map_err(|e| e.at(self.url))
+        // The URI parsed when the request was made, so it parses again.
+        let again = || Some((self.uri().ok()?, self.body()));
+        http.send_form(request, again)
+            .await
+            .map_err(|e| e.at(self.url))
     }
 
     /// Sends the form and parses a token response.
