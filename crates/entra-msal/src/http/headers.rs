@@ -89,8 +89,9 @@ impl ClientIdentity {
         const CAPABILITY: HeaderName = HeaderName::from_static("x-ms-lib-capability");
         const APP_NAME: HeaderName = HeaderName::from_static("x-app-name");
         const APP_VERSION: HeaderName = HeaderName::from_static("x-app-ver");
-        // An index table with room for a routing header too (a clone keeps the table's size).
-        let mut headers = HeaderMap::with_capacity(16);
+        // Room for every header a request may have (nine, the app's name and version, a
+        // routing header): a clone keeps the index table's size, 16 slots here.
+        let mut headers = HeaderMap::with_capacity(12);
         headers.append(ACCEPT, HeaderValue::from_static("application/json"));
         headers.append(SKU_HEADER, HeaderValue::from_static(SKU));
         headers.append(VERSION, HeaderValue::from_static(env!("CARGO_PKG_VERSION")));
