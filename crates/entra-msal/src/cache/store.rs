@@ -662,13 +662,15 @@ impl AccessTokens {
     /// passes instead of sorting everything again (a file cache is rewritten after every
     /// token operation).
     pub(crate) fn sorted(&self) -> Vec<(&str, EntryRef<'_, AccessToken>)> {
-        let mut all: Vec<_> = self
-            .slots
-            .iter()
-            .flatten()
-            .map(|slot| (&*slot.key, EntryRef::Typed(&slot.token, &slot.json)))
-            .chain(self.raw.iter().map(|(k, v)| (k.as_str(), EntryRef::Raw(v))))
-            .collect();
+        // Sized at once (the slots' iterator cannot tell how many it holds).
+        let mut all = Vec::with_capacity(self.by_key.len() + self.raw.len());
+        all.extend(
+            self.slots
+                .iter()
+                .flatten()
+                .map(|slot| (&*slot.key, EntryRef::Typed(&slot.token, &slot.json))),
+        );
+        all.extend(self.raw.iter().map(|(k, v)| (k.as_str(), EntryRef::Raw(v))));
         all.sort_by(|a, b| a.0.cmp(b.0));
         all
     }

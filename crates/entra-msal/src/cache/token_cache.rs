@@ -9,7 +9,7 @@ use futures_util::future::BoxFuture;
 use super::add::{Entities, Filing, TokenEvent, Tokens, entities, entities_from_event};
 use super::query::{AccessTokenQuery, RefreshTokenQuery};
 use super::schema::{AccessToken, AccountEntity, AppMetadata, IdToken, RefreshToken};
-use super::serialize::{from_json, to_json};
+use super::serialize::{from_json, to_json, to_json_into};
 use super::store::{CredentialKind, Lookup, Store};
 use crate::error::Error;
 
@@ -218,10 +218,15 @@ impl TokenCache {
 
     /// The cache as [`serialize`](Self::serialize) writes it, leaving
     /// [`has_state_changed`](Self::has_state_changed) as it is (for persistence writes).
-    pub(crate) fn to_json_snapshot(&self) -> String {
+    ///
+    /// Written into `buffer`, whose allocation is reused: a persisted cache is written after
+    /// every change, and a fresh half-megabyte buffer each time costs page faults.
+    pub(crate) fn to_json_snapshot_into(&self, mut buffer: String) -> String {
         let store = self.read();
         let hint = self.shared.last_size.load(Ordering::Relaxed);
-        let json = to_json(&store, hint + hint / 8);
+        buffer.clear();
+        buffer.reserve(hint + hint / 8);
+        let json = to_json_into(&store, buffer);
         self.shared.last_size.store(json.len(), Ordering::Relaxed);
         json
     }

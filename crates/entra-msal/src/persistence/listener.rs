@@ -33,6 +33,8 @@ struct State {
     /// When set, `base` is stale and is this text, parsed only when a merge needs it (a write
     /// that finds the store unchanged never does).
     base_text: Option<String>,
+    /// The allocation of the text `base_text` held before, for the next write to fill.
+    spare_text: String,
     /// The stored data at `synced` is not a valid cache: never overwrite it.
     corrupt: bool,
     /// The last read found an empty file that another writer may have been rewriting: read
@@ -285,10 +287,13 @@ impl PersistentTokenCache {
             // Nobody wrote since this process last read or wrote the store, so it holds
             // `base`, and `base` with this process's changes applied is memory itself: no
             // read, no merge, one serialization.
-            let json = cache.to_json_snapshot();
-            self.persistence.save(&json)?;
+            let json = cache.to_json_snapshot_into(std::mem::take(&mut state.spare_text));
+            if let Err(e) = self.persistence.save(&json) {
+                state.spare_text = json;
+                return Err(e);
+            }
             state.synced = self.persistence.version()?;
-            state.base_text = Some(json);
+            state.spare_text = state.base_text.replace(json).unwrap_or_default();
             return Ok(());
         }
         let theirs = match self.read_store()? {
