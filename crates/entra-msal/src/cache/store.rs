@@ -737,27 +737,35 @@ pub(crate) struct Store {
 }
 
 impl Store {
+    /// Drops a top-level key kept in `extra` because its value was not an object, now that an
+    /// entry of that kind is written (usually `extra` is empty: nothing to look up).
+    fn drop_stray(&mut self, name: &str) {
+        if !self.extra.is_empty() {
+            self.extra.remove(name);
+        }
+    }
+
     /// Writes the entities of one token response, each under its MSAL key.
     pub(crate) fn apply(&mut self, e: &mut Entities<'_>) {
         // One key buffer for the lookups: a renewal or an unchanged entry allocates no key.
         let mut key = std::mem::take(&mut self.key_buffer);
         if let Some(at) = e.access_token.take() {
-            self.extra.remove(ACCESS_TOKEN);
+            self.drop_stray(ACCESS_TOKEN);
             self.access_tokens.file(at, &mut key);
         }
         if let Some(account) = e.account.take() {
-            self.extra.remove(ACCOUNT);
+            self.drop_stray(ACCOUNT);
             self.accounts.insert(account.key(), *account);
         }
         if let Some(idt) = e.id_token.take() {
-            self.extra.remove(ID_TOKEN);
+            self.drop_stray(ID_TOKEN);
             self.id_tokens.insert(idt.key(), *idt);
         }
         if let Some(rt) = e.refresh_token.take() {
-            self.extra.remove(REFRESH_TOKEN);
+            self.drop_stray(REFRESH_TOKEN);
             self.refresh_tokens.insert(rt.key(), *rt);
         }
-        self.extra.remove(APP_METADATA);
+        self.drop_stray(APP_METADATA);
         keys::app_metadata_key_into(
             &mut key,
             e.app_metadata.environment,
