@@ -53,6 +53,7 @@
 pub(crate) mod add;
 mod hash;
 mod key_index;
+mod key_order;
 pub(crate) mod keys;
 mod pretty_json;
 mod query;

@@ -20,6 +20,7 @@ use serde_json::{Map, Value};
 use super::add::{Entities, NewAccessToken};
 use super::hash::{FastMap, FastSet};
 use super::key_index::KeyIndex;
+use super::key_order::KeyOrder;
 use super::keys;
 use super::query::{AccessTokenQuery, RefreshTokenQuery};
 use super::schema::{
@@ -370,6 +371,8 @@ pub(crate) struct AccessTokens {
     raw: FastMap<String, Value>,
     /// A buffer for partition keys: a token filed into an existing partition allocates none.
     partition_buffer: String,
+    /// The slots in key order, for serialization.
+    order: KeyOrder,
 }
 
 impl AccessTokens {
@@ -466,6 +469,7 @@ impl AccessTokens {
         }
         self.partition_buffer = pk;
         self.by_key.insert(hash, id);
+        self.order.added(id);
         if let Some(cell) = self.slots.get_mut(id) {
             *cell = Some(Slot {
                 key: key.into(),
@@ -493,6 +497,7 @@ impl AccessTokens {
     fn remove_id(&mut self, id: usize) -> Option<AccessToken> {
         let slot = self.slots.get_mut(id)?.take()?;
         self.free.push(id);
+        self.order.removed();
         self.by_key.remove(self.by_key.hash(&slot.key), id);
         let pk = partition_of(&slot.token);
         let Some(part) = self.partitions.get_mut(&pk) else {
@@ -662,14 +667,27 @@ impl AccessTokens {
     /// passes instead of sorting everything again (a file cache is rewritten after every
     /// token operation).
     pub(crate) fn sorted(&self) -> Vec<(&str, EntryRef<'_, AccessToken>)> {
+        fn entry(slot: &Slot) -> (&str, EntryRef<'_, AccessToken>) {
+            (&slot.key, EntryRef::Typed(&slot.token, &slot.json))
+        }
+        if self.raw.is_empty() {
+            // The usual case: the order kept between serializations.
+            let key = |id: usize| self.token(id).map_or("", |slot| &*slot.key);
+            let all = || {
+                let filed = self.slots.iter().enumerate();
+                filed
+                    .filter_map(|(id, slot)| slot.as_ref().map(|_| id))
+                    .collect()
+            };
+            return self.order.with_sorted(key, all, |ids| {
+                let mut sorted = Vec::with_capacity(ids.len());
+                sorted.extend(ids.iter().filter_map(|&id| self.token(id)).map(entry));
+                sorted
+            });
+        }
         // Sized at once (the slots' iterator cannot tell how many it holds).
         let mut all = Vec::with_capacity(self.by_key.len() + self.raw.len());
-        all.extend(
-            self.slots
-                .iter()
-                .flatten()
-                .map(|slot| (&*slot.key, EntryRef::Typed(&slot.token, &slot.json))),
-        );
+        all.extend(self.slots.iter().flatten().map(entry));
         all.extend(self.raw.iter().map(|(k, v)| (k.as_str(), EntryRef::Raw(v))));
         all.sort_by(|a, b| a.0.cmp(b.0));
         all
