@@ -53,7 +53,8 @@ impl<'a> CacheAccess<'a> {
     }
 
     /// [`begin_partition`](Self::begin_partition) with the listener's async hook; end it with
-    /// [`end`](Self::end).
+    /// [`end`](Self::end). (What [`around`](Self::around) does, for a caller whose operation's
+    /// future is too large to hand over: `around` moves it into its own, a copy per call.)
     pub async fn begin_async(cache: &'a TokenCache, partition: Option<&str>) -> Self {
         cache.before_access_async(partition).await;
         Self {
@@ -69,11 +70,7 @@ impl<'a> CacheAccess<'a> {
         partition: Option<&str>,
         operation: impl std::future::Future<Output = Result<T, Error>>,
     ) -> Result<T, Error> {
-        cache.before_access_async(partition).await;
-        let access = Self {
-            cache,
-            ended: false,
-        };
+        let access = Self::begin_async(cache, partition).await;
         let result = operation.await;
         access.end().await;
         result

@@ -184,6 +184,48 @@ pub(crate) struct TelemetryBuffer {
     failures: Mutex<Buffer>,
 }
 
+/// `x-client-last-telemetry` without failures and with fewer than ten cache hits (the first
+/// request, and any that follows another closely): a constant, `4|{hits}|||`.
+fn last_constant(hits: u64, buffer: &Buffer) -> Option<&'static str> {
+    const WITHOUT_FAILURES: [&str; 10] = [
+        "4|0|||", "4|1|||", "4|2|||", "4|3|||", "4|4|||", "4|5|||", "4|6|||", "4|7|||", "4|8|||",
+        "4|9|||",
+    ];
+    let constant = WITHOUT_FAILURES.get(usize::try_from(hits).ok()?)?;
+    buffer.failures.is_empty().then_some(*constant)
+}
+
+/// The text of `x-client-last-telemetry` for `hits` and `buffer`'s failures, allocated at its
+/// exact length, so it becomes a header value without another allocation.
+fn last_text(hits: u64, buffer: &Buffer) -> String {
+    let mut digits = itoa::Buffer::new();
+    let hits = digits.format(hits);
+    let mut last = String::with_capacity(SCHEMA_VERSION.len() + hits.len() + 4);
+    last.push_str(SCHEMA_VERSION);
+    last.push('|');
+    last.push_str(hits);
+    last.push('|');
+    for (i, f) in buffer.failures.iter().enumerate() {
+        if i > 0 {
+            last.push(',');
+        }
+        push_decimal(&mut last, u64::from(f.api.code()));
+        last.push(',');
+        last.push_str(&f.correlation_id);
+    }
+    last.push('|');
+    for (i, f) in buffer.failures.iter().enumerate() {
+        if i > 0 {
+            last.push(',');
+        }
+        last.push_str(&f.error);
+    }
+    last.push('|');
+    // Only with failures did `last` outgrow its exact size.
+    last.shrink_to_fit();
+    last
+}
+
 impl TelemetryBuffer {
     fn lock(&self) -> std::sync::MutexGuard<'_, Buffer> {
         // Every update leaves the buffer consistent.
@@ -194,9 +236,13 @@ impl TelemetryBuffer {
     /// last. A value that cannot be a header (a server's error code with control characters)
     /// leaves its header out rather than fail the request.
     pub fn headers(&self, call: CallTelemetry) -> TelemetryHeaders {
-        let last = match self.last_constant() {
-            Some(constant) => Some(HeaderValue::from_static(constant)),
-            None => HeaderValue::try_from(self.last_text()).ok(),
+        let hits = self.cache_hits.load(Ordering::Relaxed);
+        let last = {
+            let buffer = self.lock();
+            match last_constant(hits, &buffer) {
+                Some(constant) => Some(HeaderValue::from_static(constant)),
+                None => HeaderValue::try_from(last_text(hits, &buffer)).ok(),
+            }
         };
         [
             Some(HeaderValue::from_static(
@@ -204,50 +250,6 @@ impl TelemetryBuffer {
             )),
             last,
         ]
-    }
-
-    /// `x-client-last-telemetry` without failures and with fewer than ten cache hits (the
-    /// first request, and any that follows another closely): a constant, `4|{hits}|||`.
-    fn last_constant(&self) -> Option<&'static str> {
-        const WITHOUT_FAILURES: [&str; 10] = [
-            "4|0|||", "4|1|||", "4|2|||", "4|3|||", "4|4|||", "4|5|||", "4|6|||", "4|7|||",
-            "4|8|||", "4|9|||",
-        ];
-        let hits = usize::try_from(self.cache_hits.load(Ordering::Relaxed)).ok()?;
-        let constant = WITHOUT_FAILURES.get(hits)?;
-        self.lock().failures.is_empty().then_some(*constant)
-    }
-
-    /// The text of `x-client-last-telemetry`, allocated at its exact length, so it becomes a
-    /// header value without another allocation.
-    fn last_text(&self) -> String {
-        let mut hits = itoa::Buffer::new();
-        let hits = hits.format(self.cache_hits.load(Ordering::Relaxed));
-        let buffer = self.lock();
-        let mut last = String::with_capacity(SCHEMA_VERSION.len() + hits.len() + 4);
-        last.push_str(SCHEMA_VERSION);
-        last.push('|');
-        last.push_str(hits);
-        last.push('|');
-        for (i, f) in buffer.failures.iter().enumerate() {
-            if i > 0 {
-                last.push(',');
-            }
-            push_decimal(&mut last, u64::from(f.api.code()));
-            last.push(',');
-            last.push_str(&f.correlation_id);
-        }
-        last.push('|');
-        for (i, f) in buffer.failures.iter().enumerate() {
-            if i > 0 {
-                last.push(',');
-            }
-            last.push_str(&f.error);
-        }
-        last.push('|');
-        // Only with failures did `last` outgrow its exact size.
-        last.shrink_to_fit();
-        last
     }
 
     /// A token answered from the cache.
@@ -339,21 +341,20 @@ mod tests {
 
     #[test]
     fn every_constant_last_value_is_the_formatted_one() {
-        let buffer = TelemetryBuffer::default();
+        let empty = Buffer::default();
         for hits in 0..12 {
-            let constant = buffer.last_constant();
+            let constant = last_constant(hits, &empty);
             assert_eq!(constant.is_some(), hits < 10, "{hits}");
             if let Some(constant) = constant {
-                assert_eq!(constant, buffer.last_text());
+                assert_eq!(constant, last_text(hits, &empty));
             }
-            buffer.cache_hits.fetch_add(1, Ordering::Relaxed);
         }
         // A failure to report: formatted, never a constant.
         let buffer = TelemetryBuffer::default();
         let client = CallTelemetry::new(ApiId::ForClient, RefreshReason::NoAccessToken);
         buffer.record(client, "c1", &failed("invalid_client"));
-        assert_eq!(buffer.last_constant(), None);
-        assert_eq!(buffer.last_text(), "4|0|730,c1|invalid_client|");
+        assert_eq!(last_constant(0, &buffer.lock()), None);
+        assert_eq!(last_text(0, &buffer.lock()), "4|0|730,c1|invalid_client|");
     }
 
     #[test]

@@ -67,17 +67,18 @@ pub fn ext_cache_key(params: &BTreeMap<String, String>) -> Option<String> {
 
 fn join_lower(parts: &[&str]) -> String {
     let mut key = String::new();
-    join_lower_into(&mut key, parts);
+    join_lower_into(&mut key, parts, '-');
     key
 }
 
-/// [`join_lower`] into `key` (cleared first), so a caller can reuse one buffer.
-fn join_lower_into(key: &mut String, parts: &[&str]) {
+/// `parts` joined by `separator`, lowercased, into `key` (cleared first), so a caller can reuse
+/// one buffer: MSAL's keys (`-`) and the store's index keys.
+pub(crate) fn join_lower_into(key: &mut String, parts: &[&str], separator: char) {
     key.clear();
     key.reserve(parts.iter().map(|p| p.len() + 1).sum());
     for (i, part) in parts.iter().enumerate() {
         if i > 0 {
-            key.push('-');
+            key.push(separator);
         }
         key.push_str(part);
     }
@@ -124,10 +125,12 @@ pub(crate) fn access_token_key_into(
         Some(ext) => join_lower_into(
             key,
             &[hid, environment, "atext", client_id, realm, target, ext],
+            '-',
         ),
         None => join_lower_into(
             key,
             &[hid, environment, "accesstoken", client_id, realm, target],
+            '-',
         ),
     }
 }

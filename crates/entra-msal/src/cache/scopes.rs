@@ -118,10 +118,8 @@ fn is_normalized_text(text: &str) -> bool {
 pub(crate) fn is_normalized<'a>(scopes: impl IntoIterator<Item = &'a str>) -> bool {
     let mut previous: Option<&str> = None;
     scopes.into_iter().all(|scope| {
-        let canonical = !scope.is_empty()
-            && scope
-                .bytes()
-                .all(|b| b.is_ascii() && !b.is_ascii_uppercase() && !char::from(b).is_whitespace())
+        let canonical = is_one_scope(scope)
+            && !scope.bytes().any(|b| b.is_ascii_uppercase())
             && !GRAPH_PREFIXES.iter().any(|p| has_graph_prefix(scope, p));
         let ascending = previous.is_none_or(|p| p < scope);
         previous = Some(scope);

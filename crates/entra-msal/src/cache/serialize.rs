@@ -93,12 +93,13 @@ impl Serialize for Document<'_> {
 /// The cache as JSON, indented by 4 spaces.
 /// `capacity` is a guess of the output size (e.g. the previous one).
 pub(crate) fn to_json(store: &Store, capacity: usize) -> String {
-    to_json_into(store, String::with_capacity(capacity.max(256)))
+    to_json_into(store, String::new(), capacity)
 }
 
 /// [`to_json`], written into `out` (cleared first; its allocation is reused).
-pub(crate) fn to_json_into(store: &Store, mut out: String) -> String {
+pub(crate) fn to_json_into(store: &Store, mut out: String, capacity: usize) -> String {
     out.clear();
+    out.reserve(capacity.max(256));
     // Every map key the store holds is a string, and writing into a String cannot fail.
     if pretty_json::write(&mut out, &Document(store)).is_err() {
         out.clear();

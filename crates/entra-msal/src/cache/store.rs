@@ -33,46 +33,10 @@ use super::token_ids::TokenIds;
 /// Separates the parts of an index key; it cannot appear in a host name or a client id.
 const SEP: char = '\u{1f}';
 
-fn push_lower(key: &mut String, part: &str) {
-    if part.is_ascii() {
-        let start = key.len();
-        key.push_str(part);
-        if let Some(added) = key.get_mut(start..) {
-            added.make_ascii_lowercase();
-        }
-    } else {
-        key.push_str(&part.to_lowercase());
-    }
-}
-
 fn index_key(parts: &[&str]) -> String {
     let mut key = String::new();
-    index_key_into(&mut key, parts);
+    keys::join_lower_into(&mut key, parts, SEP);
     key
-}
-
-/// [`index_key`], written into `key` (cleared first).
-fn index_key_into(key: &mut String, parts: &[&str]) {
-    key.clear();
-    key.reserve(parts.iter().map(|p| p.len() + 1).sum());
-    for (i, part) in parts.iter().enumerate() {
-        if i > 0 {
-            key.push(SEP);
-        }
-        key.push_str(part);
-    }
-    // ASCII (the usual case) is lowercased in one pass; other text part by part, as always.
-    if key.is_ascii() {
-        key.make_ascii_lowercase();
-    } else {
-        key.clear();
-        for (i, part) in parts.iter().enumerate() {
-            if i > 0 {
-                key.push(SEP);
-            }
-            push_lower(key, part);
-        }
-    }
 }
 
 /// The account an entry belongs to, as an index key.
@@ -426,7 +390,7 @@ impl AccessTokens {
         }
         let scopes = TargetScopes::of(&token.target);
         let mut pk = std::mem::take(&mut self.partition_buffer);
-        index_key_into(&mut pk, &partition_parts(&token));
+        keys::join_lower_into(&mut pk, &partition_parts(&token), SEP);
         if let Some(id) = existing {
             // The same key with other letters (case, scope order): re-indexed unless the index
             // would not change.
@@ -662,10 +626,10 @@ impl AccessTokens {
 
     /// All entries, typed and verbatim, sorted by key.
     ///
-    /// In slot order first: tokens read from a document, or filed one after another, sit there
-    /// mostly in key order already, and the stable sort merges what is out of order in a few
-    /// passes instead of sorting everything again (a file cache is rewritten after every
-    /// token operation).
+    /// Without verbatim entries (the usual case) in the order [`KeyOrder`] keeps between calls:
+    /// a file cache is rewritten after every token operation, and only the tokens filed since
+    /// are placed. With verbatim entries, all are sorted together, typed ones in slot order
+    /// first (mostly in key order already, so the stable sort merges a few runs).
     pub(crate) fn sorted(&self) -> Vec<(&str, EntryRef<'_, AccessToken>)> {
         fn entry(slot: &Slot) -> (&str, EntryRef<'_, AccessToken>) {
             (&slot.key, EntryRef::Typed(&slot.token, &slot.json))

@@ -221,12 +221,10 @@ impl TokenCache {
     ///
     /// Written into `buffer`, whose allocation is reused: a persisted cache is written after
     /// every change, and a fresh half-megabyte buffer each time costs page faults.
-    pub(crate) fn to_json_snapshot_into(&self, mut buffer: String) -> String {
+    pub(crate) fn to_json_snapshot_into(&self, buffer: String) -> String {
         let store = self.read();
         let hint = self.shared.last_size.load(Ordering::Relaxed);
-        buffer.clear();
-        buffer.reserve(hint + hint / 8);
-        let json = to_json_into(&store, buffer);
+        let json = to_json_into(&store, buffer, hint + hint / 8);
         self.shared.last_size.store(json.len(), Ordering::Relaxed);
         json
     }

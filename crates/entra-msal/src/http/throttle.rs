@@ -126,20 +126,31 @@ impl ThrottledHttp {
         request: HttpRequest,
         again: impl FnOnce() -> Option<(http::Uri, Vec<u8>)>,
     ) -> Result<HttpResponse, HttpError> {
-        if self.sends_unstored_post(&request) {
+        let form_post = is_form_post(&request);
+        if self.nothing_stored_for(form_post) {
             self.send_unstored_post(request, again).await
         } else {
-            self.send(request).await
+            self.send_planned(request, form_post).await
         }
     }
 
     /// Sends `request`, or replays a stored response to an equivalent earlier request.
     pub async fn send(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
-        if self.sends_unstored_post(&request) {
+        let form_post = is_form_post(&request);
+        if self.nothing_stored_for(form_post) {
             let (uri, body) = (request.uri().clone(), request.body().clone());
             return self.send_unstored_post(request, || Some((uri, body))).await;
         }
-        let form_post = *request.method() == Method::POST && is_form(request.headers());
+        self.send_planned(request, form_post).await
+    }
+
+    /// [`send`](Self::send) through the keys of its plan: replayed when a stored answer
+    /// matches, stored afterwards when the plan says so. `form_post`: see [`is_form_post`].
+    async fn send_planned(
+        &self,
+        request: HttpRequest,
+        form_post: bool,
+    ) -> Result<HttpResponse, HttpError> {
         let plan = if self.managed_identity || (*request.method() == Method::POST && !form_post) {
             // Managed identity, and POSTs that are not forms (a WS-Trust SOAP envelope, unique
             // per request): rule 1 only, keyed by the exact body.
@@ -166,20 +177,17 @@ impl ThrottledHttp {
         Ok(response)
     }
 
-    /// Whether `request` is a form POST while no answer to a POST is stored: nothing to replay,
-    /// and a POST's keys (the form parsed, two SHA-256) are needed only if this response gets
-    /// stored, which a success never is.
-    fn sends_unstored_post(&self, request: &HttpRequest) -> bool {
-        !self.managed_identity
-            && *request.method() == Method::POST
-            && is_form(request.headers())
-            && self.lock().posts == 0
+    /// Whether a form POST (`form_post`, see [`is_form_post`]) goes out while no answer to a
+    /// POST is stored: nothing to replay, and a POST's keys (the form parsed, two SHA-256) are
+    /// needed only if this response gets stored, which a success never is.
+    fn nothing_stored_for(&self, form_post: bool) -> bool {
+        form_post && !self.managed_identity && self.lock().posts == 0
     }
 
-    /// Sends a POST with nothing to replay (see [`sends_unstored_post`]); stores the answer
+    /// Sends a POST with nothing to replay (see [`nothing_stored_for`]); stores the answer
     /// under the keys of the URI and body `again` gives, if it must be stored.
     ///
-    /// [`sends_unstored_post`]: Self::sends_unstored_post
+    /// [`nothing_stored_for`]: Self::nothing_stored_for
     async fn send_unstored_post(
         &self,
         request: HttpRequest,
@@ -348,6 +356,11 @@ impl Plan {
             }
         }
     }
+}
+
+/// Whether `request` is a POST of a form (a token request).
+fn is_form_post(request: &HttpRequest) -> bool {
+    *request.method() == Method::POST && is_form(request.headers())
 }
 
 /// Whether a request's body is a form (`application/x-www-form-urlencoded`, a token request).
