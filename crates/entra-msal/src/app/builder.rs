@@ -124,6 +124,7 @@ impl CommonOptions {
             scope_memo: Default::default(),
             accounts_memo: Default::default(),
             last_token_uri: Default::default(),
+            form_memo: Default::default(),
         })
     }
 }

@@ -131,6 +131,8 @@ pub(crate) struct ClientCore {
     pub accounts_memo: std::sync::Mutex<Option<AccountsMemo>>,
     /// The last token endpoint a request went to, parsed (see [`token_uri`](Self::token_uri)).
     pub last_token_uri: std::sync::Mutex<Option<(Box<str>, http::Uri)>>,
+    /// The last token request's form body (see [`FormMemo`](crate::oauth::form_memo::FormMemo)).
+    pub form_memo: crate::oauth::form_memo::FormMemo,
 }
 
 /// The last answer of [`ClientCore::accounts`], right while the cache is at `version`.
@@ -585,6 +587,7 @@ impl ClientCore {
             correlation_id,
             identity: &self.identity,
             extra_headers,
+            memo: Some(&self.form_memo),
         };
         let span = tracing::debug_span!("token_request", correlation_id, endpoint = token_endpoint);
         let outcome = tracing::Instrument::instrument(

@@ -171,6 +171,7 @@ impl ClientCore {
             correlation_id: &correlation_id,
             identity: &self.identity,
             extra_headers: Vec::new(),
+            memo: None,
         };
         let response = post.send(&self.http, [None, None]).await?;
         let now = self.now();

@@ -196,28 +196,33 @@ impl fmt::Debug for NewAccessToken<'_> {
 }
 
 impl NewAccessToken<'_> {
-    /// Writes the MSAL key of this token into `key` (see `keys::access_token_key`).
-    pub(crate) fn key_into(&self, key: &mut String) {
+    /// Writes the MSAL key of this token into `key` (see `keys::access_token_key`); returns
+    /// whether the token's place is all lowercase ASCII.
+    pub(crate) fn key_into(&self, key: &mut String) -> bool {
         keys::access_token_key_into(
             key,
             self.home_account_id.as_deref(),
             [self.environment, self.client_id, self.realm, &self.target],
             self.ext_cache_key,
-        );
+        )
     }
 
     /// Whether `old`, the entry under this token's key, has its place (partition and target)
     /// letter for letter, so that renewing it in place changes no index and no key.
     pub(crate) fn renews(&self, old: &AccessToken) -> bool {
-        old.place()
-            == TokenPlace {
-                target: &self.target,
-                client_id: self.client_id,
-                environment: self.environment,
-                realm: self.realm,
-                home_account_id: self.home_account_id.as_deref(),
-                ext_cache_key: self.ext_cache_key,
-            }
+        old.place() == self.place()
+    }
+
+    /// See [`TokenPlace`].
+    pub(crate) fn place(&self) -> TokenPlace<'_> {
+        TokenPlace {
+            target: &self.target,
+            client_id: self.client_id,
+            environment: self.environment,
+            realm: self.realm,
+            home_account_id: self.home_account_id.as_deref(),
+            ext_cache_key: self.ext_cache_key,
+        }
     }
 
     /// Makes `old` (for which [`renews`](Self::renews) holds) this token: what

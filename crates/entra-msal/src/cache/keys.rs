@@ -72,8 +72,9 @@ fn join_lower(parts: &[&str]) -> String {
 }
 
 /// `parts` joined by `separator`, lowercased, into `key` (cleared first), so a caller can reuse
-/// one buffer: MSAL's keys (`-`) and the store's index keys.
-pub(crate) fn join_lower_into(key: &mut String, parts: &[&str], separator: char) {
+/// one buffer: MSAL's keys (`-`) and the store's index keys. Returns whether the parts were
+/// lowercase ASCII already (the key is then their plain join).
+pub(crate) fn join_lower_into(key: &mut String, parts: &[&str], separator: char) -> bool {
     key.clear();
     key.reserve(parts.iter().map(|p| p.len() + 1).sum());
     for (i, part) in parts.iter().enumerate() {
@@ -82,10 +83,56 @@ pub(crate) fn join_lower_into(key: &mut String, parts: &[&str], separator: char)
         }
         key.push_str(part);
     }
-    if key.is_ascii() {
-        key.make_ascii_lowercase();
+    match letters(key.as_bytes()) {
+        Letters::LowercaseAscii => true,
+        Letters::Ascii => {
+            key.make_ascii_lowercase();
+            false
+        }
+        Letters::Other => {
+            *key = key.to_lowercase();
+            false
+        }
+    }
+}
+
+/// What lowercasing a text involves.
+#[derive(Debug, PartialEq, Eq)]
+enum Letters {
+    /// Nothing: ASCII without an uppercase letter.
+    LowercaseAscii,
+    /// ASCII with an uppercase letter.
+    Ascii,
+    /// Beyond ASCII.
+    Other,
+}
+
+/// Reads eight bytes at a time: a byte beyond ASCII has its high bit set, and for an ASCII byte
+/// `b`, `b + 0x3f` has it set from `A` up and `b + 0x25` from `[` up (neither carries into the
+/// next byte while every byte is ASCII; when one is not, the answer is `Other` anyway).
+fn letters(text: &[u8]) -> Letters {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGH: u64 = ONES * 0x80;
+    let (mut high, mut upper) = (0u64, 0u64);
+    let mut add = |word: u64| {
+        high |= word;
+        upper |= word.wrapping_add(ONES * 0x3f) & !word.wrapping_add(ONES * 0x25);
+    };
+    let mut chunks = text.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0; 8];
+        word.copy_from_slice(chunk);
+        add(u64::from_ne_bytes(word));
+    }
+    let mut last = [0; 8];
+    last[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+    add(u64::from_ne_bytes(last));
+    if high & HIGH != 0 {
+        Letters::Other
+    } else if upper & HIGH != 0 {
+        Letters::Ascii
     } else {
-        *key = key.to_lowercase();
+        Letters::LowercaseAscii
     }
 }
 
@@ -119,7 +166,7 @@ pub(crate) fn access_token_key_into(
     home_account_id: Option<&str>,
     [environment, client_id, realm, target]: [&str; 4],
     ext_cache_key: Option<&str>,
-) {
+) -> bool {
     let hid = home_account_id.unwrap_or("");
     match ext_cache_key.filter(|e| !e.is_empty()) {
         Some(ext) => join_lower_into(
@@ -197,6 +244,32 @@ pub(crate) fn app_metadata_key_into(key: &mut String, environment: &str, client_
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every byte at every position of texts up to 20 bytes long, against the standard library.
+    #[test]
+    fn letters_agrees_with_the_standard_library() {
+        for len in 0..20 {
+            for at in 0..len {
+                for b in 0..=255u8 {
+                    let mut text = vec![b'x'; len];
+                    text[at] = b;
+                    let want = if !text.is_ascii() {
+                        Letters::Other
+                    } else if text.iter().any(u8::is_ascii_uppercase) {
+                        Letters::Ascii
+                    } else {
+                        Letters::LowercaseAscii
+                    };
+                    assert_eq!(letters(&text), want, "{text:?}");
+                }
+            }
+        }
+        assert_eq!(letters(b""), Letters::LowercaseAscii);
+        assert_eq!(
+            letters("login.microsoftonline.com-é".as_bytes()),
+            Letters::Other
+        );
+    }
 
     fn params(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs

@@ -147,6 +147,40 @@ pub(crate) struct TokenPlace<'a> {
     pub(crate) ext_cache_key: Option<&'a str>,
 }
 
+impl TokenPlace<'_> {
+    /// The place's outline (see [`PlaceOutline`], which holds only for a place that is all
+    /// lowercase ASCII); `None` when a part is 64 KiB or longer.
+    pub(crate) fn outline(&self) -> Option<PlaceOutline> {
+        let parts = [
+            self.target,
+            self.client_id,
+            self.environment,
+            self.realm,
+            self.home_account_id.unwrap_or(""),
+            self.ext_cache_key.unwrap_or(""),
+        ];
+        let mut lengths = [0u16; 6];
+        for (length, part) in lengths.iter_mut().zip(parts) {
+            *length = u16::try_from(part.len()).ok()?;
+        }
+        let present =
+            u8::from(self.home_account_id.is_some()) | u8::from(self.ext_cache_key.is_some()) << 1;
+        Some(PlaceOutline { lengths, present })
+    }
+}
+
+/// A [`TokenPlace`] that is all lowercase ASCII, told without its texts: the byte length of
+/// each part and which optional parts are present. Two such places filed under the same
+/// *computed* key (the parts lowercased and joined, see `keys::access_token_key_into`) are
+/// equal letter for letter when their outlines are equal: the key holds every part, and equal
+/// lengths put the parts' boundaries at the same places (a `-` inside a part cannot shift them).
+/// A renewal compares outlines instead of reading the stored token's texts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PlaceOutline {
+    lengths: [u16; 6],
+    present: u8,
+}
+
 impl AccessToken {
     /// See [`TokenPlace`].
     pub(crate) fn place(&self) -> TokenPlace<'_> {

@@ -25,7 +25,7 @@ use super::keys;
 use super::query::{AccessTokenQuery, RefreshTokenQuery};
 use super::schema::{
     ACCESS_TOKEN, ACCOUNT, APP_METADATA, AccessToken, AccountEntity, AppMetadata, ID_TOKEN,
-    IdToken, REFRESH_TOKEN, RefreshToken,
+    IdToken, PlaceOutline, REFRESH_TOKEN, RefreshToken,
 };
 use super::scopes::{TargetScopes, is_subset_of_text, items, lower, normalize};
 use super::token_ids::TokenIds;
@@ -292,6 +292,9 @@ struct Slot {
     json: EntryJson,
     /// The normalized scopes of `token.target` (see [`scopes`](Self::scopes)).
     scopes: TargetScopes,
+    /// The token's place, when it is all lowercase and `key` was computed from it (not read
+    /// from a file, which may hold any key): a renewal then compares outlines, not texts.
+    outline: Option<PlaceOutline>,
 }
 
 impl Slot {
@@ -343,25 +346,29 @@ impl AccessTokens {
     /// Files a token response's access token: renews the entry under its key in place when
     /// [`NewAccessToken::renews`] it, else files a new entry. `key` is a buffer for the key.
     pub(crate) fn file(&mut self, token: NewAccessToken<'_>, key: &mut String) {
-        token.key_into(key);
+        let lowercase = token.key_into(key);
+        let outline = lowercase.then(|| token.place().outline()).flatten();
         let hash = self.by_key.hash(key);
         let existing = self.id_of(key, hash);
         if let Some(id) = existing
             && let Some(slot) = self.slots.get_mut(id).and_then(Option::as_mut)
-            && token.renews(&slot.token)
+            // Equal computed keys and outlines: the same place, without reading its texts.
+            && ((outline.is_some() && slot.outline == outline) || token.renews(&slot.token))
         {
             token.renew(&mut slot.token);
             slot.json = EntryJson::new();
+            // The key was computed from this very place.
+            slot.outline = outline;
             return;
         }
-        self.insert_at(key, hash, existing, token.into_entity());
+        self.insert_at(key, hash, existing, token.into_entity(), outline);
     }
 
     /// Files `token` under `key`, replacing whatever was there.
     pub(crate) fn insert(&mut self, key: String, token: AccessToken) {
         let hash = self.by_key.hash(&key);
         let existing = self.id_of(&key, hash);
-        self.insert_at(&key, hash, existing, token);
+        self.insert_at(&key, hash, existing, token, None);
     }
 
     /// The slot filed under `key`, whose hash is `hash`.
@@ -376,8 +383,15 @@ impl AccessTokens {
     }
 
     /// [`insert`](Self::insert), where `hash` is `key`'s and `existing` the slot filed under
-    /// it, if any.
-    fn insert_at(&mut self, key: &str, hash: u64, existing: Option<usize>, token: AccessToken) {
+    /// it, if any. `outline` is the token's when `key` was computed from its place.
+    fn insert_at(
+        &mut self,
+        key: &str,
+        hash: u64,
+        existing: Option<usize>,
+        token: AccessToken,
+        outline: Option<PlaceOutline>,
+    ) {
         // A renewed token (the usual replacement) has its predecessor's partition and target,
         // letter for letter: it takes the old one's place, and no index changes.
         if let Some(id) = existing
@@ -386,6 +400,8 @@ impl AccessTokens {
         {
             slot.token = token;
             slot.json = EntryJson::new();
+            // The same place under the same key: an outline it had still holds.
+            slot.outline = outline.or(slot.outline);
             return;
         }
         let scopes = TargetScopes::of(&token.target);
@@ -401,6 +417,7 @@ impl AccessTokens {
                 slot.token = token;
                 slot.scopes = scopes;
                 slot.json = EntryJson::new();
+                slot.outline = outline;
                 self.partition_buffer = pk;
                 return;
             }
@@ -440,6 +457,7 @@ impl AccessTokens {
                 token,
                 json: EntryJson::new(),
                 scopes,
+                outline,
             });
         }
     }
@@ -1034,6 +1052,66 @@ mod tests {
             key_id: None,
             ext_cache_key: ext.map(Into::into),
             extra: Map::new(),
+        }
+    }
+
+    fn new_at<'a>(realm: &'a str, target: &'a str, hid: Option<&str>) -> NewAccessToken<'a> {
+        NewAccessToken {
+            secret: format!("secret for {realm} {target}").into(),
+            home_account_id: hid.map(Into::into),
+            environment: "login.example.com",
+            client_id: "cid",
+            realm,
+            target: target.into(),
+            token_type: "Bearer".into(),
+            cached_at: 0,
+            expires_on: 1_000,
+            extended_expires_on: 1_000,
+            refresh_on: None,
+            key_id: None,
+            ext_cache_key: None,
+        }
+    }
+
+    /// The one filed token's realm, target and home account id.
+    fn only_place(ats: &AccessTokens) -> (String, String, Option<String>) {
+        let mut filed = ats.slots.iter().flatten();
+        let slot = filed.next().expect("a token");
+        assert!(filed.next().is_none(), "one token");
+        let t = &slot.token;
+        (t.realm.clone(), t.target.clone(), t.home_account_id.clone())
+    }
+
+    /// Places that share a computed key are told apart, with and without outlines: parts that
+    /// contain the separator, an absent and an empty home account id, other letters.
+    #[test]
+    fn a_renewal_in_place_needs_the_same_place_not_only_the_same_key() {
+        let mut key = String::new();
+        let cases: [[(&str, &str, Option<&str>); 2]; 4] = [
+            [("a-b", "c", None), ("a", "b-c", None)],
+            [("r", "s", None), ("r", "s", Some(""))],
+            [("r", "s", Some("")), ("r", "s", None)],
+            [("r", "s", None), ("R", "S", None)],
+        ];
+        for [first, second] in cases {
+            let mut ats = AccessTokens::default();
+            ats.file(new_at(first.0, first.1, first.2), &mut key);
+            let first_key = key.clone();
+            ats.file(new_at(second.0, second.1, second.2), &mut key);
+            assert_eq!(key, first_key, "{first:?} and {second:?} share a key");
+            let (realm, target, hid) = only_place(&ats);
+            assert_eq!(
+                (realm.as_str(), target.as_str(), hid.as_deref()),
+                second,
+                "{second:?} replaced {first:?}"
+            );
+            // The same place again is renewed: still one token, with the new secret.
+            let mut again = new_at(second.0, second.1, second.2);
+            again.secret = "renewed".into();
+            ats.file(again, &mut key);
+            assert_eq!(only_place(&ats).0, second.0);
+            let slot = ats.slots.iter().flatten().next().expect("a token");
+            assert_eq!(&*slot.token.secret, "renewed");
         }
     }
 

@@ -5,6 +5,7 @@ pub mod assertion;
 pub mod assertion_source;
 pub mod credential;
 mod form_body;
+pub(crate) mod form_memo;
 pub mod grants;
 mod legacy_pem;
 pub mod pkce;

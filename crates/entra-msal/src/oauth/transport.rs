@@ -3,7 +3,7 @@
 use crate::error::Error;
 use crate::http::{ClientIdentity, ExtraHeaders, HttpRequest, TelemetryHeaders, ThrottledHttp};
 
-use super::form_body::append_pair;
+use super::form_memo::{FormMemo, encode};
 use super::grants::Form;
 use super::response::{TokenResponse, parse_token_response};
 
@@ -22,16 +22,17 @@ pub struct FormPost<'a> {
     pub identity: &'a ClientIdentity,
     /// Extra headers (`X-AnchorMailbox`).
     pub extra_headers: ExtraHeaders,
+    /// The application's last body, when it keeps one.
+    pub memo: Option<&'a FormMemo>,
 }
 
 impl FormPost<'_> {
     /// The body: the fields with a value, form-encoded.
     fn body(&self) -> Vec<u8> {
-        let mut body = Vec::with_capacity(512);
-        for (name, value) in self.form.iter().filter(|(_, v)| !v.is_empty()) {
-            append_pair(&mut body, name, value);
+        match self.memo {
+            Some(memo) => memo.body(&self.form),
+            None => encode(&self.form),
         }
-        body
     }
 
     /// The endpoint, parsed (or the caller's parsed copy).
