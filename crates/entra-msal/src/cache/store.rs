@@ -307,15 +307,29 @@ impl Slot {
 struct Partition {
     /// Lowercased client id (for `remove_app_tokens`).
     client_id: String,
-    members: FastSet<usize>,
+    /// How many tokens the partition holds.
+    count: usize,
+    /// The tokens without a scope, which `by_scope` does not list.
+    unscoped: TokenIds,
     by_scope: FastMap<String, TokenIds>,
 }
 
 impl Partition {
+    fn new(client_id: String) -> Self {
+        Self {
+            client_id,
+            count: 0,
+            unscoped: TokenIds::Many(Vec::new()),
+            by_scope: FastMap::default(),
+        }
+    }
+
     /// Indexes token `id`, whose normalized scopes are `scopes` (a set's text).
     fn add(&mut self, id: usize, scopes: &str) {
-        self.members.insert(id);
+        self.count += 1;
+        let mut scoped = false;
         for scope in items(scopes) {
+            scoped = true;
             match self.by_scope.get_mut(scope) {
                 Some(holders) => holders.push(id),
                 None => {
@@ -323,6 +337,23 @@ impl Partition {
                 }
             }
         }
+        if !scoped {
+            self.unscoped.push(id);
+        }
+    }
+
+    /// Every token of the partition, in id order (a rare need: removals and lookups without
+    /// scopes).
+    fn ids(&self) -> Vec<usize> {
+        let mut ids: Vec<usize> = self
+            .by_scope
+            .values()
+            .chain([&self.unscoped])
+            .flat_map(|held| held.as_slice().iter().copied())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
     }
 }
 
@@ -440,11 +471,7 @@ impl AccessTokens {
             // Only a new partition needs its account's key.
             let slot = account_slot(&token.environment, token.home_account_id.as_deref());
             self.by_account.entry(slot).or_default().insert(pk.clone());
-            let mut part = Partition {
-                client_id: lower(&token.client_id),
-                members: FastSet::default(),
-                by_scope: FastMap::default(),
-            };
+            let mut part = Partition::new(lower(&token.client_id));
             part.add(id, scope_text);
             self.partitions.insert(pk.clone(), part);
         }
@@ -485,7 +512,8 @@ impl AccessTokens {
         let Some(part) = self.partitions.get_mut(&pk) else {
             return Some(slot.token);
         };
-        part.members.remove(&id);
+        part.count -= 1;
+        part.unscoped.remove(id);
         for scope in items(slot.scopes()) {
             if part
                 .by_scope
@@ -495,7 +523,7 @@ impl AccessTokens {
                 part.by_scope.remove(scope);
             }
         }
-        if part.members.is_empty() {
+        if part.count == 0 {
             self.partitions.remove(&pk);
             let acct = account_slot(
                 &slot.token.environment,
@@ -565,7 +593,7 @@ impl AccessTokens {
             return Lookup::Absent;
         };
         if wanted.is_empty() {
-            return self.best_of(part.members.iter().copied(), wanted, key_id, now);
+            return self.best_of(part.ids().into_iter(), wanted, key_id, now);
         }
         let mut rarest: Option<&TokenIds> = None;
         for scope in wanted {
@@ -630,7 +658,7 @@ impl AccessTokens {
             .iter()
             .filter_map(|pk| self.partitions.get(pk))
             .filter(|p| keep(p))
-            .flat_map(|p| p.members.iter().copied())
+            .flat_map(Partition::ids)
             .collect();
         ids.iter()
             .filter(|id| self.remove_id(**id).is_some())
@@ -1180,6 +1208,37 @@ mod tests {
         // Slots are reused.
         ats.insert(t.key(), t);
         assert_eq!(ats.slots.len(), 1);
+    }
+
+    /// A partition counts its tokens, those without a scope too: it goes when the last one
+    /// goes, and removing the partition removes every token once.
+    #[test]
+    fn tokens_without_scopes_belong_to_their_partition() {
+        let mut ats = AccessTokens::default();
+        for (key, target) in [("k1", ""), ("k2", "a b"), ("k3", "b c"), ("k4", "")] {
+            ats.insert(key.into(), at(target, None, None, 500));
+        }
+        let part = ats.partitions.values().next().expect("one partition");
+        assert_eq!((part.count, part.ids()), (4, vec![0, 1, 2, 3]));
+        ats.remove_id(0);
+        ats.remove_id(1);
+        assert_eq!(
+            ats.partitions.values().next().map(Partition::ids),
+            Some(vec![2, 3])
+        );
+        assert!(ats.find(&query(&[], None)).is_some());
+        assert_eq!(
+            ats.remove_partitions(&account_slot("login.example.com", None), |_| true),
+            2
+        );
+        assert_eq!(ats.len(), 0);
+        assert!(ats.partitions.is_empty() && ats.by_account.is_empty());
+        ats.insert("k4".into(), at("", None, None, 500));
+        ats.remove_id(ats.id_of("k4", ats.by_key.hash("k4")).expect("filed"));
+        assert!(
+            ats.partitions.is_empty(),
+            "an unscoped last token takes its partition"
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! An application's last form body: the next request with the same fields (a client-credential
-//! request repeated, the common case) copies it instead of encoding every field again.
+//! request repeated, the common case) copies it instead of encoding every field again, and one
+//! that differs from some field on is encoded from that field.
 
 use std::fmt;
 use std::sync::Mutex;
@@ -21,6 +22,9 @@ struct Last {
     fields: Vec<u8>,
     /// Their encoding.
     body: Vec<u8>,
+    /// Where each field starts in `fields` and in `body`: a form that differs from the last
+    /// from some field on (a new scope, say) is encoded from there.
+    starts: Vec<(usize, usize)>,
 }
 
 impl fmt::Debug for FormMemo {
@@ -46,41 +50,50 @@ pub(crate) fn encode(form: &Form<'_>) -> Vec<u8> {
 }
 
 impl FormMemo {
-    /// The body of `form`: the last one's copy when its fields are the same, else encoded and
-    /// remembered.
+    /// The body of `form`: the last one's copy when it sends the same fields, else encoded
+    /// from the first field that differs and remembered.
     pub(crate) fn body(&self, form: &Form<'_>) -> Vec<u8> {
         let mut last = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if last.holds(form) {
-            return last.body.clone();
+        let same = last.same_fields(form);
+        if same < last.starts.len() {
+            let (in_fields, in_body) = last.starts[same];
+            last.fields.truncate(in_fields);
+            last.body.truncate(in_body);
+            last.starts.truncate(same);
         }
-        let body = encode(form);
-        let Last { fields, body: kept } = &mut *last;
-        fields.clear();
-        for (name, value) in sent(form) {
+        let Last {
+            fields,
+            body,
+            starts,
+        } = &mut *last;
+        for (name, value) in sent(form).skip(same) {
+            starts.push((fields.len(), body.len()));
             for text in [name, value] {
                 fields.extend_from_slice(text.as_bytes());
                 fields.push(END);
             }
+            append_pair(body, name, value);
         }
-        kept.clone_from(&body);
-        body
+        body.clone()
     }
 }
 
 impl Last {
-    /// Whether `form` sends exactly the fields remembered.
-    fn holds(&self, form: &Form<'_>) -> bool {
+    /// How many of `form`'s first fields are the ones remembered, in order.
+    fn same_fields(&self, form: &Form<'_>) -> usize {
         let mut rest = self.fields.as_slice();
+        let mut same = 0;
         for (name, value) in sent(form) {
             for text in [name, value] {
                 let text = text.as_bytes();
                 match rest.get(text.len()) {
                     Some(&END) if rest.starts_with(text) => rest = &rest[text.len() + 1..],
-                    _ => return false,
+                    _ => return same,
                 }
             }
+            same += 1;
         }
-        rest.is_empty()
+        same
     }
 }
 
