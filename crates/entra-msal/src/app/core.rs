@@ -616,6 +616,10 @@ impl ClientCore {
                 key_id: s.key_id,
                 skip_account_creation: s.skip_account_creation,
                 now: s.now,
+                app_partition: self
+                    .app_token_key
+                    .get()
+                    .map(|(realm, key)| (realm.as_str(), key.as_str())),
             },
             &s.tokens,
             |entities| result_from_entities(entities, s.token_source, s.correlation_id),

@@ -354,6 +354,7 @@ impl ManagedIdentityClient {
                 key_id: None,
                 skip_account_creation: true,
                 now,
+                app_partition: None,
             },
             &cache::Tokens {
                 access_token: Some(token.access_token.as_str().into()),

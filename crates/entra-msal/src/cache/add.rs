@@ -88,6 +88,10 @@ pub(crate) struct Filing<'a> {
     pub(crate) key_id: Option<&'a str>,
     pub(crate) skip_account_creation: bool,
     pub(crate) now: i64,
+    /// The application's app-only partition, when the caller knows its index key: the realm
+    /// it was made for and the key (of `client_id`, `environment` and that realm). A new
+    /// app-only token in that realm is filed without the key being made again.
+    pub(crate) app_partition: Option<(&'a str, &'a str)>,
 }
 
 impl<'a> TokenEvent<'a> {
@@ -104,6 +108,7 @@ impl<'a> TokenEvent<'a> {
             key_id: None,
             skip_account_creation: self.skip_account_creation,
             now: self.now,
+            app_partition: None,
         }
     }
 }
@@ -179,6 +184,8 @@ pub(crate) struct NewAccessToken<'a> {
     pub(crate) refresh_on: Option<i64>,
     pub(crate) key_id: Option<&'a str>,
     pub(crate) ext_cache_key: Option<&'a str>,
+    /// See [`Filing::app_partition`].
+    pub(crate) app_partition: Option<(&'a str, &'a str)>,
 }
 
 impl fmt::Debug for NewAccessToken<'_> {
@@ -223,6 +230,14 @@ impl NewAccessToken<'_> {
             home_account_id: self.home_account_id.as_deref(),
             ext_cache_key: self.ext_cache_key,
         }
+    }
+
+    /// The index key of this token's partition, when it is the application's app-only
+    /// partition whose key the caller passed (see [`Filing::app_partition`]).
+    pub(crate) fn known_partition_key(&self) -> Option<&str> {
+        let (realm, key) = self.app_partition?;
+        (self.home_account_id.is_none() && self.ext_cache_key.is_none() && realm == self.realm)
+            .then_some(key)
     }
 
     /// Makes `old` (for which [`renews`](Self::renews) holds) this token: what
@@ -634,6 +649,7 @@ pub(crate) fn entities<'a>(event: &Filing<'a>, tokens: &Tokens<'a>) -> Result<En
                 refresh_on: tokens.refresh_in.map(|r| now.saturating_add(r)),
                 key_id: event.key_id.filter(|k| !k.is_empty()),
                 ext_cache_key: event.ext_cache_key.filter(|k| !k.is_empty()),
+                app_partition: event.app_partition,
             }
         });
 

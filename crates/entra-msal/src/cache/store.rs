@@ -392,6 +392,12 @@ impl AccessTokens {
             slot.outline = outline;
             return;
         }
+        let mut pk = std::mem::take(&mut self.partition_buffer);
+        match token.known_partition_key() {
+            Some(known) => known.clone_into(&mut pk),
+            None => pk.clear(),
+        }
+        self.partition_buffer = pk;
         self.insert_at(key, hash, existing, token.into_entity(), outline);
     }
 
@@ -399,6 +405,7 @@ impl AccessTokens {
     pub(crate) fn insert(&mut self, key: String, token: AccessToken) {
         let hash = self.by_key.hash(&key);
         let existing = self.id_of(&key, hash);
+        self.partition_buffer.clear();
         self.insert_at(&key, hash, existing, token, None);
     }
 
@@ -414,7 +421,8 @@ impl AccessTokens {
     }
 
     /// [`insert`](Self::insert), where `hash` is `key`'s and `existing` the slot filed under
-    /// it, if any. `outline` is the token's when `key` was computed from its place.
+    /// it, if any. `outline` is the token's when `key` was computed from its place. The
+    /// partition buffer holds the token's partition key when the caller knew it, else nothing.
     fn insert_at(
         &mut self,
         key: &str,
@@ -437,7 +445,11 @@ impl AccessTokens {
         }
         let scopes = TargetScopes::of(&token.target);
         let mut pk = std::mem::take(&mut self.partition_buffer);
-        keys::join_lower_into(&mut pk, &partition_parts(&token), SEP);
+        if pk.is_empty() {
+            keys::join_lower_into(&mut pk, &partition_parts(&token), SEP);
+        } else {
+            debug_assert_eq!(pk, partition_of(&token), "the caller's partition key");
+        }
         if let Some(id) = existing {
             // The same key with other letters (case, scope order): re-indexed unless the index
             // would not change.
@@ -1098,6 +1110,7 @@ mod tests {
             refresh_on: None,
             key_id: None,
             ext_cache_key: None,
+            app_partition: None,
         }
     }
 
@@ -1140,6 +1153,21 @@ mod tests {
             assert_eq!(only_place(&ats).0, second.0);
             let slot = ats.slots.iter().flatten().next().expect("a token");
             assert_eq!(&*slot.token.secret, "renewed");
+        }
+    }
+
+    /// A caller's partition key serves the token of its realm, and only that one.
+    #[test]
+    fn a_known_partition_key_files_the_tokens_of_its_realm() {
+        let mut key = String::new();
+        let known = app_partition_key("cid", "login.example.com", "r");
+        for realm in ["r", "s"] {
+            let mut ats = AccessTokens::default();
+            let mut token = new_at(realm, "x", None);
+            token.app_partition = Some(("r", &known));
+            ats.file(token, &mut key);
+            let pk = app_partition_key("cid", "login.example.com", realm);
+            assert!(ats.find_in(&pk, &s(&["x"]), 0).is_some(), "{realm}");
         }
     }
 
