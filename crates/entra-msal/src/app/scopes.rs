@@ -216,16 +216,25 @@ impl ScopeMemo {
         self.insert(scopes, print)
     }
 
-    /// The remembered cache hit of `scopes` (see [`HitMemo::get`]), when the list is in the
-    /// memo: read in place, under the memo's read lock, without a reference to the list.
-    pub fn remembered_hit(
-        &self,
-        scopes: &[&str],
-        version: u64,
-        now: i64,
-    ) -> Option<AuthenticationResult> {
+    /// What the memo knows of `scopes`, in one lookup: the list's remembered cache hit (see
+    /// [`HitMemo::get`]), read in place under the memo's read lock without a reference to the
+    /// list; else the list prepared; else nothing, and [`prepare_new`](Self::prepare_new)
+    /// prepares it.
+    pub fn recall(&self, scopes: &[&str], version: u64, now: i64) -> Recall {
         let memo = self.0.read().unwrap_or_else(|p| p.into_inner());
-        memo.find(scopes).ok()?.hit.get(version, now)
+        match memo.find(scopes) {
+            Ok(found) => match found.hit.get(version, now) {
+                Some(hit) => Recall::Hit(hit),
+                None => Recall::Prepared(found.clone()),
+            },
+            Err(print) => Recall::Unknown(print),
+        }
+    }
+
+    /// `scopes` prepared, after [`recall`](Self::recall) found them [`Recall::Unknown`]
+    /// (`print` is what it returned).
+    pub fn prepare_new(&self, scopes: &[&str], print: u32) -> Result<Arc<PreparedScopes>, Error> {
+        self.insert(scopes, print)
     }
 
     fn insert(&self, scopes: &[&str], print: u32) -> Result<Arc<PreparedScopes>, Error> {
@@ -237,6 +246,27 @@ impl ScopeMemo {
         memo.recent.store(next, Ordering::Relaxed);
         memo.next = (next + 1) % MEMO_SIZE;
         Ok(prepared)
+    }
+}
+
+/// What [`ScopeMemo::recall`] knows of a scope list.
+pub(crate) enum Recall {
+    /// Its remembered cache hit.
+    Hit(AuthenticationResult),
+    /// The list, prepared, without a remembered hit.
+    Prepared(Arc<PreparedScopes>),
+    /// Nothing: the list's fingerprint, for [`ScopeMemo::prepare_new`].
+    Unknown(u32),
+}
+
+impl Recall {
+    /// The remembered hit, if any (tests).
+    #[cfg(test)]
+    fn hit(self) -> Option<AuthenticationResult> {
+        match self {
+            Self::Hit(hit) => Some(hit),
+            _ => None,
+        }
     }
 }
 
@@ -323,9 +353,14 @@ mod tests {
     #[test]
     fn a_remembered_hit_is_read_for_a_remembered_list_only() {
         let memo = ScopeMemo::default();
-        assert!(memo.remembered_hit(&["a"], 1, 0).is_none(), "no list yet");
-        let prepared = memo.prepare(&["a"]).unwrap();
-        assert!(memo.remembered_hit(&["a"], 1, 0).is_none(), "no hit yet");
+        let Recall::Unknown(print) = memo.recall(&["a"], 1, 0) else {
+            panic!("no list yet");
+        };
+        let prepared = memo.prepare_new(&["a"], print).unwrap();
+        let Recall::Prepared(recalled) = memo.recall(&["a"], 1, 0) else {
+            panic!("no hit yet");
+        };
+        assert!(Arc::ptr_eq(&recalled, &prepared));
         let at = crate::cache::AccessToken {
             secret: "s".into(),
             home_account_id: None,
@@ -348,13 +383,16 @@ mod tests {
             "",
         );
         prepared.hit.set(1, 1000, None, &result);
-        let hit = memo.remembered_hit(&["a"], 1, 0).unwrap();
+        let hit = memo.recall(&["a"], 1, 0).hit().unwrap();
         assert_eq!(hit.access_token.expose(), "s");
         assert!(
-            memo.remembered_hit(&["a"], 2, 0).is_none(),
+            memo.recall(&["a"], 2, 0).hit().is_none(),
             "another cache version"
         );
-        assert!(memo.remembered_hit(&["A"], 1, 0).is_none(), "another list");
+        assert!(
+            matches!(memo.recall(&["A"], 1, 0), Recall::Unknown(_)),
+            "another list"
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ use super::super::core::{CacheAccess, ClientCore, GrantType, Issued};
 use super::super::options::ForClientOptions;
 use super::super::region::RegionChoice;
 use super::super::result::AuthenticationResult;
-use super::super::scopes::PreparedScopes;
+use super::super::scopes::{PreparedScopes, Recall};
 use super::super::telemetry::{ApiId, RefreshReason};
 use crate::authority::{self, Endpoints};
 use crate::cache;
@@ -37,18 +37,23 @@ pub(crate) async fn run(
     // remembered hit was found under the application's endpoints (its realm), and only a token
     // request needs them again, so it does not ask whether they are still current.
     let direct = answers_from_cache(core, options);
-    if direct {
+    let scopes = if direct {
         // Read before the lookup: a write in between makes this version stale, never the hit.
         let version = core.cache.version();
         let now = core.now();
-        if let Some(remembered) = core.scope_memo.remembered_hit(scopes, version, now) {
-            core.log_cache_hit(None, "");
-            // The access hooks would do nothing but clear the changed flag.
-            core.cache.after_access();
-            return Ok(remembered);
+        match core.scope_memo.recall(scopes, version, now) {
+            Recall::Hit(remembered) => {
+                core.log_cache_hit(None, "");
+                // The access hooks would do nothing but clear the changed flag.
+                core.cache.after_access();
+                return Ok(remembered);
+            }
+            Recall::Prepared(prepared) => prepared,
+            Recall::Unknown(print) => core.scope_memo.prepare_new(scopes, print)?,
         }
-    }
-    let scopes = core.scope_memo.prepare(scopes)?;
+    } else {
+        core.scope_memo.prepare(scopes)?
+    };
     let mut looked = Looked::default();
     if direct && let Some(result) = fresh_from_cache(core, &scopes, &mut looked) {
         return Ok(result);
