@@ -11,6 +11,7 @@ use super::schema::{
     AUTHORITY_TYPE_ADFS, AUTHORITY_TYPE_MSSTS, AccessToken, AccountEntity, AppMetadata, BEARER,
     IdToken, RefreshToken, TokenPlace, token_type,
 };
+use super::shared_text::{TextKind, shared_text};
 use crate::error::Error;
 use crate::jwt::{claim_text, decode_json_object, jwt_claims};
 
@@ -262,10 +263,10 @@ impl NewAccessToken<'_> {
         AccessToken {
             secret: self.secret,
             home_account_id: self.home_account_id,
-            environment: self.environment.to_string(),
-            client_id: self.client_id.to_string(),
+            environment: shared_text(TextKind::Environment, self.environment),
+            client_id: shared_text(TextKind::ClientId, self.client_id),
             target: self.target.into_owned(),
-            realm: self.realm.to_string(),
+            realm: shared_text(TextKind::Realm, self.realm),
             token_type: Some(self.token_type),
             cached_at: Some(self.cached_at),
             expires_on: self.expires_on,

@@ -60,6 +60,7 @@ mod query;
 mod schema;
 mod scopes;
 mod serialize;
+mod shared_text;
 mod store;
 mod token_cache;
 mod token_ids;

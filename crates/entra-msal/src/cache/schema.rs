@@ -6,11 +6,13 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
 use super::keys;
+use super::shared_text::{TextKind, shared_text};
 
 /// `credential_type` of an access token.
 pub const ACCESS_TOKEN: &str = "AccessToken";
@@ -35,14 +37,16 @@ pub struct AccessToken {
     pub secret: std::sync::Arc<str>,
     /// `{uid}.{utid}` of the user, the `sub` on AD FS, or `None` for an app-only token.
     pub home_account_id: Option<String>,
-    /// The authority host, e.g. `login.microsoftonline.com`.
-    pub environment: String,
-    /// The application (client) id.
-    pub client_id: String,
+    /// The authority host, e.g. `login.microsoftonline.com` (shared with the other tokens
+    /// filed with it: see `shared_text`).
+    pub environment: Arc<str>,
+    /// The application (client) id (shared likewise).
+    pub client_id: Arc<str>,
     /// The granted scopes, space-separated and sorted.
     pub target: String,
-    /// The tenant as configured in the authority (`common`, a domain or a GUID).
-    pub realm: String,
+    /// The tenant as configured in the authority (`common`, a domain or a GUID; shared
+    /// likewise).
+    pub realm: Arc<str>,
     /// `token_type` (`Bearer` unless the server said otherwise; `Bearer` itself is borrowed).
     pub token_type: Option<Cow<'static, str>>,
     /// When the token was cached.
@@ -558,10 +562,10 @@ impl Entity for AccessToken {
         Ok(Self {
             secret: take_str(&mut f[1]).into(),
             home_account_id: take_opt_str(&mut f[2]),
-            environment: take_str(&mut f[3]),
-            client_id: take_str(&mut f[4]),
+            environment: shared_text(TextKind::Environment, &take_str(&mut f[3])),
+            client_id: shared_text(TextKind::ClientId, &take_str(&mut f[4])),
             target: take_str(&mut f[5]),
-            realm: take_str(&mut f[6]),
+            realm: shared_text(TextKind::Realm, &take_str(&mut f[6])),
             token_type: take_opt_str(&mut f[7]).map(token_type),
             cached_at: take_time(&mut f[8]),
             expires_on: take_time(&mut f[9]).unwrap_or_default(),

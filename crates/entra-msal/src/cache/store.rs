@@ -1120,7 +1120,11 @@ mod tests {
         let slot = filed.next().expect("a token");
         assert!(filed.next().is_none(), "one token");
         let t = &slot.token;
-        (t.realm.clone(), t.target.clone(), t.home_account_id.clone())
+        (
+            t.realm.to_string(),
+            t.target.clone(),
+            t.home_account_id.clone(),
+        )
     }
 
     /// Places that share a computed key are told apart, with and without outlines: parts that
