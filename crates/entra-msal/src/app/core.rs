@@ -144,7 +144,16 @@ pub(crate) struct AccountsMemo {
 
 /// An application's copy of its authority's endpoints (see [`ClientCore::endpoints`]).
 #[derive(Default)]
-pub(crate) struct EndpointsMemo(std::sync::Mutex<Option<(Arc<Endpoints>, std::time::Instant)>>);
+pub(crate) struct EndpointsMemo(std::sync::Mutex<Option<KnownEndpoints>>);
+
+/// An application's endpoints until they expire, with their token endpoint parsed.
+#[derive(Debug)]
+pub(crate) struct KnownEndpoints {
+    endpoints: Arc<Endpoints>,
+    expires_at: std::time::Instant,
+    /// `endpoints.token_endpoint`, parsed (`None` when it does not parse).
+    token_uri: Option<http::Uri>,
+}
 
 impl std::fmt::Debug for ClientCore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -526,8 +535,8 @@ impl ClientCore {
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         memo.as_ref()
-            .filter(|(_, expires_at)| *expires_at > self.http.now())
-            .map(|(endpoints, _)| endpoints.clone())
+            .filter(|known| known.expires_at > self.http.now())
+            .map(|known| known.endpoints.clone())
     }
 
     /// Tenant and endpoints (lazy, cached process-wide).
@@ -538,18 +547,37 @@ impl ClientCore {
         let (endpoints, expires_at) =
             authority::resolve_endpoints_until(&self.http, &self.authority, self.discovery).await?;
         if let Some(expires_at) = expires_at {
+            let token_uri = http::Uri::try_from(endpoints.token_endpoint.as_str()).ok();
             *self
                 .endpoints_memo
                 .0
                 .lock()
-                .unwrap_or_else(|p| p.into_inner()) = Some((endpoints.clone(), expires_at));
+                .unwrap_or_else(|p| p.into_inner()) = Some(KnownEndpoints {
+                endpoints: endpoints.clone(),
+                expires_at,
+                token_uri,
+            });
         }
         Ok(endpoints)
     }
 
-    /// `url` parsed, from the application's last one when it is the same (nearly always: its
-    /// token endpoint). `None` when it does not parse; the request then reports why.
+    /// `url` parsed: the endpoints' own parse when `url` is their token endpoint itself (the
+    /// same text in memory, which the memo keeps alive: nothing to compare), else the
+    /// application's last one when it is the same text. `None` when it does not parse; the
+    /// request then reports why.
     fn token_uri(&self, url: &str) -> Option<http::Uri> {
+        {
+            let memo = self
+                .endpoints_memo
+                .0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if let Some(known) = memo.as_ref()
+                && std::ptr::eq(known.endpoints.token_endpoint.as_str(), url)
+            {
+                return known.token_uri.clone();
+            }
+        }
         let mut last = self
             .last_token_uri
             .lock()
