@@ -203,7 +203,7 @@ impl fmt::Debug for NewAccessToken<'_> {
     }
 }
 
-impl NewAccessToken<'_> {
+impl<'a> NewAccessToken<'a> {
     /// Writes the MSAL key of this token into `key` (see `keys::access_token_key`); returns
     /// whether the token's place is all lowercase ASCII.
     pub(crate) fn key_into(&self, key: &mut String) -> bool {
@@ -235,7 +235,7 @@ impl NewAccessToken<'_> {
 
     /// The index key of this token's partition, when it is the application's app-only
     /// partition whose key the caller passed (see [`Filing::app_partition`]).
-    pub(crate) fn known_partition_key(&self) -> Option<&str> {
+    pub(crate) fn known_partition_key(&self) -> Option<&'a str> {
         let (realm, key) = self.app_partition?;
         (self.home_account_id.is_none() && self.ext_cache_key.is_none() && realm == self.realm)
             .then_some(key)

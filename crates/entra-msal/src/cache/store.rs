@@ -392,21 +392,16 @@ impl AccessTokens {
             slot.outline = outline;
             return;
         }
-        let mut pk = std::mem::take(&mut self.partition_buffer);
-        match token.known_partition_key() {
-            Some(known) => known.clone_into(&mut pk),
-            None => pk.clear(),
-        }
-        self.partition_buffer = pk;
-        self.insert_at(key, hash, existing, token.into_entity(), outline);
+        let known_partition = token.known_partition_key();
+        let token = token.into_entity();
+        self.insert_at(key, hash, existing, token, outline, known_partition);
     }
 
     /// Files `token` under `key`, replacing whatever was there.
     pub(crate) fn insert(&mut self, key: String, token: AccessToken) {
         let hash = self.by_key.hash(&key);
         let existing = self.id_of(&key, hash);
-        self.partition_buffer.clear();
-        self.insert_at(&key, hash, existing, token, None);
+        self.insert_at(&key, hash, existing, token, None, None);
     }
 
     /// The slot filed under `key`, whose hash is `hash`.
@@ -421,8 +416,8 @@ impl AccessTokens {
     }
 
     /// [`insert`](Self::insert), where `hash` is `key`'s and `existing` the slot filed under
-    /// it, if any. `outline` is the token's when `key` was computed from its place. The
-    /// partition buffer holds the token's partition key when the caller knew it, else nothing.
+    /// it, if any. `outline` is the token's when `key` was computed from its place;
+    /// `known_partition` its partition's key when the caller knew it.
     fn insert_at(
         &mut self,
         key: &str,
@@ -430,6 +425,7 @@ impl AccessTokens {
         existing: Option<usize>,
         token: AccessToken,
         outline: Option<PlaceOutline>,
+        known_partition: Option<&str>,
     ) {
         // A renewed token (the usual replacement) has its predecessor's partition and target,
         // letter for letter: it takes the old one's place, and no index changes.
@@ -445,10 +441,14 @@ impl AccessTokens {
         }
         let scopes = TargetScopes::of(&token.target);
         let mut pk = std::mem::take(&mut self.partition_buffer);
-        if pk.is_empty() {
-            keys::join_lower_into(&mut pk, &partition_parts(&token), SEP);
-        } else {
-            debug_assert_eq!(pk, partition_of(&token), "the caller's partition key");
+        match known_partition {
+            Some(known) => {
+                known.clone_into(&mut pk);
+                debug_assert_eq!(pk, partition_of(&token), "the caller's partition key");
+            }
+            None => {
+                keys::join_lower_into(&mut pk, &partition_parts(&token), SEP);
+            }
         }
         if let Some(id) = existing {
             // The same key with other letters (case, scope order): re-indexed unless the index
