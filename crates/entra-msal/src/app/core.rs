@@ -129,7 +129,9 @@ pub(crate) struct ClientCore {
     pub app_token_key: std::sync::OnceLock<(String, String)>,
     /// The last [`accounts`](Self::accounts) answer, with the cache version it was made at.
     pub accounts_memo: std::sync::Mutex<Option<AccountsMemo>>,
-    /// The last token endpoint a request went to, parsed (see [`token_uri`](Self::token_uri)).
+    /// The last token endpoint a request went to that was not the endpoints' own text (a
+    /// regional endpoint, or the first request, before the endpoints are kept), parsed (see
+    /// [`token_uri`](Self::token_uri)).
     pub last_token_uri: std::sync::Mutex<Option<(Box<str>, http::Uri)>>,
     /// The last token request's form body (see [`FormMemo`](crate::oauth::form_memo::FormMemo)).
     pub form_memo: crate::oauth::form_memo::FormMemo,

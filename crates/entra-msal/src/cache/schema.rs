@@ -34,7 +34,7 @@ pub const AUTHORITY_TYPE_MSSTS: &str = "MSSTS";
 #[derive(Clone, PartialEq, Eq)]
 pub struct AccessToken {
     /// The token itself, shared with the results made from it (a cache hit copies no token).
-    pub secret: std::sync::Arc<str>,
+    pub secret: Arc<str>,
     /// `{uid}.{utid}` of the user, the `sub` on AD FS, or `None` for an app-only token.
     pub home_account_id: Option<String>,
     /// The authority host, e.g. `login.microsoftonline.com` (shared with the other tokens

@@ -319,7 +319,7 @@ impl Partition {
         Self {
             client_id,
             count: 0,
-            unscoped: TokenIds::Many(Vec::new()),
+            unscoped: TokenIds::default(),
             by_scope: FastMap::default(),
         }
     }

@@ -10,6 +10,13 @@ pub(crate) enum TokenIds {
     Many(Vec<usize>),
 }
 
+impl Default for TokenIds {
+    /// No token.
+    fn default() -> Self {
+        Self::Many(Vec::new())
+    }
+}
+
 impl TokenIds {
     /// The ids, in the order they were added (until a removal swaps the last into its place).
     pub(crate) fn as_slice(&self) -> &[usize] {
@@ -36,7 +43,7 @@ impl TokenIds {
     /// Removes `id` (if held); answers whether no token is left.
     pub(crate) fn remove(&mut self, id: usize) -> bool {
         match self {
-            Self::One(only) if *only == id => *self = Self::Many(Vec::new()),
+            Self::One(only) if *only == id => *self = Self::default(),
             Self::One(_) => {}
             Self::Many(ids) => {
                 if let Some(pos) = ids.iter().position(|held| *held == id) {
