@@ -575,3 +575,66 @@ mod tests {
         assert!(missing.contains("AZURE_TENANT_ID is not set"), "{missing}");
     }
 }
+
+// With an application-given transport: no `reqwest` needed.
+#[cfg(test)]
+mod discovery_tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use futures_util::future::BoxFuture;
+
+    use super::ConfidentialClientApplication;
+    use crate::http::{HttpClient, HttpError, HttpRequest, HttpResponse};
+
+    /// An authority that answers discovery and client-credential requests, counting discovery.
+    #[derive(Default)]
+    struct Counting {
+        discoveries: AtomicUsize,
+    }
+
+    impl HttpClient for Counting {
+        fn send(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, HttpError>> {
+            let body = if request.uri().path().ends_with("openid-configuration") {
+                self.discoveries.fetch_add(1, Ordering::SeqCst);
+                r#"{"authorization_endpoint": "https://login.microsoftonline.com/t/oauth2/v2.0/authorize",
+                    "token_endpoint": "https://login.microsoftonline.com/t/oauth2/v2.0/token",
+                    "issuer": "https://login.microsoftonline.com/t/v2.0"}"#
+            } else {
+                r#"{"access_token": "at", "token_type": "Bearer", "expires_in": 3600}"#
+            };
+            let response = http::Response::builder()
+                .header("content-type", "application/json")
+                .body(body.as_bytes().to_vec())
+                .unwrap();
+            Box::pin(async move { Ok(response) })
+        }
+    }
+
+    /// The call that discovered the endpoints keeps them in the application, as a later call
+    /// that found them in the process-wide memo does: once that memo drops them to make room for
+    /// other authorities, the application still sends no discovery request.
+    #[tokio::test]
+    async fn the_call_that_discovers_the_endpoints_keeps_them() {
+        let http = Arc::new(Counting::default());
+        let app = ConfidentialClientApplication::builder("client")
+            .authority("https://login.microsoftonline.com/keeps-its-endpoints")
+            .client_secret("secret")
+            .http_client(http.clone())
+            .build()
+            .unwrap();
+        assert!(app.core.current_endpoints().is_none());
+        app.acquire_token_for_client(&["api://a/.default"])
+            .await
+            .unwrap();
+        assert_eq!(http.discoveries.load(Ordering::SeqCst), 1);
+        assert!(
+            app.core.current_endpoints().is_some(),
+            "the discovering call kept the endpoints"
+        );
+        app.acquire_token_for_client(&["api://b/.default"])
+            .await
+            .unwrap();
+        assert_eq!(http.discoveries.load(Ordering::SeqCst), 1);
+    }
+}

@@ -82,9 +82,10 @@ pub(crate) async fn resolve_endpoints(
         .map(|(endpoints, _)| endpoints)
 }
 
-/// [`resolve_endpoints`], with when the result leaves the process-wide cache (`None` when this
-/// call discovered it): an application keeps its own copy until then, so a cache hit does not
-/// format the cache's key or hash into the shared memo.
+/// [`resolve_endpoints`], with when the result expires: an application keeps its own copy until
+/// then, so a cache hit does not format the cache's key or hash into the shared memo, and an
+/// application whose result the memo dropped to make room (more than its 1,024 authorities in
+/// the process) does not discover again on every call.
 pub(crate) async fn resolve_endpoints_until(
     http: &ThrottledHttp,
     authority: &Authority,

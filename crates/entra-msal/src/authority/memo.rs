@@ -14,7 +14,9 @@ use super::wire::replicate;
 use crate::error::Error;
 use crate::http::ThrottledHttp;
 
-type Outcome<T> = Result<Arc<T>, Arc<Error>>;
+/// A fetch's result, with when it completed (on the memo's clock): the value is good for the
+/// memo's lifetime from then, for every caller that waited for it.
+type Outcome<T> = Result<(Arc<T>, Instant), Arc<Error>>;
 type InFlight<T> = Shared<BoxFuture<'static, Outcome<T>>>;
 
 enum Slot<T> {
@@ -61,9 +63,9 @@ impl<T: Send + Sync + 'static> Memo<T> {
             .map(|(value, _)| value)
     }
 
-    /// [`get_or_fetch`](Self::get_or_fetch), with when the value leaves the memo: a caller may
-    /// keep its own copy until then. A value fetched by this call (or that another call
-    /// fetched) is given with `None`: its expiry is known once it is stored, on the next call.
+    /// [`get_or_fetch`](Self::get_or_fetch), with when the value expires: a caller may keep its
+    /// own copy until then, even when the memo makes room for other keys before that. `None`
+    /// only when that instant is beyond the clock's range.
     pub(crate) async fn get_or_fetch_until(
         &self,
         key: &str,
@@ -78,8 +80,12 @@ impl<T: Send + Sync + 'static> Memo<T> {
                 }
                 Some(Slot::InFlight(shared)) => shared.clone(),
                 _ => {
+                    let clock = http.clone();
                     let shared = fetch()
-                        .map(|r| r.map(Arc::new).map_err(Arc::new))
+                        .map(move |r| match r {
+                            Ok(value) => Ok((Arc::new(value), clock.now())),
+                            Err(e) => Err(Arc::new(e)),
+                        })
                         .boxed()
                         .shared();
                     slots.insert(key.to_string(), Slot::InFlight(shared.clone()));
@@ -88,34 +94,30 @@ impl<T: Send + Sync + 'static> Memo<T> {
             }
         };
         let outcome = in_flight.clone().await;
+        let expires_at = match &outcome {
+            Ok((_, completed)) => completed.checked_add(self.ttl),
+            Err(_) => None,
+        };
         {
             let mut slots = self.lock();
             let still_ours =
                 matches!(slots.get(key), Some(Slot::InFlight(s)) if s.ptr_eq(&in_flight));
             if still_ours {
-                match &outcome {
-                    Ok(value) => {
-                        let now = http.now();
-                        slots.remove(key);
-                        if let Some(expires_at) = now.checked_add(self.ttl) {
-                            make_room(&mut slots, self.capacity, now);
-                            slots.insert(
-                                key.to_string(),
-                                Slot::Ready {
-                                    value: value.clone(),
-                                    expires_at,
-                                },
-                            );
-                        }
-                    }
-                    Err(_) => {
-                        slots.remove(key);
-                    }
+                slots.remove(key);
+                if let (Ok((value, _)), Some(expires_at)) = (&outcome, expires_at) {
+                    make_room(&mut slots, self.capacity, http.now());
+                    slots.insert(
+                        key.to_string(),
+                        Slot::Ready {
+                            value: value.clone(),
+                            expires_at,
+                        },
+                    );
                 }
             }
         }
         outcome
-            .map(|value| (value, None))
+            .map(|(value, _)| (value, expires_at))
             .map_err(|e| replicate(&e))
     }
 
@@ -134,13 +136,14 @@ fn make_room<T>(slots: &mut HashMap<String, Slot<T>>, capacity: usize, now: Inst
     while slots.len() >= capacity {
         let soonest = slots
             .iter()
-            .filter_map(|(k, slot)| match slot {
-                Slot::Ready { expires_at, .. } => Some((*expires_at, k.clone())),
+            .filter_map(|(key, slot)| match slot {
+                Slot::Ready { expires_at, .. } => Some((*expires_at, key)),
                 Slot::InFlight(_) => None,
             })
-            .min();
+            .min()
+            .map(|(_, key)| key.clone());
         match soonest {
-            Some((_, key)) => {
+            Some(key) => {
                 slots.remove(&key);
             }
             None => break,
@@ -244,6 +247,45 @@ mod tests {
             assert_eq!(calls.load(Ordering::SeqCst), 1);
             assert!(memo.get_or_fetch("k", &http, failing()).await.is_err());
             assert_eq!(calls.load(Ordering::SeqCst), 2);
+        });
+    }
+
+    /// The call that fetches, the calls that waited for it and later calls all learn the same
+    /// expiry, and it stands when the memo makes room for other keys: an application keeps its
+    /// copy until then instead of asking the memo (and, once its key was pushed out, the
+    /// network) on every call.
+    #[test]
+    fn every_caller_learns_the_expiry_even_after_eviction() {
+        let memo = Memo::<u32>::new(Duration::from_secs(100), 2);
+        let (http, offset) = clocked();
+        let fetch = || -> BoxFuture<'static, Result<u32, Error>> {
+            Box::pin(async {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                Ok(7)
+            })
+        };
+        let expected = http.now() + Duration::from_secs(100);
+        rt().block_on(async {
+            let first = futures_util::future::join_all(
+                (0..3).map(|_| memo.get_or_fetch_until("k", &http, fetch)),
+            )
+            .await;
+            for result in &first {
+                let (value, expires_at) = result.as_ref().unwrap();
+                assert_eq!(**value, 7);
+                assert_eq!(*expires_at, Some(expected));
+            }
+            let (_, again) = memo.get_or_fetch_until("k", &http, fetch).await.unwrap();
+            assert_eq!(again, Some(expected));
+            // Two other keys a second later: "k" expires first and leaves the memo.
+            offset.store(1, Ordering::SeqCst);
+            for key in ["a", "b"] {
+                memo.get_or_fetch_until(key, &http, fetch).await.unwrap();
+            }
+            assert!(!memo.lock().contains_key("k"));
+            // Fetched again: good for the memo's lifetime from now.
+            let (_, refetched) = memo.get_or_fetch_until("k", &http, fetch).await.unwrap();
+            assert_eq!(refetched, Some(expected + Duration::from_secs(1)));
         });
     }
 
