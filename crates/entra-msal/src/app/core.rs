@@ -127,14 +127,15 @@ pub(crate) struct ClientCore {
     /// The realm of the application's app-only tokens and their partition's index key in the
     /// cache (see [`with_cached_token`](Self::with_cached_token)).
     pub app_token_key: std::sync::OnceLock<(String, String)>,
+    /// The last token request's form body (see [`FormMemo`](crate::oauth::form_memo::FormMemo)).
+    pub form_memo: crate::oauth::form_memo::FormMemo,
+    // What neither a hit nor a request to the application's own token endpoint reads.
     /// The last [`accounts`](Self::accounts) answer, with the cache version it was made at.
     pub accounts_memo: std::sync::Mutex<Option<AccountsMemo>>,
     /// The last token endpoint a request went to that was not the endpoints' own text (a
     /// regional endpoint, or the first request, before the endpoints are kept), parsed (see
     /// [`token_uri`](Self::token_uri)).
     pub last_token_uri: std::sync::Mutex<Option<(Box<str>, http::Uri)>>,
-    /// The last token request's form body (see [`FormMemo`](crate::oauth::form_memo::FormMemo)).
-    pub form_memo: crate::oauth::form_memo::FormMemo,
 }
 
 /// The last answer of [`ClientCore::accounts`], right while the cache is at `version`.
@@ -155,6 +156,9 @@ pub(crate) struct KnownEndpoints {
     expires_at: std::time::Instant,
     /// `endpoints.token_endpoint`, parsed (`None` when it does not parse).
     token_uri: Option<http::Uri>,
+    /// The cache's index key of the application's app-only tokens in `endpoints.realm` (see
+    /// [`ClientCore::current_endpoints_keyed`]).
+    app_token_key: Arc<str>,
 }
 
 impl std::fmt::Debug for ClientCore {
@@ -541,6 +545,20 @@ impl ClientCore {
             .map(|known| known.endpoints.clone())
     }
 
+    /// [`current_endpoints`](Self::current_endpoints), with the cache's index key of the
+    /// application's app-only tokens in their realm: made with the endpoints, so a lookup needs
+    /// no comparison of realms.
+    pub fn current_endpoints_keyed(&self) -> Option<(Arc<Endpoints>, Arc<str>)> {
+        let memo = self
+            .endpoints_memo
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        memo.as_ref()
+            .filter(|known| known.expires_at > self.http.now())
+            .map(|known| (known.endpoints.clone(), known.app_token_key.clone()))
+    }
+
     /// Tenant and endpoints (lazy, cached process-wide).
     pub async fn endpoints(&self) -> Result<Arc<Endpoints>, Error> {
         if let Some(endpoints) = self.current_endpoints() {
@@ -550,6 +568,9 @@ impl ClientCore {
             authority::resolve_endpoints_until(&self.http, &self.authority, self.discovery).await?;
         if let Some(expires_at) = expires_at {
             let token_uri = http::Uri::try_from(endpoints.token_endpoint.as_str()).ok();
+            let app_token_key =
+                cache::app_partition_key(&self.client_id, self.environment(), &endpoints.realm)
+                    .into();
             *self
                 .endpoints_memo
                 .0
@@ -558,6 +579,7 @@ impl ClientCore {
                 endpoints: endpoints.clone(),
                 expires_at,
                 token_uri,
+                app_token_key,
             });
         }
         Ok(endpoints)

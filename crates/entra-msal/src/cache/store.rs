@@ -358,17 +358,20 @@ impl Partition {
 }
 
 /// The AccessToken map with its partition and scope indexes.
+///
+/// In declaration order (`repr(C)`): what a lookup and a renewal read first (see [`Store`]).
 #[derive(Default)]
+#[repr(C)]
 pub(crate) struct AccessTokens {
     slots: Vec<Option<Slot>>,
-    free: Vec<usize>,
     by_key: KeyIndex,
     partitions: FastMap<String, Partition>,
-    /// Account slot → the partitions holding that account's tokens.
-    by_account: FastMap<String, FastSet<String>>,
     raw: FastMap<String, Value>,
     /// A buffer for partition keys: a token filed into an existing partition allocates none.
     partition_buffer: String,
+    free: Vec<usize>,
+    /// Account slot → the partitions holding that account's tokens.
+    by_account: FastMap<String, FastSet<String>>,
     /// The slots in key order, for serialization.
     order: KeyOrder,
 }
@@ -762,18 +765,23 @@ pub(crate) enum CredentialKind {
 }
 
 /// The whole cache.
+///
+/// In declaration order (`repr(C)`): what filing an app-only token reads (the access tokens,
+/// the key buffer, `extra`, the application metadata) comes first, in adjacent cache lines:
+/// across many applications, each line is a likely cache miss.
 #[derive(Default)]
+#[repr(C)]
 pub(crate) struct Store {
     pub(crate) access_tokens: AccessTokens,
-    pub(crate) refresh_tokens: Section<RefreshToken>,
-    pub(crate) id_tokens: Section<IdToken>,
-    pub(crate) accounts: Section<AccountEntity>,
-    pub(crate) app_metadata: Section<AppMetadata>,
-    /// Unknown top-level keys, and known ones whose value is not an object.
-    pub(crate) extra: Map<String, Value>,
     /// A buffer for the keys [`apply`](Self::apply) looks up, kept so that filing a renewal
     /// allocates no key.
     key_buffer: String,
+    /// Unknown top-level keys, and known ones whose value is not an object.
+    pub(crate) extra: Map<String, Value>,
+    pub(crate) app_metadata: Section<AppMetadata>,
+    pub(crate) refresh_tokens: Section<RefreshToken>,
+    pub(crate) id_tokens: Section<IdToken>,
+    pub(crate) accounts: Section<AccountEntity>,
 }
 
 impl Store {

@@ -66,8 +66,8 @@ pub(crate) async fn run(
 struct Looked {
     /// The cache version at which no token the flow could use was found (neither fresh nor
     /// past its `refresh_on`), and why (the telemetry's refresh reason: expired tokens, or
-    /// none); `None` when it did not look (the endpoints unknown, or another realm's app-only
-    /// partition) or found an aging token, which the flow refreshes and keeps as a fallback.
+    /// none); `None` when it did not look (the endpoints unknown) or found an aging token,
+    /// which the flow refreshes and keeps as a fallback.
     empty_at: Option<(u64, RefreshReason)>,
     /// The application's current endpoints, when it had them.
     endpoints: Option<Arc<Endpoints>>,
@@ -98,13 +98,9 @@ fn fresh_from_cache(
     // Read before the lookup: a write in between makes this version stale, never the hit.
     // (`run` has asked the list's remembered hit already.)
     let version = core.cache.version();
-    let endpoints = looked.endpoints.insert(core.current_endpoints()?);
-    let realm = endpoints.realm.as_str();
-    let (key_realm, key) = core.app_token_key(realm);
-    if key_realm != realm {
-        return None;
-    }
-    let found = core.look_up_app_token(key, scopes, |at, now| {
+    let (endpoints, key) = core.current_endpoints_keyed()?;
+    looked.endpoints = Some(endpoints);
+    let found = core.look_up_app_token(&key, scopes, |at, now| {
         at.refresh_on.is_none_or(|r| r > now).then(|| {
             let result = core.result_from_entries(at, None, None, "");
             scopes
