@@ -182,19 +182,30 @@ pub fn test_clock() -> (Arc<AtomicI64>, Arc<dyn entra_msal::Clock>) {
 
 /// An example program of this crate, built once per test binary as a program (a plain
 /// `cargo test --all-targets` builds examples as test harnesses, which is not what tests run).
-/// Every test builds the examples the same way (with `azure-core`, which the `azure_sdk`
-/// example needs), so only the first build in a run costs anything.
+/// Every test builds the examples the same way: for the whole workspace, with the features this
+/// test binary has (and `azure-core`, which the `azure_sdk` example needs). Under
+/// `cargo test --workspace --all-targets` with those features (`scripts/test`) that is the build
+/// the run made already, so nothing is compiled again; other runs pay for one build.
 pub fn example(name: &str) -> PathBuf {
     static BUILT: OnceLock<HashMap<String, PathBuf>> = OnceLock::new();
     let built = BUILT.get_or_init(|| {
+        let mut features = vec!["entra-msal/azure-core"];
+        for (on, feature) in [
+            (cfg!(feature = "broker"), "entra-msal/broker"),
+            (cfg!(feature = "keyring"), "entra-msal/keyring"),
+            (cfg!(feature = "redis"), "entra-msal/redis"),
+        ] {
+            if on {
+                features.push(feature);
+            }
+        }
         let output = std::process::Command::new(env!("CARGO"))
             .args([
                 "build",
-                "-p",
-                "entra-msal",
+                "--workspace",
                 "--examples",
                 "--features",
-                "azure-core",
+                &features.join(","),
                 "--message-format=json-render-diagnostics",
             ])
             .stderr(Stdio::inherit())
