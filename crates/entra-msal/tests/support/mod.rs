@@ -199,7 +199,31 @@ pub fn example(name: &str) -> PathBuf {
                 features.push(feature);
             }
         }
-        let output = std::process::Command::new(env!("CARGO"))
+        let mut build = std::process::Command::new(env!("CARGO"));
+        // Without what cargo set for this test process: build scripts that watch those names
+        // (ring's watches `CARGO_PKG_NAME`, `CARGO_MANIFEST_DIR`…) would otherwise run again,
+        // and every crate above them be compiled again.
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy();
+            if name.starts_with("CARGO_PKG_")
+                || name.starts_with("CARGO_BIN_EXE_")
+                || [
+                    "CARGO_MANIFEST_DIR",
+                    "CARGO_MANIFEST_PATH",
+                    "CARGO_MANIFEST_LINKS",
+                    "CARGO_CRATE_NAME",
+                    "CARGO_BIN_NAME",
+                    "CARGO_PRIMARY_PACKAGE",
+                    "CARGO_TARGET_TMPDIR",
+                    "CARGO_RUSTC_CURRENT_DIR",
+                    "OUT_DIR",
+                ]
+                .contains(&name.as_ref())
+            {
+                build.env_remove(name.as_ref());
+            }
+        }
+        let output = build
             .args([
                 "build",
                 "--workspace",
