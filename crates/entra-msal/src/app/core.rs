@@ -125,7 +125,9 @@ pub(crate) struct ClientCore {
     /// without formatting or hashing a key while they are current.
     pub endpoints_memo: EndpointsMemo,
     /// The realm of the application's app-only tokens and their partition's index key in the
-    /// cache (see [`with_cached_token`](Self::with_cached_token)).
+    /// cache, for the lookups given a realm (see [`with_cached_token`](Self::with_cached_token)).
+    /// A client-credential request's own lookup takes the key kept with the endpoints instead
+    /// ([`current_endpoints_keyed`](Self::current_endpoints_keyed)).
     pub app_token_key: std::sync::OnceLock<(String, String)>,
     /// The last token request's form body (see [`FormMemo`](crate::oauth::form_memo::FormMemo)).
     pub form_memo: crate::oauth::form_memo::FormMemo,
@@ -535,20 +537,18 @@ impl ClientCore {
 
     /// The endpoints when the application's copy is current: no I/O, no waiting.
     pub fn current_endpoints(&self) -> Option<Arc<Endpoints>> {
-        let memo = self
-            .endpoints_memo
-            .0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        memo.as_ref()
-            .filter(|known| known.expires_at > self.http.now())
-            .map(|known| known.endpoints.clone())
+        self.with_current_endpoints(|known| known.endpoints.clone())
     }
 
     /// [`current_endpoints`](Self::current_endpoints), with the cache's index key of the
     /// application's app-only tokens in their realm: made with the endpoints, so a lookup needs
     /// no comparison of realms.
     pub fn current_endpoints_keyed(&self) -> Option<(Arc<Endpoints>, Arc<str>)> {
+        self.with_current_endpoints(|known| (known.endpoints.clone(), known.app_token_key.clone()))
+    }
+
+    /// `f` of the application's copy of its endpoints, while it is current.
+    fn with_current_endpoints<R>(&self, f: impl FnOnce(&KnownEndpoints) -> R) -> Option<R> {
         let memo = self
             .endpoints_memo
             .0
@@ -556,7 +556,7 @@ impl ClientCore {
             .unwrap_or_else(|p| p.into_inner());
         memo.as_ref()
             .filter(|known| known.expires_at > self.http.now())
-            .map(|known| (known.endpoints.clone(), known.app_token_key.clone()))
+            .map(f)
     }
 
     /// Tenant and endpoints (lazy, cached process-wide).
