@@ -120,7 +120,6 @@ impl CommonOptions {
             include_raw_response: self.include_raw_response,
             telemetry: Default::default(),
             endpoints_memo: Default::default(),
-            app_token_key: Default::default(),
             scope_memo: Default::default(),
             accounts_memo: Default::default(),
             last_token_uri: Default::default(),

@@ -121,14 +121,9 @@ pub(crate) struct ClientCore {
     pub include_refresh_token: bool,
     /// Keep the token response's JSON in results from the identity provider.
     pub include_raw_response: bool,
-    /// The authority's endpoints and when the process-wide discovery cache drops them: read
-    /// without formatting or hashing a key while they are current.
+    /// The authority's endpoints until they expire, with what is made from them once (see
+    /// [`KnownEndpoints`]): read without formatting or hashing a key while they are current.
     pub endpoints_memo: EndpointsMemo,
-    /// The realm of the application's app-only tokens and their partition's index key in the
-    /// cache, for the lookups given a realm (see [`with_cached_token`](Self::with_cached_token)).
-    /// A client-credential request's own lookup takes the key kept with the endpoints instead
-    /// ([`current_endpoints_keyed`](Self::current_endpoints_keyed)).
-    pub app_token_key: std::sync::OnceLock<(String, String)>,
     /// The last token request's form body (see [`FormMemo`](crate::oauth::form_memo::FormMemo)).
     pub form_memo: crate::oauth::form_memo::FormMemo,
     // What neither a hit nor a request to the application's own token endpoint reads.
@@ -402,12 +397,11 @@ impl ClientCore {
             |at: &cache::AccessToken| (at.expires_on - now >= EXPIRY_MARGIN).then(|| f(at, now));
         if home_account_id.is_none() && key_id.is_none() && ext_cache_key.is_none_or(str::is_empty)
         {
-            // App-only tokens: the partition's index key is computed once per application.
-            let (key_realm, key) = self.app_token_key(realm);
-            if key_realm == realm {
+            // App-only tokens: the partition's index key is made once, with the endpoints.
+            if let Some(key) = self.app_token_key(realm) {
                 return self
                     .cache
-                    .with_access_token_in(key, scopes, now, fresh)
+                    .with_access_token_in(&key, scopes, now, fresh)
                     .flatten();
             }
         }
@@ -466,22 +460,21 @@ impl ClientCore {
         scopes: &PreparedScopes,
         ext_cache_key: Option<&str>,
     ) -> RefreshReason {
-        if ext_cache_key.is_none_or(str::is_empty) {
-            let (key_realm, key) = self.app_token_key(realm);
-            if key_realm == realm {
-                // Any token of these scopes, however old, makes the miss an expiry.
-                let stale = self.cache.with_access_token_normalized(
-                    key,
-                    scopes.normalized(),
-                    i64::MIN,
-                    |_| (),
-                );
-                return if stale == Lookup::Absent {
-                    RefreshReason::NoAccessToken
-                } else {
-                    RefreshReason::Expired
-                };
-            }
+        if ext_cache_key.is_none_or(str::is_empty)
+            && let Some(key) = self.app_token_key(realm)
+        {
+            // Any token of these scopes, however old, makes the miss an expiry.
+            let stale = self.cache.with_access_token_normalized(
+                &key,
+                scopes.normalized(),
+                i64::MIN,
+                |_| (),
+            );
+            return if stale == Lookup::Absent {
+                RefreshReason::NoAccessToken
+            } else {
+                RefreshReason::Expired
+            };
         }
         self.miss_reason(realm, None, &scopes.validated, ext_cache_key, None)
     }
@@ -495,11 +488,10 @@ impl ClientCore {
         ext_cache_key: Option<&str>,
         f: impl FnOnce(&cache::AccessToken, i64) -> R,
     ) -> Option<R> {
-        if ext_cache_key.is_none_or(str::is_empty) {
-            let (key_realm, key) = self.app_token_key(realm);
-            if key_realm == realm {
-                return self.look_up_app_token(key, scopes, f).found();
-            }
+        if ext_cache_key.is_none_or(str::is_empty)
+            && let Some(key) = self.app_token_key(realm)
+        {
+            return self.look_up_app_token(&key, scopes, f).found();
         }
         self.with_cached_token(realm, None, &scopes.validated, ext_cache_key, None, f)
     }
@@ -526,13 +518,13 @@ impl ClientCore {
         }
     }
 
-    /// The realm of the application's app-only tokens and their partition's index key, built
-    /// on first use (`realm` is the endpoints' realm then).
-    pub fn app_token_key(&self, realm: &str) -> &(String, String) {
-        self.app_token_key.get_or_init(|| {
-            let key = cache::app_partition_key(&self.client_id, self.environment(), realm);
-            (realm.to_string(), key)
+    /// The cache's index key of the application's app-only tokens in `realm`, when `realm` is
+    /// its current endpoints' (the key is made once, with them: see [`KnownEndpoints`]).
+    pub fn app_token_key(&self, realm: &str) -> Option<Arc<str>> {
+        self.with_current_endpoints(|known| {
+            (known.endpoints.realm == realm).then(|| known.app_token_key.clone())
         })
+        .flatten()
     }
 
     /// The endpoints when the application's copy is current: no I/O, no waiting.
@@ -656,6 +648,7 @@ impl ClientCore {
     /// Files an issued token in the cache and shapes the result from what was filed (the one
     /// decoding of the response serves both).
     pub fn finish(&self, s: &Issued<'_>) -> Result<AuthenticationResult, Error> {
+        let app_token_key = self.app_token_key(&s.endpoints.realm);
         let mut result = self.cache.file(
             &cache::Filing {
                 client_id: &self.client_id,
@@ -668,10 +661,9 @@ impl ClientCore {
                 key_id: s.key_id,
                 skip_account_creation: s.skip_account_creation,
                 now: s.now,
-                app_partition: self
-                    .app_token_key
-                    .get()
-                    .map(|(realm, key)| (realm.as_str(), key.as_str())),
+                app_partition: app_token_key
+                    .as_deref()
+                    .map(|key| (s.endpoints.realm.as_str(), key)),
             },
             &s.tokens,
             |entities| result_from_entities(entities, s.token_source, s.correlation_id),

@@ -164,7 +164,7 @@ struct MemoSlots {
 }
 
 impl MemoSlots {
-    /// The prepared list of `scopes`; else their fingerprint, for [`ScopeMemo::insert`].
+    /// The prepared list of `scopes`; else their fingerprint, for [`ScopeMemo::prepare_new`].
     fn find(&self, scopes: &[&str]) -> Result<&Arc<PreparedScopes>, u32> {
         let recent = self.recent.load(Ordering::Relaxed);
         if let Some(found) = self.slots.get(recent).and_then(Option::as_ref)
@@ -213,7 +213,7 @@ impl ScopeMemo {
                 Err(print) => print,
             }
         };
-        self.insert(scopes, print)
+        self.prepare_new(scopes, print)
     }
 
     /// What the memo knows of `scopes`, in one lookup: the list's remembered cache hit (see
@@ -234,10 +234,6 @@ impl ScopeMemo {
     /// `scopes` prepared, after [`recall`](Self::recall) found them [`Recall::Unknown`]
     /// (`print` is what it returned).
     pub fn prepare_new(&self, scopes: &[&str], print: u32) -> Result<Arc<PreparedScopes>, Error> {
-        self.insert(scopes, print)
-    }
-
-    fn insert(&self, scopes: &[&str], print: u32) -> Result<Arc<PreparedScopes>, Error> {
         let prepared = Arc::new(PreparedScopes::new(scopes)?);
         let mut memo = self.0.write().unwrap_or_else(|p| p.into_inner());
         let next = memo.next;

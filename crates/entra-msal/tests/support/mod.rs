@@ -184,8 +184,8 @@ pub fn test_clock() -> (Arc<AtomicI64>, Arc<dyn entra_msal::Clock>) {
 /// `cargo test --all-targets` builds examples as test harnesses, which is not what tests run).
 /// Every test builds the examples the same way: for the whole workspace, with the features this
 /// test binary has (and `azure-core`, which the `azure_sdk` example needs). Under
-/// `cargo test --workspace --all-targets` with those features (`scripts/test`) that is the build
-/// the run made already, so nothing is compiled again; other runs pay for one build.
+/// `cargo test --workspace --all-targets` with those features (`scripts/test`) every dependency
+/// is the run's own, so only the examples themselves are compiled; other runs pay for more.
 pub fn example(name: &str) -> PathBuf {
     static BUILT: OnceLock<HashMap<String, PathBuf>> = OnceLock::new();
     let built = BUILT.get_or_init(|| {
