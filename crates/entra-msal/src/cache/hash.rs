@@ -58,6 +58,10 @@ impl FastHasher {
 impl Hasher for FastHasher {
     #[inline]
     fn write(&mut self, bytes: &[u8]) {
+        // The length first: the last word is padded with zeros, and only the length keeps
+        // a text that ends in zeros apart from a shorter one (tagging the last word instead
+        // cannot work: full words take every value, so `scope_2` once met `scope_28`).
+        self.mix(bytes.len() as u64);
         let mut chunks = bytes.chunks_exact(8);
         for chunk in &mut chunks {
             let mut word = [0u8; 8];
@@ -68,8 +72,7 @@ impl Hasher for FastHasher {
         if !rest.is_empty() {
             let mut word = [0u8; 8];
             word[..rest.len()].copy_from_slice(rest);
-            // The length keeps "ab" and "ab\0" apart.
-            self.mix(u64::from_le_bytes(word) ^ ((rest.len() as u64) << 59));
+            self.mix(u64::from_le_bytes(word));
         }
     }
 
@@ -115,6 +118,11 @@ mod tests {
             "abcdefgh",
             "abcdefgh\0",
             "abcdefghi",
+            // A last word of seven bytes against a full one that adds an `8` (0x38).
+            "scope_2",
+            "scope_28",
+            "abcdefghijklmno",
+            "abcdefghijklmno8",
         ];
         let hashes: FastSet<u64> = keys.iter().map(|k| state.hash_one(k)).collect();
         assert_eq!(hashes.len(), keys.len());

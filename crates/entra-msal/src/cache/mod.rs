@@ -58,6 +58,7 @@ pub(crate) mod keys;
 mod pretty_json;
 mod query;
 mod schema;
+mod scope_index;
 mod scopes;
 mod serialize;
 mod shared_text;

@@ -27,6 +27,7 @@ use super::schema::{
     ACCESS_TOKEN, ACCOUNT, APP_METADATA, AccessToken, AccountEntity, AppMetadata, ID_TOKEN,
     IdToken, PlaceOutline, REFRESH_TOKEN, RefreshToken,
 };
+use super::scope_index::ScopeIndex;
 use super::scopes::{TargetScopes, is_subset_of_text, items, lower, normalize};
 use super::token_ids::TokenIds;
 
@@ -311,7 +312,7 @@ struct Partition {
     count: usize,
     /// The tokens without a scope, which `by_scope` does not list.
     unscoped: TokenIds,
-    by_scope: FastMap<String, TokenIds>,
+    by_scope: ScopeIndex,
 }
 
 impl Partition {
@@ -320,7 +321,7 @@ impl Partition {
             client_id,
             count: 0,
             unscoped: TokenIds::default(),
-            by_scope: FastMap::default(),
+            by_scope: ScopeIndex::default(),
         }
     }
 
@@ -330,12 +331,7 @@ impl Partition {
         let mut scoped = false;
         for scope in items(scopes) {
             scoped = true;
-            match self.by_scope.get_mut(scope) {
-                Some(holders) => holders.push(id),
-                None => {
-                    self.by_scope.insert(scope.to_owned(), TokenIds::One(id));
-                }
-            }
+            self.by_scope.add(scope, id);
         }
         if !scoped {
             self.unscoped.push(id);
@@ -347,7 +343,7 @@ impl Partition {
     fn ids(&self) -> Vec<usize> {
         let mut ids: Vec<usize> = self
             .by_scope
-            .values()
+            .lists()
             .chain([&self.unscoped])
             .flat_map(|held| held.as_slice().iter().copied())
             .collect();
@@ -530,13 +526,7 @@ impl AccessTokens {
         part.count -= 1;
         part.unscoped.remove(id);
         for scope in items(slot.scopes()) {
-            if part
-                .by_scope
-                .get_mut(scope)
-                .is_some_and(|holders| holders.remove(id))
-            {
-                part.by_scope.remove(scope);
-            }
+            part.by_scope.remove(scope, id);
         }
         if part.count == 0 {
             self.partitions.remove(&pk);
@@ -612,7 +602,7 @@ impl AccessTokens {
         }
         let mut rarest: Option<&TokenIds> = None;
         for scope in wanted {
-            let Some(holders) = part.by_scope.get(scope) else {
+            let Some(holders) = part.by_scope.holders(scope) else {
                 return Lookup::Absent;
             };
             if rarest.is_none_or(|r| holders.len() < r.len()) {
