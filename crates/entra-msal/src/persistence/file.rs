@@ -170,8 +170,9 @@ impl FilePersistence {
     }
 
     /// The file the cache really is: the path, or the end of its chain of symbolic links (which
-    /// may not exist yet).
-    fn target(&self) -> Result<PathBuf, Error> {
+    /// may not exist yet), with its metadata when it exists (what `fs::metadata` of the path
+    /// would say, without asking again).
+    fn target(&self) -> Result<(PathBuf, Option<fs::Metadata>), Error> {
         let mut current = self.path.clone();
         for _ in 0..40 {
             match fs::symlink_metadata(&current) {
@@ -183,8 +184,8 @@ impl FilePersistence {
                         _ => link,
                     };
                 }
-                Ok(_) => return Ok(current),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(current),
+                Ok(m) => return Ok((current, Some(m))),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((current, None)),
                 Err(e) => return Err(self.error("inspect", &e)),
             }
         }
@@ -293,11 +294,10 @@ impl FilePersistence {
     /// the read) or a file above [`MAX_CACHE_FILE_BYTES`]; [`Error::Cache`] when it cannot be
     /// read.
     pub(crate) fn load_bytes(&self) -> Result<Option<Vec<u8>>, Error> {
-        let target = self.target()?;
-        match fs::metadata(&target) {
-            Ok(m) => self.check_regular(&target, &m)?,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(self.error("inspect", &e)),
+        let (target, metadata) = self.target()?;
+        match metadata {
+            Some(m) => self.check_regular(&target, &m)?,
+            None => return Ok(None),
         }
         let mut options = OpenOptions::new();
         options.read(true);
@@ -339,16 +339,16 @@ impl FilePersistence {
     /// [`Error::CacheFileRefused`] when the file exists and is not a regular file (it is left
     /// alone); [`Error::Cache`] when it cannot be written (the old file is then intact).
     pub(crate) fn save_bytes(&self, data: &[u8]) -> Result<(), Error> {
-        self.create_parent()?;
-        let target = self.target()?;
-        match fs::metadata(&target) {
-            Ok(m) => self.check_regular(&target, &m)?,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+        // A path that exists has its directory; one that does not gets it here (the end of a
+        // dangling link included).
+        let (target, metadata) = self.target()?;
+        match metadata {
+            Some(m) => self.check_regular(&target, &m)?,
+            None => {
                 if let Some(dir) = target.parent() {
                     self.create_dir(dir)?;
                 }
             }
-            Err(e) => return Err(self.error("inspect", &e)),
         }
         let temp = Self::temp_path(&target);
         if let Err(e) = Self::write_temp(&temp, data) {
