@@ -58,7 +58,7 @@ fn parse_object(value: &str, what: &str) -> Result<Map<String, Value>, Error> {
 
 /// Forwarded client claims (MSAL Python's `forwarded_client_claims`): claims the caller
 /// originates, deep-merged into the request's `claims` parameter (they win on conflicts), and
-/// keying the cached token by their value (see [`forwarded_ext_params`]).
+/// keying the cached token by their value (see [`ext_cache_key`](Self::ext_cache_key)).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Forwarded<'a>(Option<&'a str>);
 

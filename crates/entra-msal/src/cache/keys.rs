@@ -159,8 +159,9 @@ pub fn access_token_key(
     key
 }
 
-/// [`access_token_key`] into `key` (cleared first); `parts` are the environment, client id,
-/// realm and target.
+/// The AccessToken key (`{home_account_id}-{environment}-accesstoken-…`, `atext` with an
+/// extended cache key: see `access_token_key`) into `key` (cleared first); `parts` are the
+/// environment, client id, realm and target.
 pub(crate) fn access_token_key_into(
     key: &mut String,
     home_account_id: Option<&str>,

@@ -2,7 +2,7 @@
 //!
 //! [`TokenCache`] holds the five entity types of MSAL's unified cache schema ([`AccessToken`],
 //! [`RefreshToken`], [`IdToken`], [`AccountEntity`],
-//! [`AppMetadata`]) and reads and writes the JSON
+//! [`AppMetadata`](schema::AppMetadata)) and reads and writes the JSON
 //! that MSAL Python 1.39's `SerializableTokenCache` uses, so one cache file can be shared with
 //! Python applications (and, since the schema is common, with the other MSALs).
 //!

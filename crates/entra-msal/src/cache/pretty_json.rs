@@ -27,7 +27,7 @@ pub(crate) fn write<T: Serialize + ?Sized>(out: &mut String, value: &T) -> Resul
     })
 }
 
-/// `value` as [`write`] writes it when it sits `depth` levels deep in a document: the text a
+/// `value` as [`write()`] writes it when it sits `depth` levels deep in a document: the text a
 /// [`Verbatim`] there must hold.
 pub(crate) fn text_at<T: Serialize + ?Sized>(
     depth: usize,
