@@ -78,7 +78,7 @@ struct State {
 
 /// Keeps a [`TokenCache`] in Redis, partitioned like Microsoft.Identity.Web's distributed
 /// cache: each key `<prefix><partition>` holds the serialized cache (MSAL's JSON) of one
-/// partition, see [`partition`](super::partition): app tokens by client and tenant, user
+/// partition (see the `persistence::partition` module): app tokens by client and tenant, user
 /// tokens by home account.
 ///
 /// - At the start of an operation the application names the partition it needs; only that
