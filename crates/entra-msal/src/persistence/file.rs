@@ -266,9 +266,9 @@ impl FilePersistence {
     fn write_temp(temp: &Path, data: &[u8]) -> io::Result<()> {
         let mut file = owner_only().write(true).create_new(true).open(temp)?;
         // The whole size reserved at once: ext4 then maps the file's blocks as one extent
-        // instead of reserving them page by page while the write fills the page cache (5–9 %
-        // less CPU for a 530 KB write on this machine's ext4). Advisory: a file system without
-        // `fallocate` takes the write as before, and a full disk fails the write below.
+        // instead of reserving them page by page while the write fills the page cache (about
+        // 5 % less CPU for a 530 KB write on this machine's ext4). Advisory: a file system
+        // without `fallocate` takes the write as before, and a full disk fails the write below.
         #[cfg(target_os = "linux")]
         let _ = rustix::fs::fallocate(
             &file,
