@@ -22,7 +22,7 @@ pub(crate) struct ScopeIndex {
 
 impl ScopeIndex {
     /// The hash `scope` is filed under.
-    pub(crate) fn hash(&self, scope: &str) -> u64 {
+    fn hash(&self, scope: &str) -> u64 {
         self.state.hash_one(scope)
     }
 
