@@ -241,6 +241,7 @@ impl Ask<'_> {
             correlation_id: &self.correlation_id,
             token_source: TokenSource::Broker,
             response: None,
+            app_token_key: None,
         })
     }
 }

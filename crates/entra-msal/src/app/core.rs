@@ -222,6 +222,10 @@ pub(crate) struct Issued<'a> {
     pub token_source: TokenSource,
     /// The token-endpoint response the tokens came from (for the result's raw response).
     pub response: Option<&'a TokenResponse>,
+    /// The cache's index key of the application's app-only tokens in `endpoints`' realm, when
+    /// the flow took it with them ([`ClientCore::current_endpoints_keyed`]); else
+    /// [`finish`](ClientCore::finish) asks the application's endpoints for it.
+    pub app_token_key: Option<&'a str>,
 }
 
 impl<'a> Issued<'a> {
@@ -248,6 +252,7 @@ impl<'a> Issued<'a> {
             correlation_id,
             token_source: TokenSource::IdentityProvider,
             response: Some(response),
+            app_token_key: None,
         }
     }
 }
@@ -648,7 +653,14 @@ impl ClientCore {
     /// Files an issued token in the cache and shapes the result from what was filed (the one
     /// decoding of the response serves both).
     pub fn finish(&self, s: &Issued<'_>) -> Result<AuthenticationResult, Error> {
-        let app_token_key = self.app_token_key(&s.endpoints.realm);
+        let asked;
+        let app_token_key = match s.app_token_key {
+            Some(key) => Some(key),
+            None => {
+                asked = self.app_token_key(&s.endpoints.realm);
+                asked.as_deref()
+            }
+        };
         let mut result = self.cache.file(
             &cache::Filing {
                 client_id: &self.client_id,
@@ -661,9 +673,7 @@ impl ClientCore {
                 key_id: s.key_id,
                 skip_account_creation: s.skip_account_creation,
                 now: s.now,
-                app_partition: app_token_key
-                    .as_deref()
-                    .map(|key| (s.endpoints.realm.as_str(), key)),
+                app_partition: app_token_key.map(|key| (s.endpoints.realm.as_str(), key)),
             },
             &s.tokens,
             |entities| result_from_entities(entities, s.token_source, s.correlation_id),

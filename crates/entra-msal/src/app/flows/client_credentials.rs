@@ -69,8 +69,9 @@ struct Looked {
     /// none); `None` when it did not look (the endpoints unknown) or found an aging token,
     /// which the flow refreshes and keeps as a fallback.
     empty_at: Option<(u64, RefreshReason)>,
-    /// The application's current endpoints, when it had them.
-    endpoints: Option<Arc<Endpoints>>,
+    /// The application's current endpoints, when it had them, with the cache's index key of
+    /// its app-only tokens in their realm (made with them).
+    endpoints: Option<(Arc<Endpoints>, Arc<str>)>,
 }
 
 /// Whether a fresh token in the cache may answer at once: nothing changes the cache key or
@@ -99,7 +100,6 @@ fn fresh_from_cache(
     // (`run` has asked the list's remembered hit already.)
     let version = core.cache.version();
     let (endpoints, key) = core.current_endpoints_keyed()?;
-    looked.endpoints = Some(endpoints);
     let found = core.look_up_app_token(&key, scopes, |at, now| {
         at.refresh_on.is_none_or(|r| r > now).then(|| {
             let result = core.result_from_entries(at, None, None, "");
@@ -109,6 +109,7 @@ fn fresh_from_cache(
             result
         })
     });
+    looked.endpoints = Some((endpoints, key));
     let reason = match found {
         Lookup::Found(Some(result)) => {
             core.cache.after_access();
@@ -187,9 +188,9 @@ async fn acquire(
     let mut request = core.begin_app_only(options.claims_challenge.as_deref())?;
     request.claims = forwarded.merge_into(request.claims.take())?;
     let scopes = &prepared.validated;
-    let endpoints = match endpoints {
-        Some(endpoints) => endpoints,
-        None => core.endpoints().await?,
+    let (endpoints, app_token_key) = match endpoints {
+        Some((endpoints, key)) => (endpoints, Some(key)),
+        None => (core.endpoints().await?, None),
     };
     let extra = match &options.fmi_path {
         Some(fmi) => {
@@ -288,6 +289,7 @@ async fn acquire(
         core.finish(&Issued {
             ext_cache_key: ext_key.as_deref(),
             skip_account_creation: true,
+            app_token_key: app_token_key.as_deref(),
             ..Issued::response(
                 &endpoints,
                 &response,

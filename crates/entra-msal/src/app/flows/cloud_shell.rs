@@ -106,6 +106,7 @@ pub(crate) async fn run(
         token_source: TokenSource::Broker,
         // Not a token-endpoint response: nothing to offer as the raw response.
         response: None,
+        app_token_key: None,
     })
 }
 
