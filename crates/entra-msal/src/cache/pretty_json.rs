@@ -27,13 +27,17 @@ pub(crate) fn write<T: Serialize + ?Sized>(out: &mut String, value: &T) -> Resul
     })
 }
 
-/// `value` as [`write()`] writes it when it sits `depth` levels deep in a document: the text a
-/// [`Verbatim`] there must hold.
-pub(crate) fn text_at<T: Serialize + ?Sized>(
+/// The map entry `key: value` as [`write()`] writes it when the entry sits in a map `depth`
+/// levels deep in a document (after the separator, the new line and the indent that come
+/// before it): the text a [`VerbatimEntry`] there must hold.
+pub(crate) fn entry_text_at<T: Serialize + ?Sized>(
     depth: usize,
+    key: &str,
     value: &T,
 ) -> Result<String, Unsupported> {
     let mut out = String::new();
+    write_string(&mut out, key);
+    out.push_str(": ");
     value.serialize(&mut PrettyJson {
         out: &mut out,
         depth,
@@ -43,16 +47,17 @@ pub(crate) fn text_at<T: Serialize + ?Sized>(
     Ok(out)
 }
 
-/// JSON text written as it is, in place of a value (see [`text_at`]). Only this writer knows
-/// it; another serializer would write it as a string.
-pub(crate) struct Verbatim<'a>(pub(crate) &'a str);
+/// A whole map entry (key and value) written as it is (see [`entry_text_at`]): passed to
+/// `SerializeMap::serialize_key`, with no `serialize_value` after it. Only this writer knows
+/// it; another serializer would write it as a key without a value.
+pub(crate) struct VerbatimEntry<'a>(pub(crate) &'a str);
 
-/// The name that marks a [`Verbatim`] to this writer.
-const VERBATIM: &str = "entra_msal::cache::pretty_json::Verbatim";
+/// The name that marks a [`VerbatimEntry`] to this writer.
+const VERBATIM_ENTRY: &str = "entra_msal::cache::pretty_json::VerbatimEntry";
 
-impl Serialize for Verbatim<'_> {
+impl Serialize for VerbatimEntry<'_> {
     fn serialize<S: ser::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_newtype_struct(VERBATIM, self.0)
+        serializer.serialize_newtype_struct(VERBATIM_ENTRY, self.0)
     }
 }
 
@@ -83,7 +88,7 @@ struct PrettyJson<'a> {
     depth: usize,
     /// A map key is being written: only strings are valid JSON keys.
     in_key: bool,
-    /// The next string is a [`Verbatim`]'s text.
+    /// The next string is a [`VerbatimEntry`]'s text.
     verbatim: bool,
 }
 
@@ -352,8 +357,10 @@ impl<'a, 'w> ser::Serializer for &'w mut PrettyJson<'a> {
         name: &'static str,
         value: &T,
     ) -> Result<(), Unsupported> {
-        if name == VERBATIM {
-            self.scalar("verbatim JSON")?;
+        if name == VERBATIM_ENTRY {
+            if !self.in_key {
+                return Err(unsupported("a verbatim map entry outside a map's keys"));
+            }
             self.verbatim = true;
             let written = value.serialize(&mut *self);
             self.verbatim = false;
@@ -542,6 +549,47 @@ mod tests {
                 assert_eq!(word_needs_escape(word), needs_escape(b), "{b:#x} at {at}");
             }
         }
+    }
+
+    /// A map of remembered entries, each written whole, reads as the map written in place.
+    #[test]
+    fn verbatim_entries_write_what_the_entries_would() {
+        struct Remembered(Vec<(String, String)>);
+        impl Serialize for Remembered {
+            fn serialize<S: ser::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let mut m = serializer.serialize_map(Some(self.0.len()))?;
+                for (_, text) in &self.0 {
+                    m.serialize_key(&VerbatimEntry(text))?;
+                }
+                m.end()
+            }
+        }
+        // In key order, as `serde_json`'s map writes them.
+        let entries = [
+            ("", json!("scalar")),
+            (
+                "needs \"escaping\"\n",
+                json!({"nested": {"list": [1, {}], "empty": []}}),
+            ),
+            ("plain", json!({"secret": "x", "n": 1})),
+        ];
+        let mut remembered = Vec::new();
+        for (key, value) in &entries {
+            remembered.push((key.to_string(), entry_text_at(2, key, value).unwrap()));
+        }
+        let expected = json!({"outer": Value::Object(
+            entries.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+        )});
+        let mut out = String::new();
+        write(
+            &mut out,
+            &std::collections::BTreeMap::from([("outer", Remembered(remembered))]),
+        )
+        .unwrap();
+        assert_eq!(out, serde_json_pretty(&expected));
+        // Anywhere but in a map's keys, it is refused.
+        let err = write(&mut String::new(), &VerbatimEntry("\"k\": 1")).unwrap_err();
+        assert!(err.to_string().contains("verbatim"), "{err}");
     }
 
     #[test]

@@ -37,8 +37,9 @@ impl<T: Serialize> Serialize for Entries<'_, T> {
         let mut m = serializer.serialize_map(Some(self.0.len()))?;
         for (k, v) in &self.0 {
             match v {
-                EntryRef::Typed(t, json) => match remembered(json, t) {
-                    Some(text) => m.serialize_entry(k, &pretty_json::Verbatim(text))?,
+                EntryRef::Typed(t, json) => match remembered(json, k, t) {
+                    // The whole entry, key included: nothing of it is read or escaped again.
+                    Some(text) => m.serialize_key(&pretty_json::VerbatimEntry(text))?,
                     None => m.serialize_entry(k, t)?,
                 },
                 EntryRef::Raw(r) => m.serialize_entry(k, r)?,
@@ -50,11 +51,11 @@ impl<T: Serialize> Serialize for Entries<'_, T> {
 
 /// The entry's remembered text, written now if it has none yet; `None` only if the entry
 /// cannot be written on its own (it is then written in place, as before).
-fn remembered<'a, T: Serialize>(json: &'a EntryJson, entry: &T) -> Option<&'a str> {
+fn remembered<'a, T: Serialize>(json: &'a EntryJson, key: &str, entry: &T) -> Option<&'a str> {
     if let Some(text) = json.get() {
         return Some(text);
     }
-    let text = pretty_json::text_at(ENTRY_DEPTH, entry).ok()?;
+    let text = pretty_json::entry_text_at(ENTRY_DEPTH, key, entry).ok()?;
     Some(json.get_or_init(|| text.into_boxed_str()))
 }
 
