@@ -629,7 +629,7 @@ impl ClientCore {
         if let Some(credential) = &self.credential {
             credential.add_form_fields(&mut form, &self.client_id, token_endpoint, self.now())?;
         }
-        let post = FormPost {
+        let mut post = FormPost {
             url: token_endpoint,
             uri: self.token_uri(token_endpoint),
             form,

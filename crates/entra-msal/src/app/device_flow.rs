@@ -164,7 +164,7 @@ impl ClientCore {
             .unwrap_or_else(|| endpoints.token_endpoint.replace("/token", "/devicecode"));
         // The polls that follow send the same correlation id.
         let correlation_id = request.correlation_id().to_string();
-        let post = FormPost {
+        let mut post = FormPost {
             uri: None,
             url: &url,
             form: grants::device_authorization(&self.client_id, scopes, claims.as_deref()),

@@ -118,19 +118,20 @@ impl ThrottledHttp {
         http
     }
 
-    /// [`send`](Self::send) for a form whose URI and body `again` makes again: while no answer
-    /// to a POST is stored (the usual case), they are not copied before sending, only made
-    /// again if this answer must be stored.
+    /// [`send`](Self::send) for a POST of a form (a token request, whose headers say so: the
+    /// caller knows, and the headers are not searched again) whose URI and body `again` makes
+    /// again: while no answer to a POST is stored (the usual case), they are not copied before
+    /// sending, only made again if this answer must be stored.
     pub async fn send_form(
         &self,
         request: HttpRequest,
         again: impl FnOnce() -> Option<(http::Uri, Vec<u8>)>,
     ) -> Result<HttpResponse, HttpError> {
-        let form_post = is_form_post(&request);
-        if self.nothing_stored_for(form_post) {
+        debug_assert!(is_form_post(&request), "send_form sends forms");
+        if self.nothing_stored_for(true) {
             self.send_unstored_post(request, again).await
         } else {
-            self.send_planned(request, form_post).await
+            self.send_planned(request, true).await
         }
     }
 

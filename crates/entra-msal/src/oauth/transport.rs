@@ -35,16 +35,16 @@ impl FormPost<'_> {
         }
     }
 
-    /// The endpoint, parsed (or the caller's parsed copy).
-    fn uri(&self) -> Result<http::Uri, Error> {
-        match &self.uri {
-            Some(uri) => Ok(uri.clone()),
+    /// The endpoint: the caller's parsed copy, taken (the request is made once), else parsed.
+    fn take_uri(&mut self) -> Result<http::Uri, Error> {
+        match self.uri.take() {
+            Some(uri) => Ok(uri),
             None => http::Uri::try_from(self.url).map_err(|e| self.unbuildable(e)),
         }
     }
 
-    fn request(&self, telemetry: TelemetryHeaders) -> Result<HttpRequest, Error> {
-        let uri = self.uri()?;
+    fn request(&mut self, telemetry: TelemetryHeaders) -> Result<HttpRequest, Error> {
+        let uri = self.take_uri()?;
         let mut request = http::Request::new(self.body());
         *request.method_mut() = http::Method::POST;
         *request.uri_mut() = uri;
@@ -63,13 +63,14 @@ impl FormPost<'_> {
 
     /// Sends the form, with the telemetry headers' values, and returns the raw response.
     pub async fn send(
-        &self,
+        &mut self,
         http: &ThrottledHttp,
         telemetry: TelemetryHeaders,
     ) -> Result<crate::http::HttpResponse, Error> {
         let request = self.request(telemetry)?;
-        // The URI parsed when the request was made, so it parses again.
-        let again = || Some((self.uri().ok()?, self.body()));
+        // The URI parsed when the request was made, so it parses again (only for an answer
+        // that must be stored, which is rare).
+        let again = || Some((http::Uri::try_from(self.url).ok()?, self.body()));
         http.send_form(request, again)
             .await
             .map_err(|e| e.at(self.url))
@@ -77,7 +78,7 @@ impl FormPost<'_> {
 
     /// Sends the form and parses a token response.
     pub async fn send_for_token(
-        &self,
+        &mut self,
         http: &ThrottledHttp,
         telemetry: TelemetryHeaders,
     ) -> Result<Box<TokenResponse>, Error> {
