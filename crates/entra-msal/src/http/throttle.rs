@@ -28,6 +28,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -60,7 +61,7 @@ type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
 #[derive(Clone)]
 pub struct ThrottledHttp {
     inner: Arc<dyn HttpClient>,
-    store: Arc<Mutex<ThrottledResponses>>,
+    store: Arc<Store>,
     default_retry_after: Duration,
     now: Clock,
     managed_identity: bool,
@@ -98,7 +99,7 @@ impl ThrottledHttp {
     ) -> Self {
         Self {
             inner,
-            store: Arc::new(Mutex::new(ThrottledResponses::default())),
+            store: Arc::default(),
             default_retry_after: default_retry_after.min(MAX_RETRY_AFTER),
             now: Arc::new(now),
             managed_identity: false,
@@ -182,7 +183,7 @@ impl ThrottledHttp {
     /// POST is stored: nothing to replay, and a POST's keys (the form parsed, two SHA-256) are
     /// needed only if this response gets stored, which a success never is.
     fn nothing_stored_for(&self, form_post: bool) -> bool {
-        form_post && !self.managed_identity && self.lock().posts == 0
+        form_post && !self.managed_identity && self.store.posts.load(Ordering::Relaxed) == 0
     }
 
     /// Sends a POST with nothing to replay (see [`nothing_stored_for`]); stores the answer
@@ -221,10 +222,55 @@ impl ThrottledHttp {
         (self.now)()
     }
 
-    fn lock(&self) -> MutexGuard<'_, ThrottledResponses> {
+    fn lock(&self) -> Locked<'_> {
         // No store operation can panic halfway through, so a poisoned lock still guards a
         // consistent store.
-        self.store.lock().unwrap_or_else(|p| p.into_inner())
+        Locked {
+            responses: self
+                .store
+                .responses
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+            published: &self.store.posts,
+        }
+    }
+}
+
+/// The stored responses, shared by the clones of one client, and how many of them answer
+/// POSTs, readable without the lock: with none (the usual case), a token request is sent
+/// without looking further, after one load.
+#[derive(Debug, Default)]
+struct Store {
+    responses: Mutex<ThrottledResponses>,
+    /// A copy of `responses`' count of POST answers, made whenever the lock is released.
+    posts: AtomicUsize,
+}
+
+/// The locked responses; releasing them publishes their count of POST answers.
+struct Locked<'a> {
+    responses: MutexGuard<'a, ThrottledResponses>,
+    /// Where the count is published ([`Store::posts`]).
+    published: &'a AtomicUsize,
+}
+
+impl std::ops::Deref for Locked<'_> {
+    type Target = ThrottledResponses;
+    fn deref(&self) -> &ThrottledResponses {
+        &self.responses
+    }
+}
+
+impl std::ops::DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut ThrottledResponses {
+        &mut self.responses
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        // Still under the lock: copies are published in the order the changes were made.
+        self.published
+            .store(self.responses.posts, Ordering::Relaxed);
     }
 }
 
@@ -778,6 +824,45 @@ mod tests {
                 .await
                 .unwrap();
             assert_eq!(replayed.status(), 429);
+            assert_eq!(h.calls(), 3);
+        });
+    }
+
+    /// The count of stored POST answers that a token request reads without the lock follows
+    /// the store: up when a throttled answer is stored, down when it expires and is purged.
+    #[test]
+    fn the_lock_free_post_count_follows_the_store() {
+        let throttled = Arc::new(AtomicU64::new(1));
+        let left = throttled.clone();
+        let h = Harness::new(move |_| {
+            if left.fetch_sub(1, Ordering::SeqCst) > 0 {
+                Ok(response(429, Some("10"), "{}"))
+            } else {
+                left.store(0, Ordering::SeqCst);
+                Ok(response(200, None, "{}"))
+            }
+        });
+        let copy = |h: &Harness| h.http.store.posts.load(Ordering::SeqCst);
+        block(async {
+            assert_eq!(copy(&h), 0);
+            h.http
+                .send(post(TOKEN, &[("client_id", "c")]))
+                .await
+                .unwrap();
+            assert_eq!((copy(&h), h.http.lock().posts), (1, 1));
+            h.advance(10);
+            // The expired answer is purged under the lock; the server's 200 is not stored.
+            let fresh = h
+                .http
+                .send(post(TOKEN, &[("client_id", "c")]))
+                .await
+                .unwrap();
+            assert_eq!(fresh.status(), 200);
+            assert_eq!((copy(&h), h.http.lock().posts), (0, 0));
+            h.http
+                .send(post(TOKEN, &[("client_id", "c")]))
+                .await
+                .unwrap();
             assert_eq!(h.calls(), 3);
         });
     }
