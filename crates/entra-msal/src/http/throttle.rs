@@ -832,15 +832,11 @@ mod tests {
     /// the store: up when a throttled answer is stored, down when it expires and is purged.
     #[test]
     fn the_lock_free_post_count_follows_the_store() {
-        let throttled = Arc::new(AtomicU64::new(1));
-        let left = throttled.clone();
-        let h = Harness::new(move |_| {
-            if left.fetch_sub(1, Ordering::SeqCst) > 0 {
-                Ok(response(429, Some("10"), "{}"))
-            } else {
-                left.store(0, Ordering::SeqCst);
-                Ok(response(200, None, "{}"))
-            }
+        // The first answer is throttled, the others are not.
+        let answered = AtomicU64::new(0);
+        let h = Harness::new(move |_| match answered.fetch_add(1, Ordering::SeqCst) {
+            0 => Ok(response(429, Some("10"), "{}")),
+            _ => Ok(response(200, None, "{}")),
         });
         let copy = |h: &Harness| h.http.store.posts.load(Ordering::SeqCst);
         block(async {
