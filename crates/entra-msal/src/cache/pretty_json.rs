@@ -554,11 +554,11 @@ mod tests {
     /// A map of remembered entries, each written whole, reads as the map written in place.
     #[test]
     fn verbatim_entries_write_what_the_entries_would() {
-        struct Remembered(Vec<(String, String)>);
+        struct Remembered(Vec<String>);
         impl Serialize for Remembered {
             fn serialize<S: ser::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 let mut m = serializer.serialize_map(Some(self.0.len()))?;
-                for (_, text) in &self.0 {
+                for text in &self.0 {
                     m.serialize_key(&VerbatimEntry(text))?;
                 }
                 m.end()
@@ -573,10 +573,10 @@ mod tests {
             ),
             ("plain", json!({"secret": "x", "n": 1})),
         ];
-        let mut remembered = Vec::new();
-        for (key, value) in &entries {
-            remembered.push((key.to_string(), entry_text_at(2, key, value).unwrap()));
-        }
+        let remembered = entries
+            .iter()
+            .map(|(key, value)| entry_text_at(2, key, value).unwrap())
+            .collect();
         let expected = json!({"outer": Value::Object(
             entries.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
         )});
