@@ -653,14 +653,12 @@ impl ClientCore {
     /// Files an issued token in the cache and shapes the result from what was filed (the one
     /// decoding of the response serves both).
     pub fn finish(&self, s: &Issued<'_>) -> Result<AuthenticationResult, Error> {
-        let asked;
-        let app_token_key = match s.app_token_key {
-            Some(key) => Some(key),
-            None => {
-                asked = self.app_token_key(&s.endpoints.realm);
-                asked.as_deref()
-            }
+        // The flow's own copy of the key, else the endpoints memo's.
+        let asked = match s.app_token_key {
+            Some(_) => None,
+            None => self.app_token_key(&s.endpoints.realm),
         };
+        let app_token_key = s.app_token_key.or(asked.as_deref());
         let mut result = self.cache.file(
             &cache::Filing {
                 client_id: &self.client_id,

@@ -139,9 +139,9 @@ pub(crate) enum EntryRef<'a, T> {
 }
 
 /// An entry's JSON as the cache's serialization writes it (`"key": value`, the key escaped),
-/// made by the first serialization after the entry changed. A persisted cache is written whole after every token operation,
-/// and most of its entries did not change: they are copied, not written again. Every change
-/// of an entry replaces it with an empty one.
+/// made by the first serialization after the entry changed. A persisted cache is written whole
+/// after every token operation, and most of its entries did not change: they are copied, not
+/// written again. Every change of an entry replaces it with an empty one.
 pub(crate) type EntryJson = OnceLock<Box<str>>;
 
 /// A typed entry and its [`EntryJson`].

@@ -664,6 +664,14 @@ mod tests {
         fn calls(&self) -> usize {
             self.inner.calls.load(Ordering::SeqCst)
         }
+
+        /// The tests' usual token request (`client_id=c` to [`TOKEN`]), sent.
+        async fn token_request(&self) -> HttpResponse {
+            self.http
+                .send(post(TOKEN, &[("client_id", "c")]))
+                .await
+                .unwrap()
+        }
     }
 
     fn post(url: &str, form: &[(&str, &str)]) -> HttpRequest {
@@ -804,25 +812,15 @@ mod tests {
         block(async {
             // A stored discovery GET does not make POSTs pay for their keys...
             h.http.send(get("https://login.example/d")).await.unwrap();
-            h.http
-                .send(post(TOKEN, &[("client_id", "c")]))
-                .await
-                .unwrap();
+            h.token_request().await;
             assert_eq!(h.http.lock().posts, 0);
             assert_eq!(h.http.lock().entries.len(), 1);
             // ...and a throttled answer is still stored and replayed.
             status.store(429, Ordering::SeqCst);
-            h.http
-                .send(post(TOKEN, &[("client_id", "c")]))
-                .await
-                .unwrap();
+            h.token_request().await;
             assert_eq!(h.http.lock().posts, 1);
             status.store(200, Ordering::SeqCst);
-            let replayed = h
-                .http
-                .send(post(TOKEN, &[("client_id", "c")]))
-                .await
-                .unwrap();
+            let replayed = h.token_request().await;
             assert_eq!(replayed.status(), 429);
             assert_eq!(h.calls(), 3);
         });
@@ -841,24 +839,14 @@ mod tests {
         let copy = |h: &Harness| h.http.store.posts.load(Ordering::SeqCst);
         block(async {
             assert_eq!(copy(&h), 0);
-            h.http
-                .send(post(TOKEN, &[("client_id", "c")]))
-                .await
-                .unwrap();
+            h.token_request().await;
             assert_eq!((copy(&h), h.http.lock().posts), (1, 1));
             h.advance(10);
             // The expired answer is purged under the lock; the server's 200 is not stored.
-            let fresh = h
-                .http
-                .send(post(TOKEN, &[("client_id", "c")]))
-                .await
-                .unwrap();
+            let fresh = h.token_request().await;
             assert_eq!(fresh.status(), 200);
             assert_eq!((copy(&h), h.http.lock().posts), (0, 0));
-            h.http
-                .send(post(TOKEN, &[("client_id", "c")]))
-                .await
-                .unwrap();
+            h.token_request().await;
             assert_eq!(h.calls(), 3);
         });
     }
@@ -867,31 +855,17 @@ mod tests {
     fn throttled_post_is_replayed_until_expiry() {
         let h = Harness::new(|_| Ok(response(429, Some("10"), "{\"error\":\"throttled\"}")));
         block(async {
-            let first = h
-                .http
-                .send(post(TOKEN, &[("client_id", "c")]))
-                .await
-                .unwrap();
-            let second = h
-                .http
-                .send(post(TOKEN, &[("client_id", "c")]))
-                .await
-                .unwrap();
+            let first = h.token_request().await;
+            let second = h.token_request().await;
             assert_eq!(h.calls(), 1);
             assert_eq!(second.status(), first.status());
             assert_eq!(second.headers(), first.headers());
             assert_eq!(second.body(), first.body());
             h.advance(9);
-            h.http
-                .send(post(TOKEN, &[("client_id", "c")]))
-                .await
-                .unwrap();
+            h.token_request().await;
             assert_eq!(h.calls(), 1);
             h.advance(1);
-            h.http
-                .send(post(TOKEN, &[("client_id", "c")]))
-                .await
-                .unwrap();
+            h.token_request().await;
             assert_eq!(h.calls(), 2);
         });
     }
