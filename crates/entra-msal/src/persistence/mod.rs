@@ -53,11 +53,13 @@
 //!   and the other languages' extensions use) **and** `flock` on it (what `portalocker` adds);
 //!   a lock file whose process is gone is taken over safely.
 //! - **Atomic writes.** The file is replaced by rename (temporary file in the same directory,
-//!   precise modification time, `fsync`, rename): a reader, or a crash, never sees half a
-//!   file (a crash right after a write can bring back the previous file, whole). msal-extensions truncates and writes in place, so a reader
-//!   can see an empty or partial file; this library reads such a file again after a short wait
-//!   instead of believing it, and never writes a cache without the entries it already knew
-//!   because of an empty read.
+//!   precise modification time, `fsync`, rename; on Linux the previous file is kept blank and
+//!   swapped back in by the next write, see `spare.rs`): a reader that opens the file, or a
+//!   crash, never sees half a file (a crash right after a write can bring back the previous
+//!   file, whole). msal-extensions truncates and writes in place, so a reader can see an empty
+//!   or partial file; this library reads such a file again after a short wait instead of
+//!   believing it, and never writes a cache without the entries it already knew because of an
+//!   empty read.
 //! - **Shared and special files.** A cache path that is a symbolic link is written through to
 //!   its target (as msal-extensions does); a device, FIFO, socket or a file above
 //!   [`MAX_CACHE_FILE_BYTES`] is refused, never read or replaced.
@@ -106,6 +108,8 @@ mod redis;
 mod secret_service;
 #[cfg(all(feature = "keyring", any(target_os = "linux", target_os = "macos")))]
 mod signal;
+#[cfg(target_os = "linux")]
+mod spare;
 mod write_back;
 
 use std::any::Any;
