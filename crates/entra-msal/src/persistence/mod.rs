@@ -54,9 +54,9 @@
 //!   a lock file whose process is gone is taken over safely.
 //! - **Atomic writes.** The file is replaced by rename (temporary file in the same directory,
 //!   precise modification time, `fsync`, rename; on Linux the previous file is kept blank and
-//!   swapped back in by the next write, see `spare.rs`): a reader that opens the file, or a
-//!   crash, never sees half a file (a crash right after a write can bring back the previous
-//!   file, whole). msal-extensions truncates and writes in place, so a reader can see an empty
+//!   swapped back in by the next write, only while no one else has it open, see `spare.rs`): a
+//!   reader, or a crash, never sees half a file (a crash right after a write can bring back
+//!   the previous file, whole). msal-extensions truncates and writes in place, so a reader can see an empty
 //!   or partial file; this library reads such a file again after a short wait instead of
 //!   believing it, and never writes a cache without the entries it already knew because of an
 //!   empty read.

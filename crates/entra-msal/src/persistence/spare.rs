@@ -22,10 +22,12 @@
 //!   `FALLOC_FL_ZERO_RANGE`, which drops them: measured); on disk the old text is overwritten
 //!   by the zeros or the next text, where a rename leaves it in freed blocks. A replaced file
 //!   linked elsewhere is only unlinked from its temporary name, its other names keep it whole.
-//! - **What a reader sees.** A reader that opens the cache gets the whole old file or the
-//!   whole new one, as with a rename. One that opened the old file before a write and is still
-//!   reading it after the swap can read zeros: this crate's reader, and msal-extensions', read
-//!   an unparsable file again (msal-extensions writes in place, which readers meet far more).
+//! - **Never under a reader.** A file is blanked or filled only when no one else has it open,
+//!   which a write lease proves (`F_SETLEASE` succeeds only on a file with no other open
+//!   descriptor, and is released at once). The replaced file reaches no one by name after the
+//!   swap, so a reader that opened it before keeps reading the whole old text, as with a
+//!   rename: a file still open is unlinked instead of kept (this write then frees its blocks),
+//!   and a spare still open is not reused.
 //! - **Elsewhere.** A file system without `RENAME_EXCHANGE` (NFS, some FUSE) gets the filled
 //!   file by plain rename; other platforms never come here.
 
@@ -57,6 +59,7 @@ pub(super) fn spare_path(target: &Path) -> PathBuf {
 pub(super) fn replace(target: &Path, temp: &Path, data: &[u8]) -> Result<(), Failure> {
     let spare = spare_path(target);
     let (mut file, len) = claim(&spare, temp).map_err(Failure::Write)?;
+    // Filled through `temp` only: no one opens the spare by name from here on.
     if let Err(e) = super::file::fill(&mut file, len, data) {
         let _ = fs::remove_file(temp);
         return Err(Failure::Write(e));
@@ -96,8 +99,9 @@ fn claim(spare: &Path, temp: &Path) -> io::Result<(File, u64)> {
     let regular = fs::symlink_metadata(spare).is_ok_and(|m| m.file_type().is_file());
     if regular && fs::rename(spare, temp).is_ok() {
         match open_existing(temp) {
-            Ok(Some(found)) => return Ok(found),
-            Ok(None) | Err(_) => fs::remove_file(temp)?,
+            Ok(Some((file, len))) if open_only_here(&file) => return Ok((file, len)),
+            // Still open elsewhere: the holder keeps its text, this write makes a new file.
+            Ok(_) | Err(_) => fs::remove_file(temp)?,
         }
     }
     let file = super::file::owner_only()
@@ -129,6 +133,7 @@ fn open_existing(path: &Path) -> io::Result<Option<(File, u64)>> {
 fn blank(path: &Path) -> io::Result<()> {
     static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
     let (file, len) = open_existing(path)?
+        .filter(|(file, _)| open_only_here(file))
         .ok_or_else(|| io::Error::other("the replaced file is not one to reuse"))?;
     let mut at = 0;
     while at < len {
@@ -137,6 +142,23 @@ fn blank(path: &Path) -> io::Result<()> {
         at += chunk as u64;
     }
     Ok(())
+}
+
+/// Whether `file` has no open descriptor but this one, anywhere on the system: a write lease
+/// can be taken only then. It is released at once, so no lease break (and no `SIGIO`) can
+/// follow. `false` where leases are off or unsupported: the file is then not reused.
+#[allow(unsafe_code)]
+fn open_only_here(file: &File) -> bool {
+    use std::os::fd::AsRawFd;
+    let fd = file.as_raw_fd();
+    // SAFETY: `fd` is a live descriptor owned by `file` for both calls; `F_SETLEASE` takes an
+    // integer argument and touches no memory of this process.
+    unsafe {
+        if libc::fcntl(fd, libc::F_SETLEASE, libc::F_WRLCK) != 0 {
+            return false;
+        }
+        libc::fcntl(fd, libc::F_SETLEASE, libc::F_UNLCK) == 0
+    }
 }
 
 #[cfg(test)]
@@ -236,6 +258,47 @@ mod tests {
         save(&target, "{\"v\": 10}", 10);
         assert_eq!(fs::read_to_string(&target).unwrap(), "{\"v\": 10}");
         assert!(spare.is_dir());
+    }
+
+    #[test]
+    fn a_reader_of_the_replaced_file_reads_it_whole() {
+        use std::io::Read;
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("cache.json");
+        save(&target, "{\"v\": 1}", 0);
+        save(&target, "{\"v\": 2}", 1);
+        let spare = spare_path(&target);
+        let spare_inode = fs::metadata(&spare).unwrap().ino();
+
+        // A reader opens the cache; a write replaces it: the old file is not blanked.
+        let mut reader = File::open(&target).unwrap();
+        save(&target, "{\"v\": 3}", 2);
+        let mut text = String::new();
+        reader.read_to_string(&mut text).unwrap();
+        assert_eq!(text, "{\"v\": 2}");
+        assert!(
+            !spare.exists(),
+            "a file still open is not kept as the spare"
+        );
+        assert_eq!(reader.metadata().unwrap().nlink(), 0, "it was unlinked");
+        assert_eq!(
+            fs::metadata(&target).unwrap().ino(),
+            spare_inode,
+            "the spare was filled"
+        );
+
+        // A descriptor left open on the spare: the next write makes a new file.
+        save(&target, "{\"v\": 4}", 3);
+        let spare_inode = fs::metadata(&spare).unwrap().ino();
+        let holder = File::open(&spare).unwrap();
+        save(&target, "{\"v\": 5}", 4);
+        assert_ne!(fs::metadata(&target).unwrap().ino(), spare_inode);
+        assert_eq!(
+            holder.metadata().unwrap().nlink(),
+            0,
+            "unlinked, not filled"
+        );
+        assert_eq!(fs::read_to_string(&target).unwrap(), "{\"v\": 5}");
     }
 
     #[test]
