@@ -147,19 +147,24 @@ fn blank(path: &Path) -> io::Result<()> {
 }
 
 /// Whether `file` has no open descriptor but this one, anywhere on the system: a write lease
-/// can be taken only then. It is released at once, so no lease break (and no `SIGIO`) can
-/// follow. `false` where leases are off or unsupported: the file is then not reused.
+/// can be taken only then. It is released at once. A process that opens the file in between
+/// (only its temporary name reaches it) breaks the lease, which signals the holder: the signal
+/// is set to `SIGURG` first, ignored unless a program asks for it, instead of the default
+/// `SIGIO`, which would end the process. `false` where leases are off or unsupported: the file
+/// is then not reused.
 #[allow(unsafe_code)]
 fn open_only_here(file: &File) -> bool {
+    // `fcntl`'s `F_SETSIG`: 10 in the kernel's generic headers, which every architecture Rust
+    // builds Linux for uses (only PA-RISC differs); the `libc` crate leaves it out for glibc.
+    const F_SETSIG: libc::c_int = 10;
     use std::os::fd::AsRawFd;
     let fd = file.as_raw_fd();
-    // SAFETY: `fd` is a live descriptor owned by `file` for both calls; `F_SETLEASE` takes an
-    // integer argument and touches no memory of this process.
+    // SAFETY: `fd` is a live descriptor owned by `file` for every call; `F_SETSIG` and
+    // `F_SETLEASE` take an integer argument and touch no memory of this process.
     unsafe {
-        if libc::fcntl(fd, libc::F_SETLEASE, libc::F_WRLCK) != 0 {
-            return false;
-        }
-        libc::fcntl(fd, libc::F_SETLEASE, libc::F_UNLCK) == 0
+        libc::fcntl(fd, F_SETSIG, libc::SIGURG) == 0
+            && libc::fcntl(fd, libc::F_SETLEASE, libc::F_WRLCK) == 0
+            && libc::fcntl(fd, libc::F_SETLEASE, libc::F_UNLCK) == 0
     }
 }
 
