@@ -27,7 +27,10 @@
 //!   descriptor, and is released at once). The replaced file reaches no one by name after the
 //!   swap, so a reader that opened it before keeps reading the whole old text, as with a
 //!   rename: a file still open is unlinked instead of kept (this write then frees its blocks),
-//!   and a spare still open is not reused.
+//!   and a spare still open is not reused. What remains is an open that had looked the path up
+//!   just before the swap and completes just after the lease check, a window of microseconds:
+//!   that reader can meet zeros, never another text, and reads again (this crate's reader
+//!   does, and msal-extensions' too).
 //! - **Elsewhere.** A file system without `RENAME_EXCHANGE` (NFS, some FUSE) gets the filled
 //!   file by plain rename; other platforms never come here.
 
