@@ -50,7 +50,7 @@ pub(super) enum Failure {
 }
 
 /// The spare of the cache file `target`: `.<name>.spare` in the same directory.
-pub(super) fn spare_path(target: &Path) -> PathBuf {
+fn spare_path(target: &Path) -> PathBuf {
     let file_name = target.file_name().unwrap_or_else(|| "cache".as_ref());
     let mut name = std::ffi::OsString::with_capacity(file_name.len() + ".spare".len() + 1);
     name.push(".");
