@@ -136,7 +136,8 @@ fn open_existing(path: &Path) -> io::Result<Option<(File, u64)>> {
 /// in memory for the next write; `Err` when it must not be kept (linked elsewhere, not ours) or
 /// cannot be blanked.
 fn blank(path: &Path) -> io::Result<()> {
-    static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+    // Made on the first blanking, not kept in every program's read-only data.
+    static ZEROS: std::sync::LazyLock<Vec<u8>> = std::sync::LazyLock::new(|| vec![0; 64 * 1024]);
     let (file, len) = open_existing(path)?
         .filter(|(file, _)| open_only_here(file))
         .ok_or_else(|| io::Error::other("the replaced file is not one to reuse"))?;
