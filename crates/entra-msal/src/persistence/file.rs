@@ -264,11 +264,7 @@ impl FilePersistence {
     }
 
     fn write_temp(temp: &Path, data: &[u8]) -> io::Result<()> {
-        fill(
-            &mut owner_only().write(true).create_new(true).open(temp)?,
-            0,
-            data,
-        )
+        fill(&mut create_private(temp)?, 0, data)
     }
 
     /// The file's bytes; `None` when it does not exist.
@@ -684,8 +680,14 @@ pub(super) fn fill(file: &mut File, len: u64, data: &[u8]) -> io::Result<()> {
     file.sync_all()
 }
 
+/// A new file at `path` (never an existing one), readable and writable by the owner only,
+/// open for writing.
+pub(super) fn create_private(path: &Path) -> io::Result<File> {
+    owner_only().write(true).create_new(true).open(path)
+}
+
 /// Options that create files readable and writable by the owner only.
-pub(super) fn owner_only() -> OpenOptions {
+fn owner_only() -> OpenOptions {
     #[cfg(unix)]
     {
         let mut options = OpenOptions::new();

@@ -2,11 +2,11 @@
 //!
 //! A replacement by rename frees the old file's blocks and allocates the new file's. On a file
 //! system mounted with online `discard` the freeing waits for the device: on this project's
-//! test machines (ext4 on a virtual disk) it was 200–330 µs of a write of 0.8 ms. So the file a
-//! write replaces is kept next to the cache as a blank **spare** (`.<name>.spare`), and the next
-//! write fills it and swaps it in with `renameat2(RENAME_EXCHANGE)`: the same atomic
-//! replacement, the same single `fsync`, with no block freed or allocated while the cache's
-//! size stays about the same.
+//! test machines (ext4 on a virtual disk) it was 200–330 µs of a write of 0.8 ms
+//! (`scripts/bench-file-replace` times each step). So the file a write replaces is kept next
+//! to the cache as a blank **spare** (`.<name>.spare`), and the next write fills it and swaps
+//! it in with `renameat2(RENAME_EXCHANGE)`: the same atomic replacement, the same single
+//! `fsync`, with no block freed or allocated while the cache's size stays about the same.
 //!
 //! - **One writer per spare.** A write claims the spare by renaming it to its own temporary
 //!   name before opening it, so two writers (even ones that skip the lock) never fill one
@@ -109,11 +109,7 @@ fn claim(spare: &Path, temp: &Path) -> io::Result<(File, u64)> {
             Ok(_) | Err(_) => fs::remove_file(temp)?,
         }
     }
-    let file = super::file::owner_only()
-        .write(true)
-        .create_new(true)
-        .open(temp)?;
-    Ok((file, 0))
+    Ok((super::file::create_private(temp)?, 0))
 }
 
 /// `path` opened for writing, with its length, if it is a file of ours no one else can read or
