@@ -431,28 +431,117 @@ impl Serialize for AppMetadata {
 // Reading: an entry becomes typed only when every field this crate relies on is present with the
 // right type; otherwise it is kept verbatim as an entry "of unknown shape".
 
+/// One known field's value as read: a string borrowed from the document when it has no escape
+/// sequence (most do: nothing is allocated for a field that is only checked, parsed or shared),
+/// else any JSON value.
+#[derive(Debug, PartialEq)]
+pub(crate) enum FieldValue<'de> {
+    /// A string, borrowed from the document.
+    Text(&'de str),
+    /// Any other value (or a string with an escape sequence, decoded).
+    Json(Value),
+}
+
+impl FieldValue<'_> {
+    fn into_json(self) -> Value {
+        match self {
+            Self::Text(s) => Value::String(s.to_owned()),
+            Self::Json(v) => v,
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for FieldValue<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(FieldValueVisitor)
+    }
+}
+
+struct FieldValueVisitor;
+
+impl<'de> serde::de::Visitor<'de> for FieldValueVisitor {
+    type Value = FieldValue<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(FieldValue::Text(v))
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(FieldValue::Json(Value::String(v.to_owned())))
+    }
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(FieldValue::Json(Value::String(v)))
+    }
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(FieldValue::Json(Value::Bool(v)))
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(FieldValue::Json(Value::from(v)))
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(FieldValue::Json(Value::from(v)))
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(FieldValue::Json(Value::from(v)))
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(FieldValue::Json(Value::Null))
+    }
+    fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(FieldValue::Json(Value::Null))
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        let d = serde::de::value::SeqAccessDeserializer::new(seq);
+        serde::Deserialize::deserialize(d).map(FieldValue::Json)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        let d = serde::de::value::MapAccessDeserializer::new(map);
+        serde::Deserialize::deserialize(d).map(FieldValue::Json)
+    }
+}
+
+/// The most fields an [`Entity`] knows (`AccessToken`'s): a reader keeps them on the stack.
+pub(crate) const MAX_FIELDS: usize = 14;
+
+const _: () = assert!(
+    AccessToken::FIELDS.len() <= MAX_FIELDS
+        && RefreshToken::FIELDS.len() <= MAX_FIELDS
+        && IdToken::FIELDS.len() <= MAX_FIELDS
+        && AccountEntity::FIELDS.len() <= MAX_FIELDS
+        && AppMetadata::FIELDS.len() <= MAX_FIELDS
+);
+
 /// An entity that can be built from the fields of one JSON entry.
 pub(crate) trait Entity: Sized {
     /// The field names this type understands, in the order `from_fields` receives them.
     const FIELDS: &'static [&'static str];
 
-    /// Builds the entity from the known fields (indexed like `FIELDS`) and the unknown ones.
-    /// When the entry does not fit, returns it whole as a JSON object.
-    fn from_fields(fields: Vec<Option<Value>>, extra: Map<String, Value>) -> Result<Self, Value>;
+    /// Builds the entity from the known fields (indexed like `FIELDS`, taken out of `fields`)
+    /// and the unknown ones. When the entry does not fit, returns it whole as a JSON object.
+    fn from_fields(
+        fields: &mut [Option<FieldValue<'_>>],
+        extra: Map<String, Value>,
+    ) -> Result<Self, Value>;
 }
 
 /// Puts the fields back into one JSON object (for entries that do not fit the schema).
-fn reassemble(names: &[&str], fields: Vec<Option<Value>>, mut extra: Map<String, Value>) -> Value {
+fn reassemble(
+    names: &[&str],
+    fields: &mut [Option<FieldValue<'_>>],
+    mut extra: Map<String, Value>,
+) -> Value {
     for (name, value) in names.iter().zip(fields) {
-        if let Some(value) = value {
-            extra.insert((*name).to_string(), value);
+        if let Some(value) = value.take() {
+            extra.insert((*name).to_string(), value.into_json());
         }
     }
     Value::Object(extra)
 }
 
 /// Parses an epoch time written as a decimal string (MSAL) or a JSON number (tolerated).
-pub(crate) fn parse_time(v: &Value) -> Option<i64> {
+fn parse_time(v: &Value) -> Option<i64> {
     match v {
         Value::String(s) => s.trim().parse().ok(),
         Value::Number(n) => n.as_i64().or_else(|| {
@@ -464,48 +553,57 @@ pub(crate) fn parse_time(v: &Value) -> Option<i64> {
     }
 }
 
-fn is_str(v: &Option<Value>) -> bool {
-    matches!(v, Some(Value::String(_)))
-}
-
-/// Absent, `null`, or a string.
-fn is_opt_str(v: &Option<Value>) -> bool {
-    matches!(v, None | Some(Value::Null) | Some(Value::String(_)))
-}
-
-fn is_time(v: &Option<Value>) -> bool {
-    v.as_ref().and_then(parse_time).is_some()
-}
-
-/// Absent, `null`, or a time.
-fn is_opt_time(v: &Option<Value>) -> bool {
-    matches!(v, None | Some(Value::Null)) || is_time(v)
-}
-
-/// Absent or exactly `expected`.
-fn is_credential_type(v: &Option<Value>, expected: &str) -> bool {
+/// The field's text when it is a string.
+fn text<'a>(v: &'a Option<FieldValue<'_>>) -> Option<&'a str> {
     match v {
-        None => true,
-        Some(Value::String(s)) => s == expected,
-        _ => false,
-    }
-}
-
-fn take_str(v: &mut Option<Value>) -> String {
-    match v.take() {
-        Some(Value::String(s)) => s,
-        _ => String::new(),
-    }
-}
-
-fn take_opt_str(v: &mut Option<Value>) -> Option<String> {
-    match v.take() {
-        Some(Value::String(s)) => Some(s),
+        Some(FieldValue::Text(s)) => Some(s),
+        Some(FieldValue::Json(Value::String(s))) => Some(s),
         _ => None,
     }
 }
 
-/// The OAuth default token type, and nearly every token's.
+fn is_str(v: &Option<FieldValue<'_>>) -> bool {
+    text(v).is_some()
+}
+
+/// Absent, `null`, or a string.
+fn is_opt_str(v: &Option<FieldValue<'_>>) -> bool {
+    matches!(v, None | Some(FieldValue::Json(Value::Null))) || is_str(v)
+}
+
+fn time(v: &Option<FieldValue<'_>>) -> Option<i64> {
+    match v.as_ref()? {
+        FieldValue::Text(s) => s.trim().parse().ok(),
+        FieldValue::Json(v) => parse_time(v),
+    }
+}
+
+fn is_time(v: &Option<FieldValue<'_>>) -> bool {
+    time(v).is_some()
+}
+
+/// Absent, `null`, or a time.
+fn is_opt_time(v: &Option<FieldValue<'_>>) -> bool {
+    matches!(v, None | Some(FieldValue::Json(Value::Null))) || is_time(v)
+}
+
+/// Absent or exactly `expected`.
+fn is_credential_type(v: &Option<FieldValue<'_>>, expected: &str) -> bool {
+    v.is_none() || text(v) == Some(expected)
+}
+
+fn take_str(v: &mut Option<FieldValue<'_>>) -> String {
+    take_opt_str(v).unwrap_or_default()
+}
+
+fn take_opt_str(v: &mut Option<FieldValue<'_>>) -> Option<String> {
+    match v.take()? {
+        FieldValue::Text(s) => Some(s.to_owned()),
+        FieldValue::Json(Value::String(s)) => Some(s),
+        FieldValue::Json(_) => None,
+    }
+}
+
 pub(crate) const BEARER: &str = "Bearer";
 
 /// A token type as the cache keeps it (and a result from the cache hands it out): `Bearer` is
@@ -518,8 +616,8 @@ pub(crate) fn token_type<T: AsRef<str> + Into<String>>(text: T) -> Cow<'static, 
     }
 }
 
-fn take_time(v: &mut Option<Value>) -> Option<i64> {
-    v.take().as_ref().and_then(parse_time)
+fn take_time(v: &mut Option<FieldValue<'_>>) -> Option<i64> {
+    time(&v.take())
 }
 
 impl Entity for AccessToken {
@@ -540,7 +638,10 @@ impl Entity for AccessToken {
         "ext_cache_key",
     ];
 
-    fn from_fields(mut f: Vec<Option<Value>>, extra: Map<String, Value>) -> Result<Self, Value> {
+    fn from_fields(
+        f: &mut [Option<FieldValue<'_>>],
+        extra: Map<String, Value>,
+    ) -> Result<Self, Value> {
         let fits = f.len() == Self::FIELDS.len()
             && is_credential_type(&f[0], ACCESS_TOKEN)
             && is_str(&f[1])
@@ -560,12 +661,12 @@ impl Entity for AccessToken {
             return Err(reassemble(Self::FIELDS, f, extra));
         }
         Ok(Self {
-            secret: take_str(&mut f[1]).into(),
+            secret: Arc::from(text(&f[1]).unwrap_or_default()),
             home_account_id: take_opt_str(&mut f[2]),
-            environment: shared_text(TextKind::Environment, &take_str(&mut f[3])),
-            client_id: shared_text(TextKind::ClientId, &take_str(&mut f[4])),
+            environment: shared_text(TextKind::Environment, text(&f[3]).unwrap_or_default()),
+            client_id: shared_text(TextKind::ClientId, text(&f[4]).unwrap_or_default()),
             target: take_str(&mut f[5]),
-            realm: shared_text(TextKind::Realm, &take_str(&mut f[6])),
+            realm: shared_text(TextKind::Realm, text(&f[6]).unwrap_or_default()),
             token_type: take_opt_str(&mut f[7]).map(token_type),
             cached_at: take_time(&mut f[8]),
             expires_on: take_time(&mut f[9]).unwrap_or_default(),
@@ -590,7 +691,10 @@ impl Entity for RefreshToken {
         "family_id",
     ];
 
-    fn from_fields(mut f: Vec<Option<Value>>, extra: Map<String, Value>) -> Result<Self, Value> {
+    fn from_fields(
+        f: &mut [Option<FieldValue<'_>>],
+        extra: Map<String, Value>,
+    ) -> Result<Self, Value> {
         let fits = f.len() == Self::FIELDS.len()
             && is_credential_type(&f[0], REFRESH_TOKEN)
             && is_str(&f[1])
@@ -626,7 +730,10 @@ impl Entity for IdToken {
         "client_id",
     ];
 
-    fn from_fields(mut f: Vec<Option<Value>>, extra: Map<String, Value>) -> Result<Self, Value> {
+    fn from_fields(
+        f: &mut [Option<FieldValue<'_>>],
+        extra: Map<String, Value>,
+    ) -> Result<Self, Value> {
         let fits = f.len() == Self::FIELDS.len()
             && is_credential_type(&f[0], ID_TOKEN)
             && is_str(&f[1])
@@ -659,7 +766,10 @@ impl Entity for AccountEntity {
         "account_source",
     ];
 
-    fn from_fields(mut f: Vec<Option<Value>>, extra: Map<String, Value>) -> Result<Self, Value> {
+    fn from_fields(
+        f: &mut [Option<FieldValue<'_>>],
+        extra: Map<String, Value>,
+    ) -> Result<Self, Value> {
         let fits = f.len() == Self::FIELDS.len() && f[..6].iter().all(is_str) && is_opt_str(&f[6]);
         if !fits {
             return Err(reassemble(Self::FIELDS, f, extra));
@@ -680,11 +790,14 @@ impl Entity for AccountEntity {
 impl Entity for AppMetadata {
     const FIELDS: &'static [&'static str] = &["client_id", "environment", "family_id"];
 
-    fn from_fields(mut f: Vec<Option<Value>>, extra: Map<String, Value>) -> Result<Self, Value> {
+    fn from_fields(
+        f: &mut [Option<FieldValue<'_>>],
+        extra: Map<String, Value>,
+    ) -> Result<Self, Value> {
         let fits = f.len() == Self::FIELDS.len()
             && is_str(&f[0])
             && is_str(&f[1])
-            && matches!(&f[2], None | Some(Value::String(_)));
+            && (f[2].is_none() || is_str(&f[2]));
         if !fits {
             return Err(reassemble(Self::FIELDS, f, extra));
         }
@@ -713,8 +826,11 @@ mod tests {
         let Value::Object(mut map) = v else {
             return Err(v);
         };
-        let fields = T::FIELDS.iter().map(|n| map.remove(*n)).collect();
-        T::from_fields(fields, map)
+        let mut fields: Vec<_> = T::FIELDS
+            .iter()
+            .map(|n| map.remove(*n).map(FieldValue::Json))
+            .collect();
+        T::from_fields(&mut fields, map)
     }
 
     fn at() -> AccessToken {

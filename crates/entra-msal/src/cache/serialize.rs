@@ -16,8 +16,8 @@ use serde_json::{Map, Value};
 
 use super::pretty_json;
 use super::schema::{
-    ACCESS_TOKEN, ACCOUNT, APP_METADATA, AccessToken, AccountEntity, AppMetadata, Entity, ID_TOKEN,
-    IdToken, REFRESH_TOKEN, RefreshToken,
+    ACCESS_TOKEN, ACCOUNT, APP_METADATA, AccessToken, AccountEntity, AppMetadata, Entity,
+    FieldValue, ID_TOKEN, IdToken, MAX_FIELDS, REFRESH_TOKEN, RefreshToken,
 };
 use super::store::{AccessTokens, EntryJson, EntryRef, Indexed, Section as StoreSection, Store};
 
@@ -211,17 +211,19 @@ enum Entry<T> {
 
 impl<T: Entity> ObjectOr for Entry<T> {
     fn from_object<'de, A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
-        let mut fields: Vec<Option<Value>> = vec![None; T::FIELDS.len()];
+        let mut fields: [Option<FieldValue<'de>>; MAX_FIELDS] = Default::default();
+        let fields = &mut fields[..T::FIELDS.len()];
         let mut extra = Map::new();
         while let Some(field) = map.next_key_seed(FieldSeed(T::FIELDS))? {
-            let value: Value = map.next_value()?;
             match field {
                 Field::Known(i) => {
+                    let value: FieldValue<'de> = map.next_value()?;
                     if let Some(slot) = fields.get_mut(i) {
                         *slot = Some(value);
                     }
                 }
                 Field::Other(name) => {
+                    let value: Value = map.next_value()?;
                     extra.insert(name, value);
                 }
             }
@@ -454,6 +456,38 @@ mod tests {
         assert_eq!(out["AccessToken"]["k"]["expires_on"], "5");
         assert_eq!(out["AccessToken"]["k"]["cached_at"], "1");
         assert_eq!(out["AccessToken"]["k"]["credential_type"], "AccessToken");
+    }
+
+    /// Known fields are read borrowed from the document when they can be; a string with an
+    /// escape sequence is decoded instead, and an entry that does not fit keeps every field as
+    /// written (a time stays a string, a number a number).
+    #[test]
+    fn escaped_and_borrowed_fields_read_alike() {
+        let plain = r#"{"AccessToken": {"k": {"credential_type": "AccessToken", "secret": "s/1",
+            "home_account_id": null, "environment": "e", "client_id": "c", "target": "t",
+            "realm": "r", "expires_on": "5", "cached_at": "1"}}}"#;
+        let escaped = r#"{"AccessToken": {"k": {"credential_type": "Access\u0054oken",
+            "secret": "s\/1", "home_account_id": null, "environment": "\u0065",
+            "client_id": "c", "target": "t", "realm": "r", "expires_on": " \u0035",
+            "cached_at": "1"}}}"#;
+        for text in [plain, escaped] {
+            let store = from_json(text).unwrap();
+            let sorted = store.access_tokens.sorted();
+            let Some((_, EntryRef::Typed(at, _))) = sorted.first() else {
+                panic!("a typed token");
+            };
+            assert_eq!(&*at.secret, "s/1");
+            assert_eq!(&*at.environment, "e");
+            assert_eq!((at.expires_on, at.cached_at), (5, Some(1)));
+        }
+        let unfit = r#"{"AccessToken": {"k": {"credential_type": "AccessToken", "secret": 7,
+            "home_account_id": null, "environment": "e\u0065", "client_id": "c",
+            "target": "t", "realm": "r", "expires_on": "5", "cached_at": 1.5}}}"#;
+        let store = from_json(unfit).unwrap();
+        assert_eq!(store.access_tokens.len(), 0);
+        let out: Value = serde_json::from_str(&to_json(&store, 0)).unwrap();
+        let expected: Value = serde_json::from_str(unfit).unwrap();
+        assert_eq!(out["AccessToken"], expected["AccessToken"]);
     }
 
     #[test]
