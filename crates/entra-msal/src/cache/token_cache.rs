@@ -151,6 +151,12 @@ impl TokenCache {
         store
     }
 
+    /// Starts loading the cache's own state (its lock, version and the store's tables, not the
+    /// entries): see [`prefetch`](super::prefetch).
+    pub(crate) fn prefetch(&self) {
+        super::prefetch(&*self.shared);
+    }
+
     /// A number that changes whenever the contents may have changed (any write, `deserialize`
     /// included): what was computed from the cache at one version is still right at that
     /// version.

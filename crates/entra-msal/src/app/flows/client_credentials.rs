@@ -48,7 +48,15 @@ pub(crate) async fn run(
                 core.cache.after_access();
                 return Ok(remembered);
             }
-            Recall::Prepared(prepared) => prepared,
+            Recall::Prepared(prepared) => {
+                // No remembered hit: the cache is looked up and, on a miss, a token requested.
+                // Across many applications taking turns, this one's state is likely out of the
+                // processor's caches; asking for all of it now overlaps the misses that reading
+                // it field by field would take one after another.
+                cache::prefetch(core);
+                core.cache.prefetch();
+                prepared
+            }
             Recall::Unknown(print) => core.scope_memo.prepare_new(scopes, print)?,
         }
     } else {
