@@ -433,8 +433,7 @@ impl Serialize for AppMetadata {
 
 /// One known field's value as read: a string borrowed from the document when it has no escape
 /// sequence (most do: nothing is allocated for a field that is only checked, parsed or shared),
-/// else any JSON value.
-#[derive(Debug, PartialEq)]
+/// else any JSON value. No `Debug`: it may hold a secret.
 pub(crate) enum FieldValue<'de> {
     /// A string, borrowed from the document.
     Text(&'de str),
@@ -604,6 +603,7 @@ fn take_opt_str(v: &mut Option<FieldValue<'_>>) -> Option<String> {
     }
 }
 
+/// The OAuth default token type, and nearly every token's.
 pub(crate) const BEARER: &str = "Bearer";
 
 /// A token type as the cache keeps it (and a result from the cache hands it out): `Bearer` is
