@@ -152,7 +152,7 @@ impl TokenCache {
     }
 
     /// Starts loading the cache's own state (its lock, version and the store's tables, not the
-    /// entries): see [`prefetch`](super::prefetch).
+    /// entries): see [`prefetch`](fn@super::prefetch).
     pub(crate) fn prefetch(&self) {
         super::prefetch(&*self.shared);
     }
