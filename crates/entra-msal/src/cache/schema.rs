@@ -450,57 +450,6 @@ impl FieldValue<'_> {
     }
 }
 
-impl<'de> serde::Deserialize<'de> for FieldValue<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(FieldValueVisitor)
-    }
-}
-
-struct FieldValueVisitor;
-
-impl<'de> serde::de::Visitor<'de> for FieldValueVisitor {
-    type Value = FieldValue<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(FieldValue::Text(v))
-    }
-    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(FieldValue::Json(Value::String(v.to_owned())))
-    }
-    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Self::Value, E> {
-        Ok(FieldValue::Json(Value::String(v)))
-    }
-    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Self::Value, E> {
-        Ok(FieldValue::Json(Value::Bool(v)))
-    }
-    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
-        Ok(FieldValue::Json(Value::from(v)))
-    }
-    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
-        Ok(FieldValue::Json(Value::from(v)))
-    }
-    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
-        Ok(FieldValue::Json(Value::from(v)))
-    }
-    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
-        Ok(FieldValue::Json(Value::Null))
-    }
-    fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
-        Ok(FieldValue::Json(Value::Null))
-    }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-        let d = serde::de::value::SeqAccessDeserializer::new(seq);
-        serde::Deserialize::deserialize(d).map(FieldValue::Json)
-    }
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        let d = serde::de::value::MapAccessDeserializer::new(map);
-        serde::Deserialize::deserialize(d).map(FieldValue::Json)
-    }
-}
-
 /// The most fields an [`Entity`] knows (`AccessToken`'s): a reader keeps them on the stack.
 pub(crate) const MAX_FIELDS: usize = 14;
 

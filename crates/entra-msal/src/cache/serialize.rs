@@ -113,14 +113,18 @@ pub(crate) fn to_json_into(store: &Store, mut out: String, capacity: usize) -> S
 // Reading
 
 /// A JSON value that is either an object (handled by `T`) or anything else (kept verbatim).
-trait ObjectOr: Sized {
-    fn from_object<'de, A: MapAccess<'de>>(map: A) -> Result<Self, A::Error>;
+trait ObjectOr<'de>: Sized {
+    fn from_object<A: MapAccess<'de>>(map: A) -> Result<Self, A::Error>;
     fn from_other(value: Value) -> Self;
+    /// A string the document holds as is (without escape sequences).
+    fn from_borrowed_str(v: &'de str) -> Self {
+        Self::from_other(Value::String(v.to_owned()))
+    }
 }
 
 struct ObjectOrVisitor<T>(PhantomData<T>);
 
-impl<'de, T: ObjectOr> Visitor<'de> for ObjectOrVisitor<T> {
+impl<'de, T: ObjectOr<'de>> Visitor<'de> for ObjectOrVisitor<T> {
     type Value = T;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -148,6 +152,9 @@ impl<'de, T: ObjectOr> Visitor<'de> for ObjectOrVisitor<T> {
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<T, E> {
         Ok(T::from_other(Value::from(v)))
     }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<T, E> {
+        Ok(T::from_borrowed_str(v))
+    }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
         Ok(T::from_other(Value::String(v.to_string())))
     }
@@ -164,14 +171,14 @@ impl<'de, T: ObjectOr> Visitor<'de> for ObjectOrVisitor<T> {
 
 struct ObjectOrSeed<T>(PhantomData<T>);
 
-impl<'de, T: ObjectOr> DeserializeSeed<'de> for ObjectOrSeed<T> {
+impl<'de, T: ObjectOr<'de>> DeserializeSeed<'de> for ObjectOrSeed<T> {
     type Value = T;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
         d.deserialize_any(ObjectOrVisitor(PhantomData))
     }
 }
 
-fn next_object_or<'de, A: MapAccess<'de>, T: ObjectOr>(map: &mut A) -> Result<T, A::Error> {
+fn next_object_or<'de, A: MapAccess<'de>, T: ObjectOr<'de>>(map: &mut A) -> Result<T, A::Error> {
     map.next_value_seed(ObjectOrSeed(PhantomData))
 }
 
@@ -209,15 +216,15 @@ enum Entry<T> {
     Raw(Value),
 }
 
-impl<T: Entity> ObjectOr for Entry<T> {
-    fn from_object<'de, A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+impl<'de, T: Entity> ObjectOr<'de> for Entry<T> {
+    fn from_object<A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         let mut fields: [Option<FieldValue<'de>>; MAX_FIELDS] = Default::default();
         let fields = &mut fields[..T::FIELDS.len()];
         let mut extra = Map::new();
         while let Some(field) = map.next_key_seed(FieldSeed(T::FIELDS))? {
             match field {
                 Field::Known(i) => {
-                    let value: FieldValue<'de> = map.next_value()?;
+                    let value: FieldValue<'de> = next_object_or(&mut map)?;
                     if let Some(slot) = fields.get_mut(i) {
                         *slot = Some(value);
                     }
@@ -238,14 +245,28 @@ impl<T: Entity> ObjectOr for Entry<T> {
     }
 }
 
+/// A known field: a string borrowed from the document where it can be, else any value.
+impl<'de> ObjectOr<'de> for FieldValue<'de> {
+    fn from_object<A: MapAccess<'de>>(map: A) -> Result<Self, A::Error> {
+        let object = serde::de::value::MapAccessDeserializer::new(map);
+        serde::Deserialize::deserialize(object).map(FieldValue::Json)
+    }
+    fn from_other(value: Value) -> Self {
+        FieldValue::Json(value)
+    }
+    fn from_borrowed_str(v: &'de str) -> Self {
+        FieldValue::Text(v)
+    }
+}
+
 /// One top-level map: its entries when it is an object, else the value verbatim.
 enum Section<T> {
     Entries(Vec<(String, Entry<T>)>),
     Other(Value),
 }
 
-impl<T: Entity> ObjectOr for Section<T> {
-    fn from_object<'de, A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+impl<'de, T: Entity> ObjectOr<'de> for Section<T> {
+    fn from_object<A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0));
         while let Some(key) = map.next_key::<String>()? {
             let entry: Entry<T> = next_object_or(&mut map)?;
@@ -273,8 +294,8 @@ struct Sections {
 /// `Some(store)` for an object; `None` for any other JSON value.
 struct Top(Option<Sections>);
 
-impl ObjectOr for Top {
-    fn from_object<'de, A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+impl<'de> ObjectOr<'de> for Top {
+    fn from_object<A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         let mut s = Sections::default();
         while let Some(key) = map.next_key::<String>()? {
             match key.as_str() {

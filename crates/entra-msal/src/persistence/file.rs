@@ -263,10 +263,6 @@ impl FilePersistence {
         directory_of(target).join(format!(".{name}.{}.{n}.tmp", std::process::id()))
     }
 
-    fn write_temp(temp: &Path, data: &[u8]) -> io::Result<()> {
-        fill(&mut create_private(temp)?, 0, data)
-    }
-
     /// The file's bytes; `None` when it does not exist.
     ///
     /// # Errors
@@ -335,21 +331,16 @@ impl FilePersistence {
         }
         let temp = Self::temp_path(&target);
         #[cfg(target_os = "linux")]
-        if metadata.is_some() {
-            return super::spare::replace(&target, &temp, data).map_err(|failure| match failure {
-                super::spare::Failure::Write(e) => self.error("write a temporary file next to", &e),
-                super::spare::Failure::Replace(e) => self.error("replace", &e),
-            });
-        }
-        if let Err(e) = Self::write_temp(&temp, data) {
-            let _ = fs::remove_file(&temp);
-            return Err(self.error("write a temporary file next to", &e));
-        }
-        if let Err(e) = fs::rename(&temp, &target) {
-            let _ = fs::remove_file(&temp);
-            return Err(self.error("replace", &e));
-        }
-        Ok(())
+        let replaced = match metadata {
+            Some(_) => super::spare::replace(&target, &temp, data),
+            None => write_new(&target, &temp, data),
+        };
+        #[cfg(not(target_os = "linux"))]
+        let replaced = write_new(&target, &temp, data);
+        replaced.map_err(|failure| match failure {
+            Failure::Write(e) => self.error("write a temporary file next to", &e),
+            Failure::Replace(e) => self.error("replace", &e),
+        })
     }
 
     fn refuse_lock_file(&self, m: &fs::Metadata) -> Error {
@@ -651,6 +642,33 @@ fn directory_of(path: &Path) -> PathBuf {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
         _ => PathBuf::from("."),
     }
+}
+
+/// Where a write failed; the temporary file is gone and the cache intact either way.
+pub(super) enum Failure {
+    /// Writing or flushing the new text at its temporary name.
+    Write(io::Error),
+    /// Putting it in place of the cache file.
+    Replace(io::Error),
+}
+
+/// `data` written to a new file at `temp` (a name no other write uses), then renamed over
+/// `target`.
+fn write_new(target: &Path, temp: &Path, data: &[u8]) -> Result<(), Failure> {
+    let written = create_private(temp).and_then(|mut file| fill(&mut file, 0, data));
+    if let Err(e) = written {
+        let _ = fs::remove_file(temp);
+        return Err(Failure::Write(e));
+    }
+    rename_into_place(temp, target)
+}
+
+/// The filled file at `temp` renamed over `target`; removed when that fails.
+pub(super) fn rename_into_place(temp: &Path, target: &Path) -> Result<(), Failure> {
+    fs::rename(temp, target).map_err(|e| {
+        let _ = fs::remove_file(temp);
+        Failure::Replace(e)
+    })
 }
 
 /// Writes `data` at the start of `file` (new, or a reused one `len` bytes long), cuts it to

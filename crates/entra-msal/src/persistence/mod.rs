@@ -56,10 +56,10 @@
 //!   precise modification time, `fsync`, rename; on Linux the previous file is kept blank and
 //!   swapped back in by the next write, only while no one else has it open, see `spare.rs`): a
 //!   reader, or a crash, never sees half a file (a crash right after a write can bring back
-//!   the previous file, whole). msal-extensions truncates and writes in place, so a reader can see an empty
-//!   or partial file; this library reads such a file again after a short wait instead of
-//!   believing it, and never writes a cache without the entries it already knew because of an
-//!   empty read.
+//!   the previous file, whole). msal-extensions truncates and writes in place, so a reader can
+//!   see an empty or partial file; this library reads such a file again after a short wait
+//!   instead of believing it, and never writes a cache without the entries it already knew
+//!   because of an empty read.
 //! - **Shared and special files.** A cache path that is a symbolic link is written through to
 //!   its target (as msal-extensions does); a device, FIFO, socket or a file above
 //!   [`MAX_CACHE_FILE_BYTES`] is refused, never read or replaced.

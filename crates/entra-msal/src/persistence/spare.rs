@@ -41,13 +41,7 @@ use std::path::{Path, PathBuf};
 
 use rustix::fs::{OFlags, RenameFlags};
 
-/// Where a write failed: filling the temporary file, or putting it in place.
-pub(super) enum Failure {
-    /// Writing or flushing the new text failed; the cache is intact.
-    Write(io::Error),
-    /// The swap (or the rename standing in for it) failed; the cache is intact.
-    Replace(io::Error),
-}
+use super::file::{Failure, create_private, fill, rename_into_place};
 
 /// The spare of the cache file `target`: `.<name>.spare` in the same directory.
 fn spare_path(target: &Path) -> PathBuf {
@@ -63,13 +57,12 @@ fn spare_path(target: &Path) -> PathBuf {
 /// other write uses) for the file being filled and, after the swap, for the replaced one.
 pub(super) fn replace(target: &Path, temp: &Path, data: &[u8]) -> Result<(), Failure> {
     let spare = spare_path(target);
-    let (mut file, len) = claim(&spare, temp).map_err(Failure::Write)?;
     // Filled through `temp` only: no one opens the spare by name from here on.
-    if let Err(e) = super::file::fill(&mut file, len, data) {
+    let filled = claim(&spare, temp).and_then(|(mut file, len)| fill(&mut file, len, data));
+    if let Err(e) = filled {
         let _ = fs::remove_file(temp);
         return Err(Failure::Write(e));
     }
-    drop(file);
     match rustix::fs::renameat_with(
         rustix::fs::CWD,
         temp,
@@ -80,10 +73,7 @@ pub(super) fn replace(target: &Path, temp: &Path, data: &[u8]) -> Result<(), Fai
         Ok(()) => {}
         // Not supported by this file system (or the target vanished): a plain rename.
         Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS | rustix::io::Errno::NOENT) => {
-            return fs::rename(temp, target).map_err(|e| {
-                let _ = fs::remove_file(temp);
-                Failure::Replace(e)
-            });
+            return rename_into_place(temp, target);
         }
         Err(e) => {
             let _ = fs::remove_file(temp);
@@ -109,7 +99,7 @@ fn claim(spare: &Path, temp: &Path) -> io::Result<(File, u64)> {
             Ok(_) | Err(_) => fs::remove_file(temp)?,
         }
     }
-    Ok((super::file::create_private(temp)?, 0))
+    Ok((create_private(temp)?, 0))
 }
 
 /// `path` opened for writing, with its length, if it is a file of ours no one else can read or
