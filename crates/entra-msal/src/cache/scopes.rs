@@ -15,17 +15,22 @@ const GRAPH_PREFIXES: [&str; 2] = [
 /// A lowercased scope without Microsoft Graph's resource prefix.
 fn canonical(scope: &str) -> String {
     let mut scope = lower(scope);
-    if let Some(prefix) = GRAPH_PREFIXES.iter().find(|p| has_graph_prefix(&scope, p)) {
-        scope.drain(..prefix.len());
-    }
+    let prefix = scope.len() - without_graph_prefix(&scope).len();
+    scope.drain(..prefix);
     scope
 }
 
-/// Whether the lowercased `scope` starts with Graph's `prefix` and names a scope after it.
-fn has_graph_prefix(scope: &str, prefix: &str) -> bool {
-    scope.len() > prefix.len()
-        && scope.starts_with(prefix)
-        && !scope[prefix.len()..].starts_with('/')
+/// `scope` without Microsoft Graph's prefix (in any case), when a scope is named after it.
+fn without_graph_prefix(scope: &str) -> &str {
+    GRAPH_PREFIXES
+        .iter()
+        .find(|p| {
+            scope.len() > p.len()
+                && scope.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes())
+                && !scope.as_bytes()[p.len()..].starts_with(b"/")
+        })
+        // The prefix is ASCII, so its end is a character boundary.
+        .map_or(scope, |p| &scope[p.len()..])
 }
 
 /// Lowercases one scope or identifier, without allocating twice for ASCII.
@@ -121,33 +126,10 @@ fn normalized_text(target: &str) -> Box<str> {
             .cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
     });
     pieces.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
-    let len = pieces
-        .iter()
-        .map(|p| p.len() + 1)
-        .sum::<usize>()
-        .saturating_sub(1);
-    let mut text = String::with_capacity(len);
-    for (i, piece) in pieces.iter().enumerate() {
-        if i > 0 {
-            text.push(' ');
-        }
-        text.push_str(piece);
-    }
+    // One allocation of the exact size; lowercased in place.
+    let mut text = pieces.join(" ");
     text.make_ascii_lowercase();
     text.into_boxed_str()
-}
-
-/// An ASCII `scope` without Microsoft Graph's prefix in any case ([`canonical`]'s rule,
-/// before lowercasing).
-fn without_graph_prefix(scope: &str) -> &str {
-    GRAPH_PREFIXES
-        .iter()
-        .find(|p| {
-            scope.len() > p.len()
-                && scope.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes())
-                && !scope.as_bytes()[p.len()..].starts_with(b"/")
-        })
-        .map_or(scope, |p| &scope[p.len()..])
 }
 
 /// Whether `text` is already a normalized set's text: ASCII scopes in canonical form
@@ -166,7 +148,7 @@ pub(crate) fn is_normalized<'a>(scopes: impl IntoIterator<Item = &'a str>) -> bo
     scopes.into_iter().all(|scope| {
         let canonical = is_one_scope(scope)
             && !scope.bytes().any(|b| b.is_ascii_uppercase())
-            && !GRAPH_PREFIXES.iter().any(|p| has_graph_prefix(scope, p));
+            && without_graph_prefix(scope).len() == scope.len();
         let ascending = previous.is_none_or(|p| p < scope);
         previous = Some(scope);
         canonical && ascending
