@@ -55,6 +55,7 @@ mod hash;
 mod key_index;
 mod key_order;
 pub(crate) mod keys;
+mod known_app_metadata;
 mod prefetch;
 mod pretty_json;
 mod query;

@@ -22,6 +22,7 @@ use super::hash::{FastMap, FastSet};
 use super::key_index::KeyIndex;
 use super::key_order::KeyOrder;
 use super::keys;
+use super::known_app_metadata::KnownAppMetadata;
 use super::query::{AccessTokenQuery, RefreshTokenQuery};
 use super::schema::{
     ACCESS_TOKEN, ACCOUNT, APP_METADATA, AccessToken, AccountEntity, AppMetadata, ID_TOKEN,
@@ -164,6 +165,8 @@ pub(crate) struct Section<T> {
     entries: FastMap<String, Stored<T>>,
     raw: FastMap<String, Value>,
     by_account: FastMap<String, FastSet<String>>,
+    /// See [`changes`](Self::changes).
+    changes: u64,
 }
 
 impl<T> Default for Section<T> {
@@ -172,7 +175,17 @@ impl<T> Default for Section<T> {
             entries: FastMap::default(),
             raw: FastMap::default(),
             by_account: FastMap::default(),
+            changes: 0,
         }
+    }
+}
+
+impl<T> Section<T> {
+    /// How many times the section may have changed: every change goes through
+    /// [`insert`](Self::insert), [`insert_raw`](Self::insert_raw) or `remove`, and each counts
+    /// one. What was true of the section at one count is true while the count is the same.
+    pub(crate) fn changes(&self) -> u64 {
+        self.changes
     }
 }
 
@@ -181,6 +194,7 @@ impl<T: Indexed> Section<T> {
     /// and the account of every sign-in, say) leaves the stored one, and its remembered text,
     /// in place.
     pub(crate) fn insert(&mut self, key: String, entry: T) {
+        self.changes += 1;
         if !self.raw.is_empty() {
             self.raw.remove(&key);
         }
@@ -224,11 +238,13 @@ impl<T: Indexed> Section<T> {
 
     /// Keeps an entry of unknown shape under `key`.
     pub(crate) fn insert_raw(&mut self, key: String, value: Value) {
+        self.changes += 1;
         self.remove(&key);
         self.raw.insert(key, value);
     }
 
     fn remove(&mut self, key: &str) -> Option<T> {
+        self.changes += 1;
         let entry = self.entries.remove(key)?.value;
         if let Some(slot) = entry.account_slot()
             && let Some(keys) = self.by_account.get_mut(&slot)
@@ -769,6 +785,8 @@ pub(crate) struct Store {
     /// Unknown top-level keys, and known ones whose value is not an object.
     pub(crate) extra: Map<String, Value>,
     pub(crate) app_metadata: Section<AppMetadata>,
+    /// The app metadata entry [`apply`](Self::apply) last confirmed or wrote.
+    known_app_metadata: KnownAppMetadata,
     pub(crate) refresh_tokens: Section<RefreshToken>,
     pub(crate) id_tokens: Section<IdToken>,
     pub(crate) accounts: Section<AccountEntity>,
@@ -804,6 +822,14 @@ impl Store {
             self.refresh_tokens.insert(rt.key(), *rt);
         }
         self.drop_stray(APP_METADATA);
+        // The application's entry, confirmed last time and untouched since: nothing to read.
+        if self
+            .known_app_metadata
+            .holds(self.app_metadata.changes(), &e.app_metadata)
+        {
+            self.key_buffer = key;
+            return;
+        }
         keys::app_metadata_key_into(
             &mut key,
             e.app_metadata.environment,
@@ -819,6 +845,8 @@ impl Store {
         } else {
             self.app_metadata.insert(key, e.app_metadata.to_entity());
         }
+        self.known_app_metadata
+            .remember(self.app_metadata.changes(), &e.app_metadata);
     }
 
     /// See [`TokenCache::find_access_token`](super::TokenCache::find_access_token).
@@ -1053,6 +1081,74 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The app metadata of a response, alone.
+    fn app_metadata_only<'a>(client_id: &'a str, family: Option<&str>) -> Entities<'a> {
+        Entities {
+            access_token: None,
+            account: None,
+            id_token: None,
+            id_token_claims: Map::new(),
+            refresh_token: None,
+            app_metadata: super::super::add::NewAppMetadata {
+                client_id,
+                environment: "login.example.com",
+                family_id: family.map(Into::into),
+            },
+        }
+    }
+
+    /// The entry `apply` confirmed last is known without the section while nothing else
+    /// changed it; any change, and another entry, go the long way and file what they must.
+    #[test]
+    fn the_app_metadata_confirmed_last_is_known_until_the_section_changes() {
+        let mut store = Store::default();
+        let key = keys::app_metadata_key("login.example.com", "c");
+        let stored = |store: &Store| store.app_metadata.get(&key).cloned();
+        let mut first = app_metadata_only("c", None);
+        store.apply(&mut first);
+        let written = stored(&store).expect("filed");
+        assert!(first.app_metadata.is(&written));
+        assert!(
+            store
+                .known_app_metadata
+                .holds(store.app_metadata.changes(), &first.app_metadata)
+        );
+        // Again: answered by what is known, and the section is unchanged.
+        let changes = store.app_metadata.changes();
+        store.apply(&mut app_metadata_only("c", None));
+        assert_eq!(store.app_metadata.changes(), changes);
+        assert_eq!(stored(&store), Some(written.clone()));
+        // An entry of unknown shape under the same key (as a file may hold): no longer known,
+        // and the next response files its typed entry over it, as before.
+        store
+            .app_metadata
+            .insert_raw(key.clone(), serde_json::json!({"odd": true}));
+        assert!(
+            !store
+                .known_app_metadata
+                .holds(store.app_metadata.changes(), &first.app_metadata)
+        );
+        store.apply(&mut app_metadata_only("c", None));
+        assert_eq!(stored(&store), Some(written.clone()));
+        assert!(store.app_metadata.raw.is_empty());
+        // A family id, then none again: each is filed.
+        store.apply(&mut app_metadata_only("c", Some("1")));
+        assert_eq!(stored(&store).and_then(|m| m.family_id), Some("1".into()));
+        store.apply(&mut app_metadata_only("c", None));
+        assert_eq!(stored(&store), Some(written.clone()));
+        // The entry changed in place by another path: no longer known, filed again.
+        let mut changed = written.clone();
+        changed.family_id = Some("2".into());
+        store.app_metadata.insert(key.clone(), changed);
+        store.apply(&mut app_metadata_only("c", None));
+        assert_eq!(stored(&store), Some(written.clone()));
+        // Another application's entry beside it, then the first one's again.
+        store.apply(&mut app_metadata_only("d", None));
+        store.apply(&mut app_metadata_only("c", Some("1")));
+        assert_eq!(stored(&store).and_then(|m| m.family_id), Some("1".into()));
+        assert_eq!(store.app_metadata.len(), 2);
+    }
 
     /// An equal replacement keeps the stored entry's remembered text; a different one drops it.
     #[test]
