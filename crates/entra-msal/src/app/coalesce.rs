@@ -15,14 +15,54 @@ pub struct Coalescer {
 
 /// The locks of the keys in flight, plus the last key released (kept: the next request is
 /// usually for the same key) and one idle lock for a new key.
+///
+/// The last key released sits inline, outside the map: an application asking for its usual
+/// scopes again finds its lock without hashing the key or reading the map's table (across
+/// many applications taking turns, likely cache misses).
 #[derive(Debug, Default)]
 struct Locks {
-    /// Keyed with the cache's fast hasher (a key is the application's partition and scopes).
-    by_key: FastMap<Arc<str>, Arc<AsyncMutex<()>>>,
-    /// The last key released, still in `by_key`: the only key kept while idle.
-    idle: Option<Arc<str>>,
+    /// The key released last and its lock, idle or in flight again; never also in `others`.
+    current: Option<(Arc<str>, Arc<AsyncMutex<()>>)>,
+    /// Every other key with a lock, in flight or waited for. Keyed with the cache's fast
+    /// hasher (a key is the application's partition and scopes).
+    others: FastMap<Arc<str>, Arc<AsyncMutex<()>>>,
     /// The lock of the idle key dropped last: a new key takes it instead of allocating one.
     spare: Option<Arc<AsyncMutex<()>>>,
+}
+
+impl Locks {
+    /// The key's own copy and its lock, when it has one.
+    fn find(&self, key: &str) -> Option<(Arc<str>, Arc<AsyncMutex<()>>)> {
+        match &self.current {
+            Some((current, lock)) if **current == *key => Some((current.clone(), lock.clone())),
+            _ => self
+                .others
+                .get_key_value(key)
+                .map(|(key, lock)| (key.clone(), lock.clone())),
+        }
+    }
+
+    /// `key`, whose last holder just let it go, becomes the current key. The one before goes,
+    /// its lock kept as the spare, unless it is in flight again: then it joins the others.
+    fn released(&mut self, key: &Arc<str>) {
+        if self
+            .current
+            .as_ref()
+            .is_some_and(|(current, _)| Arc::ptr_eq(current, key))
+        {
+            return;
+        }
+        let Some(lock) = self.others.remove(&**key) else {
+            return;
+        };
+        if let Some((previous, previous_lock)) = self.current.replace((key.clone(), lock)) {
+            if Arc::strong_count(&previous_lock) == 1 {
+                self.spare = Some(previous_lock);
+            } else {
+                self.others.insert(previous, previous_lock);
+            }
+        }
+    }
 }
 
 impl Coalescer {
@@ -30,8 +70,8 @@ impl Coalescer {
     pub async fn lock(&self, key: impl Into<Arc<str>> + AsRef<str>) -> CoalesceGuard<'_> {
         let (key, lock) = {
             let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
-            match locks.by_key.get_key_value(key.as_ref()) {
-                Some((key, lock)) => (key.clone(), lock.clone()),
+            match locks.find(key.as_ref()) {
+                Some(found) => found,
                 None => {
                     let key: Arc<str> = key.into();
                     // The spare only while nobody else holds it (its last guard is gone).
@@ -40,7 +80,7 @@ impl Coalescer {
                         .take()
                         .filter(|spare| Arc::strong_count(spare) == 1)
                         .unwrap_or_default();
-                    locks.by_key.insert(key.clone(), lock.clone());
+                    locks.others.insert(key.clone(), lock.clone());
                     (key, lock)
                 }
             }
@@ -58,10 +98,11 @@ impl Coalescer {
         }
     }
 
-    /// How many keys have a lock (in flight, or waited for).
+    /// How many keys have a lock (in flight, waited for, or the current one idle).
     #[cfg(test)]
     fn keys(&self) -> usize {
-        self.locks.lock().unwrap().by_key.len()
+        let locks = self.locks.lock().unwrap();
+        locks.others.len() + usize::from(locks.current.is_some())
     }
 }
 
@@ -76,23 +117,12 @@ pub struct CoalesceGuard<'a> {
 impl Drop for CoalesceGuard<'_> {
     fn drop(&mut self) {
         let mut locks = self.owner.locks.lock().unwrap_or_else(|p| p.into_inner());
-        // Two references: the map's and this guard's. Anyone else waiting holds a third.
+        // Two references: the one kept with the key and this guard's. Anyone else waiting
+        // holds a third, and releases the key in turn.
         if Arc::strong_count(OwnedMutexGuard::mutex(&self.guard)) > 2 {
             return;
         }
-        // This key becomes the idle one; the one before goes, unless it is in use again (its
-        // own release will then drop this one): at most one idle key stays.
-        let Some(previous) = locks.idle.replace(self.key.clone()) else {
-            return;
-        };
-        if previous != self.key
-            && locks
-                .by_key
-                .get(&*previous)
-                .is_some_and(|lock| Arc::strong_count(lock) == 1)
-        {
-            locks.spare = locks.by_key.remove(&*previous);
-        }
+        locks.released(&self.key);
     }
 }
 
@@ -136,6 +166,43 @@ mod tests {
         assert_eq!(coalescer.keys(), 1, "released keys do not pile up");
     }
 
+    /// Lets a spawned caller queue up on `held`'s lock; fails if it never does (it took
+    /// another lock).
+    async fn queued_on(held: &CoalesceGuard<'_>) {
+        for _ in 0..1000 {
+            if Arc::strong_count(OwnedMutexGuard::mutex(&held.guard)) == 3 {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+        panic!("the second caller did not wait on the lock in flight");
+    }
+
+    #[tokio::test]
+    async fn the_current_key_in_flight_stays_findable_when_another_is_released() {
+        let coalescer = Arc::new(Coalescer::default());
+        drop(coalescer.lock("a").await);
+        // "a" is the current key, and in flight again while "b" comes and goes.
+        let held = coalescer.lock("a").await;
+        drop(coalescer.lock("b").await);
+        assert_eq!(coalescer.keys(), 2, "b is current now; a, in flight, is kept");
+        // A second caller for "a" queues on the lock in flight, not a new one.
+        let waiter = {
+            let coalescer = Arc::clone(&coalescer);
+            tokio::spawn(async move {
+                let _second = coalescer.lock("a").await;
+            })
+        };
+        queued_on(&held).await;
+        drop(held);
+        waiter.await.unwrap();
+        assert_eq!(coalescer.keys(), 1, "a is current again, b idle and gone");
+        let b = coalescer.lock("b").await;
+        assert_eq!(coalescer.keys(), 2);
+        drop(b);
+        assert_eq!(coalescer.keys(), 1);
+    }
+
     #[tokio::test]
     async fn a_key_stays_while_someone_waits_for_it() {
         let coalescer = Arc::new(Coalescer::default());
@@ -146,10 +213,7 @@ mod tests {
                 let _second = coalescer.lock("k").await;
             })
         };
-        // Let the waiter queue up on the same lock.
-        while Arc::strong_count(OwnedMutexGuard::mutex(&held.guard)) < 3 {
-            tokio::task::yield_now().await;
-        }
+        queued_on(&held).await;
         drop(held);
         waiter.await.unwrap();
         assert_eq!(coalescer.keys(), 1, "the key stays, idle");
