@@ -185,7 +185,11 @@ mod tests {
         // "a" is the current key, and in flight again while "b" comes and goes.
         let held = coalescer.lock("a").await;
         drop(coalescer.lock("b").await);
-        assert_eq!(coalescer.keys(), 2, "b is current now; a, in flight, is kept");
+        assert_eq!(
+            coalescer.keys(),
+            2,
+            "b is current now; a, in flight, is kept"
+        );
         // A second caller for "a" queues on the lock in flight, not a new one.
         let waiter = {
             let coalescer = Arc::clone(&coalescer);

@@ -181,9 +181,10 @@ impl<T> Default for Section<T> {
 }
 
 impl<T> Section<T> {
-    /// How many times the section may have changed: every change goes through
-    /// [`insert`](Self::insert), [`insert_raw`](Self::insert_raw) or `remove`, and each counts
-    /// one. What was true of the section at one count is true while the count is the same.
+    /// How many times the section may have changed: [`insert`](Self::insert),
+    /// [`insert_raw`](Self::insert_raw) and `remove` each count one, and so must any code that
+    /// changes an entry in place. What was true of the section at one count is true while the
+    /// count is the same.
     pub(crate) fn changes(&self) -> u64 {
         self.changes
     }
@@ -914,6 +915,8 @@ impl Store {
             self.refresh_tokens.insert(rt.key(), rt);
             return;
         }
+        // Changed in place: counted like any other change of the section.
+        self.refresh_tokens.changes += 1;
         for key in keys {
             if let Some(stored) = self.refresh_tokens.entries.get_mut(&key) {
                 stored.value.secret = new_secret.to_string();
