@@ -166,12 +166,23 @@ mod tests {
         assert_eq!(coalescer.keys(), 1, "released keys do not pile up");
     }
 
-    /// Lets a spawned caller queue up on `held`'s lock; fails if it never does (it took
-    /// another lock).
-    async fn queued_on(held: &CoalesceGuard<'_>) {
+    /// A second caller for `key`, which `held` holds: returns once it queues up on `held`'s
+    /// lock (fails if it never does: it took another lock), and the caller finishes after
+    /// `held` is dropped.
+    async fn second_caller(
+        coalescer: &Arc<Coalescer>,
+        key: &'static str,
+        held: &CoalesceGuard<'_>,
+    ) -> tokio::task::JoinHandle<()> {
+        let waiter = {
+            let coalescer = Arc::clone(coalescer);
+            tokio::spawn(async move {
+                let _second = coalescer.lock(key).await;
+            })
+        };
         for _ in 0..1000 {
             if Arc::strong_count(OwnedMutexGuard::mutex(&held.guard)) == 3 {
-                return;
+                return waiter;
             }
             tokio::task::yield_now().await;
         }
@@ -191,13 +202,7 @@ mod tests {
             "b is current now; a, in flight, is kept"
         );
         // A second caller for "a" queues on the lock in flight, not a new one.
-        let waiter = {
-            let coalescer = Arc::clone(&coalescer);
-            tokio::spawn(async move {
-                let _second = coalescer.lock("a").await;
-            })
-        };
-        queued_on(&held).await;
+        let waiter = second_caller(&coalescer, "a", &held).await;
         drop(held);
         waiter.await.unwrap();
         assert_eq!(coalescer.keys(), 1, "a is current again, b idle and gone");
@@ -211,13 +216,7 @@ mod tests {
     async fn a_key_stays_while_someone_waits_for_it() {
         let coalescer = Arc::new(Coalescer::default());
         let held = coalescer.lock("k").await;
-        let waiter = {
-            let coalescer = Arc::clone(&coalescer);
-            tokio::spawn(async move {
-                let _second = coalescer.lock("k").await;
-            })
-        };
-        queued_on(&held).await;
+        let waiter = second_caller(&coalescer, "k", &held).await;
         drop(held);
         waiter.await.unwrap();
         assert_eq!(coalescer.keys(), 1, "the key stays, idle");
