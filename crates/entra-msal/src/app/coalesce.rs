@@ -66,7 +66,7 @@ impl Locks {
 }
 
 impl Coalescer {
-    /// Waits for the key's lock. The key is shared by the map and the guard, not copied.
+    /// Waits for the key's lock. The key is shared by [`Locks`] and the guard, not copied.
     pub async fn lock(&self, key: impl Into<Arc<str>> + AsRef<str>) -> CoalesceGuard<'_> {
         let (key, lock) = {
             let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());

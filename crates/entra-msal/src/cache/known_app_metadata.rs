@@ -54,10 +54,8 @@ impl KnownAppMetadata {
     pub(crate) fn remember(&mut self, changes: u64, entry: &NewAppMetadata<'_>) {
         let family_id = entry.family_id.as_deref().unwrap_or("");
         let parts = [entry.environment, entry.client_id, family_id];
-        let (Some(lengths), true) = (
-            lengths(entry),
-            parts.iter().map(|p| p.len()).sum::<usize>() <= ROOM,
-        ) else {
+        let fits = parts.iter().map(|p| p.len()).sum::<usize>() <= ROOM;
+        let Some(lengths) = lengths(entry).filter(|_| fits) else {
             self.changes = None;
             return;
         };
