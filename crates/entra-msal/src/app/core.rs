@@ -827,7 +827,10 @@ pub(crate) fn result_from_entities(
     token_source: TokenSource,
     correlation_id: &str,
 ) -> Result<AuthenticationResult, Error> {
-    let claims = std::mem::take(&mut entities.id_token_claims);
+    // Taken only when there are any: an app-only response has none, and its empty map is
+    // dropped once, with the entities, not twice.
+    let claims = &mut entities.id_token_claims;
+    let id_token_claims = (!claims.is_empty()).then(|| Arc::new(std::mem::take(claims)));
     let at = entities
         .access_token
         .as_ref()
@@ -837,7 +840,7 @@ pub(crate) fn result_from_entities(
             .id_token
             .as_ref()
             .map(|t| SecretToken::new(t.secret.clone())),
-        id_token_claims: (!claims.is_empty()).then(|| Arc::new(claims)),
+        id_token_claims,
         account: entities
             .account
             .as_ref()
