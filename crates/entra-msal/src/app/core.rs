@@ -629,6 +629,13 @@ impl ClientCore {
         if let Some(credential) = &self.credential {
             credential.add_form_fields(&mut form, &self.client_id, token_endpoint, self.now())?;
         }
+        // The application's own texts, which stay where they are, unchanged, as long as its
+        // memo (an empty one is never sent).
+        let secret = match &self.credential {
+            Some(ClientCredential::Secret(secret)) => secret.expose(),
+            _ => "",
+        };
+        let pinned = [self.client_id.as_str(), secret];
         let mut post = FormPost {
             url: token_endpoint,
             uri: self.token_uri(token_endpoint),
@@ -636,7 +643,7 @@ impl ClientCore {
             correlation_id,
             identity: &self.identity,
             extra_headers,
-            memo: Some(&self.form_memo),
+            memo: Some((&self.form_memo, &pinned)),
         };
         let span = tracing::debug_span!("token_request", correlation_id, endpoint = token_endpoint);
         let outcome = tracing::Instrument::instrument(

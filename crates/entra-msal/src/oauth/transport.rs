@@ -22,15 +22,16 @@ pub struct FormPost<'a> {
     pub identity: &'a ClientIdentity,
     /// Extra headers (`X-AnchorMailbox`).
     pub extra_headers: ExtraHeaders,
-    /// The application's last body, when it keeps one.
-    pub memo: Option<&'a FormMemo>,
+    /// The application's last body, when it keeps one, and the texts it may know by address
+    /// (see [`FormMemo::body`]).
+    pub memo: Option<(&'a FormMemo, &'a [&'a str])>,
 }
 
 impl FormPost<'_> {
     /// The body: the fields with a value, form-encoded.
     fn body(&self) -> Vec<u8> {
         match self.memo {
-            Some(memo) => memo.body(&self.form),
+            Some((memo, pinned)) => memo.body(&self.form, pinned),
             None => encode(&self.form),
         }
     }
