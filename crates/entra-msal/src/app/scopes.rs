@@ -4,10 +4,11 @@
 //! reserved scopes are sent, as in MSAL Python.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, OnceLock, RwLock, Weak};
 
 use super::hit_memo::HitMemo;
 use super::result::AuthenticationResult;
+use crate::authority::Endpoints;
 use crate::cache;
 use crate::error::Error;
 
@@ -64,8 +65,9 @@ pub(crate) struct PreparedScopes {
     /// [`normalized`](Self::normalized)).
     normalized: Option<Vec<String>>,
     /// The single-flight key of an app-only request for these scopes without an extended
-    /// cache key (see [`app_flight_key`](Self::app_flight_key)).
-    app_flight_key: OnceLock<Arc<str>>,
+    /// cache key, and the endpoints it was made with (see
+    /// [`app_flight_key`](Self::app_flight_key)).
+    app_flight_key: OnceLock<(Arc<str>, Weak<Endpoints>)>,
 }
 
 impl PreparedScopes {
@@ -92,22 +94,29 @@ impl PreparedScopes {
     }
 
     /// The single-flight key of an app-only request for these scopes (without an extended
-    /// cache key): `make`'s, made once and shared after that while `fits` accepts it (the key
-    /// names the realm, and an application asks in one; a key for another realm is made anew
-    /// every time).
+    /// cache key) to `endpoints`: `make`'s, made once and shared after that while it is for
+    /// the same endpoints, or `fits` accepts it (the key names the realm, and an application
+    /// asks in one; a key for another realm is made anew every time).
+    ///
+    /// The same endpoints are known by their address, without reading the key: the weak
+    /// reference kept holds their allocation, so no other endpoints can take the address, and
+    /// endpoints never change.
     pub fn app_flight_key(
         &self,
+        endpoints: &Arc<Endpoints>,
         fits: impl FnOnce(&str) -> bool,
         make: impl FnOnce() -> Arc<str>,
     ) -> Arc<str> {
-        if let Some(key) = self.app_flight_key.get()
-            && fits(key)
+        if let Some((key, made_with)) = self.app_flight_key.get()
+            && (std::ptr::eq(made_with.as_ptr(), Arc::as_ptr(endpoints)) || fits(key))
         {
             return key.clone();
         }
         let key = make();
         // Only the first key is kept; a race sets it once.
-        let _ = self.app_flight_key.set(key.clone());
+        let _ = self
+            .app_flight_key
+            .set((key.clone(), Arc::downgrade(endpoints)));
         key
     }
 
@@ -333,16 +342,43 @@ mod tests {
     #[test]
     fn the_app_flight_key_is_made_once_while_it_fits() {
         let prepared = PreparedScopes::new(&["a"]).unwrap();
+        let endpoints = |realm: &str| {
+            Arc::new(Endpoints {
+                authorization_endpoint: format!("https://e/{realm}/authorize"),
+                token_endpoint: format!("https://e/{realm}/token"),
+                device_authorization_endpoint: None,
+                end_session_endpoint: None,
+                issuer: None,
+                jwks_uri: None,
+                realm: realm.into(),
+            })
+        };
         let is_for = |realm: &'static str| move |key: &str| key.contains(realm);
-        let first = prepared.app_flight_key(is_for("contoso"), || "client|contoso|a|".into());
-        let again = prepared.app_flight_key(is_for("contoso"), || unreachable!("made once"));
+        let contoso = endpoints("contoso");
+        let first =
+            prepared.app_flight_key(&contoso, is_for("contoso"), || "client|contoso|a|".into());
+        // The same endpoints: the key is not even read.
+        let again = prepared.app_flight_key(
+            &contoso,
+            |_| unreachable!("read"),
+            || unreachable!("made once"),
+        );
+        assert!(Arc::ptr_eq(&first, &again));
+        // Other endpoints for the same realm: the key fits.
+        let again = prepared.app_flight_key(&endpoints("contoso"), is_for("contoso"), || {
+            unreachable!("made once")
+        });
         assert!(Arc::ptr_eq(&first, &again));
         // A key that does not fit is made every time, and the first stays.
-        let other = prepared.app_flight_key(is_for("fabrikam"), || "client|fabrikam|a|".into());
+        let fabrikam = endpoints("fabrikam");
+        let other = prepared.app_flight_key(&fabrikam, is_for("fabrikam"), || {
+            "client|fabrikam|a|".into()
+        });
         assert_eq!(&*other, "client|fabrikam|a|");
-        let other_again = prepared.app_flight_key(is_for("fabrikam"), || "made again".into());
+        let other_again =
+            prepared.app_flight_key(&fabrikam, is_for("fabrikam"), || "made again".into());
         assert_eq!(&*other_again, "made again");
-        let kept = prepared.app_flight_key(is_for("contoso"), || Arc::from(""));
+        let kept = prepared.app_flight_key(&contoso, is_for("contoso"), || Arc::from(""));
         assert!(Arc::ptr_eq(&first, &kept));
     }
 

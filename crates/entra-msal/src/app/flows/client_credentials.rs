@@ -256,6 +256,7 @@ async fn acquire(
         request.report_as(ApiId::ForClient, reason);
         let key = match ext_key.as_deref() {
             None => prepared.app_flight_key(
+                &endpoints,
                 |key| flight_key_is_for(key, &endpoints.realm),
                 || flight_key(&endpoints.realm, scopes, None),
             ),
