@@ -22,30 +22,52 @@ use crate::oauth::grants::Form;
 /// The bytes come from the thread's generator (`rand::thread_rng`, a CSPRNG the OS seeds once
 /// per thread), so a request makes no system call for its id.
 pub(crate) fn new_correlation_id() -> String {
+    new_correlation_text().as_str().to_owned()
+}
+
+/// [`new_correlation_id`]'s text, in place.
+fn new_correlation_text() -> CorrelationText {
     use rand::RngCore as _;
     // Two words rather than `fill_bytes`, which copies through a byte loop.
     let mut rng = rand::thread_rng();
     let random = (u128::from(rng.next_u64()) << 64) | u128::from(rng.next_u64());
     let id = uuid::Builder::from_random_bytes(random.to_le_bytes()).into_uuid();
     let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
-    // `to_owned`, not `to_string`: a copy, without the formatting machinery.
-    id.hyphenated().encode_lower(&mut text).to_owned()
+    id.hyphenated().encode_lower(&mut text);
+    CorrelationText(text)
+}
+
+/// A correlation id's text (a hyphenated UUID, ASCII), kept in place rather than on the heap.
+#[derive(Debug)]
+struct CorrelationText([u8; uuid::fmt::Hyphenated::LENGTH]);
+
+impl CorrelationText {
+    fn as_str(&self) -> &str {
+        debug_assert!(self.0.is_ascii());
+        // SAFETY: the bytes are made by `encode_lower` only (see `new_correlation_text`): hex
+        // digits and hyphens, ASCII, so UTF-8. (A request reads its id several times; checking
+        // it every time cost more than the allocation this type saves.)
+        #[allow(unsafe_code)]
+        unsafe {
+            std::str::from_utf8_unchecked(&self.0)
+        }
+    }
 }
 
 /// A request's correlation id (`client-request-id`): made on first use, so a request answered
 /// from the cache never makes one.
 #[derive(Debug, Default)]
-pub(crate) struct CorrelationId(OnceLock<String>);
+pub(crate) struct CorrelationId(OnceLock<CorrelationText>);
 
 impl CorrelationId {
     /// The id, made now if this is its first use.
     pub fn get(&self) -> &str {
-        self.0.get_or_init(new_correlation_id)
+        self.0.get_or_init(new_correlation_text).as_str()
     }
 
     /// The id if one was made (a request went out), else `""`.
     pub fn if_made(&self) -> &str {
-        self.0.get().map(String::as_str).unwrap_or("")
+        self.0.get().map(CorrelationText::as_str).unwrap_or("")
     }
 }
 
