@@ -225,7 +225,7 @@ pub(crate) struct Issued<'a> {
     /// The cache's index key of the application's app-only tokens in `endpoints`' realm, when
     /// the flow took it with them ([`ClientCore::current_endpoints_keyed`]); else
     /// [`finish`](ClientCore::finish) asks the application's endpoints for it.
-    pub app_token_key: Option<&'a str>,
+    pub app_token_key: Option<&'a Arc<str>>,
 }
 
 impl<'a> Issued<'a> {
@@ -665,7 +665,7 @@ impl ClientCore {
             Some(_) => None,
             None => self.app_token_key(&s.endpoints.realm),
         };
-        let app_token_key = s.app_token_key.or(asked.as_deref());
+        let app_token_key = s.app_token_key.or(asked.as_ref());
         let mut result = self.cache.file(
             &cache::Filing {
                 client_id: &self.client_id,

@@ -91,8 +91,9 @@ pub(crate) struct Filing<'a> {
     pub(crate) now: i64,
     /// The application's app-only partition, when the caller knows its index key: the realm
     /// it was made for and the key (of `client_id`, `environment` and that realm). A new
-    /// app-only token in that realm is filed without the key being made again.
-    pub(crate) app_partition: Option<(&'a str, &'a str)>,
+    /// app-only token in that realm is filed without the key being made again. The key is the
+    /// application's own copy, which also names it (see the store's `LastAppToken`).
+    pub(crate) app_partition: Option<(&'a str, &'a Arc<str>)>,
 }
 
 impl<'a> TokenEvent<'a> {
@@ -186,7 +187,7 @@ pub(crate) struct NewAccessToken<'a> {
     pub(crate) key_id: Option<&'a str>,
     pub(crate) ext_cache_key: Option<&'a str>,
     /// See [`Filing::app_partition`].
-    pub(crate) app_partition: Option<(&'a str, &'a str)>,
+    pub(crate) app_partition: Option<(&'a str, &'a Arc<str>)>,
 }
 
 impl fmt::Debug for NewAccessToken<'_> {
@@ -235,7 +236,7 @@ impl<'a> NewAccessToken<'a> {
 
     /// The index key of this token's partition, when it is the application's app-only
     /// partition whose key the caller passed (see [`Filing::app_partition`]).
-    pub(crate) fn known_partition_key(&self) -> Option<&'a str> {
+    pub(crate) fn known_partition_key(&self) -> Option<&'a Arc<str>> {
         let (realm, key) = self.app_partition?;
         (self.home_account_id.is_none() && self.ext_cache_key.is_none() && realm == self.realm)
             .then_some(key)

@@ -13,7 +13,7 @@
 //! - Entries that do not fit the schema are kept verbatim (`raw`) and are never returned.
 
 use std::collections::hash_map::Entry;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::{Map, Value};
 
@@ -387,12 +387,45 @@ pub(crate) struct AccessTokens {
     by_account: FastMap<String, FastSet<String>>,
     /// The slots in key order, for serialization.
     order: KeyOrder,
+    /// The app-only token filed last; `None` after any change but a renewal.
+    last_app_token: Option<LastAppToken>,
+}
+
+/// The app-only token an application filed last, known without its key: the next token for
+/// the same partition and target renews it in place, without its key being made, hashed and
+/// compared again (across many applications taking turns, the key's table and texts are out
+/// of the processor's caches).
+struct LastAppToken {
+    /// The partition's index key as the application passed it ([`Filing::app_partition`]):
+    /// the application's own copy, made from its client id, environment and realm, which never
+    /// change. It is held, so its address names that application and realm.
+    ///
+    /// [`Filing::app_partition`]: super::add::Filing::app_partition
+    partition: Arc<str>,
+    /// The token's target, letter for letter.
+    target: String,
+    /// Its slot.
+    id: usize,
 }
 
 impl AccessTokens {
     /// Files a token response's access token: renews the entry under its key in place when
     /// [`NewAccessToken::renews`] it, else files a new entry. `key` is a buffer for the key.
     pub(crate) fn file(&mut self, token: NewAccessToken<'_>, key: &mut String) {
+        let known_partition = token.known_partition_key();
+        // The same application's token for the same target as the last one filed: the same
+        // place (see `LastAppToken`).
+        if let Some(known) = known_partition
+            && let Some(last) = &self.last_app_token
+            && Arc::ptr_eq(&last.partition, known)
+            && last.target == *token.target
+            && let Some(slot) = self.slots.get_mut(last.id).and_then(Option::as_mut)
+        {
+            debug_assert!(token.renews(&slot.token), "the last app-only token's place");
+            token.renew(&mut slot.token);
+            slot.json = EntryJson::new();
+            return;
+        }
         let lowercase = token.key_into(key);
         let outline = lowercase.then(|| token.place().outline()).flatten();
         let hash = self.by_key.hash(key);
@@ -406,11 +439,39 @@ impl AccessTokens {
             slot.json = EntryJson::new();
             // The key was computed from this very place.
             slot.outline = outline;
+            self.remember_app_token(known_partition, id);
             return;
         }
-        let known_partition = token.known_partition_key();
         let token = token.into_entity();
-        self.insert_at(key, hash, existing, token, outline, known_partition);
+        let id = self.insert_at(
+            key,
+            hash,
+            existing,
+            token,
+            outline,
+            known_partition.map(|k| &**k),
+        );
+        self.remember_app_token(known_partition, id);
+    }
+
+    /// Remembers slot `id`, just filed, as the last app-only token of `partition` (see
+    /// [`LastAppToken`]); a token of no known partition forgets it.
+    fn remember_app_token(&mut self, partition: Option<&Arc<str>>, id: usize) {
+        let slot = self.slots.get(id).and_then(Option::as_ref);
+        let (Some(partition), Some(slot)) = (partition, slot) else {
+            self.last_app_token = None;
+            return;
+        };
+        let last = self.last_app_token.get_or_insert_with(|| LastAppToken {
+            partition: partition.clone(),
+            target: String::new(),
+            id,
+        });
+        if !Arc::ptr_eq(&last.partition, partition) {
+            last.partition = partition.clone();
+        }
+        slot.token.target.clone_into(&mut last.target);
+        last.id = id;
     }
 
     /// Files `token` under `key`, replacing whatever was there.
@@ -433,7 +494,7 @@ impl AccessTokens {
 
     /// [`insert`](Self::insert), where `hash` is `key`'s and `existing` the slot filed under
     /// it, if any. `outline` is the token's when `key` was computed from its place;
-    /// `known_partition` its partition's key when the caller knew it.
+    /// `known_partition` its partition's key when the caller knew it. Returns the slot filed.
     fn insert_at(
         &mut self,
         key: &str,
@@ -442,7 +503,8 @@ impl AccessTokens {
         token: AccessToken,
         outline: Option<PlaceOutline>,
         known_partition: Option<&str>,
-    ) {
+    ) -> usize {
+        self.last_app_token = None;
         // A renewed token (the usual replacement) has its predecessor's partition and target,
         // letter for letter: it takes the old one's place, and no index changes.
         if let Some(id) = existing
@@ -453,7 +515,7 @@ impl AccessTokens {
             slot.json = EntryJson::new();
             // The same place under the same key: an outline it had still holds.
             slot.outline = outline.or(slot.outline);
-            return;
+            return id;
         }
         let scopes = TargetScopes::of(&token.target);
         let mut pk = std::mem::take(&mut self.partition_buffer);
@@ -478,7 +540,7 @@ impl AccessTokens {
                 slot.json = EntryJson::new();
                 slot.outline = outline;
                 self.partition_buffer = pk;
-                return;
+                return id;
             }
             self.remove_id(id);
         }
@@ -515,6 +577,7 @@ impl AccessTokens {
                 outline,
             });
         }
+        id
     }
 
     /// Makes room for `additional` tokens.
@@ -525,6 +588,7 @@ impl AccessTokens {
 
     /// Keeps an entry of unknown shape under `key`.
     pub(crate) fn insert_raw(&mut self, key: String, value: Value) {
+        self.last_app_token = None;
         if let Some(id) = self.id_of(&key, self.by_key.hash(&key)) {
             self.remove_id(id);
         }
@@ -532,6 +596,7 @@ impl AccessTokens {
     }
 
     fn remove_id(&mut self, id: usize) -> Option<AccessToken> {
+        self.last_app_token = None;
         let slot = self.slots.get_mut(id)?.take()?;
         self.free.push(id);
         self.order.removed();
@@ -1261,7 +1326,7 @@ mod tests {
     #[test]
     fn a_known_partition_key_files_the_tokens_of_its_realm() {
         let mut key = String::new();
-        let known = app_partition_key("cid", "login.example.com", "r");
+        let known: Arc<str> = app_partition_key("cid", "login.example.com", "r").into();
         for realm in ["r", "s"] {
             let mut ats = AccessTokens::default();
             let mut token = new_at(realm, "x", None);
@@ -1270,6 +1335,59 @@ mod tests {
             let pk = app_partition_key("cid", "login.example.com", realm);
             assert!(ats.find_in(&pk, &s(&["x"]), 0).is_some(), "{realm}");
         }
+    }
+
+    /// An app-only token for the application and target filed last renews that entry without
+    /// its key; after any other change, or from another copy of the key, the key decides.
+    #[test]
+    fn the_last_app_only_token_is_renewed_by_its_partition_and_target() {
+        let mut key = String::new();
+        let mine: Arc<str> = app_partition_key("cid", "login.example.com", "r").into();
+        fn token<'a>(target: &'a str, secret: &str, known: &'a Arc<str>) -> NewAccessToken<'a> {
+            let mut token = new_at("r", target, None);
+            token.secret = secret.into();
+            token.app_partition = Some(("r", known));
+            token
+        }
+        let secret_of = |ats: &AccessTokens, target: &str| {
+            let pk = app_partition_key("cid", "login.example.com", "r");
+            ats.find_in(&pk, &s(&[target]), 0)
+                .map(|at| at.secret.to_string())
+        };
+        let mut ats = AccessTokens::default();
+        ats.file(token("x", "1", &mine), &mut key);
+        assert_eq!(ats.last_app_token.as_ref().map(|l| l.id), Some(0));
+        // Renewed by the memo: one token, the new secret.
+        ats.file(token("x", "2", &mine), &mut key);
+        assert_eq!(ats.len(), 1);
+        assert_eq!(secret_of(&ats, "x").as_deref(), Some("2"));
+        // Another target is another entry, and becomes the last.
+        ats.file(token("y", "3", &mine), &mut key);
+        assert_eq!(ats.len(), 2);
+        assert_eq!(ats.last_app_token.as_ref().map(|l| l.id), Some(1));
+        // Another copy of the same key text: filed by the key, into the same entry.
+        let copy: Arc<str> = mine.to_string().into();
+        ats.file(token("y", "4", &copy), &mut key);
+        assert_eq!(ats.len(), 2);
+        assert_eq!(secret_of(&ats, "y").as_deref(), Some("4"));
+        // The entry removed and its slot reused by another partition's token: the memo is
+        // gone, and the next token is filed as new, not into that slot.
+        ats.file(token("x", "5", &mine), &mut key);
+        let removed = ats.remove_partitions(&account_slot("login.example.com", None), |_| true);
+        assert_eq!(removed, 2);
+        assert!(ats.last_app_token.is_none());
+        ats.file(new_at("other", "x", None), &mut key);
+        ats.file(token("x", "6", &mine), &mut key);
+        assert_eq!(ats.len(), 2);
+        assert_eq!(secret_of(&ats, "x").as_deref(), Some("6"));
+        let other = app_partition_key("cid", "login.example.com", "other");
+        assert!(
+            ats.find_in(&other, &s(&["x"]), 0).is_some(),
+            "the other token is kept"
+        );
+        // An entry of unknown shape filed under the key: the memo is forgotten too.
+        ats.insert_raw(key.clone(), Value::Null);
+        assert!(ats.last_app_token.is_none());
     }
 
     fn query<'a>(scopes: &'a [String], hid: Option<&'a str>) -> AccessTokenQuery<'a> {

@@ -298,7 +298,7 @@ async fn acquire(
         core.finish(&Issued {
             ext_cache_key: ext_key.as_deref(),
             skip_account_creation: true,
-            app_token_key: app_token_key.as_deref(),
+            app_token_key: app_token_key.as_ref(),
             ..Issued::response(
                 &endpoints,
                 &response,
