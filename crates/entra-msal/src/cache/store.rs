@@ -387,11 +387,11 @@ pub(crate) struct AccessTokens {
     by_account: FastMap<String, FastSet<String>>,
     /// The slots in key order, for serialization.
     order: KeyOrder,
-    /// The app-only token filed last; `None` after any change but a renewal.
-    last_app_token: Option<LastAppToken>,
+    /// The app-only token renewed last (see [`LastAppToken`]).
+    last_app_token: LastAppToken,
 }
 
-/// The app-only token an application filed last, known without its key: the next token for
+/// The app-only token an application renewed last, known without its key: the next token for
 /// the same partition and target renews it in place, without its key being made, hashed and
 /// compared again (across many applications taking turns, the key's table and texts are out
 /// of the processor's caches).
@@ -401,11 +401,25 @@ struct LastAppToken {
     /// change. It is held, so its address names that application and realm.
     ///
     /// [`Filing::app_partition`]: super::add::Filing::app_partition
-    partition: Arc<str>,
+    partition: Option<Arc<str>>,
     /// The token's target, letter for letter.
     target: String,
-    /// Its slot.
+    /// Its slot; [`NO_SLOT`] while no token is known (after any change but a renewal: the
+    /// partition and the target's buffer are kept for the next).
     id: usize,
+}
+
+/// [`LastAppToken::id`] when no token is known.
+const NO_SLOT: usize = usize::MAX;
+
+impl Default for LastAppToken {
+    fn default() -> Self {
+        Self {
+            partition: None,
+            target: String::new(),
+            id: NO_SLOT,
+        }
+    }
 }
 
 impl AccessTokens {
@@ -415,9 +429,10 @@ impl AccessTokens {
         let known_partition = token.known_partition_key();
         // The same application's token for the same target as the last one filed: the same
         // place (see `LastAppToken`).
-        if let Some(known) = known_partition
-            && let Some(last) = &self.last_app_token
-            && Arc::ptr_eq(&last.partition, known)
+        let last = &self.last_app_token;
+        if last.id != NO_SLOT
+            && let (Some(known), Some(last_partition)) = (known_partition, &last.partition)
+            && Arc::ptr_eq(last_partition, known)
             && last.target == *token.target
             && let Some(slot) = self.slots.get_mut(last.id).and_then(Option::as_mut)
         {
@@ -443,7 +458,9 @@ impl AccessTokens {
             return;
         }
         let token = token.into_entity();
-        let id = self.insert_at(
+        // A new entry is not remembered: filling a cache with new tokens would pay for it
+        // every time, and a token renewed once is the one likely to be renewed again.
+        self.insert_at(
             key,
             hash,
             existing,
@@ -451,24 +468,23 @@ impl AccessTokens {
             outline,
             known_partition.map(|k| &**k),
         );
-        self.remember_app_token(known_partition, id);
     }
 
-    /// Remembers slot `id`, just filed, as the last app-only token of `partition` (see
+    /// Remembers slot `id`, just renewed, as the last app-only token of `partition` (see
     /// [`LastAppToken`]); a token of no known partition forgets it.
     fn remember_app_token(&mut self, partition: Option<&Arc<str>>, id: usize) {
         let slot = self.slots.get(id).and_then(Option::as_ref);
+        let last = &mut self.last_app_token;
         let (Some(partition), Some(slot)) = (partition, slot) else {
-            self.last_app_token = None;
+            last.id = NO_SLOT;
             return;
         };
-        let last = self.last_app_token.get_or_insert_with(|| LastAppToken {
-            partition: partition.clone(),
-            target: String::new(),
-            id,
-        });
-        if !Arc::ptr_eq(&last.partition, partition) {
-            last.partition = partition.clone();
+        if !last
+            .partition
+            .as_ref()
+            .is_some_and(|p| Arc::ptr_eq(p, partition))
+        {
+            last.partition = Some(partition.clone());
         }
         slot.token.target.clone_into(&mut last.target);
         last.id = id;
@@ -494,7 +510,7 @@ impl AccessTokens {
 
     /// [`insert`](Self::insert), where `hash` is `key`'s and `existing` the slot filed under
     /// it, if any. `outline` is the token's when `key` was computed from its place;
-    /// `known_partition` its partition's key when the caller knew it. Returns the slot filed.
+    /// `known_partition` its partition's key when the caller knew it.
     fn insert_at(
         &mut self,
         key: &str,
@@ -503,8 +519,8 @@ impl AccessTokens {
         token: AccessToken,
         outline: Option<PlaceOutline>,
         known_partition: Option<&str>,
-    ) -> usize {
-        self.last_app_token = None;
+    ) {
+        self.last_app_token.id = NO_SLOT;
         // A renewed token (the usual replacement) has its predecessor's partition and target,
         // letter for letter: it takes the old one's place, and no index changes.
         if let Some(id) = existing
@@ -515,7 +531,7 @@ impl AccessTokens {
             slot.json = EntryJson::new();
             // The same place under the same key: an outline it had still holds.
             slot.outline = outline.or(slot.outline);
-            return id;
+            return;
         }
         let scopes = TargetScopes::of(&token.target);
         let mut pk = std::mem::take(&mut self.partition_buffer);
@@ -540,7 +556,7 @@ impl AccessTokens {
                 slot.json = EntryJson::new();
                 slot.outline = outline;
                 self.partition_buffer = pk;
-                return id;
+                return;
             }
             self.remove_id(id);
         }
@@ -577,7 +593,6 @@ impl AccessTokens {
                 outline,
             });
         }
-        id
     }
 
     /// Makes room for `additional` tokens.
@@ -588,7 +603,7 @@ impl AccessTokens {
 
     /// Keeps an entry of unknown shape under `key`.
     pub(crate) fn insert_raw(&mut self, key: String, value: Value) {
-        self.last_app_token = None;
+        self.last_app_token.id = NO_SLOT;
         if let Some(id) = self.id_of(&key, self.by_key.hash(&key)) {
             self.remove_id(id);
         }
@@ -596,7 +611,7 @@ impl AccessTokens {
     }
 
     fn remove_id(&mut self, id: usize) -> Option<AccessToken> {
-        self.last_app_token = None;
+        self.last_app_token.id = NO_SLOT;
         let slot = self.slots.get_mut(id)?.take()?;
         self.free.push(id);
         self.order.removed();
@@ -1337,7 +1352,7 @@ mod tests {
         }
     }
 
-    /// An app-only token for the application and target filed last renews that entry without
+    /// An app-only token for the application and target renewed last renews that entry without
     /// its key; after any other change, or from another copy of the key, the key decides.
     #[test]
     fn the_last_app_only_token_is_renewed_by_its_partition_and_target() {
@@ -1354,40 +1369,55 @@ mod tests {
             ats.find_in(&pk, &s(&[target]), 0)
                 .map(|at| at.secret.to_string())
         };
+        // Whether a filing made the key: the memo's renewal leaves the buffer as it was.
+        let mut file = |ats: &mut AccessTokens, token: NewAccessToken<'_>| {
+            key.replace_range(.., "untouched");
+            ats.file(token, &mut key);
+            key != "untouched"
+        };
         let mut ats = AccessTokens::default();
-        ats.file(token("x", "1", &mine), &mut key);
-        assert_eq!(ats.last_app_token.as_ref().map(|l| l.id), Some(0));
-        // Renewed by the memo: one token, the new secret.
-        ats.file(token("x", "2", &mine), &mut key);
+        assert!(file(&mut ats, token("x", "1", &mine)));
+        assert_eq!(
+            ats.last_app_token.id, NO_SLOT,
+            "a new entry is not remembered"
+        );
+        assert!(file(&mut ats, token("x", "2", &mine)));
+        assert_eq!(ats.last_app_token.id, 0, "a renewed one is");
+        // Renewed by the memo: one token, the new secret, no key made.
+        assert!(!file(&mut ats, token("x", "3", &mine)));
         assert_eq!(ats.len(), 1);
-        assert_eq!(secret_of(&ats, "x").as_deref(), Some("2"));
-        // Another target is another entry, and becomes the last.
-        ats.file(token("y", "3", &mine), &mut key);
-        assert_eq!(ats.len(), 2);
-        assert_eq!(ats.last_app_token.as_ref().map(|l| l.id), Some(1));
+        assert_eq!(secret_of(&ats, "x").as_deref(), Some("3"));
+        // Another target is another entry; renewed, it becomes the last.
+        assert!(file(&mut ats, token("y", "4", &mine)));
+        assert_eq!(ats.last_app_token.id, NO_SLOT);
+        assert!(file(&mut ats, token("y", "5", &mine)));
+        assert_eq!(ats.last_app_token.id, 1);
         // Another copy of the same key text: filed by the key, into the same entry.
         let copy: Arc<str> = mine.to_string().into();
-        ats.file(token("y", "4", &copy), &mut key);
+        assert!(file(&mut ats, token("y", "6", &copy)));
         assert_eq!(ats.len(), 2);
-        assert_eq!(secret_of(&ats, "y").as_deref(), Some("4"));
-        // The entry removed and its slot reused by another partition's token: the memo is
+        assert_eq!(secret_of(&ats, "y").as_deref(), Some("6"));
+        assert!(file(&mut ats, token("x", "7", &mine)));
+        assert_eq!(secret_of(&ats, "x").as_deref(), Some("7"));
+        // The entries removed and a slot reused by another partition's token: the memo is
         // gone, and the next token is filed as new, not into that slot.
-        ats.file(token("x", "5", &mine), &mut key);
         let removed = ats.remove_partitions(&account_slot("login.example.com", None), |_| true);
         assert_eq!(removed, 2);
-        assert!(ats.last_app_token.is_none());
-        ats.file(new_at("other", "x", None), &mut key);
-        ats.file(token("x", "6", &mine), &mut key);
+        assert_eq!(ats.last_app_token.id, NO_SLOT);
+        assert!(file(&mut ats, new_at("other", "x", None)));
+        assert!(file(&mut ats, token("x", "8", &mine)));
         assert_eq!(ats.len(), 2);
-        assert_eq!(secret_of(&ats, "x").as_deref(), Some("6"));
+        assert_eq!(secret_of(&ats, "x").as_deref(), Some("8"));
         let other = app_partition_key("cid", "login.example.com", "other");
         assert!(
             ats.find_in(&other, &s(&["x"]), 0).is_some(),
             "the other token is kept"
         );
-        // An entry of unknown shape filed under the key: the memo is forgotten too.
-        ats.insert_raw(key.clone(), Value::Null);
-        assert!(ats.last_app_token.is_none());
+        // An entry of unknown shape filed: the memo is forgotten too.
+        assert!(file(&mut ats, token("x", "9", &mine)));
+        assert_ne!(ats.last_app_token.id, NO_SLOT);
+        ats.insert_raw("-raw-".into(), Value::Null);
+        assert_eq!(ats.last_app_token.id, NO_SLOT);
     }
 
     fn query<'a>(scopes: &'a [String], hid: Option<&'a str>) -> AccessTokenQuery<'a> {
