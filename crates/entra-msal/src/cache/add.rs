@@ -91,8 +91,12 @@ pub(crate) struct Filing<'a> {
     pub(crate) now: i64,
     /// The application's app-only partition, when the caller knows its index key: the realm
     /// it was made for and the key (of `client_id`, `environment` and that realm). A new
-    /// app-only token in that realm is filed without the key being made again. The key is the
-    /// application's own copy, which also names it (see the store's `LastAppToken`).
+    /// app-only token in that realm is filed without the key being made again.
+    ///
+    /// The key is the application's own copy, made once from its client id and environment
+    /// (which never change) and that realm. Every filing that passes this same copy passes
+    /// that client id and environment, letter for letter: while the store holds the copy, its
+    /// address names them (the store's `LastAppToken` relies on it).
     pub(crate) app_partition: Option<(&'a str, &'a Arc<str>)>,
 }
 

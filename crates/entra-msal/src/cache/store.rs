@@ -427,7 +427,7 @@ impl AccessTokens {
     /// [`NewAccessToken::renews`] it, else files a new entry. `key` is a buffer for the key.
     pub(crate) fn file(&mut self, token: NewAccessToken<'_>, key: &mut String) {
         let known_partition = token.known_partition_key();
-        // The same application's token for the same target as the last one filed: the same
+        // The same application's token for the same target as the last one renewed: the same
         // place (see `LastAppToken`).
         let last = &self.last_app_token;
         if last.id != NO_SLOT

@@ -213,6 +213,18 @@ mod tests {
     /// texts pinned or not.
     #[test]
     fn every_body_is_its_forms_encoding() {
+        let known = [
+            ("a", "1"),
+            ("b", "2"),
+            ("c", "3"),
+            ("d", "4"),
+            ("e", "5"),
+            ("f", "6"),
+            ("g", "7"),
+            ("h", "8"),
+        ];
+        assert_eq!(known.len(), KNOWN);
+        let longer = |tail: &[(&'static str, &'static str)]| form(&[&known[..], tail].concat());
         let forms = [
             form(&[
                 ("client_id", "c"),
@@ -237,40 +249,9 @@ mod tests {
             form(&[("client_id", "c"), ("scope", "a b"), ("cl", "ient_secret")]),
             form(&[]),
             // Longer than the memo knows, and differing only past that.
-            form(&[
-                ("a", "1"),
-                ("b", "2"),
-                ("c", "3"),
-                ("d", "4"),
-                ("e", "5"),
-                ("f", "6"),
-                ("g", "7"),
-                ("h", "8"),
-                ("i", "9"),
-                ("j", "10"),
-            ]),
-            form(&[
-                ("a", "1"),
-                ("b", "2"),
-                ("c", "3"),
-                ("d", "4"),
-                ("e", "5"),
-                ("f", "6"),
-                ("g", "7"),
-                ("h", "8"),
-                ("i", "9"),
-                ("j", "11"),
-            ]),
-            form(&[
-                ("a", "1"),
-                ("b", "2"),
-                ("c", "3"),
-                ("d", "4"),
-                ("e", "5"),
-                ("f", "6"),
-                ("g", "7"),
-                ("h", "8"),
-            ]),
+            longer(&[("i", "9"), ("j", "10")]),
+            longer(&[("i", "9"), ("j", "11")]),
+            longer(&[]),
             vec![
                 ("client_id".to_string().into(), "c".into()),
                 ("scope".into(), "a b".to_string().into()),
