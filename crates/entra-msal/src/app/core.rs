@@ -632,8 +632,8 @@ impl ClientCore {
         // The application's own texts, which stay where they are, unchanged, as long as its
         // memo (an empty one is never sent).
         let secret = match &self.credential {
-            Some(ClientCredential::Secret(secret)) => secret.expose(),
-            _ => "",
+            Some(credential) => credential.constant_text().unwrap_or(""),
+            None => "",
         };
         let pinned = [self.client_id.as_str(), secret];
         let mut post = FormPost {

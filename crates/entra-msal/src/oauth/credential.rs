@@ -74,6 +74,16 @@ impl std::fmt::Debug for ClientCredential {
 }
 
 impl ClientCredential {
+    /// The text [`add_form_fields`](Self::add_form_fields) sends that is the same for every
+    /// request, owned by this credential: a secret's. An assertion is made per request.
+    #[inline]
+    pub(crate) fn constant_text(&self) -> Option<&str> {
+        match self {
+            Self::Secret(secret) => Some(secret.expose()),
+            _ => None,
+        }
+    }
+
     /// Adds the form fields that authenticate the client for `token_endpoint` to `form`.
     pub fn add_form_fields<'a>(
         &'a self,

@@ -62,9 +62,7 @@ impl Field {
         texts_at: usize,
         body_at: usize,
     ) -> Option<Self> {
-        let is_pinned = pinned
-            .iter()
-            .any(|p| p.as_ptr() == value.as_ptr() && p.len() == value.len());
+        let is_pinned = pinned.iter().any(|p| std::ptr::eq(*p, &**value));
         Some(Self {
             name_at: match name {
                 Cow::Borrowed(name) => Address::of(name),
@@ -82,13 +80,32 @@ impl Field {
         })
     }
 
-    /// Whether `text` is the one this field knows at `at` in `texts` (`len` long, at
-    /// `address` when known by it).
-    fn holds(text: &str, address: Address, len: u32, texts: &[u8], at: usize) -> bool {
-        text.len() == len as usize
-            && (Address::of(text) == address
-                || texts.get(at..at + text.len()) == Some(text.as_bytes()))
+    /// Whether `name` is this field's name (`texts`: the memo's copies).
+    fn has_name(&self, name: &str, texts: &[u8]) -> bool {
+        let at = self.texts_at as usize;
+        is_known(
+            name,
+            self.name_at,
+            texts.get(at..at + self.name_len as usize),
+        )
     }
+
+    /// Whether `value` is this field's value (`texts`: the memo's copies).
+    fn has_value(&self, value: &str, texts: &[u8]) -> bool {
+        let at = self.texts_at as usize + self.name_len as usize;
+        is_known(
+            value,
+            self.value_at,
+            texts.get(at..at + self.value_len as usize),
+        )
+    }
+}
+
+/// Whether `text` is the one whose copy is `copy`: known by `address` when it is there, else
+/// compared with the copy.
+fn is_known(text: &str, address: Address, copy: Option<&[u8]>) -> bool {
+    copy.is_some_and(|copy| copy.len() == text.len())
+        && (Address::of(text) == address || copy == Some(text.as_bytes()))
 }
 
 /// Where a text starts in memory (no text starts at address 0).
@@ -113,10 +130,8 @@ impl fmt::Debug for FormMemo {
 fn sent<'f, 'a>(
     form: &'f Form<'a>,
 ) -> impl Iterator<Item = (&'f Cow<'static, str>, &'f Cow<'a, str>)> {
-    // Each field as a pair of references: a name known by its address is a `Cow`'s.
     form.iter()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(n, v)| (n, v))
+        .filter_map(|(name, value)| (!value.is_empty()).then_some((name, value)))
 }
 
 /// The body of `form`, from scratch.
@@ -179,16 +194,7 @@ impl Last {
     fn same_fields(&self, form: &Form<'_>) -> usize {
         let mut same = 0;
         for ((name, value), known) in sent(form).zip(&self.fields[..self.known]) {
-            let at = known.texts_at as usize;
-            let same_field = Field::holds(name, known.name_at, known.name_len, &self.texts, at)
-                && Field::holds(
-                    value,
-                    known.value_at,
-                    known.value_len,
-                    &self.texts,
-                    at + known.name_len as usize,
-                );
-            if !same_field {
+            if !(known.has_name(name, &self.texts) && known.has_value(value, &self.texts)) {
                 break;
             }
             same += 1;
